@@ -1,0 +1,86 @@
+# The team's contextual memory: every routine task is a target. `make` (or `make help`) lists them.
+# Targets of each concern live in mk/*.mk; this file holds the foundation.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+MAKEFLAGS += --no-print-directory
+
+NPX := npx --no-install
+JEST := $(NPX) jest
+STAMP := node_modules/.install-stamp
+WORKSPACE_MANIFESTS := package.json package-lock.json app/package.json dashboards/package.json infra/package.json
+
+.PHONY: help
+help: ## List every target with a one-line description
+	@echo "Usage: make <target> [VAR=value]"
+	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | sort -u \
+	  | awk 'BEGIN {FS = ":.*## "} {printf "  %-16s %s\n", $$1, $$2}'
+
+$(STAMP): $(WORKSPACE_MANIFESTS)
+	@echo "install: npm ci (all workspaces, exact versions from package-lock.json)"
+	npm ci --no-audit --no-fund
+	@touch $@
+
+.PHONY: install
+install: $(STAMP) ## Install npm dependencies from the lockfile (skipped when up to date)
+
+.PHONY: bootstrap
+bootstrap: ## Install missing system programs (Postgres, Redis, Prometheus, Pushgateway, Alertmanager, Docker) via apt-get
+	@scripts/bootstrap
+
+.PHONY: build
+build: install ## Compile the service (app/dist)
+	@echo "build: tsc app → app/dist"
+	@cd app && npx --no-install tsc -p tsconfig.build.json
+
+.PHONY: typecheck
+typecheck: install ## Type-check every TypeScript file (tsc --noEmit, strict)
+	@echo "typecheck: tsc --noEmit"
+	@$(NPX) tsc -p tsconfig.json --noEmit
+
+.PHONY: lint
+lint: install ## Lint (eslint) and check formatting (prettier)
+	@echo "lint: eslint + prettier --check"
+	@$(NPX) eslint .
+	@$(NPX) prettier --check . --log-level warn
+
+.PHONY: format
+format: install ## Rewrite files in the project's format (prettier)
+	@$(NPX) prettier --write . --log-level warn
+
+.PHONY: test
+test: install bootstrap ## Run every test (jest) against real Postgres, Redis, Prometheus… started on free ports
+	@echo "test: jest (the global setup starts ephemeral PostgreSQL and Redis)"
+	@mkdir -p out
+	@$(JEST) --json --outputFile=out/jest-results.json $(JEST_ARGS) || { node scripts/test-summary.js out/jest-results.json; exit 1; }
+	@node scripts/test-summary.js out/jest-results.json
+
+.PHONY: local
+local: install bootstrap build ## Run the whole stack on this machine (data in .local/, Ctrl-C stops it)
+	@$(NPX) tsx tools/local.ts
+
+.PHONY: migrate
+migrate: build ## Apply database migrations to the database in DATABASE_URL
+	@test -n "$${DATABASE_URL:-}" || { echo "migrate: DATABASE_URL is not set (e.g. postgres://user@host:5432/events)" >&2; exit 2; }
+	@node app/dist/db/migrate.js
+
+.PHONY: start
+start: build ## Run the built service, configured only by environment variables (see README)
+	@node app/dist/server.js
+
+.PHONY: config-docs
+config-docs: install ## Print the configuration table (the README's copy must match; a test checks)
+	@$(NPX) tsx scripts/config-table.ts
+
+.PHONY: ci
+ci: lint typecheck test ## What CI runs: lint, type check and every test
+
+.PHONY: clean
+clean: ## Remove build output and test results (keeps .local/ data; `make clean-local` removes it)
+	rm -rf app/dist out
+
+.PHONY: clean-local
+clean-local: ## Remove the data of `make local` (.local/)
+	rm -rf .local
+
+-include mk/*.mk

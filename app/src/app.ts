@@ -1,0 +1,141 @@
+/**
+ * Express assembly: request id → logging → metrics → routes → 404 → errors.
+ * `startService` also owns the HTTP server's lifetime (listen and graceful shutdown), so tests
+ * run exactly what production runs, in-process on port 0.
+ */
+import { randomUUID } from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import express, { Express } from 'express';
+import { pinoHttp } from 'pino-http';
+import { Gauge } from 'prom-client';
+import type { Config } from './config';
+import { createPool } from './db/pool';
+import { createRedis } from './db/redis';
+import { checkPostgres, healthRouter } from './http/health';
+import { errorMiddleware, notFound } from './http/errors';
+import type { Logger } from './observability/logger';
+import { createMetrics, httpMetricsMiddleware } from './observability/metrics';
+
+/** An incoming X-Request-Id is reused only when it looks like an id, never arbitrary text. */
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+/** Probe and scrape endpoints are not access-logged: they would drown the real traffic. */
+const QUIET_PATHS = new Set(['/healthz', '/readyz', '/metrics']);
+
+export function buildApp(config: Config, logger: Logger) {
+  const metrics = createMetrics();
+  const pool = createPool(config, logger);
+  const redis = createRedis(config, logger);
+  const state = { shuttingDown: false };
+
+  new Gauge({
+    name: 'redis_up',
+    help: '1 when the Redis connection is ready, 0 while it is down (rate limiting then falls back to in-process limits).',
+    registers: [metrics.registry],
+    collect() {
+      this.set(redis.status === 'ready' ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: 'postgres_up',
+    help: '1 when PostgreSQL answered SELECT 1 during this scrape, else 0.',
+    registers: [metrics.registry],
+    async collect() {
+      this.set((await checkPostgres(pool, config.READY_CHECK_TIMEOUT_MS)).ok ? 1 : 0);
+    },
+  });
+
+  const app: Express = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', false);
+  app.use(
+    pinoHttp({
+      logger,
+      genReqId: (req, res) => {
+        const incoming = req.headers['x-request-id'];
+        const id = typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
+        res.setHeader('X-Request-Id', id);
+        return id;
+      },
+      autoLogging: { ignore: (req) => QUIET_PATHS.has((req.url ?? '').split('?')[0] ?? '') },
+      customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info'),
+      // Whole header sets are never logged: they carry bearer tokens.
+      serializers: {
+        req: (req: { id: unknown; method: string; url: string; remoteAddress?: string }) => ({
+          id: req.id,
+          method: req.method,
+          url: req.url,
+          remoteAddress: req.remoteAddress,
+        }),
+        res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
+      },
+    }),
+  );
+  app.use(httpMetricsMiddleware(metrics));
+  app.use((_req, res, next) => {
+    if (state.shuttingDown) res.setHeader('Connection', 'close');
+    next();
+  });
+
+  app.use(healthRouter({ pool, redis, timeoutMs: config.READY_CHECK_TIMEOUT_MS, isShuttingDown: () => state.shuttingDown }));
+  app.get('/metrics', async (_req, res, next) => {
+    try {
+      res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+    } catch (err) {
+      next(err);
+    }
+  });
+
+  app.use(notFound);
+  app.use(errorMiddleware(logger));
+
+  return { app, metrics, pool, redis, state };
+}
+
+export interface Service {
+  url: string;
+  port: number;
+  server: http.Server;
+  parts: ReturnType<typeof buildApp>;
+  /** Graceful shutdown; resolves true when everything finished within the grace period. */
+  shutdown(): Promise<boolean>;
+}
+
+export async function startService(config: Config, logger: Logger): Promise<Service> {
+  const parts = buildApp(config, logger);
+  const server = http.createServer(parts.app);
+  server.headersTimeout = config.HTTP_HEADERS_TIMEOUT_MS;
+  server.requestTimeout = config.HTTP_REQUEST_TIMEOUT_MS;
+  server.keepAliveTimeout = config.HTTP_KEEPALIVE_TIMEOUT_MS;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.PORT, config.HOST, () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  const host = config.HOST === '0.0.0.0' || config.HOST === '::' ? '127.0.0.1' : config.HOST;
+
+  let shutdownPromise: Promise<boolean> | undefined;
+  const shutdown = () =>
+    (shutdownPromise ??= (async () => {
+      parts.state.shuttingDown = true;
+      logger.info({ graceMs: config.SHUTDOWN_GRACE_MS }, 'shutting down: no new connections, finishing in-flight requests');
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      let timer: NodeJS.Timeout | undefined;
+      const inTime = await Promise.race([
+        closed.then(() => true),
+        new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), config.SHUTDOWN_GRACE_MS))),
+      ]);
+      clearTimeout(timer);
+      if (!inTime) {
+        logger.warn('grace period over: closing remaining connections');
+        server.closeAllConnections();
+      }
+      await parts.pool.end().catch(() => undefined);
+      parts.redis.disconnect();
+      logger.info({ clean: inTime }, 'shutdown complete');
+      return inTime;
+    })());
+
+  return { url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`, port, server, parts, shutdown };
+}
