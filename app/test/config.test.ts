@@ -30,7 +30,7 @@ describe('configuration', () => {
   });
 
   it('reports every problem at once, one line each, and never prints a secret value', () => {
-    const env = { ...testEnv(), PORT: '70000', ADMIN_TOKEN: 'short-secret', LOG_LEVEL: 'loud' };
+    const env: NodeJS.ProcessEnv = { ...testEnv(), PORT: '70000', ADMIN_TOKEN: 'short-secret', LOG_LEVEL: 'loud' };
     delete env.REDIS_URL;
     const res = runServer(env);
     expect(res.status).toBe(2);
