@@ -9,6 +9,10 @@ NPX := npx --no-install
 JEST := $(NPX) jest
 STAMP := node_modules/.install-stamp
 WORKSPACE_MANIFESTS := package.json package-lock.json app/package.json dashboards/package.json infra/package.json
+# Checks that mk/*.mk add to `make ci` (CI_CHECKS += target).
+CI_CHECKS :=
+
+-include mk/*.mk
 
 .PHONY: help
 help: ## List every target with a one-line description
@@ -73,7 +77,7 @@ config-docs: install ## Print the configuration table (the README's copy must ma
 	@$(NPX) tsx scripts/config-table.ts
 
 .PHONY: ci
-ci: lint typecheck test ## What CI runs: lint, type check and every test
+ci: lint typecheck test $(CI_CHECKS) ## What CI runs: lint, type check, every test, and each concern's checks (mk/*.mk)
 
 .PHONY: clean
 clean: ## Remove build output and test results (keeps .local/ data; `make clean-local` removes it)
@@ -83,4 +87,3 @@ clean: ## Remove build output and test results (keeps .local/ data; `make clean-
 clean-local: ## Remove the data of `make local` (.local/)
 	rm -rf .local
 
--include mk/*.mk
