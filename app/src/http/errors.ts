@@ -37,6 +37,11 @@ export function toAppError(err: unknown): AppError {
     const [status, code, message] = BODY_PARSER_ERRORS[type];
     return new AppError(status, code, message);
   }
+  // Inflating a body that is not what its Content-Encoding says (zlib errors carry no `type`).
+  const code = (err as { code?: unknown })?.code;
+  if (typeof code === 'string' && code.startsWith('Z_')) {
+    return new AppError(400, 'invalid_body_encoding', 'the body could not be decoded with its Content-Encoding');
+  }
   if (isDatabaseUnavailable(err)) {
     return new AppError(503, 'unavailable', 'the database is unavailable; retry shortly', undefined, { 'Retry-After': '2' });
   }
