@@ -6,6 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import express, { Express } from 'express';
 import { pinoHttp } from 'pino-http';
 import { Gauge } from 'prom-client';
@@ -127,6 +128,37 @@ export function buildApp(config: Config, logger: Logger) {
   return { app, metrics, ingestMetrics, batcher, pool, redis, state };
 }
 
+/** Errors Node's HTTP parser raises before Express sees a request, as [status, code, message]. */
+const CLIENT_ERRORS: Record<string, [number, string, string]> = {
+  ERR_HTTP_REQUEST_TIMEOUT: [408, 'request_timeout', 'the request was not received within the time allowed'],
+  HPE_HEADER_OVERFLOW: [431, 'headers_too_large', 'the request headers are too large'],
+};
+
+/**
+ * Answers malformed, oversized or too-slow requests with the same JSON error body as every other
+ * error (Node's default is a bare status line), then closes the connection.
+ */
+function answerClientError(logger: Logger) {
+  return (err: NodeJS.ErrnoException, socket: Duplex): void => {
+    if (err.code === 'ECONNRESET' || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    const [status, code, message] = CLIENT_ERRORS[err.code ?? ''] ?? [400, 'bad_request', 'the request is not valid HTTP'];
+    logger.warn({ code, err: err.code }, message);
+    // Node's own rule: never write over a response that has started (its in-flight response is `_httpMessage`).
+    const inFlight = (socket as Duplex & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+    if (!inFlight?.headersSent) {
+      const body = JSON.stringify({ error: { code, message, requestId: randomUUID() } });
+      socket.write(
+        `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\n` +
+          `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+      );
+    }
+    socket.destroy();
+  };
+}
+
 export interface Service {
   url: string;
   port: number;
@@ -138,7 +170,9 @@ export interface Service {
 
 export async function startService(config: Config, logger: Logger): Promise<Service> {
   const parts = buildApp(config, logger);
-  const server = http.createServer(parts.app);
+  // Node enforces the header/request timeouts on a timer (30 s by default): check every second so they hold.
+  const server = http.createServer({ connectionsCheckingInterval: 1000 }, parts.app);
+  server.on('clientError', answerClientError(logger));
   server.headersTimeout = config.HTTP_HEADERS_TIMEOUT_MS;
   server.requestTimeout = config.HTTP_REQUEST_TIMEOUT_MS;
   server.keepAliveTimeout = config.HTTP_KEEPALIVE_TIMEOUT_MS;
