@@ -24,7 +24,7 @@ import { Batcher } from './ingest/batcher';
 import { Ingest } from './ingest/ingest';
 import { createIngestMetrics, registerPoolMetrics } from './ingest/metrics';
 import { SensorRateLimiter } from './ingest/rate-limit';
-import type { Logger } from './observability/logger';
+import { loggableUrl, type Logger } from './observability/logger';
 import { createMetrics, httpMetricsMiddleware } from './observability/metrics';
 
 /** An incoming X-Request-Id is reused only when it looks like an id, never arbitrary text. */
@@ -96,7 +96,7 @@ export function buildApp(config: Config, logger: Logger) {
         req: (req: { id: unknown; method: string; url: string; remoteAddress?: string }) => ({
           id: req.id,
           method: req.method,
-          url: req.url,
+          url: loggableUrl(req.url),
           remoteAddress: req.remoteAddress,
         }),
         res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),

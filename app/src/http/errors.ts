@@ -1,7 +1,7 @@
 /** One application error type, and the one middleware that turns any error into a JSON response. */
 import type { NextFunction, Request, Response } from 'express';
 import { isDatabaseUnavailable } from '../db/pool';
-import type { Logger } from '../observability/logger';
+import { loggableUrl, type Logger } from '../observability/logger';
 
 export class AppError extends Error {
   constructor(
@@ -49,7 +49,7 @@ export function toAppError(err: unknown): AppError {
 }
 
 export function notFound(req: Request, _res: Response, next: NextFunction): void {
-  next(new AppError(404, 'not_found', `no route for ${req.method} ${req.path}`));
+  next(new AppError(404, 'not_found', `no route for ${req.method} ${loggableUrl(req.path)}`));
 }
 
 export function errorMiddleware(logger: Logger) {

@@ -32,3 +32,19 @@ export function createLogger(level: string, destination?: DestinationStream): Lo
     destination,
   );
 }
+
+/** Query parameters whose values are logged; anything else may be a credential pasted into a URL. */
+const LOGGED_QUERY_PARAMS = new Set(['since', 'until', 'type', 'limit', 'cursor']);
+
+/** The request URL as logged: unknown query parameters and anything shaped like a sensor token are redacted. */
+export function loggableUrl(url: string): string {
+  const q = url.indexOf('?');
+  const path = q < 0 ? url : url.slice(0, q);
+  const query =
+    q < 0
+      ? ''
+      : `?${[...new URLSearchParams(url.slice(q + 1))]
+          .map(([k, v]) => (LOGGED_QUERY_PARAMS.has(k) ? `${k}=${encodeURIComponent(v)}` : '[redacted]'))
+          .join('&')}`;
+  return (path + query).replace(/evs_[A-Za-z0-9_-]+/g, 'evs_[redacted]');
+}
