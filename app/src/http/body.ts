@@ -10,6 +10,11 @@ export function jsonBody(limitBytes: number) {
     if (!req.is('application/json')) {
       return next(new AppError(415, 'unsupported_media_type', 'the body must be JSON (Content-Type: application/json)'));
     }
+    // body-parser would read (and discard) the whole announced body before answering 413: refuse at once and close.
+    if (!req.headers['content-encoding'] && Number(req.headers['content-length']) > limitBytes) {
+      res.setHeader('Connection', 'close');
+      return next(new AppError(413, 'payload_too_large', 'request body is larger than the limit'));
+    }
     parse(req, res, next);
   };
 }
