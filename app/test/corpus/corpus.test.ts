@@ -21,7 +21,10 @@ const answers: Array<{ name: string; status: number }> = [];
 let svc: TestService;
 let sensor: CreatedSensor;
 beforeAll(async () => {
-  svc = await startTestService({ HTTP_HEADERS_TIMEOUT_MS: String(HEADERS_TIMEOUT_MS), HTTP_REQUEST_TIMEOUT_MS: String(REQUEST_TIMEOUT_MS) });
+  svc = await startTestService({
+    HTTP_HEADERS_TIMEOUT_MS: String(HEADERS_TIMEOUT_MS),
+    HTTP_REQUEST_TIMEOUT_MS: String(REQUEST_TIMEOUT_MS),
+  });
   sensor = await createSensor(svc.url, 'corpus');
 });
 afterAll(async () => {
@@ -53,7 +56,12 @@ describe('bad-input corpus', () => {
   it('holds at least 40 cases, each with a unique name and an expected 4xx and error code', () => {
     expect(cases.length).toBeGreaterThanOrEqual(40);
     expect(new Set(cases.map((c) => c.name)).size).toBe(cases.length);
-    for (const c of cases) expect({ name: c.name, status: c.expect.status >= 400 && c.expect.status < 500, code: typeof c.expect.code }).toEqual({ name: c.name, status: true, code: 'string' });
+    for (const c of cases)
+      expect({ name: c.name, status: c.expect.status >= 400 && c.expect.status < 500, code: typeof c.expect.code }).toEqual({
+        name: c.name,
+        status: true,
+        code: 'string',
+      });
   });
 
   it.each(cases.map((c) => [c.name, c] as const))('%s → the expected 4xx with a JSON error body', async (_name, c) => {
@@ -77,9 +85,14 @@ describe('bad-input corpus', () => {
   });
 
   it('stored nothing from any rejected request: only the accepted edge cases are in the database', async () => {
-    const expected = accepted.map((c) => String((c.request.bodyJson as { id?: string })?.id ?? /"id":"([0-9a-f-]{36})"/.exec(
-      c.request.body ?? Buffer.from(c.request.bodyBase64 ?? '', 'base64').toString(),
-    )?.[1])).sort();
+    const expected = accepted
+      .map((c) =>
+        String(
+          (c.request.bodyJson as { id?: string })?.id ??
+            /"id":"([0-9a-f-]{36})"/.exec(c.request.body ?? Buffer.from(c.request.bodyBase64 ?? '', 'base64').toString())?.[1],
+        ),
+      )
+      .sort();
     expect(await storedIds('events')).toEqual(expected);
     expect(await storedIds('event_ids')).toEqual(expected);
   });

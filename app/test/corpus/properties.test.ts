@@ -63,7 +63,9 @@ const payload = fc.oneof(
   fc.dictionary(fc.constantFrom('__proto__', 'constructor', 'a'), anyJson, { maxKeys: 2 }),
   anyJson,
 );
-const isoTime = fc.date({ min: new Date(Date.now() - 3 * 86400_000), max: new Date(Date.now() + 60_000), noInvalidDate: true }).map((d) => d.toISOString());
+const isoTime = fc
+  .date({ min: new Date(Date.now() - 3 * 86400_000), max: new Date(Date.now() + 60_000), noInvalidDate: true })
+  .map((d) => d.toISOString());
 /** Event-shaped objects, each field sometimes valid and sometimes not. */
 const maybeEvent = fc.record(
   {
@@ -75,7 +77,10 @@ const maybeEvent = fc.record(
   },
   { requiredKeys: ['type', 'payload'] },
 );
-const validEvent = fc.record({ type: fc.constantFrom('t', 'humidity'), payload: fc.dictionary(fc.string(), fc.jsonValue({ maxDepth: 3 }), { maxKeys: 4 }) });
+const validEvent = fc.record({
+  type: fc.constantFrom('t', 'humidity'),
+  payload: fc.dictionary(fc.string(), fc.jsonValue({ maxDepth: 3 }), { maxKeys: 4 }),
+});
 
 /** "fresh" ids become new UUIDs at send time, so shrinking and re-runs never collide with stored events. */
 const withFreshIds = (events: unknown[]) =>

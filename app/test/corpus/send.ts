@@ -17,7 +17,13 @@ export interface CorpusRequest {
   body?: string;
   bodyJson?: unknown;
   bodyBase64?: string;
-  generate?: { kind: 'events' | 'padding' | 'nested' | 'nestedArrays' | 'longString'; count?: number; bytes?: number; depth?: number; length?: number };
+  generate?: {
+    kind: 'events' | 'padding' | 'nested' | 'nestedArrays' | 'longString';
+    count?: number;
+    bytes?: number;
+    depth?: number;
+    length?: number;
+  };
   gzip?: boolean;
   /** Raw-socket cases: `raw` text, or a slow client. */
   kind?: 'raw' | 'slow-headers' | 'slow-body';

@@ -10,7 +10,17 @@ import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { Client } from 'pg';
 import { describeScan, scanLogsForSecrets } from '../../../tools/test/secret-scan';
-import { ADMIN_TOKEN, bearer, createSensor, CreatedSensor, freshDatabase, getJson, postEvents, startTestService, TestService } from '../helpers';
+import {
+  ADMIN_TOKEN,
+  bearer,
+  createSensor,
+  CreatedSensor,
+  freshDatabase,
+  getJson,
+  postEvents,
+  startTestService,
+  TestService,
+} from '../helpers';
 
 let svc: TestService;
 let databaseUrl: string;
@@ -21,7 +31,11 @@ let revoked: CreatedSensor;
 beforeAll(async () => {
   databaseUrl = await freshDatabase(); // its own database, so every row in it can be searched
   svc = await startTestService({ DATABASE_URL: databaseUrl, SENSOR_CACHE_TTL_MS: '0' });
-  [alice, bob, revoked] = [await createSensor(svc.url, 'alice'), await createSensor(svc.url, 'bob'), await createSensor(svc.url, 'revoked')];
+  [alice, bob, revoked] = [
+    await createSensor(svc.url, 'alice'),
+    await createSensor(svc.url, 'bob'),
+    await createSensor(svc.url, 'revoked'),
+  ];
   const del = await fetch(`${svc.url}/api/v1/sensors/${revoked.sensorId}`, { method: 'DELETE', headers: bearer(ADMIN_TOKEN) });
   expect(del.status).toBe(204);
 });
@@ -86,7 +100,10 @@ describe('auth matrix over every route', () => {
 describe("another sensor's events", () => {
   it("when sensor B uses its own token, then it never sees sensor A's events, whatever it asks for", async () => {
     const aliceIds = Array.from({ length: 5 }, () => randomUUID());
-    expect((await postEvents(svc.url, alice.token, { events: aliceIds.map((id) => ({ id, type: 'secret', payload: { owner: 'alice' } })) })).status).toBe(202);
+    expect(
+      (await postEvents(svc.url, alice.token, { events: aliceIds.map((id) => ({ id, type: 'secret', payload: { owner: 'alice' } })) }))
+        .status,
+    ).toBe(202);
     expect((await postEvents(svc.url, bob.token, { type: 'mine', payload: { owner: 'bob' } })).status).toBe(202);
 
     const alicePage = await getJson(`${svc.url}/api/v1/events?limit=2`, alice.token);
@@ -110,7 +127,10 @@ describe("another sensor's events", () => {
 
   it("when sensor B re-sends sensor A's event id, then A's event is untouched and B gets its own copy", async () => {
     const id = randomUUID();
-    expect((await postEvents(svc.url, alice.token, { id, type: 't', payload: { v: 'alice' } })).body).toEqual({ accepted: 1, duplicates: 0 });
+    expect((await postEvents(svc.url, alice.token, { id, type: 't', payload: { v: 'alice' } })).body).toEqual({
+      accepted: 1,
+      duplicates: 0,
+    });
     expect((await postEvents(svc.url, bob.token, { id, type: 't', payload: { v: 'bob' } })).body).toEqual({ accepted: 1, duplicates: 0 });
     const aliceView = await getJson(`${svc.url}/api/v1/events?limit=1000`, alice.token);
     expect(aliceView.body.events.find((e: { id: string }) => e.id === id).payload).toEqual({ v: 'alice' });
