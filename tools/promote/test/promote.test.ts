@@ -59,7 +59,10 @@ interface Setup {
   run(o: Partial<PromoteOptions>, env?: NodeJS.ProcessEnv): Promise<{ lines: string[]; error?: PromoteError }>;
 }
 
-function setup(stages: Partial<typeof DEFAULT_STAGES> = {}, opts: { dev?: Image; devPrometheus?: string; edit?: (f: Record<string, string>) => void } = {}): Setup {
+function setup(
+  stages: Partial<typeof DEFAULT_STAGES> = {},
+  opts: { dev?: Image; devPrometheus?: string; edit?: (f: Record<string, string>) => void } = {},
+): Setup {
   const dir = tempDir('repo');
   dirs.push(dir);
   const root = path.join(dir, 'repo');
@@ -110,7 +113,8 @@ describe('promote: the ordinary path', () => {
       .replace('version: 1.1.0\n', 'version: 1.2.0\n');
     expect(read(s, 'Pulumi.qa.yaml')).toBe(expected);
     expect(read(s, 'Pulumi.qa.yaml')).not.toBe(s.before['Pulumi.qa.yaml']);
-    for (const other of ['Pulumi.dev.yaml', 'Pulumi.staging.yaml', 'Pulumi.prod.yaml', 'Pulumi.yaml']) expect(read(s, other)).toBe(s.before[other]);
+    for (const other of ['Pulumi.dev.yaml', 'Pulumi.staging.yaml', 'Pulumi.prod.yaml', 'Pulumi.yaml'])
+      expect(read(s, other)).toBe(s.before[other]);
 
     const [record, ...more] = readLedger(s.root);
     expect(more).toHaveLength(0);
@@ -136,7 +140,7 @@ describe('promote: the ordinary path', () => {
     expect(lines.join('\n')).toContain('promoted 1.2.0 dev → qa');
   });
 
-  test('when VERSION runs in qa, then it goes to staging in that file\'s double-quoted style, without asking dev', async () => {
+  test("when VERSION runs in qa, then it goes to staging in that file's double-quoted style, without asking dev", async () => {
     const s = setup();
     const { error } = await s.run({ version: '1.1.0' });
     expect(error).toBeUndefined();
@@ -149,7 +153,7 @@ describe('promote: the ordinary path', () => {
     expect(readLedger(s.root)[0]).toMatchObject({ from: 'qa', to: 'staging', ref: ref('b') });
   });
 
-  test('when VERSION runs in staging, then prod\'s single-quoted flow map takes the digest and keeps its comment', async () => {
+  test("when VERSION runs in staging, then prod's single-quoted flow map takes the digest and keeps its comment", async () => {
     const s = setup();
     const { error } = await s.run({ version: '1.0.0', to: 'prod' });
     expect(error).toBeUndefined();
@@ -179,7 +183,7 @@ describe('promote: the ordinary path', () => {
     expect(lines.join('\n')).toContain('DEPLOY=0');
   });
 
-  test('when the Pulumi CLI is missing, DEPLOY=0 and DEV_IMAGE_REF name dev\'s image, then qa is promoted', async () => {
+  test("when the Pulumi CLI is missing, DEPLOY=0 and DEV_IMAGE_REF name dev's image, then qa is promoted", async () => {
     const s = setup();
     const { error } = await s.run({ version: '1.2.0', deploy: false }, { PATH: pathWithout(), DEV_IMAGE_REF: DEV.ref });
     expect(error).toBeUndefined();
@@ -228,8 +232,16 @@ describe('promote: refusals, and FORCE', () => {
   });
 
   test('when VERSION is not running in the stage before TO, then it is refused', async () => {
-    const s = setup({ qa: { ref: ref('8'), version: '0.8.0' }, staging: { ref: ref('8'), version: '0.8.0' }, prod: { ref: ref('a'), version: '1.0.0' } });
-    await expectRefused(s, { version: '1.0.0', to: 'staging' }, /1\.0\.0 is not running in qa, the stage before staging \(qa runs 0\.8\.0\)/);
+    const s = setup({
+      qa: { ref: ref('8'), version: '0.8.0' },
+      staging: { ref: ref('8'), version: '0.8.0' },
+      prod: { ref: ref('a'), version: '1.0.0' },
+    });
+    await expectRefused(
+      s,
+      { version: '1.0.0', to: 'staging' },
+      /1\.0\.0 is not running in qa, the stage before staging \(qa runs 0\.8\.0\)/,
+    );
   });
 
   test('when the target runs a newer version, then the downgrade is refused; FORCE=1 pins it and records why', async () => {
@@ -244,9 +256,13 @@ describe('promote: refusals, and FORCE', () => {
     await expectRefused(s, { version: '1.1.0', to: 'prod' }, /1\.1\.0 runs with different digests/);
   });
 
-  test('when the source stage\'s Prometheus shows errors above the limit, then the gate refuses; FORCE=1 promotes and records the failed gate', async () => {
+  test("when the source stage's Prometheus shows errors above the limit, then the gate refuses; FORCE=1 promotes and records the failed gate", async () => {
     const s = setup({}, { devPrometheus: unhealthy.url });
-    await expectRefused(s, { version: '1.2.0' }, /gate: error ratio over 60 min is 2\.0\d\d %, above the limit 0\.100 %[\s\S]*gate: burn rate/);
+    await expectRefused(
+      s,
+      { version: '1.2.0' },
+      /gate: error ratio over 60 min is 2\.0\d\d %, above the limit 0\.100 %[\s\S]*gate: burn rate/,
+    );
     const { lines, error } = await s.run({ version: '1.2.0', force: true });
     expect(error).toBeUndefined();
     expect(lines.join('\n')).toMatch(/gate dev .*REFUSED[\s\S]*FORCE=1 overrides: gate: error ratio/);
@@ -261,7 +277,7 @@ describe('promote: refusals, and FORCE', () => {
     await expectRefused(s, { version: '1.3.0' }, /gate: soak too short: 1\.3\.0 has run in dev for (9|10)\.\d min, 60 min required/);
   });
 
-  test('when the source stage\'s Prometheus cannot be reached, then the gate refuses', async () => {
+  test("when the source stage's Prometheus cannot be reached, then the gate refuses", async () => {
     const s = setup({}, { devPrometheus: 'http://127.0.0.1:1' });
     await expectRefused(s, { version: '1.2.0' }, /gate: could not query dev's Prometheus at http:\/\/127\.0\.0\.1:1/);
   });
@@ -279,7 +295,12 @@ describe('promote: bad input changes nothing', () => {
     ['VERSION is malformed', { version: 'banana' }, {}, /malformed version "banana"/],
     ['VERSION lacks a patch number', { version: '1.2' }, {}, /malformed version "1\.2"/],
     ['VERSION runs nowhere', { version: '2.0.0' }, {}, /version 2\.0\.0 runs in no stage.*dev runs 1\.2\.0, qa runs 1\.1\.0/],
-    ['TO is an unknown stage', { version: '1.2.0', to: 'uat' }, {}, /unknown target stage TO "uat": expected one of dev, qa, staging, prod/],
+    [
+      'TO is an unknown stage',
+      { version: '1.2.0', to: 'uat' },
+      {},
+      /unknown target stage TO "uat": expected one of dev, qa, staging, prod/,
+    ],
     ['TO is dev', { version: '1.2.0', to: 'dev' }, {}, /dev is not a promotion target/],
     ['a stage file pins a tag, not a digest', { version: '1.2.0' }, { edit: noDigest }, /Pulumi\.staging\.yaml pins no digest/],
     ['a stage file pins no image', { version: '1.2.0' }, { edit: noImage }, /Pulumi\.prod\.yaml has no pinned image/],
@@ -316,7 +337,7 @@ describe('promote: the Pulumi CLI boundary', () => {
     expect(snapshot(s.root)).toEqual(s.before);
   });
 
-  test('when the CLI is missing, DEPLOY=0 and no DEV_IMAGE_REF, then it says how to name dev\'s image', async () => {
+  test("when the CLI is missing, DEPLOY=0 and no DEV_IMAGE_REF, then it says how to name dev's image", async () => {
     const s = setup();
     const { error } = await s.run({ version: '1.2.0', deploy: false }, { PATH: pathWithout() });
     expect(error?.message).toMatch(/cannot tell what dev runs.*DEV_IMAGE_REF=<repository>@sha256:<64 hex>/);
