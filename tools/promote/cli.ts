@@ -56,8 +56,9 @@ async function main(argv: string[]): Promise<void> {
 main(process.argv.slice(2)).catch((err: unknown) => {
   if (err instanceof PromoteError) {
     console.error(`promote: ${err.message}`);
-    process.exit(err.exitCode);
+    process.exitCode = err.exitCode;
+    return;
   }
   console.error(err);
-  process.exit(1);
+  process.exitCode = 1;
 });

@@ -157,6 +157,6 @@ export async function promote(o: PromoteOptions): Promise<PromoteOutcome> {
   }
   log(`deploy: pulumi up --stack ${target}`);
   pulumi.up(target);
-  log(`deployed ${version} to ${target}`);
+  log(`deployed ${version} to ${target}; commit ${path.basename(stack.file)} and ${LEDGER_FILE} together`);
   return { record };
 }
