@@ -144,3 +144,15 @@ test('when `make release BUMP=minor`, then app/package.json and the lockfile car
   expect(r.stdout).toContain(`release: ${from} → ${to}`);
   expect((JSON.parse(fs.readFileSync(path.join(root, 'app/package.json'), 'utf8')) as { version: string }).version).toBe(to);
 });
+
+test('the CLI tells bad input (exit 2) from a refusal FORCE=1 could override (exit 3)', () => {
+  const { root, stub } = fixture();
+  const cli = (...args: string[]) =>
+    spawnSync('npx', ['--no-install', 'tsx', 'tools/promote/cli.ts', 'promote', '--root', root, '--deploy', '0', ...args], {
+      cwd: REPO_ROOT,
+      encoding: 'utf8',
+      env: { ...process.env, PATH: pathWithout([stub.binDir]) },
+    }).status;
+  expect(cli('--version', '1.2')).toBe(2);
+  expect(cli('--version', '1.2.0', '--to', 'staging')).toBe(3);
+});
