@@ -72,7 +72,9 @@ export async function evaluateGate(opts: {
       instantQuery(opts.prometheusUrl, runningSinceQuery(version)),
     ]);
   } catch (err) {
-    result.reasons.push(`could not query ${stage}'s Prometheus at ${opts.prometheusUrl}: ${(err as Error).message}`);
+    const cause = (err as Error & { cause?: { code?: string } }).cause?.code;
+    const why = `${(err as Error).message}${cause ? ` (${cause})` : ''}`;
+    result.reasons.push(`could not query ${stage}'s Prometheus at ${opts.prometheusUrl}: ${why}; is its port-forward running?`);
     return result;
   }
   if (startedAt !== null) result.runningMinutes = Math.max(0, (Date.now() / 1000 - startedAt) / 60);
