@@ -73,7 +73,10 @@ function requireTargets(name: string, targets: string[], min = 1): string[] {
 export function renderPrometheusConfig(input: PrometheusConfigInput): string {
   const scrapeInterval = requireDuration('scrapeInterval', input.scrapeInterval);
   const evaluationInterval = requireDuration('evaluationInterval', input.evaluationInterval);
-  const scrapeTimeout = requireDuration('scrapeTimeout', input.scrapeTimeout ?? (durationMs(scrapeInterval) > 10_000 ? '10s' : scrapeInterval));
+  const scrapeTimeout = requireDuration(
+    'scrapeTimeout',
+    input.scrapeTimeout ?? (durationMs(scrapeInterval) > 10_000 ? '10s' : scrapeInterval),
+  );
   if (durationMs(scrapeTimeout) > durationMs(scrapeInterval)) throw new Error('scrapeTimeout must not exceed scrapeInterval');
   if (input.ruleFiles.length === 0) throw new Error('ruleFiles is empty: Prometheus would evaluate no alerts');
   const config = {
@@ -89,7 +92,11 @@ export function renderPrometheusConfig(input: PrometheusConfigInput): string {
     },
     scrape_configs: [
       { job_name: APP_JOB, metrics_path: '/metrics', static_configs: [{ targets: requireTargets('appTargets', input.appTargets) }] },
-      { job_name: 'pushgateway', honor_labels: true, static_configs: [{ targets: requireTargets('pushgatewayTarget', [input.pushgatewayTarget]) }] },
+      {
+        job_name: 'pushgateway',
+        honor_labels: true,
+        static_configs: [{ targets: requireTargets('pushgatewayTarget', [input.pushgatewayTarget]) }],
+      },
       { job_name: 'alertmanager', static_configs: [{ targets: input.alertmanagerTargets }] },
     ],
   };
