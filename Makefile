@@ -73,8 +73,8 @@ start: build ## Run the built service, configured only by environment variables 
 	@node app/dist/server.js
 
 .PHONY: config-docs
-config-docs: install ## Print the configuration table (the README's copy must match; a test checks)
-	@$(NPX) tsx scripts/config-table.ts
+config-docs: install ## Rewrite the README configuration table from app/src/config.ts (a test checks it is current)
+	@$(NPX) tsx scripts/config-table.ts --write
 
 .PHONY: ci
 ci: lint typecheck test $(CI_CHECKS) ## What CI runs: lint, type check, every test, and each concern's checks (mk/*.mk)
