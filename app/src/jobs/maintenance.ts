@@ -87,9 +87,9 @@ export async function runMaintenance(pool: Pool, cfg: MaintenanceConfig, logger:
       const rollupFrom = Date.parse(utcDay(now)) - (cfg.ROLLUP_DAYS - 1) * DAY_MS;
       const rollup = await client.query(
         `INSERT INTO event_daily_counts (sensor_id, day, events)
-         SELECT sensor_id, (ts AT TIME ZONE 'UTC')::date, count(*) FROM events WHERE ts >= $1 GROUP BY 1, 2
+         SELECT sensor_id, (ts AT TIME ZONE 'UTC')::date, count(*) FROM events WHERE ts >= $1 AND ts < $2 GROUP BY 1, 2
          ON CONFLICT (sensor_id, day) DO UPDATE SET events = EXCLUDED.events`,
-        [new Date(rollupFrom)],
+        [new Date(rollupFrom), new Date(Date.parse(utcDay(now)) + DAY_MS)],
       );
       const rowsRolledUp = rollup.rowCount ?? 0;
       logger.info({ rowsRolledUp, dedupeIdsForgotten, fromDay: utcDay(rollupFrom) }, 'rollups computed');
