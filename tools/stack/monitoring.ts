@@ -176,8 +176,11 @@ export function overrideAlertFor(ruleFileText: string, overrides: Record<string,
   return doc.toString();
 }
 
-/** Grafana datasource provisioning (provisioning/datasources/*.yaml): Prometheus with a fixed uid. */
-export function renderGrafanaDatasources(input: { prometheusUrl: string }): string {
+/**
+ * Grafana datasource provisioning (provisioning/datasources/*.yaml): Prometheus with a fixed uid. Its
+ * scrape interval tells Grafana how small $__rate_interval may get (4 × scrape interval at least).
+ */
+export function renderGrafanaDatasources(input: { prometheusUrl: string; scrapeInterval?: string }): string {
   const config = {
     apiVersion: 1,
     datasources: [
@@ -189,7 +192,7 @@ export function renderGrafanaDatasources(input: { prometheusUrl: string }): stri
         url: requireHttpUrl('prometheusUrl', input.prometheusUrl),
         isDefault: true,
         editable: false,
-        jsonData: { httpMethod: 'POST', timeInterval: '15s' },
+        jsonData: { httpMethod: 'POST', timeInterval: requireDuration('scrapeInterval', input.scrapeInterval ?? '15s') },
       },
     ],
   };
