@@ -83,7 +83,7 @@ config-docs: install ## Rewrite the README configuration table from app/src/conf
 	@$(NPX) tsx scripts/config-table.ts --write
 
 .PHONY: ci
-ci: lint typecheck test $(CI_CHECKS) ## What CI runs: lint, type check, every test, and each concern's checks (mk/*.mk)
+ci: lint typecheck $(CI_CHECKS) test ## What CI runs: lint, type check, every test, and each concern's checks (mk/*.mk)
 
 .PHONY: clean
 clean: ## Remove build output and test results (keeps .local/ data; `make clean-local` removes it)
