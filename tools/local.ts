@@ -179,7 +179,7 @@ Try:
   curl -s ${base}/readyz
   curl -s -X POST ${base}/api/v1/sensors -H "Authorization: Bearer $(cat .local/admin-token)" \\
        -H 'Content-Type: application/json' -d '{"name":"greenhouse-1"}'
-  DATABASE_URL=${postgres.url} PUSHGATEWAY_URL=${monitoring.pushgateway.url} node app/dist/jobs/maintenance.js   # push the batch job's metrics
+  make maintenance   # run the batch job once: partitions, retention, rollups; pushes to the Pushgateway
 `);
     if (!grafana) console.log(`local: ${GRAFANA_MISSING_NOTICE}\n`);
     app.child.once('exit', (code) => {
