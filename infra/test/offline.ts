@@ -75,13 +75,38 @@ function mockState(type: string, name: string, inputs: Record<string, unknown>):
   return inputs;
 }
 
+/** The plain value of an input, with Pulumi's secret wrappers removed. */
+export function unwrapSecrets(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(unwrapSecrets);
+  if (value && typeof value === 'object') {
+    const o = value as Record<string, unknown>;
+    if (o[SECRET_SIG] === SECRET_VALUE) return unwrapSecrets(o.value);
+    return Object.fromEntries(Object.entries(o).map(([k, v]) => [k, unwrapSecrets(v)]));
+  }
+  return value;
+}
+// How a secret input reaches the mocks (the runtime's special signature key).
+const SECRET_SIG = '4dabf18193072939515e22adb298388d';
+const SECRET_VALUE = '1b47061264138c4ac30d75fd1eb44270';
+
+/** The program failed; `declared` holds what it had declared before it did. */
+export class OfflineRunError extends Error {
+  constructor(
+    override readonly cause: unknown,
+    readonly declared: DeclaredResource[],
+  ) {
+    super(cause instanceof Error ? cause.message : String(cause));
+    this.name = 'OfflineRunError';
+  }
+}
+
 export async function runOffline(stack: string, options: RunOptions = {}): Promise<OfflineRun> {
   const pulumi = require('@pulumi/pulumi') as typeof PulumiModule;
   const resources: DeclaredResource[] = [];
   await pulumi.runtime.setMocks(
     {
       newResource: ({ type, name, inputs }) => {
-        resources.push({ type, name, inputs });
+        resources.push({ type, name, inputs: unwrapSecrets(inputs) as Record<string, unknown> });
         return { id: `${name}-id`, state: mockState(type, name, inputs) };
       },
       call: ({ inputs }) => inputs,
@@ -97,7 +122,12 @@ export async function runOffline(stack: string, options: RunOptions = {}): Promi
   pulumi.runtime.setAllConfig(config, Object.keys(secrets));
 
   const { deploy } = require('../program') as typeof ProgramModule;
-  const declared = deploy();
+  let declared: ReturnType<typeof deploy>;
+  try {
+    declared = deploy();
+  } catch (e) {
+    throw new OfflineRunError(e, [...resources]);
+  }
   const outputs: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(declared)) outputs[k] = await new Promise((resolve) => pulumi.output(v).apply(resolve));
   await pulumi.runtime.disconnect();
