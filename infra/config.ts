@@ -17,8 +17,12 @@ export interface ThirdPartyService {
 
 /** qa/staging/prod run an image that `make promote` pinned by digest; dev builds its own. */
 export type ImageSource =
-  | { kind: 'pinned'; ref: string; version: string }
-  | { kind: 'build'; repository: string; dockerfile: string; context: string };
+  { kind: 'pinned'; ref: string; version: string } | { kind: 'build'; repository: string; dockerfile: string; context: string };
+
+export interface AlertReceivers {
+  pager: string;
+  ticket: string;
+}
 
 export interface StackConfig {
   namespace: string;
@@ -39,7 +43,8 @@ export interface StackConfig {
   redis: ThirdPartyService;
   prometheus: ThirdPartyService & { retention: string; storage: string };
   pushgateway: ThirdPartyService;
-  alertmanager: ThirdPartyService & { receivers: pulumi.Output<Record<string, string>> };
+  /** Webhook URLs of the receivers of alerts/alertmanager.yml (critical → pager, warning → ticket), secret. */
+  alertmanager: ThirdPartyService & { receivers: pulumi.Output<AlertReceivers> };
   grafana: ThirdPartyService & { storage?: string; host?: string };
 }
 
@@ -160,7 +165,9 @@ export function readStackConfig(config = new pulumi.Config(), stack = pulumi.get
     if (image.repository.includes('@') || /:[^/]*$/.test(image.repository.replace(/^[^/]*\//, '')))
       problems.push(`${key('build')}.repository: give the repository without tag or digest (the tag is the version)`);
   } else {
-    problems.push(`${key('image')}: required but not set (qa/staging/prod pin {ref: <repository>@sha256:…, version}; dev sets ${key('build')})`);
+    problems.push(
+      `${key('image')}: required but not set (qa/staging/prod pin {ref: <repository>@sha256:…, version}; dev sets ${key('build')})`,
+    );
   }
 
   const appRaw = obj('app');
@@ -175,7 +182,8 @@ export function readStackConfig(config = new pulumi.Config(), stack = pulumi.get
       const setting = (settings as Record<string, { secret?: boolean; schema: { safeParse(v: unknown): { success: boolean } } }>)[name];
       if (!setting) problems.push(`${key('app')}.env.${name}: not a setting of app/src/config.ts`);
       else if (setting.secret) problems.push(`${key('app')}.env.${name}: is a secret; the program supplies it from a Kubernetes Secret`);
-      else if (!setting.schema.safeParse(String(value)).success) problems.push(`${key('app')}.env.${name}: invalid value ${JSON.stringify(value)}`);
+      else if (!setting.schema.safeParse(String(value)).success)
+        problems.push(`${key('app')}.env.${name}: invalid value ${JSON.stringify(value)}`);
       else env[name as SettingName] = String(value);
     }
   const app: StackConfig['app'] = {
@@ -189,14 +197,19 @@ export function readStackConfig(config = new pulumi.Config(), stack = pulumi.get
   };
 
   const ingressRaw = obj('ingress');
-  const ingress = { className: str(ingressRaw, key('ingress'), 'className'), namespace: str(ingressRaw, key('ingress'), 'namespace', DNS_LABEL) };
+  const ingress = {
+    className: str(ingressRaw, key('ingress'), 'className'),
+    namespace: str(ingressRaw, key('ingress'), 'namespace', DNS_LABEL),
+  };
 
   const pgRaw = obj('postgres');
   let postgres: StackConfig['postgres'];
   if (pgRaw?.external === true) {
     const databaseUrl = config.getSecret('databaseUrl');
     if (databaseUrl === undefined)
-      problems.push(`${key('databaseUrl')}: required secret when ${key('postgres')}.external is true (pulumi config set --secret databaseUrl postgres://…)`);
+      problems.push(
+        `${key('databaseUrl')}: required secret when ${key('postgres')}.external is true (pulumi config set --secret databaseUrl postgres://…)`,
+      );
     postgres = { external: true, databaseUrl: databaseUrl ?? pulumi.output('') };
   } else {
     const { raw, service } = thirdParty('postgres');
@@ -211,10 +224,12 @@ export function readStackConfig(config = new pulumi.Config(), stack = pulumi.get
     storage: str(prom.raw, key('prometheus'), 'storage', QUANTITY),
   };
   const pushgateway = thirdParty('pushgateway').service;
-  const receivers = config.getSecretObject<Record<string, string>>('alertReceivers');
+  const receivers = config.getSecretObject<AlertReceivers>('alertReceivers');
   if (receivers === undefined)
-    problems.push(`${key('alertReceivers')}: required secret map receiver → webhook URL (pulumi config set --secret --path 'alertReceivers.<receiver>' https://…)`);
-  const alertmanager = { ...thirdParty('alertmanager').service, receivers: receivers ?? pulumi.output<Record<string, string>>({}) };
+    problems.push(
+      `${key('alertReceivers')}: required secret {pager, ticket} of webhook URLs (pulumi config set --secret --path 'alertReceivers.pager' https://…)`,
+    );
+  const alertmanager = { ...thirdParty('alertmanager').service, receivers: receivers ?? pulumi.output({ pager: '', ticket: '' }) };
   const graf = thirdParty('grafana');
   const grafana = {
     ...graf.service,

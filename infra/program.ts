@@ -22,9 +22,9 @@ import { dnsName, labelsFor } from './components/workload';
 import {
   dashboardFiles,
   REPO_ROOT,
-  renderAlertmanagerConfig,
+  renderClusterAlertmanagerConfig,
+  renderClusterPrometheusConfig,
   renderGrafanaProvisioning,
-  renderPrometheusConfig,
   ruleFiles,
 } from './monitoring';
 
@@ -72,71 +72,61 @@ export function deploy(): StackOutputs {
   const redis = new Redis('redis', { ...cfg.redis, namespace: ns, provider });
   new Pushgateway('pushgateway', { ...cfg.pushgateway, namespace: ns, provider });
   const appPort = Number(cfg.app.env.PORT ?? settings.PORT.default);
-  new Prometheus(
-    'prometheus',
-    {
-      ...cfg.prometheus,
-      namespace: ns,
-      config: renderPrometheusConfig({
-        appPodsDns: dnsName(`${APP_NAME}-pods`, nsName),
-        appPort,
-        pushgateway: `${dnsName(PUSHGATEWAY_NAME, nsName)}:${PUSHGATEWAY_PORT}`,
-        alertmanager: `${dnsName(ALERTMANAGER_NAME, nsName)}:${ALERTMANAGER_PORT}`,
-        rulesDir: RULES_MOUNT,
-      }),
-      rules: ruleFiles(),
-      provider,
-    },
-  );
-  new Alertmanager(
-    'alertmanager',
-    { ...cfg.alertmanager, namespace: ns, config: cfg.alertmanager.receivers.apply(renderAlertmanagerConfig), provider },
-  );
-  const grafana = new Grafana(
-    'grafana',
-    {
-      ...cfg.grafana,
-      namespace: ns,
-      ingressClassName: cfg.ingress.className,
-      dashboards: dashboardFiles(),
-      provisioning: renderGrafanaProvisioning(`http://${dnsName(PROMETHEUS_NAME, nsName)}:${PROMETHEUS_PORT}`, DASHBOARDS_MOUNT),
-      provider,
-    },
-  );
+  new Prometheus('prometheus', {
+    ...cfg.prometheus,
+    namespace: ns,
+    config: renderClusterPrometheusConfig({
+      appPods: { dns: dnsName(`${APP_NAME}-pods`, nsName), port: appPort },
+      pushgateway: `${dnsName(PUSHGATEWAY_NAME, nsName)}:${PUSHGATEWAY_PORT}`,
+      alertmanager: `${dnsName(ALERTMANAGER_NAME, nsName)}:${ALERTMANAGER_PORT}`,
+      rulesDir: RULES_MOUNT,
+      stage: pulumi.getStack(),
+    }),
+    rules: ruleFiles(),
+    provider,
+  });
+  new Alertmanager('alertmanager', {
+    ...cfg.alertmanager,
+    namespace: ns,
+    config: cfg.alertmanager.receivers.apply(renderClusterAlertmanagerConfig),
+    provider,
+  });
+  const grafana = new Grafana('grafana', {
+    ...cfg.grafana,
+    namespace: ns,
+    ingressClassName: cfg.ingress.className,
+    dashboards: dashboardFiles(),
+    provisioning: renderGrafanaProvisioning(`http://${dnsName(PROMETHEUS_NAME, nsName)}:${PROMETHEUS_PORT}`, DASHBOARDS_MOUNT),
+    provider,
+  });
 
   const { env, secretEnv } = appEnvironment(
     { PUSHGATEWAY_URL: `http://${dnsName(PUSHGATEWAY_NAME, nsName)}:${PUSHGATEWAY_PORT}`, ...cfg.app.env },
     { DATABASE_URL: databaseUrl, REDIS_URL: redis.redisUrl, ADMIN_TOKEN: adminToken() },
   );
-  const app = new EventService(
-    'app',
-    {
-      ...cfg.app,
-      namespace: ns,
-      image: imageRef,
-      version,
-      ingressClassName: cfg.ingress.className,
-      env,
-      secretEnv,
-      provider,
-    },
-  );
+  const app = new EventService('app', {
+    ...cfg.app,
+    namespace: ns,
+    image: imageRef,
+    version,
+    ingressClassName: cfg.ingress.className,
+    env,
+    secretEnv,
+    provider,
+  });
 
-  new NetworkPolicies(
-    'network',
-    {
-      namespace: ns,
-      ingressNamespace: cfg.ingress.namespace,
-      app: { name: APP_NAME, port: appPort },
-      postgres: cfg.postgres.external ? undefined : { name: POSTGRES_NAME, port: 5432 },
-      redis: { name: REDIS_NAME, port: 6379 },
-      prometheus: { name: PROMETHEUS_NAME, port: PROMETHEUS_PORT },
-      pushgateway: { name: PUSHGATEWAY_NAME, port: PUSHGATEWAY_PORT },
-      alertmanager: { name: ALERTMANAGER_NAME, port: ALERTMANAGER_PORT },
-      grafana: { name: GRAFANA_NAME, port: GRAFANA_PORT, exposed: cfg.grafana.host !== undefined },
-      provider,
-    },
-  );
+  new NetworkPolicies('network', {
+    namespace: ns,
+    ingressNamespace: cfg.ingress.namespace,
+    app: { name: APP_NAME, port: appPort },
+    postgres: cfg.postgres.external ? undefined : { name: POSTGRES_NAME, port: 5432 },
+    redis: { name: REDIS_NAME, port: 6379 },
+    prometheus: { name: PROMETHEUS_NAME, port: PROMETHEUS_PORT },
+    pushgateway: { name: PUSHGATEWAY_NAME, port: PUSHGATEWAY_PORT },
+    alertmanager: { name: ALERTMANAGER_NAME, port: ALERTMANAGER_PORT },
+    grafana: { name: GRAFANA_NAME, port: GRAFANA_PORT, exposed: cfg.grafana.host !== undefined },
+    provider,
+  });
 
   return {
     appUrl: app.url,

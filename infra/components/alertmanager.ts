@@ -31,7 +31,10 @@ export class Alertmanager extends pulumi.ComponentResource {
     const configData = { 'alertmanager.yml': pulumi.secret(args.config) };
     const config = new k8s.core.v1.Secret(
       `${name}-config`,
-      { metadata: { name: `${ALERTMANAGER_NAME}-config`, namespace: args.namespace, labels: labelsFor(ALERTMANAGER_NAME) }, stringData: configData },
+      {
+        metadata: { name: `${ALERTMANAGER_NAME}-config`, namespace: args.namespace, labels: labelsFor(ALERTMANAGER_NAME) },
+        stringData: configData,
+      },
       o(),
     );
     new k8s.apps.v1.Deployment(

@@ -110,7 +110,9 @@ export class EventService extends pulumi.ComponentResource {
     });
 
     // A new image gets a new Job (Jobs are immutable); Pulumi waits for it to succeed before the Deployment rolls.
-    const migrateName = pulumi.output(args.image).apply((ref) => `${APP_NAME}-migrate-${createHash('sha256').update(ref).digest('hex').slice(0, 10)}`);
+    const migrateName = pulumi
+      .output(args.image)
+      .apply((ref) => `${APP_NAME}-migrate-${createHash('sha256').update(ref).digest('hex').slice(0, 10)}`);
     const migration = new k8s.batch.v1.Job(
       `${name}-migrate`,
       {
@@ -211,7 +213,9 @@ export class EventService extends pulumi.ComponentResource {
           rules: [
             {
               host: args.host,
-              http: { paths: [{ path: '/', pathType: 'Prefix', backend: { service: { name: service.metadata.name, port: { name: 'http' } } } }] },
+              http: {
+                paths: [{ path: '/', pathType: 'Prefix', backend: { service: { name: service.metadata.name, port: { name: 'http' } } } }],
+              },
             },
           ],
         },

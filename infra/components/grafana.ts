@@ -150,7 +150,9 @@ export class Grafana extends pulumi.ComponentResource {
             rules: [
               {
                 host: args.host,
-                http: { paths: [{ path: '/', pathType: 'Prefix', backend: { service: { name: service.metadata.name, port: { name: 'http' } } } }] },
+                http: {
+                  paths: [{ path: '/', pathType: 'Prefix', backend: { service: { name: service.metadata.name, port: { name: 'http' } } } }],
+                },
               },
             ],
           },

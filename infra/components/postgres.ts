@@ -30,7 +30,10 @@ export class Postgres extends pulumi.ComponentResource {
     const credentials = { POSTGRES_USER: USER, POSTGRES_DB: DATABASE, POSTGRES_PASSWORD: password.result };
     const secret = new k8s.core.v1.Secret(
       `${name}-credentials`,
-      { metadata: { name: `${POSTGRES_NAME}-credentials`, namespace: args.namespace, labels: labelsFor(POSTGRES_NAME) }, stringData: credentials },
+      {
+        metadata: { name: `${POSTGRES_NAME}-credentials`, namespace: args.namespace, labels: labelsFor(POSTGRES_NAME) },
+        stringData: credentials,
+      },
       o(),
     );
     const service = new k8s.core.v1.Service(

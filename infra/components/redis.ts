@@ -25,7 +25,10 @@ export class Redis extends pulumi.ComponentResource {
     const credentials = { REDIS_PASSWORD: password.result };
     const secret = new k8s.core.v1.Secret(
       `${name}-credentials`,
-      { metadata: { name: `${REDIS_NAME}-credentials`, namespace: args.namespace, labels: labelsFor(REDIS_NAME) }, stringData: credentials },
+      {
+        metadata: { name: `${REDIS_NAME}-credentials`, namespace: args.namespace, labels: labelsFor(REDIS_NAME) },
+        stringData: credentials,
+      },
       o(),
     );
     const tcp = { tcpSocket: { port: 'redis' } };
@@ -70,7 +73,9 @@ export class Redis extends pulumi.ComponentResource {
       },
       o(),
     );
-    this.redisUrl = pulumi.secret(pulumi.interpolate`redis://:${password.result}@${REDIS_NAME}.${args.namespace}.svc.cluster.local:${PORT}`);
+    this.redisUrl = pulumi.secret(
+      pulumi.interpolate`redis://:${password.result}@${REDIS_NAME}.${args.namespace}.svc.cluster.local:${PORT}`,
+    );
     this.registerOutputs({ redisUrl: this.redisUrl });
   }
 }

@@ -58,7 +58,11 @@ const where = (obj: KubernetesObject, container?: { name?: string }) =>
   `${obj.kind} ${obj.metadata?.name ?? '?'}${container ? ` container ${container.name ?? '?'}` : ''}`;
 
 /** A rule over every container of every workload; `problem` returns why a container breaks it. */
-function containerRule(name: string, description: string, problem: (c: any, pod: PodSpec, obj: KubernetesObject) => string | undefined): Rule {
+function containerRule(
+  name: string,
+  description: string,
+  problem: (c: any, pod: PodSpec, obj: KubernetesObject) => string | undefined,
+): Rule {
   return {
     name,
     description,
@@ -121,7 +125,9 @@ export const rules: Rule[] = [
     const missing = ['livenessProbe', 'readinessProbe'].filter((p) => !c[p]);
     return missing.length ? `missing ${missing.join(' and ')}` : undefined;
   }),
-  containerRule('no-latest-images', 'Every image names an explicit version (a tag other than latest, or a digest).', (c) => imageProblem(c.image)),
+  containerRule('no-latest-images', 'Every image names an explicit version (a tag other than latest, or a digest).', (c) =>
+    imageProblem(c.image),
+  ),
   {
     name: 'app-image-pinned-by-digest',
     description: 'The event service runs its image by digest (<repository>@sha256:…), the same digest in every stage.',

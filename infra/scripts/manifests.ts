@@ -10,7 +10,18 @@ import { stringify } from 'yaml';
 import { runOffline, STACKS, type KubernetesObject } from '../test/offline';
 
 /** Files are numbered in the order kubectl would need them. */
-const KIND_ORDER = ['Namespace', 'NetworkPolicy', 'ConfigMap', 'Secret', 'PersistentVolumeClaim', 'Service', 'StatefulSet', 'Job', 'Deployment', 'CronJob'];
+const KIND_ORDER = [
+  'Namespace',
+  'NetworkPolicy',
+  'ConfigMap',
+  'Secret',
+  'PersistentVolumeClaim',
+  'Service',
+  'StatefulSet',
+  'Job',
+  'Deployment',
+  'CronJob',
+];
 
 function redacted(obj: KubernetesObject): KubernetesObject {
   if (obj.kind !== 'Secret') return obj;
@@ -36,7 +47,9 @@ async function main(): Promise<void> {
     fs.writeFileSync(file, `# Declared by the ${stack} stack (rendered offline by make manifests).\n${stringify(redacted(obj))}`);
   });
   console.log(`manifests: ${run.kubernetesObjects.length} objects of stack ${stack} → ${path.relative(process.cwd(), dir)}/`);
-  console.log(`manifests: image ${String(run.outputs.imageRef)}${stack === 'dev' ? ' (a stand-in digest: make up builds the real one)' : ''}`);
+  console.log(
+    `manifests: image ${String(run.outputs.imageRef)}${stack === 'dev' ? ' (a stand-in digest: make up builds the real one)' : ''}`,
+  );
 }
 
 main().catch((e: unknown) => {

@@ -49,7 +49,10 @@ export function stackFileConfig(stack: string): Record<string, string> {
 /** Values for the secrets that `pulumi config set --secret` would hold on a real stack. */
 export function testSecrets(config: Record<string, string>): Record<string, string> {
   const secrets: Record<string, string> = {
-    [`${PROJECT}:alertReceivers`]: JSON.stringify({ page: 'https://pager.test.invalid/hook', ticket: 'https://tickets.test.invalid/hook' }),
+    [`${PROJECT}:alertReceivers`]: JSON.stringify({
+      pager: 'https://pager.test.invalid/hook',
+      ticket: 'https://tickets.test.invalid/hook',
+    }),
   };
   const postgres = config[`${PROJECT}:postgres`];
   if (postgres && (JSON.parse(postgres) as { external?: boolean }).external)

@@ -63,7 +63,12 @@ test('when a Job has no probes, then the probes rule does not report it (it runs
 
 test('when a CronJob container runs as root, then the rules look inside its job template', () => {
   const pod = (deployment((_c, p) => (p.securityContext.runAsUser = 0)).spec as any).template;
-  const cron = { apiVersion: 'batch/v1', kind: 'CronJob', metadata: { name: 'maintenance' }, spec: { jobTemplate: { spec: { template: pod } } } };
+  const cron = {
+    apiVersion: 'batch/v1',
+    kind: 'CronJob',
+    metadata: { name: 'maintenance' },
+    spec: { jobTemplate: { spec: { template: pod } } },
+  };
   expect(broken(cron)).toContain('run-as-non-root');
 });
 

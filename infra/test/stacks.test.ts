@@ -34,7 +34,13 @@ async function failure(stack: string, options: RunOptions): Promise<OfflineRunEr
   throw new Error(`the ${stack} program ran although it should have failed`);
 }
 
-const filesOf = (dir: string, ext: RegExp) => (fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => ext.test(f)).sort() : []);
+const filesOf = (dir: string, ext: RegExp) =>
+  fs.existsSync(dir)
+    ? fs
+        .readdirSync(dir)
+        .filter((f) => ext.test(f))
+        .sort()
+    : [];
 const find = (r: OfflineRun, kind: string, name: string) => {
   const found = r.kubernetesObjects.find((o) => o.kind === kind && o.metadata.name === name);
   if (!found) throw new Error(`${r.stack} declares no ${kind} ${name}`);
@@ -99,13 +105,47 @@ describe.each(STACKS)('the %s stack', (stack) => {
     expect(jobs['pushgateway'].honor_labels).toBe(true);
   });
 
+  test('when the program runs, then Alertmanager gets the receiver URLs from the stack secret, in a Secret', () => {
+    const r = declared(stack);
+    const config = parse((find(r, 'Secret', 'alertmanager-config').stringData as Record<string, string>)['alertmanager.yml']!);
+    const urls = Object.fromEntries(
+      config.receivers.map((rc: { name: string; webhook_configs: { url: string }[] }) => [rc.name, rc.webhook_configs[0]!.url]),
+    );
+    expect(urls).toEqual({ pager: 'https://pager.test.invalid/hook', ticket: 'https://tickets.test.invalid/hook' });
+    expect(config.route.routes.find((x: { receiver: string }) => x.receiver === 'pager').matchers).toContain('severity="critical"');
+  });
+
+  test('when the program runs, then Grafana is provisioned with the Prometheus Service and loads dashboards from their mount', () => {
+    const r = declared(stack);
+    const provisioning = find(r, 'ConfigMap', 'grafana-provisioning').data!;
+    const pod = find(r, 'Deployment', 'grafana').spec.template.spec;
+    const dashboardsMount = pod.containers[0].volumeMounts.find((m: { name: string }) => m.name === 'dashboards').mountPath;
+    expect(parse(provisioning['datasources.yml']!).datasources[0].url).toMatch(
+      /^http:\/\/prometheus\.[a-z0-9-]+\.svc\.cluster\.local:9090$/,
+    );
+    expect(parse(provisioning['dashboards.yml']!).providers[0].options.path).toBe(dashboardsMount);
+    const env = Object.fromEntries(pod.containers[0].env.map((e: { name: string; value: string }) => [e.name, e.value]));
+    expect(env.GF_AUTH_ANONYMOUS_ENABLED).toBe('false');
+    expect(pod.containers[0].envFrom[0].secretRef.name).toBe('grafana-admin');
+  });
+
   test('when the program runs, then the app ConfigMap holds every non-secret setting of app/src/config.ts and the Secret every secret one', () => {
     const r = declared(stack);
     const entries = Object.entries(settings) as [string, { secret?: boolean }][];
     const config = find(r, 'ConfigMap', 'event-service-config').data ?? {};
     const secret = find(r, 'Secret', 'event-service-secret').stringData as Record<string, string>;
-    expect(Object.keys(config).sort()).toEqual(entries.filter(([, s]) => !s.secret).map(([k]) => k).sort());
-    expect(Object.keys(secret).sort()).toEqual(entries.filter(([, s]) => s.secret).map(([k]) => k).sort());
+    expect(Object.keys(config).sort()).toEqual(
+      entries
+        .filter(([, s]) => !s.secret)
+        .map(([k]) => k)
+        .sort(),
+    );
+    expect(Object.keys(secret).sort()).toEqual(
+      entries
+        .filter(([, s]) => s.secret)
+        .map(([k]) => k)
+        .sort(),
+    );
     expect(secret.DATABASE_URL).toMatch(/^postgres:\/\//);
     expect(secret.REDIS_URL).toMatch(/^redis:\/\//);
     expect(secret.ADMIN_TOKEN!.length).toBeGreaterThanOrEqual(32);
