@@ -1,5 +1,4 @@
 /** Each policy rule, on a compliant workload and on one that breaks it: the rules must be able to fail. */
-/* eslint-disable @typescript-eslint/no-explicit-any -- test fixtures edit Kubernetes objects structurally */
 import { rules, violations, type KubernetesObject } from '../policies/rules';
 
 const DIGEST_IMAGE = `registry.example.com/event-service@sha256:${'a'.repeat(64)}`;

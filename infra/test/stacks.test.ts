@@ -44,7 +44,7 @@ const filesOf = (dir: string, ext: RegExp) =>
 const find = (r: OfflineRun, kind: string, name: string) => {
   const found = r.kubernetesObjects.find((o) => o.kind === kind && o.metadata.name === name);
   if (!found) throw new Error(`${r.stack} declares no ${kind} ${name}`);
-  return found as KubernetesObject & { spec: any; data?: Record<string, string> }; // eslint-disable-line @typescript-eslint/no-explicit-any
+  return found as KubernetesObject & { spec: any; data?: Record<string, string> };
 };
 const imagesOfApp = (r: OfflineRun) =>
   r.kubernetesObjects
@@ -180,7 +180,7 @@ describe.each(STACKS)('the %s stack', (stack) => {
   test('when the program runs, then ingress to Postgres and Redis is allowed only from the app pods, behind a default deny', () => {
     const r = declared(stack);
     expect(find(r, 'NetworkPolicy', 'default-deny-ingress').spec).toEqual({ podSelector: {}, policyTypes: ['Ingress'] });
-    const policies = r.kubernetesObjects.filter((o) => o.kind === 'NetworkPolicy') as (KubernetesObject & { spec: any })[]; // eslint-disable-line @typescript-eslint/no-explicit-any
+    const policies = r.kubernetesObjects.filter((o) => o.kind === 'NetworkPolicy') as (KubernetesObject & { spec: any })[];
     for (const target of ['postgres', 'redis']) {
       const reaching = policies.filter((p) => p.spec.podSelector.matchLabels?.['app.kubernetes.io/name'] === target);
       if (target === 'postgres' && stackFileConfig(stack)['event-stack:postgres']!.includes('"external":true')) {
