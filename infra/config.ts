@@ -237,6 +237,21 @@ export function readStackConfig(config = new pulumi.Config(), stack = pulumi.get
     host: graf.raw?.host === undefined ? undefined : str(graf.raw, key('grafana'), 'host', HOST),
   };
 
+  // Read by `make promote` (the gate out of this stage), checked here so a typo fails early.
+  const promotion = obj('promotion');
+  int(promotion, key('promotion'), 'soakMinutes', 0);
+  for (const [field, max] of [
+    ['maxErrorRatio', 1],
+    ['maxBurnRate', Infinity],
+  ] as const) {
+    const v = promotion?.[field];
+    if (promotion && (typeof v !== 'number' || !(v >= 0 && v <= max)))
+      problems.push(`${key('promotion')}.${field}: must be a number in [0, ${max}]`);
+  }
+  const prometheusUrl = config.get('prometheusUrl');
+  if (!prometheusUrl || !/^https?:\/\/\S+$/.test(prometheusUrl))
+    problems.push(`${key('prometheusUrl')}: required http(s) URL of this stage's Prometheus`);
+
   if (problems.length) throw new StackConfigError(stack, problems);
   return {
     namespace: namespace!,
