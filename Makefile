@@ -18,7 +18,7 @@ CI_CHECKS :=
 help: ## List every target with a one-line description
 	@echo "Usage: make <target> [VAR=value]"
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | sort -u \
-	  | awk 'BEGIN {FS = ":.*## "} {printf "  %-16s %s\n", $$1, $$2}'
+	  | awk 'BEGIN {FS = ":.*## "} {printf "  %-24s %s\n", $$1, $$2}'
 
 $(STAMP): $(WORKSPACE_MANIFESTS)
 	@echo "install: npm ci (all workspaces, exact versions from package-lock.json)"
