@@ -2,10 +2,12 @@
  * The Pulumi program, run offline for each real stack file (no CLI, cluster or registry): what it
  * declares must be valid Kubernetes, obey the policy rules, and carry the repository's dashboards and rules.
  */
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import * as os from 'node:os';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { parse } from 'yaml';
+import { parse, stringify } from 'yaml';
 import { settings } from '../../app/src/config';
 import { violations } from '../policies/rules';
 import { schemaProblem } from './kubernetes-schema';
@@ -94,6 +96,11 @@ describe.each(STACKS)('the %s stack', (stack) => {
     for (const [file, content] of Object.entries(data)) expect(content).toBe(fs.readFileSync(path.join(dir, file), 'utf8'));
   });
 
+  test('when the program runs, then every ConfigMap and Secret stays under the 1 MiB object limit of Kubernetes', () => {
+    for (const o of declared(stack).kubernetesObjects.filter((x) => x.kind === 'ConfigMap' || x.kind === 'Secret'))
+      expect(Buffer.byteLength(JSON.stringify(o))).toBeLessThan(1024 * 1024);
+  });
+
   test('when the program runs, then Prometheus loads the mounted rule files and scrapes every app pod and the Pushgateway', () => {
     const r = declared(stack);
     const config = parse(find(r, 'ConfigMap', 'prometheus-config').data!['prometheus.yml']!);
@@ -103,6 +110,25 @@ describe.each(STACKS)('the %s stack', (stack) => {
     const jobs = Object.fromEntries(config.scrape_configs.map((j: { job_name: string }) => [j.job_name, j]));
     expect(jobs['event-service'].dns_sd_configs[0].names[0]).toMatch(/^event-service-pods\./);
     expect(jobs['pushgateway'].honor_labels).toBe(true);
+  });
+
+  test('when the program runs, then promtool accepts its prometheus.yml with the rule files, and amtool its alertmanager.yml', () => {
+    const r = declared(stack);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), `infra-${stack}-`));
+    try {
+      const config = parse(find(r, 'ConfigMap', 'prometheus-config').data!['prometheus.yml']!);
+      fs.mkdirSync(path.join(dir, 'rules'));
+      for (const [file, text] of Object.entries(find(r, 'ConfigMap', 'prometheus-rules').data ?? {}))
+        fs.writeFileSync(path.join(dir, 'rules', file), text);
+      config.rule_files = config.rule_files.map((f: string) => path.join(dir, 'rules', path.basename(f)));
+      fs.writeFileSync(path.join(dir, 'prometheus.yml'), stringify(config));
+      execFileSync('promtool', ['check', 'config', path.join(dir, 'prometheus.yml')], { stdio: 'pipe' });
+      const am = (find(r, 'Secret', 'alertmanager-config').stringData as Record<string, string>)['alertmanager.yml']!;
+      fs.writeFileSync(path.join(dir, 'alertmanager.yml'), am);
+      execFileSync('amtool', ['check-config', path.join(dir, 'alertmanager.yml')], { stdio: 'pipe' });
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test('when the program runs, then Alertmanager gets the receiver URLs from the stack secret, in a Secret', () => {
