@@ -26,6 +26,8 @@ export interface RunResult {
   eventsPerS: number;
   p50Ms: number;
   p99Ms: number;
+  /** CPU time the server process used during the run (user + system). */
+  serverCpuMs?: number;
   /** The fixed rate asked for (open loop only). */
   targetRate?: number;
 }

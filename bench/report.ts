@@ -29,7 +29,7 @@ export interface Target {
 export interface BenchReport {
   kind: 'full' | 'smoke';
   date: string;
-  timing: { warmupS: number; measureS: number; fixedS: number };
+  timing: { warmupS: number; rounds: number; roundS: number; fixedS: number };
   machine: {
     cores: number;
     cpu: string;
@@ -116,11 +116,12 @@ export function renderMarkdown(report: BenchReport): string {
     `Load average (1 min): ${m.load1AtStart} at start, ${m.load1AtEnd} at the end${
       busy ? ' — **the machine was busy with other work during this run**: compare the ratios, not the absolute figures' : ''
     }.`,
-    `Each closed-loop run: ${report.timing.warmupS} s warm-up (discarded), then ${report.timing.measureS} s measured. ` +
+    `Closed-loop runs: ${report.timing.warmupS} s warm-up per case (discarded), then ${report.timing.rounds} round(s) of ${report.timing.roundS} s per case, ` +
+      `the cases interleaved (a, b, c, a, b, c, …) so load drift hits them alike; rates from the totals, p50/p99 the median of the rounds. ` +
       `Fixed-rate runs: ${report.timing.fixedS} s, open loop, latency from each request's scheduled send time.`,
     '',
-    '| case | requests | mode | conns | req/s | events/s | p50 ms | p99 ms | errors | acked events | missing | load1 |',
-    '| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    '| case | requests | mode | conns | req/s | events/s | p50 ms | p99 ms | errors | server CPU µs/req | acked events | missing | load1 |',
+    '| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
     ...report.runs.map((r) =>
       [
         CASE_LABEL[r.case],
@@ -132,12 +133,13 @@ export function renderMarkdown(report: BenchReport): string {
         round(r.p50Ms, 1),
         round(r.p99Ms, 1),
         r.errors ? `${r.errors} ${JSON.stringify(r.errorDetail)}` : '0',
+        r.serverCpuMs === undefined ? '' : round((r.serverCpuMs * 1000) / r.requests),
         r.acknowledged ?? '',
         r.missing ?? '',
         r.load1,
       ].join(' | '),
     ).map((row) => `| ${row} |`),
-    `| (d) PostgreSQL COPY | ${report.copy.rows} rows of (c) batched | psql \\copy, end to end |  |  | ${round(report.copy.rowsPerS)} |  |  | 0 |  |  |  |`,
+    `| (d) PostgreSQL COPY | ${report.copy.rows} rows of (c) batched | psql \\copy, end to end |  |  | ${round(report.copy.rowsPerS)} |  |  | 0 |  |  |  |  |`,
     '',
     `Peak RSS (VmHWM): ${Object.entries(report.peakRssMb)
       .map(([k, v]) => `${k} ${v} MB`)

@@ -28,7 +28,8 @@ const SMOKE = args.includes('--smoke');
 const PROFILE = args.includes('--profile');
 const OUT = path.resolve(args.includes('--out') ? args[args.indexOf('--out') + 1]! : path.join(ROOT, SMOKE ? 'out/bench-smoke' : 'bench/results'));
 
-const TIMING = SMOKE ? { warmupS: 1, measureS: 2, fixedS: 2 } : { warmupS: 5, measureS: 20, fixedS: 20 };
+/** Closed-loop runs: `rounds` interleaved windows of `roundS` per case and shape, after a discarded warm-up. */
+const TIMING = SMOKE ? { warmupS: 1, rounds: 1, roundS: 2, fixedS: 2 } : { warmupS: 5, rounds: 4, roundS: 5, fixedS: 20 };
 const CONNECTIONS: Record<Shape, number> = { single: 64, batch: 32 };
 /** Rows for the flush-statement comparison (enough for steady state, small enough to hold in memory). */
 const FLUSH_BENCH_ROWS = SMOKE ? 20_000 : 200_000;
@@ -40,6 +41,12 @@ function peakRssMb(pid: number): number {
   const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
   const kb = Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? NaN);
   return Math.round(kb / 1024);
+}
+
+/** CPU time (user + system) a process has used so far, in ms. */
+function cpuMs(pid: number): number {
+  const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime, stime in USER_HZ (100 on Linux)
 }
 
 const load1 = () => Math.round(os.loadavg()[0]! * 100) / 100;
@@ -150,38 +157,32 @@ async function main(): Promise<void> {
     const runs: CaseRun[] = [];
     const peakRss: Record<string, number> = {};
 
-    /** Warm-up (discarded), then the measured closed-loop run. */
-    const maxRun = async (caseName: string, server: Server, shape: Shape, seq: Sequence, acks: Acks, workload: Workload) => {
-      log(`${caseName} ${shape}: warm-up ${TIMING.warmupS} s, then ${TIMING.measureS} s at ${CONNECTIONS[shape]} connections`);
-      await closedLoop(server.target, workload, seq, new Map(), { connections: CONNECTIONS[shape], durationS: TIMING.warmupS });
-      const result = await closedLoop(server.target, workload, seq, acks, { connections: CONNECTIONS[shape], durationS: TIMING.measureS });
-      log(`  ${fmt(result)}`);
+    const check = async (sensorId: string, workload: Workload, acks: Acks) => {
+      const result = await missingAcknowledged(dbUrl('service'), sensorId, workload, acks);
+      log(`  all rounds: ${result.acknowledged} events acknowledged, ${result.missing} missing in PostgreSQL`);
       return result;
     };
     const record = (caseName: CaseRun['case'], shape: Shape, mode: CaseRun['mode'], result: RunResult, extra: Partial<CaseRun> = {}) =>
       runs.push({ case: caseName, shape, mode, connections: mode === 'max' ? CONNECTIONS[shape] : undefined, load1: load1(), ...result, ...extra });
 
-    // (a) bare Express and (b) naive Express + pg
-    for (const [caseName, file, env] of [
-      ['bare', 'bare-express.ts', {}],
-      ['naive', 'naive.ts', { DATABASE_URL: dbUrl('naive'), SENSOR_ID: randomUUID() }],
-    ] as const) {
-      const server = await startBaseline(caseName, file, env, logDir);
-      for (const shape of SHAPES) {
-        const workload = createWorkload(shape, ts);
-        record(caseName, shape, 'max', await maxRun(caseName, server, shape, { next: 0 }, new Map(), workload));
-      }
-      peakRss[caseName] = peakRssMb(server.proc.child.pid!);
-      await server.proc.stop(5000);
-    }
+    // All three servers run side by side (idle ones cost nothing); their measured runs are interleaved
+    // in rounds, so drift in the machine's load hits every case alike and the ratios stay fair.
+    const bare = await startBaseline('bare', 'bare-express.ts', {}, logDir);
+    stops.push(() => bare.proc.stop(5000));
+    const naive = await startBaseline('naive', 'naive.ts', { DATABASE_URL: dbUrl('naive'), SENSOR_ID: randomUUID() }, logDir);
+    stops.push(() => naive.proc.stop(5000));
 
     // (c) the service, built, with its real middleware, logging at info to a file
     const adminToken = randomBytes(32).toString('hex');
     const port = await freePort();
     const profileDir = path.join(ROOT, 'out', 'bench-profile');
     const nodeArgs = PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
-    const service = await startAndAwait('event-service', process.execPath, [...nodeArgs, appMain], path.join(logDir, 'service.log'), () =>
-      httpOk(`http://127.0.0.1:${port}/readyz`),
+    const service = await startAndAwait(
+      'event-service',
+      process.execPath,
+      [...nodeArgs, appMain],
+      path.join(logDir, 'service.log'),
+      () => httpOk(`http://127.0.0.1:${port}/readyz`),
       {
         env: {
           ...process.env,
@@ -209,32 +210,55 @@ async function main(): Promise<void> {
       if (res.status !== 201) throw new Error(`creating a sensor failed: ${res.status} ${await res.text()}`);
       return (await res.json()) as { sensorId: string; token: string };
     };
-    const check = async (sensorId: string, workload: Workload, acks: Acks) => {
-      const result = await missingAcknowledged(dbUrl('service'), sensorId, workload, acks);
-      log(`  ${result.acknowledged} events acknowledged, ${result.missing} missing in PostgreSQL`);
-      return result;
-    };
+
     let batchSensor = '';
     for (const shape of SHAPES) {
       const sensor = await newSensor(`bench-${shape}`);
       if (shape === 'batch') batchSensor = sensor.sensorId;
-      const server = { proc: service, target: { url: serviceUrl, headers: { authorization: `Bearer ${sensor.token}` } } };
-      const workload = createWorkload(shape, ts);
-      const seq = { next: 0 };
-      const acks: Acks = new Map();
-      const max = await maxRun('service', server, shape, seq, acks, workload);
-      record('service', shape, 'max', max, { ...(await check(sensor.sensorId, workload, acks)), flush: await flushStats(serviceUrl) });
+      const cases = [
+        { name: 'bare' as const, pid: bare.proc.child.pid!, target: bare.target },
+        { name: 'naive' as const, pid: naive.proc.child.pid!, target: naive.target },
+        { name: 'service' as const, pid: service.child.pid!, target: { url: serviceUrl, headers: { authorization: `Bearer ${sensor.token}` } } },
+      ].map((c) => ({ ...c, workload: createWorkload(shape, ts), seq: { next: 0 } as Sequence, acks: new Map() as Acks, rounds: [] as RunResult[] }));
+      const connections = CONNECTIONS[shape];
+      for (const c of cases) {
+        log(`${c.name} ${shape}: warm-up ${TIMING.warmupS} s at ${connections} connections (discarded)`);
+        await closedLoop(c.target, c.workload, c.seq, new Map(), { connections, durationS: TIMING.warmupS });
+      }
+      for (let round = 1; round <= TIMING.rounds; round++) {
+        for (const c of cases) {
+          const roundAcks: Acks = new Map();
+          const cpuBefore = cpuMs(c.pid);
+          const result = await closedLoop(c.target, c.workload, c.seq, roundAcks, { connections, durationS: TIMING.roundS });
+          result.serverCpuMs = cpuMs(c.pid) - cpuBefore;
+          for (const [k, v] of roundAcks) c.acks.set(k, v);
+          c.rounds.push(result);
+          let checked = '';
+          if (c.name === 'service') {
+            const m = await missingAcknowledged(dbUrl('service'), sensor.sensorId, c.workload, roundAcks);
+            checked = `; ${m.acknowledged} events acknowledged, ${m.missing} missing in PostgreSQL`;
+          }
+          log(`${c.name} ${shape} round ${round}/${TIMING.rounds}: ${fmt(result)}${checked}`);
+        }
+      }
+      for (const c of cases) {
+        const extra: Partial<CaseRun> = c.name === 'service' ? { ...(await check(sensor.sensorId, c.workload, c.acks)), flush: await flushStats(serviceUrl) } : {};
+        record(c.name, shape, 'max', combine(c.rounds, c.workload.eventsPerRequest), extra);
+      }
 
+      const serviceCase = cases[2]!;
+      const max = runs[runs.length - 1]!;
       const rate = Math.max(1, Math.round(max.reqPerS / 2));
       log(`service ${shape}: fixed rate ${rate} req/s (half of the maximum) for ${TIMING.fixedS} s, open loop`);
       const fixedAcks: Acks = new Map();
-      const fixed = await openLoop(server.target, workload, seq, fixedAcks, { rate, durationS: TIMING.fixedS, maxSockets: 256 });
+      const fixed = await openLoop(serviceCase.target, serviceCase.workload, serviceCase.seq, fixedAcks, { rate, durationS: TIMING.fixedS, maxSockets: 256 });
       log(`  ${fmt(fixed)}`);
-      record('service', shape, 'fixed', fixed, await check(sensor.sensorId, workload, fixedAcks));
+      record('service', shape, 'fixed', fixed, await check(sensor.sensorId, serviceCase.workload, fixedAcks));
     }
+    peakRss.bare = peakRssMb(bare.proc.child.pid!);
+    peakRss.naive = peakRssMb(naive.proc.child.pid!);
     peakRss.service = peakRssMb(service.child.pid!);
-    await service.stop(15000);
-    stops.pop();
+    for (const stop of stops.splice(2).reverse()) await stop(); // the three servers; PostgreSQL and Redis stay
 
     // (d) COPY of the rows the service stored in its batched runs, and the flush statement with/without dedupe
     const csv = path.join(work, 'batch-rows.csv');
@@ -297,6 +321,31 @@ async function main(): Promise<void> {
     if (!process.exitCode) fs.rmSync(work, { recursive: true, force: true });
     else log(`logs kept in ${logDir}`);
   }
+}
+
+/** Rounds of one case as one run: rates from the totals, latency percentiles as the median of the rounds'. */
+function combine(rounds: RunResult[], eventsPerRequest: number): RunResult {
+  const sum = (f: (r: RunResult) => number) => rounds.reduce((s, r) => s + f(r), 0);
+  const median = (f: (r: RunResult) => number) => {
+    const v = rounds.map(f).sort((a, b) => a - b);
+    return v.length % 2 ? v[(v.length - 1) / 2]! : (v[v.length / 2 - 1]! + v[v.length / 2]!) / 2;
+  };
+  const durationS = sum((r) => r.durationS);
+  const ok = sum((r) => r.ok);
+  const errorDetail: Record<string, number> = {};
+  for (const r of rounds) for (const [k, v] of Object.entries(r.errorDetail)) errorDetail[k] = (errorDetail[k] ?? 0) + v;
+  return {
+    durationS,
+    requests: sum((r) => r.requests),
+    ok,
+    errors: sum((r) => r.errors),
+    errorDetail,
+    reqPerS: ok / durationS,
+    eventsPerS: (ok * eventsPerRequest) / durationS,
+    p50Ms: median((r) => r.p50Ms),
+    p99Ms: median((r) => r.p99Ms),
+    serverCpuMs: sum((r) => r.serverCpuMs ?? 0),
+  };
 }
 
 function fmt(r: RunResult): string {
