@@ -122,23 +122,25 @@ export function renderMarkdown(report: BenchReport): string {
     '',
     '| case | requests | mode | conns | req/s | events/s | p50 ms | p99 ms | errors | server CPU µs/req | acked events | missing | load1 |',
     '| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
-    ...report.runs.map((r) =>
-      [
-        CASE_LABEL[r.case],
-        r.shape === 'single' ? 'single event' : '100-event batch',
-        r.mode === 'max' ? 'max (closed loop)' : `fixed ${round(r.targetRate ?? NaN)} req/s`,
-        r.connections ?? '≤256',
-        round(r.reqPerS),
-        round(r.eventsPerS),
-        round(r.p50Ms, 1),
-        round(r.p99Ms, 1),
-        r.errors ? `${r.errors} ${JSON.stringify(r.errorDetail)}` : '0',
-        r.serverCpuMs === undefined ? '' : round((r.serverCpuMs * 1000) / r.requests),
-        r.acknowledged ?? '',
-        r.missing ?? '',
-        r.load1,
-      ].join(' | '),
-    ).map((row) => `| ${row} |`),
+    ...report.runs
+      .map((r) =>
+        [
+          CASE_LABEL[r.case],
+          r.shape === 'single' ? 'single event' : '100-event batch',
+          r.mode === 'max' ? 'max (closed loop)' : `fixed ${round(r.targetRate ?? NaN)} req/s`,
+          r.connections ?? '≤256',
+          round(r.reqPerS),
+          round(r.eventsPerS),
+          round(r.p50Ms, 1),
+          round(r.p99Ms, 1),
+          r.errors ? `${r.errors} ${JSON.stringify(r.errorDetail)}` : '0',
+          r.serverCpuMs === undefined ? '' : round((r.serverCpuMs * 1000) / r.requests),
+          r.acknowledged ?? '',
+          r.missing ?? '',
+          r.load1,
+        ].join(' | '),
+      )
+      .map((row) => `| ${row} |`),
     `| (d) PostgreSQL COPY | ${report.copy.rows} rows of (c) batched | psql \\copy, end to end |  |  | ${round(report.copy.rowsPerS)} |  |  | 0 |  |  |  |  |`,
     '',
     `Peak RSS (VmHWM): ${Object.entries(report.peakRssMb)
@@ -146,7 +148,10 @@ export function renderMarkdown(report: BenchReport): string {
       .join(', ')}.`,
     ...report.runs
       .filter((r) => r.flush)
-      .map((r) => `Service flushes during the ${r.shape} run: ${r.flush!.flushes} so far, ${r.flush!.meanRows} rows and ${r.flush!.meanMs} ms on average.`),
+      .map(
+        (r) =>
+          `Service flushes during the ${r.shape} run: ${r.flush!.flushes} so far, ${r.flush!.meanRows} rows and ${r.flush!.meanMs} ms on average.`,
+      ),
     '',
     `Flush statement alone (no HTTP), ${report.flush.withDedupe.rows} of the same rows, ${report.flush.flushRows} per statement, ${report.flush.concurrency} at once:`,
     `with the event_ids dedupe step (production) ${round(report.flush.withDedupe.rowsPerS)} rows/s; ` +

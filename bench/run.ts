@@ -8,6 +8,7 @@
  *
  * --smoke: a few seconds per case; writes to out/bench-smoke/ and fails on any error or missing
  * event (never on speed). --profile: the service runs under `node --cpu-prof` (profile in out/bench-profile/).
+ * --render: only rewrite latest.md from latest.json (after editing bench/analysis.md).
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import fs from 'node:fs';
@@ -26,7 +27,9 @@ const ROOT = path.join(__dirname, '..');
 const args = process.argv.slice(2);
 const SMOKE = args.includes('--smoke');
 const PROFILE = args.includes('--profile');
-const OUT = path.resolve(args.includes('--out') ? args[args.indexOf('--out') + 1]! : path.join(ROOT, SMOKE ? 'out/bench-smoke' : 'bench/results'));
+const OUT = path.resolve(
+  args.includes('--out') ? args[args.indexOf('--out') + 1]! : path.join(ROOT, SMOKE ? 'out/bench-smoke' : 'bench/results'),
+);
 
 /** Closed-loop runs: `rounds` interleaved windows of `roundS` per case and shape, after a discarded warm-up. */
 const TIMING = SMOKE ? { warmupS: 1, rounds: 1, roundS: 2, fixedS: 2 } : { warmupS: 5, rounds: 4, roundS: 5, fixedS: 20 };
@@ -121,6 +124,11 @@ async function startBaseline(name: string, file: string, env: Record<string, str
 }
 
 async function main(): Promise<void> {
+  if (args.includes('--render')) {
+    const report = JSON.parse(fs.readFileSync(path.join(OUT, 'latest.json'), 'utf8')) as BenchReport;
+    fs.writeFileSync(path.join(OUT, 'latest.md'), renderMarkdown(report));
+    return log(`rewrote ${path.relative(ROOT, OUT)}/latest.md`);
+  }
   const appMain = path.join(ROOT, 'app', 'dist', 'server.js');
   if (!fs.existsSync(appMain)) throw new Error('app/dist/server.js is missing: run `npm run build -w app` (make bench does)');
   fs.mkdirSync(OUT, { recursive: true });
@@ -147,7 +155,8 @@ async function main(): Promise<void> {
     stops.push(() => redis.stop());
     await runMigrations(pg.url, { quiet: true });
     const dbUrl = (name: string) => pg.url.replace(/\/bench_template$/, `/${name}`);
-    for (const db of ['naive', 'service', 'copy_ceiling', 'flush_dedupe', 'flush_plain']) await createDatabase(pg.adminUrl, db, 'bench_template');
+    for (const db of ['naive', 'service', 'copy_ceiling', 'flush_dedupe', 'flush_plain'])
+      await createDatabase(pg.adminUrl, db, 'bench_template');
     const [settings] = await query<Record<string, string>>(
       pg.adminUrl,
       `SELECT current_setting('server_version') AS version, current_setting('fsync') AS fsync,
@@ -163,7 +172,15 @@ async function main(): Promise<void> {
       return result;
     };
     const record = (caseName: CaseRun['case'], shape: Shape, mode: CaseRun['mode'], result: RunResult, extra: Partial<CaseRun> = {}) =>
-      runs.push({ case: caseName, shape, mode, connections: mode === 'max' ? CONNECTIONS[shape] : undefined, load1: load1(), ...result, ...extra });
+      runs.push({
+        case: caseName,
+        shape,
+        mode,
+        connections: mode === 'max' ? CONNECTIONS[shape] : undefined,
+        load1: load1(),
+        ...result,
+        ...extra,
+      });
 
     // All three servers run side by side (idle ones cost nothing); their measured runs are interleaved
     // in rounds, so drift in the machine's load hits every case alike and the ratios stay fair.
@@ -218,8 +235,18 @@ async function main(): Promise<void> {
       const cases = [
         { name: 'bare' as const, pid: bare.proc.child.pid!, target: bare.target },
         { name: 'naive' as const, pid: naive.proc.child.pid!, target: naive.target },
-        { name: 'service' as const, pid: service.child.pid!, target: { url: serviceUrl, headers: { authorization: `Bearer ${sensor.token}` } } },
-      ].map((c) => ({ ...c, workload: createWorkload(shape, ts), seq: { next: 0 } as Sequence, acks: new Map() as Acks, rounds: [] as RunResult[] }));
+        {
+          name: 'service' as const,
+          pid: service.child.pid!,
+          target: { url: serviceUrl, headers: { authorization: `Bearer ${sensor.token}` } },
+        },
+      ].map((c) => ({
+        ...c,
+        workload: createWorkload(shape, ts),
+        seq: { next: 0 } as Sequence,
+        acks: new Map() as Acks,
+        rounds: [] as RunResult[],
+      }));
       const connections = CONNECTIONS[shape];
       for (const c of cases) {
         log(`${c.name} ${shape}: warm-up ${TIMING.warmupS} s at ${connections} connections (discarded)`);
@@ -242,7 +269,8 @@ async function main(): Promise<void> {
         }
       }
       for (const c of cases) {
-        const extra: Partial<CaseRun> = c.name === 'service' ? { ...(await check(sensor.sensorId, c.workload, c.acks)), flush: await flushStats(serviceUrl) } : {};
+        const extra: Partial<CaseRun> =
+          c.name === 'service' ? { ...(await check(sensor.sensorId, c.workload, c.acks)), flush: await flushStats(serviceUrl) } : {};
         record(c.name, shape, 'max', combine(c.rounds, c.workload.eventsPerRequest), extra);
       }
 
@@ -251,7 +279,11 @@ async function main(): Promise<void> {
       const rate = Math.max(1, Math.round(max.reqPerS / 2));
       log(`service ${shape}: fixed rate ${rate} req/s (half of the maximum) for ${TIMING.fixedS} s, open loop`);
       const fixedAcks: Acks = new Map();
-      const fixed = await openLoop(serviceCase.target, serviceCase.workload, serviceCase.seq, fixedAcks, { rate, durationS: TIMING.fixedS, maxSockets: 256 });
+      const fixed = await openLoop(serviceCase.target, serviceCase.workload, serviceCase.seq, fixedAcks, {
+        rate,
+        durationS: TIMING.fixedS,
+        maxSockets: 256,
+      });
       log(`  ${fmt(fixed)}`);
       record('service', shape, 'fixed', fixed, await check(sensor.sensorId, serviceCase.workload, fixedAcks));
     }
@@ -263,15 +295,17 @@ async function main(): Promise<void> {
     // (d) COPY of the rows the service stored in its batched runs, and the flush statement with/without dedupe
     const csv = path.join(work, 'batch-rows.csv');
     await exportCsv(dbUrl('service'), batchSensor, csv);
-    const [{ n }] = (await query<{ n: string }>(dbUrl('service'), 'SELECT count(*) AS n FROM events WHERE sensor_id = $1', [batchSensor])) as [
-      { n: string },
-    ];
+    const [{ n }] = (await query<{ n: string }>(dbUrl('service'), 'SELECT count(*) AS n FROM events WHERE sensor_id = $1', [
+      batchSensor,
+    ])) as [{ n: string }];
     log(`copy: psql \\copy of the ${n} rows stored by the batched service runs into an empty events table`);
     const copy = await copyFromCsv(dbUrl('copy_ceiling'), csv, Number(n));
     log(`  ${Math.round(copy.rowsPerS)} rows/s`);
     const rows = await loadRows(dbUrl('service'), batchSensor, FLUSH_BENCH_ROWS);
     const flushOpts = { flushRows: 2000, concurrency: 4 };
-    log(`flush statement on ${rows.length} rows, ${flushOpts.flushRows} per flush, ${flushOpts.concurrency} at once: with and without event_ids`);
+    log(
+      `flush statement on ${rows.length} rows, ${flushOpts.flushRows} per flush, ${flushOpts.concurrency} at once: with and without event_ids`,
+    );
     const flushDedupe = await flushRows(dbUrl('flush_dedupe'), rows, { ...flushOpts, dedupe: true });
     const flushPlain = await flushRows(dbUrl('flush_plain'), rows, { ...flushOpts, dedupe: false });
     log(`  with dedupe ${Math.round(flushDedupe.rowsPerS)} rows/s, without ${Math.round(flushPlain.rowsPerS)} rows/s`);
@@ -307,7 +341,9 @@ async function main(): Promise<void> {
       ...runs.filter((r) => r.missing).map((r) => `${r.case} ${r.shape} ${r.mode}: ${r.missing} acknowledged events missing`),
       ...runs.filter((r) => r.ok === 0).map((r) => `${r.case} ${r.shape} ${r.mode}: no successful request`),
       ...runs.filter((r) => r.partialAcks).map((r) => `${r.case} ${r.shape} ${r.mode}: ${r.partialAcks} answers reported duplicates`),
-      ...(SMOKE ? runs.filter((r) => r.errors).map((r) => `${r.case} ${r.shape} ${r.mode}: ${r.errors} errors ${JSON.stringify(r.errorDetail)}`) : []),
+      ...(SMOKE
+        ? runs.filter((r) => r.errors).map((r) => `${r.case} ${r.shape} ${r.mode}: ${r.errors} errors ${JSON.stringify(r.errorDetail)}`)
+        : []),
     ];
     if (problems.length) {
       for (const p of problems) console.error(`bench: FAILED: ${p}`);

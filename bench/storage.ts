@@ -62,11 +62,25 @@ export async function loadRows(url: string, sensorId: string, limit: number): Pr
   const client = new Client({ connectionString: url });
   await client.connect();
   try {
-    const { rows } = await client.query<{ sensor_id: string; event_id: string; type: string; ts: Date; received_at: Date; payload: string }>(
-      `SELECT sensor_id, event_id, type, ts, received_at, payload::text AS payload FROM events WHERE sensor_id = $1 LIMIT $2`,
-      [sensorId, limit],
-    );
-    return rows.map((r) => ({ sensorId: r.sensor_id, eventId: r.event_id, type: r.type, ts: r.ts, receivedAt: r.received_at, payload: r.payload }));
+    const { rows } = await client.query<{
+      sensor_id: string;
+      event_id: string;
+      type: string;
+      ts: Date;
+      received_at: Date;
+      payload: string;
+    }>(`SELECT sensor_id, event_id, type, ts, received_at, payload::text AS payload FROM events WHERE sensor_id = $1 LIMIT $2`, [
+      sensorId,
+      limit,
+    ]);
+    return rows.map((r) => ({
+      sensorId: r.sensor_id,
+      eventId: r.event_id,
+      type: r.type,
+      ts: r.ts,
+      receivedAt: r.received_at,
+      payload: r.payload,
+    }));
   } finally {
     await client.end();
   }
