@@ -68,13 +68,19 @@ migrate: build ## Apply database migrations to the database in DATABASE_URL
 	@test -n "$${DATABASE_URL:-}" || { echo "migrate: DATABASE_URL is not set (e.g. postgres://user@host:5432/events)" >&2; exit 2; }
 	@node app/dist/db/migrate.js
 
+.PHONY: maintenance
+maintenance: build ## Run the maintenance job once (partitions, retention, rollups; pushes to PUSHGATEWAY_URL). Defaults to the `make local` stack
+	@DATABASE_URL="$${DATABASE_URL:-postgres://postgres@127.0.0.1:$${LOCAL_POSTGRES_PORT:-54329}/events}" \
+	 PUSHGATEWAY_URL="$${PUSHGATEWAY_URL-http://127.0.0.1:$${LOCAL_PUSHGATEWAY_PORT:-9091}}" \
+	 node app/dist/jobs/maintenance.js
+
 .PHONY: start
 start: build ## Run the built service, configured only by environment variables (see README)
 	@node app/dist/server.js
 
 .PHONY: config-docs
-config-docs: install ## Print the configuration table (the README's copy must match; a test checks)
-	@$(NPX) tsx scripts/config-table.ts
+config-docs: install ## Rewrite the README configuration table from app/src/config.ts (a test checks it is current)
+	@$(NPX) tsx scripts/config-table.ts --write
 
 .PHONY: ci
 ci: lint typecheck test $(CI_CHECKS) ## What CI runs: lint, type check, every test, and each concern's checks (mk/*.mk)

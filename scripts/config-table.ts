@@ -1,5 +1,14 @@
-/** Prints the README's configuration table from the one schema in app/src/config.ts. */
+/**
+ * The README's configuration table, rendered from the one schema in app/src/config.ts.
+ * `tsx scripts/config-table.ts` prints it; `--write` replaces the copy in README.md.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
 import { settings } from '../app/src/config';
+
+export const README = path.join(__dirname, '..', 'README.md');
+const START = '<!-- config-table:start -->';
+const END = '<!-- config-table:end -->';
 
 export function configTable(): string {
   const rows = Object.entries(settings).map(([name, s]) => {
@@ -9,4 +18,19 @@ export function configTable(): string {
   return ['| Variable | Default | Secret | Meaning |', '| --- | --- | --- | --- |', ...rows].join('\n');
 }
 
-if (require.main === module) console.log(configTable());
+/** The table as it stands in the README, or undefined when the markers are missing. */
+export function readmeTable(readme: string): string | undefined {
+  return readme.split(START)[1]?.split(END)[0]?.trim();
+}
+
+if (require.main === module) {
+  if (process.argv.includes('--write')) {
+    const readme = fs.readFileSync(README, 'utf8');
+    if (readmeTable(readme) === undefined) throw new Error(`README.md has no ${START} … ${END} markers`);
+    const [before, rest] = readme.split(START) as [string, string];
+    fs.writeFileSync(README, `${before}${START}\n${configTable()}\n${END}${rest.split(END)[1]}`);
+    console.log('README.md configuration table updated');
+  } else {
+    console.log(configTable());
+  }
+}

@@ -12,8 +12,17 @@ import { Gauge } from 'prom-client';
 import type { Config } from './config';
 import { createPool } from './db/pool';
 import { createRedis } from './db/redis';
+import { createAuthenticator } from './http/auth';
+import { eventsRouter } from './http/events';
 import { checkPostgres, healthRouter } from './http/health';
 import { errorMiddleware, notFound } from './http/errors';
+import { openApiRouter } from './http/openapi';
+import { sensorsRouter } from './http/sensors';
+import { insertEvents } from './db/events-repo';
+import { Batcher } from './ingest/batcher';
+import { Ingest } from './ingest/ingest';
+import { createIngestMetrics, registerPoolMetrics } from './ingest/metrics';
+import { SensorRateLimiter } from './ingest/rate-limit';
 import type { Logger } from './observability/logger';
 import { createMetrics, httpMetricsMiddleware } from './observability/metrics';
 
@@ -27,6 +36,28 @@ export function buildApp(config: Config, logger: Logger) {
   const pool = createPool(config, logger);
   const redis = createRedis(config, logger);
   const state = { shuttingDown: false };
+  const ingestMetrics = createIngestMetrics(metrics.registry, config.METRIC_TYPE_LABELS_MAX);
+  registerPoolMetrics(metrics.registry, pool, config.DB_POOL_MAX);
+  const batcher = new Batcher(
+    {
+      flushRows: config.INGEST_FLUSH_ROWS,
+      flushMs: config.INGEST_FLUSH_MS,
+      maxConcurrent: config.INGEST_MAX_CONCURRENT_FLUSHES,
+      maxRows: config.INGEST_QUEUE_MAX_ROWS,
+      maxBytes: config.INGEST_QUEUE_MAX_BYTES,
+    },
+    (rows) => insertEvents(pool, rows),
+    ingestMetrics,
+    logger,
+  );
+  const ingest = new Ingest(batcher, config);
+  const auth = createAuthenticator(pool, config.ADMIN_TOKEN, { ttlMs: config.SENSOR_CACHE_TTL_MS, max: config.SENSOR_CACHE_MAX });
+  const limiter = new SensorRateLimiter(
+    redis,
+    { points: config.RATE_LIMIT_EVENTS, durationS: config.RATE_LIMIT_WINDOW_S },
+    () => ingestMetrics.rateLimitFallback.inc(),
+    logger,
+  );
 
   new Gauge({
     name: 'redis_up',
@@ -86,10 +117,14 @@ export function buildApp(config: Config, logger: Logger) {
     }
   });
 
+  app.use(openApiRouter());
+  app.use(sensorsRouter(pool, auth, config.BODY_LIMIT_BYTES));
+  app.use(eventsRouter({ pool, auth, ingest, limiter, metrics: ingestMetrics, bodyLimit: config.BODY_LIMIT_BYTES }));
+
   app.use(notFound);
   app.use(errorMiddleware(logger));
 
-  return { app, metrics, pool, redis, state };
+  return { app, metrics, ingestMetrics, batcher, pool, redis, state };
 }
 
 export interface Service {
@@ -131,6 +166,8 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
         logger.warn('grace period over: closing remaining connections');
         server.closeAllConnections();
       }
+      // Every answered request was already committed; this flushes anything still queued.
+      await parts.batcher.drain();
       await parts.pool.end().catch(() => undefined);
       parts.redis.disconnect();
       logger.info({ clean: inTime }, 'shutdown complete');

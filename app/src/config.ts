@@ -73,6 +73,86 @@ export const settings = {
     doc: 'A Redis command slower than this counts as Redis being down (fail open).',
   }),
   READY_CHECK_TIMEOUT_MS: setting({ schema: ms, default: '1000', doc: 'Time each dependency check of /readyz may take.' }),
+  BODY_LIMIT_BYTES: setting({
+    schema: int(1024, 64 * 1024 * 1024),
+    default: '1048576',
+    doc: 'Largest accepted request body (after decompression); larger bodies get 413.',
+  }),
+  MAX_EVENTS_PER_REQUEST: setting({ schema: int(1, 100_000), default: '1000', doc: 'Most events in one batch request; more get 413.' }),
+  PAYLOAD_MAX_BYTES: setting({ schema: int(16, 1024 * 1024), default: '16384', doc: 'Largest payload of one event, as JSON.' }),
+  PAYLOAD_MAX_DEPTH: setting({ schema: int(1, 64), default: '8', doc: 'Deepest nesting of objects/arrays in a payload.' }),
+  EVENT_MAX_AGE_S: setting({
+    schema: int(1, 366 * 86400),
+    default: '604800',
+    doc: 'Events older than this (after skew correction) are rejected.',
+  }),
+  EVENT_MAX_FUTURE_S: setting({
+    schema: int(0, 86400),
+    default: '300',
+    doc: 'Events further than this in the future (after skew correction) are rejected.',
+  }),
+  INGEST_FLUSH_ROWS: setting({
+    schema: int(1, 100_000),
+    default: '2000',
+    doc: 'A flush to PostgreSQL starts as soon as this many events are queued.',
+  }),
+  INGEST_FLUSH_MS: setting({
+    schema: int(0, 10_000),
+    default: '5',
+    doc: 'Otherwise a flush starts this long after the first queued event.',
+  }),
+  INGEST_MAX_CONCURRENT_FLUSHES: setting({
+    schema: int(1, 64),
+    default: '4',
+    doc: 'Flushes running at once (each holds one pool connection).',
+  }),
+  INGEST_QUEUE_MAX_ROWS: setting({
+    schema: int(1, 10_000_000),
+    default: '50000',
+    doc: 'Queued + in-flight events above which new requests get 503 (backpressure).',
+  }),
+  INGEST_QUEUE_MAX_BYTES: setting({
+    schema: int(1024, 4 * 1024 * 1024 * 1024),
+    default: '67108864',
+    doc: 'Queued + in-flight payload bytes above which new requests get 503.',
+  }),
+  SENSOR_CACHE_TTL_MS: setting({
+    schema: int(0, 600_000),
+    default: '3000',
+    doc: 'How long a token lookup is cached in-process: a revocation reaches every instance within this time.',
+  }),
+  SENSOR_CACHE_MAX: setting({ schema: int(1, 10_000_000), default: '100000', doc: 'Most cached token lookups.' }),
+  RATE_LIMIT_EVENTS: setting({
+    schema: int(1, 1_000_000_000),
+    default: '6000',
+    doc: 'Events (or read requests) one sensor may send per window.',
+  }),
+  RATE_LIMIT_WINDOW_S: setting({ schema: int(1, 86400), default: '60', doc: 'Rate limit window.' }),
+  METRIC_TYPE_LABELS_MAX: setting({
+    schema: int(0, 1000),
+    default: '50',
+    doc: 'Distinct event types that get their own metric label; later ones are counted as `other`.',
+  }),
+  RETENTION_DAYS: setting({
+    schema: int(1, 3650),
+    default: '30',
+    doc: 'Maintenance job: daily event partitions older than this are dropped.',
+  }),
+  PARTITIONS_AHEAD_DAYS: setting({
+    schema: int(1, 365),
+    default: '7',
+    doc: 'Maintenance job: daily partitions are created this many days ahead.',
+  }),
+  DEDUPE_WINDOW_DAYS: setting({
+    schema: int(1, 3650),
+    default: '8',
+    doc: 'Event ids are remembered this long for dedupe (keep above EVENT_MAX_AGE_S).',
+  }),
+  ROLLUP_DAYS: setting({
+    schema: int(1, 366),
+    default: '2',
+    doc: 'Maintenance job: daily per-sensor counts are recomputed for this many recent days.',
+  }),
 };
 
 export type SettingName = keyof typeof settings;
@@ -86,9 +166,15 @@ export class ConfigError extends Error {
 
 /** Parses the environment; throws ConfigError listing one line per bad or missing variable. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  return loadSettings(Object.keys(settings) as SettingName[], env) as Config;
+}
+
+/** Parses only the named settings (batch jobs need fewer than the service). */
+export function loadSettings<K extends SettingName>(names: readonly K[], env: NodeJS.ProcessEnv = process.env): Pick<Config, K> {
   const problems: string[] = [];
   const out: Record<string, unknown> = {};
-  for (const [name, s] of Object.entries(settings) as [SettingName, Setting<z.ZodType>][]) {
+  for (const name of names) {
+    const s: Setting<z.ZodType> = settings[name];
     const raw = env[name] ?? s.default;
     if (raw === undefined) {
       problems.push(`${name}: required but not set (${s.doc})`);
@@ -102,7 +188,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       );
   }
   if (problems.length) throw new ConfigError(problems);
-  return out as Config;
+  return out as Pick<Config, K>;
 }
 
 /** The configuration with secrets removed, for the start-up log line. */

@@ -3,6 +3,8 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Writable } from 'node:stream';
+import { Client } from 'pg';
+import { runMigrations } from '../src/db/migrate';
 import { startService, Service } from '../src/app';
 import { Config, loadConfig } from '../src/config';
 import { createLogger } from '../src/observability/logger';
@@ -66,4 +68,74 @@ export async function startTestService(overrides: Record<string, string> = {}): 
         .filter(Boolean)
         .map((l) => JSON.parse(l) as Record<string, unknown>),
   };
+}
+
+/** A new database on the harness's PostgreSQL with the real migrations: for tests that lock, drop or break things. */
+export async function freshDatabase(): Promise<string> {
+  const base = new URL(process.env.TEST_DATABASE_URL ?? '');
+  const name = `t_${randomBytes(6).toString('hex')}`;
+  const admin = new Client({ connectionString: base.toString() });
+  await admin.connect();
+  try {
+    await admin.query(`CREATE DATABASE ${name}`);
+  } finally {
+    await admin.end();
+  }
+  base.pathname = `/${name}`;
+  await runMigrations(base.toString(), { quiet: true });
+  return base.toString();
+}
+
+export function bearer(token: string): Record<string, string> {
+  return { Authorization: `Bearer ${token}` };
+}
+
+export interface CreatedSensor {
+  sensorId: string;
+  name: string;
+  token: string;
+  createdAt: string;
+}
+
+export async function createSensor(url: string, name = `sensor-${randomBytes(4).toString('hex')}`): Promise<CreatedSensor> {
+  const res = await fetch(`${url}/api/v1/sensors`, {
+    method: 'POST',
+    headers: { ...bearer(ADMIN_TOKEN), 'Content-Type': 'application/json' },
+    body: JSON.stringify({ name }),
+  });
+  if (res.status !== 201) throw new Error(`creating a sensor: ${res.status} ${await res.text()}`);
+  return (await res.json()) as CreatedSensor;
+}
+
+export async function postEvents(url: string, token: string, body: unknown): Promise<{ status: number; body: any; headers: Headers }> {
+  const res = await fetch(`${url}/api/v1/events`, {
+    method: 'POST',
+    headers: { ...bearer(token), 'Content-Type': 'application/json' },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
+  const text = await res.text();
+  return { status: res.status, body: text ? JSON.parse(text) : undefined, headers: res.headers };
+}
+
+export async function getJson(url: string, token?: string): Promise<{ status: number; body: any; headers: Headers }> {
+  const res = await fetch(url, { headers: token ? bearer(token) : {} });
+  const text = await res.text();
+  return { status: res.status, body: text ? JSON.parse(text) : undefined, headers: res.headers };
+}
+
+/** Rows of a sensor's events straight from PostgreSQL (never through the service). */
+export async function storedEvents(
+  databaseUrl: string,
+  sensorId: string,
+): Promise<Array<{ event_id: string; type: string; ts: Date; payload: unknown }>> {
+  const client = new Client({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    const { rows } = await client.query('SELECT event_id, type, ts, payload FROM events WHERE sensor_id = $1 ORDER BY ts, event_id', [
+      sensorId,
+    ]);
+    return rows;
+  } finally {
+    await client.end();
+  }
 }

@@ -1,5 +1,6 @@
 /** One application error type, and the one middleware that turns any error into a JSON response. */
 import type { NextFunction, Request, Response } from 'express';
+import { isDatabaseUnavailable } from '../db/pool';
 import type { Logger } from '../observability/logger';
 
 export class AppError extends Error {
@@ -36,6 +37,9 @@ export function toAppError(err: unknown): AppError {
     const [status, code, message] = BODY_PARSER_ERRORS[type];
     return new AppError(status, code, message);
   }
+  if (isDatabaseUnavailable(err)) {
+    return new AppError(503, 'unavailable', 'the database is unavailable; retry shortly', undefined, { 'Retry-After': '2' });
+  }
   return new AppError(500, 'internal_error', 'internal error');
 }
 
@@ -47,7 +51,8 @@ export function errorMiddleware(logger: Logger) {
   return (err: unknown, req: Request, res: Response, _next: NextFunction): void => {
     const appError = toAppError(err);
     const log = (req as { log?: Logger }).log ?? logger;
-    if (appError.status >= 500) log.error({ err }, 'request failed');
+    if (appError.status >= 500 && appError.status !== 503) log.error({ err }, 'request failed');
+    else if (appError.status === 503) log.warn({ code: appError.code, err: (err as Error)?.message }, appError.message);
     else log.debug({ code: appError.code }, appError.message);
     if (res.headersSent) {
       res.destroy();

@@ -1,0 +1,112 @@
+/** Thin routes for events: authenticate, rate-limit, hand over to the ingest use case, respond. */
+import { NextFunction, Request, Response, Router } from 'express';
+import type { Pool } from 'pg';
+import { readEvents } from '../db/events-repo';
+import type { Ingest } from '../ingest/ingest';
+import type { IngestMetrics } from '../ingest/metrics';
+import type { RateDecision, SensorRateLimiter } from '../ingest/rate-limit';
+import { readEventsQuery } from '../ingest/schemas';
+import { Authenticator, currentSensor } from './auth';
+import { jsonBody } from './body';
+import { AppError, toAppError } from './errors';
+
+/** IETF RateLimit headers on every rate-limited route; Retry-After when refused. */
+function applyRateLimit(res: Response, d: RateDecision): void {
+  const resetS = Math.ceil(d.resetMs / 1000);
+  res.set({ 'RateLimit-Limit': String(d.limit), 'RateLimit-Remaining': String(d.remaining), 'RateLimit-Reset': String(resetS) });
+  if (!d.allowed) {
+    throw new AppError(429, 'rate_limited', 'this sensor is over its rate limit; retry later', undefined, {
+      'Retry-After': String(Math.max(1, resetS)),
+    });
+  }
+}
+
+const REJECT_REASON: Record<number, string> = {
+  400: 'invalid',
+  401: 'unauthorized',
+  403: 'unauthorized',
+  413: 'too_large',
+  415: 'invalid',
+  429: 'rate_limited',
+};
+
+/** Events a request carried, as far as can be told before validation. */
+function claimedEvents(body: unknown): number {
+  const events = (body as { events?: unknown } | undefined)?.events;
+  return Array.isArray(events) ? events.length : 1;
+}
+
+function encodeCursor(e: { ts: string; id: string }): string {
+  return Buffer.from(JSON.stringify([e.ts, e.id])).toString('base64url');
+}
+
+function decodeCursor(cursor: string): { ts: Date; id: string } {
+  try {
+    const [ts, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString()) as [unknown, unknown];
+    const date = new Date(String(ts));
+    if (typeof ts === 'string' && typeof id === 'string' && /^[0-9a-f-]{36}$/.test(id) && !Number.isNaN(date.getTime()))
+      return { ts: date, id };
+  } catch {
+    /* fall through */
+  }
+  throw new AppError(400, 'invalid_cursor', 'cursor is not one this service issued');
+}
+
+export function eventsRouter(deps: {
+  pool: Pool;
+  auth: Authenticator;
+  ingest: Ingest;
+  limiter: SensorRateLimiter;
+  metrics: IngestMetrics;
+  bodyLimit: number;
+}): Router {
+  const router = Router();
+
+  router.post('/api/v1/events', deps.auth.requireSensor, jsonBody(deps.bodyLimit), async (req, res) => {
+    const sensor = currentSensor(res);
+    applyRateLimit(res, await deps.limiter.consume(sensor.sensorId, claimedEvents(req.body)));
+    const result = await deps.ingest.ingest(sensor.sensorId, req.body);
+    res.status(202).json(result);
+  });
+
+  router.get('/api/v1/events', deps.auth.requireSensor, async (req, res) => {
+    const sensor = currentSensor(res);
+    applyRateLimit(res, await deps.limiter.consume(sensor.sensorId, 1));
+    const q = readEventsQuery.safeParse(req.query);
+    if (!q.success) {
+      throw new AppError(
+        400,
+        'invalid_request',
+        'invalid query',
+        q.error.issues.map((i) => ({
+          path: i.path.join('.') || '(query)',
+          message: i.code === 'unrecognized_keys' ? `unknown parameter(s): ${i.keys.join(', ')}` : i.message,
+        })),
+      );
+    }
+    const { since, until, type, limit, cursor } = q.data;
+    const events = await readEvents(deps.pool, {
+      sensorId: sensor.sensorId,
+      since: since ? new Date(since) : undefined,
+      until: until ? new Date(until) : undefined,
+      type,
+      limit: limit + 1,
+      before: cursor ? decodeCursor(cursor) : undefined,
+    });
+    const page = events.slice(0, limit);
+    const last = page[page.length - 1];
+    res.json({ events: page, nextCursor: events.length > limit && last ? encodeCursor(last) : null });
+  });
+
+  // Count refused ingest requests by reason, then let the app's error middleware answer.
+  router.use((err: unknown, req: Request, _res: Response, next: NextFunction) => {
+    if (req.method === 'POST') {
+      const e = toAppError(err);
+      const reason = e.code === 'queue_full' ? 'backpressure' : e.status === 503 ? 'unavailable' : (REJECT_REASON[e.status] ?? 'error');
+      deps.metrics.rejected.inc({ reason }, claimedEvents(req.body));
+    }
+    next(err);
+  });
+
+  return router;
+}

@@ -1,0 +1,180 @@
+/**
+ * Group commit: requests queue their events; one statement stores many requests' events at once;
+ * each request is answered only after that statement has committed (or failed).
+ *
+ * A flush starts when INGEST_FLUSH_ROWS events are waiting, or INGEST_FLUSH_MS after the first one
+ * queued, and right after a running flush finishes if more events wait. Up to
+ * INGEST_MAX_CONCURRENT_FLUSHES run at once. The queue (waiting + in flight) is bounded in events and
+ * bytes: past the bound, new requests are refused at once with 503 instead of piling up.
+ */
+import { AppError } from '../http/errors';
+import type { Logger } from '../observability/logger';
+import type { IngestMetrics } from './metrics';
+import { eventKey } from '../db/events-repo';
+import type { EventRow } from './validate';
+
+export interface BatcherOptions {
+  flushRows: number;
+  flushMs: number;
+  maxConcurrent: number;
+  maxRows: number;
+  maxBytes: number;
+}
+
+export interface IngestResult {
+  accepted: number;
+  duplicates: number;
+}
+
+/** Stores rows in one statement and returns the keys (sensorId:eventId) that were new. */
+export type StoreRows = (rows: EventRow[]) => Promise<Set<string>>;
+
+interface Pending {
+  rows: EventRow[];
+  bytes: number;
+  resolve(result: IngestResult): void;
+  reject(err: unknown): void;
+}
+
+/** PostgreSQL "data exception" errors: caused by a row, not by the database being unavailable. */
+const isDataError = (err: unknown): boolean =>
+  typeof (err as { code?: unknown })?.code === 'string' && (err as { code: string }).code.startsWith('22');
+
+export class Batcher {
+  private queue: Pending[] = [];
+  private queuedRows = 0;
+  private queuedBytes = 0;
+  private inflightRows = 0;
+  private inflightBytes = 0;
+  private running = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private idleWaiters: Array<() => void> = [];
+
+  constructor(
+    private readonly opts: BatcherOptions,
+    private readonly store: StoreRows,
+    private readonly metrics: IngestMetrics,
+    private readonly logger: Logger,
+  ) {
+    metrics.queueMaxRows.set(opts.maxRows);
+    metrics.observeQueue(() => ({ rows: this.queuedRows + this.inflightRows, bytes: this.queuedBytes + this.inflightBytes }));
+  }
+
+  /** Queues one request's rows; resolves after COMMIT. Throws 503 at once when the queue is full. */
+  submit(rows: EventRow[], bytes: number): Promise<IngestResult> {
+    const rowsAfter = this.queuedRows + this.inflightRows + rows.length;
+    const bytesAfter = this.queuedBytes + this.inflightBytes + bytes;
+    const empty = this.queuedRows + this.inflightRows === 0;
+    if (!empty && (rowsAfter > this.opts.maxRows || bytesAfter > this.opts.maxBytes)) {
+      throw new AppError(503, 'queue_full', 'the ingest queue is full; retry shortly', undefined, { 'Retry-After': '1' });
+    }
+    return new Promise<IngestResult>((resolve, reject) => {
+      this.queue.push({ rows, bytes, resolve, reject });
+      this.queuedRows += rows.length;
+      this.queuedBytes += bytes;
+      this.schedule();
+    });
+  }
+
+  /** Resolves once nothing is queued or in flight (used by graceful shutdown). */
+  drain(): Promise<void> {
+    if (this.queue.length === 0 && this.running === 0) return Promise.resolve();
+    this.flushNow();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  private schedule(): void {
+    if (this.queuedRows >= this.opts.flushRows) this.flushNow();
+    else this.timer ??= setTimeout(() => this.flushNow(), this.opts.flushMs);
+  }
+
+  private flushNow(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    while (this.running < this.opts.maxConcurrent && this.queue.length > 0) {
+      const batch: Pending[] = [];
+      let rows = 0;
+      while (this.queue.length > 0 && (rows === 0 || rows + this.queue[0]!.rows.length <= this.opts.flushRows)) {
+        const next = this.queue.shift()!;
+        batch.push(next);
+        rows += next.rows.length;
+      }
+      void this.runFlush(batch);
+    }
+  }
+
+  private async runFlush(batch: Pending[]): Promise<void> {
+    let rows = 0;
+    let bytes = 0;
+    for (const p of batch) {
+      rows += p.rows.length;
+      bytes += p.bytes;
+    }
+    this.queuedRows -= rows;
+    this.queuedBytes -= bytes;
+    this.inflightRows += rows;
+    this.inflightBytes += bytes;
+    this.running++;
+    try {
+      await this.flush(batch, true);
+    } finally {
+      this.running--;
+      this.inflightRows -= rows;
+      this.inflightBytes -= bytes;
+      if (this.queue.length > 0) this.flushNow();
+      else if (this.running === 0) for (const wake of this.idleWaiters.splice(0)) wake();
+    }
+  }
+
+  /** One statement for the whole batch; on a data error, each request alone so one bad row fails only its own request. */
+  private async flush(batch: Pending[], isolateOnDataError: boolean): Promise<void> {
+    const rows: EventRow[] = [];
+    const sent: boolean[][] = [];
+    const keys = new Set<string>();
+    for (const p of batch) {
+      sent.push(
+        p.rows.map((r) => {
+          const key = eventKey(r.sensorId, r.eventId);
+          if (keys.has(key)) return false; // the same event twice in one flush: the first one counts
+          keys.add(key);
+          rows.push(r);
+          return true;
+        }),
+      );
+    }
+    const end = this.metrics.flushDuration.startTimer();
+    let stored: Set<string>;
+    try {
+      stored = await this.store(rows);
+    } catch (err) {
+      end();
+      this.metrics.flushFailures.inc();
+      if (isolateOnDataError && batch.length > 1 && isDataError(err)) {
+        for (const p of batch) await this.flush([p], false);
+        return;
+      }
+      this.logger.error({ err, rows: rows.length, requests: batch.length }, 'flush failed');
+      const reply = isDataError(err)
+        ? new AppError(400, 'invalid_request', 'PostgreSQL rejected an event of this request; nothing was stored')
+        : new AppError(503, 'unavailable', 'events could not be stored right now; nothing was stored, retry', undefined, {
+            'Retry-After': '2',
+          });
+      for (const p of batch) p.reject(reply);
+      return;
+    }
+    end();
+    this.metrics.flushRows.observe(rows.length);
+    batch.forEach((p, i) => {
+      let accepted = 0;
+      p.rows.forEach((r, j) => {
+        if (sent[i]![j] && stored.has(eventKey(r.sensorId, r.eventId))) {
+          accepted++;
+          this.metrics.countIngested(r.type);
+        }
+      });
+      const duplicates = p.rows.length - accepted;
+      if (duplicates) this.metrics.duplicates.inc(duplicates);
+      p.resolve({ accepted, duplicates });
+    });
+  }
+}

@@ -1,0 +1,17 @@
+/** The ingest use case: validate the whole request, queue its events, wait for COMMIT. */
+import type { Batcher, IngestResult } from './batcher';
+import { IngestLimits, toEventRows } from './validate';
+
+export class Ingest {
+  constructor(
+    private readonly batcher: Batcher,
+    private readonly limits: IngestLimits,
+  ) {}
+
+  async ingest(sensorId: string, body: unknown): Promise<IngestResult> {
+    const rows = toEventRows(body, sensorId, this.limits);
+    let bytes = 0;
+    for (const r of rows) bytes += r.payload.length;
+    return this.batcher.submit(rows, bytes);
+  }
+}

@@ -1,0 +1,82 @@
+/**
+ * Request and response shapes of the API, as zod schemas. They validate requests and feed the
+ * OpenAPI document, so the two cannot drift apart.
+ */
+import { extendZodWithOpenApi } from '@asteasolutions/zod-to-openapi';
+import { z } from 'zod';
+
+extendZodWithOpenApi(z);
+
+export const EVENT_TYPE = /^[A-Za-z0-9_.:-]+$/;
+
+export const isoTime = z.iso.datetime({ offset: true }).openapi({ example: '2026-11-26T12:00:00.000Z' });
+
+/** The payload is checked by `checkPayload` (size, depth, characters) without being copied. */
+export const payloadSchema = z
+  .custom<Record<string, unknown>>((v) => typeof v === 'object' && v !== null && !Array.isArray(v), 'must be a JSON object')
+  .openapi({ type: 'object', additionalProperties: true, description: 'Any JSON object within the size and depth limits.' });
+
+export const eventSchema = z
+  .strictObject({
+    id: z.uuid().optional().openapi({ description: 'Client-chosen UUID: the dedupe key. Generated when absent.' }),
+    type: z.string().min(1).max(64).regex(EVENT_TYPE, 'must be letters, digits and _ . : - only').openapi({ example: 'temperature' }),
+    ts: isoTime.optional().openapi({ description: 'Event time; defaults to the time the request is received.' }),
+    payload: payloadSchema,
+  })
+  .openapi('Event');
+
+export const batchSchema = z
+  .strictObject({
+    events: z
+      .array(z.unknown())
+      .min(1)
+      .openapi({ type: 'array', items: { $ref: '#/components/schemas/Event' } }),
+    sentAt: isoTime
+      .optional()
+      .openapi({ description: "The sensor's clock when sending: event times are shifted by (receivedAt − sentAt)." }),
+  })
+  .openapi('EventBatch');
+
+export const acceptedSchema = z
+  .object({ accepted: z.number().int(), duplicates: z.number().int() })
+  .openapi('Accepted', { description: 'Sent only after every accepted event is committed in PostgreSQL.' });
+
+export const createSensorSchema = z.strictObject({ name: z.string().trim().min(1).max(200) }).openapi('CreateSensor');
+
+export const sensorSchema = z
+  .object({ sensorId: z.uuid(), name: z.string(), createdAt: isoTime, revokedAt: isoTime.nullable() })
+  .openapi('Sensor');
+
+export const createdSensorSchema = sensorSchema
+  .extend({ token: z.string().openapi({ description: 'Shown once; only its SHA-256 hash is stored.' }) })
+  .openapi('CreatedSensor');
+
+export const readEventsQuery = z.strictObject({
+  since: isoTime.optional().openapi({ description: 'Inclusive lower bound on event time.' }),
+  until: isoTime.optional().openapi({ description: 'Exclusive upper bound on event time.' }),
+  type: z.string().regex(EVENT_TYPE).max(64).optional(),
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+  cursor: z.string().max(200).optional().openapi({ description: 'nextCursor of the previous page.' }),
+});
+
+export const storedEventSchema = z
+  .object({ id: z.uuid(), type: z.string(), ts: isoTime, receivedAt: isoTime, payload: payloadSchema })
+  .openapi('StoredEvent');
+
+export const eventPageSchema = z
+  .object({
+    events: z.array(storedEventSchema),
+    nextCursor: z.string().nullable().openapi({ description: 'Pass as `cursor` for the next (older) page; null at the end.' }),
+  })
+  .openapi('EventPage', { description: 'Newest first: ordered by event time, then id, descending.' });
+
+export const errorSchema = z
+  .object({
+    error: z.object({
+      code: z.string().openapi({ example: 'invalid_request' }),
+      message: z.string(),
+      requestId: z.string(),
+      details: z.unknown().optional(),
+    }),
+  })
+  .openapi('Error');

@@ -1,0 +1,149 @@
+/**
+ * Turns a request body into rows to store, or rejects the whole request: a batch is atomic, so one
+ * bad event rejects all of them, with an error per offending index.
+ */
+import { randomUUID } from 'node:crypto';
+import type { z } from 'zod';
+import { AppError } from '../http/errors';
+import { batchSchema, eventSchema } from './schemas';
+
+export interface EventRow {
+  sensorId: string;
+  eventId: string;
+  type: string;
+  ts: Date;
+  receivedAt: Date;
+  /** The payload as JSON text, serialised once: measured here, sent to PostgreSQL as is. */
+  payload: string;
+}
+
+export interface IngestLimits {
+  MAX_EVENTS_PER_REQUEST: number;
+  PAYLOAD_MAX_BYTES: number;
+  PAYLOAD_MAX_DEPTH: number;
+  EVENT_MAX_AGE_S: number;
+  EVENT_MAX_FUTURE_S: number;
+}
+
+export interface FieldError {
+  /** Index in `events` (0 for a single event); absent for request-level problems. */
+  index?: number;
+  path: string;
+  message: string;
+}
+
+/** NUL (PostgreSQL's JSONB rejects it) and lone UTF-16 surrogates (not valid Unicode). */
+// eslint-disable-next-line no-control-regex -- matching NUL is the point
+const BAD_CHARS = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+function badString(s: string): string | undefined {
+  return BAD_CHARS.test(s) ? 'contains a NUL character or an unpaired surrogate' : undefined;
+}
+
+/** Checks a payload without copying it: depth, characters, finite numbers, no `__proto__` keys. */
+export function checkPayload(value: unknown, maxDepth: number, path = 'payload', depth = 1): string | undefined {
+  if (typeof value === 'string') {
+    const bad = badString(value);
+    return bad && `${path} ${bad}`;
+  }
+  if (typeof value === 'number') return Number.isFinite(value) ? undefined : `${path} is not a finite number`;
+  if (value === null || typeof value !== 'object') return undefined;
+  if (depth > maxDepth) return `${path} is nested deeper than ${maxDepth} levels`;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const problem = checkPayload(value[i], maxDepth, `${path}[${i}]`, depth + 1);
+      if (problem) return problem;
+    }
+    return undefined;
+  }
+  for (const key of Object.keys(value)) {
+    if (key === '__proto__') return `${path} has a "__proto__" key`;
+    const bad = badString(key);
+    if (bad) return `${path} has a key that ${bad}`;
+    const problem = checkPayload((value as Record<string, unknown>)[key], maxDepth, `${path}.${key}`, depth + 1);
+    if (problem) return problem;
+  }
+  return undefined;
+}
+
+function zodErrors(error: z.ZodError, index: number | undefined): FieldError[] {
+  return error.issues.map((i) => ({
+    ...(index === undefined ? {} : { index }),
+    path: i.path.length ? i.path.join('.') : '(body)',
+    message: i.code === 'unrecognized_keys' ? `unknown field(s): ${i.keys.join(', ')}` : i.message,
+  }));
+}
+
+function invalid(errors: FieldError[]): AppError {
+  return new AppError(
+    400,
+    'invalid_request',
+    `the request is invalid (${errors.length} problem${errors.length > 1 ? 's' : ''}); nothing was stored`,
+    errors,
+  );
+}
+
+/** Validates a single event or a batch and returns its rows; throws AppError (400/413) otherwise. */
+export function toEventRows(body: unknown, sensorId: string, limits: IngestLimits, receivedAt = new Date()): EventRow[] {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw invalid([{ path: '(body)', message: 'must be a JSON object: one event, or {"events": [...]}' }]);
+  }
+  let items: unknown[];
+  let skewMs = 0;
+  const isBatch = Object.prototype.hasOwnProperty.call(body, 'events');
+  if (isBatch) {
+    const events = (body as { events?: unknown }).events;
+    if (Array.isArray(events) && events.length > limits.MAX_EVENTS_PER_REQUEST) {
+      throw new AppError(413, 'too_many_events', `a batch holds at most ${limits.MAX_EVENTS_PER_REQUEST} events, got ${events.length}`);
+    }
+    const batch = batchSchema.safeParse(body);
+    if (!batch.success) throw invalid(zodErrors(batch.error, undefined));
+    items = batch.data.events;
+    if (batch.data.sentAt) skewMs = receivedAt.getTime() - Date.parse(batch.data.sentAt);
+  } else {
+    items = [body];
+  }
+
+  const errors: FieldError[] = [];
+  const rows: EventRow[] = [];
+  const seen = new Set<string>();
+  const minTs = receivedAt.getTime() - limits.EVENT_MAX_AGE_S * 1000;
+  const maxTs = receivedAt.getTime() + limits.EVENT_MAX_FUTURE_S * 1000;
+  items.forEach((item, index) => {
+    const parsed = eventSchema.safeParse(item);
+    if (!parsed.success) {
+      errors.push(...zodErrors(parsed.error, index));
+      return;
+    }
+    const { id, type, ts } = parsed.data;
+    const payloadValue = (item as { payload: unknown }).payload; // the original, never a copy
+    const problem = checkPayload(payloadValue, limits.PAYLOAD_MAX_DEPTH);
+    if (problem) {
+      errors.push({ index, path: 'payload', message: problem });
+      return;
+    }
+    const payload = JSON.stringify(payloadValue);
+    if (Buffer.byteLength(payload) > limits.PAYLOAD_MAX_BYTES) {
+      errors.push({ index, path: 'payload', message: `payload is larger than ${limits.PAYLOAD_MAX_BYTES} bytes as JSON` });
+      return;
+    }
+    const time = ts === undefined ? receivedAt.getTime() : Date.parse(ts) + skewMs;
+    if (time < minTs || time > maxTs) {
+      errors.push({
+        index,
+        path: 'ts',
+        message: `event time ${new Date(time).toISOString()}${skewMs ? ' (after clock-skew correction)' : ''} is outside the accepted window (${limits.EVENT_MAX_AGE_S} s in the past to ${limits.EVENT_MAX_FUTURE_S} s in the future)`,
+      });
+      return;
+    }
+    const eventId = id?.toLowerCase() ?? randomUUID();
+    if (seen.has(eventId)) {
+      errors.push({ index, path: 'id', message: `id ${eventId} appears more than once in this batch` });
+      return;
+    }
+    seen.add(eventId);
+    rows.push({ sensorId, eventId, type, ts: new Date(time), receivedAt, payload });
+  });
+  if (errors.length) throw invalid(errors);
+  return rows;
+}

@@ -1,0 +1,202 @@
+/**
+ * The maintenance batch job (`node dist/jobs/maintenance.js`, `make maintenance`, a Kubernetes
+ * CronJob): creates daily partitions ahead, drops those past retention, forgets old dedupe ids,
+ * recomputes daily per-sensor counts, and pushes its metrics to the Pushgateway. Exits 1 on failure
+ * (after pushing the failure); an unreachable Pushgateway is only a warning.
+ */
+import { Pool } from 'pg';
+import { Gauge, Pushgateway, Registry } from 'prom-client';
+import { ConfigError, loadSettings } from '../config';
+import { createLogger, Logger } from '../observability/logger';
+
+export const JOB_NAME = 'event_maintenance';
+/** Two maintenance runs must not overlap (a CronJob may start one while a slow one still runs). */
+const LOCK_ID = 727_001;
+const DAY_MS = 86_400_000;
+const PARTITION_NAME = /^events_(\d{4})(\d{2})(\d{2})$/;
+
+const SETTINGS = [
+  'DATABASE_URL',
+  'PUSHGATEWAY_URL',
+  'LOG_LEVEL',
+  'RETENTION_DAYS',
+  'PARTITIONS_AHEAD_DAYS',
+  'DEDUPE_WINDOW_DAYS',
+  'ROLLUP_DAYS',
+  'DB_STATEMENT_TIMEOUT_MS',
+] as const;
+export type MaintenanceConfig = ReturnType<typeof loadSettings<(typeof SETTINGS)[number]>>;
+
+export interface MaintenanceResult {
+  partitionsCreated: number;
+  partitionsDropped: number;
+  dedupeIdsForgotten: number;
+  rowsRolledUp: number;
+  /** Start (UTC) of the newest daily partition. */
+  newestPartitionDay: Date | undefined;
+}
+
+const utcDay = (t: number): string => new Date(Math.floor(t / DAY_MS) * DAY_MS).toISOString().slice(0, 10);
+
+function partitionDay(name: string): Date | undefined {
+  const m = PARTITION_NAME.exec(name);
+  return m ? new Date(Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]))) : undefined;
+}
+
+async function dailyPartitions(pool: Pool): Promise<Array<{ name: string; day: Date }>> {
+  const { rows } = await pool.query<{ name: string }>(
+    `SELECT c.relname AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'events'::regclass`,
+  );
+  return rows.flatMap((r) => {
+    const day = partitionDay(r.name);
+    return day ? [{ name: r.name, day }] : [];
+  });
+}
+
+export async function runMaintenance(pool: Pool, cfg: MaintenanceConfig, logger: Logger, now = Date.now()): Promise<MaintenanceResult> {
+  const client = await pool.connect();
+  try {
+    const { rows: lock } = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1) AS ok', [LOCK_ID]);
+    if (!lock[0]?.ok) throw new Error('another maintenance run holds the lock');
+    try {
+      let partitionsCreated = 0;
+      for (let d = 0; d <= cfg.PARTITIONS_AHEAD_DAYS; d++) {
+        const { rows } = await client.query<{ created: boolean }>('SELECT ensure_events_partition($1::date) AS created', [
+          utcDay(now + d * DAY_MS),
+        ]);
+        if (rows[0]?.created) partitionsCreated++;
+      }
+      logger.info({ partitionsCreated, aheadDays: cfg.PARTITIONS_AHEAD_DAYS }, 'partitions ensured');
+
+      const cutoff = Date.parse(utcDay(now)) - cfg.RETENTION_DAYS * DAY_MS;
+      let partitionsDropped = 0;
+      for (const p of await dailyPartitions(pool)) {
+        if (p.day.getTime() + DAY_MS <= cutoff) {
+          await client.query(`DROP TABLE ${client.escapeIdentifier(p.name)}`);
+          partitionsDropped++;
+        }
+      }
+      await client.query('DELETE FROM events_default WHERE ts < $1', [new Date(cutoff)]);
+      logger.info({ partitionsDropped, retentionDays: cfg.RETENTION_DAYS }, 'retention applied');
+
+      const forgotten = await client.query('DELETE FROM event_ids WHERE received_at < $1', [
+        new Date(now - cfg.DEDUPE_WINDOW_DAYS * DAY_MS),
+      ]);
+      const dedupeIdsForgotten = forgotten.rowCount ?? 0;
+
+      const rollupFrom = Date.parse(utcDay(now)) - (cfg.ROLLUP_DAYS - 1) * DAY_MS;
+      const rollup = await client.query(
+        `INSERT INTO event_daily_counts (sensor_id, day, events)
+         SELECT sensor_id, (ts AT TIME ZONE 'UTC')::date, count(*) FROM events WHERE ts >= $1 AND ts < $2 GROUP BY 1, 2
+         ON CONFLICT (sensor_id, day) DO UPDATE SET events = EXCLUDED.events`,
+        [new Date(rollupFrom), new Date(Date.parse(utcDay(now)) + DAY_MS)],
+      );
+      const rowsRolledUp = rollup.rowCount ?? 0;
+      logger.info({ rowsRolledUp, dedupeIdsForgotten, fromDay: utcDay(rollupFrom) }, 'rollups computed');
+
+      const days = (await dailyPartitions(pool)).map((p) => p.day.getTime());
+      const newestPartitionDay = days.length ? new Date(Math.max(...days)) : undefined;
+      return { partitionsCreated, partitionsDropped, dedupeIdsForgotten, rowsRolledUp, newestPartitionDay };
+    } finally {
+      await client.query('SELECT pg_advisory_unlock($1)', [LOCK_ID]);
+    }
+  } finally {
+    client.release();
+  }
+}
+
+/** The job's own registry: pushing it never pushes process metrics. */
+export function jobMetrics() {
+  const registry = new Registry();
+  const g = (name: string, help: string) => new Gauge({ name, help, registers: [registry] });
+  return {
+    registry,
+    lastSuccess: g('maintenance_last_success_timestamp_seconds', 'When the maintenance job last succeeded (Unix seconds).'),
+    lastRun: g('maintenance_last_run_timestamp_seconds', 'When the maintenance job last finished, successfully or not.'),
+    duration: g('maintenance_duration_seconds', 'Duration of the last maintenance run.'),
+    failed: g('maintenance_failed', '1 when the last maintenance run failed, else 0.'),
+    created: g('maintenance_partitions_created', 'Daily partitions created by the last run.'),
+    dropped: g('maintenance_partitions_dropped', 'Daily partitions dropped by the last run (retention).'),
+    rolledUp: g('maintenance_rows_rolled_up', 'Daily per-sensor count rows written by the last run.'),
+    newestPartition: g(
+      'events_partition_newest_day_timestamp_seconds',
+      "Start (UTC) of the newest daily events partition; tomorrow's exists iff this is in the future.",
+    ),
+  };
+}
+
+/** pushAdd replaces only the metrics sent: a failed run keeps the previous last-success time. */
+export async function pushMetrics(url: string, registry: Registry, logger: Logger): Promise<boolean> {
+  if (!url) {
+    logger.info('PUSHGATEWAY_URL is empty: metrics not pushed');
+    return false;
+  }
+  try {
+    await new Pushgateway(url, { timeout: 5000 }, registry).pushAdd({ jobName: JOB_NAME });
+    logger.info({ url }, 'metrics pushed');
+    return true;
+  } catch (err) {
+    logger.warn({ url, err: (err as Error).message }, 'could not push metrics to the Pushgateway; the job itself is unaffected');
+    return false;
+  }
+}
+
+/** Runs the job once and returns its exit code. */
+export async function main(env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  let cfg: MaintenanceConfig;
+  try {
+    cfg = loadSettings(SETTINGS, env);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    for (const problem of err.problems) console.error(`config error: ${problem}`);
+    return 2;
+  }
+  const logger = createLogger(cfg.LOG_LEVEL).child({ job: JOB_NAME });
+  const pool = new Pool({ connectionString: cfg.DATABASE_URL, max: 2, statement_timeout: Math.max(cfg.DB_STATEMENT_TIMEOUT_MS, 300_000) });
+  pool.on('error', (err) => logger.warn({ err: err.message }, 'idle PostgreSQL connection failed'));
+  const m = jobMetrics();
+  const start = process.hrtime.bigint();
+  let code = 0;
+  try {
+    const r = await runMaintenance(pool, cfg, logger);
+    m.created.set(r.partitionsCreated);
+    m.dropped.set(r.partitionsDropped);
+    m.rolledUp.set(r.rowsRolledUp);
+    if (r.newestPartitionDay) m.newestPartition.set(r.newestPartitionDay.getTime() / 1000);
+    m.failed.set(0);
+    m.lastSuccess.set(Date.now() / 1000);
+    logger.info(r, 'maintenance succeeded');
+  } catch (err) {
+    m.failed.set(1);
+    logger.error({ err }, 'maintenance failed');
+    code = 1;
+  } finally {
+    await pool.end().catch(() => undefined);
+  }
+  m.duration.set(Number(process.hrtime.bigint() - start) / 1e9);
+  m.lastRun.set(Date.now() / 1000);
+  if (code !== 0) {
+    // A failed run must not push zeros over the last good run's figures.
+    for (const name of [
+      'maintenance_partitions_created',
+      'maintenance_partitions_dropped',
+      'maintenance_rows_rolled_up',
+      'events_partition_newest_day_timestamp_seconds',
+      'maintenance_last_success_timestamp_seconds',
+    ]) {
+      m.registry.removeSingleMetric(name);
+    }
+  }
+  await pushMetrics(cfg.PUSHGATEWAY_URL, m.registry, logger);
+  return code;
+}
+
+if (require.main === module) {
+  main().then(
+    (code) => process.exit(code),
+    (err: unknown) => {
+      console.error(`maintenance crashed: ${(err as Error).stack ?? String(err)}`);
+      process.exit(1);
+    },
+  );
+}

@@ -1,0 +1,118 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { Client } from 'pg';
+import { main } from '../src/jobs/maintenance';
+import { freePort, Running } from '../../tools/stack/process';
+import { startPushgateway } from '../../tools/stack/services';
+import { createSensor, freshDatabase, postEvents, startTestService } from './helpers';
+
+const DAY = 86_400_000;
+const day = (offset: number) => new Date(Math.floor(Date.now() / DAY) * DAY + offset * DAY).toISOString().slice(0, 10);
+
+let db: string;
+let client: Client;
+let gateway: Running & { url: string };
+
+beforeAll(async () => {
+  db = await freshDatabase();
+  client = new Client({ connectionString: db });
+  await client.connect();
+  gateway = await startPushgateway({
+    dir: fs.mkdtempSync(path.join(process.env.TEST_STACK_DIR as string, 'pgw-')),
+    port: await freePort(),
+  });
+});
+afterAll(async () => {
+  await client.end();
+  await gateway.stop();
+});
+
+const env = (extra: Record<string, string> = {}) => ({
+  DATABASE_URL: db,
+  PUSHGATEWAY_URL: gateway.url,
+  LOG_LEVEL: 'silent',
+  PARTITIONS_AHEAD_DAYS: '25',
+  RETENTION_DAYS: '3650',
+  ...extra,
+});
+
+async function partitions(): Promise<string[]> {
+  const { rows } = await client.query(
+    `SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'events'::regclass`,
+  );
+  return rows.map((r) => r.relname as string).sort();
+}
+
+async function pushed(): Promise<string> {
+  return (await fetch(`${gateway.url}/metrics`)).text();
+}
+
+describe('maintenance job', () => {
+  it('creates partitions ahead, moves stray rows out of the default partition, drops expired ones, rolls up, and pushes its metrics', async () => {
+    const svc = await startTestService({ DATABASE_URL: db });
+    const [a, b] = [await createSensor(svc.url), await createSensor(svc.url)];
+    const at = (offsetDays: number) => new Date(Date.now() + offsetDays * DAY - 60_000).toISOString();
+    await postEvents(svc.url, a.token, { events: [1, 2, 3].map(() => ({ type: 't', ts: at(0), payload: {} })) });
+    await postEvents(svc.url, a.token, { events: [{ type: 't', ts: at(-1), payload: {} }] });
+    await postEvents(svc.url, b.token, { events: [{ type: 't', ts: at(0), payload: {} }] });
+    await svc.shutdown();
+    // An ancient partition past retention, and a row far ahead that landed in the default partition.
+    await client.query(`SELECT ensure_events_partition('2000-01-01')`);
+    await client.query(`INSERT INTO events VALUES ($1, gen_random_uuid(), 't', $2::date + interval '1 hour', now(), '{}')`, [
+      a.sensorId,
+      day(20),
+    ]);
+    expect((await client.query('SELECT count(*)::int AS n FROM events_default')).rows[0].n).toBe(1);
+
+    expect(await main(env())).toBe(0);
+
+    const parts = await partitions();
+    for (let d = 0; d <= 25; d++) expect(parts).toContain(`events_${day(d).replace(/-/g, '')}`);
+    expect(parts).not.toContain('events_20000101');
+    expect((await client.query('SELECT count(*)::int AS n FROM events_default')).rows[0].n).toBe(0);
+    const moved = await client.query(`SELECT tableoid::regclass::text AS part FROM events WHERE ts > now() + interval '10 days'`);
+    expect(moved.rows).toEqual([{ part: `events_${day(20).replace(/-/g, '')}` }]);
+
+    const counts = await client.query('SELECT sensor_id, day::text, events::int FROM event_daily_counts ORDER BY sensor_id, day');
+    const expected = [
+      { sensor_id: a.sensorId, day: day(-1), events: 1 },
+      { sensor_id: a.sensorId, day: day(0), events: 3 },
+      { sensor_id: b.sensorId, day: day(0), events: 1 },
+    ].sort((x, y) => `${x.sensor_id}${x.day}`.localeCompare(`${y.sensor_id}${y.day}`));
+    expect(counts.rows).toEqual(expected);
+
+    const metrics = await pushed();
+    expect(metrics).toMatch(/^maintenance_failed\{[^}]*job="event_maintenance"[^}]*\} 0$/m);
+    expect(metrics).toMatch(/^maintenance_partitions_dropped\{[^}]*job="event_maintenance"[^}]*\} 1$/m);
+    expect(metrics).toMatch(/^maintenance_partitions_created\{[^}]*job="event_maintenance"[^}]*\} [1-9]\d*$/m);
+    expect(metrics).toMatch(/^maintenance_rows_rolled_up\{[^}]*job="event_maintenance"[^}]*\} 3$/m);
+    expect(metrics).toMatch(/^maintenance_last_success_timestamp_seconds\{[^}]*job="event_maintenance"[^}]*\} \d/m);
+    const newest = Number(/^events_partition_newest_day_timestamp_seconds\{[^}]*\} (\S+)$/m.exec(metrics)?.[1]);
+    expect(new Date(newest * 1000).toISOString().slice(0, 10)).toBe(day(25));
+    expect(metrics).not.toMatch(/^process_cpu_seconds_total\{[^}]*job="event_maintenance"/m);
+
+    // A second run has nothing left to create.
+    expect(await main(env())).toBe(0);
+    expect(await pushed()).toMatch(/^maintenance_partitions_created\{[^}]*job="event_maintenance"[^}]*\} 0$/m);
+  });
+
+  it('when the run fails, then it exits 1, pushes the failure, and keeps the last success time', async () => {
+    const before = /^maintenance_last_success_timestamp_seconds\{[^}]*\} (\S+)$/m.exec(await pushed())?.[1];
+    expect(before).toBeDefined();
+    expect(await main(env({ DATABASE_URL: `postgres://postgres@127.0.0.1:${await freePort()}/none` }))).toBe(1);
+    const after = await pushed();
+    expect(after).toMatch(/^maintenance_failed\{[^}]*job="event_maintenance"[^}]*\} 1$/m);
+    expect(/^maintenance_last_success_timestamp_seconds\{[^}]*\} (\S+)$/m.exec(after)?.[1]).toBe(before);
+  });
+
+  it('when the Pushgateway is unreachable, then the job still succeeds', async () => {
+    expect(await main(env({ PUSHGATEWAY_URL: `http://127.0.0.1:${await freePort()}` }))).toBe(0);
+  });
+
+  it('when its configuration is bad, then it exits 2', async () => {
+    const spy = jest.spyOn(console, 'error').mockImplementation(() => undefined);
+    expect(await main({ DATABASE_URL: 'mysql://nope' })).toBe(2);
+    expect(spy).toHaveBeenCalledWith(expect.stringMatching(/^config error: DATABASE_URL: /));
+    spy.mockRestore();
+  });
+});
