@@ -47,10 +47,12 @@ function expect(cond: boolean, message: string): void {
 function docker(args: string[], opts: { allowFail?: boolean; timeoutMs?: number } = {}): { code: number; out: string; err: string } {
   const r = spawnSync(DOCKER, args, { encoding: 'utf8', timeout: opts.timeoutMs ?? 120_000 });
   const res = { code: r.status ?? -1, out: (r.stdout ?? '').trim(), err: (r.stderr ?? '').trim() };
-  if (res.code !== 0 && !opts.allowFail) throw new Error(`docker ${args.slice(0, 3).join(' ')} … exited ${res.code}: ${res.err || res.out}`);
+  if (res.code !== 0 && !opts.allowFail)
+    throw new Error(`docker ${args.slice(0, 3).join(' ')} … exited ${res.code}: ${res.err || res.out}`);
   return res;
 }
-const inspect = <T>(ref: string, format: string): T => JSON.parse(docker(['image', 'inspect', '--format', `{{json ${format}}}`, ref]).out) as T;
+const inspect = <T>(ref: string, format: string): T =>
+  JSON.parse(docker(['image', 'inspect', '--format', `{{json ${format}}}`, ref]).out) as T;
 
 /** `docker run` flags every container of this test gets: host network, read-only root, writable /tmp only. */
 const HARDENED = ['--network', 'host', '--read-only', '--tmpfs', '/tmp:rw,noexec,nosuid,size=16m'];
@@ -66,8 +68,16 @@ async function main(): Promise<void> {
   const labels = inspect<Record<string, string>>(image, '.Config.Labels');
   const user = inspect<string>(image, '.Config.User');
   const env = inspect<string[]>(image, '.Config.Env');
-  check(labels['org.opencontainers.image.version'] === version, 'label org.opencontainers.image.version = package version', labels['org.opencontainers.image.version']);
-  check(labels['org.opencontainers.image.revision'] === commit, 'label org.opencontainers.image.revision = git commit', labels['org.opencontainers.image.revision']);
+  check(
+    labels['org.opencontainers.image.version'] === version,
+    'label org.opencontainers.image.version = package version',
+    labels['org.opencontainers.image.version'],
+  );
+  check(
+    labels['org.opencontainers.image.revision'] === commit,
+    'label org.opencontainers.image.revision = git commit',
+    labels['org.opencontainers.image.revision'],
+  );
   const created = labels['org.opencontainers.image.created'] ?? '';
   check(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/.test(created), 'label org.opencontainers.image.created is an RFC 3339 time', created);
   const source = labels['org.opencontainers.image.source'] ?? '';
@@ -96,7 +106,10 @@ async function main(): Promise<void> {
       ts: string[];
       ca: boolean;
     };
-    expect(JSON.stringify(got.app) === JSON.stringify(['dist', 'migrations', 'node_modules', 'package.json']), `/app holds ${got.app.join(', ')}`);
+    expect(
+      JSON.stringify(got.app) === JSON.stringify(['dist', 'migrations', 'node_modules', 'package.json']),
+      `/app holds ${got.app.join(', ')}`,
+    );
     expect(got.tooling.length === 0, `tooling in node_modules: ${got.tooling.join(', ')}`);
     expect(got.ts.length === 0, `TypeScript sources in dist: ${got.ts.join(', ')}`);
     expect(!got.ca, 'build leftovers (/src or the build CA file) in the image');
@@ -248,7 +261,10 @@ async function runAgainst(s: { postgres: PostgresServer; redis: RedisServer; pus
       'maintenance metrics on the Pushgateway',
       async () => {
         const text = await (await fetch(`${s.pushgateway.url}/metrics`)).text();
-        pushed = text.split('\n').find((l) => l.startsWith('maintenance_last_success_timestamp_seconds{') && l.includes('job="event_maintenance"')) ?? '';
+        pushed =
+          text
+            .split('\n')
+            .find((l) => l.startsWith('maintenance_last_success_timestamp_seconds{') && l.includes('job="event_maintenance"')) ?? '';
         return pushed !== '';
       },
       5000,
