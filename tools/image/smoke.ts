@@ -113,6 +113,8 @@ async function main(): Promise<void> {
     expect(got.tooling.length === 0, `tooling in node_modules: ${got.tooling.join(', ')}`);
     expect(got.ts.length === 0, `TypeScript sources in dist: ${got.ts.join(', ')}`);
     expect(!got.ca, 'build leftovers (/src or the build CA file) in the image');
+    const history = docker(['history', '--no-trunc', '--format', '{{.CreatedBy}}', image]).out;
+    expect(!/BUILD_CA_CERTS|BEGIN CERTIFICATE/.test(history), 'the build CA certificates show in the image history');
     return `/app = ${got.app.join(', ')}`;
   });
 
