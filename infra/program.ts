@@ -2,6 +2,7 @@
  * One environment: reads the stack's configuration (before declaring anything), then composes the
  * components. `index.ts` exports what this returns; the offline tests call it under mocks.
  */
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as k8s from '@pulumi/kubernetes';
@@ -42,6 +43,24 @@ export function releaseVersion(): string {
   return (JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'app', 'package.json'), 'utf8')) as { version: string }).version;
 }
 
+/** What the image's labels and /version report: the commit being built and its time (stable per commit, so no rebuild each run). */
+export function buildProvenance(): { commit: string; created: string; source: string } {
+  const git = (args: string[]) => {
+    try {
+      return execFileSync('git', args, { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'ignore'] })
+        .toString()
+        .trim();
+    } catch {
+      return 'unknown';
+    }
+  };
+  return {
+    commit: process.env.GIT_COMMIT || git(['rev-parse', 'HEAD']),
+    created: git(['log', '-1', '--format=%cI']),
+    source: process.env.IMAGE_SOURCE || git(['remote', 'get-url', 'origin']),
+  };
+}
+
 export function deploy(): StackOutputs {
   const cfg = readStackConfig();
   const nsName = cfg.namespace;
@@ -59,7 +78,7 @@ export function deploy(): StackOutputs {
   let version: string;
   if (cfg.image.kind === 'build') {
     version = releaseVersion();
-    const image = new AppImage('app', { ...cfg.image, version });
+    const image = new AppImage('app', { ...cfg.image, version, ...buildProvenance() });
     imageRef = image.ref;
   } else {
     imageRef = pulumi.output(cfg.image.ref);

@@ -9,6 +9,10 @@ export interface AppImageArgs {
   dockerfile: string;
   context: string;
   version: string;
+  /** Provenance for /version and the OCI labels (the Dockerfile's build arguments). */
+  commit: string;
+  created: string;
+  source: string;
 }
 
 export class AppImage extends pulumi.ComponentResource {
@@ -26,7 +30,7 @@ export class AppImage extends pulumi.ComponentResource {
           context: path.resolve(REPO_ROOT, args.context),
           dockerfile: path.resolve(REPO_ROOT, args.dockerfile),
           platform: 'linux/amd64',
-          args: { VERSION: args.version },
+          args: { VERSION: args.version, GIT_COMMIT: args.commit, CREATED: args.created, SOURCE: args.source },
         },
       },
       { parent: this },

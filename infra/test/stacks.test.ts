@@ -235,6 +235,10 @@ test('when the four stacks run, then only dev declares an image build', () => {
   const version = (JSON.parse(fs.readFileSync(path.join(ROOT, 'app', 'package.json'), 'utf8')) as { version: string }).version;
   expect(build.inputs.imageName).toMatch(new RegExp(`:${version.replace(/\./g, '\\.')}$`));
   expect((build.inputs.build as { dockerfile: string }).dockerfile).toBe(path.join(ROOT, 'app', 'Dockerfile'));
+  // The same build arguments `make image` passes: /version and the OCI labels carry the real commit.
+  const args = (build.inputs.build as { args: Record<string, string> }).args;
+  expect(args).toMatchObject({ VERSION: version, GIT_COMMIT: expect.stringMatching(/^[0-9a-f]{40}$/) });
+  expect(args.CREATED).toMatch(/^\d{4}-\d{2}-\d{2}T/);
   expect(declared('dev').outputs.version).toBe(version);
 });
 
