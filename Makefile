@@ -18,7 +18,7 @@ CI_CHECKS :=
 help: ## List every target with a one-line description
 	@echo "Usage: make <target> [VAR=value]"
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | sort -u \
-	  | awk 'BEGIN {FS = ":.*## "} {printf "  %-16s %s\n", $$1, $$2}'
+	  | awk 'BEGIN {FS = ":.*## "} {printf "  %-24s %s\n", $$1, $$2}'
 
 $(STAMP): $(WORKSPACE_MANIFESTS)
 	@echo "install: npm ci (all workspaces, exact versions from package-lock.json)"
@@ -83,7 +83,7 @@ config-docs: install ## Rewrite the README configuration table from app/src/conf
 	@$(NPX) tsx scripts/config-table.ts --write
 
 .PHONY: ci
-ci: lint typecheck test $(CI_CHECKS) ## What CI runs: lint, type check, every test, and each concern's checks (mk/*.mk)
+ci: lint typecheck $(CI_CHECKS) test ## What CI runs: lint, type check, every test, and each concern's checks (mk/*.mk)
 
 .PHONY: clean
 clean: ## Remove build output and test results (keeps .local/ data; `make clean-local` removes it)

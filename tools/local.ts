@@ -4,10 +4,12 @@
  */
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
+import http from 'node:http';
 import path from 'node:path';
 import { runMigrations } from '../app/src/db/migrate';
 import { httpOk, portOpen, Running, startAndAwait } from './stack/process';
-import { PostgresServer, RedisServer } from './stack/services';
+import { GRAFANA_MISSING_NOTICE, startGrafana, startMonitoringStack } from './stack/monitoring-stack';
+import { findGrafana, PostgresServer, RedisServer } from './stack/services';
 
 const ROOT = path.join(__dirname, '..');
 const LOCAL = path.join(ROOT, '.local');
@@ -19,7 +21,16 @@ function port(name: string, fallback: number): number {
   return value;
 }
 
-const PORTS = { app: port('APP', 8080), postgres: port('POSTGRES', 54329), redis: port('REDIS', 63799) };
+const PORTS = {
+  app: port('APP', 8080),
+  postgres: port('POSTGRES', 54329),
+  redis: port('REDIS', 63799),
+  prometheus: port('PROMETHEUS', 9090),
+  pushgateway: port('PUSHGATEWAY', 9091),
+  alertmanager: port('ALERTMANAGER', 9093),
+  alertsink: port('ALERTSINK', 9099),
+  grafana: port('GRAFANA', 3000),
+};
 
 function step(message: string): void {
   console.log(`local: ${message}`);
@@ -32,12 +43,43 @@ function adminToken(): string {
   return fs.readFileSync(file, 'utf8').trim();
 }
 
+/**
+ * Where Alertmanager delivers locally unless PAGER_WEBHOOK_URL / TICKET_WEBHOOK_URL say otherwise: a
+ * webhook receiver that appends every notification to .local/notifications.log and prints one line.
+ */
+async function startAlertSink(port: number): Promise<{ url: string; stop: () => Promise<void> }> {
+  const log = path.join(LOCAL, 'notifications.log');
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks).toString();
+      fs.appendFileSync(log, `${JSON.stringify({ at: new Date().toISOString(), receiver: req.url, body: safeJson(body) })}\n`);
+      const n = safeJson(body) as { status?: string; alerts?: Array<{ labels?: { alertname?: string } }> };
+      step(`alert ${req.url?.slice(1)}: ${n.status ?? '?'} ${(n.alerts ?? []).map((a) => a.labels?.alertname).join(', ')}`);
+      res.writeHead(200).end();
+    });
+  });
+  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(port, '127.0.0.1', () => resolve()));
+  return { url: `http://127.0.0.1:${port}`, stop: () => new Promise((r) => server.close(() => r())) };
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
 async function main(): Promise<void> {
   const appMain = path.join(ROOT, 'app', 'dist', 'server.js');
   if (!fs.existsSync(appMain)) throw new Error('app/dist/server.js is missing: run `make build` (make local does)');
   fs.mkdirSync(LOCAL, { recursive: true });
   fs.chmodSync(LOCAL, 0o755); // PostgreSQL runs as the postgres user and must reach its directory
+  const grafanaWanted = !!findGrafana();
   for (const [name, p] of Object.entries(PORTS)) {
+    if (name === 'grafana' && !grafanaWanted) continue;
     if (await portOpen(p)) throw new Error(`port ${p} (${name}) is in use: stop what uses it or set LOCAL_${name.toUpperCase()}_PORT`);
   }
 
@@ -76,6 +118,7 @@ async function main(): Promise<void> {
     const env = {
       ...process.env,
       PORT: String(PORTS.app),
+      PUSHGATEWAY_URL: `http://127.0.0.1:${PORTS.pushgateway}`,
       HOST: '127.0.0.1',
       DATABASE_URL: postgres.url,
       REDIS_URL: redis.url,
@@ -93,6 +136,30 @@ async function main(): Promise<void> {
     );
     stopping.push(() => app.stop(15000));
 
+    const sink = await startAlertSink(PORTS.alertsink);
+    stopping.push(sink.stop);
+    step(
+      `starting Prometheus (${PORTS.prometheus}), Pushgateway (${PORTS.pushgateway}) and Alertmanager (${PORTS.alertmanager}) with alerts/rules`,
+    );
+    const monitoring = await startMonitoringStack({
+      dir: path.join(LOCAL, 'monitoring'),
+      ports: PORTS,
+      appTargets: [`127.0.0.1:${PORTS.app}`],
+      pagerUrl: process.env.PAGER_WEBHOOK_URL ?? `${sink.url}/pager`,
+      ticketUrl: process.env.TICKET_WEBHOOK_URL ?? `${sink.url}/ticket`,
+      scrapeInterval: '5s',
+      evaluationInterval: '5s',
+      externalLabels: { stage: 'local' },
+    });
+    stopping.push(monitoring.stop);
+
+    const grafana = await startGrafana({
+      dir: path.join(LOCAL, 'grafana'),
+      port: PORTS.grafana,
+      provisioningDir: monitoring.files.grafanaProvisioning,
+    });
+    if (grafana) stopping.push(() => grafana.stop(10000));
+
     const base = `http://127.0.0.1:${PORTS.app}`;
     console.log(`
 The stack is up. Ctrl-C stops it (data stays in .local/).
@@ -101,13 +168,20 @@ The stack is up. Ctrl-C stops it (data stays in .local/).
   PostgreSQL      ${postgres.url}
   Redis           ${redis.url}
   admin token     .local/admin-token
-  logs            .local/app.log, .local/postgres/postgres.log, .local/redis/redis.log
+  Prometheus      ${monitoring.prometheus.url}        (alerts: ${monitoring.prometheus.url}/alerts)
+  Pushgateway     ${monitoring.pushgateway.url}
+  Alertmanager    ${monitoring.alertmanager.url}
+  Grafana         ${grafana ? `${grafana.url}        (dashboards in the "Event stack" folder)` : '(not started, see below)'}
+  notifications   ${process.env.PAGER_WEBHOOK_URL ? 'PAGER_WEBHOOK_URL / TICKET_WEBHOOK_URL' : `.local/notifications.log (webhook receiver ${sink.url}/pager and /ticket)`}
+  logs            .local/app.log, .local/postgres/postgres.log, .local/redis/redis.log, .local/monitoring/*/*.log
 
 Try:
   curl -s ${base}/readyz
   curl -s -X POST ${base}/api/v1/sensors -H "Authorization: Bearer $(cat .local/admin-token)" \\
        -H 'Content-Type: application/json' -d '{"name":"greenhouse-1"}'
+  make maintenance   # run the batch job once: partitions, retention, rollups; pushes to the Pushgateway
 `);
+    if (!grafana) console.log(`local: ${GRAFANA_MISSING_NOTICE}\n`);
     app.child.once('exit', (code) => {
       if (shuttingDown) return;
       console.error(`local: the event service exited (code ${code}); see .local/app.log`);

@@ -8,7 +8,10 @@ import path from 'node:path';
 
 export const MIGRATIONS_DIR = path.join(__dirname, '..', '..', 'migrations');
 
-export function runMigrations(databaseUrl: string, opts: { quiet?: boolean; direction?: 'up' | 'down' } = {}): Promise<void> {
+export function runMigrations(
+  databaseUrl: string,
+  opts: { quiet?: boolean; direction?: 'up' | 'down'; signal?: AbortSignal } = {},
+): Promise<void> {
   const bin = require.resolve('node-pg-migrate/bin/node-pg-migrate');
   const args = [bin, opts.direction ?? 'up', '-m', MIGRATIONS_DIR, '--advisory-lock-mode', 'wait', '--verbose', 'false'];
   return new Promise((resolve, reject) => {
@@ -16,6 +19,8 @@ export function runMigrations(databaseUrl: string, opts: { quiet?: boolean; dire
     const child = spawn(process.execPath, args, {
       env: { ...process.env, DATABASE_URL: databaseUrl },
       stdio: ['ignore', opts.quiet ? 'pipe' : 'inherit', opts.quiet ? 'pipe' : 'inherit'],
+      signal: opts.signal,
+      killSignal: 'SIGTERM',
     });
     child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
     child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
@@ -30,7 +35,10 @@ if (require.main === module) {
     console.error('DATABASE_URL: required but not set (the database to migrate)');
     process.exit(2);
   }
-  runMigrations(url).then(
+  // As PID 1 in a container nothing else forwards SIGTERM: pass it on to the migration process.
+  const abort = new AbortController();
+  process.once('SIGTERM', () => abort.abort());
+  runMigrations(url, { signal: abort.signal }).then(
     () => console.log('migrations applied'),
     (err: Error) => {
       console.error(err.message);

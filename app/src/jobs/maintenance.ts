@@ -192,6 +192,13 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<number
 }
 
 if (require.main === module) {
+  // As PID 1 in a container a process without a handler ignores SIGTERM and is killed later. Stop at
+  // once instead: every step is idempotent, PostgreSQL releases the lock with the connection, and the
+  // missing success shows up as a stale job.
+  process.once('SIGTERM', () => {
+    console.error('maintenance: SIGTERM received, stopping');
+    process.exit(143);
+  });
   main().then(
     (code) => process.exit(code),
     (err: unknown) => {

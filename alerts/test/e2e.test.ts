@@ -1,0 +1,265 @@
+/**
+ * End to end, on real programs on 127.0.0.1: the service (in-process, its own PostgreSQL), Prometheus,
+ * Pushgateway and Alertmanager with the rendered configuration and 1 s intervals. After real traffic
+ * and a real maintenance run, every dashboard panel query and every rule expression is evaluated by
+ * Prometheus; then PostgreSQL is stopped and the page must reach a webhook receiver run by this test.
+ */
+import { randomUUID } from 'node:crypto';
+import fs from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import YAML from 'yaml';
+import { runMigrations } from '../../app/src/db/migrate';
+import { main as runMaintenanceJob } from '../../app/src/jobs/maintenance';
+import { ADMIN_TOKEN, bearer, createSensor, getJson, postEvents, startTestService, TestService } from '../../app/test/helpers';
+import { allDashboards } from '../../dashboards/src/index';
+import { MonitoringStack, startMonitoringStack } from '../../tools/stack/monitoring-stack';
+import { overrideAlertFor, ruleFilePaths } from '../../tools/stack/monitoring';
+import { freePort, sleep, waitFor } from '../../tools/stack/process';
+import { PostgresServer } from '../../tools/stack/services';
+
+/** The page this test provokes, with its `for` shortened through configuration (the rule files are untouched). */
+const OUTAGE_ALERT = 'EventServicePostgresUnreachable';
+const SCRAPE_SECONDS = 1;
+
+/**
+ * Panel queries allowed to return no data here, each with its reason. Empty today: the traffic below
+ * produces every series the dashboards read (errors and rejections included).
+ */
+const NO_DATA_EXPECTED: Record<string, string> = {};
+
+interface Notification {
+  receiver: string;
+  status: string;
+  alerts: Array<{ status: string; labels: Record<string, string>; annotations: Record<string, string> }>;
+}
+
+let dir: string;
+let postgres: PostgresServer;
+let svc: TestService;
+let monitoring: MonitoringStack;
+let webhook: http.Server;
+const notifications: Array<Notification & { path: string }> = [];
+let trafficStart = 0;
+
+async function startWebhook(): Promise<string> {
+  webhook = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      notifications.push({ path: req.url ?? '', ...(JSON.parse(Buffer.concat(chunks).toString()) as Notification) });
+      res.writeHead(200).end();
+    });
+  });
+  await new Promise<void>((resolve) => webhook.listen(0, '127.0.0.1', () => resolve()));
+  return `http://127.0.0.1:${(webhook.address() as AddressInfo).port}`;
+}
+
+/** Copies of alerts/rules/*.yml, unchanged except the outage alert's `for`. */
+function testRuleFiles(): string[] {
+  const out = path.join(dir, 'rules');
+  fs.mkdirSync(out, { recursive: true });
+  return ruleFilePaths().map((file) => {
+    let text = fs.readFileSync(file, 'utf8');
+    if (text.includes(`alert: ${OUTAGE_ALERT}`)) text = overrideAlertFor(text, { [OUTAGE_ALERT]: '1s' });
+    const copy = path.join(out, path.basename(file));
+    fs.writeFileSync(copy, text);
+    return copy;
+  });
+}
+
+interface PromResult {
+  status: string;
+  error?: string;
+  data?: {
+    resultType: string;
+    result: Array<{ metric: Record<string, string>; value?: [number, string]; values?: Array<[number, string]> }>;
+  };
+}
+
+async function prom(endpoint: 'query' | 'query_range', params: Record<string, string>): Promise<PromResult> {
+  const res = await fetch(`${monitoring.prometheus.url}/api/v1/${endpoint}`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams(params).toString(),
+    signal: AbortSignal.timeout(10000),
+  });
+  return (await res.json()) as PromResult;
+}
+
+async function instantHasData(expr: string): Promise<boolean> {
+  const r = await prom('query', { query: expr });
+  return r.status === 'success' && (r.data?.result.length ?? 0) > 0;
+}
+
+/** Grafana's macros and our template variables, as Grafana would fill them for this time range. */
+function substitute(expr: string, rangeSeconds: number, stepSeconds: number): string {
+  const rateInterval = Math.max(stepSeconds + SCRAPE_SECONDS, 4 * SCRAPE_SECONDS);
+  const out = expr
+    .replace(/\$__rate_interval\b/g, `${rateInterval}s`)
+    .replace(/\$__interval_ms\b/g, String(stepSeconds * 1000))
+    .replace(/\$__interval\b/g, `${stepSeconds}s`)
+    .replace(/\$__range_s\b/g, String(rangeSeconds))
+    .replace(/\$__range\b/g, `${rangeSeconds}s`)
+    .replace(/\$\{?instance\}?/g, '.*');
+  if (out.includes('$')) throw new Error(`unsubstituted variable left in ${out}`);
+  return out;
+}
+
+async function driveTraffic(): Promise<void> {
+  const sensor = await createSensor(svc.url);
+  const limited = await createSensor(svc.url);
+  const types = ['temperature', 'humidity', 'door'];
+  const dup = { id: randomUUID(), type: 'temperature', payload: { celsius: 20 } };
+  const expectStatus = async (what: string, p: Promise<{ status: number }>, status: number) => {
+    const got = (await p).status;
+    if (got !== status) throw new Error(`${what}: expected ${status}, got ${got}`);
+  };
+  for (let round = 0; round < 6; round++) {
+    const events = Array.from({ length: 20 }, (_, i) => ({ id: randomUUID(), type: types[i % 3], payload: { v: i } }));
+    await expectStatus('batch', postEvents(svc.url, sensor.token, { events }), 202);
+    await expectStatus('duplicate', postEvents(svc.url, sensor.token, dup), 202);
+    await expectStatus('invalid event', postEvents(svc.url, sensor.token, { events: [{ type: 42 }] }), 400);
+    await expectStatus('bad token', postEvents(svc.url, 'not-a-token', { events: [] }), 401);
+    const tooLarge = (await postEvents(svc.url, sensor.token, { events: [{ type: 'x', payload: { s: 'x'.repeat(20_000) } }] })).status;
+    if (![400, 413].includes(tooLarge)) throw new Error(`too large payload: got ${tooLarge}`);
+    // 160 events a round against a limit of 300 per window: 202 once, then 429s.
+    const limitedStatus = (
+      await postEvents(svc.url, limited.token, { events: Array.from({ length: 160 }, () => ({ type: 'door', payload: {} })) })
+    ).status;
+    if (![202, 429].includes(limitedStatus)) throw new Error(`rate-limited sensor: got ${limitedStatus}`);
+    await expectStatus('read-back', getJson(`${svc.url}/api/v1/events?limit=10`, sensor.token), 200);
+    await expectStatus('whoami', getJson(`${svc.url}/api/v1/sensor`, sensor.token), 200);
+    await expectStatus('sensors', getJson(`${svc.url}/api/v1/sensors`, ADMIN_TOKEN), 200);
+    await expectStatus('unknown path', getJson(`${svc.url}/api/v1/nope`), 404);
+    await expectStatus('openapi', getJson(`${svc.url}/api/v1/openapi.json`), 200);
+    await sleep(1000);
+  }
+  const del = await fetch(`${svc.url}/api/v1/sensors/${randomUUID()}`, { method: 'DELETE', headers: bearer(ADMIN_TOKEN) });
+  await del.arrayBuffer();
+}
+
+beforeAll(async () => {
+  dir = fs.mkdtempSync(path.join(process.env.TEST_STACK_DIR ?? fs.mkdtempSync('/tmp/e2e-'), 'observability-e2e-'));
+  fs.chmodSync(dir, 0o755); // PostgreSQL runs as the postgres user and must reach its directory
+  postgres = new PostgresServer({ dir: path.join(dir, 'postgres'), port: await freePort(), fast: true });
+  await postgres.start();
+  await runMigrations(postgres.url, { quiet: true });
+  const webhookUrl = await startWebhook();
+  const ports = { prometheus: await freePort(), pushgateway: await freePort(), alertmanager: await freePort() };
+  svc = await startTestService({ DATABASE_URL: postgres.url, RATE_LIMIT_EVENTS: '300', LOG_LEVEL: 'warn', DB_CONNECT_TIMEOUT_MS: '500' });
+  monitoring = await startMonitoringStack({
+    dir: path.join(dir, 'monitoring'),
+    ports,
+    appTargets: [`127.0.0.1:${svc.port}`],
+    pagerUrl: `${webhookUrl}/pager`,
+    ticketUrl: `${webhookUrl}/ticket`,
+    scrapeInterval: `${SCRAPE_SECONDS}s`,
+    evaluationInterval: `${SCRAPE_SECONDS}s`,
+    ruleFiles: testRuleFiles(),
+    alertmanagerTiming: { groupWait: '1s', groupInterval: '1s', repeatInterval: '1m' },
+  });
+  await waitFor('Prometheus to scrape the service', () => instantHasData('up{job="event-service"} == 1'), 20000, 250);
+
+  trafficStart = Date.now() / 1000;
+  await driveTraffic();
+  const code = await runMaintenanceJob({ DATABASE_URL: postgres.url, PUSHGATEWAY_URL: monitoring.pushgateway.url, LOG_LEVEL: 'silent' });
+  if (code !== 0) throw new Error(`the maintenance job exited ${code}`);
+  await waitFor(
+    'the pushed maintenance metrics in Prometheus',
+    () => instantHasData('maintenance_last_success_timestamp_seconds'),
+    20000,
+    250,
+  );
+  await waitFor('the SLO recording rules', () => instantHasData('slo:sli_error:ratio_rate30d'), 20000, 250);
+  await sleep(3000); // a few more scrapes, so every rate window covers the traffic
+}, 120_000);
+
+afterAll(async () => {
+  await monitoring?.stop();
+  await svc?.shutdown();
+  await postgres?.stop();
+  await new Promise((r) => (webhook ? webhook.close(r) : r(undefined)));
+}, 60_000);
+
+describe('observability end to end', () => {
+  const panels = allDashboards().flatMap((d) =>
+    (d.panels ?? []).flatMap((p) => {
+      const panel = p as { title?: string; targets?: Array<{ refId?: string; expr?: string }> };
+      return (panel.targets ?? []).map((t) => ({ name: `${d.uid} / ${panel.title} / ${t.refId}`, expr: t.expr ?? '' }));
+    }),
+  );
+
+  test('when the dashboards are read, then there are panel queries to check', () => {
+    expect(panels.length).toBeGreaterThan(40);
+    for (const name of Object.keys(NO_DATA_EXPECTED)) expect(panels.map((p) => p.name)).toContain(name);
+  });
+
+  test('when every dashboard panel query is run over the traffic window, then each parses and returns data', async () => {
+    const end = Math.ceil(Date.now() / 1000);
+    const start = Math.floor(trafficStart) - 2;
+    const step = 1;
+    const problems: string[] = [];
+    for (const p of panels) {
+      const query = substitute(p.expr, end - start, step);
+      const r = await prom('query_range', { query, start: String(start), end: String(end), step: String(step) });
+      if (r.status !== 'success') {
+        problems.push(`${p.name}: does not parse or fails: ${r.error} — ${query}`);
+        continue;
+      }
+      const finite = (r.data?.result ?? []).some((s) => (s.values ?? []).some(([, v]) => Number.isFinite(Number(v))));
+      if (!finite && !NO_DATA_EXPECTED[p.name]) problems.push(`${p.name}: no data — ${query}`);
+    }
+    expect(problems).toEqual([]);
+  }, 120_000);
+
+  test('when the $instance variable is resolved like Grafana does, then it lists the scraped instance', async () => {
+    const res = await fetch(
+      `${monitoring.prometheus.url}/api/v1/label/instance/values?match[]=${encodeURIComponent('up{job="event-service"}')}`,
+    );
+    const body = (await res.json()) as { data: string[] };
+    expect(body.data).toContain(`127.0.0.1:${svc.port}`);
+  });
+
+  test('when every recording and alert expression is run, then each parses, and Prometheus evaluates every rule without error', async () => {
+    const rules = ruleFilePaths().flatMap((f) =>
+      (
+        YAML.parse(fs.readFileSync(f, 'utf8')) as { groups: Array<{ rules: Array<{ alert?: string; record?: string; expr: string }> }> }
+      ).groups.flatMap((g) => g.rules),
+    );
+    const problems: string[] = [];
+    for (const rule of rules) {
+      const r = await prom('query', { query: rule.expr });
+      if (r.status !== 'success') problems.push(`${rule.alert ?? rule.record}: ${r.error}`);
+    }
+    expect(problems).toEqual([]);
+    // The recording rules produce the SLIs from the real traffic.
+    expect(await instantHasData('slo:sli_error:ratio_rate5m{slo="availability"}')).toBe(true);
+    expect(await instantHasData('slo:sli_error:ratio_rate5m{slo="latency"}')).toBe(true);
+
+    const loaded = (await (await fetch(`${monitoring.prometheus.url}/api/v1/rules`)).json()) as {
+      data: { groups: Array<{ rules: Array<{ name: string; health: string; lastError?: string }> }> };
+    };
+    const evaluated = loaded.data.groups.flatMap((g) => g.rules);
+    expect(evaluated).toHaveLength(rules.length);
+    expect(evaluated.filter((r) => r.health !== 'ok').map((r) => `${r.name}: ${r.health} ${r.lastError ?? ''}`)).toEqual([]);
+  });
+
+  test('when PostgreSQL stops, then the database page reaches the pager webhook through Alertmanager', async () => {
+    expect(notifications.filter((n) => n.alerts.some((a) => a.labels.alertname === OUTAGE_ALERT))).toEqual([]);
+    await postgres.stop();
+    const page = () =>
+      notifications.find(
+        (n) => n.status === 'firing' && n.alerts.some((a) => a.labels.alertname === OUTAGE_ALERT && a.status === 'firing'),
+      );
+    await waitFor(`${OUTAGE_ALERT} delivered to the webhook`, async () => page() !== undefined, 60_000, 250);
+    const delivered = page()!;
+    expect(delivered.path).toBe('/pager');
+    expect(delivered.receiver).toBe('pager');
+    const alert = delivered.alerts.find((a) => a.labels.alertname === OUTAGE_ALERT)!;
+    expect(alert.labels).toMatchObject({ severity: 'critical', job: 'event-service', instance: `127.0.0.1:${svc.port}` });
+    expect(alert.annotations.summary).toBe('The event service cannot reach PostgreSQL, so it cannot store events.');
+    expect(alert.annotations.runbook_url).toMatch(/runbook\.md#eventservicepostgresunreachable$/);
+  }, 90_000);
+});

@@ -1,0 +1,70 @@
+/** Conventions every alert follows, and that every alert is unit-tested on both sides by promtool. */
+import fs from 'node:fs';
+import path from 'node:path';
+import YAML from 'yaml';
+import { ALERTS_DIR, ruleFilePaths } from '../../tools/stack/monitoring';
+
+interface Rule {
+  alert?: string;
+  record?: string;
+  expr: string;
+  for?: string;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+}
+interface AlertTest {
+  alertname: string;
+  exp_alerts: unknown[];
+}
+
+const RUNBOOK = path.join(ALERTS_DIR, 'runbook.md');
+const RUNBOOK_URL = 'https://github.com/event-stack/event-stack/blob/main/alerts/runbook.md#';
+const alerts: Rule[] = ruleFilePaths().flatMap((f) =>
+  (YAML.parse(fs.readFileSync(f, 'utf8')) as { groups: Array<{ rules: Rule[] }> }).groups.flatMap((g) => g.rules.filter((r) => r.alert)),
+);
+const promtoolDir = path.join(ALERTS_DIR, 'test', 'promtool');
+const alertTests: AlertTest[] = fs
+  .readdirSync(promtoolDir)
+  .filter((f) => f.endsWith('.test.yml'))
+  .flatMap(
+    (f) => (YAML.parse(fs.readFileSync(path.join(promtoolDir, f), 'utf8')) as { tests: Array<{ alert_rule_test?: AlertTest[] }> }).tests,
+  )
+  .flatMap((t) => t.alert_rule_test ?? []);
+const runbookHeadings = fs
+  .readFileSync(RUNBOOK, 'utf8')
+  .split('\n')
+  .filter((l) => l.startsWith('## '))
+  .map((l) => l.slice(3).trim());
+
+describe('alert rules', () => {
+  test('when the rule files are read, then they define the alerts of the issue', () => {
+    expect(alerts.length).toBeGreaterThanOrEqual(15);
+  });
+
+  test.each(alerts.map((a) => [a.alert!, a] as const))(
+    'when %s is read, then it has a PascalCase name, a for, a severity, a static summary, a templated description and its runbook entry',
+    (name, rule) => {
+      expect(name).toMatch(/^Event[A-Z][A-Za-z0-9]+$/);
+      expect(rule.for).toMatch(/^\d+[smhd]$/);
+      expect(['critical', 'warning']).toContain(rule.labels?.severity);
+      expect(rule.annotations?.summary).toBeTruthy();
+      expect(rule.annotations?.summary).not.toContain('{{');
+      expect(rule.annotations?.description).toContain('{{');
+      expect(rule.annotations?.runbook_url).toBe(`${RUNBOOK_URL}${name.toLowerCase()}`);
+      expect(runbookHeadings).toContain(name);
+    },
+  );
+
+  test('when the runbook is read, then it has one entry per alert and none for alerts that do not exist', () => {
+    expect([...runbookHeadings].sort()).toEqual(alerts.map((a) => a.alert!).sort());
+  });
+
+  test.each(alerts.map((a) => [a.alert!] as const))(
+    'when the promtool tests are read, then %s is tested both firing and silent',
+    (name) => {
+      const cases = alertTests.filter((t) => t.alertname === name);
+      expect(cases.some((t) => t.exp_alerts.length > 0)).toBe(true);
+      expect(cases.some((t) => t.exp_alerts.length === 0)).toBe(true);
+    },
+  );
+});

@@ -1,0 +1,172 @@
+/** The benchmark's results: one JSON document, rendered as Markdown with the ratios against the targets. */
+import fs from 'node:fs';
+import path from 'node:path';
+import type { RunResult } from './load';
+import type { StorageResult } from './storage';
+import type { Shape } from './workload';
+
+export interface CaseRun extends RunResult {
+  case: 'bare' | 'naive' | 'service';
+  shape: Shape;
+  /** max: closed loop, as fast as it goes; fixed: open loop at half of the maximum. */
+  mode: 'max' | 'fixed';
+  connections?: number;
+  /** 1-minute load average when the run ended. */
+  load1: number;
+  acknowledged?: number;
+  missing?: number;
+  partialAcks?: number;
+  flush?: { flushes: number; meanRows: number; meanMs: number };
+}
+
+export interface Target {
+  name: string;
+  goal: string;
+  measured: string;
+  met: boolean;
+}
+
+export interface BenchReport {
+  kind: 'full' | 'smoke';
+  date: string;
+  timing: { warmupS: number; rounds: number; roundS: number; fixedS: number };
+  machine: {
+    cores: number;
+    cpu: string;
+    memoryGb: number;
+    node: string;
+    postgres: string;
+    postgresSettings: string;
+    load1AtStart: number;
+    load1AtEnd: number;
+  };
+  runs: CaseRun[];
+  copy: StorageResult;
+  flush: { flushRows: number; concurrency: number; withDedupe: StorageResult; withoutDedupe: StorageResult };
+  peakRssMb: Record<string, number>;
+  targets: Target[];
+}
+
+const CASE_LABEL: Record<CaseRun['case'], string> = {
+  bare: '(a) bare Express',
+  naive: '(b) naive Express + pg',
+  service: '(c) this service',
+};
+
+const round = (n: number, digits = 0) => (Number.isFinite(n) ? n.toFixed(digits) : 'n/a');
+
+function find(report: BenchReport, c: CaseRun['case'], shape: Shape, mode: CaseRun['mode'] = 'max'): CaseRun | undefined {
+  return report.runs.find((r) => r.case === c && r.shape === shape && r.mode === mode);
+}
+
+export function evaluateTargets(report: BenchReport): Target[] {
+  const rate = (r: CaseRun | undefined) => r?.eventsPerS ?? NaN;
+  const serviceBatch = rate(find(report, 'service', 'batch'));
+  const ratio = (name: string, goal: number, value: number, what: string): Target => ({
+    name,
+    goal: `≥ ${goal}`,
+    measured: `${round(value, 2)} (${what})`,
+    met: value >= goal,
+  });
+  const targets = [
+    ratio(
+      '(c)/(d) batched ingest vs COPY',
+      0.8,
+      serviceBatch / report.copy.rowsPerS,
+      `${round(serviceBatch)} vs ${round(report.copy.rowsPerS)} events/s`,
+    ),
+    ratio(
+      '(c)/(a) single-event requests vs bare Express',
+      0.85,
+      (find(report, 'service', 'single')?.reqPerS ?? NaN) / (find(report, 'bare', 'single')?.reqPerS ?? NaN),
+      `${round(find(report, 'service', 'single')?.reqPerS ?? NaN)} vs ${round(find(report, 'bare', 'single')?.reqPerS ?? NaN)} req/s`,
+    ),
+    ratio(
+      '(c)/(b) batched vs naive',
+      10,
+      serviceBatch / rate(find(report, 'naive', 'batch')),
+      `${round(serviceBatch)} vs ${round(rate(find(report, 'naive', 'batch')))} events/s`,
+    ),
+  ];
+  for (const shape of ['single', 'batch'] as const) {
+    const fixed = find(report, 'service', shape, 'fixed');
+    targets.push({
+      name: `p99 at half load, ${shape === 'single' ? 'single events' : '100-event batches'}`,
+      goal: '< 50 ms',
+      measured: `${round(fixed?.p99Ms ?? NaN, 1)} ms at ${round(fixed?.targetRate ?? NaN)} req/s`,
+      met: (fixed?.p99Ms ?? Infinity) < 50,
+    });
+  }
+  const rss = report.peakRssMb.service ?? NaN;
+  targets.push({ name: 'peak RSS of the service', goal: '< 256 MB', measured: `${rss} MB`, met: rss < 256 });
+  const serviceRuns = report.runs.filter((r) => r.case === 'service');
+  const missing = serviceRuns.reduce((sum, r) => sum + (r.missing ?? 0), 0);
+  const acknowledged = serviceRuns.reduce((sum, r) => sum + (r.acknowledged ?? 0), 0);
+  targets.push({ name: 'acknowledged events missing', goal: '0', measured: `${missing} of ${acknowledged}`, met: missing === 0 });
+  return targets;
+}
+
+export function renderMarkdown(report: BenchReport): string {
+  const m = report.machine;
+  const busy = Math.max(m.load1AtStart, ...report.runs.map((r) => r.load1)) >= m.cores / 2;
+  const lines = [
+    `# Benchmark results (${report.kind} run, ${report.date})`,
+    '',
+    `Machine: ${m.cores} cores (${m.cpu}), ${m.memoryGb} GB; Node ${m.node}; PostgreSQL ${m.postgres} (${m.postgresSettings}).`,
+    `Load average (1 min): ${m.load1AtStart} at start, ${m.load1AtEnd} at the end${
+      busy ? ' — **the machine was busy with other work during this run**: compare the ratios, not the absolute figures' : ''
+    }.`,
+    `Closed-loop runs: ${report.timing.warmupS} s warm-up per case (discarded), then ${report.timing.rounds} round(s) of ${report.timing.roundS} s per case, ` +
+      `the cases interleaved (a, b, c, a, b, c, …) so load drift hits them alike; rates from the totals, p50/p99 the median of the rounds. ` +
+      `Fixed-rate runs: ${report.timing.fixedS} s, open loop, latency from each request's scheduled send time.`,
+    '',
+    '| case | requests | mode | conns | req/s | events/s | p50 ms | p99 ms | errors | server CPU µs/req | acked events | missing | load1 |',
+    '| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    ...report.runs
+      .map((r) =>
+        [
+          CASE_LABEL[r.case],
+          r.shape === 'single' ? 'single event' : '100-event batch',
+          r.mode === 'max' ? 'max (closed loop)' : `fixed ${round(r.targetRate ?? NaN)} req/s`,
+          r.connections ?? '≤256',
+          round(r.reqPerS),
+          round(r.eventsPerS),
+          round(r.p50Ms, 1),
+          round(r.p99Ms, 1),
+          r.errors ? `${r.errors} ${JSON.stringify(r.errorDetail)}` : '0',
+          r.serverCpuMs === undefined ? '' : round((r.serverCpuMs * 1000) / r.requests),
+          r.acknowledged ?? '',
+          r.missing ?? '',
+          r.load1,
+        ].join(' | '),
+      )
+      .map((row) => `| ${row} |`),
+    `| (d) PostgreSQL COPY | ${report.copy.rows} rows of (c) batched | psql \\copy, end to end |  |  | ${round(report.copy.rowsPerS)} |  |  | 0 |  |  |  |  |`,
+    '',
+    `Peak RSS (VmHWM): ${Object.entries(report.peakRssMb)
+      .map(([k, v]) => `${k} ${v} MB`)
+      .join(', ')}.`,
+    ...report.runs
+      .filter((r) => r.flush)
+      .map(
+        (r) =>
+          `Service flushes during the ${r.shape} run: ${r.flush!.flushes} so far, ${r.flush!.meanRows} rows and ${r.flush!.meanMs} ms on average.`,
+      ),
+    '',
+    `Flush statement alone (no HTTP), ${report.flush.withDedupe.rows} of the same rows, ${report.flush.flushRows} per statement, ${report.flush.concurrency} at once:`,
+    `with the event_ids dedupe step (production) ${round(report.flush.withDedupe.rowsPerS)} rows/s; ` +
+      `without it ${round(report.flush.withoutDedupe.rowsPerS)} rows/s ` +
+      `(dedupe costs ${round((1 - report.flush.withDedupe.rowsPerS / report.flush.withoutDedupe.rowsPerS) * 100)} % of statement throughput); ` +
+      `COPY ${round(report.copy.rowsPerS)} rows/s.`,
+    '',
+    '## Targets',
+    '',
+    '| target | goal | measured | |',
+    '| --- | --- | --- | --- |',
+    ...report.targets.map((t) => `| ${t.name} | ${t.goal} | ${t.measured} | ${t.met ? 'met' : '**missed**'} |`),
+    '',
+  ];
+  const analysis = path.join(__dirname, 'analysis.md');
+  if (report.kind === 'full' && fs.existsSync(analysis)) lines.push(fs.readFileSync(analysis, 'utf8').trim(), '');
+  return lines.join('\n');
+}

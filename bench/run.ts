@@ -1,0 +1,395 @@
+/**
+ * `make bench` / `make bench-smoke`: one invocation measures, on this machine and in one run,
+ *   (a) bare Express, (b) naive Express + pg, (c) the built service, (d) PostgreSQL COPY,
+ * with single-event requests and 100-event batches, then (c) at a fixed half-load rate, and checks
+ * after every run of (c) that each acknowledged event is in the database.
+ *
+ *   tsx bench/run.ts [--smoke] [--profile] [--out DIR]
+ *
+ * --smoke: a few seconds per case; writes to out/bench-smoke/ and fails on any error or missing
+ * event (never on speed). --profile: the service runs under `node --cpu-prof` (profile in out/bench-profile/).
+ * --render: only rewrite latest.md from latest.json (after editing bench/analysis.md).
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Client } from 'pg';
+import { runMigrations } from '../app/src/db/migrate';
+import { freePort, httpOk, portOpen, Running, startAndAwait } from '../tools/stack/process';
+import { PostgresServer, RedisServer } from '../tools/stack/services';
+import { Acks, closedLoop, openLoop, RunResult, Sequence, Target } from './load';
+import { renderMarkdown, BenchReport, CaseRun, evaluateTargets } from './report';
+import { copyFromCsv, exportCsv, flushRows, loadRows } from './storage';
+import { createWorkload, SEQ_OF_EVENT_ID_SQL, Shape, Workload } from './workload';
+
+const ROOT = path.join(__dirname, '..');
+const args = process.argv.slice(2);
+const SMOKE = args.includes('--smoke');
+const PROFILE = args.includes('--profile');
+const OUT = path.resolve(
+  args.includes('--out') ? args[args.indexOf('--out') + 1]! : path.join(ROOT, SMOKE ? 'out/bench-smoke' : 'bench/results'),
+);
+
+/** Closed-loop runs: `rounds` interleaved windows of `roundS` per case and shape, after a discarded warm-up. */
+const TIMING = SMOKE ? { warmupS: 1, rounds: 1, roundS: 2, fixedS: 2 } : { warmupS: 5, rounds: 4, roundS: 5, fixedS: 20 };
+const CONNECTIONS: Record<Shape, number> = { single: 64, batch: 32 };
+/** Rows for the flush-statement comparison (enough for steady state, small enough to hold in memory). */
+const FLUSH_BENCH_ROWS = SMOKE ? 20_000 : 200_000;
+const SHAPES: Shape[] = ['single', 'batch'];
+
+const log = (message: string) => console.log(`bench: ${message}`);
+
+function peakRssMb(pid: number): number {
+  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? NaN);
+  return Math.round(kb / 1024);
+}
+
+/** CPU time (user + system) a process has used so far, in ms. */
+function cpuMs(pid: number): number {
+  const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime, stime in USER_HZ (100 on Linux)
+}
+
+const load1 = () => Math.round(os.loadavg()[0]! * 100) / 100;
+
+async function createDatabase(adminUrl: string, name: string, template: string): Promise<void> {
+  const client = new Client({ connectionString: adminUrl });
+  await client.connect();
+  try {
+    await client.query(`CREATE DATABASE ${name} TEMPLATE ${template}`);
+  } finally {
+    await client.end();
+  }
+}
+
+async function query<T extends Record<string, unknown>>(url: string, sql: string, values: unknown[] = []): Promise<T[]> {
+  const client = new Client({ connectionString: url });
+  await client.connect();
+  try {
+    return (await client.query<T>(sql, values)).rows;
+  } finally {
+    await client.end();
+  }
+}
+
+/** Acknowledged events whose rows are not in the database (must be 0), and acks that reported duplicates. */
+async function missingAcknowledged(url: string, sensorId: string, workload: Workload, acks: Acks) {
+  const rows = await query<{ seq: number; n: string }>(
+    url,
+    `SELECT ${SEQ_OF_EVENT_ID_SQL} AS seq, count(*) AS n FROM events WHERE sensor_id = $1 GROUP BY 1`,
+    [sensorId],
+  );
+  const stored = new Map(rows.map((r) => [r.seq, Number(r.n)]));
+  let acknowledged = 0;
+  let missing = 0;
+  let partialAcks = 0;
+  for (const [seq, accepted] of acks) {
+    acknowledged += accepted;
+    if (accepted !== workload.eventsPerRequest) partialAcks++;
+    missing += Math.max(0, accepted - (stored.get(seq) ?? 0));
+  }
+  return { acknowledged, missing, partialAcks };
+}
+
+/** Reads a few of the service's own metrics: how large its flushes were and how long they took. */
+async function flushStats(baseUrl: string): Promise<{ flushes: number; meanRows: number; meanMs: number }> {
+  const text = await (await fetch(`${baseUrl}/metrics`)).text();
+  const value = (name: string) => Number(new RegExp(`^${name} ([0-9.e+-]+)$`, 'm').exec(text)?.[1] ?? NaN);
+  const flushes = value('ingest_flush_rows_count');
+  return {
+    flushes,
+    meanRows: Math.round(value('ingest_flush_rows_sum') / flushes),
+    meanMs: Math.round((value('ingest_flush_duration_seconds_sum') / value('ingest_flush_duration_seconds_count')) * 10000) / 10,
+  };
+}
+
+interface Server {
+  proc: Running;
+  target: Target;
+}
+
+async function startBaseline(name: string, file: string, env: Record<string, string>, logDir: string): Promise<Server> {
+  const port = await freePort();
+  const proc = await startAndAwait(
+    name,
+    process.execPath,
+    ['--require', 'tsx/cjs', path.join(__dirname, 'servers', file)],
+    path.join(logDir, `${name}.log`),
+    () => portOpen(port),
+    { env: { ...process.env, ...env, PORT: String(port), NODE_ENV: 'production' }, cwd: ROOT },
+  );
+  return { proc, target: { url: `http://127.0.0.1:${port}`, headers: {} } };
+}
+
+async function main(): Promise<void> {
+  if (args.includes('--render')) {
+    const report = JSON.parse(fs.readFileSync(path.join(OUT, 'latest.json'), 'utf8')) as BenchReport;
+    fs.writeFileSync(path.join(OUT, 'latest.md'), renderMarkdown(report));
+    return log(`rewrote ${path.relative(ROOT, OUT)}/latest.md`);
+  }
+  const appMain = path.join(ROOT, 'app', 'dist', 'server.js');
+  if (!fs.existsSync(appMain)) throw new Error('app/dist/server.js is missing: run `npm run build -w app` (make bench does)');
+  fs.mkdirSync(OUT, { recursive: true });
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'event-bench-'));
+  fs.chmodSync(work, 0o755);
+  const logDir = path.join(work, 'logs');
+  fs.mkdirSync(logDir);
+  const loadAtStart = load1();
+  log(`${SMOKE ? 'smoke run' : 'full run'}; scratch in ${work}; load average ${loadAtStart} on ${os.cpus().length} cores`);
+
+  const stops: Array<() => Promise<void>> = [];
+  const stopAll = async () => {
+    for (const stop of stops.splice(0).reverse()) await stop().catch((err: Error) => console.error(`bench: ${err.message}`));
+  };
+  process.once('SIGINT', () => void stopAll().then(() => process.exit(130)));
+
+  try {
+    log('starting PostgreSQL (default durability: fsync and synchronous_commit on) and Redis');
+    const pg = new PostgresServer({ dir: path.join(work, 'postgres'), port: await freePort(), database: 'bench_template', fast: false });
+    await pg.start();
+    stops.push(() => pg.stop());
+    const redis = new RedisServer({ dir: path.join(work, 'redis'), port: await freePort() });
+    await redis.start();
+    stops.push(() => redis.stop());
+    await runMigrations(pg.url, { quiet: true });
+    const dbUrl = (name: string) => pg.url.replace(/\/bench_template$/, `/${name}`);
+    for (const db of ['naive', 'service', 'copy_ceiling', 'flush_dedupe', 'flush_plain'])
+      await createDatabase(pg.adminUrl, db, 'bench_template');
+    const [settings] = await query<Record<string, string>>(
+      pg.adminUrl,
+      `SELECT current_setting('server_version') AS version, current_setting('fsync') AS fsync,
+              current_setting('synchronous_commit') AS synchronous_commit, current_setting('shared_buffers') AS shared_buffers`,
+    );
+    const ts = new Date().toISOString();
+    const runs: CaseRun[] = [];
+    const peakRss: Record<string, number> = {};
+
+    const check = async (sensorId: string, workload: Workload, acks: Acks) => {
+      const result = await missingAcknowledged(dbUrl('service'), sensorId, workload, acks);
+      log(`  all rounds: ${result.acknowledged} events acknowledged, ${result.missing} missing in PostgreSQL`);
+      return result;
+    };
+    const record = (caseName: CaseRun['case'], shape: Shape, mode: CaseRun['mode'], result: RunResult, extra: Partial<CaseRun> = {}) =>
+      runs.push({
+        case: caseName,
+        shape,
+        mode,
+        connections: mode === 'max' ? CONNECTIONS[shape] : undefined,
+        load1: load1(),
+        ...result,
+        ...extra,
+      });
+
+    // All three servers run side by side (idle ones cost nothing); their measured runs are interleaved
+    // in rounds, so drift in the machine's load hits every case alike and the ratios stay fair.
+    const bare = await startBaseline('bare', 'bare-express.ts', {}, logDir);
+    stops.push(() => bare.proc.stop(5000));
+    const naive = await startBaseline('naive', 'naive.ts', { DATABASE_URL: dbUrl('naive'), SENSOR_ID: randomUUID() }, logDir);
+    stops.push(() => naive.proc.stop(5000));
+
+    // (c) the service, built, with its real middleware, logging at info to a file
+    const adminToken = randomBytes(32).toString('hex');
+    const port = await freePort();
+    const profileDir = path.join(ROOT, 'out', 'bench-profile');
+    const nodeArgs = PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
+    const service = await startAndAwait(
+      'event-service',
+      process.execPath,
+      [...nodeArgs, appMain],
+      path.join(logDir, 'service.log'),
+      () => httpOk(`http://127.0.0.1:${port}/readyz`),
+      {
+        env: {
+          ...process.env,
+          NODE_ENV: 'production',
+          PORT: String(port),
+          HOST: '127.0.0.1',
+          DATABASE_URL: dbUrl('service'),
+          REDIS_URL: redis.url,
+          ADMIN_TOKEN: adminToken,
+          LOG_LEVEL: 'info',
+          // One sensor per run sends far more than a real sensor: lift its limit so the run measures
+          // ingest. The limiter still runs (one Redis round trip per request).
+          RATE_LIMIT_EVENTS: '1000000000',
+        },
+      },
+    );
+    stops.push(() => service.stop(15000));
+    const serviceUrl = `http://127.0.0.1:${port}`;
+    const newSensor = async (name: string) => {
+      const res = await fetch(`${serviceUrl}/api/v1/sensors`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ name }),
+      });
+      if (res.status !== 201) throw new Error(`creating a sensor failed: ${res.status} ${await res.text()}`);
+      return (await res.json()) as { sensorId: string; token: string };
+    };
+
+    let batchSensor = '';
+    for (const shape of SHAPES) {
+      const sensor = await newSensor(`bench-${shape}`);
+      if (shape === 'batch') batchSensor = sensor.sensorId;
+      const cases = [
+        { name: 'bare' as const, pid: bare.proc.child.pid!, target: bare.target },
+        { name: 'naive' as const, pid: naive.proc.child.pid!, target: naive.target },
+        {
+          name: 'service' as const,
+          pid: service.child.pid!,
+          target: { url: serviceUrl, headers: { authorization: `Bearer ${sensor.token}` } },
+        },
+      ].map((c) => ({
+        ...c,
+        workload: createWorkload(shape, ts),
+        seq: { next: 0 } as Sequence,
+        acks: new Map() as Acks,
+        rounds: [] as RunResult[],
+      }));
+      const connections = CONNECTIONS[shape];
+      for (const c of cases) {
+        log(`${c.name} ${shape}: warm-up ${TIMING.warmupS} s at ${connections} connections (discarded)`);
+        await closedLoop(c.target, c.workload, c.seq, new Map(), { connections, durationS: TIMING.warmupS });
+      }
+      for (let round = 1; round <= TIMING.rounds; round++) {
+        for (const c of cases) {
+          const roundAcks: Acks = new Map();
+          const cpuBefore = cpuMs(c.pid);
+          const result = await closedLoop(c.target, c.workload, c.seq, roundAcks, { connections, durationS: TIMING.roundS });
+          result.serverCpuMs = cpuMs(c.pid) - cpuBefore;
+          for (const [k, v] of roundAcks) c.acks.set(k, v);
+          c.rounds.push(result);
+          let checked = '';
+          if (c.name === 'service') {
+            const m = await missingAcknowledged(dbUrl('service'), sensor.sensorId, c.workload, roundAcks);
+            checked = `; ${m.acknowledged} events acknowledged, ${m.missing} missing in PostgreSQL`;
+          }
+          log(`${c.name} ${shape} round ${round}/${TIMING.rounds}: ${fmt(result)}${checked}`);
+        }
+      }
+      for (const c of cases) {
+        const extra: Partial<CaseRun> =
+          c.name === 'service' ? { ...(await check(sensor.sensorId, c.workload, c.acks)), flush: await flushStats(serviceUrl) } : {};
+        record(c.name, shape, 'max', combine(c.rounds, c.workload.eventsPerRequest), extra);
+      }
+
+      const serviceCase = cases[2]!;
+      const max = runs[runs.length - 1]!;
+      const rate = Math.max(1, Math.round(max.reqPerS / 2));
+      log(`service ${shape}: fixed rate ${rate} req/s (half of the maximum) for ${TIMING.fixedS} s, open loop`);
+      const fixedAcks: Acks = new Map();
+      const fixed = await openLoop(serviceCase.target, serviceCase.workload, serviceCase.seq, fixedAcks, {
+        rate,
+        durationS: TIMING.fixedS,
+        maxSockets: 256,
+      });
+      log(`  ${fmt(fixed)}`);
+      record('service', shape, 'fixed', fixed, await check(sensor.sensorId, serviceCase.workload, fixedAcks));
+    }
+    peakRss.bare = peakRssMb(bare.proc.child.pid!);
+    peakRss.naive = peakRssMb(naive.proc.child.pid!);
+    peakRss.service = peakRssMb(service.child.pid!);
+    for (const stop of stops.splice(2).reverse()) await stop(); // the three servers; PostgreSQL and Redis stay
+
+    // (d) COPY of the rows the service stored in its batched runs, and the flush statement with/without dedupe
+    const csv = path.join(work, 'batch-rows.csv');
+    await exportCsv(dbUrl('service'), batchSensor, csv);
+    const [{ n }] = (await query<{ n: string }>(dbUrl('service'), 'SELECT count(*) AS n FROM events WHERE sensor_id = $1', [
+      batchSensor,
+    ])) as [{ n: string }];
+    log(`copy: psql \\copy of the ${n} rows stored by the batched service runs into an empty events table`);
+    const copy = await copyFromCsv(dbUrl('copy_ceiling'), csv, Number(n));
+    log(`  ${Math.round(copy.rowsPerS)} rows/s`);
+    const rows = await loadRows(dbUrl('service'), batchSensor, FLUSH_BENCH_ROWS);
+    const flushOpts = { flushRows: 2000, concurrency: 4 };
+    log(
+      `flush statement on ${rows.length} rows, ${flushOpts.flushRows} per flush, ${flushOpts.concurrency} at once: with and without event_ids`,
+    );
+    const flushDedupe = await flushRows(dbUrl('flush_dedupe'), rows, { ...flushOpts, dedupe: true });
+    const flushPlain = await flushRows(dbUrl('flush_plain'), rows, { ...flushOpts, dedupe: false });
+    log(`  with dedupe ${Math.round(flushDedupe.rowsPerS)} rows/s, without ${Math.round(flushPlain.rowsPerS)} rows/s`);
+
+    const report: BenchReport = {
+      kind: SMOKE ? 'smoke' : 'full',
+      date: new Date().toISOString(),
+      timing: TIMING,
+      machine: {
+        cores: os.cpus().length,
+        cpu: os.cpus()[0]?.model ?? 'unknown',
+        memoryGb: Math.round(os.totalmem() / 2 ** 30),
+        node: process.version,
+        postgres: settings!.version!,
+        postgresSettings: `fsync=${settings!.fsync}, synchronous_commit=${settings!.synchronous_commit}, shared_buffers=${settings!.shared_buffers}`,
+        load1AtStart: loadAtStart,
+        load1AtEnd: load1(),
+      },
+      runs,
+      copy,
+      flush: { ...flushOpts, withDedupe: flushDedupe, withoutDedupe: flushPlain },
+      peakRssMb: peakRss,
+      targets: [],
+    };
+    report.targets = evaluateTargets(report);
+    const markdown = renderMarkdown(report);
+    fs.writeFileSync(path.join(OUT, 'latest.json'), `${JSON.stringify(report, null, 2)}\n`);
+    fs.writeFileSync(path.join(OUT, 'latest.md'), markdown);
+    console.log(`\n${markdown}`);
+    log(`results written to ${path.relative(ROOT, OUT)}/latest.{md,json}`);
+
+    const problems = [
+      ...runs.filter((r) => r.missing).map((r) => `${r.case} ${r.shape} ${r.mode}: ${r.missing} acknowledged events missing`),
+      ...runs.filter((r) => r.ok === 0).map((r) => `${r.case} ${r.shape} ${r.mode}: no successful request`),
+      ...runs.filter((r) => r.partialAcks).map((r) => `${r.case} ${r.shape} ${r.mode}: ${r.partialAcks} answers reported duplicates`),
+      ...(SMOKE
+        ? runs.filter((r) => r.errors).map((r) => `${r.case} ${r.shape} ${r.mode}: ${r.errors} errors ${JSON.stringify(r.errorDetail)}`)
+        : []),
+    ];
+    if (problems.length) {
+      for (const p of problems) console.error(`bench: FAILED: ${p}`);
+      process.exitCode = 1;
+    }
+  } catch (err) {
+    process.exitCode = 1;
+    throw err;
+  } finally {
+    await stopAll();
+    if (!process.exitCode) fs.rmSync(work, { recursive: true, force: true });
+    else log(`logs kept in ${logDir}`);
+  }
+}
+
+/** Rounds of one case as one run: rates from the totals, latency percentiles as the median of the rounds'. */
+function combine(rounds: RunResult[], eventsPerRequest: number): RunResult {
+  const sum = (f: (r: RunResult) => number) => rounds.reduce((s, r) => s + f(r), 0);
+  const median = (f: (r: RunResult) => number) => {
+    const v = rounds.map(f).sort((a, b) => a - b);
+    return v.length % 2 ? v[(v.length - 1) / 2]! : (v[v.length / 2 - 1]! + v[v.length / 2]!) / 2;
+  };
+  const durationS = sum((r) => r.durationS);
+  const ok = sum((r) => r.ok);
+  const errorDetail: Record<string, number> = {};
+  for (const r of rounds) for (const [k, v] of Object.entries(r.errorDetail)) errorDetail[k] = (errorDetail[k] ?? 0) + v;
+  return {
+    durationS,
+    requests: sum((r) => r.requests),
+    ok,
+    errors: sum((r) => r.errors),
+    errorDetail,
+    reqPerS: ok / durationS,
+    eventsPerS: (ok * eventsPerRequest) / durationS,
+    p50Ms: median((r) => r.p50Ms),
+    p99Ms: median((r) => r.p99Ms),
+    serverCpuMs: sum((r) => r.serverCpuMs ?? 0),
+  };
+}
+
+function fmt(r: RunResult): string {
+  const errors = r.errors ? `, ${r.errors} errors ${JSON.stringify(r.errorDetail)}` : '';
+  return `${Math.round(r.reqPerS)} req/s, ${Math.round(r.eventsPerS)} events/s, p50 ${r.p50Ms.toFixed(1)} ms, p99 ${r.p99Ms.toFixed(1)} ms${errors}`;
+}
+
+main().catch((err: unknown) => {
+  console.error(`bench: ${(err as Error).stack ?? String(err)}`);
+  process.exit(1);
+});

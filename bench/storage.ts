@@ -1,0 +1,119 @@
+/**
+ * The storage side, without HTTP: (d) PostgreSQL COPY of the rows the service stored, the ceiling;
+ * and the service's own flush statement with and without its `event_ids` dedupe step, to show what
+ * dedupe costs. Each measurement writes into its own fresh database made from the same migrated template.
+ */
+import { spawn } from 'node:child_process';
+import { Client, Pool } from 'pg';
+import { insertEvents } from '../app/src/db/events-repo';
+import type { EventRow } from '../app/src/ingest/validate';
+
+export interface StorageResult {
+  rows: number;
+  seconds: number;
+  rowsPerS: number;
+}
+
+function psql(url: string, command: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('psql', [url, '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-c', command], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.once('error', reject);
+    child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`psql failed (exit ${code}): ${stderr.trim()}`))));
+  });
+}
+
+const COLUMNS = 'sensor_id, event_id, type, ts, received_at, payload';
+
+/** Writes one sensor's stored events to a CSV file (client side, like the COPY that reads it back). */
+export async function exportCsv(url: string, sensorId: string, file: string): Promise<void> {
+  await psql(url, `\\copy (SELECT ${COLUMNS} FROM events WHERE sensor_id = '${sensorId}') TO '${file}' CSV`);
+}
+
+/** (d): `psql \copy events FROM file`, timed end to end (process start to exit), into an empty events table. */
+export async function copyFromCsv(url: string, file: string, rows: number): Promise<StorageResult> {
+  const start = performance.now();
+  await psql(url, `\\copy events (${COLUMNS}) FROM '${file}' CSV`);
+  const seconds = (performance.now() - start) / 1000;
+  return { rows, seconds, rowsPerS: rows / seconds };
+}
+
+/** The service's flush statement minus the `event_ids` step: bench only, for comparison. */
+const INSERT_WITHOUT_DEDUPE = `
+INSERT INTO events (${COLUMNS})
+SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::timestamptz[], $5::timestamptz[], $6::jsonb[])
+ON CONFLICT DO NOTHING
+RETURNING sensor_id || ':' || event_id AS key`;
+
+async function insertWithoutDedupe(pool: Pool, rows: readonly EventRow[]): Promise<Set<string>> {
+  const result = await pool.query<{ key: string }>(INSERT_WITHOUT_DEDUPE, [
+    rows.map((r) => r.sensorId),
+    rows.map((r) => r.eventId),
+    rows.map((r) => r.type),
+    rows.map((r) => r.ts),
+    rows.map((r) => r.receivedAt),
+    rows.map((r) => r.payload),
+  ]);
+  return new Set(result.rows.map((r) => r.key));
+}
+
+export async function loadRows(url: string, sensorId: string, limit: number): Promise<EventRow[]> {
+  const client = new Client({ connectionString: url });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{
+      sensor_id: string;
+      event_id: string;
+      type: string;
+      ts: Date;
+      received_at: Date;
+      payload: string;
+    }>(`SELECT sensor_id, event_id, type, ts, received_at, payload::text AS payload FROM events WHERE sensor_id = $1 LIMIT $2`, [
+      sensorId,
+      limit,
+    ]);
+    return rows.map((r) => ({
+      sensorId: r.sensor_id,
+      eventId: r.event_id,
+      type: r.type,
+      ts: r.ts,
+      receivedAt: r.received_at,
+      payload: r.payload,
+    }));
+  } finally {
+    await client.end();
+  }
+}
+
+/**
+ * Stores `rows` in flushes of `flushRows`, `concurrency` at a time (the service's batcher settings),
+ * with the production statement (`dedupe`) or without its event_ids step.
+ */
+export async function flushRows(
+  url: string,
+  rows: readonly EventRow[],
+  opts: { flushRows: number; concurrency: number; dedupe: boolean },
+): Promise<StorageResult> {
+  const pool = new Pool({ connectionString: url, max: opts.concurrency });
+  try {
+    await Promise.all(Array.from({ length: opts.concurrency }, () => pool.query('SELECT 1'))); // connect outside the timing
+    let next = 0;
+    let stored = 0;
+    const start = performance.now();
+    await Promise.all(
+      Array.from({ length: opts.concurrency }, async () => {
+        while (next < rows.length) {
+          const chunk = rows.slice(next, (next += opts.flushRows));
+          const keys = opts.dedupe ? await insertEvents(pool, chunk) : await insertWithoutDedupe(pool, chunk);
+          stored += keys.size;
+        }
+      }),
+    );
+    const seconds = (performance.now() - start) / 1000;
+    if (stored !== rows.length) throw new Error(`flush benchmark stored ${stored} of ${rows.length} rows`);
+    return { rows: rows.length, seconds, rowsPerS: rows.length / seconds };
+  } finally {
+    await pool.end();
+  }
+}

@@ -1,0 +1,68 @@
+/** Batch jobs: the daily maintenance job as pushed to the Pushgateway. */
+import { JOB, dashboard, stat, timeseries } from './common';
+
+export const batchJobs = () =>
+  dashboard({
+    uid: 'event-maintenance',
+    title: 'Event stack / Batch jobs',
+    description:
+      'The daily maintenance job (from the Pushgateway): time since the last success, duration, partitions created and dropped, rows rolled up.',
+    tags: ['batch'],
+    instanceVariable: false,
+    panels: [
+      stat({
+        title: 'Time since last success',
+        description: 'Age of maintenance_last_success_timestamp_seconds; EventMaintenanceJobStale fires above 26h.',
+        unit: 's',
+        queries: [{ expr: `time() - max(maintenance_last_success_timestamp_seconds{${JOB}})`, legend: 'since success' }],
+      }),
+      stat({
+        title: 'Last run failed',
+        description: 'Whether the last run failed (maintenance_failed).',
+        unit: 'bool_yes_no',
+        queries: [{ expr: `max(maintenance_failed{${JOB}})`, legend: 'failed' }],
+      }),
+      stat({
+        title: 'Tomorrow’s partition',
+        description: 'How far ahead of now the newest daily events partition starts; negative means tomorrow’s partition is missing.',
+        unit: 's',
+        queries: [{ expr: `max(events_partition_newest_day_timestamp_seconds{${JOB}}) - time()`, legend: 'ahead' }],
+      }),
+      stat({
+        title: 'Time since last push',
+        description: 'Age of the last push to the Pushgateway (successful or not).',
+        unit: 's',
+        queries: [{ expr: `time() - max(push_time_seconds{${JOB}})`, legend: 'since push' }],
+      }),
+      timeseries({
+        title: 'Run duration',
+        description: 'Duration of the last run, as seen over time.',
+        unit: 's',
+        queries: [{ expr: `max(max_over_time(maintenance_duration_seconds{${JOB}}[$__rate_interval]))`, legend: 'duration' }],
+      }),
+      timeseries({
+        title: 'Partitions created and dropped',
+        description: 'Daily events partitions created ahead and dropped after retention by the last run.',
+        unit: 'short',
+        queries: [
+          { expr: `max(maintenance_partitions_created{${JOB}})`, legend: 'created' },
+          { expr: `max(maintenance_partitions_dropped{${JOB}})`, legend: 'dropped' },
+        ],
+      }),
+      timeseries({
+        title: 'Rows rolled up',
+        description: 'Rows aggregated into the roll-up table by the last run.',
+        unit: 'short',
+        queries: [{ expr: `max(maintenance_rows_rolled_up{${JOB}})`, legend: 'rows' }],
+      }),
+      timeseries({
+        title: 'Runs',
+        description: 'Start time of the last run and of the last success (as Unix time), to see gaps in the schedule.',
+        unit: 'dateTimeAsIso',
+        queries: [
+          { expr: `max(maintenance_last_run_timestamp_seconds{${JOB}}) * 1000`, legend: 'last run' },
+          { expr: `max(maintenance_last_success_timestamp_seconds{${JOB}}) * 1000`, legend: 'last success' },
+        ],
+      }),
+    ],
+  });

@@ -1,0 +1,106 @@
+/** Ingest pipeline: the group-commit queue, its flushes, the database pool, duplicates, 429s and 503s. */
+import { APP, dashboard, stat, timeseries } from './common';
+
+const EVENTS_ROUTE = `${APP},route="/api/v1/events"`;
+
+export const ingestPipeline = () =>
+  dashboard({
+    uid: 'event-service-ingest',
+    title: 'Event service / Ingest pipeline',
+    description:
+      'Queue depth and saturation, flush duration and size, database pool saturation, duplicates, rate-limited and backpressure responses.',
+    tags: ['ingest'],
+    instanceVariable: true,
+    panels: [
+      stat({
+        title: 'Queue saturation (max)',
+        description: 'Fullest ingest queue across instances, as a share of its configured bound; 503s start at 100%.',
+        unit: 'percentunit',
+        min: 0,
+        max: 1,
+        queries: [{ expr: `max(ingest_queue_rows{${APP}} / ingest_queue_max_rows{${APP}})`, legend: 'saturation' }],
+      }),
+      stat({
+        title: 'Pool saturation (max)',
+        description: 'Busiest database pool across instances: connections in use over the configured maximum.',
+        unit: 'percentunit',
+        min: 0,
+        max: 1,
+        queries: [{ expr: `max(db_pool_connections_in_use{${APP}} / db_pool_connections_max{${APP}})`, legend: 'in use' }],
+      }),
+      stat({
+        title: 'Duplicates per second',
+        description: 'Events dropped as duplicates (same sensor and event id) per second.',
+        unit: 'ops',
+        queries: [{ expr: `sum(rate(events_duplicates_total{${APP}}[$__rate_interval]))`, legend: 'duplicates' }],
+      }),
+      stat({
+        title: 'Flush failures per second',
+        description: 'Group commits that failed (events in them were answered with an error).',
+        unit: 'ops',
+        queries: [{ expr: `sum(rate(ingest_flush_failures_total{${APP}}[$__rate_interval]))`, legend: 'failures' }],
+      }),
+      timeseries({
+        title: 'Queue depth (rows)',
+        description: 'Events waiting in each instance’s in-memory queue for the next group commit, and the configured bound.',
+        unit: 'short',
+        queries: [
+          { expr: `sum by (instance) (ingest_queue_rows{${APP}})`, legend: '{{instance}}' },
+          { expr: `max(ingest_queue_max_rows{${APP}})`, legend: 'bound' },
+        ],
+      }),
+      timeseries({
+        title: 'Queue size (bytes)',
+        description: 'Bytes of event payload waiting in each instance’s queue.',
+        unit: 'bytes',
+        queries: [{ expr: `sum by (instance) (ingest_queue_bytes{${APP}})`, legend: '{{instance}}' }],
+      }),
+      timeseries({
+        title: 'Flush duration',
+        description: 'Time a group commit takes (one multi-row INSERT and COMMIT), p50 and p99.',
+        unit: 's',
+        queries: [
+          {
+            expr: `histogram_quantile(0.5, sum by (le) (rate(ingest_flush_duration_seconds_bucket{${APP}}[$__rate_interval])))`,
+            legend: 'p50',
+          },
+          {
+            expr: `histogram_quantile(0.99, sum by (le) (rate(ingest_flush_duration_seconds_bucket{${APP}}[$__rate_interval])))`,
+            legend: 'p99',
+          },
+        ],
+      }),
+      timeseries({
+        title: 'Flush size (rows per commit)',
+        description: 'Events per group commit (average) and group commits per second.',
+        unit: 'short',
+        queries: [
+          {
+            expr: `sum(rate(ingest_flush_rows_sum{${APP}}[$__rate_interval])) / sum(rate(ingest_flush_rows_count{${APP}}[$__rate_interval]))`,
+            legend: 'rows per flush',
+          },
+          { expr: `sum(rate(ingest_flush_rows_count{${APP}}[$__rate_interval]))`, legend: 'flushes/s' },
+        ],
+      }),
+      timeseries({
+        title: 'Database pool',
+        description: 'Connections in use and callers waiting for a connection, per instance.',
+        unit: 'short',
+        queries: [
+          { expr: `sum by (instance) (db_pool_connections_in_use{${APP}})`, legend: 'in use {{instance}}' },
+          { expr: `sum by (instance) (db_pool_connections_waiting{${APP}})`, legend: 'waiting {{instance}}' },
+          { expr: `max(db_pool_connections_max{${APP}})`, legend: 'max' },
+        ],
+      }),
+      timeseries({
+        title: 'Rate-limited (429) and backpressure (503) responses',
+        description: 'Ingest requests refused per second: 429 over a sensor’s rate limit, 503 when the queue is full (0 when none).',
+        unit: 'reqps',
+        queries: [
+          { expr: `sum(rate(http_requests_total{${EVENTS_ROUTE},code="429"}[$__rate_interval])) or vector(0)`, legend: '429 rate limited' },
+          { expr: `sum(rate(http_requests_total{${EVENTS_ROUTE},code="503"}[$__rate_interval])) or vector(0)`, legend: '503 backpressure' },
+          { expr: `sum(rate(rate_limit_fallback_total{${APP}}[$__rate_interval]))`, legend: 'in-process limit decisions (Redis down)' },
+        ],
+      }),
+    ],
+  });

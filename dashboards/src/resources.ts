@@ -1,0 +1,86 @@
+/** Resources (USE): CPU, memory, event loop, GC and heap of each instance; reachability of PostgreSQL and Redis. */
+import { APP, dashboard, stat, timeseries } from './common';
+
+export const resources = () =>
+  dashboard({
+    uid: 'event-service-resources',
+    title: 'Event service / Resources (USE)',
+    description: 'CPU, memory, event-loop lag, garbage collection and heap per instance; PostgreSQL and Redis reachability.',
+    tags: ['use'],
+    instanceVariable: true,
+    panels: [
+      stat({
+        title: 'PostgreSQL reachable',
+        description: 'Worst postgres_up across instances: SELECT 1 during the scrape succeeded (1) or failed (0).',
+        unit: 'bool_yes_no',
+        queries: [{ expr: `min(postgres_up{${APP}})`, legend: 'postgres' }],
+      }),
+      stat({
+        title: 'Redis reachable',
+        description: 'Worst redis_up across instances; when 0, rate limits fall back to in-process counters.',
+        unit: 'bool_yes_no',
+        queries: [{ expr: `min(redis_up{${APP}})`, legend: 'redis' }],
+      }),
+      stat({
+        title: 'Open file descriptors (max)',
+        description: 'Most open file descriptors (sockets included) on any instance.',
+        unit: 'short',
+        queries: [{ expr: `max(process_open_fds{${APP}})`, legend: 'fds' }],
+      }),
+      stat({
+        title: 'Event-loop lag p99 (max)',
+        description: 'Worst p99 event-loop lag across instances: time callbacks wait for the busy loop.',
+        unit: 's',
+        queries: [{ expr: `max(nodejs_eventloop_lag_p99_seconds{${APP}})`, legend: 'lag p99' }],
+      }),
+      timeseries({
+        title: 'CPU',
+        description: 'CPU time used per second by each instance (1 = one full core).',
+        unit: 'percentunit',
+        min: 0,
+        queries: [{ expr: `rate(process_cpu_seconds_total{${APP}}[$__rate_interval])`, legend: '{{instance}}' }],
+      }),
+      timeseries({
+        title: 'Resident memory',
+        description: 'Resident set size of each instance’s process.',
+        unit: 'bytes',
+        queries: [{ expr: `process_resident_memory_bytes{${APP}}`, legend: '{{instance}}' }],
+      }),
+      timeseries({
+        title: 'Event-loop lag',
+        description: 'Mean and p99 event-loop lag per instance; high lag delays every request.',
+        unit: 's',
+        queries: [
+          { expr: `nodejs_eventloop_lag_seconds{${APP}}`, legend: 'mean {{instance}}' },
+          { expr: `nodejs_eventloop_lag_p99_seconds{${APP}}`, legend: 'p99 {{instance}}' },
+        ],
+      }),
+      timeseries({
+        title: 'Garbage collection',
+        description: 'Share of time spent in garbage collection, by GC kind, all instances.',
+        unit: 'percentunit',
+        queries: [{ expr: `sum by (kind) (rate(nodejs_gc_duration_seconds_sum{${APP}}[$__rate_interval]))`, legend: '{{kind}}' }],
+      }),
+      timeseries({
+        title: 'Heap',
+        description: 'V8 heap used and allocated, and external (Buffer) memory, per instance.',
+        unit: 'bytes',
+        queries: [
+          { expr: `nodejs_heap_size_used_bytes{${APP}}`, legend: 'used {{instance}}' },
+          { expr: `nodejs_heap_size_total_bytes{${APP}}`, legend: 'total {{instance}}' },
+          { expr: `nodejs_external_memory_bytes{${APP}}`, legend: 'external {{instance}}' },
+        ],
+      }),
+      timeseries({
+        title: 'Dependency reachability',
+        description: 'postgres_up and redis_up per instance over time (1 reachable, 0 not).',
+        unit: 'bool_yes_no',
+        min: 0,
+        max: 1,
+        queries: [
+          { expr: `postgres_up{${APP}}`, legend: 'postgres {{instance}}' },
+          { expr: `redis_up{${APP}}`, legend: 'redis {{instance}}' },
+        ],
+      }),
+    ],
+  });

@@ -1,0 +1,279 @@
+/**
+ * The event service: its configuration (ConfigMap + Secret from app/src/config.ts), the migration Job that
+ * completes before the Deployment rolls, the Deployment, Services, Ingress, the maintenance CronJob and,
+ * with more than one replica, a PodDisruptionBudget, a HorizontalPodAutoscaler and topology spread.
+ */
+import { createHash } from 'node:crypto';
+import * as k8s from '@pulumi/kubernetes';
+import * as pulumi from '@pulumi/pulumi';
+import { settings, type SettingName } from '../../app/src/config';
+import type { Resources } from '../config';
+import {
+  checksumOf,
+  childOptions,
+  containerSecurityContext,
+  httpProbe,
+  labelsFor,
+  podSecurityContext,
+  resourcesOf,
+  selectorFor,
+} from './workload';
+
+export const APP_NAME = 'event-service';
+/** The image's user; the image's files are readable by any uid. */
+const APP_UID = 10001;
+/** The pod stays in the Service's endpoints this long after SIGTERM is due, so load balancers stop sending first. */
+export const PRE_STOP_SECONDS = 5;
+/** Slack after the app's own shutdown grace before the kubelet sends SIGKILL. */
+const KILL_MARGIN_SECONDS = 5;
+
+export interface EventServiceArgs {
+  namespace: pulumi.Input<string>;
+  image: pulumi.Input<string>;
+  version: pulumi.Input<string>;
+  replicas: number;
+  maxReplicas: number;
+  resources: Resources;
+  host: string;
+  ingressClassName: string;
+  tlsSecretName?: string;
+  maintenanceSchedule: string;
+  /** Non-secret settings (defaults applied by the caller). */
+  env: Record<string, pulumi.Input<string>>;
+  /** Secret settings, each one of app/src/config.ts marked secret. */
+  secretEnv: Record<string, pulumi.Input<string>>;
+  provider: k8s.Provider;
+  dependsOn?: pulumi.Input<pulumi.Resource>[];
+}
+
+/** terminationGracePeriodSeconds that covers the preStop pause and the app's SHUTDOWN_GRACE_MS. */
+export function terminationGraceSeconds(shutdownGraceMs: number): number {
+  return PRE_STOP_SECONDS + Math.ceil(shutdownGraceMs / 1000) + KILL_MARGIN_SECONDS;
+}
+
+/** The settings split as the app reads them: defaults applied, secrets apart. Throws if a setting has no value. */
+export function appEnvironment(
+  overrides: Partial<Record<SettingName, string>>,
+  supplied: Record<string, pulumi.Input<string>>,
+): { env: Record<string, pulumi.Input<string>>; secretEnv: Record<string, pulumi.Input<string>> } {
+  const env: Record<string, pulumi.Input<string>> = {};
+  const secretEnv: Record<string, pulumi.Input<string>> = {};
+  for (const [name, s] of Object.entries(settings) as [SettingName, { default?: string; secret?: boolean }][]) {
+    const value = supplied[name] ?? overrides[name] ?? s.default;
+    if (value === undefined) throw new Error(`app setting ${name} has no value: the program must supply it (app/src/config.ts)`);
+    (s.secret ? secretEnv : env)[name] = value;
+  }
+  return { env, secretEnv };
+}
+
+export class EventService extends pulumi.ComponentResource {
+  readonly serviceName: pulumi.Output<string>;
+  readonly url: pulumi.Output<string>;
+
+  constructor(name: string, args: EventServiceArgs, opts?: pulumi.ComponentResourceOptions) {
+    super('event-stack:app:EventService', name, {}, opts);
+    const ns = args.namespace;
+    const port = Number(args.env.PORT ?? settings.PORT.default);
+    const shutdownGraceMs = Number(args.env.SHUTDOWN_GRACE_MS ?? settings.SHUTDOWN_GRACE_MS.default);
+    const o = (extra: pulumi.CustomResourceOptions = {}) => childOptions(this, args.provider, extra);
+    const labels = { ...labelsFor(APP_NAME, 'server'), 'app.kubernetes.io/version': args.version };
+
+    const config = new k8s.core.v1.ConfigMap(
+      `${name}-config`,
+      { metadata: { name: `${APP_NAME}-config`, namespace: ns, labels: labelsFor(APP_NAME) }, data: args.env },
+      o(),
+    );
+    const secret = new k8s.core.v1.Secret(
+      `${name}-secret`,
+      { metadata: { name: `${APP_NAME}-secret`, namespace: ns, labels: labelsFor(APP_NAME) }, type: 'Opaque', stringData: args.secretEnv },
+      o(),
+    );
+    const envFrom = [{ configMapRef: { name: config.metadata.name } }, { secretRef: { name: secret.metadata.name } }];
+    const rollOn = { 'checksum/config': checksumOf(args.env), 'checksum/secret': checksumOf(args.secretEnv) };
+    const jobContainer = (command: string[]) => ({
+      name: 'job',
+      image: args.image,
+      command,
+      envFrom,
+      resources: resourcesOf(args.resources),
+      securityContext: containerSecurityContext,
+      volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }],
+    });
+    const jobPod = (component: string) => ({
+      metadata: { labels: labelsFor(APP_NAME, component) },
+      spec: {
+        restartPolicy: 'Never',
+        automountServiceAccountToken: false,
+        securityContext: podSecurityContext(APP_UID),
+        volumes: [{ name: 'tmp', emptyDir: {} }],
+      },
+    });
+
+    // A new image gets a new Job (Jobs are immutable); Pulumi waits for it to succeed before the Deployment rolls.
+    const migrateName = pulumi
+      .output(args.image)
+      .apply((ref) => `${APP_NAME}-migrate-${createHash('sha256').update(ref).digest('hex').slice(0, 10)}`);
+    const migration = new k8s.batch.v1.Job(
+      `${name}-migrate`,
+      {
+        metadata: { name: migrateName, namespace: ns, labels: labelsFor(APP_NAME, 'migrate') },
+        spec: {
+          backoffLimit: 3,
+          activeDeadlineSeconds: 600,
+          template: {
+            metadata: jobPod('migrate').metadata,
+            spec: { ...jobPod('migrate').spec, containers: [jobContainer(['node', 'dist/db/migrate.js'])] },
+          },
+        },
+      },
+      o({ dependsOn: args.dependsOn, deleteBeforeReplace: true }),
+    );
+
+    const many = args.replicas > 1;
+    new k8s.apps.v1.Deployment(
+      `${name}-deployment`,
+      {
+        metadata: { name: APP_NAME, namespace: ns, labels },
+        spec: {
+          // With an autoscaler the HPA owns the count (minReplicas = configured replicas).
+          replicas: many ? undefined : args.replicas,
+          selector: { matchLabels: selectorFor(APP_NAME, 'server') },
+          strategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
+          template: {
+            metadata: {
+              labels,
+              annotations: {
+                'prometheus.io/scrape': 'true',
+                'prometheus.io/port': String(port),
+                'prometheus.io/path': '/metrics',
+                ...rollOn,
+              },
+            },
+            spec: {
+              automountServiceAccountToken: false,
+              securityContext: podSecurityContext(APP_UID),
+              terminationGracePeriodSeconds: terminationGraceSeconds(shutdownGraceMs),
+              topologySpreadConstraints: many
+                ? ['kubernetes.io/hostname', 'topology.kubernetes.io/zone'].map((topologyKey) => ({
+                    maxSkew: 1,
+                    topologyKey,
+                    whenUnsatisfiable: 'ScheduleAnyway',
+                    labelSelector: { matchLabels: selectorFor(APP_NAME, 'server') },
+                  }))
+                : undefined,
+              containers: [
+                {
+                  name: APP_NAME,
+                  image: args.image,
+                  command: ['node', 'dist/server.js'],
+                  ports: [{ name: 'http', containerPort: port }],
+                  envFrom,
+                  resources: resourcesOf(args.resources),
+                  securityContext: containerSecurityContext,
+                  startupProbe: httpProbe('/healthz', 'http', 2, 30),
+                  livenessProbe: httpProbe('/healthz', 'http', 10, 3),
+                  readinessProbe: httpProbe('/readyz', 'http', 5, 2),
+                  lifecycle: { preStop: { exec: { command: ['node', '-e', `setTimeout(() => {}, ${PRE_STOP_SECONDS * 1000})`] } } },
+                  volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }],
+                },
+              ],
+              volumes: [{ name: 'tmp', emptyDir: {} }],
+            },
+          },
+        },
+      },
+      o({ dependsOn: [migration] }),
+    );
+
+    const service = new k8s.core.v1.Service(
+      `${name}-service`,
+      {
+        metadata: { name: APP_NAME, namespace: ns, labels: labelsFor(APP_NAME) },
+        spec: { selector: selectorFor(APP_NAME, 'server'), ports: [{ name: 'http', port: 80, targetPort: 'http' }] },
+      },
+      o(),
+    );
+    // Headless: its DNS name resolves to every ready pod, so Prometheus scrapes each instance.
+    new k8s.core.v1.Service(
+      `${name}-pods`,
+      {
+        metadata: { name: `${APP_NAME}-pods`, namespace: ns, labels: labelsFor(APP_NAME) },
+        spec: { clusterIP: 'None', selector: selectorFor(APP_NAME, 'server'), ports: [{ name: 'http', port, targetPort: 'http' }] },
+      },
+      o(),
+    );
+
+    new k8s.networking.v1.Ingress(
+      `${name}-ingress`,
+      {
+        metadata: { name: APP_NAME, namespace: ns, labels: labelsFor(APP_NAME) },
+        spec: {
+          ingressClassName: args.ingressClassName,
+          tls: args.tlsSecretName ? [{ hosts: [args.host], secretName: args.tlsSecretName }] : undefined,
+          rules: [
+            {
+              host: args.host,
+              http: {
+                paths: [{ path: '/', pathType: 'Prefix', backend: { service: { name: service.metadata.name, port: { name: 'http' } } } }],
+              },
+            },
+          ],
+        },
+      },
+      o(),
+    );
+
+    if (many) {
+      new k8s.policy.v1.PodDisruptionBudget(
+        `${name}-pdb`,
+        {
+          metadata: { name: APP_NAME, namespace: ns, labels: labelsFor(APP_NAME) },
+          spec: { minAvailable: 1, selector: { matchLabels: selectorFor(APP_NAME, 'server') } },
+        },
+        o(),
+      );
+      new k8s.autoscaling.v2.HorizontalPodAutoscaler(
+        `${name}-hpa`,
+        {
+          metadata: { name: APP_NAME, namespace: ns, labels: labelsFor(APP_NAME) },
+          spec: {
+            scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: APP_NAME },
+            minReplicas: args.replicas,
+            maxReplicas: Math.max(args.maxReplicas, args.replicas),
+            metrics: [{ type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: 70 } } }],
+          },
+        },
+        o(),
+      );
+    }
+
+    new k8s.batch.v1.CronJob(
+      `${name}-maintenance`,
+      {
+        metadata: { name: `${APP_NAME}-maintenance`, namespace: ns, labels: labelsFor(APP_NAME, 'maintenance') },
+        spec: {
+          schedule: args.maintenanceSchedule,
+          concurrencyPolicy: 'Forbid',
+          startingDeadlineSeconds: 3600,
+          successfulJobsHistoryLimit: 3,
+          failedJobsHistoryLimit: 3,
+          jobTemplate: {
+            spec: {
+              backoffLimit: 2,
+              activeDeadlineSeconds: 1800,
+              template: {
+                metadata: { labels: labelsFor(APP_NAME, 'maintenance'), annotations: rollOn },
+                spec: { ...jobPod('maintenance').spec, containers: [jobContainer(['node', 'dist/jobs/maintenance.js'])] },
+              },
+            },
+          },
+        },
+      },
+      o({ dependsOn: [migration] }),
+    );
+
+    this.serviceName = service.metadata.name;
+    this.url = pulumi.output(`${args.tlsSecretName ? 'https' : 'http'}://${args.host}`);
+    this.registerOutputs({ serviceName: this.serviceName, url: this.url });
+  }
+}

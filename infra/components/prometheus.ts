@@ -1,0 +1,115 @@
+/** Prometheus: configuration and rule files as ConfigMaps (rolled on change), a PVC, a retention time. */
+import * as k8s from '@pulumi/kubernetes';
+import * as pulumi from '@pulumi/pulumi';
+import type { ThirdPartyService } from '../config';
+import {
+  checksumOf,
+  childOptions,
+  containerSecurityContext,
+  httpProbe,
+  labelsFor,
+  podSecurityContext,
+  resourcesOf,
+  selectorFor,
+} from './workload';
+
+export const PROMETHEUS_NAME = 'prometheus';
+export const PROMETHEUS_PORT = 9090;
+export const RULES_MOUNT = '/etc/prometheus/rules';
+/** nobody, the image's user. */
+const UID = 65534;
+
+export interface PrometheusArgs extends ThirdPartyService {
+  namespace: pulumi.Input<string>;
+  retention: string;
+  storage: string;
+  /** prometheus.yml */
+  config: string;
+  /** rule files by file name */
+  rules: Record<string, string>;
+  provider: k8s.Provider;
+}
+
+export class Prometheus extends pulumi.ComponentResource {
+  constructor(name: string, args: PrometheusArgs, opts?: pulumi.ComponentResourceOptions) {
+    super('event-stack:monitoring:Prometheus', name, {}, opts);
+    const o = () => childOptions(this, args.provider);
+    const ns = args.namespace;
+    const configData = { 'prometheus.yml': args.config };
+    const config = new k8s.core.v1.ConfigMap(
+      `${name}-config`,
+      { metadata: { name: `${PROMETHEUS_NAME}-config`, namespace: ns, labels: labelsFor(PROMETHEUS_NAME) }, data: configData },
+      o(),
+    );
+    const rules = new k8s.core.v1.ConfigMap(
+      `${name}-rules`,
+      { metadata: { name: `${PROMETHEUS_NAME}-rules`, namespace: ns, labels: labelsFor(PROMETHEUS_NAME) }, data: args.rules },
+      o(),
+    );
+    const service = new k8s.core.v1.Service(
+      `${name}-service`,
+      {
+        metadata: { name: PROMETHEUS_NAME, namespace: ns, labels: labelsFor(PROMETHEUS_NAME) },
+        spec: { selector: selectorFor(PROMETHEUS_NAME), ports: [{ name: 'http', port: PROMETHEUS_PORT, targetPort: 'http' }] },
+      },
+      o(),
+    );
+    new k8s.apps.v1.StatefulSet(
+      `${name}-statefulset`,
+      {
+        metadata: { name: PROMETHEUS_NAME, namespace: ns, labels: labelsFor(PROMETHEUS_NAME) },
+        spec: {
+          serviceName: service.metadata.name,
+          replicas: 1,
+          selector: { matchLabels: selectorFor(PROMETHEUS_NAME) },
+          template: {
+            metadata: {
+              labels: labelsFor(PROMETHEUS_NAME),
+              annotations: { 'checksum/config': checksumOf(configData), 'checksum/rules': checksumOf(args.rules) },
+            },
+            spec: {
+              automountServiceAccountToken: false,
+              securityContext: podSecurityContext(UID),
+              containers: [
+                {
+                  name: 'prometheus',
+                  image: args.image,
+                  args: [
+                    '--config.file=/etc/prometheus/prometheus.yml',
+                    '--storage.tsdb.path=/prometheus',
+                    `--storage.tsdb.retention.time=${args.retention}`,
+                    '--web.console.libraries=/usr/share/prometheus/console_libraries',
+                    '--web.console.templates=/usr/share/prometheus/consoles',
+                  ],
+                  ports: [{ name: 'http', containerPort: PROMETHEUS_PORT }],
+                  resources: resourcesOf(args.resources),
+                  securityContext: containerSecurityContext,
+                  startupProbe: httpProbe('/-/ready', 'http', 5, 60),
+                  livenessProbe: httpProbe('/-/healthy', 'http', 15, 4),
+                  readinessProbe: httpProbe('/-/ready', 'http', 5, 3),
+                  volumeMounts: [
+                    { name: 'config', mountPath: '/etc/prometheus/prometheus.yml', subPath: 'prometheus.yml' },
+                    { name: 'rules', mountPath: RULES_MOUNT },
+                    { name: 'data', mountPath: '/prometheus' },
+                  ],
+                },
+              ],
+              volumes: [
+                { name: 'config', configMap: { name: config.metadata.name } },
+                { name: 'rules', configMap: { name: rules.metadata.name } },
+              ],
+            },
+          },
+          volumeClaimTemplates: [
+            {
+              metadata: { name: 'data', labels: labelsFor(PROMETHEUS_NAME) },
+              spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: args.storage } } },
+            },
+          ],
+        },
+      },
+      o(),
+    );
+    this.registerOutputs({});
+  }
+}

@@ -1,0 +1,61 @@
+/** What every workload of the stack shares: labels, the hardened security context, roll-on-change checksums. */
+import { createHash } from 'node:crypto';
+import * as k8s from '@pulumi/kubernetes';
+import * as pulumi from '@pulumi/pulumi';
+import type { Resources } from '../config';
+
+export const PART_OF = 'event-stack';
+
+/** Standard labels; `name` is also the selector of the service's pods. */
+export function labelsFor(name: string, component?: string): Record<string, string> {
+  return {
+    'app.kubernetes.io/name': name,
+    'app.kubernetes.io/part-of': PART_OF,
+    'app.kubernetes.io/managed-by': 'pulumi',
+    ...(component ? { 'app.kubernetes.io/component': component } : {}),
+  };
+}
+
+export function selectorFor(name: string, component?: string): Record<string, string> {
+  return { 'app.kubernetes.io/name': name, ...(component ? { 'app.kubernetes.io/component': component } : {}) };
+}
+
+/** Non-root with a fixed uid, seccomp RuntimeDefault; fsGroup lets the uid write its volumes. */
+export function podSecurityContext(uid: number): k8s.types.input.core.v1.PodSecurityContext {
+  return { runAsNonRoot: true, runAsUser: uid, runAsGroup: uid, fsGroup: uid, seccompProfile: { type: 'RuntimeDefault' } };
+}
+
+export const containerSecurityContext: k8s.types.input.core.v1.SecurityContext = {
+  runAsNonRoot: true,
+  allowPrivilegeEscalation: false,
+  readOnlyRootFilesystem: true,
+  privileged: false,
+  capabilities: { drop: ['ALL'] },
+  seccompProfile: { type: 'RuntimeDefault' },
+};
+
+export function resourcesOf(r: Resources): k8s.types.input.core.v1.ResourceRequirements {
+  return { requests: { ...r.requests }, limits: { ...r.limits } };
+}
+
+export function httpProbe(path: string, port: number | string, periodSeconds: number, failureThreshold: number) {
+  return { httpGet: { path, port }, periodSeconds, failureThreshold, timeoutSeconds: 2 };
+}
+
+/** sha256 of a ConfigMap's (or Secret's) data: as a pod-template annotation, a change of the data rolls the pods. */
+export function checksumOf(data: pulumi.Input<Record<string, pulumi.Input<string>>>): pulumi.Output<string> {
+  return pulumi.output(data).apply((d) => {
+    const hash = createHash('sha256');
+    for (const k of Object.keys(d).sort()) hash.update(`${k}\0${d[k]}\0`);
+    return hash.digest('hex');
+  });
+}
+
+export function dnsName(service: string, namespace: string): string {
+  return `${service}.${namespace}.svc.cluster.local`;
+}
+
+/** Options every child of a component gets. */
+export function childOptions(parent: pulumi.Resource, provider: k8s.Provider, extra: pulumi.CustomResourceOptions = {}) {
+  return { parent, provider, ...extra };
+}

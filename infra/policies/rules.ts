@@ -1,0 +1,162 @@
+/**
+ * The workload rules, written once as plain functions over Kubernetes objects. The policy pack
+ * (`index.ts`, applied by `make preview/up`) and the offline tests both run exactly these.
+ * Each rule returns one message per violation, naming the object and container.
+ */
+import { settings } from '../../app/src/config';
+
+export interface KubernetesObject {
+  apiVersion?: string;
+  kind?: string;
+  metadata?: { name?: string; labels?: Record<string, string> };
+  spec?: unknown;
+  data?: Record<string, unknown>;
+  [field: string]: unknown;
+}
+
+export interface Rule {
+  name: string;
+  description: string;
+  check(obj: KubernetesObject): string[];
+}
+
+/* eslint-disable @typescript-eslint/no-explicit-any -- Kubernetes objects are walked structurally here. */
+type PodSpec = { securityContext?: any; containers?: any[]; initContainers?: any[] };
+
+/** The label that marks the pods running the event service's image. */
+export const APP_LABEL = { key: 'app.kubernetes.io/name', value: 'event-service' };
+const LONG_RUNNING = new Set(['Deployment', 'StatefulSet', 'DaemonSet', 'ReplicaSet']);
+const DIGEST = /@sha256:[0-9a-f]{64}$/;
+
+/** The pod template of a workload, or undefined when the object runs no pods. */
+export function podTemplateOf(obj: KubernetesObject): { labels: Record<string, string>; spec: PodSpec } | undefined {
+  const spec = obj.spec as any;
+  switch (obj.kind) {
+    case 'Pod':
+      return { labels: obj.metadata?.labels ?? {}, spec: spec ?? {} };
+    case 'Deployment':
+    case 'StatefulSet':
+    case 'DaemonSet':
+    case 'ReplicaSet':
+    case 'Job':
+      return { labels: spec?.template?.metadata?.labels ?? {}, spec: spec?.template?.spec ?? {} };
+    case 'CronJob':
+      return {
+        labels: spec?.jobTemplate?.spec?.template?.metadata?.labels ?? {},
+        spec: spec?.jobTemplate?.spec?.template?.spec ?? {},
+      };
+    default:
+      return undefined;
+  }
+}
+
+function containersOf(pod: PodSpec): any[] {
+  return [...(pod.initContainers ?? []), ...(pod.containers ?? [])];
+}
+
+const where = (obj: KubernetesObject, container?: { name?: string }) =>
+  `${obj.kind} ${obj.metadata?.name ?? '?'}${container ? ` container ${container.name ?? '?'}` : ''}`;
+
+/** A rule over every container of every workload; `problem` returns why a container breaks it. */
+function containerRule(
+  name: string,
+  description: string,
+  problem: (c: any, pod: PodSpec, obj: KubernetesObject) => string | undefined,
+): Rule {
+  return {
+    name,
+    description,
+    check(obj) {
+      const pod = podTemplateOf(obj);
+      if (!pod) return [];
+      return containersOf(pod.spec).flatMap((c) => {
+        const p = problem(c, pod.spec, obj);
+        return p ? [`${where(obj, c)}: ${p}`] : [];
+      });
+    },
+  };
+}
+
+/** The container's setting, falling back to the pod's (as the kubelet does). */
+const effective = (c: any, pod: PodSpec, field: string) => c.securityContext?.[field] ?? pod.securityContext?.[field];
+
+export function imageProblem(image: unknown): string | undefined {
+  if (typeof image !== 'string' || image === '') return 'has no image';
+  if (DIGEST.test(image)) return undefined;
+  const last = image.slice(image.lastIndexOf('/') + 1);
+  if (!last.includes(':')) return `image ${image} has no tag (an implicit "latest")`;
+  if (last.endsWith(':latest')) return `image ${image} uses "latest"`;
+  return undefined;
+}
+
+/** ConfigMap keys and values that look like credentials. */
+const SECRET_SETTINGS = new Set(Object.entries(settings).flatMap(([k, s]) => ((s as { secret?: boolean }).secret ? [k] : [])));
+const SECRET_KEY = /(password|passwd|secret|token|api[-_]?key|private[-_]?key|credential|dsn)/i;
+const URL_WITH_PASSWORD = /[a-z][a-z0-9+.-]*:\/\/[^\s/:@]*:[^\s/@]+@/i;
+const PRIVATE_KEY = /-----BEGIN [A-Z ]*PRIVATE KEY-----/;
+
+export const rules: Rule[] = [
+  containerRule('run-as-non-root', 'Every container runs as a non-root user (runAsNonRoot, uid ≠ 0).', (c, pod) => {
+    if (effective(c, pod, 'runAsNonRoot') !== true) return 'runAsNonRoot is not true';
+    if (effective(c, pod, 'runAsUser') === 0) return 'runAsUser is 0 (root)';
+    return undefined;
+  }),
+  containerRule('read-only-root-filesystem', 'Every container has a read-only root filesystem (writable paths are volumes).', (c) =>
+    c.securityContext?.readOnlyRootFilesystem === true ? undefined : 'readOnlyRootFilesystem is not true',
+  ),
+  containerRule('no-privilege-escalation', 'No container is privileged or may escalate privileges.', (c) => {
+    if (c.securityContext?.privileged === true) return 'is privileged';
+    return c.securityContext?.allowPrivilegeEscalation === false ? undefined : 'allowPrivilegeEscalation is not false';
+  }),
+  containerRule('drop-all-capabilities', 'Every container drops ALL Linux capabilities and adds none.', (c) => {
+    const caps = c.securityContext?.capabilities ?? {};
+    if (!(caps.drop ?? []).includes('ALL')) return 'does not drop ALL capabilities';
+    return (caps.add ?? []).length ? `adds capabilities ${caps.add.join(', ')}` : undefined;
+  }),
+  containerRule('seccomp-runtime-default', 'Every container runs under the RuntimeDefault seccomp profile.', (c, pod) =>
+    effective(c, pod, 'seccompProfile')?.type === 'RuntimeDefault' ? undefined : 'seccompProfile is not RuntimeDefault',
+  ),
+  containerRule('resource-requests-and-limits', 'Every container requests and limits CPU and memory.', (c) => {
+    const missing = ['requests', 'limits'].flatMap((k) => ['cpu', 'memory'].filter((r) => !c.resources?.[k]?.[r]).map((r) => `${k}.${r}`));
+    return missing.length ? `missing resources ${missing.join(', ')}` : undefined;
+  }),
+  containerRule('probes', 'Every container of a long-running workload has liveness and readiness probes.', (c, _pod, obj) => {
+    if (!LONG_RUNNING.has(obj.kind ?? '')) return undefined;
+    const missing = ['livenessProbe', 'readinessProbe'].filter((p) => !c[p]);
+    return missing.length ? `missing ${missing.join(' and ')}` : undefined;
+  }),
+  containerRule('no-latest-images', 'Every image names an explicit version (a tag other than latest, or a digest).', (c) =>
+    imageProblem(c.image),
+  ),
+  {
+    name: 'app-image-pinned-by-digest',
+    description: 'The event service runs its image by digest (<repository>@sha256:…), the same digest in every stage.',
+    check(obj) {
+      const pod = podTemplateOf(obj);
+      if (!pod || pod.labels[APP_LABEL.key] !== APP_LABEL.value) return [];
+      return containersOf(pod.spec)
+        .filter((c) => typeof c.image !== 'string' || !DIGEST.test(c.image))
+        .map((c) => `${where(obj, c)}: image ${c.image} is not pinned by digest`);
+    },
+  },
+  {
+    name: 'no-plaintext-secrets-in-configmaps',
+    description: 'ConfigMaps hold no secret settings, credential-like keys, URLs with passwords or private keys (use a Secret).',
+    check(obj) {
+      if (obj.kind !== 'ConfigMap') return [];
+      return Object.entries(obj.data ?? {}).flatMap(([key, value]) => {
+        const v = typeof value === 'string' ? value : '';
+        if (SECRET_SETTINGS.has(key)) return [`${where(obj)}: key ${key} is a secret setting of app/src/config.ts`];
+        if (SECRET_KEY.test(key)) return [`${where(obj)}: key ${key} looks like a credential`];
+        if (URL_WITH_PASSWORD.test(v)) return [`${where(obj)}: key ${key} holds a URL with a password`];
+        if (PRIVATE_KEY.test(v)) return [`${where(obj)}: key ${key} holds a private key`];
+        return [];
+      });
+    },
+  },
+];
+
+/** Every violation of every rule by the objects, as "rule: message". */
+export function violations(objects: KubernetesObject[]): string[] {
+  return objects.flatMap((obj) => rules.flatMap((rule) => rule.check(obj).map((m) => `${rule.name}: ${m}`)));
+}

@@ -1,0 +1,162 @@
+/**
+ * One environment: reads the stack's configuration (before declaring anything), then composes the
+ * components. `index.ts` exports what this returns; the offline tests call it under mocks.
+ */
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as k8s from '@pulumi/kubernetes';
+import * as pulumi from '@pulumi/pulumi';
+import * as random from '@pulumi/random';
+import { settings } from '../app/src/config';
+import { readStackConfig } from './config';
+import { Alertmanager, ALERTMANAGER_NAME, ALERTMANAGER_PORT } from './components/alertmanager';
+import { AppImage } from './components/app-image';
+import { APP_NAME, appEnvironment, EventService } from './components/event-service';
+import { Grafana, DASHBOARDS_MOUNT, GRAFANA_NAME, GRAFANA_PORT } from './components/grafana';
+import { NetworkPolicies } from './components/network-policies';
+import { Postgres, POSTGRES_NAME } from './components/postgres';
+import { Prometheus, PROMETHEUS_NAME, PROMETHEUS_PORT, RULES_MOUNT } from './components/prometheus';
+import { Pushgateway, PUSHGATEWAY_NAME, PUSHGATEWAY_PORT } from './components/pushgateway';
+import { Redis, REDIS_NAME } from './components/redis';
+import { dnsName, labelsFor } from './components/workload';
+import {
+  dashboardFiles,
+  REPO_ROOT,
+  renderClusterAlertmanagerConfig,
+  renderClusterPrometheusConfig,
+  renderGrafanaProvisioning,
+  ruleFiles,
+} from './monitoring';
+
+export interface StackOutputs {
+  appUrl: pulumi.Output<string>;
+  grafanaUrl: pulumi.Output<string>;
+  grafanaAdminPassword: pulumi.Output<string>;
+  imageRef: pulumi.Output<string>;
+  version: pulumi.Output<string>;
+  namespace: string;
+}
+
+/** The release version: app/package.json is its one source. */
+export function releaseVersion(): string {
+  return (JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'app', 'package.json'), 'utf8')) as { version: string }).version;
+}
+
+/** What the image's labels and /version report: the commit being built and its time (stable per commit, so no rebuild each run). */
+export function buildProvenance(): { commit: string; created: string; source: string } {
+  const git = (args: string[]) => {
+    try {
+      return execFileSync('git', args, { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'ignore'] })
+        .toString()
+        .trim();
+    } catch {
+      return 'unknown';
+    }
+  };
+  return {
+    commit: process.env.GIT_COMMIT || git(['rev-parse', 'HEAD']),
+    created: git(['log', '-1', '--format=%cI']),
+    source: process.env.IMAGE_SOURCE || git(['remote', 'get-url', 'origin']),
+  };
+}
+
+export function deploy(): StackOutputs {
+  const cfg = readStackConfig();
+  const nsName = cfg.namespace;
+
+  const provider = new k8s.Provider('k8s', { context: cfg.kubeContext, namespace: nsName, enableServerSideApply: true });
+  const namespace = new k8s.core.v1.Namespace(
+    'namespace',
+    { metadata: { name: nsName, labels: { ...labelsFor('event-stack'), 'kubernetes.io/metadata.name': nsName } } },
+    { provider },
+  );
+  // Every object names the namespace through its output, so each waits for the Namespace.
+  const ns = namespace.metadata.name;
+
+  let imageRef: pulumi.Output<string>;
+  let version: string;
+  if (cfg.image.kind === 'build') {
+    version = releaseVersion();
+    const image = new AppImage('app', { ...cfg.image, version, ...buildProvenance() });
+    imageRef = image.ref;
+  } else {
+    imageRef = pulumi.output(cfg.image.ref);
+    version = cfg.image.version;
+  }
+
+  let databaseUrl: pulumi.Output<string>;
+  if (cfg.postgres.external) databaseUrl = cfg.postgres.databaseUrl;
+  else databaseUrl = new Postgres('postgres', { ...cfg.postgres, namespace: ns, provider }).databaseUrl;
+  const redis = new Redis('redis', { ...cfg.redis, namespace: ns, provider });
+  new Pushgateway('pushgateway', { ...cfg.pushgateway, namespace: ns, provider });
+  const appPort = Number(cfg.app.env.PORT ?? settings.PORT.default);
+  new Prometheus('prometheus', {
+    ...cfg.prometheus,
+    namespace: ns,
+    config: renderClusterPrometheusConfig({
+      appPods: { dns: dnsName(`${APP_NAME}-pods`, nsName), port: appPort },
+      pushgateway: `${dnsName(PUSHGATEWAY_NAME, nsName)}:${PUSHGATEWAY_PORT}`,
+      alertmanager: `${dnsName(ALERTMANAGER_NAME, nsName)}:${ALERTMANAGER_PORT}`,
+      rulesDir: RULES_MOUNT,
+      stage: pulumi.getStack(),
+    }),
+    rules: ruleFiles(),
+    provider,
+  });
+  new Alertmanager('alertmanager', {
+    ...cfg.alertmanager,
+    namespace: ns,
+    config: cfg.alertmanager.receivers.apply(renderClusterAlertmanagerConfig),
+    provider,
+  });
+  const grafana = new Grafana('grafana', {
+    ...cfg.grafana,
+    namespace: ns,
+    ingressClassName: cfg.ingress.className,
+    dashboards: dashboardFiles(),
+    provisioning: renderGrafanaProvisioning(`http://${dnsName(PROMETHEUS_NAME, nsName)}:${PROMETHEUS_PORT}`, DASHBOARDS_MOUNT),
+    provider,
+  });
+
+  const { env, secretEnv } = appEnvironment(
+    { PUSHGATEWAY_URL: `http://${dnsName(PUSHGATEWAY_NAME, nsName)}:${PUSHGATEWAY_PORT}`, ...cfg.app.env },
+    { DATABASE_URL: databaseUrl, REDIS_URL: redis.redisUrl, ADMIN_TOKEN: adminToken() },
+  );
+  const app = new EventService('app', {
+    ...cfg.app,
+    namespace: ns,
+    image: imageRef,
+    version,
+    ingressClassName: cfg.ingress.className,
+    env,
+    secretEnv,
+    provider,
+  });
+
+  new NetworkPolicies('network', {
+    namespace: ns,
+    ingressNamespace: cfg.ingress.namespace,
+    app: { name: APP_NAME, port: appPort },
+    postgres: cfg.postgres.external ? undefined : { name: POSTGRES_NAME, port: 5432 },
+    redis: { name: REDIS_NAME, port: 6379 },
+    prometheus: { name: PROMETHEUS_NAME, port: PROMETHEUS_PORT },
+    pushgateway: { name: PUSHGATEWAY_NAME, port: PUSHGATEWAY_PORT },
+    alertmanager: { name: ALERTMANAGER_NAME, port: ALERTMANAGER_PORT },
+    grafana: { name: GRAFANA_NAME, port: GRAFANA_PORT, exposed: cfg.grafana.host !== undefined },
+    provider,
+  });
+
+  return {
+    appUrl: app.url,
+    grafanaUrl: grafana.url,
+    grafanaAdminPassword: grafana.adminPassword,
+    imageRef,
+    version: pulumi.output(version),
+    namespace: nsName,
+  };
+}
+
+function adminToken(): pulumi.Output<string> {
+  return new random.RandomPassword('admin-token', { length: 48, special: false }).result;
+}

@@ -1,0 +1,142 @@
+/**
+ * Runs the Pulumi program for one stack without the CLI, a cluster or a registry: the real
+ * Pulumi.<stack>.yaml is loaded, secrets get test values, and every resource the program declares
+ * is recorded with its inputs. Used by the tests and by `make manifests`.
+ *
+ * Call it inside `jest.isolateModulesAsync` (or once per process): @pulumi/pulumi keeps its runtime
+ * state at module level, so each run needs fresh modules.
+ */
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { parse } from 'yaml';
+import type * as PulumiModule from '@pulumi/pulumi';
+import type * as ProgramModule from '../program';
+
+export const PROJECT = 'event-stack';
+export const STACKS = ['dev', 'qa', 'staging', 'prod'] as const;
+export type StackName = (typeof STACKS)[number];
+const REPO_ROOT = path.resolve(__dirname, '..', '..');
+
+export interface DeclaredResource {
+  type: string;
+  name: string;
+  inputs: Record<string, unknown>;
+}
+
+/** A Kubernetes object as the program declares it (apiVersion, kind, metadata, spec/data…). */
+export interface KubernetesObject {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
+  [field: string]: unknown;
+}
+
+export interface OfflineRun {
+  stack: string;
+  resources: DeclaredResource[];
+  kubernetesObjects: KubernetesObject[];
+  outputs: Record<string, unknown>;
+}
+
+/** The `config:` map of Pulumi.<stack>.yaml, as `pulumi` hands it to the program (objects JSON-encoded). */
+export function stackFileConfig(stack: string): Record<string, string> {
+  const file = path.join(REPO_ROOT, `Pulumi.${stack}.yaml`);
+  const doc = parse(fs.readFileSync(file, 'utf8')) as { config?: Record<string, unknown> };
+  return Object.fromEntries(Object.entries(doc.config ?? {}).map(([k, v]) => [k, typeof v === 'string' ? v : JSON.stringify(v)]));
+}
+
+/** Values for the secrets that `pulumi config set --secret` would hold on a real stack. */
+export function testSecrets(config: Record<string, string>): Record<string, string> {
+  const secrets: Record<string, string> = {
+    [`${PROJECT}:alertReceivers`]: JSON.stringify({
+      pager: 'https://pager.test.invalid/hook',
+      ticket: 'https://tickets.test.invalid/hook',
+    }),
+  };
+  const postgres = config[`${PROJECT}:postgres`];
+  if (postgres && (JSON.parse(postgres) as { external?: boolean }).external)
+    secrets[`${PROJECT}:databaseUrl`] = 'postgres://events:test-only@db.test.invalid:5432/events?sslmode=require';
+  return secrets;
+}
+
+export interface RunOptions {
+  /** Keys (`event-stack:…`) to set or replace after the stack file and test secrets. */
+  set?: Record<string, string>;
+  /** Keys to remove. */
+  remove?: string[];
+}
+
+/** Fake digests and passwords derived from the inputs, so runs are reproducible. */
+function mockState(type: string, name: string, inputs: Record<string, unknown>): Record<string, unknown> {
+  const h = (s: string) => createHash('sha256').update(s).digest('hex');
+  if (type === 'docker:index/image:Image') {
+    const imageName = String(inputs.imageName);
+    return { ...inputs, repoDigest: `${imageName.replace(/:[^:/]+$/, '')}@sha256:${h(imageName)}` };
+  }
+  if (type === 'random:index/randomPassword:RandomPassword') return { ...inputs, result: h(name).slice(0, Number(inputs.length ?? 32)) };
+  return inputs;
+}
+
+/** The plain value of an input, with Pulumi's secret wrappers removed. */
+export function unwrapSecrets(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(unwrapSecrets);
+  if (value && typeof value === 'object') {
+    const o = value as Record<string, unknown>;
+    if (o[SECRET_SIG] === SECRET_VALUE) return unwrapSecrets(o.value);
+    return Object.fromEntries(Object.entries(o).map(([k, v]) => [k, unwrapSecrets(v)]));
+  }
+  return value;
+}
+// How a secret input reaches the mocks (the runtime's special signature key).
+const SECRET_SIG = '4dabf18193072939515e22adb298388d';
+const SECRET_VALUE = '1b47061264138c4ac30d75fd1eb44270';
+
+/** The program failed; `declared` holds what it had declared before it did. */
+export class OfflineRunError extends Error {
+  constructor(
+    override readonly cause: unknown,
+    readonly declared: DeclaredResource[],
+  ) {
+    super(cause instanceof Error ? cause.message : String(cause));
+    this.name = 'OfflineRunError';
+  }
+}
+
+export async function runOffline(stack: string, options: RunOptions = {}): Promise<OfflineRun> {
+  const pulumi = require('@pulumi/pulumi') as typeof PulumiModule;
+  const resources: DeclaredResource[] = [];
+  await pulumi.runtime.setMocks(
+    {
+      newResource: ({ type, name, inputs }) => {
+        resources.push({ type, name, inputs: unwrapSecrets(inputs) as Record<string, unknown> });
+        return { id: `${name}-id`, state: mockState(type, name, inputs) };
+      },
+      call: ({ inputs }) => inputs,
+    },
+    PROJECT,
+    stack,
+    false,
+  );
+  const fromFile = stackFileConfig(stack);
+  const secrets = testSecrets(fromFile);
+  const config: Record<string, string> = { ...fromFile, ...secrets, ...options.set };
+  for (const k of options.remove ?? []) delete config[k];
+  pulumi.runtime.setAllConfig(config, Object.keys(secrets));
+
+  const { deploy } = require('../program') as typeof ProgramModule;
+  let declared: ReturnType<typeof deploy>;
+  try {
+    declared = deploy();
+  } catch (e) {
+    throw new OfflineRunError(e, [...resources]);
+  }
+  const outputs: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(declared)) outputs[k] = await new Promise((resolve) => pulumi.output(v).apply(resolve));
+  await pulumi.runtime.disconnect();
+
+  const kubernetesObjects = resources
+    .filter((r) => r.type.startsWith('kubernetes:') && !r.type.startsWith('pulumi:'))
+    .map((r) => r.inputs as unknown as KubernetesObject);
+  return { stack, resources, kubernetesObjects, outputs };
+}

@@ -1,0 +1,91 @@
+/** Each policy rule, on a compliant workload and on one that breaks it: the rules must be able to fail. */
+import { rules, violations, type KubernetesObject } from '../policies/rules';
+
+const DIGEST_IMAGE = `registry.example.com/event-service@sha256:${'a'.repeat(64)}`;
+
+function deployment(edit: (container: any, pod: any) => void = () => {}): KubernetesObject {
+  const container: any = {
+    name: 'main',
+    image: DIGEST_IMAGE,
+    resources: { requests: { cpu: '10m', memory: '16Mi' }, limits: { cpu: '100m', memory: '64Mi' } },
+    securityContext: { runAsNonRoot: true, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } },
+    livenessProbe: { httpGet: { path: '/healthz', port: 8080 } },
+    readinessProbe: { httpGet: { path: '/readyz', port: 8080 } },
+  };
+  const pod: any = { securityContext: { runAsUser: 10001, seccompProfile: { type: 'RuntimeDefault' } }, containers: [container] };
+  edit(container, pod);
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name: 'event-service' },
+    spec: { template: { metadata: { labels: { 'app.kubernetes.io/name': 'event-service' } }, spec: pod } },
+  };
+}
+function asThirdParty(obj: KubernetesObject): KubernetesObject {
+  (obj.spec as any).template.metadata.labels = { 'app.kubernetes.io/name': 'redis' };
+  return obj;
+}
+const broken = (obj: KubernetesObject) => violations([obj]).map((v) => v.slice(0, v.indexOf(':')));
+
+test('when a workload follows every rule, then no rule reports it', () => {
+  expect(violations([deployment()])).toEqual([]);
+});
+
+test.each([
+  ['run-as-non-root', (c: any) => delete c.securityContext.runAsNonRoot],
+  ['run-as-non-root', (_c: any, p: any) => (p.securityContext.runAsUser = 0)],
+  ['read-only-root-filesystem', (c: any) => (c.securityContext.readOnlyRootFilesystem = false)],
+  ['no-privilege-escalation', (c: any) => delete c.securityContext.allowPrivilegeEscalation],
+  ['no-privilege-escalation', (c: any) => (c.securityContext.privileged = true)],
+  ['drop-all-capabilities', (c: any) => (c.securityContext.capabilities = { drop: ['NET_RAW'] })],
+  ['drop-all-capabilities', (c: any) => (c.securityContext.capabilities.add = ['NET_ADMIN'])],
+  ['seccomp-runtime-default', (_c: any, p: any) => delete p.securityContext.seccompProfile],
+  ['resource-requests-and-limits', (c: any) => delete c.resources.limits.memory],
+  ['probes', (c: any) => delete c.readinessProbe],
+  ['no-latest-images', (c: any) => (c.image = 'redis:latest')],
+  ['no-latest-images', (c: any) => (c.image = 'redis')],
+  ['app-image-pinned-by-digest', (c: any) => (c.image = 'registry.example.com/event-service:0.1.0')],
+])('when a workload breaks %s, then exactly that rule reports it', (rule, edit) => {
+  // The app's own image must also be a digest; a third-party workload isolates the no-latest rule.
+  const obj = rule === 'no-latest-images' ? asThirdParty(deployment(edit)) : deployment(edit);
+  expect(broken(obj)).toEqual([rule]);
+});
+
+test('when a third-party workload runs a tagged image, then the digest rule (only for the app) does not report it', () => {
+  expect(violations([asThirdParty(deployment((c) => (c.image = 'redis:7.4.1')))])).toEqual([]);
+});
+
+test('when a Job has no probes, then the probes rule does not report it (it runs to completion)', () => {
+  const job = deployment((c) => (delete c.livenessProbe, delete c.readinessProbe));
+  expect(violations([{ ...job, apiVersion: 'batch/v1', kind: 'Job' }])).toEqual([]);
+});
+
+test('when a CronJob container runs as root, then the rules look inside its job template', () => {
+  const pod = (deployment((_c, p) => (p.securityContext.runAsUser = 0)).spec as any).template;
+  const cron = {
+    apiVersion: 'batch/v1',
+    kind: 'CronJob',
+    metadata: { name: 'maintenance' },
+    spec: { jobTemplate: { spec: { template: pod } } },
+  };
+  expect(broken(cron)).toContain('run-as-non-root');
+});
+
+test.each([
+  ['a secret setting of app/src/config.ts', { DATABASE_URL: 'postgres://db/events' }],
+  ['a credential-like key', { GRAFANA_ADMIN_PASSWORD: 'x' }],
+  ['a URL with a password', { upstream: 'redis://:hunter2@redis:6379' }],
+  ['a private key', { 'tls.key': '-----BEGIN RSA PRIVATE KEY-----\n…' }],
+])('when a ConfigMap holds %s, then no-plaintext-secrets-in-configmaps reports it', (_what, data) => {
+  expect(broken({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'c' }, data })).toEqual(['no-plaintext-secrets-in-configmaps']);
+});
+
+test('when a ConfigMap holds plain settings and URLs without passwords, then no rule reports it', () => {
+  const data = { LOG_LEVEL: 'info', PUSHGATEWAY_URL: 'http://pushgateway:9091', 'prometheus.yml': 'scrape_configs: []' };
+  expect(violations([{ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'c' }, data }])).toEqual([]);
+});
+
+test('every rule has a unique name and a description (the policy pack publishes both)', () => {
+  expect(new Set(rules.map((r) => r.name)).size).toBe(rules.length);
+  for (const r of rules) expect(r.description.length).toBeGreaterThan(10);
+});

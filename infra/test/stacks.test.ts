@@ -1,0 +1,321 @@
+/**
+ * The Pulumi program, run offline for each real stack file (no CLI, cluster or registry): what it
+ * declares must be valid Kubernetes, obey the policy rules, and carry the repository's dashboards and rules.
+ */
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import * as os from 'node:os';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { parse, stringify } from 'yaml';
+import { settings } from '../../app/src/config';
+import { violations } from '../policies/rules';
+import { schemaProblem } from './kubernetes-schema';
+import { OfflineRunError, STACKS, stackFileConfig, type KubernetesObject, type OfflineRun, type RunOptions } from './offline';
+
+const ROOT = path.resolve(__dirname, '..', '..');
+const DIGEST = /^[a-z0-9./:_-]+@sha256:[0-9a-f]{64}$/;
+
+/** Fresh @pulumi/pulumi and program modules for every run: their runtime state is module-level. */
+async function run(stack: string, options?: RunOptions): Promise<OfflineRun> {
+  let result: OfflineRun | undefined;
+  await jest.isolateModulesAsync(async () => {
+    const { runOffline } = require('./offline') as typeof import('./offline');
+    result = await runOffline(stack, options);
+  });
+  return result!;
+}
+
+async function failure(stack: string, options: RunOptions): Promise<OfflineRunError> {
+  try {
+    await run(stack, options);
+  } catch (e) {
+    if (e instanceof Error && e.name === 'OfflineRunError') return e as OfflineRunError;
+    throw e;
+  }
+  throw new Error(`the ${stack} program ran although it should have failed`);
+}
+
+const filesOf = (dir: string, ext: RegExp) =>
+  fs.existsSync(dir)
+    ? fs
+        .readdirSync(dir)
+        .filter((f) => ext.test(f))
+        .sort()
+    : [];
+const find = (r: OfflineRun, kind: string, name: string) => {
+  const found = r.kubernetesObjects.find((o) => o.kind === kind && o.metadata.name === name);
+  if (!found) throw new Error(`${r.stack} declares no ${kind} ${name}`);
+  return found as KubernetesObject & { spec: any; data?: Record<string, string> };
+};
+const imagesOfApp = (r: OfflineRun) =>
+  r.kubernetesObjects
+    .filter((o) => o.metadata.labels?.['app.kubernetes.io/name'] === 'event-service')
+    .flatMap((o) => JSON.stringify(o).match(/"image":"([^"]+)"/g) ?? [])
+    .map((m) => m.slice('"image":"'.length, -1));
+
+// Each isolated load of @pulumi/pulumi adds its own process exit listener.
+process.setMaxListeners(64);
+
+const runs = new Map<string, OfflineRun>();
+beforeAll(async () => {
+  for (const stack of STACKS) runs.set(stack, await run(stack));
+}, 120_000);
+const declared = (stack: string) => runs.get(stack)!;
+
+describe.each(STACKS)('the %s stack', (stack) => {
+  test('when the program runs, then every Kubernetes object validates against the Kubernetes OpenAPI schema', () => {
+    const objects = declared(stack).kubernetesObjects;
+    expect(objects.length).toBeGreaterThan(30);
+    expect(objects.map(schemaProblem).filter(Boolean)).toEqual([]);
+  });
+
+  test('when the program runs, then every object declares its name, and all but the Namespace live in the stack namespace', () => {
+    const namespace = JSON.parse(JSON.stringify(stackFileConfig(stack)['event-stack:namespace']));
+    for (const o of declared(stack).kubernetesObjects) {
+      expect(o.metadata.name).toMatch(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/);
+      if (o.kind !== 'Namespace') expect(o.metadata.namespace).toBe(namespace);
+    }
+  });
+
+  test('when the program runs, then every object obeys every policy rule of the policy pack', () => {
+    expect(violations(declared(stack).kubernetesObjects)).toEqual([]);
+  });
+
+  test('when the program runs, then the Grafana dashboards ConfigMap holds exactly the JSON files of dashboards/json', () => {
+    const dir = path.join(ROOT, 'dashboards', 'json');
+    const data = find(declared(stack), 'ConfigMap', 'grafana-dashboards').data ?? {};
+    expect(Object.keys(data).sort()).toEqual(filesOf(dir, /\.json$/));
+    for (const [file, content] of Object.entries(data)) expect(content).toBe(fs.readFileSync(path.join(dir, file), 'utf8'));
+  });
+
+  test('when the program runs, then the Prometheus rules ConfigMap holds exactly the rule files of alerts/rules', () => {
+    const dir = path.join(ROOT, 'alerts', 'rules');
+    const data = find(declared(stack), 'ConfigMap', 'prometheus-rules').data ?? {};
+    expect(Object.keys(data).sort()).toEqual(filesOf(dir, /\.ya?ml$/));
+    for (const [file, content] of Object.entries(data)) expect(content).toBe(fs.readFileSync(path.join(dir, file), 'utf8'));
+  });
+
+  test('when the program runs, then every ConfigMap and Secret stays under the 1 MiB object limit of Kubernetes', () => {
+    for (const o of declared(stack).kubernetesObjects.filter((x) => x.kind === 'ConfigMap' || x.kind === 'Secret'))
+      expect(Buffer.byteLength(JSON.stringify(o))).toBeLessThan(1024 * 1024);
+  });
+
+  test('when the program runs, then Prometheus loads the mounted rule files and scrapes every app pod and the Pushgateway', () => {
+    const r = declared(stack);
+    const config = parse(find(r, 'ConfigMap', 'prometheus-config').data!['prometheus.yml']!);
+    const mounts = find(r, 'StatefulSet', 'prometheus').spec.template.spec.containers[0].volumeMounts;
+    const rulesMount = mounts.find((m: { name: string }) => m.name === 'rules').mountPath;
+    expect(config.rule_files.every((f: string) => f.startsWith(`${rulesMount}/`))).toBe(true);
+    const jobs = Object.fromEntries(config.scrape_configs.map((j: { job_name: string }) => [j.job_name, j]));
+    expect(jobs['event-service'].dns_sd_configs[0].names[0]).toMatch(/^event-service-pods\./);
+    expect(jobs['pushgateway'].honor_labels).toBe(true);
+  });
+
+  test('when the program runs, then promtool accepts its prometheus.yml with the rule files, and amtool its alertmanager.yml', () => {
+    const r = declared(stack);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), `infra-${stack}-`));
+    try {
+      const config = parse(find(r, 'ConfigMap', 'prometheus-config').data!['prometheus.yml']!);
+      fs.mkdirSync(path.join(dir, 'rules'));
+      for (const [file, text] of Object.entries(find(r, 'ConfigMap', 'prometheus-rules').data ?? {}))
+        fs.writeFileSync(path.join(dir, 'rules', file), text);
+      config.rule_files = config.rule_files.map((f: string) => path.join(dir, 'rules', path.basename(f)));
+      fs.writeFileSync(path.join(dir, 'prometheus.yml'), stringify(config));
+      execFileSync('promtool', ['check', 'config', path.join(dir, 'prometheus.yml')], { stdio: 'pipe' });
+      const am = (find(r, 'Secret', 'alertmanager-config').stringData as Record<string, string>)['alertmanager.yml']!;
+      fs.writeFileSync(path.join(dir, 'alertmanager.yml'), am);
+      execFileSync('amtool', ['check-config', path.join(dir, 'alertmanager.yml')], { stdio: 'pipe' });
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('when the program runs, then Alertmanager gets the receiver URLs from the stack secret, in a Secret', () => {
+    const r = declared(stack);
+    const config = parse((find(r, 'Secret', 'alertmanager-config').stringData as Record<string, string>)['alertmanager.yml']!);
+    const urls = Object.fromEntries(
+      config.receivers.map((rc: { name: string; webhook_configs: { url: string }[] }) => [rc.name, rc.webhook_configs[0]!.url]),
+    );
+    expect(urls).toEqual({ pager: 'https://pager.test.invalid/hook', ticket: 'https://tickets.test.invalid/hook' });
+    expect(config.route.routes.find((x: { receiver: string }) => x.receiver === 'pager').matchers).toContain('severity="critical"');
+  });
+
+  test('when the program runs, then Grafana is provisioned with the Prometheus Service and loads dashboards from their mount', () => {
+    const r = declared(stack);
+    const provisioning = find(r, 'ConfigMap', 'grafana-provisioning').data!;
+    const pod = find(r, 'Deployment', 'grafana').spec.template.spec;
+    const dashboardsMount = pod.containers[0].volumeMounts.find((m: { name: string }) => m.name === 'dashboards').mountPath;
+    expect(parse(provisioning['datasources.yml']!).datasources[0].url).toMatch(
+      /^http:\/\/prometheus\.[a-z0-9-]+\.svc\.cluster\.local:9090$/,
+    );
+    expect(parse(provisioning['dashboards.yml']!).providers[0].options.path).toBe(dashboardsMount);
+    const env = Object.fromEntries(pod.containers[0].env.map((e: { name: string; value: string }) => [e.name, e.value]));
+    expect(env.GF_AUTH_ANONYMOUS_ENABLED).toBe('false');
+    expect(pod.containers[0].envFrom[0].secretRef.name).toBe('grafana-admin');
+  });
+
+  test('when the program runs, then the app ConfigMap holds every non-secret setting of app/src/config.ts and the Secret every secret one', () => {
+    const r = declared(stack);
+    const entries = Object.entries(settings) as [string, { secret?: boolean }][];
+    const config = find(r, 'ConfigMap', 'event-service-config').data ?? {};
+    const secret = find(r, 'Secret', 'event-service-secret').stringData as Record<string, string>;
+    expect(Object.keys(config).sort()).toEqual(
+      entries
+        .filter(([, s]) => !s.secret)
+        .map(([k]) => k)
+        .sort(),
+    );
+    expect(Object.keys(secret).sort()).toEqual(
+      entries
+        .filter(([, s]) => s.secret)
+        .map(([k]) => k)
+        .sort(),
+    );
+    expect(secret.DATABASE_URL).toMatch(/^postgres:\/\//);
+    expect(secret.REDIS_URL).toMatch(/^redis:\/\//);
+    expect(secret.ADMIN_TOKEN!.length).toBeGreaterThanOrEqual(32);
+  });
+
+  test('when the program runs, then each pod template carries the checksum of the ConfigMaps it mounts, so a change rolls it', () => {
+    const r = declared(stack);
+    const checksum = (data: Record<string, string>) => {
+      const hash = createHash('sha256');
+      for (const k of Object.keys(data).sort()) hash.update(`${k}\0${data[k]}\0`);
+      return hash.digest('hex');
+    };
+    const pairs: [string, string, string, string][] = [
+      ['Deployment', 'event-service', 'event-service-config', 'checksum/config'],
+      ['StatefulSet', 'prometheus', 'prometheus-config', 'checksum/config'],
+      ['StatefulSet', 'prometheus', 'prometheus-rules', 'checksum/rules'],
+      ['Deployment', 'grafana', 'grafana-dashboards', 'checksum/dashboards'],
+      ['Deployment', 'grafana', 'grafana-provisioning', 'checksum/provisioning'],
+    ];
+    for (const [kind, name, configMap, annotation] of pairs)
+      expect(find(r, kind, name).spec.template.metadata.annotations[annotation]).toBe(checksum(find(r, 'ConfigMap', configMap).data ?? {}));
+  });
+
+  test('when SIGTERM arrives, then the pod gets the preStop pause plus SHUTDOWN_GRACE_MS before it is killed', () => {
+    const r = declared(stack);
+    const pod = find(r, 'Deployment', 'event-service').spec.template.spec;
+    const graceMs = Number(find(r, 'ConfigMap', 'event-service-config').data!.SHUTDOWN_GRACE_MS);
+    const preStopMs = Number(/setTimeout\(\(\) => \{\}, (\d+)\)/.exec(pod.containers[0].lifecycle.preStop.exec.command[2])![1]);
+    expect(pod.terminationGracePeriodSeconds * 1000).toBeGreaterThan(preStopMs + graceMs);
+  });
+
+  test('when the program runs, then ingress to Postgres and Redis is allowed only from the app pods, behind a default deny', () => {
+    const r = declared(stack);
+    expect(find(r, 'NetworkPolicy', 'default-deny-ingress').spec).toEqual({ podSelector: {}, policyTypes: ['Ingress'] });
+    const policies = r.kubernetesObjects.filter((o) => o.kind === 'NetworkPolicy') as (KubernetesObject & { spec: any })[];
+    for (const target of ['postgres', 'redis']) {
+      const reaching = policies.filter((p) => p.spec.podSelector.matchLabels?.['app.kubernetes.io/name'] === target);
+      if (target === 'postgres' && stackFileConfig(stack)['event-stack:postgres']!.includes('"external":true')) {
+        expect(reaching).toEqual([]);
+        continue;
+      }
+      expect(reaching.flatMap((p) => p.spec.ingress.flatMap((i: { from: unknown[] }) => i.from))).toEqual([
+        { podSelector: { matchLabels: { 'app.kubernetes.io/name': 'event-service' } } },
+      ]);
+    }
+  });
+
+  test('when the program runs, then it exports the app URL, Grafana URL, the image reference by digest and the version', () => {
+    const { outputs } = declared(stack);
+    expect(outputs.appUrl).toMatch(/^https?:\/\/[a-z0-9.-]+$/);
+    expect(outputs.grafanaUrl).toMatch(/^https?:\/\//);
+    expect(outputs.imageRef).toMatch(DIGEST);
+    expect(outputs.version).toMatch(/^\d+\.\d+\.\d+/);
+  });
+});
+
+test('when the four stacks run, then only dev declares an image build', () => {
+  const builders = STACKS.filter((s) => declared(s).resources.some((r) => r.type.startsWith('docker')));
+  expect(builders).toEqual(['dev']);
+  const build = declared('dev').resources.find((r) => r.type === 'docker:index/image:Image')!;
+  const version = (JSON.parse(fs.readFileSync(path.join(ROOT, 'app', 'package.json'), 'utf8')) as { version: string }).version;
+  expect(build.inputs.imageName).toMatch(new RegExp(`:${version.replace(/\./g, '\\.')}$`));
+  expect((build.inputs.build as { dockerfile: string }).dockerfile).toBe(path.join(ROOT, 'app', 'Dockerfile'));
+  // The same build arguments `make image` passes: /version and the OCI labels carry the real commit.
+  const args = (build.inputs.build as { args: Record<string, string> }).args;
+  expect(args).toMatchObject({ VERSION: version, GIT_COMMIT: expect.stringMatching(/^[0-9a-f]{40}$/) });
+  expect(args.CREATED).toMatch(/^\d{4}-\d{2}-\d{2}T/);
+  expect(declared('dev').outputs.version).toBe(version);
+});
+
+test.each(['qa', 'staging', 'prod'])('when %s runs, then every app workload uses exactly the digest its stack file pins', (stack) => {
+  const pinned = JSON.parse(stackFileConfig(stack)['event-stack:image']!) as { ref: string; version: string };
+  const images = imagesOfApp(declared(stack));
+  expect(images.length).toBe(3); // service, migration Job, maintenance CronJob
+  expect(new Set(images)).toEqual(new Set([pinned.ref]));
+  expect(declared(stack).outputs).toMatchObject({ imageRef: pinned.ref, version: pinned.version });
+});
+
+test('when dev runs, then its app workloads use the digest of the image it built', () => {
+  const images = imagesOfApp(declared('dev'));
+  expect(images.length).toBe(3);
+  expect(new Set(images)).toEqual(new Set([declared('dev').outputs.imageRef]));
+});
+
+test('when prod runs, then the app has at least 2 replicas, a PodDisruptionBudget, an autoscaler and topology spread', () => {
+  const r = declared('prod');
+  const hpa = find(r, 'HorizontalPodAutoscaler', 'event-service');
+  expect(hpa.spec.minReplicas).toBeGreaterThanOrEqual(2);
+  expect(hpa.spec.scaleTargetRef).toEqual({ apiVersion: 'apps/v1', kind: 'Deployment', name: 'event-service' });
+  expect(find(r, 'PodDisruptionBudget', 'event-service').spec.minAvailable).toBeGreaterThanOrEqual(1);
+  expect(find(r, 'Deployment', 'event-service').spec.template.spec.topologySpreadConstraints.length).toBeGreaterThan(0);
+});
+
+test('when a stack has one replica, then it declares neither PodDisruptionBudget nor autoscaler', () => {
+  const kinds = declared('dev').kubernetesObjects.map((o) => o.kind);
+  expect(kinds).not.toContain('PodDisruptionBudget');
+  expect(kinds).not.toContain('HorizontalPodAutoscaler');
+});
+
+test('when prod uses an external database, then it declares no Postgres and the app gets the secret DSN', () => {
+  const r = declared('prod');
+  expect(r.kubernetesObjects.some((o) => o.metadata.name === 'postgres')).toBe(false);
+  expect((find(r, 'Secret', 'event-service-secret').stringData as Record<string, string>).DATABASE_URL).toContain('db.test.invalid');
+});
+
+describe('when the configuration is wrong, then the program fails before declaring any resource, naming the key', () => {
+  test.each([
+    ['qa', 'event-stack:namespace'],
+    ['staging', 'event-stack:app'],
+    ['prod', 'event-stack:image'],
+    ['dev', 'event-stack:prometheus'],
+    ['qa', 'event-stack:alertReceivers'],
+    ['prod', 'event-stack:databaseUrl'],
+    ['staging', 'event-stack:promotion'],
+    ['qa', 'event-stack:prometheusUrl'],
+  ])('%s without %s', async (stack, key) => {
+    const error = await failure(stack, { remove: [key] });
+    expect(error.message).toContain(key);
+    expect(error.declared).toEqual([]);
+  });
+
+  test.each([
+    ['a tag', 'registry.example.com/event-stack/event-service:0.1.0', /is a tag, not a digest/],
+    ['latest', 'registry.example.com/event-stack/event-service:latest', /is a tag, not a digest/],
+    ['a short digest', 'registry.example.com/event-stack/event-service@sha256:abc', /<repository>@sha256:<64 hex>/],
+  ])('staging pinning %s', async (_what, ref, message) => {
+    const error = await failure('staging', { set: { 'event-stack:image': JSON.stringify({ ref, version: '0.1.0' }) } });
+    expect(error.message).toMatch(/event-stack:image\.ref/);
+    expect(error.message).toMatch(message);
+    expect(error.declared).toEqual([]);
+  });
+
+  test.each([
+    ['latest', 'grafana/grafana:latest'],
+    ['no tag', 'grafana/grafana'],
+  ])('qa with a third-party image of %s', async (_what, image) => {
+    const grafana = { ...JSON.parse(stackFileConfig('qa')['event-stack:grafana']!), image };
+    const error = await failure('qa', { set: { 'event-stack:grafana': JSON.stringify(grafana) } });
+    expect(error.message).toContain('event-stack:grafana.image');
+    expect(error.declared).toEqual([]);
+  });
+
+  test('a stack that both pins and builds', async () => {
+    const error = await failure('qa', { set: { 'event-stack:build': JSON.stringify({ repository: 'registry.example.com/x' }) } });
+    expect(error.message).toMatch(/event-stack:image and event-stack:build: set only one/);
+  });
+});

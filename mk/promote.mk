@@ -1,0 +1,18 @@
+# Promotion: the digest that ran in one stage moves, unchanged, to the next (README "Promotion").
+# VERSION=x.y.z  TO=<stage> (default: the next one)  DEPLOY=0 (only change the stack file)  FORCE=1 (override refusals, logged)
+PROMOTE := $(NPX) tsx tools/promote/cli.ts
+# Where the stack files and deploy/ledger.jsonl live; tests point it at a copy.
+PROMOTE_ROOT ?= .
+BUMP ?= patch
+
+.PHONY: promote status release
+promote: install ## Promote VERSION's digest to the next stage (TO=stage DEPLOY=0 FORCE=1): gate, pin, ledger, pulumi up
+	@$(PROMOTE) promote --root '$(PROMOTE_ROOT)' --version '$(VERSION)' --to '$(TO)' --deploy '$(DEPLOY)' --force '$(FORCE)'
+
+status: install ## Show which version and digest each stage runs (stack files, dev outputs, ledger)
+	@$(PROMOTE) status --root '$(PROMOTE_ROOT)'
+
+release: install ## Bump the service version (BUMP=patch|minor|major) so the next dev build is a new image
+	@$(PROMOTE) release --root '$(PROMOTE_ROOT)' --bump '$(BUMP)'
+	@# A version bump changes no dependency: keep the install stamp from forcing a needless npm ci.
+	@if [ -f $(STAMP) ]; then touch $(STAMP); fi

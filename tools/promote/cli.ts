@@ -1,0 +1,64 @@
+/**
+ * Entry point of `make promote`, `make status` and `make release` (run by tsx):
+ *   cli.ts promote --version X [--to STAGE] [--deploy 0|1] [--force 0|1] [--root DIR]
+ *   cli.ts status [--root DIR]
+ *   cli.ts release [--bump patch|minor|major] [--root DIR]
+ * Exit codes: 0 done (or nothing to do), 2 bad input, 3 refused (FORCE=1 overrides), 4 deploy failed.
+ */
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { PromoteError } from './errors';
+import { promote } from './promote';
+import { release } from './release';
+import { formatStatus, stageStatuses } from './status';
+
+function flag(name: string, value: string | undefined, fallback: boolean): boolean {
+  if (value === undefined || value === '') return fallback;
+  if (['1', 'true', 'yes'].includes(value)) return true;
+  if (['0', 'false', 'no'].includes(value)) return false;
+  throw new PromoteError(`${name}=${value}: expected 1 or 0`);
+}
+
+async function main(argv: string[]): Promise<void> {
+  const { positionals, values } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      root: { type: 'string', default: '.' },
+      version: { type: 'string', default: '' },
+      to: { type: 'string', default: '' },
+      deploy: { type: 'string' },
+      force: { type: 'string' },
+      bump: { type: 'string', default: 'patch' },
+    },
+  });
+  const root = path.resolve(values.root);
+  const command = positionals[0];
+  if (command === 'promote') {
+    await promote({
+      root,
+      version: values.version,
+      to: values.to,
+      deploy: flag('DEPLOY', values.deploy, true),
+      force: flag('FORCE', values.force, false),
+    });
+  } else if (command === 'status') {
+    console.log(formatStatus(stageStatuses(root)));
+  } else if (command === 'release') {
+    const { from, to } = release(root, values.bump || 'patch');
+    console.log(`release: ${from} → ${to} in app/package.json and package-lock.json`);
+    console.log(`next: commit them; the next dev build (pulumi up --stack dev) produces image version ${to}`);
+  } else {
+    throw new PromoteError(`unknown command "${command ?? ''}": expected promote, status or release`);
+  }
+}
+
+main(process.argv.slice(2)).catch((err: unknown) => {
+  if (err instanceof PromoteError) {
+    console.error(`promote: ${err.message}`);
+    process.exitCode = err.exitCode;
+    return;
+  }
+  console.error(err);
+  process.exitCode = 1;
+});

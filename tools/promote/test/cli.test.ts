@@ -1,0 +1,158 @@
+/**
+ * The make targets as a person runs them: `make promote`, `make status`, `make release` on a
+ * fixture repository (PROMOTE_ROOT), with or without a stand-in `pulumi` on PATH.
+ */
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { readLedger } from '../ledger';
+import { pathWithout, pulumiStub, PulumiStub, ref, REPO_ROOT, snapshot, stackFiles, tempDir, writeRepo } from './fixtures';
+import { prometheusWithHistory } from './prometheus';
+
+let prom: Awaited<ReturnType<typeof prometheusWithHistory>>;
+let dir: string;
+
+beforeAll(async () => {
+  dir = tempDir('cli');
+  prom = await prometheusWithHistory(path.join(dir, 'prom'), {
+    instances: [{ instance: 'a', version: '1.2.0', startedMinutesAgo: 120 }],
+    rps: 5,
+    errorShare: () => 0,
+  });
+}, 60000);
+
+/** A fixture repository of its own for each test, and a stand-in pulumi beside it (not on PATH unless asked). */
+function fixture(): { root: string; stub: PulumiStub } {
+  const base = fs.mkdtempSync(path.join(dir, 'repo-'));
+  const root = path.join(base, 'repo');
+  writeRepo(root, {
+    ...stackFiles({
+      qa: { ref: ref('b'), version: '1.1.0' },
+      staging: { ref: ref('a'), version: '1.0.0' },
+      prod: { ref: ref('9'), version: '0.9.0' },
+      prometheusUrl: prom.url,
+    }),
+    'app/package.json': fs.readFileSync(path.join(REPO_ROOT, 'app/package.json'), 'utf8'),
+    'package-lock.json': fs.readFileSync(path.join(REPO_ROOT, 'package-lock.json'), 'utf8'),
+  });
+  const stub = pulumiStub(base);
+  stub.setOutputs({ imageRef: ref('c'), version: '1.2.0' });
+  return { root, stub };
+}
+
+afterAll(async () => {
+  await prom?.stop();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+/** `make <target> PROMOTE_ROOT=<fixture> vars…`, without re-running npm ci. */
+function make(root: string, target: string, vars: Record<string, string>, env: NodeJS.ProcessEnv = {}) {
+  const args = [
+    '-s',
+    '-o',
+    'node_modules/.install-stamp',
+    target,
+    `PROMOTE_ROOT=${root}`,
+    ...Object.entries(vars).map(([k, v]) => `${k}=${v}`),
+  ];
+  const run = spawnSync('make', args, {
+    cwd: REPO_ROOT,
+    encoding: 'utf8',
+    env: { ...process.env, PATH: pathWithout(), ...env },
+    timeout: 60000,
+  });
+  return { status: run.status, stdout: run.stdout, stderr: run.stderr };
+}
+
+test('when the real Pulumi CLI is missing, then `make promote` (deploying) says so clearly, fails and changes nothing', () => {
+  const { root } = fixture();
+  const before = snapshot(root);
+  const r = make(root, 'promote', { VERSION: '1.2.0' });
+  expect(r.status).not.toBe(0);
+  expect(r.stderr).toContain(
+    'promote: the Pulumi CLI (`pulumi`) is not on PATH: install it (https://www.pulumi.com/docs/install/), or run with DEPLOY=0',
+  );
+  expect(snapshot(root)).toEqual(before);
+});
+
+test('when VERSION is malformed, then `make promote` names the problem and fails', () => {
+  const { root, stub } = fixture();
+  const before = snapshot(root);
+  const r = make(root, 'promote', { VERSION: 'latest' }, { PATH: pathWithout([stub.binDir]) });
+  expect(r.status).not.toBe(0);
+  expect(r.stderr).toContain('promote: malformed version "latest": expected MAJOR.MINOR.PATCH');
+  expect(snapshot(root)).toEqual(before);
+});
+
+test("when a stand-in pulumi is on PATH, then `make promote` reads dev's outputs, gates, pins qa and runs pulumi up; `make status` shows it", () => {
+  const { root, stub } = fixture();
+  const r = make(root, 'promote', { VERSION: '1.2.0' }, { PATH: pathWithout([stub.binDir]) });
+  expect(r.stderr).toBe('');
+  expect(r.status).toBe(0);
+  expect(r.stdout).toMatch(/gate dev \(http:\/\/127\.0\.0\.1:\d+\): PASSED[\s\S]*promoted 1\.2\.0 dev → qa[\s\S]*deployed 1\.2\.0 to qa/);
+  expect(stub.calls()).toEqual([
+    ['stack', 'output', '--json', '--stack', 'dev'],
+    ['up', '--stack', 'qa', '--yes', '--non-interactive'],
+  ]);
+  expect(readLedger(root).map((x) => [x.version, x.from, x.to])).toEqual([['1.2.0', 'dev', 'qa']]);
+
+  const status = make(root, 'status', {}, { PATH: pathWithout([stub.binDir]) });
+  expect(status.status).toBe(0);
+  const lines = status.stdout.split('\n');
+  expect(lines[0]).toMatch(/^stage\s+version\s+digest\s+last promotion$/);
+  expect(lines[1]).toMatch(new RegExp(`^dev\\s+1\\.2\\.0\\s+sha256:c{64}\\s+\\(builds\\)$`));
+  expect(lines[2]).toMatch(new RegExp(`^qa\\s+1\\.2\\.0\\s+sha256:c{64}\\s+\\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z from dev by .+$`));
+  expect(lines[3]).toMatch(new RegExp(`^staging\\s+1\\.0\\.0\\s+sha256:a{64}\\s+\\(none in ledger\\)$`));
+  expect(lines[4]).toMatch(new RegExp(`^prod\\s+0\\.9\\.0\\s+sha256:9{64}\\s+\\(none in ledger\\)$`));
+  expect(status.stdout).toContain(`qa: ${ref('c')}`);
+});
+
+test('when a stack file was edited by hand after its promotion, then `make status` warns that it differs from the ledger', () => {
+  const { root, stub } = fixture();
+  expect(make(root, 'promote', { VERSION: '1.2.0', DEPLOY: '0' }, { PATH: pathWithout([stub.binDir]) }).status).toBe(0);
+  const file = path.join(root, 'Pulumi.qa.yaml');
+  fs.writeFileSync(file, fs.readFileSync(file, 'utf8').replace(ref('c'), ref('d')));
+  const status = make(root, 'status', {}, { DEV_IMAGE_REF: ref('c'), DEV_VERSION: '1.2.0' });
+  expect(status.stdout).toMatch(/qa: WARNING the stack file differs from the ledger's last promotion \(1\.2\.0 .*@sha256:c{64}\)/);
+});
+
+test('when the Pulumi CLI is missing, then `make status` still shows the pinned stages and says why dev is unknown', () => {
+  const { root } = fixture();
+  const status = make(root, 'status', {});
+  expect(status.status).toBe(0);
+  expect(status.stdout).toMatch(/^dev\s+\?\s+\?/m);
+  expect(status.stdout).toMatch(/dev: unknown: cannot tell what dev runs: the Pulumi CLI .* DEV_IMAGE_REF=/);
+  expect(status.stdout).toMatch(/^staging\s+1\.0\.0\s+sha256:a{64}/m);
+});
+
+test('when TO skips a stage, then `make promote` refuses and says FORCE=1 overrides', () => {
+  const { root, stub } = fixture();
+  const before = snapshot(root);
+  const r = make(root, 'promote', { VERSION: '1.2.0', TO: 'staging', DEPLOY: '0' }, { PATH: pathWithout([stub.binDir]) });
+  expect(r.status).not.toBe(0);
+  expect(r.stderr).toMatch(/promote: refused:\n {2}- skipping qa: 1\.2\.0 runs up to dev[\s\S]*FORCE=1 overrides/);
+  expect(snapshot(root)).toEqual(before);
+});
+
+test('when `make release BUMP=minor`, then app/package.json and the lockfile carry the next minor version', () => {
+  const { root } = fixture();
+  const from = (JSON.parse(fs.readFileSync(path.join(root, 'app/package.json'), 'utf8')) as { version: string }).version;
+  const [major, minor] = from.split('.');
+  const r = make(root, 'release', { BUMP: 'minor' });
+  expect(r.status).toBe(0);
+  const to = `${major}.${Number(minor) + 1}.0`;
+  expect(r.stdout).toContain(`release: ${from} → ${to}`);
+  expect((JSON.parse(fs.readFileSync(path.join(root, 'app/package.json'), 'utf8')) as { version: string }).version).toBe(to);
+});
+
+test('the CLI tells bad input (exit 2) from a refusal FORCE=1 could override (exit 3)', () => {
+  const { root, stub } = fixture();
+  const cli = (...args: string[]) =>
+    spawnSync('npx', ['--no-install', 'tsx', 'tools/promote/cli.ts', 'promote', '--root', root, '--deploy', '0', ...args], {
+      cwd: REPO_ROOT,
+      encoding: 'utf8',
+      env: { ...process.env, PATH: pathWithout([stub.binDir]) },
+    }).status;
+  expect(cli('--version', '1.2')).toBe(2);
+  expect(cli('--version', '1.2.0', '--to', 'staging')).toBe(3);
+});

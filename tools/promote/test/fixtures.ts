@@ -1,0 +1,154 @@
+/**
+ * Throwaway repositories for the promotion tests: stack files in several YAML styles (comments,
+ * quoting, flow maps), the version files, and a stand-in `pulumi` executable that records its arguments.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Image } from '../stack-files';
+
+export const REPO_ROOT = path.resolve(__dirname, '../../..');
+
+/** A digest-pinned reference whose digest is `n` repeated (a, b, c… make digests easy to tell apart). */
+export function ref(n: string, repository = 'registry.example/event-service'): string {
+  return `${repository}@sha256:${n.repeat(64).slice(0, 64)}`;
+}
+
+export function tempDir(prefix: string): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), `promote-${prefix}-`));
+}
+
+export interface FixtureOptions {
+  qa: Image;
+  staging: Image;
+  prod: Image;
+  prometheusUrl: string;
+  soakMinutes?: number;
+}
+
+/** Each stage's file is written in a different style, so byte-for-byte preservation is tested across styles. */
+export function stackFiles(o: FixtureOptions): Record<string, string> {
+  const soak = o.soakMinutes ?? 60;
+  return {
+    'Pulumi.yaml': 'name: event-stack\nruntime: nodejs\nmain: infra/\n',
+    'Pulumi.dev.yaml': [
+      '# dev builds its own image; no pinned ref here.',
+      'config:',
+      '  event-stack:replicas: 1',
+      `  event-stack:prometheusUrl: ${o.prometheusUrl}`,
+      '  event-stack:promotion:',
+      `    soakMinutes: ${soak}   # leave dev after an hour`,
+      '    maxErrorRatio: 0.001',
+      '    maxBurnRate: 1',
+      '',
+    ].join('\n'),
+    'Pulumi.qa.yaml': [
+      '# QA: pinned by `make promote` — do not edit the image by hand.',
+      'config:',
+      '  event-stack:image:',
+      `    ref: ${o.qa.ref} # set by make promote`,
+      `    version: ${o.qa.version}`,
+      '',
+      '  # gate for qa → staging',
+      '  event-stack:promotion:',
+      `    soakMinutes: ${soak}`,
+      '    maxErrorRatio: 0.001',
+      '    maxBurnRate: 1',
+      `  event-stack:prometheusUrl: "${o.prometheusUrl}"`,
+      '  event-stack:replicas: 2',
+      '',
+    ].join('\n'),
+    'Pulumi.staging.yaml': [
+      'config:',
+      '    event-stack:replicas: "2"',
+      '    event-stack:image:',
+      `        version: "${o.staging.version}"`,
+      `        ref: "${o.staging.ref}"`,
+      `    event-stack:promotion: {soakMinutes: ${soak}, maxErrorRatio: 0.002, maxBurnRate: 2}`,
+      `    event-stack:prometheusUrl: '${o.prometheusUrl}'`,
+      '# trailing comment',
+      '',
+    ].join('\n'),
+    'Pulumi.prod.yaml': [
+      'config:',
+      `  event-stack:image: {ref: '${o.prod.ref}', version: '${o.prod.version}'}  # prod`,
+      `  event-stack:prometheusUrl: ${o.prometheusUrl}`,
+      '  event-stack:replicas: 3',
+      '',
+    ].join('\n'),
+  };
+}
+
+export function writeRepo(root: string, files: Record<string, string>): void {
+  for (const [name, text] of Object.entries(files)) {
+    fs.mkdirSync(path.dirname(path.join(root, name)), { recursive: true });
+    fs.writeFileSync(path.join(root, name), text);
+  }
+}
+
+/** Every file under `root` (relative path → content), to assert that nothing changed. */
+export function snapshot(root: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const walk = (dir: string) => {
+    for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+      const full = path.join(dir, entry.name);
+      if (entry.isDirectory()) walk(full);
+      else out[path.relative(root, full)] = fs.readFileSync(full, 'utf8');
+    }
+  };
+  walk(root);
+  return out;
+}
+
+export interface PulumiStub {
+  binDir: string;
+  /** The argument lists of every call so far. */
+  calls(): string[][];
+  /** What `pulumi stack output --json --stack dev` prints. */
+  setOutputs(outputs: Record<string, unknown>): void;
+  /** Exit status of `pulumi up`. */
+  setUpExit(code: number): void;
+}
+
+/** A stand-in `pulumi` on PATH: records argv (tab-separated, one call a line), prints canned outputs. */
+export function pulumiStub(dir: string): PulumiStub {
+  const binDir = path.join(dir, 'bin');
+  fs.mkdirSync(binDir, { recursive: true });
+  const log = path.join(dir, 'pulumi-calls.log');
+  const outputs = path.join(dir, 'pulumi-outputs.json');
+  const upExit = path.join(dir, 'pulumi-up-exit');
+  fs.writeFileSync(log, '');
+  fs.writeFileSync(outputs, '{}');
+  fs.writeFileSync(upExit, '0');
+  fs.writeFileSync(
+    path.join(binDir, 'pulumi'),
+    [
+      '#!/bin/sh',
+      `printf '%s\\t' "$@" >> '${log}'; echo >> '${log}'`,
+      'case "$1" in',
+      `  stack) cat '${outputs}' ;;`,
+      `  up) echo "Updating ($3): stand-in pulumi"; exit "$(cat '${upExit}')" ;;`,
+      '  *) echo "stand-in pulumi: unexpected command $1" >&2; exit 9 ;;',
+      'esac',
+      '',
+    ].join('\n'),
+    { mode: 0o755 },
+  );
+  return {
+    binDir,
+    calls: () =>
+      fs
+        .readFileSync(log, 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((line) => line.replace(/\t$/, '').split('\t')),
+    setOutputs: (o) => fs.writeFileSync(outputs, JSON.stringify(o)),
+    setUpExit: (code) => fs.writeFileSync(upExit, String(code)),
+  };
+}
+
+/** PATH without any real `pulumi`, plus `extra` directories first. */
+export function pathWithout(extra: string[] = []): string {
+  const rest = (process.env.PATH ?? '').split(path.delimiter).filter((d) => d && !fs.existsSync(path.join(d, 'pulumi')));
+  return [...extra, ...rest].join(path.delimiter);
+}

@@ -1,0 +1,97 @@
+/** The SLO gate against real Prometheus servers on 127.0.0.1, each holding a different synthetic history. */
+import fs from 'node:fs';
+import path from 'node:path';
+import { evaluateGate, formatGate } from '../gate';
+import { GateThresholds } from '../stack-files';
+import { tempDir } from './fixtures';
+import { prometheusWithHistory } from './prometheus';
+
+type Prom = Awaited<ReturnType<typeof prometheusWithHistory>>;
+const proms: Record<'healthy' | 'failing' | 'recentSpike' | 'idle', Prom> = {} as never;
+let dir: string;
+
+beforeAll(async () => {
+  dir = tempDir('gate');
+  const steady = [
+    { instance: 'a', version: '1.0.0', startedMinutesAgo: 180 },
+    { instance: 'b', version: '1.1.0', startedMinutesAgo: 10 },
+  ];
+  const histories = {
+    healthy: { instances: steady, rps: 10, errorShare: () => 0.0001 },
+    failing: { instances: steady, rps: 10, errorShare: () => 0.02 },
+    // Fine for hours, then 5 % errors in the last three minutes.
+    recentSpike: { instances: steady, rps: 10, errorShare: (ago: number) => (ago < 3 ? 0.05 : 0) },
+    idle: { instances: steady, rps: 0, errorShare: () => 0 },
+  };
+  const started = await Promise.all(Object.entries(histories).map(([name, h]) => prometheusWithHistory(path.join(dir, name), h)));
+  Object.keys(histories).forEach((name, i) => Object.assign(proms, { [name]: started[i] }));
+}, 60000);
+
+afterAll(async () => {
+  await Promise.all(Object.values(proms).map((p) => p.stop()));
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+const limits: GateThresholds = { soakMinutes: 60, maxErrorRatio: 0.001, maxBurnRate: 1 };
+const gate = (p: Prom | string | undefined, version = '1.0.0', thresholds = limits) =>
+  evaluateGate({ stage: 'qa', version, prometheusUrl: typeof p === 'string' || p === undefined ? p : p.url, thresholds });
+
+test('when the stage is healthy and VERSION has soaked long enough, then the gate passes and reports what it measured', async () => {
+  const g = await gate(proms.healthy);
+  expect(g.reasons).toEqual([]);
+  expect(g.passed).toBe(true);
+  expect(g.errorRatio).toBeCloseTo(0.0001, 6);
+  expect(g.burnRate).toBeCloseTo(0.1, 3);
+  expect(g.runningMinutes).toBeGreaterThan(179);
+  expect(g.runningMinutes).toBeLessThan(182);
+  expect(formatGate(g)).toMatch(/PASSED[\s\S]*running 1\.0\.0: 18\d\.\d min \(soak ≥ 60 min\)[\s\S]*error ratio: 0\.010 % \(≤ 0\.100 %\)/);
+});
+
+test('when VERSION started ten minutes ago, then the gate refuses: soak too short', async () => {
+  const g = await gate(proms.healthy, '1.1.0');
+  expect(g.passed).toBe(false);
+  expect(g.reasons).toEqual([expect.stringMatching(/^soak too short: 1\.1\.0 has run in qa for (9|10)\.\d min, 60 min required$/)]);
+});
+
+test('when the soak requirement is below the running time, then the same version passes', async () => {
+  expect((await gate(proms.healthy, '1.1.0', { ...limits, soakMinutes: 5 })).passed).toBe(true);
+});
+
+test('when no instance runs VERSION, then the gate refuses: not running', async () => {
+  const g = await gate(proms.healthy, '2.0.0');
+  expect(g.runningMinutes).toBeNull();
+  expect(g.reasons).toEqual(['2.0.0 is not running in qa (no instance reports app_build_info{version="2.0.0"})']);
+});
+
+test('when 2 % of requests fail, then the gate refuses on both error ratio and burn rate', async () => {
+  const g = await gate(proms.failing);
+  expect(g.passed).toBe(false);
+  expect(g.errorRatio).toBeCloseTo(0.02, 4);
+  expect(g.burnRate).toBeCloseTo(20, 1);
+  expect(g.reasons).toEqual([
+    'error ratio over 60 min is 2.000 %, above the limit 0.100 %',
+    'burn rate over the last 5 min is 20.00× the budget of a 99.9 % SLO, above the limit 1',
+  ]);
+});
+
+test('when errors started three minutes ago, then the hour looks fine but the burn rate refuses', async () => {
+  const g = await gate(proms.recentSpike, '1.0.0', { ...limits, maxErrorRatio: 0.01 });
+  expect(g.errorRatio).toBeLessThan(0.01);
+  expect(g.burnRate).toBeGreaterThan(10);
+  expect(g.reasons).toEqual([expect.stringMatching(/^burn rate over the last 5 min is \d+\.\d\d× the budget/)]);
+});
+
+test('when the stage served no requests in the window, then the gate refuses: health cannot be judged', async () => {
+  const g = await gate(proms.idle);
+  expect(g.errorRatio).toBeNull();
+  expect(g.reasons).toEqual(['no requests in qa over the last 60 min: health cannot be judged']);
+});
+
+test('when Prometheus cannot be reached, then the gate refuses and names the URL', async () => {
+  const g = await gate('http://127.0.0.1:1');
+  expect(g.reasons).toEqual([expect.stringMatching(/^could not query qa's Prometheus at http:\/\/127\.0\.0\.1:1: /)]);
+});
+
+test('when the stage has no prometheusUrl, then the gate refuses and says which key to set', async () => {
+  expect((await gate(undefined)).reasons).toEqual(['no Prometheus for qa: set event-stack:prometheusUrl in Pulumi.qa.yaml']);
+});

@@ -1,0 +1,66 @@
+/**
+ * A real Prometheus on 127.0.0.1 holding synthetic history of the service's metrics, backfilled
+ * with `promtool tsdb create-blocks-from openmetrics` before it starts.
+ */
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { freePort, Running } from '../../stack/process';
+import { requireExecutable } from '../../stack/process';
+import { startPrometheus } from '../../stack/services';
+
+export interface SyntheticInstance {
+  instance: string;
+  version: string;
+  /** The process started this many minutes before now. */
+  startedMinutesAgo: number;
+}
+
+export interface SyntheticHistory {
+  instances: SyntheticInstance[];
+  /** Requests per second per instance. */
+  rps: number;
+  /** Share of requests answered with a 500 at a moment `minutesAgo` before now. */
+  errorShare: (minutesAgo: number) => number;
+}
+
+const STEP_SECONDS = 15;
+
+/** OpenMetrics text of the history, one sample every 15 s per series, ending a few seconds before now. */
+export function openMetrics(h: SyntheticHistory, nowSeconds: number): string {
+  const oldest = Math.max(...h.instances.map((i) => i.startedMinutesAgo));
+  const lines: string[] = [];
+  const counters = new Map<string, { ok: number; failed: number }>();
+  const end = Math.floor(nowSeconds) - 2;
+  for (let t = end - Math.ceil(oldest * 60); t <= end; t += STEP_SECONDS) {
+    for (const i of h.instances) {
+      const started = nowSeconds - i.startedMinutesAgo * 60;
+      if (t < started) continue;
+      const labels = `job="event-service",instance="${i.instance}"`;
+      const c = counters.get(i.instance) ?? { ok: 0, failed: 0 };
+      const share = h.errorShare((nowSeconds - t) / 60);
+      c.ok += h.rps * STEP_SECONDS * (1 - share);
+      c.failed += h.rps * STEP_SECONDS * share;
+      counters.set(i.instance, c);
+      lines.push(
+        `app_build_info{${labels},version="${i.version}",commit="abc1234"} 1 ${t}`,
+        `process_start_time_seconds{${labels}} ${Math.floor(started)} ${t}`,
+        `http_requests_total{${labels},method="POST",route="/api/v1/events",code="202"} ${c.ok.toFixed(3)} ${t}`,
+        `http_requests_total{${labels},method="POST",route="/api/v1/events",code="500"} ${c.failed.toFixed(3)} ${t}`,
+      );
+    }
+  }
+  return `${lines.join('\n')}\n# EOF\n`;
+}
+
+/** Starts Prometheus in `dir` with the history backfilled; stop it with `.stop()`. */
+export async function prometheusWithHistory(dir: string, history: SyntheticHistory): Promise<Running & { url: string }> {
+  fs.mkdirSync(dir, { recursive: true });
+  const omFile = path.join(dir, 'history.om.txt');
+  fs.writeFileSync(omFile, openMetrics(history, Date.now() / 1000));
+  const promtool = requireExecutable(['promtool'], 'prometheus');
+  execFileSync(promtool, ['tsdb', 'create-blocks-from', 'openmetrics', omFile, path.join(dir, 'data')], { stdio: 'pipe' });
+  const configFile = path.join(dir, 'prometheus.yml');
+  fs.writeFileSync(configFile, 'global:\n  scrape_interval: 15s\nscrape_configs: []\n');
+  return startPrometheus({ dir, port: await freePort(), configFile });
+}

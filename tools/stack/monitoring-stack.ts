@@ -1,0 +1,125 @@
+/**
+ * Prometheus, Pushgateway and Alertmanager (and Grafana when installed) started on 127.0.0.1 with
+ * the configuration rendered by monitoring.ts: `make local` and the end-to-end test run the same files.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { httpOk, Running, startAndAwait } from './process';
+import { AlertmanagerConfigInput, DASHBOARDS_JSON_DIR, writeMonitoringFiles } from './monitoring';
+import { findGrafana, startAlertmanager, startPrometheus, startPushgateway } from './services';
+
+export interface MonitoringStackOptions {
+  /** Data and rendered configuration live under this directory. */
+  dir: string;
+  ports: { prometheus: number; pushgateway: number; alertmanager: number };
+  /** host:port of each event service instance. */
+  appTargets: string[];
+  pagerUrl: string;
+  ticketUrl: string;
+  scrapeInterval: string;
+  evaluationInterval: string;
+  /** Defaults to alerts/rules/*.yml; the end-to-end test passes copies with a shorter `for`. */
+  ruleFiles?: string[];
+  alertmanagerTiming?: AlertmanagerConfigInput['timing'];
+  externalLabels?: Record<string, string>;
+}
+
+export interface MonitoringStack {
+  prometheus: Running & { url: string };
+  pushgateway: Running & { url: string };
+  alertmanager: Running & { url: string };
+  files: ReturnType<typeof writeMonitoringFiles>;
+  /** Stops everything it started, in reverse order. */
+  stop(): Promise<void>;
+}
+
+export async function startMonitoringStack(opts: MonitoringStackOptions): Promise<MonitoringStack> {
+  const host = (port: number) => `127.0.0.1:${port}`;
+  const files = writeMonitoringFiles(path.join(opts.dir, 'config'), {
+    appTargets: opts.appTargets,
+    pushgatewayTarget: host(opts.ports.pushgateway),
+    alertmanagerTargets: [host(opts.ports.alertmanager)],
+    ruleFiles: opts.ruleFiles,
+    scrapeInterval: opts.scrapeInterval,
+    evaluationInterval: opts.evaluationInterval,
+    externalLabels: opts.externalLabels,
+    pagerUrl: opts.pagerUrl,
+    ticketUrl: opts.ticketUrl,
+    prometheusUrl: `http://${host(opts.ports.prometheus)}`,
+    alertmanagerTiming: opts.alertmanagerTiming,
+  });
+  const started: Running[] = [];
+  const stop = async () => {
+    for (const p of started.reverse()) await p.stop(10000);
+  };
+  try {
+    const sub = (name: string) => fs.mkdirSync(path.join(opts.dir, name), { recursive: true });
+    ['alertmanager', 'pushgateway', 'prometheus'].forEach(sub);
+    const alertmanager = await startAlertmanager({
+      dir: path.join(opts.dir, 'alertmanager'),
+      port: opts.ports.alertmanager,
+      configFile: files.alertmanager,
+    });
+    started.push(alertmanager);
+    const pushgateway = await startPushgateway({ dir: path.join(opts.dir, 'pushgateway'), port: opts.ports.pushgateway });
+    started.push(pushgateway);
+    const prometheus = await startPrometheus({
+      dir: path.join(opts.dir, 'prometheus'),
+      port: opts.ports.prometheus,
+      configFile: files.prometheus,
+    });
+    started.push(prometheus);
+    return { prometheus, pushgateway, alertmanager, files, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
+
+/** Where the Grafana binaries keep their static files (homepath), if installed from a package. */
+function grafanaHome(): string | undefined {
+  return ['/usr/share/grafana'].find((d) => fs.existsSync(path.join(d, 'conf', 'defaults.ini')));
+}
+
+/**
+ * Grafana with the provisioned datasource and dashboards, anonymous admin access on 127.0.0.1.
+ * Returns undefined when no grafana/grafana-server binary is installed (the caller explains).
+ */
+export async function startGrafana(opts: {
+  dir: string;
+  port: number;
+  provisioningDir: string;
+}): Promise<(Running & { url: string }) | undefined> {
+  const bin = findGrafana();
+  if (!bin) return undefined;
+  const home = grafanaHome();
+  const url = `http://127.0.0.1:${opts.port}`;
+  const args = path.basename(bin) === 'grafana' ? ['server'] : [];
+  if (home) args.push(`--homepath=${home}`);
+  fs.mkdirSync(path.join(opts.dir, 'data'), { recursive: true });
+  const env = {
+    ...process.env,
+    GF_PATHS_PROVISIONING: opts.provisioningDir,
+    GF_PATHS_DATA: path.join(opts.dir, 'data'),
+    GF_PATHS_LOGS: opts.dir,
+    GF_SERVER_HTTP_ADDR: '127.0.0.1',
+    GF_SERVER_HTTP_PORT: String(opts.port),
+    GF_AUTH_ANONYMOUS_ENABLED: 'true',
+    GF_AUTH_ANONYMOUS_ORG_ROLE: 'Admin',
+    GF_ANALYTICS_REPORTING_ENABLED: 'false',
+    GF_ANALYTICS_CHECK_FOR_UPDATES: 'false',
+    GF_NEWS_NEWS_FEED_ENABLED: 'false',
+  };
+  const proc = await startAndAwait('grafana', bin, args, path.join(opts.dir, 'grafana.log'), () => httpOk(`${url}/api/health`), {
+    env,
+    timeoutMs: 60000,
+  });
+  return Object.assign(proc, { url });
+}
+
+/** What to tell the user when Grafana is not installed. */
+export const GRAFANA_MISSING_NOTICE = `Grafana is not installed, so it was not started. To get it:
+    Debian/Ubuntu: add Grafana's APT repository (https://apt.grafana.com, see https://grafana.com/docs/grafana/latest/setup-grafana/installation/debian/)
+                   then apt-get install grafana; or put a grafana / grafana-server binary on PATH.
+    The dashboards are plain JSON in ${path.relative(process.cwd(), DASHBOARDS_JSON_DIR) || DASHBOARDS_JSON_DIR}/ (import them into any Grafana,
+    with a Prometheus datasource of uid "prometheus").`;

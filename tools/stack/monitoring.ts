@@ -1,0 +1,254 @@
+/**
+ * The one source of the monitoring configuration: the Prometheus configuration, the Alertmanager
+ * configuration (rendered from alerts/alertmanager.yml) and Grafana's provisioning files. Pure
+ * functions from addresses to YAML text, used unchanged by `make local`, the tests and the Pulumi
+ * program; only the addresses (and receiver URLs, which are secrets) differ between them.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import YAML from 'yaml';
+
+const ROOT = path.join(__dirname, '..', '..');
+
+/** Prometheus job name of the event service's instances; the rules and dashboards select on it. */
+export const APP_JOB = 'event-service';
+/** Job label the maintenance job pushes under (kept by honor_labels on the Pushgateway scrape). */
+export const MAINTENANCE_JOB = 'event_maintenance';
+/** Fixed uid of the provisioned Prometheus datasource: the default of every dashboard's $datasource. */
+export const GRAFANA_DATASOURCE_UID = 'prometheus';
+
+export const ALERTS_DIR = path.join(ROOT, 'alerts');
+export const RULES_DIR = path.join(ALERTS_DIR, 'rules');
+export const ALERTMANAGER_TEMPLATE = path.join(ALERTS_DIR, 'alertmanager.yml');
+export const DASHBOARDS_JSON_DIR = path.join(ROOT, 'dashboards', 'json');
+
+/** Absolute paths of the Prometheus rule files (alerts/rules/*.yml), sorted. */
+export function ruleFilePaths(dir = RULES_DIR): string[] {
+  return fs
+    .readdirSync(dir)
+    .filter((f) => f.endsWith('.yml'))
+    .sort()
+    .map((f) => path.join(dir, f));
+}
+
+export interface PrometheusConfigInput {
+  /** host:port of every event service instance. */
+  appTargets: string[];
+  /** host:port of the Pushgateway (scraped with honor_labels so pushed job labels survive). */
+  pushgatewayTarget: string;
+  /** host:port of each Alertmanager; Prometheus sends alerts to them and scrapes them. */
+  alertmanagerTargets: string[];
+  /** Rule files as Prometheus sees them (absolute paths, or relative to the config file). */
+  ruleFiles: string[];
+  /** e.g. '15s' in production, '1s' in the end-to-end test. */
+  scrapeInterval: string;
+  evaluationInterval: string;
+  /** Defaults to the scrape interval capped at 10s (Prometheus requires timeout ≤ interval). */
+  scrapeTimeout?: string;
+  /** Labels added to every series and alert leaving this Prometheus, e.g. { stage: 'prod' }. */
+  externalLabels?: Record<string, string>;
+}
+
+const DURATION = /^(\d+(ms|s|m|h|d|w|y))+$/;
+
+function durationMs(d: string): number {
+  const units: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000, y: 31_536_000_000 };
+  let total = 0;
+  for (const [, n, unit] of d.matchAll(/(\d+)(ms|s|m|h|d|w|y)/g)) total += Number(n) * (units[unit!] ?? 0);
+  return total;
+}
+
+function requireDuration(name: string, value: string): string {
+  if (!DURATION.test(value)) throw new Error(`${name} must be a Prometheus duration such as 15s or 1m, got ${JSON.stringify(value)}`);
+  return value;
+}
+
+function requireTargets(name: string, targets: string[], min = 1): string[] {
+  if (targets.length < min) throw new Error(`${name} needs at least ${min} host:port target`);
+  for (const t of targets) if (!/^[^\s/:]+:\d{1,5}$/.test(t)) throw new Error(`${name}: ${JSON.stringify(t)} is not host:port`);
+  return targets;
+}
+
+/** prometheus.yml text: scrape the app, the Pushgateway (honor_labels) and Alertmanager; load the rule files. */
+export function renderPrometheusConfig(input: PrometheusConfigInput): string {
+  const scrapeInterval = requireDuration('scrapeInterval', input.scrapeInterval);
+  const evaluationInterval = requireDuration('evaluationInterval', input.evaluationInterval);
+  const scrapeTimeout = requireDuration(
+    'scrapeTimeout',
+    input.scrapeTimeout ?? (durationMs(scrapeInterval) > 10_000 ? '10s' : scrapeInterval),
+  );
+  if (durationMs(scrapeTimeout) > durationMs(scrapeInterval)) throw new Error('scrapeTimeout must not exceed scrapeInterval');
+  if (input.ruleFiles.length === 0) throw new Error('ruleFiles is empty: Prometheus would evaluate no alerts');
+  const config = {
+    global: {
+      scrape_interval: scrapeInterval,
+      scrape_timeout: scrapeTimeout,
+      evaluation_interval: evaluationInterval,
+      ...(input.externalLabels && Object.keys(input.externalLabels).length ? { external_labels: input.externalLabels } : {}),
+    },
+    rule_files: input.ruleFiles,
+    alerting: {
+      alertmanagers: [{ static_configs: [{ targets: requireTargets('alertmanagerTargets', input.alertmanagerTargets) }] }],
+    },
+    scrape_configs: [
+      { job_name: APP_JOB, metrics_path: '/metrics', static_configs: [{ targets: requireTargets('appTargets', input.appTargets) }] },
+      {
+        job_name: 'pushgateway',
+        honor_labels: true,
+        static_configs: [{ targets: requireTargets('pushgatewayTarget', [input.pushgatewayTarget]) }],
+      },
+      { job_name: 'alertmanager', static_configs: [{ targets: input.alertmanagerTargets }] },
+    ],
+  };
+  return `# Rendered by tools/stack/monitoring.ts (renderPrometheusConfig); do not edit.\n${YAML.stringify(config, { aliasDuplicateObjects: false })}`;
+}
+
+export interface AlertmanagerConfigInput {
+  /** Webhook of the pager receiver (critical alerts). A secret: comes from configuration, never from the repo. */
+  pagerUrl: string;
+  /** Webhook of the ticket receiver (warning alerts). */
+  ticketUrl: string;
+  /** The template text; defaults to alerts/alertmanager.yml. */
+  template?: string;
+  /** Notification timing of the root route; the end-to-end test shortens it, production keeps the file's. */
+  timing?: { groupWait?: string; groupInterval?: string; repeatInterval?: string };
+}
+
+function requireHttpUrl(name: string, value: string): string {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new Error(`${name} must be an http(s) URL, got an unparsable value`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error(`${name} must be an http(s) URL`);
+  return value;
+}
+
+/** Fills ${NAME} placeholders; throws when one is unknown or a value is missing (never renders a half config). */
+export function fillPlaceholders(template: string, values: Record<string, string>): string {
+  return template.replace(/\$\{([A-Z0-9_]+)\}/g, (_m, name: string) => {
+    const v = values[name];
+    if (v === undefined) throw new Error(`no value for the placeholder \${${name}}`);
+    return JSON.stringify(v); // a JSON string is a valid YAML scalar, whatever the URL contains
+  });
+}
+
+/** alertmanager.yml text: alerts/alertmanager.yml with the receiver URLs (and optionally test timings) filled in. */
+export function renderAlertmanagerConfig(input: AlertmanagerConfigInput): string {
+  const template = input.template ?? fs.readFileSync(ALERTMANAGER_TEMPLATE, 'utf8');
+  const text = fillPlaceholders(template, {
+    PAGER_WEBHOOK_URL: requireHttpUrl('pagerUrl', input.pagerUrl),
+    TICKET_WEBHOOK_URL: requireHttpUrl('ticketUrl', input.ticketUrl),
+  });
+  if (!input.timing) return text;
+  const doc = YAML.parseDocument(text);
+  const { groupWait, groupInterval, repeatInterval } = input.timing;
+  if (groupWait) doc.setIn(['route', 'group_wait'], requireDuration('groupWait', groupWait));
+  if (groupInterval) doc.setIn(['route', 'group_interval'], requireDuration('groupInterval', groupInterval));
+  if (repeatInterval) doc.setIn(['route', 'repeat_interval'], requireDuration('repeatInterval', repeatInterval));
+  return doc.toString();
+}
+
+interface RuleGroups {
+  groups: Array<{ name: string; rules: Array<{ alert?: string; record?: string; expr: string; for?: string }> }>;
+}
+
+/**
+ * A copy of a rule file with the `for` of the named alerts replaced, for tests that cannot wait minutes.
+ * The rule files stay the one source: everything else (expressions, labels, annotations) is unchanged.
+ * Throws when a named alert is not in the file, so a renamed alert cannot silently escape the override.
+ */
+export function overrideAlertFor(ruleFileText: string, overrides: Record<string, string>): string {
+  const doc = YAML.parseDocument(ruleFileText);
+  const found = new Set<string>();
+  const groups = (doc.toJS() as RuleGroups).groups;
+  groups.forEach((g, gi) =>
+    g.rules.forEach((r, ri) => {
+      if (r.alert && overrides[r.alert] !== undefined) {
+        doc.setIn(['groups', gi, 'rules', ri, 'for'], requireDuration(`for of ${r.alert}`, overrides[r.alert]!));
+        found.add(r.alert);
+      }
+    }),
+  );
+  const missing = Object.keys(overrides).filter((a) => !found.has(a));
+  if (missing.length) throw new Error(`no alert named ${missing.join(', ')} in the rule file`);
+  return doc.toString();
+}
+
+/**
+ * Grafana datasource provisioning (provisioning/datasources/*.yaml): Prometheus with a fixed uid. Its
+ * scrape interval tells Grafana how small $__rate_interval may get (4 × scrape interval at least).
+ */
+export function renderGrafanaDatasources(input: { prometheusUrl: string; scrapeInterval?: string }): string {
+  const config = {
+    apiVersion: 1,
+    datasources: [
+      {
+        name: 'Prometheus',
+        uid: GRAFANA_DATASOURCE_UID,
+        type: 'prometheus',
+        access: 'proxy',
+        url: requireHttpUrl('prometheusUrl', input.prometheusUrl),
+        isDefault: true,
+        editable: false,
+        jsonData: { httpMethod: 'POST', timeInterval: requireDuration('scrapeInterval', input.scrapeInterval ?? '15s') },
+      },
+    ],
+  };
+  return `# Rendered by tools/stack/monitoring.ts (renderGrafanaDatasources); do not edit.\n${YAML.stringify(config, { aliasDuplicateObjects: false })}`;
+}
+
+/** Grafana dashboard provider provisioning (provisioning/dashboards/*.yaml): load every JSON file in a directory. */
+export function renderGrafanaDashboardProvider(input: { dashboardsDir: string }): string {
+  const config = {
+    apiVersion: 1,
+    providers: [
+      {
+        name: 'event-stack',
+        folder: 'Event stack',
+        type: 'file',
+        disableDeletion: true,
+        allowUiUpdates: false,
+        updateIntervalSeconds: 30,
+        options: { path: input.dashboardsDir, foldersFromFilesStructure: false },
+      },
+    ],
+  };
+  return `# Rendered by tools/stack/monitoring.ts (renderGrafanaDashboardProvider); do not edit.\n${YAML.stringify(config, { aliasDuplicateObjects: false })}`;
+}
+
+export interface MonitoringFilesInput extends Omit<PrometheusConfigInput, 'ruleFiles'> {
+  pagerUrl: string;
+  ticketUrl: string;
+  prometheusUrl: string;
+  ruleFiles?: string[];
+  dashboardsDir?: string;
+  alertmanagerTiming?: AlertmanagerConfigInput['timing'];
+}
+
+/**
+ * Writes prometheus.yml, alertmanager.yml and grafana/provisioning/{datasources,dashboards}/event-stack.yaml
+ * under `dir` (the only function here that touches the disk; `make local`, the tests and the checks use it).
+ */
+export function writeMonitoringFiles(dir: string, input: MonitoringFilesInput) {
+  const files = {
+    prometheus: path.join(dir, 'prometheus.yml'),
+    alertmanager: path.join(dir, 'alertmanager.yml'),
+    grafanaProvisioning: path.join(dir, 'grafana', 'provisioning'),
+  };
+  fs.mkdirSync(path.join(files.grafanaProvisioning, 'datasources'), { recursive: true });
+  fs.mkdirSync(path.join(files.grafanaProvisioning, 'dashboards'), { recursive: true });
+  fs.writeFileSync(files.prometheus, renderPrometheusConfig({ ...input, ruleFiles: input.ruleFiles ?? ruleFilePaths() }));
+  fs.writeFileSync(
+    files.alertmanager,
+    renderAlertmanagerConfig({ pagerUrl: input.pagerUrl, ticketUrl: input.ticketUrl, timing: input.alertmanagerTiming }),
+    { mode: 0o600 },
+  );
+  fs.writeFileSync(path.join(files.grafanaProvisioning, 'datasources', 'event-stack.yaml'), renderGrafanaDatasources(input));
+  fs.writeFileSync(
+    path.join(files.grafanaProvisioning, 'dashboards', 'event-stack.yaml'),
+    renderGrafanaDashboardProvider({ dashboardsDir: input.dashboardsDir ?? DASHBOARDS_JSON_DIR }),
+  );
+  return files;
+}
