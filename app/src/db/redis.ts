@@ -14,6 +14,8 @@ export function createRedis(config: Config, logger: Logger): Redis {
     maxRetriesPerRequest: 0,
     retryStrategy: (times) => Math.min(times * 200, 2000),
     lazyConnect: false,
+    // Concurrent requests' commands share one write: fewer syscalls on the hot path, same semantics.
+    enableAutoPipelining: true,
   });
   let lastWarn = 0;
   redis.on('error', (err: Error) => {
