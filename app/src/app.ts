@@ -109,6 +109,8 @@ export function buildApp(config: Config, logger: Logger) {
     next();
   });
 
+  // The ingest routes first: every router in front of them is matched against each event request.
+  app.use(eventsRouter({ pool, auth, ingest, limiter, metrics: ingestMetrics, bodyLimit: config.BODY_LIMIT_BYTES }));
   app.use(healthRouter({ pool, redis, timeoutMs: config.READY_CHECK_TIMEOUT_MS, isShuttingDown: () => state.shuttingDown }));
   app.get('/metrics', async (_req, res, next) => {
     try {
@@ -120,7 +122,6 @@ export function buildApp(config: Config, logger: Logger) {
 
   app.use(openApiRouter());
   app.use(sensorsRouter(pool, auth, config.BODY_LIMIT_BYTES));
-  app.use(eventsRouter({ pool, auth, ingest, limiter, metrics: ingestMetrics, bodyLimit: config.BODY_LIMIT_BYTES }));
 
   app.use(notFound);
   app.use(errorMiddleware(logger));
