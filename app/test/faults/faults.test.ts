@@ -97,13 +97,25 @@ function expectNothingLost(driver: LoadDriver, v: Awaited<ReturnType<typeof veri
   expect(v.stored).toBe(s.sent);
 }
 
+/** Starts the service as a child with a sensor and a load driver running against it; always stops both. */
+async function underLoad(
+  test: (svc: ChildService, sensor: { sensorId: string; token: string }, driver: LoadDriver) => Promise<void>,
+): Promise<void> {
+  const svc = await ChildService.start(stack, CHILD_ENV);
+  const sensor = await svc.createSensor();
+  const driver = new LoadDriver({ url: svc.url, token: sensor.token, ...LOAD });
+  try {
+    driver.start();
+    await test(svc, sensor, driver);
+  } finally {
+    await driver.stop();
+    await svc.stop();
+  }
+}
+
 describe('fault: kill -9 mid-load', () => {
   it('when the process is killed with SIGKILL and restarted, then every acknowledged event is stored exactly once', async () => {
-    const svc = await ChildService.start(stack, CHILD_ENV);
-    const sensor = await svc.createSensor();
-    const driver = new LoadDriver({ url: svc.url, token: sensor.token, ...LOAD });
-    try {
-      driver.start();
+    await underLoad(async (svc, sensor, driver) => {
       await sleep(1500);
       const killedAt = Date.now();
       const exit = await svc.kill('SIGKILL');
@@ -119,63 +131,56 @@ describe('fault: kill -9 mid-load', () => {
       writeResult('kill9', f);
       expect(f.retriedBatches).toBeGreaterThan(0); // the kill did interrupt the load
       expectNothingLost(driver, v);
-    } finally {
-      await driver.stop();
-      await svc.stop();
-    }
+    });
   });
 });
 
 describe('fault: PostgreSQL outage', () => {
   it('when PostgreSQL stops for seconds, then requests get 503 + Retry-After in bounded time, /readyz is 503, and it recovers by itself without loss', async () => {
-    const svc = await ChildService.start(stack, CHILD_ENV);
-    const sensor = await svc.createSensor();
-    const driver = new LoadDriver({ url: svc.url, token: sensor.token, ...LOAD });
     try {
-      driver.start();
-      await sleep(1500);
-      const stoppedAt = Date.now();
-      await stack.postgres.stop();
-      const down = Date.now();
-      const readyDuringOutage: Array<{ status: number; ms: number }> = [];
-      while (Date.now() - down < 4000) {
-        readyDuringOutage.push(await svc.readyz());
-        await sleep(250);
-      }
-      const restartAt = Date.now();
-      await stack.postgres.start();
-      const restartedAt = Date.now();
-      // Recovery on its own: no restart of the service, just time.
-      await waitFor('/readyz to be 200 again after PostgreSQL is back', async () => (await svc.readyz()).status === 200, 15000, 200);
-      const recoveredAt = Date.now();
-      await sleep(1000);
-      await driver.settle(20000);
+      await underLoad(async (svc, sensor, driver) => {
+        await sleep(1500);
+        const stoppedAt = Date.now();
+        await stack.postgres.stop();
+        const down = Date.now();
+        const readyDuringOutage: Array<{ status: number; ms: number }> = [];
+        while (Date.now() - down < 4000) {
+          readyDuringOutage.push(await svc.readyz());
+          await sleep(250);
+        }
+        const restartAt = Date.now();
+        await stack.postgres.start();
+        const restartedAt = Date.now();
+        // Recovery on its own: no restart of the service, just time.
+        await waitFor('/readyz to be 200 again after PostgreSQL is back', async () => (await svc.readyz()).status === 200, 15000, 200);
+        const recoveredAt = Date.now();
+        await sleep(1000);
+        await driver.settle(20000);
 
-      // Requests wholly inside the outage: nothing can commit, so each must be a quick 503 with Retry-After.
-      const inside = driver.attempts().filter((a) => a.startedAt >= down && a.endedAt <= restartAt);
-      const overlapping = driver.attemptsDuring(stoppedAt, restartedAt);
-      const v = await verify(driver, sensor.sensorId);
-      const f = figures('PostgreSQL stopped for 4 s', driver, v, [stoppedAt, restartedAt], {
-        readyzDuringFault: statusesOf(readyDuringOutage),
-        recoveryMs: recoveredAt - restartedAt,
-        requestBoundMs: REQUEST_BOUND_MS,
+        // Requests wholly inside the outage: nothing can commit, so each must be a quick 503 with Retry-After.
+        const inside = driver.attempts().filter((a) => a.startedAt >= down && a.endedAt <= restartAt);
+        const overlapping = driver.attemptsDuring(stoppedAt, restartedAt);
+        const v = await verify(driver, sensor.sensorId);
+        const f = figures('PostgreSQL stopped for 4 s', driver, v, [stoppedAt, restartedAt], {
+          readyzDuringFault: statusesOf(readyDuringOutage),
+          recoveryMs: recoveredAt - restartedAt,
+          requestBoundMs: REQUEST_BOUND_MS,
+        });
+        writeResult('postgres', f);
+
+        expect(inside.length).toBeGreaterThan(10);
+        expect(inside.map((a) => ({ status: a.status, code: a.code, retryAfter: a.retryAfter }))).toEqual(
+          inside.map(() => ({ status: 503, code: 'unavailable', retryAfter: '2' })),
+        );
+        // Every request that met the outage got an HTTP answer (202 before, 503 during), within the configured timeouts.
+        expect(overlapping.filter((a) => !(a.status === 202 || a.status === 503))).toEqual([]);
+        expect(Math.max(...overlapping.map((a) => a.endedAt - a.startedAt))).toBeLessThanOrEqual(REQUEST_BOUND_MS);
+        expect(readyDuringOutage.length).toBeGreaterThan(3);
+        expect(readyDuringOutage.map((r) => r.status)).toEqual(readyDuringOutage.map(() => 503));
+        expect(Math.max(...readyDuringOutage.map((r) => r.ms))).toBeLessThanOrEqual(TIMEOUTS.READY_CHECK_TIMEOUT_MS + 1500);
+        expectNothingLost(driver, v);
       });
-      writeResult('postgres', f);
-
-      expect(inside.length).toBeGreaterThan(10);
-      expect(inside.map((a) => ({ status: a.status, code: a.code, retryAfter: a.retryAfter }))).toEqual(
-        inside.map(() => ({ status: 503, code: 'unavailable', retryAfter: '2' })),
-      );
-      // Every request that met the outage got an HTTP answer (202 before, 503 during), within the configured timeouts.
-      expect(overlapping.filter((a) => !(a.status === 202 || a.status === 503))).toEqual([]);
-      expect(Math.max(...overlapping.map((a) => a.endedAt - a.startedAt))).toBeLessThanOrEqual(REQUEST_BOUND_MS);
-      expect(readyDuringOutage.length).toBeGreaterThan(3);
-      expect(readyDuringOutage.map((r) => r.status)).toEqual(readyDuringOutage.map(() => 503));
-      expect(Math.max(...readyDuringOutage.map((r) => r.ms))).toBeLessThanOrEqual(TIMEOUTS.READY_CHECK_TIMEOUT_MS + 1500);
-      expectNothingLost(driver, v);
     } finally {
-      await driver.stop();
-      await svc.stop();
       if (!stack.postgres.running) await stack.postgres.start();
     }
   });
@@ -183,45 +188,41 @@ describe('fault: PostgreSQL outage', () => {
 
 describe('fault: Redis outage', () => {
   it('when Redis stops mid-load, then ingest keeps answering 202, /readyz stays 200 "degraded", redis_up is 0, and it reconnects after', async () => {
-    const svc = await ChildService.start(stack, CHILD_ENV);
-    const sensor = await svc.createSensor();
-    const driver = new LoadDriver({ url: svc.url, token: sensor.token, ...LOAD });
     let redisDown = false;
     try {
-      driver.start();
-      await sleep(1000);
-      const stoppedAt = Date.now();
-      redisDown = true;
-      await stack.redis.stop();
-      await sleep(1500);
-      const ready = await svc.readyz();
-      const metrics = await svc.metrics();
-      await sleep(1500);
-      const restartAt = Date.now();
-      await stack.redis.start();
-      redisDown = false;
-      await waitFor('redis_up to be 1 again', async () => /^redis_up 1$/m.test(await svc.metrics()), 15000, 250);
-      const reconnectedAt = Date.now();
-      await driver.settle(20000);
+      await underLoad(async (svc, sensor, driver) => {
+        await sleep(1000);
+        const stoppedAt = Date.now();
+        redisDown = true;
+        await stack.redis.stop();
+        await sleep(1500);
+        const ready = await svc.readyz();
+        const metrics = await svc.metrics();
+        await sleep(1500);
+        const restartAt = Date.now();
+        await stack.redis.start();
+        redisDown = false;
+        await waitFor('redis_up to be 1 again', async () => /^redis_up 1$/m.test(await svc.metrics()), 15000, 250);
+        const reconnectedAt = Date.now();
+        await driver.settle(20000);
 
-      const during = driver.attemptsDuring(stoppedAt, restartAt);
-      const v = await verify(driver, sensor.sensorId);
-      const f = figures('Redis stopped for 3 s', driver, v, [stoppedAt, restartAt], {
-        readyzDuringFault: `${ready.status} ${ready.body.status}`,
-        reconnectMs: reconnectedAt - restartAt,
+        const during = driver.attemptsDuring(stoppedAt, restartAt);
+        const v = await verify(driver, sensor.sensorId);
+        const f = figures('Redis stopped for 3 s', driver, v, [stoppedAt, restartAt], {
+          readyzDuringFault: `${ready.status} ${ready.body.status}`,
+          reconnectMs: reconnectedAt - restartAt,
+        });
+        writeResult('redis', f);
+
+        expect(during.length).toBeGreaterThan(10);
+        expect(during.map((a) => a.status)).toEqual(during.map(() => 202));
+        expect(ready).toMatchObject({ status: 200, body: { status: 'degraded', checks: { postgres: 'ok', redis: 'failing' } } });
+        expect(metrics).toMatch(/^redis_up 0$/m);
+        expect(metrics).toMatch(/^rate_limit_fallback_total [1-9]\d*$/m);
+        expect(f.retriedBatches).toBe(0);
+        expectNothingLost(driver, v);
       });
-      writeResult('redis', f);
-
-      expect(during.length).toBeGreaterThan(10);
-      expect(during.map((a) => a.status)).toEqual(during.map(() => 202));
-      expect(ready).toMatchObject({ status: 200, body: { status: 'degraded', checks: { postgres: 'ok', redis: 'failing' } } });
-      expect(metrics).toMatch(/^redis_up 0$/m);
-      expect(metrics).toMatch(/^rate_limit_fallback_total [1-9]\d*$/m);
-      expect(f.retriedBatches).toBe(0);
-      expectNothingLost(driver, v);
     } finally {
-      await driver.stop();
-      await svc.stop();
       if (redisDown) await stack.redis.start(); // a second start would find the port taken by the first
     }
   });
@@ -229,51 +230,47 @@ describe('fault: Redis outage', () => {
 
 describe('fault: SIGTERM under load', () => {
   it('when SIGTERM arrives with requests in flight, then they complete with 202, the queue is flushed, and the process exits 0 within the grace period', async () => {
-    const svc = await ChildService.start(stack, CHILD_ENV);
-    const sensor = await svc.createSensor();
-    const driver = new LoadDriver({ url: svc.url, token: sensor.token, ...LOAD });
     const locker = new Client({ connectionString: stack.postgres.url });
     await locker.connect();
     try {
-      driver.start();
-      await sleep(1500);
-      // Hold every flush for a moment, so that requests are really in flight (queued, uncommitted) at SIGTERM.
-      await locker.query('BEGIN');
-      await locker.query('LOCK TABLE event_ids IN ACCESS EXCLUSIVE MODE');
-      await sleep(500);
-      const termAt = Date.now();
-      const exited = svc.kill('SIGTERM');
-      await sleep(500); // shorter than the statement timeout: the held flushes must still commit
-      await locker.query('COMMIT');
-      const exit = await exited;
-      const exitMs = exit.at - termAt;
-      await svc.start();
-      const restartedAt = Date.now();
-      await sleep(1000);
-      await driver.settle(20000);
+      await underLoad(async (svc, sensor, driver) => {
+        await sleep(1500);
+        // Hold every flush for a moment, so that requests are really in flight (queued, uncommitted) at SIGTERM.
+        await locker.query('BEGIN');
+        await locker.query('LOCK TABLE event_ids IN ACCESS EXCLUSIVE MODE');
+        await sleep(500);
+        const termAt = Date.now();
+        const exited = svc.kill('SIGTERM');
+        await sleep(500); // shorter than the statement timeout: the held flushes must still commit
+        await locker.query('COMMIT');
+        const exit = await exited;
+        const exitMs = exit.at - termAt;
+        await svc.start();
+        const restartedAt = Date.now();
+        await sleep(1000);
+        await driver.settle(20000);
 
-      // Requests sent well before SIGTERM and not yet answered: the server certainly had them.
-      const inFlight = driver.attempts().filter((a) => a.startedAt <= termAt - 150 && a.endedAt >= termAt);
-      const v = await verify(driver, sensor.sensorId);
-      const f = figures('SIGTERM under load', driver, v, [termAt, restartedAt], {
-        exitCode: exit.code,
-        exitMs,
-        graceMs: TIMEOUTS.SHUTDOWN_GRACE_MS,
-        inFlightAtSigterm: inFlight.length,
-        inFlightAnswered202: inFlight.filter((a) => a.status === 202).length,
+        // Requests sent well before SIGTERM and not yet answered: the server certainly had them.
+        const inFlight = driver.attempts().filter((a) => a.startedAt <= termAt - 150 && a.endedAt >= termAt);
+        const v = await verify(driver, sensor.sensorId);
+        const f = figures('SIGTERM under load', driver, v, [termAt, restartedAt], {
+          exitCode: exit.code,
+          exitMs,
+          graceMs: TIMEOUTS.SHUTDOWN_GRACE_MS,
+          inFlightAtSigterm: inFlight.length,
+          inFlightAnswered202: inFlight.filter((a) => a.status === 202).length,
+        });
+        writeResult('sigterm', f);
+
+        expect(exit).toMatchObject({ code: 0, signal: null });
+        expect(exitMs).toBeLessThan(TIMEOUTS.SHUTDOWN_GRACE_MS);
+        expect(inFlight.length).toBeGreaterThan(0);
+        expect(inFlight.map((a) => a.status)).toEqual(inFlight.map(() => 202));
+        expect(svc.log()).toMatch(/"clean":true,"msg":"shutdown complete"/);
+        expectNothingLost(driver, v);
       });
-      writeResult('sigterm', f);
-
-      expect(exit).toMatchObject({ code: 0, signal: null });
-      expect(exitMs).toBeLessThan(TIMEOUTS.SHUTDOWN_GRACE_MS);
-      expect(inFlight.length).toBeGreaterThan(0);
-      expect(inFlight.map((a) => a.status)).toEqual(inFlight.map(() => 202));
-      expect(svc.log()).toMatch(/"clean":true,"msg":"shutdown complete"/);
-      expectNothingLost(driver, v);
     } finally {
       await locker.end().catch(() => undefined);
-      await driver.stop();
-      await svc.stop();
     }
   });
 });
