@@ -166,7 +166,31 @@ export class ConfigError extends Error {
 
 /** Parses the environment; throws ConfigError listing one line per bad or missing variable. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
-  return loadSettings(Object.keys(settings) as SettingName[], env) as Config;
+  const config = loadSettings(Object.keys(settings) as SettingName[], env) as Config;
+  const problems = crossCheck(config);
+  if (problems.length) throw new ConfigError(problems);
+  return config;
+}
+
+/** Settings that are each valid but contradict one another. */
+function crossCheck(c: Config): string[] {
+  const problems: string[] = [];
+  if (c.INGEST_MAX_CONCURRENT_FLUSHES >= c.DB_POOL_MAX) {
+    problems.push(
+      `INGEST_MAX_CONCURRENT_FLUSHES: must be below DB_POOL_MAX (${c.DB_POOL_MAX}), so that token lookups, reads and /readyz still get a connection (got ${c.INGEST_MAX_CONCURRENT_FLUSHES})`,
+    );
+  }
+  if (c.INGEST_QUEUE_MAX_ROWS < c.MAX_EVENTS_PER_REQUEST) {
+    problems.push(
+      `INGEST_QUEUE_MAX_ROWS: must be at least MAX_EVENTS_PER_REQUEST (${c.MAX_EVENTS_PER_REQUEST}), or the largest allowed batch could only be queued into an empty queue (got ${c.INGEST_QUEUE_MAX_ROWS})`,
+    );
+  }
+  if (c.DEDUPE_WINDOW_DAYS * 86400 <= c.EVENT_MAX_AGE_S) {
+    problems.push(
+      `DEDUPE_WINDOW_DAYS: must cover more than EVENT_MAX_AGE_S (${c.EVENT_MAX_AGE_S} s), or a late retry of an accepted event could be stored twice (got ${c.DEDUPE_WINDOW_DAYS})`,
+    );
+  }
+  return problems;
 }
 
 /** Parses only the named settings (batch jobs need fewer than the service). */

@@ -39,6 +39,23 @@ describe('configuration', () => {
     expect(res.stderr).not.toContain('short-secret');
   });
 
+  it('refuses settings that contradict one another, naming each', () => {
+    const err = (() => {
+      try {
+        loadConfig(testEnv({ DB_POOL_MAX: '4', INGEST_MAX_CONCURRENT_FLUSHES: '4', INGEST_QUEUE_MAX_ROWS: '10', DEDUPE_WINDOW_DAYS: '1' }));
+      } catch (e) {
+        return e as ConfigError;
+      }
+      throw new Error('loadConfig accepted contradicting settings');
+    })();
+    expect(err.problems.map((p) => p.split(':')[0])).toEqual([
+      'INGEST_MAX_CONCURRENT_FLUSHES',
+      'INGEST_QUEUE_MAX_ROWS',
+      'DEDUPE_WINDOW_DAYS',
+    ]);
+    expect(() => loadConfig(testEnv({ DB_POOL_MAX: '5', INGEST_MAX_CONCURRENT_FLUSHES: '4' }))).not.toThrow();
+  });
+
   it('applies the documented defaults', () => {
     const env = testEnv();
     delete env.PORT;

@@ -58,7 +58,12 @@ describe('rate limiting', () => {
 describe('backpressure', () => {
   it('when the ingest queue is full, then new requests get 503 queue_full at once, and queued ones still commit', async () => {
     const db = await freshDatabase();
-    const svc = await startTestService({ DATABASE_URL: db, INGEST_QUEUE_MAX_ROWS: '10', INGEST_FLUSH_ROWS: '5' });
+    const svc = await startTestService({
+      DATABASE_URL: db,
+      INGEST_QUEUE_MAX_ROWS: '10',
+      MAX_EVENTS_PER_REQUEST: '10',
+      INGEST_FLUSH_ROWS: '5',
+    });
     const locker = new Client({ connectionString: db });
     await locker.connect();
     try {
