@@ -5,6 +5,7 @@ import type { ThirdPartyService } from '../config';
 import {
   checksumOf,
   childOptions,
+  clusterService,
   containerSecurityContext,
   httpProbe,
   labelsFor,
@@ -75,12 +76,9 @@ export class Alertmanager extends pulumi.ComponentResource {
       },
       o(),
     );
-    new k8s.core.v1.Service(
+    clusterService(
       `${name}-service`,
-      {
-        metadata: { name: ALERTMANAGER_NAME, namespace: args.namespace, labels: labelsFor(ALERTMANAGER_NAME) },
-        spec: { selector: selectorFor(ALERTMANAGER_NAME), ports: [{ name: 'http', port: ALERTMANAGER_PORT, targetPort: 'http' }] },
-      },
+      { name: ALERTMANAGER_NAME, namespace: args.namespace, port: ALERTMANAGER_PORT, portName: 'http' },
       o(),
     );
     this.registerOutputs({});

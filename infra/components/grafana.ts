@@ -6,6 +6,7 @@ import type { ThirdPartyService } from '../config';
 import {
   checksumOf,
   childOptions,
+  clusterService,
   containerSecurityContext,
   httpProbe,
   labelsFor,
@@ -132,14 +133,7 @@ export class Grafana extends pulumi.ComponentResource {
       },
       o(),
     );
-    const service = new k8s.core.v1.Service(
-      `${name}-service`,
-      {
-        metadata: { name: GRAFANA_NAME, namespace: ns, labels: labelsFor(GRAFANA_NAME) },
-        spec: { selector: selectorFor(GRAFANA_NAME), ports: [{ name: 'http', port: GRAFANA_PORT, targetPort: 'http' }] },
-      },
-      o(),
-    );
+    const service = clusterService(`${name}-service`, { name: GRAFANA_NAME, namespace: ns, port: GRAFANA_PORT, portName: 'http' }, o());
     if (args.host) {
       new k8s.networking.v1.Ingress(
         `${name}-ingress`,

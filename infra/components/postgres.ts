@@ -3,7 +3,16 @@ import * as k8s from '@pulumi/kubernetes';
 import * as pulumi from '@pulumi/pulumi';
 import * as random from '@pulumi/random';
 import type { ThirdPartyService } from '../config';
-import { checksumOf, childOptions, containerSecurityContext, labelsFor, podSecurityContext, resourcesOf, selectorFor } from './workload';
+import {
+  checksumOf,
+  childOptions,
+  clusterService,
+  containerSecurityContext,
+  labelsFor,
+  podSecurityContext,
+  resourcesOf,
+  selectorFor,
+} from './workload';
 
 export const POSTGRES_NAME = 'postgres';
 const PORT = 5432;
@@ -36,12 +45,9 @@ export class Postgres extends pulumi.ComponentResource {
       },
       o(),
     );
-    const service = new k8s.core.v1.Service(
+    const service = clusterService(
       `${name}-service`,
-      {
-        metadata: { name: POSTGRES_NAME, namespace: args.namespace, labels: labelsFor(POSTGRES_NAME) },
-        spec: { selector: selectorFor(POSTGRES_NAME), ports: [{ name: 'postgres', port: PORT, targetPort: 'postgres' }] },
-      },
+      { name: POSTGRES_NAME, namespace: args.namespace, port: PORT, portName: 'postgres' },
       o(),
     );
     const ready = { exec: { command: ['pg_isready', '-h', '127.0.0.1', '-U', USER, '-d', DATABASE] } };

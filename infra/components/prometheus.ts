@@ -5,6 +5,7 @@ import type { ThirdPartyService } from '../config';
 import {
   checksumOf,
   childOptions,
+  clusterService,
   containerSecurityContext,
   httpProbe,
   labelsFor,
@@ -46,12 +47,9 @@ export class Prometheus extends pulumi.ComponentResource {
       { metadata: { name: `${PROMETHEUS_NAME}-rules`, namespace: ns, labels: labelsFor(PROMETHEUS_NAME) }, data: args.rules },
       o(),
     );
-    const service = new k8s.core.v1.Service(
+    const service = clusterService(
       `${name}-service`,
-      {
-        metadata: { name: PROMETHEUS_NAME, namespace: ns, labels: labelsFor(PROMETHEUS_NAME) },
-        spec: { selector: selectorFor(PROMETHEUS_NAME), ports: [{ name: 'http', port: PROMETHEUS_PORT, targetPort: 'http' }] },
-      },
+      { name: PROMETHEUS_NAME, namespace: ns, port: PROMETHEUS_PORT, portName: 'http' },
       o(),
     );
     new k8s.apps.v1.StatefulSet(

@@ -2,7 +2,16 @@
 import * as k8s from '@pulumi/kubernetes';
 import * as pulumi from '@pulumi/pulumi';
 import type { ThirdPartyService } from '../config';
-import { childOptions, containerSecurityContext, httpProbe, labelsFor, podSecurityContext, resourcesOf, selectorFor } from './workload';
+import {
+  childOptions,
+  clusterService,
+  containerSecurityContext,
+  httpProbe,
+  labelsFor,
+  podSecurityContext,
+  resourcesOf,
+  selectorFor,
+} from './workload';
 
 export const PUSHGATEWAY_NAME = 'pushgateway';
 export const PUSHGATEWAY_PORT = 9091;
@@ -46,14 +55,7 @@ export class Pushgateway extends pulumi.ComponentResource {
       },
       o(),
     );
-    new k8s.core.v1.Service(
-      `${name}-service`,
-      {
-        metadata: { name: PUSHGATEWAY_NAME, namespace: args.namespace, labels: labelsFor(PUSHGATEWAY_NAME) },
-        spec: { selector: selectorFor(PUSHGATEWAY_NAME), ports: [{ name: 'http', port: PUSHGATEWAY_PORT, targetPort: 'http' }] },
-      },
-      o(),
-    );
+    clusterService(`${name}-service`, { name: PUSHGATEWAY_NAME, namespace: args.namespace, port: PUSHGATEWAY_PORT, portName: 'http' }, o());
     this.registerOutputs({});
   }
 }

@@ -3,7 +3,16 @@ import * as k8s from '@pulumi/kubernetes';
 import * as pulumi from '@pulumi/pulumi';
 import * as random from '@pulumi/random';
 import type { ThirdPartyService } from '../config';
-import { checksumOf, childOptions, containerSecurityContext, labelsFor, podSecurityContext, resourcesOf, selectorFor } from './workload';
+import {
+  checksumOf,
+  childOptions,
+  clusterService,
+  containerSecurityContext,
+  labelsFor,
+  podSecurityContext,
+  resourcesOf,
+  selectorFor,
+} from './workload';
 
 export const REDIS_NAME = 'redis';
 const PORT = 6379;
@@ -65,14 +74,7 @@ export class Redis extends pulumi.ComponentResource {
       },
       o(),
     );
-    new k8s.core.v1.Service(
-      `${name}-service`,
-      {
-        metadata: { name: REDIS_NAME, namespace: args.namespace, labels: labelsFor(REDIS_NAME) },
-        spec: { selector: selectorFor(REDIS_NAME), ports: [{ name: 'redis', port: PORT, targetPort: 'redis' }] },
-      },
-      o(),
-    );
+    clusterService(`${name}-service`, { name: REDIS_NAME, namespace: args.namespace, port: PORT, portName: 'redis' }, o());
     this.redisUrl = pulumi.secret(
       pulumi.interpolate`redis://:${password.result}@${REDIS_NAME}.${args.namespace}.svc.cluster.local:${PORT}`,
     );

@@ -59,3 +59,19 @@ export function dnsName(service: string, namespace: string): string {
 export function childOptions(parent: pulumi.Resource, provider: k8s.Provider, extra: pulumi.CustomResourceOptions = {}) {
   return { parent, provider, ...extra };
 }
+
+/** The ClusterIP Service in front of a single-port workload: same name as the workload, one named port. */
+export function clusterService(
+  resourceName: string,
+  svc: { name: string; namespace: pulumi.Input<string>; port: number; portName: string },
+  opts: pulumi.CustomResourceOptions,
+): k8s.core.v1.Service {
+  return new k8s.core.v1.Service(
+    resourceName,
+    {
+      metadata: { name: svc.name, namespace: svc.namespace, labels: labelsFor(svc.name) },
+      spec: { selector: selectorFor(svc.name), ports: [{ name: svc.portName, port: svc.port, targetPort: svc.portName }] },
+    },
+    opts,
+  );
+}
