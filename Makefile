@@ -5,6 +5,14 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 MAKEFLAGS += --no-print-directory
 
+# Every target runs on the Node.js version in .nvmrc: scripts/ensure-node installs it into .tools/ once
+# when the machine's node differs (the npm registry ships the official binaries), and it goes first on PATH.
+NODE_BIN := $(shell scripts/ensure-node)
+ifeq ($(NODE_BIN),)
+$(error no Node.js $(shell cat .nvmrc) to run on: see the ensure-node message above)
+endif
+export PATH := $(NODE_BIN):$(PATH)
+
 NPX := npx --no-install
 JEST := $(NPX) jest
 STAMP := node_modules/.install-stamp

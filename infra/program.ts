@@ -20,14 +20,8 @@ import { Prometheus, PROMETHEUS_NAME, PROMETHEUS_PORT, RULES_MOUNT } from './com
 import { Pushgateway, PUSHGATEWAY_NAME, PUSHGATEWAY_PORT } from './components/pushgateway';
 import { Redis, REDIS_NAME } from './components/redis';
 import { dnsName, labelsFor } from './components/workload';
-import {
-  dashboardFiles,
-  REPO_ROOT,
-  renderClusterAlertmanagerConfig,
-  renderClusterPrometheusConfig,
-  renderGrafanaProvisioning,
-  ruleFiles,
-} from './monitoring';
+import { dashboardFiles, REPO_ROOT, renderClusterAlertmanagerConfig, renderGrafanaProvisioning, ruleFiles } from './monitoring';
+import { renderClusterPrometheusConfig } from '../monitoring/src';
 
 export interface StackOutputs {
   appUrl: pulumi.Output<string>;

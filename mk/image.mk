@@ -7,7 +7,7 @@ docker-engine: ## Make sure a Docker engine answers (starts dockerd --storage-dr
 	@scripts/ensure-docker >/dev/null
 
 .PHONY: base-image
-base-image: bootstrap ## Build the offline stand-in for the pinned base image (debootstrap + Node 20); skipped when present
+base-image: bootstrap ## Build the offline stand-in for the pinned base image (debootstrap + the Node of .nvmrc); skipped when present
 	@DOCKER="$$(scripts/ensure-docker)" scripts/offline-base-image
 
 .PHONY: image

@@ -1,5 +1,5 @@
 # Observability as code: dashboards (dashboards/), alert rules and routing (alerts/), the rendered
-# Prometheus/Alertmanager/Grafana configuration (tools/stack/monitoring.ts).
+# Prometheus/Alertmanager/Grafana configuration (monitoring/src: the monitoring contract and its renderers).
 PROMTOOL ?= promtool
 AMTOOL ?= amtool
 OBS_OUT := out/monitoring

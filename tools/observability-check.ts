@@ -7,7 +7,7 @@
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import YAML from 'yaml';
-import { ruleFilePaths, writeMonitoringFiles } from './stack/monitoring';
+import { APP_JOB, ruleFilePaths, writeMonitoringFiles } from '../monitoring/src';
 
 const RECEIVER_BY_SEVERITY: Record<string, string> = { critical: 'pager', warning: 'ticket' };
 
@@ -50,7 +50,7 @@ function routes(configFile: string): void {
       failures.push(`${rule.alert}: severity ${JSON.stringify(severity)} is neither critical nor warning`);
       continue;
     }
-    const labels = Object.entries({ alertname: rule.alert, job: 'event-service', ...rule.labels }).map(([k, v]) => `${k}=${v}`);
+    const labels = Object.entries({ alertname: rule.alert, job: APP_JOB, ...rule.labels }).map(([k, v]) => `${k}=${v}`);
     try {
       execFileSync('amtool', ['config', 'routes', 'test', `--config.file=${configFile}`, `--verify.receivers=${expected}`, ...labels], {
         stdio: 'pipe',

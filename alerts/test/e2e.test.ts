@@ -15,7 +15,7 @@ import { main as runMaintenanceJob } from '../../app/src/jobs/maintenance';
 import { ADMIN_TOKEN, bearer, createSensor, getJson, postEvents, startTestService, TestService } from '../../app/test/helpers';
 import { allDashboards } from '../../dashboards/src/index';
 import { MonitoringStack, startMonitoringStack } from '../../tools/stack/monitoring-stack';
-import { overrideAlertFor, ruleFilePaths } from '../../tools/stack/monitoring';
+import { overrideAlertFor, ruleFilePaths } from '../../monitoring/src';
 import { freePort, sleep, waitFor } from '../../tools/stack/process';
 import { PostgresServer } from '../../tools/stack/services';
 

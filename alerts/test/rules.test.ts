@@ -2,7 +2,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
-import { ALERTS_DIR, ruleFilePaths } from '../../tools/stack/monitoring';
+import { ALERTS_DIR, ruleFilePaths } from '../../monitoring/src';
 
 interface Rule {
   alert?: string;

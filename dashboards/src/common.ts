@@ -16,7 +16,7 @@ import { DataqueryBuilder } from '@grafana/grafana-foundation-sdk/prometheus';
 import { PanelBuilder as StatBuilder } from '@grafana/grafana-foundation-sdk/stat';
 import { PanelBuilder as TimeseriesBuilder } from '@grafana/grafana-foundation-sdk/timeseries';
 import { BigValueGraphMode, BigValueTextMode, ReduceDataOptionsBuilder } from '@grafana/grafana-foundation-sdk/common';
-import { APP_JOB, GRAFANA_DATASOURCE_UID, MAINTENANCE_JOB } from '../../tools/stack/monitoring';
+import { APP_JOB, GRAFANA_DATASOURCE_UID, MAINTENANCE_JOB } from '../../monitoring/src';
 
 /** Every panel and query reads from the datasource the $datasource variable selects. */
 export const DATASOURCE = { type: 'prometheus', uid: '${datasource}' };

@@ -7,7 +7,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { stringify } from 'yaml';
-import { runOffline, STACKS, type KubernetesObject } from '../test/offline';
+import { runOffline, STACKS, type KubernetesObject } from '../offline';
 
 /** Files are numbered in the order kubectl would need them. */
 const KIND_ORDER = [

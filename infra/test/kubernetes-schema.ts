@@ -1,5 +1,5 @@
 /** Validates a Kubernetes object against the OpenAPI schema of its apiVersion and kind (kubernetes-models). */
-import type { KubernetesObject } from './offline';
+import type { KubernetesObject } from '../offline';
 
 type ModelClass = new (obj: unknown) => { validate(): void };
 

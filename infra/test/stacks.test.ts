@@ -11,7 +11,7 @@ import { parse, stringify } from 'yaml';
 import { settings } from '../../app/src/config';
 import { violations } from '../policies/rules';
 import { schemaProblem } from './kubernetes-schema';
-import { OfflineRunError, STACKS, stackFileConfig, type KubernetesObject, type OfflineRun, type RunOptions } from './offline';
+import { OfflineRunError, STACKS, stackFileConfig, type KubernetesObject, type OfflineRun, type RunOptions } from '../offline';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const DIGEST = /^[a-z0-9./:_-]+@sha256:[0-9a-f]{64}$/;
@@ -20,7 +20,7 @@ const DIGEST = /^[a-z0-9./:_-]+@sha256:[0-9a-f]{64}$/;
 async function run(stack: string, options?: RunOptions): Promise<OfflineRun> {
   let result: OfflineRun | undefined;
   await jest.isolateModulesAsync(async () => {
-    const { runOffline } = require('./offline') as typeof import('./offline');
+    const { runOffline } = require('../offline') as typeof import('../offline');
     result = await runOffline(stack, options);
   });
   return result!;

@@ -1,20 +1,20 @@
 /**
- * Every PromQL expression the promotion gate runs, in one place. They read the service's own
- * metrics (job `event-service`, see the metrics contract): `http_requests_total`, `app_build_info`
- * and prom-client's `process_start_time_seconds`.
+ * Every PromQL expression the promotion gate runs, in one place, built from the monitoring contract
+ * (monitoring/src/contract.ts): the same API traffic the SLO recording rules count, the SLO's objective,
+ * `app_build_info` and prom-client's `process_start_time_seconds`.
  */
-export const SERVICE_JOB = 'event-service';
+import { apiRequestSelector, appSelector, SLO } from '../../monitoring/src';
 
-/** The availability objective: 99.9 % of requests answered without a 5xx. */
-export const SLO_OBJECTIVE = 0.999;
+/** The availability objective the gate's burn rate is measured against. */
+export const SLO_OBJECTIVE = SLO.availability.objective;
 
 /** Burn rate is measured over the last few minutes: is the error budget being spent too fast now? */
 export const BURN_WINDOW_MINUTES = 5;
 
-const requests = `http_requests_total{job="${SERVICE_JOB}",route!="unmatched"}`;
-const failures = `http_requests_total{job="${SERVICE_JOB}",route!="unmatched",code=~"5.."}`;
+const requests = `http_requests_total{${apiRequestSelector()}}`;
+const failures = `http_requests_total{${apiRequestSelector('code=~"5.."')}}`;
 
-/** Share of requests answered with a 5xx over the last `minutes`; no result when there were no requests. */
+/** Share of API requests answered with a 5xx over the last `minutes`; no result when there were none. */
 export function errorRatioQuery(minutes: number): string {
   const w = `${Math.max(1, Math.round(minutes))}m`;
   return `sum(rate(${failures}[${w}])) / sum(rate(${requests}[${w}]))`;
@@ -33,7 +33,6 @@ export function burnRateQuery(minutes: number): string {
  */
 export function runningSinceQuery(version: string): string {
   return (
-    `min(process_start_time_seconds{job="${SERVICE_JOB}"} ` +
-    `and on(job, instance) app_build_info{job="${SERVICE_JOB}",version="${version}"})`
+    `min(process_start_time_seconds{${appSelector()}} ` + `and on(job, instance) app_build_info{${appSelector(`version="${version}"`)}})`
   );
 }

@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { httpOk, Running, startAndAwait } from './process';
-import { AlertmanagerConfigInput, DASHBOARDS_JSON_DIR, writeMonitoringFiles } from './monitoring';
+import { AlertmanagerConfigInput, DASHBOARDS_JSON_DIR, writeMonitoringFiles } from '../../monitoring/src';
 import { findGrafana, startAlertmanager, startPrometheus, startPushgateway } from './services';
 
 export interface MonitoringStackOptions {

@@ -7,7 +7,7 @@ import { tempDir } from './fixtures';
 import { prometheusWithHistory } from './prometheus';
 
 type Prom = Awaited<ReturnType<typeof prometheusWithHistory>>;
-const proms: Record<'healthy' | 'failing' | 'recentSpike' | 'idle', Prom> = {} as never;
+const proms: Record<'healthy' | 'failing' | 'recentSpike' | 'idle' | 'flakyProbes', Prom> = {} as never;
 let dir: string;
 
 beforeAll(async () => {
@@ -21,7 +21,10 @@ beforeAll(async () => {
     failing: { instances: steady, rps: 10, errorShare: () => 0.02 },
     // Fine for hours, then 5 % errors in the last three minutes.
     recentSpike: { instances: steady, rps: 10, errorShare: (ago: number) => (ago < 3 ? 0.05 : 0) },
-    idle: { instances: steady, rps: 0, errorShare: () => 0 },
+    // Probes and scrapes never stop in a cluster: an idle stage still answers /readyz.
+    idle: { instances: steady, rps: 0, errorShare: () => 0, probeRps: 0.2 },
+    // The API is healthy; a third of the readiness probes fail (a dependency blip). Probes are not API traffic.
+    flakyProbes: { instances: steady, rps: 10, errorShare: () => 0.0001, probeRps: 1, probeFailureShare: 0.3 },
   };
   const started = await Promise.all(Object.entries(histories).map(([name, h]) => prometheusWithHistory(path.join(dir, name), h)));
   Object.keys(histories).forEach((name, i) => Object.assign(proms, { [name]: started[i] }));
@@ -85,6 +88,13 @@ test('when the stage served no requests in the window, then the gate refuses: he
   const g = await gate(proms.idle);
   expect(g.errorRatio).toBeNull();
   expect(g.reasons).toEqual(['no requests in qa over the last 60 min: health cannot be judged']);
+});
+
+test('when only readiness probes fail, then the gate judges the API traffic alone and passes', async () => {
+  const g = await gate(proms.flakyProbes);
+  expect(g.reasons).toEqual([]);
+  expect(g.errorRatio).toBeCloseTo(0.0001, 6);
+  expect(g.burnRate).toBeCloseTo(0.1, 3);
 });
 
 test('when Prometheus cannot be reached, then the gate refuses and names the URL', async () => {

@@ -5,6 +5,7 @@
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { APP_JOB } from '../../../monitoring/src';
 import { freePort, Running } from '../../stack/process';
 import { requireExecutable } from '../../stack/process';
 import { startPrometheus } from '../../stack/services';
@@ -22,6 +23,9 @@ export interface SyntheticHistory {
   rps: number;
   /** Share of requests answered with a 500 at a moment `minutesAgo` before now. */
   errorShare: (minutesAgo: number) => number;
+  /** Readiness probes per second per instance (never API traffic), and the share of them answered 503. */
+  probeRps?: number;
+  probeFailureShare?: number;
 }
 
 const STEP_SECONDS = 15;
@@ -30,23 +34,27 @@ const STEP_SECONDS = 15;
 export function openMetrics(h: SyntheticHistory, nowSeconds: number): string {
   const oldest = Math.max(...h.instances.map((i) => i.startedMinutesAgo));
   const lines: string[] = [];
-  const counters = new Map<string, { ok: number; failed: number }>();
+  const counters = new Map<string, { ok: number; failed: number; probesOk: number; probesFailed: number }>();
   const end = Math.floor(nowSeconds) - 2;
   for (let t = end - Math.ceil(oldest * 60); t <= end; t += STEP_SECONDS) {
     for (const i of h.instances) {
       const started = nowSeconds - i.startedMinutesAgo * 60;
       if (t < started) continue;
-      const labels = `job="event-service",instance="${i.instance}"`;
-      const c = counters.get(i.instance) ?? { ok: 0, failed: 0 };
+      const labels = `job="${APP_JOB}",instance="${i.instance}"`;
+      const c = counters.get(i.instance) ?? { ok: 0, failed: 0, probesOk: 0, probesFailed: 0 };
       const share = h.errorShare((nowSeconds - t) / 60);
       c.ok += h.rps * STEP_SECONDS * (1 - share);
       c.failed += h.rps * STEP_SECONDS * share;
+      c.probesOk += (h.probeRps ?? 0) * STEP_SECONDS * (1 - (h.probeFailureShare ?? 0));
+      c.probesFailed += (h.probeRps ?? 0) * STEP_SECONDS * (h.probeFailureShare ?? 0);
       counters.set(i.instance, c);
       lines.push(
         `app_build_info{${labels},version="${i.version}",commit="abc1234"} 1 ${t}`,
         `process_start_time_seconds{${labels}} ${Math.floor(started)} ${t}`,
         `http_requests_total{${labels},method="POST",route="/api/v1/events",code="202"} ${c.ok.toFixed(3)} ${t}`,
         `http_requests_total{${labels},method="POST",route="/api/v1/events",code="500"} ${c.failed.toFixed(3)} ${t}`,
+        `http_requests_total{${labels},method="GET",route="/readyz",code="200"} ${c.probesOk.toFixed(3)} ${t}`,
+        `http_requests_total{${labels},method="GET",route="/readyz",code="503"} ${c.probesFailed.toFixed(3)} ${t}`,
       );
     }
   }

@@ -1,5 +1,5 @@
 /**
- * The one source of the monitoring configuration: the Prometheus configuration, the Alertmanager
+ * The renderers of the monitoring configuration: the Prometheus configuration, the Alertmanager
  * configuration (rendered from alerts/alertmanager.yml) and Grafana's provisioning files. Pure
  * functions from addresses to YAML text, used unchanged by `make local`, the tests and the Pulumi
  * program; only the addresses (and receiver URLs, which are secrets) differ between them.
@@ -7,20 +7,15 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
-
-const ROOT = path.join(__dirname, '..', '..');
-
-/** Prometheus job name of the event service's instances; the rules and dashboards select on it. */
-export const APP_JOB = 'event-service';
-/** Job label the maintenance job pushes under (kept by honor_labels on the Pushgateway scrape). */
-export const MAINTENANCE_JOB = 'event_maintenance';
-/** Fixed uid of the provisioned Prometheus datasource: the default of every dashboard's $datasource. */
-export const GRAFANA_DATASOURCE_UID = 'prometheus';
-
-export const ALERTS_DIR = path.join(ROOT, 'alerts');
-export const RULES_DIR = path.join(ALERTS_DIR, 'rules');
-export const ALERTMANAGER_TEMPLATE = path.join(ALERTS_DIR, 'alertmanager.yml');
-export const DASHBOARDS_JSON_DIR = path.join(ROOT, 'dashboards', 'json');
+import {
+  ALERTMANAGER_JOB,
+  ALERTMANAGER_TEMPLATE,
+  APP_JOB,
+  DASHBOARDS_JSON_DIR,
+  GRAFANA_DATASOURCE_UID,
+  PUSHGATEWAY_JOB,
+  RULES_DIR,
+} from './contract';
 
 /** Absolute paths of the Prometheus rule files (alerts/rules/*.yml), sorted. */
 export function ruleFilePaths(dir = RULES_DIR): string[] {
@@ -93,14 +88,49 @@ export function renderPrometheusConfig(input: PrometheusConfigInput): string {
     scrape_configs: [
       { job_name: APP_JOB, metrics_path: '/metrics', static_configs: [{ targets: requireTargets('appTargets', input.appTargets) }] },
       {
-        job_name: 'pushgateway',
+        job_name: PUSHGATEWAY_JOB,
         honor_labels: true,
         static_configs: [{ targets: requireTargets('pushgatewayTarget', [input.pushgatewayTarget]) }],
       },
-      { job_name: 'alertmanager', static_configs: [{ targets: input.alertmanagerTargets }] },
+      { job_name: ALERTMANAGER_JOB, static_configs: [{ targets: input.alertmanagerTargets }] },
     ],
   };
-  return `# Rendered by tools/stack/monitoring.ts (renderPrometheusConfig); do not edit.\n${YAML.stringify(config, { aliasDuplicateObjects: false })}`;
+  return `# Rendered by monitoring/src/render.ts (renderPrometheusConfig); do not edit.\n${YAML.stringify(config, { aliasDuplicateObjects: false })}`;
+}
+
+/** Scrape and rule evaluation interval in a cluster. */
+export const CLUSTER_SCRAPE_INTERVAL = '15s';
+
+export interface ClusterScrapeTargets {
+  /** DNS name of a headless Service resolving to every app pod, and the app's port. */
+  appPods: { dns: string; port: number };
+  pushgateway: string;
+  alertmanager: string;
+  rulesDir: string;
+  stage: string;
+}
+
+/**
+ * prometheus.yml for the cluster. The app runs as several pods behind one name, so its static
+ * target becomes DNS service discovery on the headless Service: one target per instance.
+ */
+export function renderClusterPrometheusConfig(t: ClusterScrapeTargets): string {
+  const rendered = YAML.parse(
+    renderPrometheusConfig({
+      appTargets: [`${t.appPods.dns}:${t.appPods.port}`],
+      pushgatewayTarget: t.pushgateway,
+      alertmanagerTargets: [t.alertmanager],
+      ruleFiles: [`${t.rulesDir}/*.yml`, `${t.rulesDir}/*.yaml`],
+      scrapeInterval: CLUSTER_SCRAPE_INTERVAL,
+      evaluationInterval: CLUSTER_SCRAPE_INTERVAL,
+      externalLabels: { stage: t.stage },
+    }),
+  ) as { scrape_configs: Record<string, unknown>[] };
+  const app = rendered.scrape_configs.find((j) => j.job_name === APP_JOB);
+  if (!app) throw new Error(`the rendered Prometheus configuration has no job ${APP_JOB}`);
+  delete app.static_configs;
+  app.dns_sd_configs = [{ names: [t.appPods.dns], type: 'A', port: t.appPods.port }];
+  return YAML.stringify(rendered, { aliasDuplicateObjects: false });
 }
 
 export interface AlertmanagerConfigInput {
@@ -196,7 +226,7 @@ export function renderGrafanaDatasources(input: { prometheusUrl: string; scrapeI
       },
     ],
   };
-  return `# Rendered by tools/stack/monitoring.ts (renderGrafanaDatasources); do not edit.\n${YAML.stringify(config, { aliasDuplicateObjects: false })}`;
+  return `# Rendered by monitoring/src/render.ts (renderGrafanaDatasources); do not edit.\n${YAML.stringify(config, { aliasDuplicateObjects: false })}`;
 }
 
 /** Grafana dashboard provider provisioning (provisioning/dashboards/*.yaml): load every JSON file in a directory. */
@@ -215,7 +245,7 @@ export function renderGrafanaDashboardProvider(input: { dashboardsDir: string })
       },
     ],
   };
-  return `# Rendered by tools/stack/monitoring.ts (renderGrafanaDashboardProvider); do not edit.\n${YAML.stringify(config, { aliasDuplicateObjects: false })}`;
+  return `# Rendered by monitoring/src/render.ts (renderGrafanaDashboardProvider); do not edit.\n${YAML.stringify(config, { aliasDuplicateObjects: false })}`;
 }
 
 export interface MonitoringFilesInput extends Omit<PrometheusConfigInput, 'ruleFiles'> {

@@ -11,12 +11,12 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parse } from 'yaml';
 import type * as PulumiModule from '@pulumi/pulumi';
-import type * as ProgramModule from '../program';
+import type * as ProgramModule from './program';
 
 export const PROJECT = 'event-stack';
 export const STACKS = ['dev', 'qa', 'staging', 'prod'] as const;
 export type StackName = (typeof STACKS)[number];
-const REPO_ROOT = path.resolve(__dirname, '..', '..');
+const REPO_ROOT = path.resolve(__dirname, '..');
 
 export interface DeclaredResource {
   type: string;
@@ -124,7 +124,7 @@ export async function runOffline(stack: string, options: RunOptions = {}): Promi
   for (const k of options.remove ?? []) delete config[k];
   pulumi.runtime.setAllConfig(config, Object.keys(secrets));
 
-  const { deploy } = require('../program') as typeof ProgramModule;
+  const { deploy } = require('./program') as typeof ProgramModule;
   let declared: ReturnType<typeof deploy>;
   try {
     declared = deploy();

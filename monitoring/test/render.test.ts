@@ -13,7 +13,7 @@ import {
   renderPrometheusConfig,
   ruleFilePaths,
   GRAFANA_DATASOURCE_UID,
-} from '../../tools/stack/monitoring';
+} from '../src';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'monitoring-config-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));

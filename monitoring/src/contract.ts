@@ -1,0 +1,46 @@
+/**
+ * The monitoring contract: the names and numbers that the app's metrics, the alert rules, the dashboards,
+ * the promotion gate, `make local` and the Pulumi program must agree on. Each is defined here once;
+ * alerts/rules/*.yml spell them out in PromQL and a test (monitoring/test/contract.test.ts) holds the
+ * rule files to these values.
+ */
+import path from 'node:path';
+
+/** Prometheus job name of the event service's instances; the rules and dashboards select on it. */
+export const APP_JOB = 'event-service';
+/** Job label the maintenance job pushes under (kept by honor_labels on the Pushgateway scrape). */
+export const MAINTENANCE_JOB = 'event_maintenance';
+/** Scrape job names of the monitoring components themselves. */
+export const PUSHGATEWAY_JOB = 'pushgateway';
+export const ALERTMANAGER_JOB = 'alertmanager';
+/** Fixed uid of the provisioned Prometheus datasource: the default of every dashboard's $datasource. */
+export const GRAFANA_DATASOURCE_UID = 'prometheus';
+
+/**
+ * The API traffic both SLOs are about: the service's routes under /api/v1/. Health checks, /metrics and
+ * unmatched paths are not traffic: counting them would dilute the error ratio, and in a cluster, where
+ * probes and scrapes never stop, make "no traffic" impossible to see.
+ */
+export const API_ROUTE_MATCHER = 'route=~"/api/v1/.+"';
+
+/** Label matchers of the service's own series, and of its API requests (the SLOs' denominator). */
+export const appSelector = (...extra: string[]) => [`job="${APP_JOB}"`, ...extra].join(',');
+export const apiRequestSelector = (...extra: string[]) => appSelector(API_ROUTE_MATCHER, ...extra);
+
+/** The service level objectives over a 30-day window (Google SRE Workbook, "Alerting on SLOs"). */
+export const SLO = {
+  windowDays: 30,
+  /** 99.9 % of API requests answer without a 5xx (a 503 from backpressure counts as an error). */
+  availability: { objective: 0.999 },
+  /** 99 % of API requests complete within `thresholdSeconds` (a histogram bucket boundary). */
+  latency: { objective: 0.99, thresholdSeconds: 0.5 },
+} as const;
+
+/** The recording rule holding each SLI's error ratio over a window, e.g. slo:sli_error:ratio_rate5m{slo="availability"}. */
+export const sliErrorRatioRecord = (window: string) => `slo:sli_error:ratio_rate${window}`;
+
+const ROOT = path.join(__dirname, '..', '..');
+export const ALERTS_DIR = path.join(ROOT, 'alerts');
+export const RULES_DIR = path.join(ALERTS_DIR, 'rules');
+export const ALERTMANAGER_TEMPLATE = path.join(ALERTS_DIR, 'alertmanager.yml');
+export const DASHBOARDS_JSON_DIR = path.join(ROOT, 'dashboards', 'json');

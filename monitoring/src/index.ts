@@ -1,0 +1,3 @@
+/** The monitoring contract (names, selectors, objectives) and the renderers built on it. */
+export * from './contract';
+export * from './render';
