@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { parse, stringify } from 'yaml';
 import { settings } from '../../app/src/config';
 import { violations } from '../policies/rules';
-import { schemaProblem } from './kubernetes-schema';
+import { schemaProblems } from './kubernetes-schema';
 import { OfflineRunError, STACKS, stackFileConfig, type KubernetesObject, type OfflineRun, type RunOptions } from '../offline';
 
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -67,7 +67,7 @@ describe.each(STACKS)('the %s stack', (stack) => {
   test('when the program runs, then every Kubernetes object validates against the Kubernetes OpenAPI schema', () => {
     const objects = declared(stack).kubernetesObjects;
     expect(objects.length).toBeGreaterThan(30);
-    expect(objects.map(schemaProblem).filter(Boolean)).toEqual([]);
+    expect(schemaProblems(objects)).toEqual([]);
   });
 
   test('when the program runs, then every object declares its name, and all but the Namespace live in the stack namespace', () => {
