@@ -1,6 +1,6 @@
 /**
  * Every setting of the service, from environment variables, validated once at start-up.
- * This table is the one source for the README's configuration table (`make config-docs`),
+ * This table is the one source for the configuration table in docs/operations.md (`make config-docs`),
  * `make local` and the Pulumi ConfigMap/Secret keys.
  */
 import { z } from 'zod';
