@@ -1,6 +1,6 @@
 /**
  * Every setting of the service, from environment variables, validated once at start-up.
- * This table is the one source for the README's configuration table (`make config-docs`),
+ * This table is the one source for the configuration table in docs/operations.md (`make config-docs`),
  * `make local` and the Pulumi ConfigMap/Secret keys.
  */
 import { z } from 'zod';
@@ -163,6 +163,16 @@ export const settings = {
     default: '8',
     doc: 'Event ids are remembered this long for dedupe (keep above EVENT_MAX_AGE_S).',
   }),
+  MAINTENANCE_LOCK_TIMEOUT_MS: setting({
+    schema: ms,
+    default: '1000',
+    doc: 'Maintenance job: longest wait for a lock per DDL statement (ingest never waits behind it longer).',
+  }),
+  MAINTENANCE_LOCK_RETRIES: setting({
+    schema: int(0, 100),
+    default: '10',
+    doc: 'Maintenance job: retries of a DDL statement that hit the lock timeout (pauses double from 250 ms to 10 s).',
+  }),
   ROLLUP_DAYS: setting({
     schema: int(1, 366),
     default: '2',
@@ -203,6 +213,11 @@ function crossCheck(c: Config): string[] {
   if (c.DEDUPE_WINDOW_DAYS * 86400 <= c.EVENT_MAX_AGE_S) {
     problems.push(
       `DEDUPE_WINDOW_DAYS: must cover more than EVENT_MAX_AGE_S (${c.EVENT_MAX_AGE_S} s), or a late retry of an accepted event could be stored twice (got ${c.DEDUPE_WINDOW_DAYS})`,
+    );
+  }
+  if (c.RETENTION_DAYS * 86400 <= c.EVENT_MAX_AGE_S + 86400) {
+    problems.push(
+      `RETENTION_DAYS: must cover EVENT_MAX_AGE_S (${c.EVENT_MAX_AGE_S} s) plus a day, or accepted events could fall into a partition already dropped (got ${c.RETENTION_DAYS})`,
     );
   }
   return problems;
