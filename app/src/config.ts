@@ -35,7 +35,22 @@ function setting<T extends z.ZodType>(s: Setting<T>): Setting<T> {
 export const settings = {
   PORT: setting({ schema: int(0, 65535), default: '8080', doc: 'TCP port of the HTTP server (0 picks a free port).' }),
   HOST: setting({ schema: z.string().min(1), default: '0.0.0.0', doc: 'Address the HTTP server binds.' }),
-  DATABASE_URL: setting({ schema: url(['postgres:', 'postgresql:']), doc: 'PostgreSQL connection URL.', secret: true }),
+  DATABASE_URL: setting({
+    schema: url(['postgres:', 'postgresql:']),
+    doc: 'PostgreSQL connection URL. The service connects as a role that reads and writes rows only; migrations and the maintenance job as the owner of the tables.',
+    secret: true,
+  }),
+  SERVICE_DATABASE_URL: setting({
+    schema: z.union([z.literal(''), url(['postgres:', 'postgresql:'])]),
+    default: '',
+    doc: "Migrations: the service's connection URL. Its user is created (or its password set) as a role that may read and write rows but run no DDL; empty manages no role.",
+    secret: true,
+  }),
+  MIGRATE_WAIT_S: setting({
+    schema: int(0, 3600),
+    default: '180',
+    doc: 'Migrations: how long to wait for PostgreSQL to accept connections (each attempt is logged) before failing.',
+  }),
   REDIS_URL: setting({
     schema: url(['redis:', 'rediss:']),
     doc: 'Redis connection URL (rate limiting; the service keeps ingesting when Redis is down).',
