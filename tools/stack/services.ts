@@ -37,11 +37,19 @@ export interface PostgresOptions {
   database?: string;
   /** Throwaway clusters may trade durability for speed; `make local` keeps the defaults. */
   fast?: boolean;
+  /** Password in `serviceUrl` (the cluster trusts loopback, so it is never checked; tests set one to prove it is never logged). */
+  servicePassword?: string;
 }
+
+/** The role the service connects as (created by the migration from `serviceUrl`); the owner is `postgres`. */
+export const SERVICE_ROLE = 'event_service';
 
 /** A PostgreSQL cluster of our own that can be stopped and started again on the same port. */
 export class PostgresServer {
+  /** The owner's connection: migrations, maintenance, test assertions. */
   readonly url: string;
+  /** The service's connection: rows only, no DDL (after the migration ran with it). */
+  readonly serviceUrl: string;
   readonly adminUrl: string;
   private proc?: Running;
   private readonly dataDir: string;
@@ -53,6 +61,8 @@ export class PostgresServer {
     this.logFile = path.join(opts.dir, 'postgres.log');
     const db = opts.database ?? 'events';
     this.url = `postgres://postgres@127.0.0.1:${opts.port}/${db}`;
+    const password = opts.servicePassword ? `:${encodeURIComponent(opts.servicePassword)}` : '';
+    this.serviceUrl = `postgres://${SERVICE_ROLE}${password}@127.0.0.1:${opts.port}/${db}`;
     this.adminUrl = `postgres://postgres@127.0.0.1:${opts.port}/postgres`;
   }
 
