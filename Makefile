@@ -71,8 +71,13 @@ test: install bootstrap ## Run every test (jest) against real Postgres, Redis, P
 local: install bootstrap build ## Run the whole stack on this machine (data in .local/, Ctrl-C stops it)
 	@$(NPX) tsx tools/local.ts
 
+.PHONY: logs
+logs: install ## Follow the `make local` service log (.local/app.log) as readable text (pino-pretty)
+	@test -f .local/app.log || { echo "logs: no .local/app.log yet: start the stack with make local" >&2; exit 2; }
+	@tail -n 50 -F .local/app.log | $(NPX) pino-pretty
+
 .PHONY: migrate
-migrate: build ## Apply database migrations to the database in DATABASE_URL
+migrate: build ## Apply migrations to DATABASE_URL (as its owner; waits up to MIGRATE_WAIT_S for it); SERVICE_DATABASE_URL: the service role to set up
 	@test -n "$${DATABASE_URL:-}" || { echo "migrate: DATABASE_URL is not set (e.g. postgres://user@host:5432/events)" >&2; exit 2; }
 	@node app/dist/db/migrate.js
 
@@ -83,11 +88,11 @@ maintenance: build ## Run the maintenance job once (partitions, retention, rollu
 	 node app/dist/jobs/maintenance.js
 
 .PHONY: start
-start: build ## Run the built service, configured only by environment variables (see README)
+start: build ## Run the built service, configured only by environment variables (see docs/operations.md)
 	@node app/dist/server.js
 
 .PHONY: config-docs
-config-docs: install ## Rewrite the README configuration table from app/src/config.ts (a test checks it is current)
+config-docs: install ## Rewrite the configuration table of docs/operations.md from app/src/config.ts (a test checks it is current)
 	@$(NPX) tsx scripts/config-table.ts --write
 
 .PHONY: ci

@@ -15,5 +15,5 @@ test-inputs: install bootstrap ## Bad-input corpus, property tests (fast-check) 
 	@node scripts/test-summary.js out/jest-inputs.json
 
 .PHONY: reliability-table
-reliability-table: install ## Rewrite the README's Reliability table from out/faults/ (after make test or make test-faults + test-inputs)
+reliability-table: install ## Rewrite the figures table of docs/reliability.md from out/faults/ (after make test or make test-faults + test-inputs)
 	@$(NPX) tsx scripts/reliability-table.ts --write

@@ -1,5 +1,5 @@
 # The container image (app/Dockerfile): build it, build the offline base, smoke-test it for real.
-# See README, "Container image".
+# See docs/deploy.md, "Container image".
 IMAGE_NAME ?= event-service
 
 .PHONY: docker-engine

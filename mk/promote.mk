@@ -1,4 +1,4 @@
-# Promotion: the digest that ran in one stage moves, unchanged, to the next (README "Promotion").
+# Promotion: the digest that ran in one stage moves, unchanged, to the next (docs/deploy.md, "Promotion").
 # VERSION=x.y.z  TO=<stage> (default: the next one)  DEPLOY=0 (only change the stack file)  FORCE=1 (override refusals, logged)
 PROMOTE := $(NPX) tsx tools/promote/cli.ts
 # Where the stack files and deploy/ledger.jsonl live; tests point it at a copy.

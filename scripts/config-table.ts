@@ -1,12 +1,12 @@
 /**
- * The README's configuration table, rendered from the one schema in app/src/config.ts.
- * `tsx scripts/config-table.ts` prints it; `--write` replaces the copy in README.md.
+ * The configuration table of docs/operations.md, rendered from the one schema in app/src/config.ts.
+ * `tsx scripts/config-table.ts` prints it; `--write` (`make config-docs`) replaces the copy in the document.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { settings } from '../app/src/config';
 
-export const README = path.join(__dirname, '..', 'README.md');
+export const CONFIG_DOC = path.join(__dirname, '..', 'docs', 'operations.md');
 const START = '<!-- config-table:start -->';
 const END = '<!-- config-table:end -->';
 
@@ -18,18 +18,18 @@ export function configTable(): string {
   return ['| Variable | Default | Secret | Meaning |', '| --- | --- | --- | --- |', ...rows].join('\n');
 }
 
-/** The table as it stands in the README, or undefined when the markers are missing. */
-export function readmeTable(readme: string): string | undefined {
-  return readme.split(START)[1]?.split(END)[0]?.trim();
+/** The table as it stands in the document, or undefined when the markers are missing. */
+export function documentedTable(doc: string): string | undefined {
+  return doc.split(START)[1]?.split(END)[0]?.trim();
 }
 
 if (require.main === module) {
   if (process.argv.includes('--write')) {
-    const readme = fs.readFileSync(README, 'utf8');
-    if (readmeTable(readme) === undefined) throw new Error(`README.md has no ${START} … ${END} markers`);
-    const [before, rest] = readme.split(START) as [string, string];
-    fs.writeFileSync(README, `${before}${START}\n${configTable()}\n${END}${rest.split(END)[1]}`);
-    console.log('README.md configuration table updated');
+    const doc = fs.readFileSync(CONFIG_DOC, 'utf8');
+    if (documentedTable(doc) === undefined) throw new Error(`${CONFIG_DOC} has no ${START} … ${END} markers`);
+    const [before, rest] = doc.split(START) as [string, string];
+    fs.writeFileSync(CONFIG_DOC, `${before}${START}\n${configTable()}\n${END}${rest.split(END)[1]}`);
+    console.log(`${path.relative(process.cwd(), CONFIG_DOC)}: configuration table updated`);
   } else {
     console.log(configTable());
   }

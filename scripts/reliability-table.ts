@@ -1,13 +1,13 @@
 /**
- * The README's Reliability table, rendered from the figures the reliability tests write to
- * out/faults/*.json. `tsx scripts/reliability-table.ts` prints it; `--write` replaces the copy in README.md.
+ * The figures table of docs/reliability.md, rendered from the figures the reliability tests write to
+ * out/faults/*.json. `tsx scripts/reliability-table.ts` prints it; `--write` replaces the copy in the document.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 
 const ROOT = path.join(__dirname, '..');
 const RESULTS = path.join(ROOT, 'out', 'faults');
-const README = path.join(ROOT, 'README.md');
+const RELIABILITY_DOC = path.join(ROOT, 'docs', 'reliability.md');
 const START = '<!-- reliability-table:start -->';
 const END = '<!-- reliability-table:end -->';
 const FAULTS = ['kill9', 'postgres', 'redis', 'sigterm'];
@@ -50,11 +50,11 @@ export function reliabilityTable(): string {
 if (require.main === module) {
   const table = reliabilityTable();
   if (process.argv.includes('--write')) {
-    const readme = fs.readFileSync(README, 'utf8');
-    if (!readme.includes(START) || !readme.includes(END)) throw new Error(`README.md has no ${START} … ${END} markers`);
-    const [before, rest] = readme.split(START) as [string, string];
-    fs.writeFileSync(README, `${before}${START}\n${table}\n${END}${rest.split(END)[1]}`);
-    console.log('README.md reliability table updated');
+    const doc = fs.readFileSync(RELIABILITY_DOC, 'utf8');
+    if (!doc.includes(START) || !doc.includes(END)) throw new Error(`${RELIABILITY_DOC} has no ${START} … ${END} markers`);
+    const [before, rest] = doc.split(START) as [string, string];
+    fs.writeFileSync(RELIABILITY_DOC, `${before}${START}\n${table}\n${END}${rest.split(END)[1]}`);
+    console.log('docs/reliability.md: reliability table updated');
   } else {
     console.log(table);
   }

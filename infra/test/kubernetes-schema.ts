@@ -1,26 +1,13 @@
-/** Validates a Kubernetes object against the OpenAPI schema of its apiVersion and kind (kubernetes-models). */
+/** Validates Kubernetes objects against the OpenAPI schema of their apiVersion and kind (kubernetes-models). */
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
 import type { KubernetesObject } from '../offline';
 
-type ModelClass = new (obj: unknown) => { validate(): void };
+const WORKER = path.join(__dirname, 'kubernetes-schema-worker.mjs');
 
-export function modelClassFor(apiVersion: string, kind: string): ModelClass {
-  let group: Record<string, unknown>;
-  try {
-    group = require(`kubernetes-models/${apiVersion}`) as Record<string, unknown>;
-  } catch {
-    throw new Error(`kubernetes-models has no apiVersion ${apiVersion}`);
-  }
-  const model = group[kind];
-  if (typeof model !== 'function') throw new Error(`kubernetes-models has no ${kind} in ${apiVersion}`);
-  return model as ModelClass;
-}
-
-/** undefined when the object is valid, else the schema's message. */
-export function schemaProblem(obj: KubernetesObject): string | undefined {
-  try {
-    new (modelClassFor(obj.apiVersion, obj.kind))(obj).validate();
-    return undefined;
-  } catch (e) {
-    return `${obj.kind} ${obj.metadata?.name}: ${(e as Error).message}`;
-  }
+/** One message per invalid object (empty when all are valid), from the schemas of kubernetes-models. */
+export function schemaProblems(objects: KubernetesObject[]): string[] {
+  const run = spawnSync(process.execPath, [WORKER], { input: JSON.stringify(objects), encoding: 'utf8', maxBuffer: 64 << 20 });
+  if (run.status !== 0) throw new Error(`schema validation failed to run: ${run.stderr || run.error?.message}`);
+  return JSON.parse(run.stdout) as string[];
 }

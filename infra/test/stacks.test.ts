@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { parse, stringify } from 'yaml';
 import { settings } from '../../app/src/config';
 import { violations } from '../policies/rules';
-import { schemaProblem } from './kubernetes-schema';
+import { schemaProblems } from './kubernetes-schema';
 import { OfflineRunError, STACKS, stackFileConfig, type KubernetesObject, type OfflineRun, type RunOptions } from '../offline';
 
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -67,7 +67,7 @@ describe.each(STACKS)('the %s stack', (stack) => {
   test('when the program runs, then every Kubernetes object validates against the Kubernetes OpenAPI schema', () => {
     const objects = declared(stack).kubernetesObjects;
     expect(objects.length).toBeGreaterThan(30);
-    expect(objects.map(schemaProblem).filter(Boolean)).toEqual([]);
+    expect(schemaProblems(objects)).toEqual([]);
   });
 
   test('when the program runs, then every object declares its name, and all but the Namespace live in the stack namespace', () => {
@@ -230,6 +230,13 @@ describe.each(STACKS)('the %s stack', (stack) => {
     expect(outputs.imageRef).toMatch(DIGEST);
     expect(outputs.version).toMatch(/^\d+\.\d+\.\d+/);
   });
+});
+
+test('when an object breaks the Kubernetes schema, then the validator names the object and the field', () => {
+  const deployment = structuredClone(find(declared('dev'), 'Deployment', 'event-service')) as KubernetesObject & { spec: any };
+  deployment.spec.replicas = 'three';
+  const [problem] = schemaProblems([deployment]);
+  expect(problem).toMatch(/^Deployment event-service: .*replicas/);
 });
 
 test('when the four stacks run, then only dev declares an image build', () => {

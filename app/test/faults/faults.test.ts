@@ -2,7 +2,7 @@
  * Fault tests: the service runs as a child process under steady load, and a fault hits it mid-load.
  * The load driver re-sends every batch that got no 202 (same ids) until it is acknowledged; at the
  * end every acknowledged event must be stored exactly once. Each test records its figures in
- * out/faults/<fault>.json for the README's Reliability table.
+ * out/faults/<fault>.json for the figures table of docs/reliability.md.
  */
 import { Client } from 'pg';
 import { LoadDriver } from '../../../tools/load/driver';

@@ -1,7 +1,7 @@
 /**
  * Figures of the reliability tests, one JSON file per test under out/faults/ (separate files, so
  * test files running in parallel never write the same file). `make reliability-table` turns them
- * into the README's Reliability table.
+ * into the figures table of docs/reliability.md.
  */
 import fs from 'node:fs';
 import path from 'node:path';
