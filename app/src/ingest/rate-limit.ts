@@ -22,8 +22,22 @@ export interface RateDecision {
   resetMs: number;
 }
 
+/**
+ * Adds to a sensor's shared counter and returns it with the window's remaining time; the window
+ * starts at the sensor's first request (the key's expiry), like a fixed window per sensor.
+ */
+const RESERVE_LUA = `
+local total = redis.call('INCRBY', KEYS[1], ARGV[1])
+if total == tonumber(ARGV[1]) then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[2]); ttl = tonumber(ARGV[2]) end
+return {total, ttl}`;
+
+type Reserving = Redis & { reserveBudget(key: string, units: number, windowMs: number): Promise<[number, number]> };
+
 interface Bucket {
-  window: number;
+  /** When the sensor's window ends (ms since the epoch): the bucket is void after that. */
+  endsAt: number;
   /** Units reserved from Redis and not yet spent. */
   available: number;
   /** The shared counter as last seen: the sensor's spending across all instances. */
@@ -38,17 +52,20 @@ interface Bucket {
 
 export class SensorRateLimiter {
   private readonly buckets = new Map<string, Bucket>();
+  private readonly redis: Reserving;
   private readonly windowMs: number;
   private readonly block: number;
-  private sweptWindow = 0;
+  private nextSweep = 0;
   private lastWarn = 0;
 
   constructor(
-    private readonly redis: Redis,
+    redis: Redis,
     private readonly opts: { points: number; durationS: number; block: number },
     private readonly onFallback: () => void,
     private readonly logger: Logger,
   ) {
+    if (!('reserveBudget' in redis)) redis.defineCommand('reserveBudget', { numberOfKeys: 1, lua: RESERVE_LUA });
+    this.redis = redis as Reserving;
     this.windowMs = opts.durationS * 1000;
     this.block = Math.max(1, Math.min(opts.block, opts.points));
   }
@@ -87,20 +104,15 @@ export class SensorRateLimiter {
     }
   }
 
-  private windowOf(now: number): number {
-    return Math.floor(now / this.windowMs);
-  }
-
   private bucket(sensorId: string, now: number): Bucket {
-    const window = this.windowOf(now);
-    if (window !== this.sweptWindow) {
-      // Buckets of past windows hold nothing any more: memory stays bounded by the sensors of one window.
-      for (const [id, b] of this.buckets) if (b.window !== window && !b.reserving) this.buckets.delete(id);
-      this.sweptWindow = window;
+    if (now >= this.nextSweep) {
+      // Buckets of ended windows hold nothing any more: memory stays bounded by the sensors of one window.
+      for (const [id, b] of this.buckets) if (b.endsAt <= now && !b.reserving) this.buckets.delete(id);
+      this.nextSweep = now + this.windowMs;
     }
     let b = this.buckets.get(sensorId);
-    if (!b || b.window !== window) {
-      b = { window, available: 0, sharedUsed: 0, exhausted: false, spent: 0 };
+    if (!b || (b.endsAt <= now && !b.reserving)) {
+      b = { endsAt: now + this.windowMs, available: 0, sharedUsed: 0, exhausted: false, spent: 0 };
       this.buckets.set(sensorId, b);
     }
     return b;
@@ -108,16 +120,14 @@ export class SensorRateLimiter {
 
   /** Reserves up to `units` from the shared counter; false when Redis could not be asked. */
   private async reserve(sensorId: string, bucket: Bucket, units: number): Promise<boolean> {
-    const key = `rl:sensor:${sensorId}:${bucket.window}`;
     try {
-      const results = await this.redis
-        .multi()
-        .incrby(key, units)
-        .pexpireat(key, (bucket.window + 1) * this.windowMs + 1000)
-        .exec();
-      const [err, total] = results?.[0] ?? [new Error('no reply')];
-      if (err) throw err;
-      const after = Number(total);
+      const [after, ttlMs] = await this.redis.reserveBudget(`rl:sensor:${sensorId}`, units, this.windowMs);
+      const endsAt = Date.now() + ttlMs;
+      if (after === units && endsAt > bucket.endsAt) {
+        // The shared window ended before this bucket thought: a new one started with this reservation.
+        Object.assign(bucket, { available: 0, sharedUsed: 0, exhausted: false, spent: 0 });
+      }
+      bucket.endsAt = endsAt;
       const granted = Math.max(0, Math.min(units, this.opts.points - (after - units)));
       bucket.available += granted;
       bucket.sharedUsed = Math.min(after, this.opts.points);
@@ -141,7 +151,7 @@ export class SensorRateLimiter {
       allowed,
       limit: this.opts.points,
       remaining: Math.max(0, this.opts.points - bucket.spent),
-      resetMs: (bucket.window + 1) * this.windowMs - now,
+      resetMs: Math.max(0, bucket.endsAt - now),
     };
   }
 
@@ -150,7 +160,7 @@ export class SensorRateLimiter {
       allowed,
       limit: this.opts.points,
       remaining: Math.max(0, this.opts.points - bucket.sharedUsed) + bucket.available,
-      resetMs: (bucket.window + 1) * this.windowMs - now,
+      resetMs: Math.max(0, bucket.endsAt - now),
     };
   }
 }
