@@ -45,6 +45,9 @@ export interface StackConfig {
   redis: ThirdPartyService;
   prometheus: ThirdPartyService & { retention: string; storage: string };
   pushgateway: ThirdPartyService;
+  /** prometheus-postgres-exporter and prometheus-redis-exporter (their own Deployments). */
+  postgresExporter: ThirdPartyService;
+  redisExporter: ThirdPartyService;
   /** Webhook URLs of the receivers of alerts/alertmanager.yml (critical → pager, warning → ticket), secret. */
   alertmanager: ThirdPartyService & { receivers: pulumi.Output<AlertReceivers> };
   grafana: ThirdPartyService & { storage?: string; host?: string };
@@ -226,6 +229,8 @@ export function readStackConfig(config = new pulumi.Config(), stack = pulumi.get
     storage: str(prom.raw, key('prometheus'), 'storage', QUANTITY),
   };
   const pushgateway = thirdParty('pushgateway').service;
+  const postgresExporter = thirdParty('postgresExporter').service;
+  const redisExporter = thirdParty('redisExporter').service;
   const receivers = config.getSecretObject<AlertReceivers>('alertReceivers');
   if (receivers === undefined)
     problems.push(
@@ -268,6 +273,8 @@ export function readStackConfig(config = new pulumi.Config(), stack = pulumi.get
     redis,
     prometheus,
     pushgateway,
+    postgresExporter,
+    redisExporter,
     alertmanager,
     grafana,
   };
