@@ -22,6 +22,8 @@ export type ImageSource =
 export interface AlertReceivers {
   pager: string;
   ticket: string;
+  /** The external dead man's switch that receives the always-firing Watchdog (alerts/alertmanager.yml). */
+  heartbeat: string;
 }
 
 export interface StackConfig {
@@ -43,6 +45,9 @@ export interface StackConfig {
   redis: ThirdPartyService;
   prometheus: ThirdPartyService & { retention: string; storage: string };
   pushgateway: ThirdPartyService;
+  /** prometheus-postgres-exporter and prometheus-redis-exporter (their own Deployments). */
+  postgresExporter: ThirdPartyService;
+  redisExporter: ThirdPartyService;
   /** Webhook URLs of the receivers of alerts/alertmanager.yml (critical → pager, warning → ticket), secret. */
   alertmanager: ThirdPartyService & { receivers: pulumi.Output<AlertReceivers> };
   grafana: ThirdPartyService & { storage?: string; host?: string };
@@ -224,12 +229,17 @@ export function readStackConfig(config = new pulumi.Config(), stack = pulumi.get
     storage: str(prom.raw, key('prometheus'), 'storage', QUANTITY),
   };
   const pushgateway = thirdParty('pushgateway').service;
+  const postgresExporter = thirdParty('postgresExporter').service;
+  const redisExporter = thirdParty('redisExporter').service;
   const receivers = config.getSecretObject<AlertReceivers>('alertReceivers');
   if (receivers === undefined)
     problems.push(
-      `${key('alertReceivers')}: required secret {pager, ticket} of webhook URLs (pulumi config set --secret --path 'alertReceivers.pager' https://…)`,
+      `${key('alertReceivers')}: required secret {pager, ticket, heartbeat} of webhook URLs (pulumi config set --secret --path 'alertReceivers.pager' https://…)`,
     );
-  const alertmanager = { ...thirdParty('alertmanager').service, receivers: receivers ?? pulumi.output({ pager: '', ticket: '' }) };
+  const alertmanager = {
+    ...thirdParty('alertmanager').service,
+    receivers: receivers ?? pulumi.output({ pager: '', ticket: '', heartbeat: '' }),
+  };
   const graf = thirdParty('grafana');
   const grafana = {
     ...graf.service,
@@ -263,6 +273,8 @@ export function readStackConfig(config = new pulumi.Config(), stack = pulumi.get
     redis,
     prometheus,
     pushgateway,
+    postgresExporter,
+    redisExporter,
     alertmanager,
     grafana,
   };

@@ -9,10 +9,19 @@ import * as k8s from '@pulumi/kubernetes';
 import * as pulumi from '@pulumi/pulumi';
 import * as random from '@pulumi/random';
 import { settings } from '../app/src/config';
+import { SERVICE_ROLE } from '../app/src/db/service-role';
 import { readStackConfig } from './config';
 import { Alertmanager, ALERTMANAGER_NAME, ALERTMANAGER_PORT } from './components/alertmanager';
 import { AppImage } from './components/app-image';
 import { APP_NAME, appEnvironment, EventService } from './components/event-service';
+import {
+  POSTGRES_EXPORTER_NAME,
+  POSTGRES_EXPORTER_PORT,
+  PostgresExporter,
+  REDIS_EXPORTER_NAME,
+  REDIS_EXPORTER_PORT,
+  RedisExporter,
+} from './components/exporters';
 import { Grafana, DASHBOARDS_MOUNT, GRAFANA_NAME, GRAFANA_PORT } from './components/grafana';
 import { NetworkPolicies } from './components/network-policies';
 import { Postgres, POSTGRES_NAME } from './components/postgres';
@@ -79,11 +88,23 @@ export function deploy(): StackOutputs {
     version = cfg.image.version;
   }
 
+  // The owner's URL (migrations, maintenance) and the service's (its own role, rows only, made by the migration).
   let databaseUrl: pulumi.Output<string>;
+  let databaseReady: pulumi.Resource[] = [];
   if (cfg.postgres.external) databaseUrl = cfg.postgres.databaseUrl;
-  else databaseUrl = new Postgres('postgres', { ...cfg.postgres, namespace: ns, provider }).databaseUrl;
+  else {
+    const postgres = new Postgres('postgres', { ...cfg.postgres, namespace: ns, provider });
+    databaseUrl = postgres.databaseUrl;
+    databaseReady = [postgres.statefulSet];
+  }
+  const serviceDatabaseUrl = serviceUrlOf(
+    databaseUrl,
+    new random.RandomPassword('service-db-password', { length: 32, special: false }).result,
+  );
   const redis = new Redis('redis', { ...cfg.redis, namespace: ns, provider });
   new Pushgateway('pushgateway', { ...cfg.pushgateway, namespace: ns, provider });
+  new PostgresExporter('postgres-exporter', { ...cfg.postgresExporter, namespace: ns, databaseUrl, provider });
+  new RedisExporter('redis-exporter', { ...cfg.redisExporter, namespace: ns, redisUrl: redis.redisUrl, provider });
   const appPort = Number(cfg.app.env.PORT ?? settings.PORT.default);
   new Prometheus('prometheus', {
     ...cfg.prometheus,
@@ -92,6 +113,9 @@ export function deploy(): StackOutputs {
       appPods: { dns: dnsName(`${APP_NAME}-pods`, nsName), port: appPort },
       pushgateway: `${dnsName(PUSHGATEWAY_NAME, nsName)}:${PUSHGATEWAY_PORT}`,
       alertmanager: `${dnsName(ALERTMANAGER_NAME, nsName)}:${ALERTMANAGER_PORT}`,
+      prometheus: `localhost:${PROMETHEUS_PORT}`,
+      postgresExporter: `${dnsName(POSTGRES_EXPORTER_NAME, nsName)}:${POSTGRES_EXPORTER_PORT}`,
+      redisExporter: `${dnsName(REDIS_EXPORTER_NAME, nsName)}:${REDIS_EXPORTER_PORT}`,
       rulesDir: RULES_MOUNT,
       stage: pulumi.getStack(),
     }),
@@ -115,7 +139,7 @@ export function deploy(): StackOutputs {
 
   const { env, secretEnv } = appEnvironment(
     { PUSHGATEWAY_URL: `http://${dnsName(PUSHGATEWAY_NAME, nsName)}:${PUSHGATEWAY_PORT}`, ...cfg.app.env },
-    { DATABASE_URL: databaseUrl, REDIS_URL: redis.redisUrl, ADMIN_TOKEN: adminToken() },
+    { DATABASE_URL: serviceDatabaseUrl, REDIS_URL: redis.redisUrl, ADMIN_TOKEN: adminToken() },
   );
   const app = new EventService('app', {
     ...cfg.app,
@@ -125,7 +149,9 @@ export function deploy(): StackOutputs {
     ingressClassName: cfg.ingress.className,
     env,
     secretEnv,
+    ownerSecretEnv: { DATABASE_URL: databaseUrl, SERVICE_DATABASE_URL: serviceDatabaseUrl },
     provider,
+    dependsOn: databaseReady,
   });
 
   new NetworkPolicies('network', {
@@ -136,6 +162,8 @@ export function deploy(): StackOutputs {
     redis: { name: REDIS_NAME, port: 6379 },
     prometheus: { name: PROMETHEUS_NAME, port: PROMETHEUS_PORT },
     pushgateway: { name: PUSHGATEWAY_NAME, port: PUSHGATEWAY_PORT },
+    postgresExporter: { name: POSTGRES_EXPORTER_NAME, port: POSTGRES_EXPORTER_PORT },
+    redisExporter: { name: REDIS_EXPORTER_NAME, port: REDIS_EXPORTER_PORT },
     alertmanager: { name: ALERTMANAGER_NAME, port: ALERTMANAGER_PORT },
     grafana: { name: GRAFANA_NAME, port: GRAFANA_PORT, exposed: cfg.grafana.host !== undefined },
     provider,
@@ -149,6 +177,18 @@ export function deploy(): StackOutputs {
     version: pulumi.output(version),
     namespace: nsName,
   };
+}
+
+/** The owner's URL with the service's role and password: same host, database and parameters (sslmode…). */
+function serviceUrlOf(ownerUrl: pulumi.Output<string>, password: pulumi.Output<string>): pulumi.Output<string> {
+  return pulumi.secret(
+    pulumi.all([ownerUrl, password]).apply(([owner, pw]) => {
+      const url = new URL(owner);
+      url.username = SERVICE_ROLE;
+      url.password = pw;
+      return url.toString();
+    }),
+  );
 }
 
 function adminToken(): pulumi.Output<string> {

@@ -6,9 +6,11 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Client } from 'pg';
+import { SERVICE_ROLE } from '../../app/src/db/service-role';
 import { Running, findExecutable, httpOk, portOpen, requireExecutable, startAndAwait } from './process';
 
-const PG_BIN_DIRS = (() => {
+/** Directories of the installed PostgreSQL versions' programs, newest first (Debian keeps them off PATH). */
+export const PG_BIN_DIRS = (() => {
   try {
     return fs
       .readdirSync('/usr/lib/postgresql')
@@ -41,14 +43,11 @@ export interface PostgresOptions {
   servicePassword?: string;
 }
 
-/** The role the service connects as (created by the migration from `serviceUrl`); the owner is `postgres`. */
-export const SERVICE_ROLE = 'event_service';
-
 /** A PostgreSQL cluster of our own that can be stopped and started again on the same port. */
 export class PostgresServer {
   /** The owner's connection: migrations, maintenance, test assertions. */
   readonly url: string;
-  /** The service's connection: rows only, no DDL (after the migration ran with it). */
+  /** The service's connection as SERVICE_ROLE: rows only, no DDL (once the migration ran with it). */
   readonly serviceUrl: string;
   readonly adminUrl: string;
   private proc?: Running;
@@ -210,4 +209,38 @@ export async function startAlertmanager(opts: { dir: string; port: number; confi
 /** Grafana is optional: returns its binary when one is installed. */
 export function findGrafana(): string | undefined {
   return findExecutable(['grafana', 'grafana-server'], ['/usr/sbin', '/usr/share/grafana/bin']);
+}
+
+/**
+ * prometheus-postgres-exporter (Debian 0.11) against a PostgreSQL URL. The connection string goes in the
+ * environment (DATA_SOURCE_NAME), as the exporter expects, never on the command line.
+ */
+export async function startPostgresExporter(opts: { dir: string; port: number; databaseUrl: string }): Promise<Running & { url: string }> {
+  const bin = requireExecutable(['prometheus-postgres-exporter', 'postgres_exporter'], 'prometheus-postgres-exporter');
+  const url = `http://127.0.0.1:${opts.port}`;
+  const dsn = new URL(opts.databaseUrl);
+  if (!dsn.searchParams.has('sslmode')) dsn.searchParams.set('sslmode', 'disable'); // loopback only
+  const proc = await startAndAwait(
+    'postgres-exporter',
+    bin,
+    [`--web.listen-address=127.0.0.1:${opts.port}`, '--log.level=warn'],
+    path.join(opts.dir, 'postgres-exporter.log'),
+    () => httpOk(`${url}/metrics`),
+    { env: { ...process.env, DATA_SOURCE_NAME: dsn.toString() } },
+  );
+  return Object.assign(proc, { url });
+}
+
+/** prometheus-redis-exporter (Debian 1.45) against a Redis URL. */
+export async function startRedisExporter(opts: { dir: string; port: number; redisUrl: string }): Promise<Running & { url: string }> {
+  const bin = requireExecutable(['prometheus-redis-exporter', 'redis_exporter'], 'prometheus-redis-exporter');
+  const url = `http://127.0.0.1:${opts.port}`;
+  const proc = await startAndAwait(
+    'redis-exporter',
+    bin,
+    [`-web.listen-address=127.0.0.1:${opts.port}`, `-redis.addr=${opts.redisUrl}`],
+    path.join(opts.dir, 'redis-exporter.log'),
+    () => httpOk(`${url}/metrics`),
+  );
+  return Object.assign(proc, { url });
 }
