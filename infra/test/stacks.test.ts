@@ -292,7 +292,6 @@ describe('when the configuration is wrong, then the program fails before declari
     ['dev', 'event-stack:prometheus'],
     ['qa', 'event-stack:alertReceivers'],
     ['prod', 'event-stack:databaseUrl'],
-    ['staging', 'event-stack:promotion'],
     ['qa', 'event-stack:prometheusUrl'],
   ])('%s without %s', async (stack, key) => {
     const error = await failure(stack, { remove: [key] });

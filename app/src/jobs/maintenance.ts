@@ -22,6 +22,9 @@ const SETTINGS = [
   'RETENTION_DAYS',
   'PARTITIONS_AHEAD_DAYS',
   'DEDUPE_WINDOW_DAYS',
+  // Not used by the job, read so the rule "DEDUPE_WINDOW_DAYS covers EVENT_MAX_AGE_S" runs here too:
+  // this job is what forgets dedupe ids, so a window shorter than the accepted age would act here.
+  'EVENT_MAX_AGE_S',
   'ROLLUP_DAYS',
   'DB_STATEMENT_TIMEOUT_MS',
 ] as const;
