@@ -128,7 +128,7 @@ const resources = z.strictObject(
 const thirdPartyFields = { image: checked(thirdPartyImageProblem, 'an image reference with an explicit version'), resources };
 const map = <T extends z.core.$ZodLooseShape>(shape: T, what: string) => z.strictObject(shape, { error: `must be a map ${what}` });
 
-const NON_SECRET_SETTINGS = (Object.keys(settings) as SettingName[]).filter((name) => !('secret' in settings[name]));
+const NON_SECRET_SETTINGS = (Object.keys(settings) as SettingName[]).filter((name) => !(settings[name] as { secret?: boolean }).secret);
 
 /** `app.env`: non-secret settings of app/src/config.ts, each valid, and together passing its cross-setting rules. */
 const appEnv = z

@@ -112,7 +112,7 @@ async function main(): Promise<void> {
     stopping.push(() => redis.stop());
 
     step('applying migrations');
-    await runMigrations(postgres.url, { quiet: true });
+    await runMigrations(postgres.url, { quiet: true, serviceUrl: postgres.serviceUrl });
 
     const token = adminToken();
     const env = {
@@ -120,7 +120,8 @@ async function main(): Promise<void> {
       PORT: String(PORTS.app),
       PUSHGATEWAY_URL: `http://127.0.0.1:${PORTS.pushgateway}`,
       HOST: '127.0.0.1',
-      DATABASE_URL: postgres.url,
+      // The service's own role (rows only); migrations and `make maintenance` use the owner.
+      DATABASE_URL: postgres.serviceUrl,
       REDIS_URL: redis.url,
       ADMIN_TOKEN: token,
       LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
@@ -165,7 +166,7 @@ async function main(): Promise<void> {
 The stack is up. Ctrl-C stops it (data stays in .local/).
 
   event service   ${base}        (/readyz, /metrics, /version, /api/v1/openapi.json)
-  PostgreSQL      ${postgres.url}
+  PostgreSQL      ${postgres.url} (owner; the service connects as ${postgres.serviceUrl})
   Redis           ${redis.url}
   admin token     .local/admin-token
   Prometheus      ${monitoring.prometheus.url}        (alerts: ${monitoring.prometheus.url}/alerts)

@@ -35,7 +35,22 @@ function setting<T extends z.ZodType>(s: Setting<T>): Setting<T> {
 export const settings = {
   PORT: setting({ schema: int(0, 65535), default: '8080', doc: 'TCP port of the HTTP server (0 picks a free port).' }),
   HOST: setting({ schema: z.string().min(1), default: '0.0.0.0', doc: 'Address the HTTP server binds.' }),
-  DATABASE_URL: setting({ schema: url(['postgres:', 'postgresql:']), doc: 'PostgreSQL connection URL.', secret: true }),
+  DATABASE_URL: setting({
+    schema: url(['postgres:', 'postgresql:']),
+    doc: 'PostgreSQL connection URL. The service connects as a role that reads and writes rows only; migrations and the maintenance job as the owner of the tables.',
+    secret: true,
+  }),
+  SERVICE_DATABASE_URL: setting({
+    schema: z.union([z.literal(''), url(['postgres:', 'postgresql:'])]),
+    default: '',
+    doc: "Migrations: the service's connection URL. Its user is created (or its password set) as a role that may read and write rows but run no DDL; empty manages no role.",
+    secret: true,
+  }),
+  MIGRATE_WAIT_S: setting({
+    schema: int(0, 3600),
+    default: '180',
+    doc: 'Migrations: how long to wait for PostgreSQL to accept connections (each attempt is logged) before failing.',
+  }),
   REDIS_URL: setting({
     schema: url(['redis:', 'rediss:']),
     doc: 'Redis connection URL (rate limiting; the service keeps ingesting when Redis is down).',
@@ -94,12 +109,12 @@ export const settings = {
   INGEST_FLUSH_ROWS: setting({
     schema: int(1, 100_000),
     default: '2000',
-    doc: 'A flush to PostgreSQL starts as soon as this many events are queued.',
+    doc: 'Most events in one flush (a request is never split); a flush starts at once when this many are queued.',
   }),
   INGEST_FLUSH_MS: setting({
     schema: int(0, 10_000),
-    default: '5',
-    doc: 'Otherwise a flush starts this long after the first queued event.',
+    default: '0',
+    doc: 'Extra wait after the first queued event before a flush starts (0: as soon as a flush slot is free; more trades latency for bigger flushes).',
   }),
   INGEST_MAX_CONCURRENT_FLUSHES: setting({
     schema: int(1, 64),
@@ -147,6 +162,16 @@ export const settings = {
     schema: int(1, 3650),
     default: '8',
     doc: 'Event ids are remembered this long for dedupe (keep above EVENT_MAX_AGE_S).',
+  }),
+  MAINTENANCE_LOCK_TIMEOUT_MS: setting({
+    schema: ms,
+    default: '1000',
+    doc: 'Maintenance job: longest wait for a lock per DDL statement (ingest never waits behind it longer).',
+  }),
+  MAINTENANCE_LOCK_RETRIES: setting({
+    schema: int(0, 100),
+    default: '10',
+    doc: 'Maintenance job: retries of a DDL statement that hit the lock timeout (pauses double from 250 ms to 10 s).',
   }),
   ROLLUP_DAYS: setting({
     schema: int(1, 366),
@@ -200,6 +225,13 @@ const CROSS_RULES = [
     problem: (c) =>
       c.DEDUPE_WINDOW_DAYS * 86400 <= c.EVENT_MAX_AGE_S
         ? `DEDUPE_WINDOW_DAYS: must cover more than EVENT_MAX_AGE_S (${c.EVENT_MAX_AGE_S} s), or a late retry of an accepted event could be stored twice (got ${c.DEDUPE_WINDOW_DAYS})`
+        : undefined,
+  }),
+  crossRule({
+    reads: ['RETENTION_DAYS', 'EVENT_MAX_AGE_S'],
+    problem: (c) =>
+      c.RETENTION_DAYS * 86400 <= c.EVENT_MAX_AGE_S + 86400
+        ? `RETENTION_DAYS: must cover EVENT_MAX_AGE_S (${c.EVENT_MAX_AGE_S} s) plus a day, or accepted events could fall into a partition already dropped (got ${c.RETENTION_DAYS})`
         : undefined,
   }),
 ];

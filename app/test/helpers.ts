@@ -20,7 +20,8 @@ export function testEnv(overrides: Record<string, string> = {}): NodeJS.ProcessE
   return {
     PORT: '0',
     HOST: '127.0.0.1',
-    DATABASE_URL: need('TEST_DATABASE_URL'),
+    // The service's own role, as deployed: rows only, no DDL.
+    DATABASE_URL: need('TEST_SERVICE_DATABASE_URL'),
     REDIS_URL: need('TEST_REDIS_URL'),
     ADMIN_TOKEN,
     LOG_LEVEL: 'debug',

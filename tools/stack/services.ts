@@ -6,9 +6,11 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Client } from 'pg';
+import { SERVICE_ROLE } from '../../app/src/db/service-role';
 import { Running, findExecutable, httpOk, portOpen, requireExecutable, startAndAwait } from './process';
 
-const PG_BIN_DIRS = (() => {
+/** Directories of the installed PostgreSQL versions' programs, newest first (Debian keeps them off PATH). */
+export const PG_BIN_DIRS = (() => {
   try {
     return fs
       .readdirSync('/usr/lib/postgresql')
@@ -37,11 +39,16 @@ export interface PostgresOptions {
   database?: string;
   /** Throwaway clusters may trade durability for speed; `make local` keeps the defaults. */
   fast?: boolean;
+  /** Password in `serviceUrl` (the cluster trusts loopback, so it is never checked; tests set one to prove it is never logged). */
+  servicePassword?: string;
 }
 
 /** A PostgreSQL cluster of our own that can be stopped and started again on the same port. */
 export class PostgresServer {
+  /** The owner's connection: migrations, maintenance, test assertions. */
   readonly url: string;
+  /** The service's connection as SERVICE_ROLE: rows only, no DDL (once the migration ran with it). */
+  readonly serviceUrl: string;
   readonly adminUrl: string;
   private proc?: Running;
   private readonly dataDir: string;
@@ -53,6 +60,8 @@ export class PostgresServer {
     this.logFile = path.join(opts.dir, 'postgres.log');
     const db = opts.database ?? 'events';
     this.url = `postgres://postgres@127.0.0.1:${opts.port}/${db}`;
+    const password = opts.servicePassword ? `:${encodeURIComponent(opts.servicePassword)}` : '';
+    this.serviceUrl = `postgres://${SERVICE_ROLE}${password}@127.0.0.1:${opts.port}/${db}`;
     this.adminUrl = `postgres://postgres@127.0.0.1:${opts.port}/postgres`;
   }
 

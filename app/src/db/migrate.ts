@@ -1,17 +1,67 @@
 /**
- * Applies the versioned SQL migrations in app/migrations with node-pg-migrate.
+ * Applies the versioned SQL migrations in app/migrations with node-pg-migrate, as the owner of the tables,
+ * then gives the service's own role (SERVICE_DATABASE_URL) its row-level grants.
  * Used by `make migrate`, the test harness, `make local` and the Kubernetes migration Job
- * (`node dist/db/migrate.js`). Reads only DATABASE_URL.
+ * (`node dist/db/migrate.js`). On a fresh cluster PostgreSQL may start after the Job: it waits for
+ * the database first, up to MIGRATE_WAIT_S, logging every attempt.
  */
 import { spawn } from 'node:child_process';
 import path from 'node:path';
+import { Client } from 'pg';
+import { ConfigError, loadSettings } from '../config';
+import { isDatabaseUnavailable } from './pool';
+import { ensureServiceRole } from './service-role';
 
 export const MIGRATIONS_DIR = path.join(__dirname, '..', '..', 'migrations');
 
-export function runMigrations(
-  databaseUrl: string,
-  opts: { quiet?: boolean; direction?: 'up' | 'down'; signal?: AbortSignal } = {},
+export interface MigrateOptions {
+  quiet?: boolean;
+  direction?: 'up' | 'down';
+  signal?: AbortSignal;
+  /** The service's connection URL: its user becomes a role that reads and writes rows and runs no DDL. */
+  serviceUrl?: string;
+  /** How long to wait for PostgreSQL to accept connections before giving up; 0 tries once. */
+  waitMs?: number;
+  log?: (line: string) => void;
+}
+
+/** The pause before attempt n+1: 0.5 s, 1 s, 2 s, then every 4 s. */
+const retryDelayMs = (attempt: number) => Math.min(4000, 500 * 2 ** (attempt - 1));
+
+/**
+ * Resolves once PostgreSQL answers a query. Only "not reachable yet" errors are retried (refused,
+ * starting up, timed out); a wrong password or a missing database fails at once, since waiting cannot fix it.
+ */
+export async function waitForDatabase(
+  url: string,
+  o: { waitMs: number; log: (line: string) => void; signal?: AbortSignal },
 ): Promise<void> {
+  const deadline = Date.now() + o.waitMs;
+  for (let attempt = 1; ; attempt++) {
+    const client = new Client({ connectionString: url, connectionTimeoutMillis: 3000 });
+    try {
+      await client.connect();
+      await client.query('SELECT 1');
+      if (attempt > 1) o.log(`migrate: PostgreSQL answers (attempt ${attempt})`);
+      return;
+    } catch (err) {
+      const reason = (err as Error).message || (err as { code?: string }).code || String(err);
+      if (!isDatabaseUnavailable(err)) throw new Error(`PostgreSQL refused the migration: ${reason}`);
+      const delay = retryDelayMs(attempt);
+      if (Date.now() + delay > deadline || o.signal?.aborted) {
+        throw new Error(
+          `PostgreSQL not reachable after ${attempt} attempt(s) in ${Math.round(o.waitMs / 1000)} s (MIGRATE_WAIT_S): ${reason}`,
+        );
+      }
+      o.log(`migrate: PostgreSQL not reachable yet (attempt ${attempt}: ${reason}); next attempt in ${delay / 1000} s`);
+      await new Promise((r) => setTimeout(r, delay));
+    } finally {
+      await client.end().catch(() => undefined);
+    }
+  }
+}
+
+function runNodePgMigrate(databaseUrl: string, opts: MigrateOptions): Promise<void> {
   const bin = require.resolve('node-pg-migrate/bin/node-pg-migrate');
   const args = [bin, opts.direction ?? 'up', '-m', MIGRATIONS_DIR, '--advisory-lock-mode', 'wait', '--verbose', 'false'];
   return new Promise((resolve, reject) => {
@@ -29,16 +79,33 @@ export function runMigrations(
   });
 }
 
+export async function runMigrations(databaseUrl: string, opts: MigrateOptions = {}): Promise<void> {
+  const log = opts.log ?? (opts.quiet ? () => undefined : (line: string) => console.log(line));
+  await waitForDatabase(databaseUrl, { waitMs: opts.waitMs ?? 0, log, signal: opts.signal });
+  await runNodePgMigrate(databaseUrl, opts);
+  if (opts.serviceUrl && (opts.direction ?? 'up') === 'up') {
+    const role = await ensureServiceRole(databaseUrl, opts.serviceUrl);
+    log(`migrate: role ${role} may read and write rows (no DDL)`);
+  }
+}
+
 if (require.main === module) {
-  const url = process.env.DATABASE_URL;
-  if (!url) {
-    console.error('DATABASE_URL: required but not set (the database to migrate)');
+  let cfg: ReturnType<typeof loadSettings<'DATABASE_URL' | 'SERVICE_DATABASE_URL' | 'MIGRATE_WAIT_S'>>;
+  try {
+    cfg = loadSettings(['DATABASE_URL', 'SERVICE_DATABASE_URL', 'MIGRATE_WAIT_S']);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    for (const problem of err.problems) console.error(`config error: ${problem}`);
     process.exit(2);
   }
   // As PID 1 in a container nothing else forwards SIGTERM: pass it on to the migration process.
   const abort = new AbortController();
   process.once('SIGTERM', () => abort.abort());
-  runMigrations(url, { signal: abort.signal }).then(
+  runMigrations(cfg.DATABASE_URL, {
+    signal: abort.signal,
+    serviceUrl: cfg.SERVICE_DATABASE_URL || undefined,
+    waitMs: cfg.MIGRATE_WAIT_S * 1000,
+  }).then(
     () => console.log('migrations applied'),
     (err: Error) => {
       console.error(err.message);

@@ -3,8 +3,13 @@
  * CronJob): creates daily partitions ahead, drops those past retention, forgets old dedupe ids,
  * recomputes daily per-sensor counts, and pushes its metrics to the Pushgateway. Exits 1 on failure
  * (after pushing the failure); an unreachable Pushgateway is only a warning.
+ *
+ * Its DDL never queues an exclusive lock on `events` ahead of ingest: partitions are created as
+ * standalone tables and attached, and removed with DETACH PARTITION … CONCURRENTLY (both take SHARE
+ * UPDATE EXCLUSIVE on `events`, which neither reads nor inserts conflict with). Every statement runs
+ * under a short lock_timeout and is retried with backoff, so a long reader delays the job, not ingest.
  */
-import { Pool } from 'pg';
+import { Pool, PoolClient } from 'pg';
 import { Gauge, Pushgateway, Registry } from 'prom-client';
 import { ConfigError, loadSettings } from '../config';
 import { createLogger, Logger } from '../observability/logger';
@@ -22,11 +27,11 @@ const SETTINGS = [
   'RETENTION_DAYS',
   'PARTITIONS_AHEAD_DAYS',
   'DEDUPE_WINDOW_DAYS',
-  // Not used by the job, read so the rule "DEDUPE_WINDOW_DAYS covers EVENT_MAX_AGE_S" runs here too:
-  // this job is what forgets dedupe ids, so a window shorter than the accepted age would act here.
-  'EVENT_MAX_AGE_S',
   'ROLLUP_DAYS',
   'DB_STATEMENT_TIMEOUT_MS',
+  'EVENT_MAX_AGE_S',
+  'MAINTENANCE_LOCK_TIMEOUT_MS',
+  'MAINTENANCE_LOCK_RETRIES',
 ] as const;
 export type MaintenanceConfig = ReturnType<typeof loadSettings<(typeof SETTINGS)[number]>>;
 
@@ -46,14 +51,52 @@ function partitionDay(name: string): Date | undefined {
   return m ? new Date(Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]))) : undefined;
 }
 
-async function dailyPartitions(pool: Pool): Promise<Array<{ name: string; day: Date }>> {
-  const { rows } = await pool.query<{ name: string }>(
-    `SELECT c.relname AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'events'::regclass`,
+interface Partition {
+  name: string;
+  day: Date;
+  /** An earlier DETACH … CONCURRENTLY was interrupted: only FINALIZE can complete it. */
+  detachPending: boolean;
+}
+
+async function dailyPartitions(db: Pool | PoolClient): Promise<Partition[]> {
+  const { rows } = await db.query<{ name: string; pending: boolean }>(
+    `SELECT c.relname AS name, i.inhdetachpending AS pending
+     FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'events'::regclass`,
   );
   return rows.flatMap((r) => {
     const day = partitionDay(r.name);
-    return day ? [{ name: r.name, day }] : [];
+    return day ? [{ name: r.name, day, detachPending: r.pending }] : [];
   });
+}
+
+const LOCK_NOT_AVAILABLE = '55P03';
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Runs one DDL step; when it gave up waiting for a lock (lock_timeout), waits and tries again, up to
+ * MAINTENANCE_LOCK_RETRIES times with doubling pauses (250 ms up to 10 s).
+ */
+async function withLockRetries<T>(cfg: MaintenanceConfig, logger: Logger, step: string, run: () => Promise<T>): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await run();
+    } catch (err) {
+      if ((err as { code?: unknown }).code !== LOCK_NOT_AVAILABLE || attempt >= cfg.MAINTENANCE_LOCK_RETRIES) throw err;
+      const pauseMs = Math.min(250 * 2 ** attempt, 10_000);
+      logger.warn({ step, attempt: attempt + 1, pauseMs }, 'lock not available within lock_timeout; retrying later');
+      await sleep(pauseMs);
+    }
+  }
+}
+
+/** Detaches without blocking readers or ingest (CONCURRENTLY cannot run in a transaction block: autocommit here), then drops. */
+async function dropPartition(client: PoolClient, cfg: MaintenanceConfig, logger: Logger, name: string): Promise<void> {
+  const table = client.escapeIdentifier(name);
+  await withLockRetries(cfg, logger, `detach ${name}`, async () => {
+    const pending = (await dailyPartitions(client)).find((p) => p.name === name)?.detachPending;
+    await client.query(`ALTER TABLE events DETACH PARTITION ${table} ${pending ? 'FINALIZE' : 'CONCURRENTLY'}`);
+  });
+  await withLockRetries(cfg, logger, `drop ${name}`, () => client.query(`DROP TABLE ${table}`));
 }
 
 export async function runMaintenance(pool: Pool, cfg: MaintenanceConfig, logger: Logger, now = Date.now()): Promise<MaintenanceResult> {
@@ -62,24 +105,26 @@ export async function runMaintenance(pool: Pool, cfg: MaintenanceConfig, logger:
     const { rows: lock } = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1) AS ok', [LOCK_ID]);
     if (!lock[0]?.ok) throw new Error('another maintenance run holds the lock');
     try {
+      await client.query(`SET lock_timeout = ${cfg.MAINTENANCE_LOCK_TIMEOUT_MS}`);
+      const cutoff = Date.parse(utcDay(now)) - cfg.RETENTION_DAYS * DAY_MS;
+      // Every accepted event time needs its partition (there is no default partition to catch strays).
+      const firstDay = Math.max(Date.parse(utcDay(now - cfg.EVENT_MAX_AGE_S * 1000)), cutoff);
       let partitionsCreated = 0;
-      for (let d = 0; d <= cfg.PARTITIONS_AHEAD_DAYS; d++) {
-        const { rows } = await client.query<{ created: boolean }>('SELECT ensure_events_partition($1::date) AS created', [
-          utcDay(now + d * DAY_MS),
-        ]);
+      for (let t = firstDay; t <= now + cfg.PARTITIONS_AHEAD_DAYS * DAY_MS; t += DAY_MS) {
+        const { rows } = await withLockRetries(cfg, logger, `partition ${utcDay(t)}`, () =>
+          client.query<{ created: boolean }>('SELECT ensure_events_partition($1::date) AS created', [utcDay(t)]),
+        );
         if (rows[0]?.created) partitionsCreated++;
       }
       logger.info({ partitionsCreated, aheadDays: cfg.PARTITIONS_AHEAD_DAYS }, 'partitions ensured');
 
-      const cutoff = Date.parse(utcDay(now)) - cfg.RETENTION_DAYS * DAY_MS;
       let partitionsDropped = 0;
-      for (const p of await dailyPartitions(pool)) {
+      for (const p of await dailyPartitions(client)) {
         if (p.day.getTime() + DAY_MS <= cutoff) {
-          await client.query(`DROP TABLE ${client.escapeIdentifier(p.name)}`);
+          await dropPartition(client, cfg, logger, p.name);
           partitionsDropped++;
         }
       }
-      await client.query('DELETE FROM events_default WHERE ts < $1', [new Date(cutoff)]);
       logger.info({ partitionsDropped, retentionDays: cfg.RETENTION_DAYS }, 'retention applied');
 
       const forgotten = await client.query('DELETE FROM event_ids WHERE received_at < $1', [
@@ -97,7 +142,7 @@ export async function runMaintenance(pool: Pool, cfg: MaintenanceConfig, logger:
       const rowsRolledUp = rollup.rowCount ?? 0;
       logger.info({ rowsRolledUp, dedupeIdsForgotten, fromDay: utcDay(rollupFrom) }, 'rollups computed');
 
-      const days = (await dailyPartitions(pool)).map((p) => p.day.getTime());
+      const days = (await dailyPartitions(client)).map((p) => p.day.getTime());
       const newestPartitionDay = days.length ? new Date(Math.max(...days)) : undefined;
       return { partitionsCreated, partitionsDropped, dedupeIdsForgotten, rowsRolledUp, newestPartitionDay };
     } finally {

@@ -17,6 +17,7 @@ export const REDACT_PATHS = [
   '*.authorization',
   '*.ADMIN_TOKEN',
   '*.DATABASE_URL',
+  '*.SERVICE_DATABASE_URL',
   '*.REDIS_URL',
 ];
 

@@ -1,0 +1,62 @@
+/**
+ * The service's PostgreSQL role: it may read and write rows of the service's tables, and nothing else
+ * (no CREATE, ALTER, DROP or TRUNCATE: it owns no table and gets no CREATE on the schema, which
+ * PostgreSQL 15+ no longer grants to PUBLIC). Migrations and the maintenance job run as the owner.
+ * Applied by the migration on every run, so a new table, a changed password or a new role is
+ * always in place before the service rolls.
+ */
+import { createHash, createHmac, pbkdf2Sync, randomBytes } from 'node:crypto';
+import { Client } from 'pg';
+
+const ROW_PRIVILEGES = 'SELECT, INSERT, UPDATE, DELETE';
+/** The service's role name wherever this repository sets one up (harness, `make local`, the deploy). */
+export const SERVICE_ROLE = 'event_service';
+
+/**
+ * The SCRAM-SHA-256 verifier PostgreSQL stores for `password` (RFC 5802/7677; ASCII passwords need no
+ * SASLprep). Sending the verifier instead of the password keeps the plaintext out of the server's
+ * statement logs and pg_stat_activity.
+ */
+export function scramVerifier(password: string, salt = randomBytes(16), iterations = 4096): string {
+  const salted = pbkdf2Sync(password, salt, iterations, 32, 'sha256');
+  const clientKey = createHmac('sha256', salted).update('Client Key').digest();
+  const storedKey = createHash('sha256').update(clientKey).digest();
+  const serverKey = createHmac('sha256', salted).update('Server Key').digest();
+  return `SCRAM-SHA-256$${iterations}:${salt.toString('base64')}$${storedKey.toString('base64')}:${serverKey.toString('base64')}`;
+}
+
+/** Creates (or updates) the service's role from its connection URL; returns the role name. */
+export async function ensureServiceRole(ownerUrl: string, serviceUrl: string): Promise<string> {
+  const service = new URL(serviceUrl);
+  const role = decodeURIComponent(service.username);
+  const password = decodeURIComponent(service.password);
+  if (!role)
+    throw new Error('SERVICE_DATABASE_URL names no user: the service needs a role of its own (postgres://event_service:…@host/db)');
+  const client = new Client({ connectionString: ownerUrl });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ owner: string; db: string }>('SELECT current_user AS owner, current_database() AS db');
+    const { owner, db } = rows[0] as { owner: string; db: string };
+    if (role === owner) {
+      throw new Error(`SERVICE_DATABASE_URL connects as ${role}, the owner of the tables: the service must use a role without DDL rights`);
+    }
+    const id = client.escapeIdentifier(role);
+    const login = password ? `LOGIN PASSWORD ${client.escapeLiteral(scramVerifier(password))}` : 'LOGIN';
+    const exists = await client.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [role]);
+    // NOSUPERUSER etc. are the defaults; stated so that a role created by hand with more rights is reduced.
+    const attributes = `${login} NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS`;
+    await client.query(exists.rowCount ? `ALTER ROLE ${id} ${attributes}` : `CREATE ROLE ${id} ${attributes}`);
+    await client.query(`GRANT CONNECT ON DATABASE ${client.escapeIdentifier(db)} TO ${id}`);
+    await client.query(`GRANT USAGE ON SCHEMA public TO ${id}`);
+    await client.query(`REVOKE CREATE ON SCHEMA public FROM ${id}`);
+    await client.query(`GRANT ${ROW_PRIVILEGES} ON ALL TABLES IN SCHEMA public TO ${id}`);
+    await client.query(`GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO ${id}`);
+    // node-pg-migrate's bookkeeping is the owner's alone: the service must not fake an applied migration.
+    await client.query(`REVOKE ALL ON TABLE pgmigrations FROM ${id}`);
+    // Tables the owner creates later (the maintenance job's daily partitions) get the same grants.
+    await client.query(`ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT ${ROW_PRIVILEGES} ON TABLES TO ${id}`);
+    return role;
+  } finally {
+    await client.end();
+  }
+}
