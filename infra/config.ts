@@ -20,6 +20,8 @@ export type ImageSource =
 export interface AlertReceivers {
   pager: string;
   ticket: string;
+  /** The external dead man's switch that receives the always-firing Watchdog (alerts/alertmanager.yml). */
+  heartbeat: string;
 }
 
 export interface StackConfig {

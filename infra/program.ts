@@ -103,6 +103,7 @@ export function deploy(): StackOutputs {
       appPods: { dns: dnsName(`${APP_NAME}-pods`, nsName), port: appPort },
       pushgateway: `${dnsName(PUSHGATEWAY_NAME, nsName)}:${PUSHGATEWAY_PORT}`,
       alertmanager: `${dnsName(ALERTMANAGER_NAME, nsName)}:${ALERTMANAGER_PORT}`,
+      prometheus: `localhost:${PROMETHEUS_PORT}`,
       rulesDir: RULES_MOUNT,
       stage: pulumi.getStack(),
     }),

@@ -240,7 +240,7 @@ export type StackSettings = z.output<typeof stackSettingsSchema>;
 
 /** The secrets, checked only by the Pulumi program (it alone gets them decrypted). */
 export const stackSecretsSchema = z.strictObject({
-  alertReceivers: map({ pager: httpUrl, ticket: httpUrl }, '{pager, ticket} of webhook URLs'),
+  alertReceivers: map({ pager: httpUrl, ticket: httpUrl, heartbeat: httpUrl }, '{pager, ticket, heartbeat} of webhook URLs'),
   databaseUrl: matching(/^postgres(ql)?:\/\/\S+$/, 'a postgres:// URL').optional(),
 });
 
@@ -323,7 +323,7 @@ export function parseStackSettings(values: Record<string, string>, file: string)
 }
 
 const SECRET_HELP: Record<(typeof SECRET_KEYS)[number], string> = {
-  alertReceivers: "{pager, ticket} of webhook URLs: pulumi config set --secret --path 'alertReceivers.pager' https://…",
+  alertReceivers: "{pager, ticket, heartbeat} of webhook URLs: pulumi config set --secret --path 'alertReceivers.pager' https://…",
   databaseUrl: 'pulumi config set --secret databaseUrl postgres://…',
 };
 

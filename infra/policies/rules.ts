@@ -18,6 +18,8 @@ export interface Rule {
   name: string;
   description: string;
   check(obj: KubernetesObject): string[];
+  /** Mandatory only in these stacks and advisory in the others; absent: mandatory everywhere. */
+  mandatoryIn?: readonly string[];
 }
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- Kubernetes objects are walked structurally here. */
@@ -140,6 +142,19 @@ export const rules: Rule[] = [
     },
   },
   {
+    name: 'third-party-images-pinned-by-digest',
+    description:
+      'Third-party images run as tag@sha256:… (`make pin-images ENV=<stack>`), so a re-pushed tag cannot change what runs. Mandatory in prod, advisory elsewhere.',
+    mandatoryIn: ['prod'],
+    check(obj) {
+      const pod = podTemplateOf(obj);
+      if (!pod || pod.labels[APP_LABEL.key] === APP_LABEL.value) return [];
+      return containersOf(pod.spec)
+        .filter((c) => typeof c.image === 'string' && !DIGEST.test(c.image))
+        .map((c) => `${where(obj, c)}: image ${c.image} is pinned by tag only: run \`make pin-images ENV=<stack>\`, review, commit`);
+    },
+  },
+  {
     name: 'no-plaintext-secrets-in-configmaps',
     description: 'ConfigMaps hold no secret settings, credential-like keys, URLs with passwords or private keys (use a Secret).',
     check(obj) {
@@ -156,7 +171,24 @@ export const rules: Rule[] = [
   },
 ];
 
-/** Every violation of every rule by the objects, as "rule: message". */
-export function violations(objects: KubernetesObject[]): string[] {
-  return objects.flatMap((obj) => rules.flatMap((rule) => rule.check(obj).map((m) => `${rule.name}: ${m}`)));
+/** Whether the rule refuses a deploy of `stack` (an unknown stack: only the rules mandatory everywhere). */
+export function isMandatory(rule: Rule, stack?: string): boolean {
+  return rule.mandatoryIn === undefined || (stack !== undefined && rule.mandatoryIn.includes(stack));
+}
+
+/** Every violation of every rule that is mandatory in `stack`, as "rule: message". */
+export function violations(objects: KubernetesObject[], stack?: string): string[] {
+  const mandatory = rules.filter((rule) => isMandatory(rule, stack));
+  return objects.flatMap((obj) => mandatory.flatMap((rule) => rule.check(obj).map((m) => `${rule.name}: ${m}`)));
+}
+
+/** What the advisory rules of `stack` report (shown by `pulumi up`, not refused). */
+export function advisories(objects: KubernetesObject[], stack: string): string[] {
+  const advisory = rules.filter((rule) => !isMandatory(rule, stack));
+  return objects.flatMap((obj) => advisory.flatMap((rule) => rule.check(obj).map((m) => `${rule.name}: ${m}`)));
+}
+
+/** The stack a resource belongs to, from its URN (`urn:pulumi:<stack>::<project>::<type>::<name>`). */
+export function stackOfUrn(urn: string): string | undefined {
+  return /^urn:pulumi:([^:]+)::/.exec(urn)?.[1];
 }

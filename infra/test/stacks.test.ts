@@ -137,7 +137,11 @@ describe.each(STACKS)('the %s stack', (stack) => {
     const urls = Object.fromEntries(
       config.receivers.map((rc: { name: string; webhook_configs: { url: string }[] }) => [rc.name, rc.webhook_configs[0]!.url]),
     );
-    expect(urls).toEqual({ pager: 'https://pager.test.invalid/hook', ticket: 'https://tickets.test.invalid/hook' });
+    expect(urls).toEqual({
+      pager: 'https://pager.test.invalid/hook',
+      ticket: 'https://tickets.test.invalid/hook',
+      heartbeat: 'https://heartbeat.test.invalid/ping',
+    });
     expect(config.route.routes.find((x: { receiver: string }) => x.receiver === 'pager').matchers).toContain('severity="critical"');
   });
 
