@@ -43,6 +43,9 @@ export interface StackConfig {
   redis: ThirdPartyService;
   prometheus: ThirdPartyService & { retention: string; storage: string };
   pushgateway: ThirdPartyService;
+  /** prometheus-postgres-exporter and prometheus-redis-exporter (their own Deployments). */
+  postgresExporter: ThirdPartyService;
+  redisExporter: ThirdPartyService;
   /** Webhook URLs of the receivers of alerts/alertmanager.yml (critical → pager, warning → ticket), secret. */
   alertmanager: ThirdPartyService & { receivers: pulumi.Output<AlertReceivers> };
   grafana: ThirdPartyService & { storage?: string; host?: string };
@@ -88,6 +91,8 @@ export function readStackConfig(config = new pulumi.Config(), stack = pulumi.get
     redis: s.redis,
     prometheus: s.prometheus,
     pushgateway: s.pushgateway,
+    postgresExporter: s.postgresExporter,
+    redisExporter: s.redisExporter,
     alertmanager: { ...s.alertmanager, receivers: config.requireSecretObject<AlertReceivers>('alertReceivers') },
     grafana: s.grafana,
   };

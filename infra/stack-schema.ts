@@ -207,6 +207,8 @@ export const stackSettingsSchema = z
       '{image, retention, storage, resources}',
     ),
     pushgateway: map(thirdPartyFields, '{image, resources}'),
+    postgresExporter: map(thirdPartyFields, '{image, resources}'),
+    redisExporter: map(thirdPartyFields, '{image, resources}'),
     alertmanager: map(thirdPartyFields, '{image, resources}'),
     grafana: map({ ...thirdPartyFields, storage: quantity.optional(), host: hostName.optional() }, '{image, resources, storage?, host?}'),
     /** Thresholds of the gate for promoting OUT of this stage (`make promote`); each has a default. */

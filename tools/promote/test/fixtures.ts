@@ -49,6 +49,8 @@ function settings(stage: string, indent: string): string[] {
     ...service('redis', 'redis:7.4.1'),
     ...service('prometheus', 'prom/prometheus:v2.54.1', ['retention: 3d', 'storage: 1Gi']),
     ...service('pushgateway', 'prom/pushgateway:v1.10.0'),
+    ...service('postgresExporter', 'quay.io/prometheuscommunity/postgres-exporter:v0.15.0'),
+    ...service('redisExporter', 'oliver006/redis_exporter:v1.62.0'),
     ...service('alertmanager', 'prom/alertmanager:v0.27.0'),
     ...service('grafana', 'grafana/grafana:11.3.0'),
   ];
