@@ -59,8 +59,11 @@ export function toAppError(err: unknown): AppError {
   return new AppError(500, 'internal_error', 'internal error');
 }
 
-export function notFound(req: Request, _res: Response, next: NextFunction): void {
-  next(new AppError(404, 'not_found', `no route for ${req.method} ${loggableUrl(req.path)}`));
+/** 404 for unknown routes; the path in the message is masked like a logged URL (`secrets`: the admin token). */
+export function notFound(secrets: readonly string[]) {
+  return (req: Request, _res: Response, next: NextFunction): void => {
+    next(new AppError(404, 'not_found', `no route for ${req.method} ${loggableUrl(req.path, secrets)}`));
+  };
 }
 
 export function errorMiddleware(logger: Logger) {
