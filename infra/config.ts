@@ -26,8 +26,17 @@ export interface AlertReceivers {
   heartbeat: string;
 }
 
+/**
+ * Who runs Prometheus, Alertmanager and Grafana. `bundled`: this program deploys its own. `operator`: the
+ * cluster's Prometheus Operator (kube-prometheus-stack) does; the program declares PodMonitor/ServiceMonitors,
+ * a PrometheusRule, an AlertmanagerConfig and dashboard ConfigMaps, labelled with `matchLabels` so the
+ * operator's Prometheus and Alertmanager select them, and lets Prometheus pods of `namespace` scrape its pods.
+ */
+export type MonitoringMode = { mode: 'bundled' } | { mode: 'operator'; namespace: string; matchLabels: Record<string, string> };
+
 export interface StackConfig {
   namespace: string;
+  monitoring: MonitoringMode;
   kubeContext?: string;
   image: ImageSource;
   app: {
@@ -139,8 +148,8 @@ export function readStackConfig(config = new pulumi.Config(), stack = pulumi.get
     };
     return { requests: part('requests'), limits: part('limits') };
   }
-  function thirdParty(k: string): { raw?: Record<string, unknown>; service: ThirdPartyService } {
-    const raw = obj(k);
+  function thirdParty(k: string, required = true): { raw?: Record<string, unknown>; service: ThirdPartyService } {
+    const raw = obj(k, required);
     const image = str(raw, key(k), 'image');
     const problem = image ? thirdPartyImageProblem(image) : undefined;
     if (problem) problems.push(`${key(k)}.image: ${problem}`);
@@ -222,7 +231,30 @@ export function readStackConfig(config = new pulumi.Config(), stack = pulumi.get
   }
 
   const redis = thirdParty('redis').service;
-  const prom = thirdParty('prometheus');
+  const monitoringRaw = obj('monitoring', false);
+  const mode = monitoringRaw?.mode ?? 'bundled';
+  let monitoring: MonitoringMode = { mode: 'bundled' };
+  if (mode === 'operator') {
+    const labels = monitoringRaw?.matchLabels;
+    const valid =
+      typeof labels === 'object' &&
+      labels !== null &&
+      !Array.isArray(labels) &&
+      Object.keys(labels).length > 0 &&
+      Object.values(labels).every((v) => typeof v === 'string');
+    if (!valid)
+      problems.push(
+        `${key('monitoring')}.matchLabels: required map of label → value the operator's Prometheus and Alertmanager select on (kube-prometheus-stack: {release: <its release name>})`,
+      );
+    monitoring = {
+      mode: 'operator',
+      namespace: str(monitoringRaw, key('monitoring'), 'namespace', DNS_LABEL),
+      matchLabels: valid ? (labels as Record<string, string>) : {},
+    };
+  } else if (mode !== 'bundled') problems.push(`${key('monitoring')}.mode: "bundled" or "operator", got ${JSON.stringify(mode)}`);
+  // The operator's own Prometheus, Alertmanager and Grafana replace these three: their keys are optional then.
+  const bundled = monitoring.mode === 'bundled';
+  const prom = thirdParty('prometheus', bundled);
   const prometheus = {
     ...prom.service,
     retention: str(prom.raw, key('prometheus'), 'retention', DURATION),
@@ -237,10 +269,10 @@ export function readStackConfig(config = new pulumi.Config(), stack = pulumi.get
       `${key('alertReceivers')}: required secret {pager, ticket, heartbeat} of webhook URLs (pulumi config set --secret --path 'alertReceivers.pager' https://…)`,
     );
   const alertmanager = {
-    ...thirdParty('alertmanager').service,
+    ...thirdParty('alertmanager', bundled).service,
     receivers: receivers ?? pulumi.output({ pager: '', ticket: '', heartbeat: '' }),
   };
-  const graf = thirdParty('grafana');
+  const graf = thirdParty('grafana', bundled);
   const grafana = {
     ...graf.service,
     storage: graf.raw?.storage === undefined ? undefined : str(graf.raw, key('grafana'), 'storage', QUANTITY),
@@ -266,6 +298,7 @@ export function readStackConfig(config = new pulumi.Config(), stack = pulumi.get
   return {
     namespace: namespace!,
     kubeContext: config.get('kubeContext'),
+    monitoring,
     image,
     app,
     ingress,
