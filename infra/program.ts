@@ -115,9 +115,10 @@ export function deploy(): StackOutputs {
   const appPort = Number(cfg.app.env.PORT ?? settings.PORT.default);
   // Bundled: our own Prometheus, Alertmanager and Grafana. Operator: the cluster's, fed with custom resources.
   let grafana: Grafana | undefined;
-  if (cfg.monitoring.mode === 'bundled') {
+  const monitoring = cfg.monitoring;
+  if (monitoring.mode === 'bundled') {
     new Prometheus('prometheus', {
-      ...cfg.prometheus,
+      ...monitoring.prometheus,
       namespace: ns,
       config: renderClusterPrometheusConfig({
         appPods: { dns: dnsName(`${APP_NAME}-pods`, nsName), port: appPort },
@@ -133,13 +134,13 @@ export function deploy(): StackOutputs {
       provider,
     });
     new Alertmanager('alertmanager', {
-      ...cfg.alertmanager,
+      ...monitoring.alertmanager,
       namespace: ns,
-      config: cfg.alertmanager.receivers.apply(renderClusterAlertmanagerConfig),
+      config: cfg.alertReceivers.apply(renderClusterAlertmanagerConfig),
       provider,
     });
     grafana = new Grafana('grafana', {
-      ...cfg.grafana,
+      ...monitoring.grafana,
       namespace: ns,
       ingressClassName: cfg.ingress.className,
       dashboards: dashboardFiles(),
@@ -149,7 +150,7 @@ export function deploy(): StackOutputs {
   } else {
     new OperatorMonitoring('monitoring', {
       namespace: ns,
-      matchLabels: cfg.monitoring.matchLabels,
+      matchLabels: monitoring.matchLabels,
       scrapeInterval: CLUSTER_SCRAPE_INTERVAL,
       app: { name: APP_NAME, port: 'http' },
       services: [
@@ -157,7 +158,7 @@ export function deploy(): StackOutputs {
         { job: POSTGRES_EXPORTER_JOB, name: POSTGRES_EXPORTER_NAME, port: 'http' },
         { job: REDIS_EXPORTER_JOB, name: REDIS_EXPORTER_NAME, port: 'http' },
       ],
-      receivers: cfg.alertmanager.receivers,
+      receivers: cfg.alertReceivers,
       dashboards: dashboardFiles(),
       provider,
     });
@@ -189,13 +190,13 @@ export function deploy(): StackOutputs {
     pushgateway: { name: PUSHGATEWAY_NAME, port: PUSHGATEWAY_PORT },
     postgresExporter: { name: POSTGRES_EXPORTER_NAME, port: POSTGRES_EXPORTER_PORT },
     redisExporter: { name: REDIS_EXPORTER_NAME, port: REDIS_EXPORTER_PORT },
-    ...(cfg.monitoring.mode === 'bundled'
+    ...(monitoring.mode === 'bundled'
       ? {
           prometheus: { name: PROMETHEUS_NAME, port: PROMETHEUS_PORT },
           alertmanager: { name: ALERTMANAGER_NAME, port: ALERTMANAGER_PORT },
-          grafana: { name: GRAFANA_NAME, port: GRAFANA_PORT, exposed: cfg.grafana.host !== undefined },
+          grafana: { name: GRAFANA_NAME, port: GRAFANA_PORT, exposed: monitoring.grafana.host !== undefined },
         }
-      : { prometheus: { operatorNamespace: cfg.monitoring.namespace } }),
+      : { prometheus: { operatorNamespace: monitoring.namespace } }),
     provider,
   });
 

@@ -8,7 +8,7 @@ import { PromoteError, RefusedError } from '../errors';
 import { readLedger } from '../ledger';
 import { promote, PromoteOptions } from '../promote';
 import { Image } from '../stack-files';
-import { pathWithout, pulumiStub, PulumiStub, ref, snapshot, stackFiles, tempDir, writeRepo } from './fixtures';
+import { pathWithout, pulumiStub, PulumiStub, ref, snapshot, stackFiles, tempDir, writeRepo, DEPLOY_ENV, deployCalls } from './fixtures';
 import { prometheusWithHistory } from './prometheus';
 
 type Prom = Awaited<ReturnType<typeof prometheusWithHistory>>;
@@ -87,7 +87,7 @@ function setup(
           deploy: true,
           force: false,
           user: 'Test User <test@example.org>',
-          env: { PATH: pathWithout([stub.binDir]), ...env },
+          env: { PATH: pathWithout([stub.binDir]), ...DEPLOY_ENV, ...env },
           log: (l) => lines.push(l),
           ...o,
         });
@@ -133,10 +133,7 @@ describe('promote: the ordinary path', () => {
     expect(record?.gate.errorRatio).toBeCloseTo(0.0001, 5);
     expect(record?.gate.runningMinutes).toBeGreaterThan(170);
 
-    expect(s.stub.calls()).toEqual([
-      ['stack', 'output', '--json', '--stack', 'dev'],
-      ['up', '--stack', 'qa', '--yes', '--non-interactive'],
-    ]);
+    expect(s.stub.calls()).toEqual([['stack', 'output', '--json', '--stack', 'dev'], ...deployCalls('qa')]);
     expect(lines.join('\n')).toContain('promoted 1.2.0 dev → qa');
   });
 
@@ -149,7 +146,7 @@ describe('promote: the ordinary path', () => {
       .replace('version: "1.0.0"', 'version: "1.1.0"');
     expect(read(s, 'Pulumi.staging.yaml')).toBe(expected);
     expect(read(s, 'Pulumi.qa.yaml')).toBe(s.before['Pulumi.qa.yaml']);
-    expect(s.stub.calls()).toEqual([['up', '--stack', 'staging', '--yes', '--non-interactive']]);
+    expect(s.stub.calls()).toEqual(deployCalls('staging'));
     expect(readLedger(s.root)[0]).toMatchObject({ from: 'qa', to: 'staging', ref: ref('b') });
   });
 
@@ -288,12 +285,14 @@ describe('promote: bad input changes nothing', () => {
     f['Pulumi.staging.yaml'] = (f['Pulumi.staging.yaml'] ?? '').replace(`"${ref('a')}"`, '"registry.example/event-service:1.0.0"');
   };
   const noImage = (f: Record<string, string>) => {
-    f['Pulumi.prod.yaml'] = 'config:\n  event-stack:replicas: 3\n';
+    f['Pulumi.prod.yaml'] = (f['Pulumi.prod.yaml'] ?? '').replace(/^ {2}event-stack:image: .*\n/m, '');
   };
   test.each([
     ['VERSION is empty', { version: '' }, {}, /VERSION is required/],
-    ['VERSION is malformed', { version: 'banana' }, {}, /malformed version "banana"/],
-    ['VERSION lacks a patch number', { version: '1.2' }, {}, /malformed version "1\.2"/],
+    ['VERSION is malformed', { version: 'banana' }, {}, /VERSION "banana": must be a semantic version/],
+    ['VERSION lacks a patch number', { version: '1.2' }, {}, /VERSION "1\.2": must be a semantic version/],
+    ['VERSION carries build metadata', { version: '1.2.0+build.5' }, {}, /VERSION "1\.2\.0\+build\.5": must carry no build metadata/],
+    ['VERSION has a leading zero', { version: '01.2.0' }, {}, /VERSION "01\.2\.0": must be a semantic version/],
     ['VERSION runs nowhere', { version: '2.0.0' }, {}, /version 2\.0\.0 runs in no stage.*dev runs 1\.2\.0, qa runs 1\.1\.0/],
     [
       'TO is an unknown stage',
@@ -302,8 +301,18 @@ describe('promote: bad input changes nothing', () => {
       /unknown target stage TO "uat": expected one of dev, qa, staging, prod/,
     ],
     ['TO is dev', { version: '1.2.0', to: 'dev' }, {}, /dev is not a promotion target/],
-    ['a stage file pins a tag, not a digest', { version: '1.2.0' }, { edit: noDigest }, /Pulumi\.staging\.yaml pins no digest/],
-    ['a stage file pins no image', { version: '1.2.0' }, { edit: noImage }, /Pulumi\.prod\.yaml has no pinned image/],
+    [
+      'a stage file pins a tag, not a digest',
+      { version: '1.2.0' },
+      { edit: noDigest },
+      /Pulumi\.staging\.yaml is not a valid stack file:\n {2}- event-stack:image\.ref: "registry\.example\/event-service:1\.0\.0" is a tag, not a digest/,
+    ],
+    [
+      'a stage file pins no image',
+      { version: '1.2.0' },
+      { edit: noImage },
+      /Pulumi\.prod\.yaml is not a valid stack file:\n {2}- event-stack:image: required but not set/,
+    ],
   ] as const)('when %s, then a clear message, exit code 2 and no file changed', async (_what, o, opts, message) => {
     const s = setup({}, opts);
     const { error } = await s.run(o);
@@ -357,7 +366,9 @@ describe('promote: the Pulumi CLI boundary', () => {
     s.stub.setUpExit(1);
     const { error } = await s.run({ version: '1.2.0' });
     expect(error?.exitCode).toBe(4);
-    expect(error?.message).toMatch(/pulumi up --stack qa --yes --non-interactive` failed \(exit 1\).*run `pulumi up --stack qa` again/);
+    expect(error?.message).toMatch(
+      /pulumi up --stack qa --yes --non-interactive --policy-pack \S+` failed \(exit 1\)\. The stack file and the ledger already record the promotion: .*run `make up ENV=qa` again/,
+    );
     expect(read(s, 'Pulumi.qa.yaml')).toContain(DEV.ref);
     expect(readLedger(s.root)).toHaveLength(1);
   });
