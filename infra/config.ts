@@ -4,6 +4,7 @@
  */
 import * as pulumi from '@pulumi/pulumi';
 import { settings, type SettingName } from '../app/src/config';
+import { TLS_REQUIRED_STAGES } from './policies/rules';
 
 export interface Resources {
   requests: { cpu: string; memory: string };
@@ -19,6 +20,13 @@ export interface ThirdPartyService {
 export type ImageSource =
   { kind: 'pinned'; ref: string; version: string } | { kind: 'build'; repository: string; dockerfile: string; context: string };
 
+/**
+ * TLS of an Ingress: cert-manager fills the Secret `secretName` from an issuer, or the Secret already exists
+ * in the namespace (created by hand or another tool).
+ */
+export type TlsSetting =
+  { certManager: { kind: 'ClusterIssuer' | 'Issuer'; name: string }; secretName: string } | { certManager?: undefined; secretName: string };
+
 export interface AlertReceivers {
   pager: string;
   ticket: string;
@@ -33,7 +41,9 @@ export interface StackConfig {
     maxReplicas: number;
     resources: Resources;
     host: string;
-    tlsSecretName?: string;
+    tls?: TlsSetting;
+    /** hard: never two replicas on one node (DoNotSchedule); soft: preferred only. */
+    topologySpread: 'hard' | 'soft';
     maintenanceSchedule: string;
     /** Non-secret settings of app/src/config.ts that differ from their defaults. */
     env: Partial<Record<SettingName, string>>;
@@ -41,11 +51,12 @@ export interface StackConfig {
   ingress: { className: string; namespace: string };
   postgres: ({ external: false; storage: string } & ThirdPartyService) | { external: true; databaseUrl: pulumi.Output<string> };
   redis: ThirdPartyService;
-  prometheus: ThirdPartyService & { retention: string; storage: string };
+  /** externalUrl: where people open this Prometheus (event-stack:prometheusUrl); alert links point there. */
+  prometheus: ThirdPartyService & { retention: string; storage: string; externalUrl: string };
   pushgateway: ThirdPartyService;
   /** Webhook URLs of the receivers of alerts/alertmanager.yml (critical → pager, warning → ticket), secret. */
   alertmanager: ThirdPartyService & { receivers: pulumi.Output<AlertReceivers> };
-  grafana: ThirdPartyService & { storage?: string; host?: string };
+  grafana: ThirdPartyService & { storage?: string; host?: string; tls?: TlsSetting };
 }
 
 export class StackConfigError extends Error {
@@ -186,12 +197,33 @@ export function readStackConfig(config = new pulumi.Config(), stack = pulumi.get
         problems.push(`${key('app')}.env.${name}: invalid value ${JSON.stringify(value)}`);
       else env[name as SettingName] = String(value);
     }
+  /** `event-stack:<k>.tls`: {clusterIssuer | issuer, secretName} or {secretName} of an existing Secret. */
+  function tls(o: Record<string, unknown> | undefined, path: string): TlsSetting | undefined {
+    const raw = o?.tls;
+    if (raw === undefined) return undefined;
+    if (typeof raw !== 'object' || raw === null) {
+      problems.push(`${path}.tls: must be a map {clusterIssuer | issuer, secretName} or {secretName}`);
+      return undefined;
+    }
+    const t = raw as Record<string, unknown>;
+    const unknown = Object.keys(t).filter((k) => !['clusterIssuer', 'issuer', 'secretName'].includes(k));
+    if (unknown.length) problems.push(`${path}.tls: unknown key(s) ${unknown.join(', ')} (clusterIssuer, issuer, secretName)`);
+    const secretName = str(t, `${path}.tls`, 'secretName', DNS_LABEL);
+    if (t.clusterIssuer !== undefined && t.issuer !== undefined) problems.push(`${path}.tls: set clusterIssuer or issuer, not both`);
+    const issuer = t.clusterIssuer ?? t.issuer;
+    if (issuer === undefined) return { secretName };
+    const name = str(t, `${path}.tls`, t.clusterIssuer !== undefined ? 'clusterIssuer' : 'issuer', DNS_LABEL);
+    return { certManager: { kind: t.clusterIssuer !== undefined ? 'ClusterIssuer' : 'Issuer', name }, secretName };
+  }
+  const spread = appRaw?.topologySpread ?? 'soft';
+  if (spread !== 'hard' && spread !== 'soft') problems.push(`${key('app')}.topologySpread: must be hard or soft`);
   const app: StackConfig['app'] = {
     replicas,
     maxReplicas,
     resources: resources(appRaw, key('app')),
     host: str(appRaw, key('app'), 'host', HOST),
-    tlsSecretName: typeof appRaw?.tlsSecretName === 'string' ? appRaw.tlsSecretName : undefined,
+    tls: tls(appRaw, key('app')),
+    topologySpread: spread === 'hard' ? 'hard' : 'soft',
     maintenanceSchedule: str(appRaw, key('app'), 'maintenanceSchedule', /^(\S+\s+){4}\S+$/, '17 3 * * *'),
     env,
   };
@@ -235,7 +267,12 @@ export function readStackConfig(config = new pulumi.Config(), stack = pulumi.get
     ...graf.service,
     storage: graf.raw?.storage === undefined ? undefined : str(graf.raw, key('grafana'), 'storage', QUANTITY),
     host: graf.raw?.host === undefined ? undefined : str(graf.raw, key('grafana'), 'host', HOST),
+    tls: tls(graf.raw, key('grafana')),
   };
+  if (TLS_REQUIRED_STAGES.includes(stack)) {
+    if (!app.tls) problems.push(`${key('app')}.tls: required in ${stack} (bearer tokens must not cross the network in clear)`);
+    if (grafana.host && !grafana.tls) problems.push(`${key('grafana')}.tls: required in ${stack} when grafana.host exposes Grafana`);
+  }
 
   // Read by `make promote` (the gate out of this stage), checked here so a typo fails early.
   const promotion = obj('promotion');
@@ -261,7 +298,7 @@ export function readStackConfig(config = new pulumi.Config(), stack = pulumi.get
     ingress,
     postgres,
     redis,
-    prometheus,
+    prometheus: { ...prometheus, externalUrl: prometheusUrl ?? '' },
     pushgateway,
     alertmanager,
     grafana,

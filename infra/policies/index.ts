@@ -3,7 +3,7 @@
  * It wraps the rule functions of rules.ts, the same ones the offline tests run on every declared object.
  */
 import { PolicyPack, type ResourceValidationArgs } from '@pulumi/policy';
-import { rules, type KubernetesObject } from './rules';
+import { rules, stackOf, type KubernetesObject } from './rules';
 
 /** The Kubernetes object a resource declares, or undefined for other resources. */
 function kubernetesObject(args: ResourceValidationArgs): KubernetesObject | undefined {
@@ -19,7 +19,7 @@ new PolicyPack('event-stack', {
     description: rule.description,
     validateResource: (args, reportViolation) => {
       const obj = kubernetesObject(args);
-      if (obj) for (const message of rule.check(obj)) reportViolation(message);
+      if (obj) for (const message of rule.check(obj, { stack: stackOf(args.urn) })) reportViolation(message);
     },
   })),
 });

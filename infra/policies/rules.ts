@@ -14,11 +14,24 @@ export interface KubernetesObject {
   [field: string]: unknown;
 }
 
+/** What a rule may know beyond the object: the stack it is deployed to. */
+export interface RuleContext {
+  stack?: string;
+}
+
 export interface Rule {
   name: string;
   description: string;
-  check(obj: KubernetesObject): string[];
+  check(obj: KubernetesObject, context?: RuleContext): string[];
 }
+
+/** The stack of a resource, from its URN (urn:pulumi:<stack>::<project>::<type>::<name>). */
+export function stackOf(urn: string): string | undefined {
+  return /^urn:pulumi:([^:]+)::/.exec(urn)?.[1];
+}
+
+/** Stages whose Ingresses must serve TLS (bearer tokens must not cross the network in clear). */
+export const TLS_REQUIRED_STAGES = ['staging', 'prod'];
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- Kubernetes objects are walked structurally here. */
 type PodSpec = { securityContext?: any; containers?: any[]; initContainers?: any[] };
@@ -154,9 +167,44 @@ export const rules: Rule[] = [
       });
     },
   },
+  {
+    name: 'ingress-tls-in-staging-and-prod',
+    description: `In ${TLS_REQUIRED_STAGES.join(' and ')}, every host of every Ingress is served over TLS from a named Secret.`,
+    check(obj, context) {
+      if (obj.kind !== 'Ingress' || !TLS_REQUIRED_STAGES.includes(context?.stack ?? '')) return [];
+      const spec = obj.spec as { rules?: { host?: string }[]; tls?: { hosts?: string[]; secretName?: string }[] } | undefined;
+      const covered = new Set((spec?.tls ?? []).filter((t) => t.secretName).flatMap((t) => t.hosts ?? []));
+      return (spec?.rules ?? [])
+        .map((r) => r.host ?? '*')
+        .filter((h) => !covered.has(h))
+        .map((h) => `${where(obj)}: host ${h} has no TLS in stack ${context?.stack} (set event-stack:app.tls / grafana.tls)`);
+    },
+  },
+  {
+    name: 'ingress-routes-only-the-api',
+    description: 'The public Ingress of the event service routes only /api/: health, readiness and metrics stay inside the cluster.',
+    check(obj) {
+      if (obj.kind !== 'Ingress') return [];
+      const spec = obj.spec as { rules?: { http?: { paths?: { path?: string; backend?: any }[] } }[] } | undefined;
+      return (spec?.rules ?? [])
+        .flatMap((r) => r.http?.paths ?? [])
+        .filter((p) => p.backend?.service?.name === APP_LABEL.value && !(p.path ?? '/').startsWith('/api/'))
+        .map((p) => `${where(obj)}: path ${p.path ?? '/'} routes more than /api/ to the event service`);
+    },
+  },
+  {
+    name: 'namespace-pod-security-restricted',
+    description: 'The namespace enforces the Pod Security Admission "restricted" profile.',
+    check(obj) {
+      if (obj.kind !== 'Namespace') return [];
+      return obj.metadata?.labels?.['pod-security.kubernetes.io/enforce'] === 'restricted'
+        ? []
+        : [`${where(obj)}: label pod-security.kubernetes.io/enforce is not "restricted"`];
+    },
+  },
 ];
 
 /** Every violation of every rule by the objects, as "rule: message". */
-export function violations(objects: KubernetesObject[]): string[] {
-  return objects.flatMap((obj) => rules.flatMap((rule) => rule.check(obj).map((m) => `${rule.name}: ${m}`)));
+export function violations(objects: KubernetesObject[], context: RuleContext = {}): string[] {
+  return objects.flatMap((obj) => rules.flatMap((rule) => rule.check(obj, context).map((m) => `${rule.name}: ${m}`)));
 }
