@@ -77,7 +77,7 @@ logs: install ## Follow the `make local` service log (.local/app.log) as readabl
 	@tail -n 50 -F .local/app.log | $(NPX) pino-pretty
 
 .PHONY: migrate
-migrate: build ## Apply database migrations to the database in DATABASE_URL
+migrate: build ## Apply migrations to DATABASE_URL (as its owner; waits up to MIGRATE_WAIT_S for it); SERVICE_DATABASE_URL: the service role to set up
 	@test -n "$${DATABASE_URL:-}" || { echo "migrate: DATABASE_URL is not set (e.g. postgres://user@host:5432/events)" >&2; exit 2; }
 	@node app/dist/db/migrate.js
 

@@ -4,16 +4,19 @@
  * with single-event requests and 100-event batches, then (c) at a fixed half-load rate, and checks
  * after every run of (c) that each acknowledged event is in the database.
  *
- *   tsx bench/run.ts [--smoke] [--profile] [--out DIR]
+ *   tsx bench/run.ts [--smoke] [--profile] [--before REV] [--out DIR]
  *
  * --smoke: a few seconds per case; writes to out/bench-smoke/ and fails on any error or missing
  * event (never on speed). --profile: the service runs under `node --cpu-prof` (profile in out/bench-profile/).
+ * --before REV: also builds the service of git revision REV and runs it as case (c0), interleaved with
+ * the others, so "before" and "after" are measured side by side in one run.
  * --render: only rewrite latest.md from latest.json (after editing bench/analysis.md).
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { execFileSync } from 'node:child_process';
 import { Client } from 'pg';
 import { runMigrations } from '../app/src/db/migrate';
 import { freePort, httpOk, portOpen, Running, startAndAwait } from '../tools/stack/process';
@@ -27,9 +30,9 @@ const ROOT = path.join(__dirname, '..');
 const args = process.argv.slice(2);
 const SMOKE = args.includes('--smoke');
 const PROFILE = args.includes('--profile');
-const OUT = path.resolve(
-  args.includes('--out') ? args[args.indexOf('--out') + 1]! : path.join(ROOT, SMOKE ? 'out/bench-smoke' : 'bench/results'),
-);
+const arg = (name: string) => (args.includes(name) ? args[args.indexOf(name) + 1] : undefined);
+const BEFORE = arg('--before') || undefined;
+const OUT = path.resolve(arg('--out') ?? path.join(ROOT, SMOKE ? 'out/bench-smoke' : 'bench/results'));
 
 /** Closed-loop runs: `rounds` interleaved windows of `roundS` per case and shape, after a discarded warm-up. */
 const TIMING = SMOKE ? { warmupS: 1, rounds: 1, roundS: 2, fixedS: 2 } : { warmupS: 5, rounds: 4, roundS: 5, fixedS: 20 };
@@ -123,6 +126,25 @@ async function startBaseline(name: string, file: string, env: Record<string, str
   return { proc, target: { url: `http://127.0.0.1:${port}`, headers: {} } };
 }
 
+/** Builds the service of git revision `rev` into `dir` (its app/ and the shared tsconfig; this checkout's node_modules). */
+function buildRevision(rev: string, dir: string): { main: string; commit: string } {
+  const commit = execFileSync('git', ['-C', ROOT, 'rev-parse', '--short', `${rev}^{commit}`])
+    .toString()
+    .trim();
+  fs.mkdirSync(dir, { recursive: true });
+  const archive = execFileSync(
+    'git',
+    ['-C', ROOT, 'archive', commit, 'app/src', 'app/package.json', 'app/tsconfig.build.json', 'tsconfig.base.json'],
+    {
+      maxBuffer: 64 * 2 ** 20,
+    },
+  );
+  execFileSync('tar', ['-x', '-C', dir], { input: archive });
+  fs.symlinkSync(path.join(ROOT, 'node_modules'), path.join(dir, 'node_modules'));
+  execFileSync(path.join(ROOT, 'node_modules', '.bin', 'tsc'), ['-p', path.join(dir, 'app', 'tsconfig.build.json')], { stdio: 'inherit' });
+  return { main: path.join(dir, 'app', 'dist', 'server.js'), commit };
+}
+
 async function main(): Promise<void> {
   if (args.includes('--render')) {
     const report = JSON.parse(fs.readFileSync(path.join(OUT, 'latest.json'), 'utf8')) as BenchReport;
@@ -155,7 +177,7 @@ async function main(): Promise<void> {
     stops.push(() => redis.stop());
     await runMigrations(pg.url, { quiet: true });
     const dbUrl = (name: string) => pg.url.replace(/\/bench_template$/, `/${name}`);
-    for (const db of ['naive', 'service', 'copy_ceiling', 'flush_dedupe', 'flush_plain'])
+    for (const db of ['naive', 'service', 'before', 'copy_ceiling', 'flush_dedupe', 'flush_plain'])
       await createDatabase(pg.adminUrl, db, 'bench_template');
     const [settings] = await query<Record<string, string>>(
       pg.adminUrl,
@@ -166,8 +188,8 @@ async function main(): Promise<void> {
     const runs: CaseRun[] = [];
     const peakRss: Record<string, number> = {};
 
-    const check = async (sensorId: string, workload: Workload, acks: Acks) => {
-      const result = await missingAcknowledged(dbUrl('service'), sensorId, workload, acks);
+    const check = async (database: string, sensorId: string, workload: Workload, acks: Acks) => {
+      const result = await missingAcknowledged(dbUrl(database), sensorId, workload, acks);
       log(`  all rounds: ${result.acknowledged} events acknowledged, ${result.missing} missing in PostgreSQL`);
       return result;
     };
@@ -189,58 +211,75 @@ async function main(): Promise<void> {
     const naive = await startBaseline('naive', 'naive.ts', { DATABASE_URL: dbUrl('naive'), SENSOR_ID: randomUUID() }, logDir);
     stops.push(() => naive.proc.stop(5000));
 
-    // (c) the service, built, with its real middleware, logging at info to a file
+    // (c) the service, built, with its real middleware, logging at info to a file; (c0) the same of revision BEFORE
     const adminToken = randomBytes(32).toString('hex');
-    const port = await freePort();
     const profileDir = path.join(ROOT, 'out', 'bench-profile');
-    const nodeArgs = PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
-    const service = await startAndAwait(
-      'event-service',
-      process.execPath,
-      [...nodeArgs, appMain],
-      path.join(logDir, 'service.log'),
-      () => httpOk(`http://127.0.0.1:${port}/readyz`),
-      {
-        env: {
-          ...process.env,
-          NODE_ENV: 'production',
-          PORT: String(port),
-          HOST: '127.0.0.1',
-          DATABASE_URL: dbUrl('service'),
-          REDIS_URL: redis.url,
-          ADMIN_TOKEN: adminToken,
-          LOG_LEVEL: 'info',
-          // One sensor per run sends far more than a real sensor: lift its limit so the run measures
-          // ingest. The limiter still runs (one Redis round trip per request).
-          RATE_LIMIT_EVENTS: '1000000000',
+    const startService = async (name: string, main: string, database: string) => {
+      const port = await freePort();
+      const nodeArgs = PROFILE && name === 'event-service' ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
+      const proc = await startAndAwait(
+        name,
+        process.execPath,
+        [...nodeArgs, main],
+        path.join(logDir, `${name}.log`),
+        () => httpOk(`http://127.0.0.1:${port}/readyz`),
+        {
+          env: {
+            ...process.env,
+            NODE_ENV: 'production',
+            PORT: String(port),
+            HOST: '127.0.0.1',
+            DATABASE_URL: dbUrl(database),
+            REDIS_URL: redis.url,
+            ADMIN_TOKEN: adminToken,
+            LOG_LEVEL: 'info',
+            // One sensor per run sends far more than a real sensor: lift its limit so the run measures
+            // ingest. The limiter still runs.
+            RATE_LIMIT_EVENTS: '1000000000',
+          },
         },
-      },
-    );
-    stops.push(() => service.stop(15000));
-    const serviceUrl = `http://127.0.0.1:${port}`;
-    const newSensor = async (name: string) => {
-      const res = await fetch(`${serviceUrl}/api/v1/sensors`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
-        body: JSON.stringify({ name }),
-      });
-      if (res.status !== 201) throw new Error(`creating a sensor failed: ${res.status} ${await res.text()}`);
-      return (await res.json()) as { sensorId: string; token: string };
+      );
+      stops.push(() => proc.stop(15000));
+      const url = `http://127.0.0.1:${port}`;
+      const newSensor = async (sensorName: string) => {
+        const res = await fetch(`${url}/api/v1/sensors`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ name: sensorName }),
+        });
+        if (res.status !== 201) throw new Error(`creating a sensor failed: ${res.status} ${await res.text()}`);
+        return (await res.json()) as { sensorId: string; token: string };
+      };
+      return { proc, url, database, newSensor };
     };
+    const service = await startService('event-service', appMain, 'service');
+    let beforeCommit: string | undefined;
+    let before: Awaited<ReturnType<typeof startService>> | undefined;
+    if (BEFORE) {
+      log(`building the service of ${BEFORE} for case (c0)`);
+      const built = buildRevision(BEFORE, path.join(work, 'before'));
+      beforeCommit = built.commit;
+      before = await startService('event-service-before', built.main, 'before');
+    }
+    const services = [...(before ? [{ name: 'before' as const, s: before }] : []), { name: 'service' as const, s: service }];
 
     let batchSensor = '';
     for (const shape of SHAPES) {
-      const sensor = await newSensor(`bench-${shape}`);
-      if (shape === 'batch') batchSensor = sensor.sensorId;
-      const cases = [
-        { name: 'bare' as const, pid: bare.proc.child.pid!, target: bare.target },
-        { name: 'naive' as const, pid: naive.proc.child.pid!, target: naive.target },
-        {
-          name: 'service' as const,
-          pid: service.child.pid!,
-          target: { url: serviceUrl, headers: { authorization: `Bearer ${sensor.token}` } },
-        },
-      ].map((c) => ({
+      const cases: Array<{ name: CaseRun['case']; pid: number; target: Target; checked?: { database: string; sensorId: string } }> = [
+        { name: 'bare', pid: bare.proc.child.pid!, target: bare.target },
+        { name: 'naive', pid: naive.proc.child.pid!, target: naive.target },
+      ];
+      for (const { name, s: svc } of services) {
+        const sensor = await svc.newSensor(`bench-${shape}`);
+        if (shape === 'batch' && name === 'service') batchSensor = sensor.sensorId;
+        cases.push({
+          name,
+          pid: svc.proc.child.pid!,
+          target: { url: svc.url, headers: { authorization: `Bearer ${sensor.token}` } },
+          checked: { database: svc.database, sensorId: sensor.sensorId },
+        });
+      }
+      const runsOf = cases.map((c) => ({
         ...c,
         workload: createWorkload(shape, ts),
         seq: { next: 0 } as Sequence,
@@ -248,12 +287,12 @@ async function main(): Promise<void> {
         rounds: [] as RunResult[],
       }));
       const connections = CONNECTIONS[shape];
-      for (const c of cases) {
+      for (const c of runsOf) {
         log(`${c.name} ${shape}: warm-up ${TIMING.warmupS} s at ${connections} connections (discarded)`);
         await closedLoop(c.target, c.workload, c.seq, new Map(), { connections, durationS: TIMING.warmupS });
       }
       for (let round = 1; round <= TIMING.rounds; round++) {
-        for (const c of cases) {
+        for (const c of runsOf) {
           const roundAcks: Acks = new Map();
           const cpuBefore = cpuMs(c.pid);
           const result = await closedLoop(c.target, c.workload, c.seq, roundAcks, { connections, durationS: TIMING.roundS });
@@ -261,20 +300,23 @@ async function main(): Promise<void> {
           for (const [k, v] of roundAcks) c.acks.set(k, v);
           c.rounds.push(result);
           let checked = '';
-          if (c.name === 'service') {
-            const m = await missingAcknowledged(dbUrl('service'), sensor.sensorId, c.workload, roundAcks);
+          if (c.checked) {
+            const m = await missingAcknowledged(dbUrl(c.checked.database), c.checked.sensorId, c.workload, roundAcks);
             checked = `; ${m.acknowledged} events acknowledged, ${m.missing} missing in PostgreSQL`;
           }
           log(`${c.name} ${shape} round ${round}/${TIMING.rounds}: ${fmt(result)}${checked}`);
         }
       }
-      for (const c of cases) {
+      for (const c of runsOf) {
+        const svc = services.find((x) => x.name === c.name)?.s;
         const extra: Partial<CaseRun> =
-          c.name === 'service' ? { ...(await check(sensor.sensorId, c.workload, c.acks)), flush: await flushStats(serviceUrl) } : {};
+          c.checked && svc
+            ? { ...(await check(c.checked.database, c.checked.sensorId, c.workload, c.acks)), flush: await flushStats(svc.url) }
+            : {};
         record(c.name, shape, 'max', combine(c.rounds, c.workload.eventsPerRequest), extra);
       }
 
-      const serviceCase = cases[2]!;
+      const serviceCase = runsOf[runsOf.length - 1]!;
       const max = runs[runs.length - 1]!;
       const rate = Math.max(1, Math.round(max.reqPerS / 2));
       log(`service ${shape}: fixed rate ${rate} req/s (half of the maximum) for ${TIMING.fixedS} s, open loop`);
@@ -285,12 +327,13 @@ async function main(): Promise<void> {
         maxSockets: 256,
       });
       log(`  ${fmt(fixed)}`);
-      record('service', shape, 'fixed', fixed, await check(sensor.sensorId, serviceCase.workload, fixedAcks));
+      record('service', shape, 'fixed', fixed, await check('service', serviceCase.checked!.sensorId, serviceCase.workload, fixedAcks));
     }
     peakRss.bare = peakRssMb(bare.proc.child.pid!);
     peakRss.naive = peakRssMb(naive.proc.child.pid!);
-    peakRss.service = peakRssMb(service.child.pid!);
-    for (const stop of stops.splice(2).reverse()) await stop(); // the three servers; PostgreSQL and Redis stay
+    peakRss.service = peakRssMb(service.proc.child.pid!);
+    if (before) peakRss.before = peakRssMb(before.proc.child.pid!);
+    for (const stop of stops.splice(2).reverse()) await stop(); // the servers; PostgreSQL and Redis stay
 
     // (d) COPY of the rows the service stored in its batched runs, and the flush statement with/without dedupe
     const csv = path.join(work, 'batch-rows.csv');
@@ -313,6 +356,8 @@ async function main(): Promise<void> {
     const report: BenchReport = {
       kind: SMOKE ? 'smoke' : 'full',
       date: new Date().toISOString(),
+      commit: execFileSync('git', ['-C', ROOT, 'rev-parse', '--short', 'HEAD']).toString().trim(),
+      beforeCommit,
       timing: TIMING,
       machine: {
         cores: os.cpus().length,

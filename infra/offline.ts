@@ -22,6 +22,16 @@ export interface DeclaredResource {
   type: string;
   name: string;
   inputs: Record<string, unknown>;
+  /** Resource options as the engine would receive them (the mocks' own arguments leave them out). */
+  options: DeclaredOptions;
+}
+
+export interface DeclaredOptions {
+  deleteBeforeReplace: boolean;
+  replaceOnChanges: string[];
+  /** Names of the resources this one waits for (explicit dependsOn and inputs taken from other resources). */
+  dependsOn: string[];
+  customTimeouts: { create?: string; update?: string; delete?: string };
 }
 
 /** A Kubernetes object as the program declares it (apiVersion, kind, metadata, spec/data…). */
@@ -106,10 +116,12 @@ export class OfflineRunError extends Error {
 export async function runOffline(stack: string, options: RunOptions = {}): Promise<OfflineRun> {
   const pulumi = require('@pulumi/pulumi') as typeof PulumiModule;
   const resources: DeclaredResource[] = [];
+  const declaredOptions = new Map<string, DeclaredOptions>();
   await pulumi.runtime.setMocks(
     {
       newResource: ({ type, name, inputs }) => {
-        resources.push({ type, name, inputs: unwrapSecrets(inputs) as Record<string, unknown> });
+        const opts = declaredOptions.get(`${type}::${name}`) as DeclaredOptions;
+        resources.push({ type, name, inputs: unwrapSecrets(inputs) as Record<string, unknown>, options: opts });
         return { id: `${name}-id`, state: mockState(type, name, inputs) };
       },
       call: ({ inputs }) => inputs,
@@ -118,6 +130,7 @@ export async function runOffline(stack: string, options: RunOptions = {}): Promi
     stack,
     false,
   );
+  recordOptions(pulumi, declaredOptions);
   const fromFile = stackFileConfig(stack);
   const secrets = testSecrets(fromFile);
   const config: Record<string, string> = { ...fromFile, ...secrets, ...options.set };
@@ -139,4 +152,33 @@ export async function runOffline(stack: string, options: RunOptions = {}): Promi
     .filter((r) => r.type.startsWith('kubernetes:') && !r.type.startsWith('pulumi:'))
     .map((r) => r.inputs as unknown as KubernetesObject);
   return { stack, resources, kubernetesObjects, outputs };
+}
+
+/** The engine's registration request carries the options the mocks do not see: read them there. */
+function recordOptions(pulumi: typeof PulumiModule, into: Map<string, DeclaredOptions>): void {
+  interface Request {
+    getType(): string;
+    getName(): string;
+    getDeletebeforereplace(): boolean;
+    getReplaceonchangesList(): string[];
+    getDependenciesList(): string[];
+    getCustomtimeouts(): { getCreate(): string; getUpdate(): string; getDelete(): string } | undefined;
+  }
+  const monitor = pulumi.runtime.getMonitor() as unknown as { registerResource(req: Request, cb: unknown): unknown };
+  const register = monitor.registerResource.bind(monitor);
+  monitor.registerResource = (req, cb) => {
+    const timeouts = req.getCustomtimeouts();
+    into.set(`${req.getType()}::${req.getName()}`, {
+      deleteBeforeReplace: req.getDeletebeforereplace(),
+      replaceOnChanges: req.getReplaceonchangesList(),
+      // URNs end in `::<name>`.
+      dependsOn: req.getDependenciesList().map((urn) => urn.slice(urn.lastIndexOf('::') + 2)),
+      customTimeouts: Object.fromEntries(
+        Object.entries({ create: timeouts?.getCreate(), update: timeouts?.getUpdate(), delete: timeouts?.getDelete() }).filter(
+          ([, v]) => v,
+        ),
+      ),
+    });
+    return register(req, cb);
+  };
 }

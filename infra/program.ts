@@ -9,6 +9,7 @@ import * as k8s from '@pulumi/kubernetes';
 import * as pulumi from '@pulumi/pulumi';
 import * as random from '@pulumi/random';
 import { settings } from '../app/src/config';
+import { SERVICE_ROLE } from '../app/src/db/service-role';
 import { readStackConfig } from './config';
 import { Alertmanager, ALERTMANAGER_NAME, ALERTMANAGER_PORT } from './components/alertmanager';
 import { AppImage } from './components/app-image';
@@ -81,9 +82,19 @@ export function deploy(): StackOutputs {
     version = cfg.image.version;
   }
 
+  // The owner's URL (migrations, maintenance) and the service's (its own role, rows only, made by the migration).
   let databaseUrl: pulumi.Output<string>;
+  let databaseReady: pulumi.Resource[] = [];
   if (cfg.postgres.external) databaseUrl = cfg.postgres.databaseUrl;
-  else databaseUrl = new Postgres('postgres', { ...cfg.postgres, namespace: ns, provider }).databaseUrl;
+  else {
+    const postgres = new Postgres('postgres', { ...cfg.postgres, namespace: ns, provider });
+    databaseUrl = postgres.databaseUrl;
+    databaseReady = [postgres.statefulSet];
+  }
+  const serviceDatabaseUrl = serviceUrlOf(
+    databaseUrl,
+    new random.RandomPassword('service-db-password', { length: 32, special: false }).result,
+  );
   const redis = new Redis('redis', { ...cfg.redis, namespace: ns, provider });
   new Pushgateway('pushgateway', { ...cfg.pushgateway, namespace: ns, provider });
   const appPort = Number(cfg.app.env.PORT ?? settings.PORT.default);
@@ -119,7 +130,7 @@ export function deploy(): StackOutputs {
   const admin = adminToken();
   const { env, secretEnv } = appEnvironment(
     { PUSHGATEWAY_URL: `http://${dnsName(PUSHGATEWAY_NAME, nsName)}:${PUSHGATEWAY_PORT}`, ...cfg.app.env },
-    { DATABASE_URL: databaseUrl, REDIS_URL: redis.redisUrl, ADMIN_TOKEN: admin },
+    { DATABASE_URL: serviceDatabaseUrl, REDIS_URL: redis.redisUrl, ADMIN_TOKEN: admin },
   );
   const app = new EventService('app', {
     ...cfg.app,
@@ -129,7 +140,9 @@ export function deploy(): StackOutputs {
     ingressClassName: cfg.ingress.className,
     env,
     secretEnv,
+    ownerSecretEnv: { DATABASE_URL: databaseUrl, SERVICE_DATABASE_URL: serviceDatabaseUrl },
     provider,
+    dependsOn: databaseReady,
   });
 
   new NetworkPolicies('network', {
@@ -166,6 +179,18 @@ const POD_SECURITY = Object.fromEntries(
     [`pod-security.kubernetes.io/${mode}-version`, 'latest'],
   ]),
 );
+
+/** The owner's URL with the service's role and password: same host, database and parameters (sslmode…). */
+function serviceUrlOf(ownerUrl: pulumi.Output<string>, password: pulumi.Output<string>): pulumi.Output<string> {
+  return pulumi.secret(
+    pulumi.all([ownerUrl, password]).apply(([owner, pw]) => {
+      const url = new URL(owner);
+      url.username = SERVICE_ROLE;
+      url.password = pw;
+      return url.toString();
+    }),
+  );
+}
 
 function adminToken(): pulumi.Output<string> {
   return new random.RandomPassword('admin-token', { length: 48, special: false }).result;

@@ -1,8 +1,11 @@
 # Benchmark (issue 5): the service against bare Express, a naive Express + pg and PostgreSQL COPY, in one run.
+# BENCH_BEFORE: a git revision of the service measured beside the checkout as case (c0) (empty: skip);
+# c7a00dc is main before the ingest work of issue 15.
+BENCH_BEFORE ?= c7a00dc
 
 .PHONY: bench
-bench: install bootstrap build ## Full benchmark (~6 min, by hand): writes bench/results/latest.{md,json}; commit them
-	@$(NPX) tsx bench/run.ts $(BENCH_ARGS)
+bench: install bootstrap build ## Full benchmark (~8 min, by hand; BENCH_BEFORE=rev adds the service of that revision as (c0)): writes bench/results/latest.{md,json}; commit them
+	@$(NPX) tsx bench/run.ts $(if $(BENCH_BEFORE),--before $(BENCH_BEFORE)) $(BENCH_ARGS)
 
 .PHONY: bench-smoke
 bench-smoke: install bootstrap build ## Benchmark in a few seconds per case (CI): fails on errors or missing acknowledged events, never on speed

@@ -109,12 +109,12 @@ export const settings = {
   INGEST_FLUSH_ROWS: setting({
     schema: int(1, 100_000),
     default: '2000',
-    doc: 'A flush to PostgreSQL starts as soon as this many events are queued.',
+    doc: 'Most events in one flush (a request is never split); a flush starts at once when this many are queued.',
   }),
   INGEST_FLUSH_MS: setting({
     schema: int(0, 10_000),
-    default: '5',
-    doc: 'Otherwise a flush starts this long after the first queued event.',
+    default: '0',
+    doc: 'Extra wait after the first queued event before a flush starts (0: as soon as a flush slot is free; more trades latency for bigger flushes).',
   }),
   INGEST_MAX_CONCURRENT_FLUSHES: setting({
     schema: int(1, 64),

@@ -45,8 +45,10 @@ export interface EventServiceArgs {
   maintenanceSchedule: string;
   /** Non-secret settings (defaults applied by the caller). */
   env: Record<string, pulumi.Input<string>>;
-  /** Secret settings, each one of app/src/config.ts marked secret. */
+  /** Secret settings of the service, each one of app/src/config.ts marked secret (DATABASE_URL: the service's role). */
   secretEnv: Record<string, pulumi.Input<string>>;
+  /** The migration's and the maintenance job's database settings: DATABASE_URL as the owner, SERVICE_DATABASE_URL. */
+  ownerSecretEnv: { DATABASE_URL: pulumi.Input<string>; SERVICE_DATABASE_URL: pulumi.Input<string> };
   provider: k8s.Provider;
   dependsOn?: pulumi.Input<pulumi.Resource>[];
 }
@@ -93,13 +95,25 @@ export class EventService extends pulumi.ComponentResource {
       { metadata: { name: `${APP_NAME}-secret`, namespace: ns, labels: labelsFor(APP_NAME) }, type: 'Opaque', stringData: args.secretEnv },
       o(),
     );
+    // The jobs run DDL, so they connect as the owner; the service's pods never see the owner's password.
+    const ownerSecret = new k8s.core.v1.Secret(
+      `${name}-owner-db`,
+      {
+        metadata: { name: `${APP_NAME}-owner-db`, namespace: ns, labels: labelsFor(APP_NAME) },
+        type: 'Opaque',
+        stringData: args.ownerSecretEnv,
+      },
+      o(),
+    );
     const envFrom = [{ configMapRef: { name: config.metadata.name } }, { secretRef: { name: secret.metadata.name } }];
+    const jobEnvFrom = [{ configMapRef: { name: config.metadata.name } }, { secretRef: { name: ownerSecret.metadata.name } }];
     const rollOn = { 'checksum/config': checksumOf(args.env), 'checksum/secret': checksumOf(args.secretEnv) };
+    const jobRollOn = { 'checksum/config': checksumOf(args.env), 'checksum/secret': checksumOf(args.ownerSecretEnv) };
     const jobContainer = (command: string[]) => ({
       name: 'job',
       image: args.image,
       command,
-      envFrom,
+      envFrom: jobEnvFrom,
       resources: resourcesOf(args.resources),
       securityContext: containerSecurityContext,
       volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }],
@@ -115,13 +129,23 @@ export class EventService extends pulumi.ComponentResource {
     });
 
     // A new image gets a new Job (Jobs are immutable); Pulumi waits for it to succeed before the Deployment rolls.
+    // It starts only once PostgreSQL is ready (dependsOn, given by the caller) and waits MIGRATE_WAIT_S more itself.
+    // A Job that failed (bad migration, database down too long) would otherwise wedge every later `pulumi up`,
+    // which waits on that same failed Job: replaceUnready makes the next `pulumi up` replace it (delete first, since
+    // the name is the same) and so run the migration again. No ttlSecondsAfterFinished: a Job deleted behind
+    // Pulumi's back leaves its state pointing at nothing.
     const migrateName = pulumi
       .output(args.image)
       .apply((ref) => `${APP_NAME}-migrate-${createHash('sha256').update(ref).digest('hex').slice(0, 10)}`);
     const migration = new k8s.batch.v1.Job(
       `${name}-migrate`,
       {
-        metadata: { name: migrateName, namespace: ns, labels: labelsFor(APP_NAME, 'migrate') },
+        metadata: {
+          name: migrateName,
+          namespace: ns,
+          labels: labelsFor(APP_NAME, 'migrate'),
+          annotations: { 'pulumi.com/replaceUnready': 'true' },
+        },
         spec: {
           backoffLimit: 3,
           activeDeadlineSeconds: 600,
@@ -131,7 +155,8 @@ export class EventService extends pulumi.ComponentResource {
           },
         },
       },
-      o({ dependsOn: args.dependsOn, deleteBeforeReplace: true }),
+      // Pulumi's own timeout outlasts the Job's activeDeadlineSeconds, so a stuck Job is reported as the Job's failure.
+      o({ dependsOn: args.dependsOn, deleteBeforeReplace: true, customTimeouts: { create: '12m', update: '12m' } }),
     );
 
     const many = args.replicas > 1;
@@ -267,7 +292,7 @@ export class EventService extends pulumi.ComponentResource {
               backoffLimit: 2,
               activeDeadlineSeconds: 1800,
               template: {
-                metadata: { labels: labelsFor(APP_NAME, 'maintenance'), annotations: rollOn },
+                metadata: { labels: labelsFor(APP_NAME, 'maintenance'), annotations: jobRollOn },
                 spec: { ...jobPod('maintenance').spec, containers: [jobContainer(['node', 'dist/jobs/maintenance.js'])] },
               },
             },

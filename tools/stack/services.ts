@@ -6,9 +6,11 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Client } from 'pg';
+import { SERVICE_ROLE } from '../../app/src/db/service-role';
 import { Running, findExecutable, httpOk, portOpen, requireExecutable, startAndAwait } from './process';
 
-const PG_BIN_DIRS = (() => {
+/** Directories of the installed PostgreSQL versions' programs, newest first (Debian keeps them off PATH). */
+export const PG_BIN_DIRS = (() => {
   try {
     return fs
       .readdirSync('/usr/lib/postgresql')
@@ -41,14 +43,11 @@ export interface PostgresOptions {
   servicePassword?: string;
 }
 
-/** The role the service connects as (created by the migration from `serviceUrl`); the owner is `postgres`. */
-export const SERVICE_ROLE = 'event_service';
-
 /** A PostgreSQL cluster of our own that can be stopped and started again on the same port. */
 export class PostgresServer {
   /** The owner's connection: migrations, maintenance, test assertions. */
   readonly url: string;
-  /** The service's connection: rows only, no DDL (after the migration ran with it). */
+  /** The service's connection as SERVICE_ROLE: rows only, no DDL (once the migration ran with it). */
   readonly serviceUrl: string;
   readonly adminUrl: string;
   private proc?: Running;

@@ -40,7 +40,8 @@ export function rowsToJson(rows: readonly EventRow[]): string {
 }
 
 export async function insertEvents(db: Pool | PoolClient, rows: readonly EventRow[]): Promise<Set<string>> {
-  const result = await db.query<{ key: string }>({ text: INSERT_FLUSH, values: [rowsToJson(rows)] });
+  // Named: each connection parses and plans the statement once, not on every flush.
+  const result = await db.query<{ key: string }>({ name: 'insert-flush', text: INSERT_FLUSH, values: [rowsToJson(rows)] });
   return new Set(result.rows.map((r) => r.key));
 }
 

@@ -9,6 +9,8 @@ import { createHash, createHmac, pbkdf2Sync, randomBytes } from 'node:crypto';
 import { Client } from 'pg';
 
 const ROW_PRIVILEGES = 'SELECT, INSERT, UPDATE, DELETE';
+/** The service's role name wherever this repository sets one up (harness, `make local`, the deploy). */
+export const SERVICE_ROLE = 'event_service';
 
 /**
  * The SCRAM-SHA-256 verifier PostgreSQL stores for `password` (RFC 5802/7677; ASCII passwords need no

@@ -30,6 +30,11 @@ const BODY_PARSER_ERRORS: Record<string, [number, string, string]> = {
   'stream.encoding.set': [500, 'internal_error', 'internal error'],
 };
 
+function isPostgresError(err: unknown): err is { code: string; severity: string } {
+  const e = err as { code?: unknown; severity?: unknown } | undefined;
+  return typeof e?.code === 'string' && typeof e.severity === 'string';
+}
+
 export function toAppError(err: unknown): AppError {
   if (err instanceof AppError) return err;
   const type = (err as { type?: unknown })?.type;
@@ -41,6 +46,12 @@ export function toAppError(err: unknown): AppError {
   const code = (err as { code?: unknown })?.code;
   if (typeof code === 'string' && code.startsWith('Z_')) {
     return new AppError(400, 'invalid_body_encoding', 'the body could not be decoded with its Content-Encoding');
+  }
+  // The router's own client errors, such as a path parameter that is not valid percent-encoding.
+  if (err instanceof URIError) return new AppError(400, 'invalid_path', 'the request path is not valid percent-encoding');
+  // A PostgreSQL data exception (class 22) is caused by a value the client sent: a 4xx, never a 5xx.
+  if (isPostgresError(err) && err.code.startsWith('22')) {
+    return new AppError(400, 'invalid_request', 'PostgreSQL rejected a value of this request');
   }
   if (isDatabaseUnavailable(err)) {
     return new AppError(503, 'unavailable', 'the database is unavailable; retry shortly', undefined, { 'Retry-After': '2' });

@@ -1,11 +1,12 @@
 /** Thin routes for events: authenticate, rate-limit, hand over to the ingest use case, respond. */
 import { NextFunction, Request, Response, Router } from 'express';
 import type { Pool } from 'pg';
+import { z } from 'zod';
 import { readEvents } from '../db/events-repo';
 import type { Ingest } from '../ingest/ingest';
 import type { IngestMetrics } from '../ingest/metrics';
 import type { RateDecision, SensorRateLimiter } from '../ingest/rate-limit';
-import { readEventsQuery } from '../ingest/schemas';
+import { isoTime, readEventsQuery } from '../ingest/schemas';
 import { Authenticator, currentSensor } from './auth';
 import { jsonBody } from './body';
 import { AppError, toAppError } from './errors';
@@ -40,16 +41,19 @@ function encodeCursor(e: { ts: string; id: string }): string {
   return Buffer.from(JSON.stringify([e.ts, e.id])).toString('base64url');
 }
 
+const cursorSchema = z.tuple([isoTime, z.uuid()]);
+
+/** Only a cursor this service could have issued: an ISO time PostgreSQL can hold and a UUID. */
 function decodeCursor(cursor: string): { ts: Date; id: string } {
+  let decoded: unknown;
   try {
-    const [ts, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString()) as [unknown, unknown];
-    const date = new Date(String(ts));
-    if (typeof ts === 'string' && typeof id === 'string' && /^[0-9a-f-]{36}$/.test(id) && !Number.isNaN(date.getTime()))
-      return { ts: date, id };
+    decoded = JSON.parse(Buffer.from(cursor, 'base64url').toString());
   } catch {
-    /* fall through */
+    decoded = undefined;
   }
-  throw new AppError(400, 'invalid_cursor', 'cursor is not one this service issued');
+  const parsed = cursorSchema.safeParse(decoded);
+  if (!parsed.success) throw new AppError(400, 'invalid_cursor', 'cursor is not one this service issued');
+  return { ts: new Date(parsed.data[0]), id: parsed.data[1] };
 }
 
 export function eventsRouter(deps: {

@@ -2,10 +2,13 @@
  * Group commit: requests queue their events; one statement stores many requests' events at once;
  * each request is answered only after that statement has committed (or failed).
  *
- * A flush starts when INGEST_FLUSH_ROWS events are waiting, or INGEST_FLUSH_MS after the first one
- * queued, and right after a running flush finishes if more events wait. Up to
- * INGEST_MAX_CONCURRENT_FLUSHES run at once. The queue (waiting + in flight) is bounded in events and
- * bytes: past the bound, new requests are refused at once with 503 instead of piling up.
+ * A flush starts as soon as one of INGEST_MAX_CONCURRENT_FLUSHES flush slots is free and takes whatever
+ * queued meanwhile (up to INGEST_FLUSH_ROWS events): no fixed wait. Events therefore wait only while
+ * every slot is busy, which is exactly when batching pays; under light load a request is flushed on the
+ * next turn of the event loop (requests parsed in the same turn share it). INGEST_FLUSH_MS > 0 adds a
+ * wait after the first queued event, for bigger flushes at the price of latency (measured slower here:
+ * docs/performance.md). The queue (waiting + in flight) is bounded in events and bytes: past the bound,
+ * new requests are refused at once with 503 instead of piling up.
  */
 import { AppError } from '../http/errors';
 import type { Logger } from '../observability/logger';
@@ -48,6 +51,7 @@ export class Batcher {
   private inflightBytes = 0;
   private running = 0;
   private timer: NodeJS.Timeout | undefined;
+  private immediate: NodeJS.Immediate | undefined;
   private idleWaiters: Array<() => void> = [];
 
   constructor(
@@ -84,13 +88,17 @@ export class Batcher {
   }
 
   private schedule(): void {
+    if (this.running >= this.opts.maxConcurrent) return; // the next finishing flush takes these rows
     if (this.queuedRows >= this.opts.flushRows) this.flushNow();
-    else this.timer ??= setTimeout(() => this.flushNow(), this.opts.flushMs);
+    else if (this.opts.flushMs > 0) this.timer ??= setTimeout(() => this.flushNow(), this.opts.flushMs);
+    else this.immediate ??= setImmediate(() => this.flushNow());
   }
 
   private flushNow(): void {
     clearTimeout(this.timer);
+    clearImmediate(this.immediate);
     this.timer = undefined;
+    this.immediate = undefined;
     while (this.running < this.opts.maxConcurrent && this.queue.length > 0) {
       const batch: Pending[] = [];
       let rows = 0;

@@ -41,7 +41,20 @@ export const acceptedSchema = z
   .object({ accepted: z.number().int(), duplicates: z.number().int() })
   .openapi('Accepted', { description: 'Sent only after every accepted event is committed in PostgreSQL.' });
 
-export const createSensorSchema = z.strictObject({ name: z.string().trim().min(1).max(200) }).openapi('CreateSensor');
+/** Control characters (NUL among them: PostgreSQL text cannot hold it) and unpaired UTF-16 surrogates. */
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
+const UNPRINTABLE = /[\u0000-\u001f\u007f]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+export const createSensorSchema = z
+  .strictObject({
+    name: z
+      .string()
+      .trim()
+      .min(1)
+      .max(200)
+      .refine((n) => !UNPRINTABLE.test(n), 'must not contain control characters or unpaired surrogates'),
+  })
+  .openapi('CreateSensor');
 
 export const sensorSchema = z
   .object({ sensorId: z.uuid(), name: z.string(), createdAt: isoTime, revokedAt: isoTime.nullable() })

@@ -1,12 +1,14 @@
 /**
- * Property-based tests (fast-check): whatever a client sends, the answer is never a 5xx, and a
- * request that is not acknowledged stores nothing at all (a batch is all or nothing).
+ * Property-based tests (fast-check): whatever a client sends — body, path segment, query parameter or
+ * cursor — the answer is never a 5xx, and a request that is not acknowledged stores nothing at all
+ * (a batch is all or nothing).
  */
 import { randomUUID } from 'node:crypto';
 import fc from 'fast-check';
 import { Client } from 'pg';
 import { writeResult } from '../faults/results';
-import { createSensor, CreatedSensor, startTestService, TestService } from '../helpers';
+import { ADMIN_TOKEN, createSensor, CreatedSensor, startTestService, TestService } from '../helpers';
+import { send } from './send';
 
 jest.setTimeout(120000);
 
@@ -140,6 +142,96 @@ describe('properties of ingest', () => {
           if (res.status !== 202) expect(await storedCount()).toBe(before);
         },
       ),
+      { numRuns: RUNS },
+    );
+  });
+});
+
+/** Percent-encodes every byte of the UTF-8 text outside A-Z a-z 0-9 (encodeURIComponent throws on lone surrogates). */
+const percentEncode = (text: string) =>
+  [...Buffer.from(text)]
+    .map((b) => (/[A-Za-z0-9]/.test(String.fromCharCode(b)) ? String.fromCharCode(b) : `%${b.toString(16).padStart(2, '0')}`))
+    .join('');
+const hex = fc.string({ unit: fc.constantFrom(...'0123456789abcdefABCDEF'), maxLength: 4 });
+
+/** A path segment as a client could write it: percent-encoded text, or raw escapes valid or not. */
+const pathSegment = fc.oneof(
+  nastyString.map(percentEncode),
+  fc
+    .array(fc.oneof(fc.constantFrom('%', '%E0', '%zz', '%00', '%2F', '%C0%AF', '..', '.', 'evs_', ';', '~'), hex), {
+      maxLength: 6,
+    })
+    .map((parts) => parts.join('')),
+  fc.uuid(),
+);
+const anyMethod = fc.constantFrom('GET', 'POST', 'DELETE', 'PUT', 'PATCH', 'OPTIONS', 'HEAD');
+const anyAuth = fc.constantFrom('sensor' as const, 'admin' as const, 'none' as const);
+/** base64url of JSON shaped like a cursor, with each part sometimes valid and sometimes not. */
+const cursor = fc.oneof(
+  nastyString,
+  anyJson.map((v) => Buffer.from(JSON.stringify(v)).toString('base64url')),
+  fc
+    .tuple(
+      fc.oneof(
+        isoTime,
+        nastyString,
+        fc.constantFrom('-010000-01-01T00:00:00.000Z', '+275760-09-13T00:00:00.000Z', '0000-01-01T00:00:00Z', '9999-12-31T23:59:59Z'),
+      ),
+      fc.oneof(fc.uuid(), nastyString, fc.constant('-'.repeat(36)), fc.constant('0'.repeat(36))),
+    )
+    .map((t) => Buffer.from(JSON.stringify(t)).toString('base64url')),
+);
+const queryValue = fc.oneof(nastyString, isoTime, fc.integer().map(String), fc.constantFrom('', '1e3', '-1', '0x10', 'NaN', '%E0'));
+const queryParams = fc.array(
+  fc.tuple(fc.oneof(fc.constantFrom('since', 'until', 'type', 'limit', 'cursor'), nastyString), fc.oneof(queryValue, cursor)),
+  { maxLength: 5 },
+);
+
+async function ask(method: string, path: string, auth: 'sensor' | 'admin' | 'none', body?: string) {
+  const answer = await send(
+    svc.url,
+    { method, path, auth, ...(body === undefined ? {} : { body }) },
+    { sensor: sensor.token, admin: ADMIN_TOKEN },
+  );
+  tally.requests++;
+  if (answer.status >= 500) tally.fiveXX++;
+  return answer;
+}
+
+describe('properties of every route', () => {
+  it('for any path segment on any route and method, with any credential, the answer is never a 5xx', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.constantFrom('/api/v1/sensors/', '/api/v1/events/', '/api/v1/', '/', '/api/v1/sensor/'),
+        pathSegment,
+        anyMethod,
+        anyAuth,
+        async (prefix, segment, method, auth) => {
+          const answer = await ask(method, prefix + segment, auth, method === 'POST' ? '{"name":"x"}' : undefined);
+          expect(answer.status).toBeLessThan(500);
+        },
+      ),
+      { numRuns: RUNS },
+    );
+  });
+
+  it('for any query parameters and cursors on the read route, the answer is never a 5xx', async () => {
+    await fc.assert(
+      fc.asyncProperty(queryParams, async (params) => {
+        const query = params.map(([k, v]) => `${percentEncode(k)}=${percentEncode(v)}`).join('&');
+        const answer = await ask('GET', `/api/v1/events?${query}`, 'sensor');
+        expect(answer.status).toBeLessThan(500);
+      }),
+      { numRuns: RUNS },
+    );
+  });
+
+  it('for any cursor, alone or with a time range, the answer is 200 or 400, never a 5xx', async () => {
+    await fc.assert(
+      fc.asyncProperty(cursor, fc.option(isoTime, { nil: undefined }), async (c, since) => {
+        const answer = await ask('GET', `/api/v1/events?cursor=${percentEncode(c)}${since ? `&since=${since}` : ''}`, 'sensor');
+        expect([200, 400]).toContain(answer.status);
+      }),
       { numRuns: RUNS },
     );
   });
