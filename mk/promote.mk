@@ -16,3 +16,7 @@ release: install ## Bump the service version (BUMP=patch|minor|major) so the nex
 	@$(PROMOTE) release --root '$(PROMOTE_ROOT)' --bump '$(BUMP)'
 	@# A version bump changes no dependency: keep the install stamp from forcing a needless npm ci.
 	@if [ -f $(STAMP) ]; then touch $(STAMP); fi
+
+.PHONY: pin-images
+pin-images: install ## Pin each third-party image tag of Pulumi.<ENV>.yaml (every stack without ENV) to tag@sha256:… from its registry
+	@$(NPX) tsx tools/pin-images/cli.ts --root '$(PROMOTE_ROOT)' --env '$(ENV)'

@@ -1,0 +1,186 @@
+/**
+ * `make pin-images` against a real registry (Debian's docker-registry, distribution 2.8) on loopback,
+ * holding images pushed from the local Docker engine and a manifest list PUT through the API.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { freePort, httpOk, requireExecutable, Running, startAndAwait } from '../../stack/process';
+
+const ROOT = path.resolve(__dirname, '../../..');
+const MANIFEST_V2 = 'application/vnd.docker.distribution.manifest.v2+json';
+const MANIFEST_LIST = 'application/vnd.docker.distribution.manifest.list.v2+json';
+
+let dir: string;
+let registry: Running;
+let host: string;
+let docker: string;
+/** Digests as the registry knows them. */
+const digests: Record<string, string> = {};
+
+async function manifestOf(repoTag: string, accept = MANIFEST_V2) {
+  const [repo, tag] = repoTag.split(':');
+  const res = await fetch(`http://${host}/v2/${repo}/manifests/${tag}`, { method: 'HEAD', headers: { Accept: accept } });
+  return { digest: res.headers.get('docker-content-digest') ?? '', size: Number(res.headers.get('content-length')) };
+}
+
+/** A one-file image, imported into the local engine and pushed. */
+function pushTinyImage(repoTag: string, content: string): void {
+  const src = fs.mkdtempSync(path.join(dir, 'img-'));
+  fs.writeFileSync(path.join(src, 'hello.txt'), content);
+  const tar = execFileSync('tar', ['-C', src, '-c', 'hello.txt']);
+  execFileSync(docker, ['import', '-', `${host}/${repoTag}`], { input: tar, stdio: ['pipe', 'ignore', 'pipe'] });
+  execFileSync(docker, ['push', `${host}/${repoTag}`], { stdio: 'ignore' });
+  execFileSync(docker, ['rmi', `${host}/${repoTag}`], { stdio: 'ignore' });
+}
+
+beforeAll(async () => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pin-images-'));
+  const port = await freePort();
+  host = `127.0.0.1:${port}`;
+  const config = path.join(dir, 'registry.yml');
+  fs.writeFileSync(
+    config,
+    [
+      'version: 0.1',
+      'log: {level: warn}',
+      'storage:',
+      `  filesystem: {rootdirectory: ${path.join(dir, 'data')}}`,
+      'http:',
+      `  addr: ${host}`,
+      '',
+    ].join('\n'),
+  );
+  const bin = requireExecutable(['docker-registry'], 'docker-registry');
+  registry = await startAndAwait('docker-registry', bin, ['serve', config], path.join(dir, 'registry.log'), () =>
+    httpOk(`http://${host}/v2/`),
+  );
+  docker = execFileSync(path.join(ROOT, 'scripts', 'ensure-docker'), { encoding: 'utf8' })
+    .trim()
+    .split('\n')
+    .pop() as string;
+
+  const run = randomBytes(4).toString('hex');
+  pushTinyImage('tiny:1.0', `tiny ${run}`);
+  pushTinyImage('multi:amd64', `amd64 ${run}`);
+  pushTinyImage('multi:arm64', `arm64 ${run}`);
+  const [amd64, arm64] = [await manifestOf('multi:amd64'), await manifestOf('multi:arm64')];
+  // A multi-platform tag: a manifest list PUT through the distribution API, as `docker buildx` would push one.
+  const list = JSON.stringify({
+    schemaVersion: 2,
+    mediaType: MANIFEST_LIST,
+    manifests: [
+      { mediaType: MANIFEST_V2, size: amd64.size, digest: amd64.digest, platform: { architecture: 'amd64', os: 'linux' } },
+      { mediaType: MANIFEST_V2, size: arm64.size, digest: arm64.digest, platform: { architecture: 'arm64', os: 'linux' } },
+    ],
+  });
+  const put = await fetch(`http://${host}/v2/multi/manifests/2.0`, {
+    method: 'PUT',
+    headers: { 'Content-Type': MANIFEST_LIST },
+    body: list,
+  });
+  expect(put.status).toBe(201);
+  digests.tiny = (await manifestOf('tiny:1.0')).digest;
+  digests.multi = `sha256:${createHash('sha256').update(list).digest('hex')}`;
+  digests.amd64 = amd64.digest;
+}, 120000);
+
+afterAll(async () => {
+  await registry?.stop();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+/** A stack file in several YAML styles: comments, quotes, a flow map, an already pinned image, the app's own image. */
+function stackFile(images: { postgres: string; redis: string; grafana: string }): string {
+  return [
+    '# qa: third-party images below',
+    'config:',
+    '  event-stack:namespace: event-stack-qa',
+    '  event-stack:image:',
+    `    ref: registry.example.com/event-service@sha256:${'a'.repeat(64)}`,
+    '    version: 1.0.0',
+    '  event-stack:postgres:',
+    `    image: ${images.postgres}   # the database`,
+    '    storage: 5Gi',
+    '  event-stack:redis:',
+    `    image: "${images.redis}"`,
+    `  event-stack:grafana: { image: '${images.grafana}', storage: 1Gi }`,
+    '',
+  ].join('\n');
+}
+
+function repo(files: Record<string, string>): string {
+  const root = fs.mkdtempSync(path.join(dir, 'repo-'));
+  for (const [name, text] of Object.entries(files)) fs.writeFileSync(path.join(root, name), text);
+  return root;
+}
+const read = (root: string) => Object.fromEntries(fs.readdirSync(root).map((f) => [f, fs.readFileSync(path.join(root, f), 'utf8')]));
+
+function makePin(root: string, envName: string) {
+  const run = spawnSync('make', ['-s', '-o', 'node_modules/.install-stamp', 'pin-images', `PROMOTE_ROOT=${root}`, `ENV=${envName}`], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    timeout: 60000,
+  });
+  return { status: run.status, stdout: run.stdout, stderr: run.stderr };
+}
+
+test('a registry asked only for an image manifest answers the multi-platform tag with one platform: the test can tell', async () => {
+  expect((await manifestOf('multi:2.0')).digest).toBe(digests.amd64);
+  expect((await manifestOf('multi:2.0', MANIFEST_LIST)).digest).toBe(digests.multi);
+});
+
+test('when a stack file names tag-only third-party images, then each gets tag@sha256 of what the registry serves (the manifest list for a multi-platform tag), every other byte unchanged', () => {
+  const pinned = `${host}/tiny:1.0@${digests.tiny}`;
+  const before = stackFile({ postgres: `${host}/tiny:1.0`, redis: `${host}/multi:2.0`, grafana: pinned });
+  const root = repo({ 'Pulumi.qa.yaml': before });
+  const r = makePin(root, 'qa');
+  expect(r.stderr).toBe('');
+  expect(r.status).toBe(0);
+  expect(read(root)['Pulumi.qa.yaml']).toBe(
+    stackFile({ postgres: `${host}/tiny:1.0@${digests.tiny}`, redis: `${host}/multi:2.0@${digests.multi}`, grafana: pinned }),
+  );
+  expect(r.stdout).toContain(`Pulumi.qa.yaml event-stack:redis.image: ${host}/multi:2.0@${digests.multi} (image index: every platform)`);
+  expect(r.stdout).toContain(`Pulumi.qa.yaml event-stack:postgres.image: ${host}/tiny:1.0@${digests.tiny} (single-platform manifest)`);
+  expect(r.stdout).toContain('Pulumi.qa.yaml: 1 image(s) already pinned, left as they are');
+
+  const again = makePin(root, 'qa');
+  expect(again.status).toBe(0);
+  expect(again.stdout).toContain('pin-images: nothing to pin');
+});
+
+test('when one tag does not resolve, then pin-images names it, fails, and changes no file (not even the ones that resolved)', () => {
+  const files = {
+    'Pulumi.dev.yaml': stackFile({ postgres: `${host}/tiny:1.0`, redis: `${host}/multi:2.0`, grafana: `${host}/tiny:1.0` }),
+    'Pulumi.qa.yaml': stackFile({ postgres: `${host}/tiny:1.0`, redis: `${host}/tiny:9.9`, grafana: `${host}/nothing:1.0` }),
+    'Pulumi.staging.yaml': stackFile({ postgres: `${host}/tiny:1.0`, redis: `${host}/tiny:1.0`, grafana: `${host}/tiny:1.0` }),
+    'Pulumi.prod.yaml': stackFile({ postgres: `${host}/tiny:1.0`, redis: `${host}/tiny:1.0`, grafana: `${host}/tiny:1.0` }),
+  };
+  const root = repo(files);
+  const r = makePin(root, '');
+  expect(r.status).not.toBe(0);
+  expect(r.stderr).toContain('pin-images: nothing was changed; resolve these first:');
+  expect(r.stderr).toContain(`- Pulumi.qa.yaml event-stack:redis.image: tag "9.9" of ${host}/tiny does not exist in the registry`);
+  expect(r.stderr).toContain(`- Pulumi.qa.yaml event-stack:grafana.image: tag "1.0" of ${host}/nothing does not exist in the registry`);
+  expect(read(root)).toEqual(files);
+});
+
+test('when the stack is unknown or the registry cannot be reached, then pin-images says so, fails and changes nothing', async () => {
+  const files = {
+    'Pulumi.qa.yaml': stackFile({
+      postgres: `127.0.0.1:${await freePort()}/tiny:1.0`,
+      redis: `${host}/tiny:1.0`,
+      grafana: `${host}/tiny:1.0`,
+    }),
+  };
+  const root = repo(files);
+  const unknown = makePin(root, 'uat');
+  expect(unknown.status).not.toBe(0);
+  expect(unknown.stderr).toContain('pin-images: unknown stack "uat": expected one of dev, qa, staging, prod (or no ENV for all)');
+  const unreachable = makePin(root, 'qa');
+  expect(unreachable.status).not.toBe(0);
+  expect(unreachable.stderr).toMatch(/event-stack:postgres\.image: cannot reach the registry 127\.0\.0\.1:\d+ \(.*ECONNREFUSED/);
+  expect(read(root)).toEqual(files);
+});
