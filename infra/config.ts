@@ -30,6 +30,8 @@ export type TlsSetting =
 export interface AlertReceivers {
   pager: string;
   ticket: string;
+  /** The external dead man's switch that receives the always-firing Watchdog (alerts/alertmanager.yml). */
+  heartbeat: string;
 }
 
 export interface StackConfig {
@@ -259,9 +261,12 @@ export function readStackConfig(config = new pulumi.Config(), stack = pulumi.get
   const receivers = config.getSecretObject<AlertReceivers>('alertReceivers');
   if (receivers === undefined)
     problems.push(
-      `${key('alertReceivers')}: required secret {pager, ticket} of webhook URLs (pulumi config set --secret --path 'alertReceivers.pager' https://…)`,
+      `${key('alertReceivers')}: required secret {pager, ticket, heartbeat} of webhook URLs (pulumi config set --secret --path 'alertReceivers.pager' https://…)`,
     );
-  const alertmanager = { ...thirdParty('alertmanager').service, receivers: receivers ?? pulumi.output({ pager: '', ticket: '' }) };
+  const alertmanager = {
+    ...thirdParty('alertmanager').service,
+    receivers: receivers ?? pulumi.output({ pager: '', ticket: '', heartbeat: '' }),
+  };
   const graf = thirdParty('grafana');
   const grafana = {
     ...graf.service,

@@ -33,7 +33,7 @@ export const dashboardFiles = (dir = DASHBOARDS_JSON_DIR) => readFiles(dir, ['.j
 export const ruleFiles = (dir = RULES_DIR) => readFiles(dir, ['.yml', '.yaml']);
 
 export function renderClusterAlertmanagerConfig(receivers: AlertReceivers): string {
-  return renderAlertmanagerConfig({ pagerUrl: receivers.pager, ticketUrl: receivers.ticket });
+  return renderAlertmanagerConfig({ pagerUrl: receivers.pager, ticketUrl: receivers.ticket, heartbeatUrl: receivers.heartbeat });
 }
 
 export function renderGrafanaProvisioning(prometheusUrl: string, dashboardsDir: string): { datasources: string; dashboards: string } {

@@ -62,6 +62,7 @@ export function testSecrets(config: Record<string, string>): Record<string, stri
     [`${PROJECT}:alertReceivers`]: JSON.stringify({
       pager: 'https://pager.test.invalid/hook',
       ticket: 'https://tickets.test.invalid/hook',
+      heartbeat: 'https://heartbeat.test.invalid/ping',
     }),
   };
   const postgres = config[`${PROJECT}:postgres`];

@@ -106,6 +106,7 @@ export function deploy(): StackOutputs {
       appPods: { namespace: nsName, labels: selectorFor(APP_NAME, 'server'), portName: APP_PORT_NAME },
       pushgateway: `${dnsName(PUSHGATEWAY_NAME, nsName)}:${PUSHGATEWAY_PORT}`,
       alertmanager: `${dnsName(ALERTMANAGER_NAME, nsName)}:${ALERTMANAGER_PORT}`,
+      prometheus: `localhost:${PROMETHEUS_PORT}`,
       rulesDir: RULES_MOUNT,
       stage: pulumi.getStack(),
     }),

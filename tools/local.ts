@@ -28,6 +28,8 @@ const PORTS = {
   prometheus: port('PROMETHEUS', 9090),
   pushgateway: port('PUSHGATEWAY', 9091),
   alertmanager: port('ALERTMANAGER', 9093),
+  postgresExporter: port('POSTGRES_EXPORTER', 9187),
+  redisExporter: port('REDIS_EXPORTER', 9121),
   alertsink: port('ALERTSINK', 9099),
   grafana: port('GRAFANA', 3000),
 };
@@ -140,14 +142,17 @@ async function main(): Promise<void> {
     const sink = await startAlertSink(PORTS.alertsink);
     stopping.push(sink.stop);
     step(
-      `starting Prometheus (${PORTS.prometheus}), Pushgateway (${PORTS.pushgateway}) and Alertmanager (${PORTS.alertmanager}) with alerts/rules`,
+      `starting Prometheus (${PORTS.prometheus}), Pushgateway (${PORTS.pushgateway}), Alertmanager (${PORTS.alertmanager}) and the PostgreSQL (${PORTS.postgresExporter}) and Redis (${PORTS.redisExporter}) exporters with alerts/rules`,
     );
     const monitoring = await startMonitoringStack({
       dir: path.join(LOCAL, 'monitoring'),
       ports: PORTS,
       appTargets: [`127.0.0.1:${PORTS.app}`],
+      databaseUrl: postgres.url,
+      redisUrl: redis.url,
       pagerUrl: process.env.PAGER_WEBHOOK_URL ?? `${sink.url}/pager`,
       ticketUrl: process.env.TICKET_WEBHOOK_URL ?? `${sink.url}/ticket`,
+      heartbeatUrl: process.env.HEARTBEAT_WEBHOOK_URL ?? `${sink.url}/heartbeat`,
       scrapeInterval: '5s',
       evaluationInterval: '5s',
       externalLabels: { stage: 'local' },
@@ -172,8 +177,9 @@ The stack is up. Ctrl-C stops it (data stays in .local/).
   Prometheus      ${monitoring.prometheus.url}        (alerts: ${monitoring.prometheus.url}/alerts)
   Pushgateway     ${monitoring.pushgateway.url}
   Alertmanager    ${monitoring.alertmanager.url}
+  exporters       ${monitoring.postgresExporter.url}/metrics (PostgreSQL), ${monitoring.redisExporter.url}/metrics (Redis)
   Grafana         ${grafana ? `${grafana.url}        (dashboards in the "Event stack" folder)` : '(not started, see below)'}
-  notifications   ${process.env.PAGER_WEBHOOK_URL ? 'PAGER_WEBHOOK_URL / TICKET_WEBHOOK_URL' : `.local/notifications.log (webhook receiver ${sink.url}/pager and /ticket)`}
+  notifications   ${process.env.PAGER_WEBHOOK_URL ? 'PAGER_WEBHOOK_URL / TICKET_WEBHOOK_URL' : `.local/notifications.log (webhook receiver ${sink.url}/pager, /ticket and /heartbeat)`}
   logs            .local/app.log, .local/postgres/postgres.log, .local/redis/redis.log, .local/monitoring/*/*.log
 
 Try:

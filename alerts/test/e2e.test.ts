@@ -1,8 +1,10 @@
 /**
  * End to end, on real programs on 127.0.0.1: the service (in-process, its own PostgreSQL), Prometheus,
- * Pushgateway and Alertmanager with the rendered configuration and 1 s intervals. After real traffic
+ * Pushgateway, Alertmanager and the PostgreSQL and Redis exporters with the rendered configuration and 1 s
+ * intervals. After real traffic
  * and a real maintenance run, every dashboard panel query and every rule expression is evaluated by
- * Prometheus; then PostgreSQL is stopped and the page must reach a webhook receiver run by this test.
+ * Prometheus; the Watchdog must reach the heartbeat webhook; then PostgreSQL is stopped and the page must
+ * reach the pager webhook (both receivers run by this test).
  */
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
@@ -15,7 +17,7 @@ import { main as runMaintenanceJob } from '../../app/src/jobs/maintenance';
 import { ADMIN_TOKEN, bearer, createSensor, getJson, postEvents, startTestService, TestService } from '../../app/test/helpers';
 import { allDashboards } from '../../dashboards/src/index';
 import { MonitoringStack, startMonitoringStack } from '../../tools/stack/monitoring-stack';
-import { overrideAlertFor, ruleFilePaths } from '../../monitoring/src';
+import { overrideAlertFor, ruleFilePaths, WATCHDOG_ALERT } from '../../monitoring/src';
 import { freePort, sleep, waitFor } from '../../tools/stack/process';
 import { PostgresServer } from '../../tools/stack/services';
 
@@ -93,17 +95,28 @@ async function instantHasData(expr: string): Promise<boolean> {
   return r.status === 'success' && (r.data?.result.length ?? 0) > 0;
 }
 
-/** Grafana's macros and our template variables, as Grafana would fill them for this time range. */
-function substitute(expr: string, rangeSeconds: number, stepSeconds: number): string {
+/** Where each template variable of a dashboard points here: every instance and database the test scrapes. */
+const VARIABLE_VALUES: Record<string, string> = { instance: '.*', datname: '.*' };
+
+/**
+ * Grafana's macros and the dashboard's own template variables, as Grafana would fill them for this time range.
+ * A variable the dashboard does not define stays unresolved and fails the panel, as it would in Grafana.
+ */
+function substitute(expr: string, variables: string[], rangeSeconds: number, stepSeconds: number): string {
   const rateInterval = Math.max(stepSeconds + SCRAPE_SECONDS, 4 * SCRAPE_SECONDS);
-  const out = expr
+  let out = expr
     .replace(/\$__rate_interval\b/g, `${rateInterval}s`)
     .replace(/\$__interval_ms\b/g, String(stepSeconds * 1000))
     .replace(/\$__interval\b/g, `${stepSeconds}s`)
     .replace(/\$__range_s\b/g, String(rangeSeconds))
-    .replace(/\$__range\b/g, `${rangeSeconds}s`)
-    .replace(/\$\{?instance\}?/g, '.*');
-  if (out.includes('$')) throw new Error(`unsubstituted variable left in ${out}`);
+    .replace(/\$__range\b/g, `${rangeSeconds}s`);
+  for (const name of variables) {
+    const value = VARIABLE_VALUES[name];
+    if (value === undefined) throw new Error(`the test has no value for the dashboard variable $${name}`);
+    out = out.replace(new RegExp(`\\$\\{${name}\\}|\\$${name}\\b`, 'g'), value);
+  }
+  const left = out.match(/\$\{?\w+\}?/);
+  if (left) throw new Error(`${left[0]} is not a variable of this dashboard`);
   return out;
 }
 
@@ -147,18 +160,28 @@ beforeAll(async () => {
   await postgres.start();
   await runMigrations(postgres.url, { quiet: true });
   const webhookUrl = await startWebhook();
-  const ports = { prometheus: await freePort(), pushgateway: await freePort(), alertmanager: await freePort() };
+  const ports = {
+    prometheus: await freePort(),
+    pushgateway: await freePort(),
+    alertmanager: await freePort(),
+    postgresExporter: await freePort(),
+    redisExporter: await freePort(),
+  };
   svc = await startTestService({ DATABASE_URL: postgres.url, RATE_LIMIT_EVENTS: '300', LOG_LEVEL: 'warn', DB_CONNECT_TIMEOUT_MS: '500' });
   monitoring = await startMonitoringStack({
     dir: path.join(dir, 'monitoring'),
     ports,
     appTargets: [`127.0.0.1:${svc.port}`],
+    databaseUrl: postgres.url,
+    redisUrl: process.env.TEST_REDIS_URL!,
     pagerUrl: `${webhookUrl}/pager`,
     ticketUrl: `${webhookUrl}/ticket`,
+    heartbeatUrl: `${webhookUrl}/heartbeat`,
     scrapeInterval: `${SCRAPE_SECONDS}s`,
     evaluationInterval: `${SCRAPE_SECONDS}s`,
     ruleFiles: testRuleFiles(),
     alertmanagerTiming: { groupWait: '1s', groupInterval: '1s', repeatInterval: '1m' },
+    alertResendDelay: '1s',
   });
   await waitFor('Prometheus to scrape the service', () => instantHasData('up{job="event-service"} == 1'), 20000, 250);
 
@@ -184,25 +207,38 @@ afterAll(async () => {
 }, 60_000);
 
 describe('observability end to end', () => {
-  const panels = allDashboards().flatMap((d) =>
-    (d.panels ?? []).flatMap((p) => {
-      const panel = p as { title?: string; targets?: Array<{ refId?: string; expr?: string }> };
-      return (panel.targets ?? []).map((t) => ({ name: `${d.uid} / ${panel.title} / ${t.refId}`, expr: t.expr ?? '' }));
-    }),
-  );
+  const panels = allDashboards().flatMap((d) => {
+    const variables = (d.templating?.list ?? []).map((v) => v.name ?? '').filter((n) => n && n !== 'datasource');
+    const annotations = (d.annotations?.list ?? [])
+      .filter((a) => a.expr)
+      .map((a) => ({ name: `${d.uid} / annotation ${a.name}`, expr: a.expr!, variables }));
+    return [
+      ...annotations,
+      ...(d.panels ?? []).flatMap((p) => {
+        const panel = p as { title?: string; targets?: Array<{ refId?: string; expr?: string }> };
+        return (panel.targets ?? []).map((t) => ({ name: `${d.uid} / ${panel.title} / ${t.refId}`, expr: t.expr ?? '', variables }));
+      }),
+    ];
+  });
 
   test('when the dashboards are read, then there are panel queries to check', () => {
     expect(panels.length).toBeGreaterThan(40);
     for (const name of Object.keys(NO_DATA_EXPECTED)) expect(panels.map((p) => p.name)).toContain(name);
   });
 
-  test('when every dashboard panel query is run over the traffic window, then each parses and returns data', async () => {
+  test('when every dashboard panel and annotation query is run over the traffic window, then each parses and returns data', async () => {
     const end = Math.ceil(Date.now() / 1000);
     const start = Math.floor(trafficStart) - 2;
     const step = 1;
     const problems: string[] = [];
     for (const p of panels) {
-      const query = substitute(p.expr, end - start, step);
+      let query: string;
+      try {
+        query = substitute(p.expr, p.variables, end - start, step);
+      } catch (err) {
+        problems.push(`${p.name}: ${(err as Error).message} — ${p.expr}`);
+        continue;
+      }
       const r = await prom('query_range', { query, start: String(start), end: String(end), step: String(step) });
       if (r.status !== 'success') {
         problems.push(`${p.name}: does not parse or fails: ${r.error} — ${query}`);
@@ -245,6 +281,20 @@ describe('observability end to end', () => {
     expect(evaluated).toHaveLength(rules.length);
     expect(evaluated.filter((r) => r.health !== 'ok').map((r) => `${r.name}: ${r.health} ${r.lastError ?? ''}`)).toEqual([]);
   });
+
+  test('when a panel uses a variable its dashboard does not define, then the substitution refuses it', () => {
+    expect(() => substitute('up{instance=~"$instance"}', [], 60, 1)).toThrow(/\$instance is not a variable of this dashboard/);
+    expect(substitute('up{instance=~"$instance"}', ['instance'], 60, 1)).toBe('up{instance=~".*"}');
+  });
+
+  test('when the stack runs, then the always-firing Watchdog reaches the heartbeat webhook, and only that one', async () => {
+    const heartbeat = () => notifications.find((n) => n.status === 'firing' && n.alerts.some((a) => a.labels.alertname === WATCHDOG_ALERT));
+    await waitFor(`${WATCHDOG_ALERT} delivered to the webhook`, async () => heartbeat() !== undefined, 30_000, 250);
+    const delivered = heartbeat()!;
+    expect(delivered.path).toBe('/heartbeat');
+    expect(delivered.receiver).toBe('heartbeat');
+    expect(notifications.filter((n) => n.path !== '/heartbeat' && n.alerts.some((a) => a.labels.alertname === WATCHDOG_ALERT))).toEqual([]);
+  }, 40_000);
 
   test('when PostgreSQL stops, then the database page reaches the pager webhook through Alertmanager', async () => {
     expect(notifications.filter((n) => n.alerts.some((a) => a.labels.alertname === OUTAGE_ALERT))).toEqual([]);

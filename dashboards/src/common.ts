@@ -1,13 +1,19 @@
 /**
- * Defaults shared by every dashboard: the $datasource and $instance variables, selectors, and small
- * builders for queries and panels that always carry a description, a unit and a refId.
+ * Defaults shared by every dashboard: the $datasource and $instance variables, selectors, links between the
+ * dashboards, deploy annotations, and small builders for queries and panels that always carry a description,
+ * a unit, a refId and a legend.
  */
 import type * as cog from '@grafana/grafana-foundation-sdk/cog';
 import {
+  AnnotationQueryBuilder,
   DashboardBuilder,
   DashboardCursorSync,
+  DashboardLinkBuilder,
+  DashboardLinkType,
   DatasourceVariableBuilder,
   QueryVariableBuilder,
+  ThresholdsConfigBuilder,
+  ThresholdsMode,
   VariableRefresh,
   VariableSort,
 } from '@grafana/grafana-foundation-sdk/dashboard';
@@ -15,8 +21,18 @@ import type { Dashboard, Panel } from '@grafana/grafana-foundation-sdk/dashboard
 import { DataqueryBuilder } from '@grafana/grafana-foundation-sdk/prometheus';
 import { PanelBuilder as StatBuilder } from '@grafana/grafana-foundation-sdk/stat';
 import { PanelBuilder as TimeseriesBuilder } from '@grafana/grafana-foundation-sdk/timeseries';
-import { BigValueGraphMode, BigValueTextMode, ReduceDataOptionsBuilder } from '@grafana/grafana-foundation-sdk/common';
-import { APP_JOB, GRAFANA_DATASOURCE_UID, MAINTENANCE_JOB } from '../../monitoring/src';
+import {
+  BigValueColorMode,
+  BigValueGraphMode,
+  BigValueTextMode,
+  GraphThresholdsStyleConfigBuilder,
+  GraphThresholdsStyleMode,
+  LegendDisplayMode,
+  LegendPlacement,
+  ReduceDataOptionsBuilder,
+  VizLegendOptionsBuilder,
+} from '@grafana/grafana-foundation-sdk/common';
+import { apiRequestSelector, APP_JOB, appSelector, GRAFANA_DATASOURCE_UID, MAINTENANCE_JOB } from '../../monitoring/src';
 
 /** Every panel and query reads from the datasource the $datasource variable selects. */
 export const DATASOURCE = { type: 'prometheus', uid: '${datasource}' };
@@ -27,6 +43,21 @@ export const APP = `job="${APP_JOB}",instance=~"$instance"`;
 export const JOB = `job="${MAINTENANCE_JOB}"`;
 /** Requests that count for the SLOs: the API routes, not probes or scrapes. */
 export const API = `${APP},route=~"/api/v1/.+"`;
+/** The same requests across every instance: the SLOs are about the service, and the SLO dashboard has no $instance. */
+export const API_ALL = apiRequestSelector();
+
+/** The tag every dashboard of the stack carries: the links between them list dashboards by it. */
+export const STACK_TAG = 'event-stack';
+
+/** Colour steps from a base colour upwards (Grafana thresholds: each step applies from its value on). */
+export type Thresholds = Array<{ from: number | null; color: string }>;
+
+/** Error budget remaining: red when spent (below 0), amber below 25 %, green otherwise. */
+export const BUDGET_THRESHOLDS: Thresholds = [
+  { from: null, color: 'red' },
+  { from: 0, color: 'orange' },
+  { from: 0.25, color: 'green' },
+];
 
 export interface Query {
   expr: string;
@@ -56,6 +87,14 @@ export interface PanelSpec {
   max?: number;
   /** Stat panels: show the series name (legend) beside the value, e.g. the running version. */
   showName?: boolean;
+  /** Stat panels colour their background by them; time series draw them as dashed lines. */
+  thresholds?: Thresholds;
+  /** Shows this panel over another range than the dashboard's, e.g. '30d' for the SLO window. */
+  timeFrom?: string;
+}
+
+function thresholdsConfig(t: Thresholds): ThresholdsConfigBuilder {
+  return new ThresholdsConfigBuilder().mode(ThresholdsMode.Absolute).steps(t.map((s) => ({ value: s.from, color: s.color })));
 }
 
 export function timeseries(spec: PanelSpec): TimeseriesBuilder {
@@ -68,9 +107,22 @@ export function timeseries(spec: PanelSpec): TimeseriesBuilder {
     .span(spec.width ?? 12)
     .height(spec.height ?? 8)
     .fillOpacity(10)
-    .lineWidth(1);
+    .lineWidth(1)
+    // A table legend with the last and largest value: the series names (p99, 5m burn…) are the point.
+    .legend(
+      new VizLegendOptionsBuilder()
+        .showLegend(true)
+        .displayMode(LegendDisplayMode.Table)
+        .placement(LegendPlacement.Bottom)
+        .calcs(['lastNotNull', 'max']),
+    );
   if (spec.min !== undefined) panel.min(spec.min);
   if (spec.max !== undefined) panel.max(spec.max);
+  if (spec.thresholds) {
+    panel.thresholds(thresholdsConfig(spec.thresholds));
+    panel.thresholdsStyle(new GraphThresholdsStyleConfigBuilder().mode(GraphThresholdsStyleMode.Dashed));
+  }
+  if (spec.timeFrom) panel.timeFrom(spec.timeFrom);
   return panel;
 }
 
@@ -88,8 +140,16 @@ export function stat(spec: PanelSpec): StatBuilder {
     .height(spec.height ?? 4);
   if (spec.min !== undefined) panel.min(spec.min);
   if (spec.max !== undefined) panel.max(spec.max);
+  if (spec.thresholds) panel.thresholds(thresholdsConfig(spec.thresholds)).colorMode(BigValueColorMode.Background);
+  if (spec.timeFrom) panel.timeFrom(spec.timeFrom);
   return panel;
 }
+
+/**
+ * Deploys: a version of the service that no instance ran 5 minutes earlier. Grafana marks each time this
+ * returns a series (one per new version), with the version as the title.
+ */
+export const DEPLOY_ANNOTATION_EXPR = `count by (version) (app_build_info{${appSelector()}}) unless count by (version) (app_build_info{${appSelector()}} offset 5m)`;
 
 export interface DashboardSpec {
   uid: string;
@@ -98,7 +158,24 @@ export interface DashboardSpec {
   tags: string[];
   /** Adds the $instance variable (instances of the service); the batch-job and SLO dashboards have none. */
   instanceVariable: boolean;
+  /** Further multi-value variables from label values, e.g. the PostgreSQL databases ($datname). */
+  labelVariables?: Array<{ name: string; label: string; metric: string }>;
   panels: Array<cog.Builder<Panel>>;
+}
+
+/** A multi-value variable over the values of a label, "All" by default. */
+function labelValuesVariable(name: string, label: string, query: string): QueryVariableBuilder {
+  return new QueryVariableBuilder(name)
+    .label(label)
+    .datasource(DATASOURCE)
+    .query(query)
+    .definition(query)
+    .refresh(VariableRefresh.OnTimeRangeChanged)
+    .sort(VariableSort.NaturalAsc)
+    .multi(true)
+    .includeAll(true)
+    .allValue('.*')
+    .current({ selected: true, text: 'All', value: '$__all' });
 }
 
 /** A dashboard with a stable uid, the $datasource (and $instance) variable, and panels laid out left to right. */
@@ -106,7 +183,7 @@ export function dashboard(spec: DashboardSpec): Dashboard {
   const builder = new DashboardBuilder(spec.title)
     .uid(spec.uid)
     .description(spec.description)
-    .tags(['event-stack', ...spec.tags])
+    .tags([STACK_TAG, ...spec.tags])
     .editable()
     .tooltip(DashboardCursorSync.Crosshair)
     .refresh('30s')
@@ -117,22 +194,31 @@ export function dashboard(spec: DashboardSpec): Dashboard {
         .label('Data source')
         .type('prometheus')
         .current({ selected: true, text: 'Prometheus', value: GRAFANA_DATASOURCE_UID }),
-    );
-  if (spec.instanceVariable) {
-    builder.withVariable(
-      new QueryVariableBuilder('instance')
-        .label('Instance')
+    )
+    // Every other dashboard of the stack, one click away, keeping the time range and the variables.
+    .link(
+      new DashboardLinkBuilder('Event stack')
+        .type(DashboardLinkType.Dashboards)
+        .tags([STACK_TAG])
+        .asDropdown(false)
+        .keepTime(true)
+        .includeVars(true),
+    )
+    .annotation(
+      new AnnotationQueryBuilder()
+        .name('Deploys')
         .datasource(DATASOURCE)
-        .query(`label_values(up{job="${APP_JOB}"}, instance)`)
-        .definition(`label_values(up{job="${APP_JOB}"}, instance)`)
-        .refresh(VariableRefresh.OnTimeRangeChanged)
-        .sort(VariableSort.NaturalAsc)
-        .multi(true)
-        .includeAll(true)
-        .allValue('.*')
-        .current({ selected: true, text: 'All', value: '$__all' }),
+        .enable(true)
+        .iconColor('blue')
+        .expr(DEPLOY_ANNOTATION_EXPR)
+        .step('1m')
+        .titleFormat('deploy {{version}}')
+        .textFormat('version {{version}} started'),
     );
-  }
+  if (spec.instanceVariable)
+    builder.withVariable(labelValuesVariable('instance', 'Instance', `label_values(up{job="${APP_JOB}"}, instance)`));
+  for (const v of spec.labelVariables ?? [])
+    builder.withVariable(labelValuesVariable(v.name, v.label, `label_values(${v.metric}, ${v.name})`));
   for (const panel of spec.panels) builder.withPanel(panel);
   const built = builder.build();
   // Stable panel ids, in layout order: links to a panel (viewPanel=N) survive regeneration.

@@ -12,10 +12,14 @@ interface Target {
   datasource?: { uid?: string };
 }
 interface PanelJson {
+  type?: string;
   title?: string;
+  options?: { legend?: { showLegend?: boolean; displayMode?: string; calcs?: string[] } };
   description?: string;
   datasource?: { uid?: string };
-  fieldConfig?: { defaults?: { unit?: string } };
+  fieldConfig?: {
+    defaults?: { unit?: string; thresholds?: { steps?: Array<{ value: number | null; color: string }> }; custom?: Record<string, unknown> };
+  };
   targets?: Target[];
 }
 
@@ -56,4 +60,49 @@ describe('dashboards', () => {
       }
     },
   );
+
+  const timeseriesPanels = dashboards.flatMap((d) =>
+    (d.panels as PanelJson[]).filter((p) => p.type === 'timeseries').map((p) => [`${d.uid} / ${p.title}`, p] as const),
+  );
+
+  test.each(timeseriesPanels)(
+    'when time series panel %s is rendered, then its legend is a table with the last and max values',
+    (_name, panel) => {
+      expect(panel.options?.legend).toMatchObject({ showLegend: true, displayMode: 'table', calcs: ['lastNotNull', 'max'] });
+    },
+  );
+
+  test.each(dashboards.map((d) => [d.uid!, d] as const))(
+    'when %s is rendered, then it links to every dashboard of the stack, marks deploys, and defines every variable its panels use',
+    (_uid, d) => {
+      expect(d.tags).toContain('event-stack');
+      expect(d.links).toEqual([expect.objectContaining({ type: 'dashboards', tags: ['event-stack'], keepTime: true })]);
+      expect(d.annotations?.list?.find((a) => a.name === 'Deploys')?.expr).toContain('app_build_info');
+      const defined = new Set((d.templating?.list ?? []).map((v) => v.name));
+      const used = new Set(
+        (d.panels as PanelJson[]).flatMap((p) =>
+          (p.targets ?? []).flatMap((t) => [...(t.expr ?? '').matchAll(/\$\{?([a-z]\w*)/g)].map((m) => m[1]!)),
+        ),
+      );
+      expect([...used].filter((v) => !defined.has(v))).toEqual([]);
+    },
+  );
+
+  test('when the SLO dashboard is rendered, then the error budget is red below 0 and amber below 25%, and burn rates show the alert levels', () => {
+    const panels = dashboards.find((d) => d.uid === 'event-service-slo')!.panels as PanelJson[];
+    const budget = panels.filter((p) => /error budget/.test(p.title ?? ''));
+    expect(budget.length).toBe(4); // remaining (stat) and burn-down (30 d) for both SLOs
+    for (const p of budget)
+      expect(p.fieldConfig?.defaults?.thresholds?.steps).toEqual([
+        { value: null, color: 'red' },
+        { value: 0, color: 'orange' },
+        { value: 0.25, color: 'green' },
+      ]);
+    const burn = panels.filter((p) => /burn rates/.test(p.title ?? ''));
+    expect(burn.length).toBe(2);
+    for (const p of burn) {
+      expect(p.fieldConfig?.defaults?.thresholds?.steps?.map((s) => s.value)).toEqual([null, 1, 3, 6, 14.4]);
+      expect(p.fieldConfig?.defaults?.custom?.thresholdsStyle).toEqual({ mode: 'dashed' });
+    }
+  });
 });

@@ -3,7 +3,7 @@
  * It wraps the rule functions of rules.ts, the same ones the offline tests run on every declared object.
  */
 import { PolicyPack, type ResourceValidationArgs } from '@pulumi/policy';
-import { rules, stackOf, type KubernetesObject } from './rules';
+import { isMandatory, rules, stackOfUrn, type KubernetesObject } from './rules';
 
 /** The Kubernetes object a resource declares, or undefined for other resources. */
 function kubernetesObject(args: ResourceValidationArgs): KubernetesObject | undefined {
@@ -12,14 +12,22 @@ function kubernetesObject(args: ResourceValidationArgs): KubernetesObject | unde
   return { kind, ...args.props } as KubernetesObject;
 }
 
+// A rule mandatory only in some stacks becomes two policies: the mandatory one reports in those stacks
+// (the stack is read from each resource's URN), the advisory one everywhere else.
 new PolicyPack('event-stack', {
   enforcementLevel: 'mandatory',
-  policies: rules.map((rule) => ({
-    name: rule.name,
-    description: rule.description,
-    validateResource: (args, reportViolation) => {
-      const obj = kubernetesObject(args);
-      if (obj) for (const message of rule.check(obj, { stack: stackOf(args.urn) })) reportViolation(message);
-    },
-  })),
+  policies: rules.flatMap((rule) =>
+    (['mandatory', 'advisory'] as const)
+      .filter((level) => level === 'mandatory' || rule.mandatoryIn !== undefined)
+      .map((level) => ({
+        name: level === 'mandatory' ? rule.name : `${rule.name}-advisory`,
+        description: rule.description,
+        enforcementLevel: level,
+        validateResource: (args: ResourceValidationArgs, reportViolation: (message: string) => void) => {
+          const obj = kubernetesObject(args);
+          if (!obj || isMandatory(rule, stackOfUrn(args.urn)) !== (level === 'mandatory')) return;
+          for (const message of rule.check(obj)) reportViolation(message);
+        },
+      })),
+  ),
 });

@@ -14,20 +14,12 @@ export interface KubernetesObject {
   [field: string]: unknown;
 }
 
-/** What a rule may know beyond the object: the stack it is deployed to. */
-export interface RuleContext {
-  stack?: string;
-}
-
 export interface Rule {
   name: string;
   description: string;
-  check(obj: KubernetesObject, context?: RuleContext): string[];
-}
-
-/** The stack of a resource, from its URN (urn:pulumi:<stack>::<project>::<type>::<name>). */
-export function stackOf(urn: string): string | undefined {
-  return /^urn:pulumi:([^:]+)::/.exec(urn)?.[1];
+  check(obj: KubernetesObject): string[];
+  /** Mandatory only in these stacks and advisory in the others; absent: mandatory everywhere. */
+  mandatoryIn?: readonly string[];
 }
 
 /** Stages whose Ingresses must serve TLS (bearer tokens must not cross the network in clear). */
@@ -153,6 +145,19 @@ export const rules: Rule[] = [
     },
   },
   {
+    name: 'third-party-images-pinned-by-digest',
+    description:
+      'Third-party images run as tag@sha256:… (`make pin-images ENV=<stack>`), so a re-pushed tag cannot change what runs. Mandatory in prod, advisory elsewhere.',
+    mandatoryIn: ['prod'],
+    check(obj) {
+      const pod = podTemplateOf(obj);
+      if (!pod || pod.labels[APP_LABEL.key] === APP_LABEL.value) return [];
+      return containersOf(pod.spec)
+        .filter((c) => typeof c.image === 'string' && !DIGEST.test(c.image))
+        .map((c) => `${where(obj, c)}: image ${c.image} is pinned by tag only: run \`make pin-images ENV=<stack>\`, review, commit`);
+    },
+  },
+  {
     name: 'no-plaintext-secrets-in-configmaps',
     description: 'ConfigMaps hold no secret settings, credential-like keys, URLs with passwords or private keys (use a Secret).',
     check(obj) {
@@ -168,16 +173,17 @@ export const rules: Rule[] = [
     },
   },
   {
-    name: 'ingress-tls-in-staging-and-prod',
-    description: `In ${TLS_REQUIRED_STAGES.join(' and ')}, every host of every Ingress is served over TLS from a named Secret.`,
-    check(obj, context) {
-      if (obj.kind !== 'Ingress' || !TLS_REQUIRED_STAGES.includes(context?.stack ?? '')) return [];
+    name: 'ingress-tls',
+    description: `Every host of every Ingress is served over TLS from a named Secret (mandatory in ${TLS_REQUIRED_STAGES.join(' and ')}).`,
+    mandatoryIn: TLS_REQUIRED_STAGES,
+    check(obj) {
+      if (obj.kind !== 'Ingress') return [];
       const spec = obj.spec as { rules?: { host?: string }[]; tls?: { hosts?: string[]; secretName?: string }[] } | undefined;
       const covered = new Set((spec?.tls ?? []).filter((t) => t.secretName).flatMap((t) => t.hosts ?? []));
       return (spec?.rules ?? [])
         .map((r) => r.host ?? '*')
         .filter((h) => !covered.has(h))
-        .map((h) => `${where(obj)}: host ${h} has no TLS in stack ${context?.stack} (set event-stack:app.tls / grafana.tls)`);
+        .map((h) => `${where(obj)}: host ${h} has no TLS (set event-stack:app.tls / grafana.tls)`);
     },
   },
   {
@@ -204,7 +210,24 @@ export const rules: Rule[] = [
   },
 ];
 
-/** Every violation of every rule by the objects, as "rule: message". */
-export function violations(objects: KubernetesObject[], context: RuleContext = {}): string[] {
-  return objects.flatMap((obj) => rules.flatMap((rule) => rule.check(obj, context).map((m) => `${rule.name}: ${m}`)));
+/** Whether the rule refuses a deploy of `stack` (an unknown stack: only the rules mandatory everywhere). */
+export function isMandatory(rule: Rule, stack?: string): boolean {
+  return rule.mandatoryIn === undefined || (stack !== undefined && rule.mandatoryIn.includes(stack));
+}
+
+/** Every violation of every rule that is mandatory in `stack`, as "rule: message". */
+export function violations(objects: KubernetesObject[], stack?: string): string[] {
+  const mandatory = rules.filter((rule) => isMandatory(rule, stack));
+  return objects.flatMap((obj) => mandatory.flatMap((rule) => rule.check(obj).map((m) => `${rule.name}: ${m}`)));
+}
+
+/** What the advisory rules of `stack` report (shown by `pulumi up`, not refused). */
+export function advisories(objects: KubernetesObject[], stack: string): string[] {
+  const advisory = rules.filter((rule) => !isMandatory(rule, stack));
+  return objects.flatMap((obj) => advisory.flatMap((rule) => rule.check(obj).map((m) => `${rule.name}: ${m}`)));
+}
+
+/** The stack a resource belongs to, from its URN (`urn:pulumi:<stack>::<project>::<type>::<name>`). */
+export function stackOfUrn(urn: string): string | undefined {
+  return /^urn:pulumi:([^:]+)::/.exec(urn)?.[1];
 }

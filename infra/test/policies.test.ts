@@ -1,5 +1,5 @@
 /** Each policy rule, on a compliant workload and on one that breaks it: the rules must be able to fail. */
-import { rules, stackOf, violations, type KubernetesObject } from '../policies/rules';
+import { advisories, rules, violations, type KubernetesObject } from '../policies/rules';
 
 const DIGEST_IMAGE = `registry.example.com/event-service@sha256:${'a'.repeat(64)}`;
 
@@ -105,13 +105,14 @@ function ingress(path: string, tls?: { hosts: string[]; secretName: string }[]):
 }
 const TLS = [{ hosts: ['events.example.com'], secretName: 'events-tls' }];
 
-test.each(['staging', 'prod'])('when an Ingress of %s has no TLS, then ingress-tls-in-staging-and-prod reports it', (stack) => {
-  expect(violations([ingress('/api/')], { stack }).map((v) => v.slice(0, v.indexOf(':')))).toEqual(['ingress-tls-in-staging-and-prod']);
-  expect(violations([ingress('/api/', TLS)], { stack })).toEqual([]);
+test.each(['staging', 'prod'])('when an Ingress of %s has no TLS, then the mandatory ingress-tls rule refuses it', (stack) => {
+  expect(violations([ingress('/api/')], stack).map((v) => v.slice(0, v.indexOf(':')))).toEqual(['ingress-tls']);
+  expect(violations([ingress('/api/', TLS)], stack)).toEqual([]);
 });
 
-test.each(['dev', 'qa'])('when an Ingress of %s has no TLS, then no rule reports it (TLS is optional there)', (stack) => {
-  expect(violations([ingress('/api/')], { stack })).toEqual([]);
+test.each(['dev', 'qa'])('when an Ingress of %s has no TLS, then ingress-tls only advises (TLS is optional there)', (stack) => {
+  expect(violations([ingress('/api/')], stack)).toEqual([]);
+  expect(advisories([ingress('/api/')], stack).map((v) => v.slice(0, v.indexOf(':')))).toEqual(['ingress-tls']);
 });
 
 test('when the event service Ingress routes /, then ingress-routes-only-the-api reports it', () => {
@@ -126,9 +127,4 @@ test('when a Namespace does not enforce the restricted Pod Security profile, the
   });
   expect(broken(ns({ 'pod-security.kubernetes.io/enforce': 'baseline' }))).toEqual(['namespace-pod-security-restricted']);
   expect(violations([ns({ 'pod-security.kubernetes.io/enforce': 'restricted' })])).toEqual([]);
-});
-
-test('when the policy pack validates a resource, then it reads the stack from the resource URN', () => {
-  expect(stackOf('urn:pulumi:prod::event-stack::kubernetes:networking.k8s.io/v1:Ingress::app-ingress')).toBe('prod');
-  expect(stackOf('not-a-urn')).toBeUndefined();
 });

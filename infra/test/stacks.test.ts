@@ -108,7 +108,12 @@ describe.each(STACKS)('the %s stack', (stack) => {
   });
 
   test('when the program runs, then every object obeys every policy rule of the policy pack', () => {
-    expect(violations(declared(stack).kubernetesObjects, { stack })).toEqual([]);
+    expect(violations(declared(stack).kubernetesObjects)).toEqual([]);
+  });
+
+  test('when the program runs, then its Ingresses pass the TLS and API-only rules as enforced in this stage', () => {
+    const ingressRules = violations(declared(stack).kubernetesObjects, stack).filter((v) => v.startsWith('ingress-'));
+    expect(ingressRules).toEqual([]);
   });
 
   test('when the program runs, then the Grafana dashboards ConfigMap holds exactly the JSON files of dashboards/json', () => {
@@ -172,7 +177,11 @@ describe.each(STACKS)('the %s stack', (stack) => {
     const urls = Object.fromEntries(
       config.receivers.map((rc: { name: string; webhook_configs: { url: string }[] }) => [rc.name, rc.webhook_configs[0]!.url]),
     );
-    expect(urls).toEqual({ pager: 'https://pager.test.invalid/hook', ticket: 'https://tickets.test.invalid/hook' });
+    expect(urls).toEqual({
+      pager: 'https://pager.test.invalid/hook',
+      ticket: 'https://tickets.test.invalid/hook',
+      heartbeat: 'https://heartbeat.test.invalid/ping',
+    });
     expect(config.route.routes.find((x: { receiver: string }) => x.receiver === 'pager').matchers).toContain('severity="critical"');
   });
 

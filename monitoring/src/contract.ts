@@ -13,6 +13,15 @@ export const MAINTENANCE_JOB = 'event_maintenance';
 /** Scrape job names of the monitoring components themselves. */
 export const PUSHGATEWAY_JOB = 'pushgateway';
 export const ALERTMANAGER_JOB = 'alertmanager';
+export const PROMETHEUS_JOB = 'prometheus';
+/** Scrape job names of the dependency exporters (prometheus-postgres-exporter, prometheus-redis-exporter). */
+export const POSTGRES_EXPORTER_JOB = 'postgres-exporter';
+export const REDIS_EXPORTER_JOB = 'redis-exporter';
+/**
+ * The always-firing alert (dead man's switch). Alertmanager routes it to its own `heartbeat` receiver, an
+ * external service that raises the alarm when the notifications stop: then the pipeline itself is broken.
+ */
+export const WATCHDOG_ALERT = 'EventStackWatchdog';
 /** Fixed uid of the provisioned Prometheus datasource: the default of every dashboard's $datasource. */
 export const GRAFANA_DATASOURCE_UID = 'prometheus';
 

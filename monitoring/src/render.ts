@@ -13,7 +13,10 @@ import {
   APP_JOB,
   DASHBOARDS_JSON_DIR,
   GRAFANA_DATASOURCE_UID,
+  POSTGRES_EXPORTER_JOB,
+  PROMETHEUS_JOB,
   PUSHGATEWAY_JOB,
+  REDIS_EXPORTER_JOB,
   RULES_DIR,
 } from './contract';
 
@@ -33,6 +36,11 @@ export interface PrometheusConfigInput {
   pushgatewayTarget: string;
   /** host:port of each Alertmanager; Prometheus sends alerts to them and scrapes them. */
   alertmanagerTargets: string[];
+  /** host:port under which Prometheus scrapes itself (rule evaluation and notification metrics). */
+  prometheusTarget: string;
+  /** host:port of prometheus-postgres-exporter and prometheus-redis-exporter, when they run. */
+  postgresExporterTargets?: string[];
+  redisExporterTargets?: string[];
   /** Rule files as Prometheus sees them (absolute paths, or relative to the config file). */
   ruleFiles: string[];
   /** e.g. '15s' in production, '1s' in the end-to-end test. */
@@ -64,9 +72,15 @@ function requireTargets(name: string, targets: string[], min = 1): string[] {
   return targets;
 }
 
+/** A static scrape job, or none when the exporter does not run. */
+function exporterJob(jobName: string, targets: string[] | undefined) {
+  return targets?.length ? [{ job_name: jobName, static_configs: [{ targets: requireTargets(jobName, targets) }] }] : [];
+}
+
 /**
- * prometheus.yml text: scrape the app, the Pushgateway (honor_labels) and Alertmanager; load the rule files.
- * `appDiscovery` (the cluster's) replaces the app's static targets with service discovery and relabelling.
+ * prometheus.yml text: scrape the app, the Pushgateway (honor_labels), Alertmanager, Prometheus itself and the
+ * exporters; load the rule files. `appDiscovery` (the cluster's) replaces the app's static targets with service
+ * discovery and relabelling.
  */
 export function renderPrometheusConfig(input: PrometheusConfigInput, appDiscovery?: Record<string, unknown>): string {
   const scrapeInterval = requireDuration('scrapeInterval', input.scrapeInterval);
@@ -100,6 +114,9 @@ export function renderPrometheusConfig(input: PrometheusConfigInput, appDiscover
         static_configs: [{ targets: requireTargets('pushgatewayTarget', [input.pushgatewayTarget]) }],
       },
       { job_name: ALERTMANAGER_JOB, static_configs: [{ targets: input.alertmanagerTargets }] },
+      { job_name: PROMETHEUS_JOB, static_configs: [{ targets: requireTargets('prometheusTarget', [input.prometheusTarget]) }] },
+      ...exporterJob(POSTGRES_EXPORTER_JOB, input.postgresExporterTargets),
+      ...exporterJob(REDIS_EXPORTER_JOB, input.redisExporterTargets),
     ],
   };
   return `# Rendered by monitoring/src/render.ts (renderPrometheusConfig); do not edit.\n${YAML.stringify(config, { aliasDuplicateObjects: false })}`;
@@ -117,6 +134,8 @@ export interface ClusterScrapeTargets {
   appPods: { namespace: string; labels: Record<string, string>; portName: string };
   pushgateway: string;
   alertmanager: string;
+  /** host:port Prometheus scrapes itself under (its own pod). */
+  prometheus: string;
   rulesDir: string;
   stage: string;
 }
@@ -138,6 +157,7 @@ export function renderClusterPrometheusConfig(t: ClusterScrapeTargets): string {
       appTargets: [],
       pushgatewayTarget: t.pushgateway,
       alertmanagerTargets: [t.alertmanager],
+      prometheusTarget: t.prometheus,
       ruleFiles: [`${t.rulesDir}/*.yml`, `${t.rulesDir}/*.yaml`],
       scrapeInterval: CLUSTER_SCRAPE_INTERVAL,
       evaluationInterval: CLUSTER_SCRAPE_INTERVAL,
@@ -161,6 +181,8 @@ export interface AlertmanagerConfigInput {
   pagerUrl: string;
   /** Webhook of the ticket receiver (warning alerts). */
   ticketUrl: string;
+  /** Webhook of the external dead man's switch that receives the always-firing Watchdog every 5 minutes. */
+  heartbeatUrl: string;
   /** The template text; defaults to alerts/alertmanager.yml. */
   template?: string;
   /** Notification timing of the root route; the end-to-end test shortens it, production keeps the file's. */
@@ -193,6 +215,7 @@ export function renderAlertmanagerConfig(input: AlertmanagerConfigInput): string
   const text = fillPlaceholders(template, {
     PAGER_WEBHOOK_URL: requireHttpUrl('pagerUrl', input.pagerUrl),
     TICKET_WEBHOOK_URL: requireHttpUrl('ticketUrl', input.ticketUrl),
+    HEARTBEAT_WEBHOOK_URL: requireHttpUrl('heartbeatUrl', input.heartbeatUrl),
   });
   if (!input.timing) return text;
   const doc = YAML.parseDocument(text);
@@ -274,6 +297,7 @@ export function renderGrafanaDashboardProvider(input: { dashboardsDir: string })
 export interface MonitoringFilesInput extends Omit<PrometheusConfigInput, 'ruleFiles'> {
   pagerUrl: string;
   ticketUrl: string;
+  heartbeatUrl: string;
   prometheusUrl: string;
   ruleFiles?: string[];
   dashboardsDir?: string;
@@ -295,7 +319,12 @@ export function writeMonitoringFiles(dir: string, input: MonitoringFilesInput) {
   fs.writeFileSync(files.prometheus, renderPrometheusConfig({ ...input, ruleFiles: input.ruleFiles ?? ruleFilePaths() }));
   fs.writeFileSync(
     files.alertmanager,
-    renderAlertmanagerConfig({ pagerUrl: input.pagerUrl, ticketUrl: input.ticketUrl, timing: input.alertmanagerTiming }),
+    renderAlertmanagerConfig({
+      pagerUrl: input.pagerUrl,
+      ticketUrl: input.ticketUrl,
+      heartbeatUrl: input.heartbeatUrl,
+      timing: input.alertmanagerTiming,
+    }),
     { mode: 0o600 },
   );
   fs.writeFileSync(path.join(files.grafanaProvisioning, 'datasources', 'event-stack.yaml'), renderGrafanaDatasources(input));

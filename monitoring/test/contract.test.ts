@@ -7,7 +7,19 @@ import fs from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
 import { JOB_NAME as APP_MAINTENANCE_JOB } from '../../app/src/jobs/maintenance';
-import { ALERTMANAGER_JOB, API_ROUTE_MATCHER, APP_JOB, MAINTENANCE_JOB, PUSHGATEWAY_JOB, ruleFilePaths, SLO } from '../src';
+import {
+  ALERTMANAGER_JOB,
+  API_ROUTE_MATCHER,
+  APP_JOB,
+  MAINTENANCE_JOB,
+  POSTGRES_EXPORTER_JOB,
+  PROMETHEUS_JOB,
+  PUSHGATEWAY_JOB,
+  REDIS_EXPORTER_JOB,
+  ruleFilePaths,
+  SLO,
+  WATCHDOG_ALERT,
+} from '../src';
 
 interface Rule {
   alert?: string;
@@ -27,7 +39,15 @@ test('the rule files hold rules to check', () => {
 });
 
 test('every job a rule selects on is one of the contract’s jobs', () => {
-  const known = new Set([APP_JOB, MAINTENANCE_JOB, PUSHGATEWAY_JOB, ALERTMANAGER_JOB]);
+  const known = new Set([
+    APP_JOB,
+    MAINTENANCE_JOB,
+    PUSHGATEWAY_JOB,
+    ALERTMANAGER_JOB,
+    PROMETHEUS_JOB,
+    POSTGRES_EXPORTER_JOB,
+    REDIS_EXPORTER_JOB,
+  ]);
   const unknown = rules.flatMap((r) =>
     [...r.expr.matchAll(/\bjob\s*(=~|!=|!~|=)\s*"([^"]*)"/g)]
       .filter((m) => !known.has(m[2]!))
@@ -70,4 +90,8 @@ test('the objectives and the latency threshold in slo.yml are the contract’s',
 
 test('the maintenance job pushes under the job name the rules and dashboards select on', () => {
   expect(APP_MAINTENANCE_JOB).toBe(MAINTENANCE_JOB);
+});
+
+test('the Watchdog of the contract is an alert of the rule files', () => {
+  expect(rules.filter((r) => r.alert === WATCHDOG_ALERT)).toHaveLength(1);
 });

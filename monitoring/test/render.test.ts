@@ -11,8 +11,12 @@ import {
   renderGrafanaDashboardProvider,
   renderGrafanaDatasources,
   renderPrometheusConfig,
+  type PrometheusConfigInput,
   ruleFilePaths,
   GRAFANA_DATASOURCE_UID,
+  POSTGRES_EXPORTER_JOB,
+  PROMETHEUS_JOB,
+  REDIS_EXPORTER_JOB,
 } from '../src';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'monitoring-config-'));
@@ -31,6 +35,9 @@ const prometheusInput = {
   appTargets: ['127.0.0.1:8080', '127.0.0.1:8081'],
   pushgatewayTarget: '127.0.0.1:9091',
   alertmanagerTargets: ['127.0.0.1:9093'],
+  prometheusTarget: '127.0.0.1:9090',
+  postgresExporterTargets: ['127.0.0.1:9187'],
+  redisExporterTargets: ['127.0.0.1:9121'],
   ruleFiles: ruleFilePaths(),
   scrapeInterval: '15s',
   evaluationInterval: '15s',
@@ -49,6 +56,24 @@ describe('renderPrometheusConfig', () => {
     expect(config.scrape_configs.find((s) => s.job_name === 'event-service')?.honor_labels).toBeUndefined();
   });
 
+  test('when rendered, then Prometheus scrapes itself and each exporter, and an exporter that does not run gets no job', () => {
+    const jobs = (input: PrometheusConfigInput) =>
+      (
+        YAML.parse(renderPrometheusConfig(input)) as {
+          scrape_configs: Array<{ job_name: string; static_configs: Array<{ targets: string[] }> }>;
+        }
+      ).scrape_configs.map((j) => `${j.job_name} ${j.static_configs[0]!.targets.join(',')}`);
+    expect(jobs(prometheusInput)).toEqual(
+      expect.arrayContaining([
+        `${PROMETHEUS_JOB} 127.0.0.1:9090`,
+        `${POSTGRES_EXPORTER_JOB} 127.0.0.1:9187`,
+        `${REDIS_EXPORTER_JOB} 127.0.0.1:9121`,
+      ]),
+    );
+    const without = jobs({ ...prometheusInput, postgresExporterTargets: [], redisExporterTargets: undefined });
+    expect(without.filter((j) => j.includes('exporter'))).toEqual([]);
+  });
+
   test('when a target is not host:port or the timeout exceeds the interval, then rendering refuses', () => {
     expect(() => renderPrometheusConfig({ ...prometheusInput, appTargets: ['http://127.0.0.1:8080'] })).toThrow(/host:port/);
     expect(() => renderPrometheusConfig({ ...prometheusInput, scrapeInterval: '1s', scrapeTimeout: '2s' })).toThrow(/scrapeTimeout/);
@@ -62,22 +87,32 @@ describe('renderAlertmanagerConfig', () => {
     expect(template).not.toMatch(/https?:\/\//);
     expect(template).toContain('${PAGER_WEBHOOK_URL}');
     expect(template).toContain('${TICKET_WEBHOOK_URL}');
+    expect(template).toContain('${HEARTBEAT_WEBHOOK_URL}');
   });
 
   test('when rendered with receiver URLs, then amtool accepts it and each receiver posts to its URL', () => {
     const file = path.join(tmp, 'alertmanager.yml');
-    const text = renderAlertmanagerConfig({ pagerUrl: 'https://pager.example/hook?key=a#b', ticketUrl: 'http://127.0.0.1:9/ticket' });
+    const text = renderAlertmanagerConfig({
+      pagerUrl: 'https://pager.example/hook?key=a#b',
+      ticketUrl: 'http://127.0.0.1:9/ticket',
+      heartbeatUrl: 'https://heartbeat.example/ping/uuid',
+    });
     fs.writeFileSync(file, text);
     expect(check('amtool', ['check-config', file]).ok).toBe(true);
     const config = YAML.parse(text) as { receivers: Array<{ name: string; webhook_configs: Array<{ url: string }> }> };
     const url = (name: string) => config.receivers.find((r) => r.name === name)?.webhook_configs[0]?.url;
     expect(url('pager')).toBe('https://pager.example/hook?key=a#b');
     expect(url('ticket')).toBe('http://127.0.0.1:9/ticket');
+    expect(url('heartbeat')).toBe('https://heartbeat.example/ping/uuid');
   });
 
   test('when a receiver URL is missing or not http(s), then rendering refuses instead of writing a half configuration', () => {
-    expect(() => renderAlertmanagerConfig({ pagerUrl: '', ticketUrl: 'http://127.0.0.1:9/t' })).toThrow(/pagerUrl/);
-    expect(() => renderAlertmanagerConfig({ pagerUrl: 'http://127.0.0.1:9/p', ticketUrl: 'ftp://x/y' })).toThrow(/ticketUrl/);
+    expect(() =>
+      renderAlertmanagerConfig({ pagerUrl: '', ticketUrl: 'http://127.0.0.1:9/t', heartbeatUrl: 'http://127.0.0.1:9/h' }),
+    ).toThrow(/pagerUrl/);
+    expect(() =>
+      renderAlertmanagerConfig({ pagerUrl: 'http://127.0.0.1:9/p', ticketUrl: 'ftp://x/y', heartbeatUrl: 'http://127.0.0.1:9/h' }),
+    ).toThrow(/ticketUrl/);
   });
 
   test('when test timings are given, then only the root route timings change', () => {
@@ -85,6 +120,7 @@ describe('renderAlertmanagerConfig', () => {
       renderAlertmanagerConfig({
         pagerUrl: 'http://127.0.0.1:9/p',
         ticketUrl: 'http://127.0.0.1:9/t',
+        heartbeatUrl: 'http://127.0.0.1:9/h',
         timing: { groupWait: '1s', groupInterval: '2s' },
       }),
     ) as { route: Record<string, unknown> };

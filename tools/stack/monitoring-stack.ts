@@ -1,26 +1,36 @@
 /**
- * Prometheus, Pushgateway and Alertmanager (and Grafana when installed) started on 127.0.0.1 with
- * the configuration rendered by monitoring.ts: `make local` and the end-to-end test run the same files.
+ * Prometheus, Pushgateway, Alertmanager and the PostgreSQL and Redis exporters (and Grafana when installed)
+ * started on 127.0.0.1 with the configuration rendered by monitoring/src: `make local` and the end-to-end
+ * test run the same files.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { httpOk, Running, startAndAwait } from './process';
 import { AlertmanagerConfigInput, DASHBOARDS_JSON_DIR, writeMonitoringFiles } from '../../monitoring/src';
-import { findGrafana, startAlertmanager, startPrometheus, startPushgateway } from './services';
+import { findGrafana, startAlertmanager, startPostgresExporter, startPrometheus, startPushgateway, startRedisExporter } from './services';
 
 export interface MonitoringStackOptions {
   /** Data and rendered configuration live under this directory. */
   dir: string;
-  ports: { prometheus: number; pushgateway: number; alertmanager: number };
+  ports: { prometheus: number; pushgateway: number; alertmanager: number; postgresExporter: number; redisExporter: number };
   /** host:port of each event service instance. */
   appTargets: string[];
+  /** The databases the exporters watch (the same the service uses). */
+  databaseUrl: string;
+  redisUrl: string;
   pagerUrl: string;
   ticketUrl: string;
+  heartbeatUrl: string;
   scrapeInterval: string;
   evaluationInterval: string;
   /** Defaults to alerts/rules/*.yml; the end-to-end test passes copies with a shorter `for`. */
   ruleFiles?: string[];
   alertmanagerTiming?: AlertmanagerConfigInput['timing'];
+  /**
+   * How soon Prometheus sends a firing alert again (default 1m). An alert that fires before Prometheus has
+   * found its Alertmanager is dropped until then; the end-to-end test cannot wait a minute.
+   */
+  alertResendDelay?: string;
   externalLabels?: Record<string, string>;
 }
 
@@ -28,6 +38,8 @@ export interface MonitoringStack {
   prometheus: Running & { url: string };
   pushgateway: Running & { url: string };
   alertmanager: Running & { url: string };
+  postgresExporter: Running & { url: string };
+  redisExporter: Running & { url: string };
   files: ReturnType<typeof writeMonitoringFiles>;
   /** Stops everything it started, in reverse order. */
   stop(): Promise<void>;
@@ -39,12 +51,16 @@ export async function startMonitoringStack(opts: MonitoringStackOptions): Promis
     appTargets: opts.appTargets,
     pushgatewayTarget: host(opts.ports.pushgateway),
     alertmanagerTargets: [host(opts.ports.alertmanager)],
+    prometheusTarget: host(opts.ports.prometheus),
+    postgresExporterTargets: [host(opts.ports.postgresExporter)],
+    redisExporterTargets: [host(opts.ports.redisExporter)],
     ruleFiles: opts.ruleFiles,
     scrapeInterval: opts.scrapeInterval,
     evaluationInterval: opts.evaluationInterval,
     externalLabels: opts.externalLabels,
     pagerUrl: opts.pagerUrl,
     ticketUrl: opts.ticketUrl,
+    heartbeatUrl: opts.heartbeatUrl,
     prometheusUrl: `http://${host(opts.ports.prometheus)}`,
     alertmanagerTiming: opts.alertmanagerTiming,
   });
@@ -54,7 +70,7 @@ export async function startMonitoringStack(opts: MonitoringStackOptions): Promis
   };
   try {
     const sub = (name: string) => fs.mkdirSync(path.join(opts.dir, name), { recursive: true });
-    ['alertmanager', 'pushgateway', 'prometheus'].forEach(sub);
+    ['alertmanager', 'pushgateway', 'prometheus', 'exporters'].forEach(sub);
     const alertmanager = await startAlertmanager({
       dir: path.join(opts.dir, 'alertmanager'),
       port: opts.ports.alertmanager,
@@ -63,13 +79,23 @@ export async function startMonitoringStack(opts: MonitoringStackOptions): Promis
     started.push(alertmanager);
     const pushgateway = await startPushgateway({ dir: path.join(opts.dir, 'pushgateway'), port: opts.ports.pushgateway });
     started.push(pushgateway);
+    const exporters = path.join(opts.dir, 'exporters');
+    const postgresExporter = await startPostgresExporter({
+      dir: exporters,
+      port: opts.ports.postgresExporter,
+      databaseUrl: opts.databaseUrl,
+    });
+    started.push(postgresExporter);
+    const redisExporter = await startRedisExporter({ dir: exporters, port: opts.ports.redisExporter, redisUrl: opts.redisUrl });
+    started.push(redisExporter);
     const prometheus = await startPrometheus({
       dir: path.join(opts.dir, 'prometheus'),
       port: opts.ports.prometheus,
       configFile: files.prometheus,
+      extraArgs: opts.alertResendDelay ? [`--rules.alert.resend-delay=${opts.alertResendDelay}`] : [],
     });
     started.push(prometheus);
-    return { prometheus, pushgateway, alertmanager, files, stop };
+    return { prometheus, pushgateway, alertmanager, postgresExporter, redisExporter, files, stop };
   } catch (err) {
     await stop();
     throw err;

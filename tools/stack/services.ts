@@ -210,3 +210,37 @@ export async function startAlertmanager(opts: { dir: string; port: number; confi
 export function findGrafana(): string | undefined {
   return findExecutable(['grafana', 'grafana-server'], ['/usr/sbin', '/usr/share/grafana/bin']);
 }
+
+/**
+ * prometheus-postgres-exporter (Debian 0.11) against a PostgreSQL URL. The connection string goes in the
+ * environment (DATA_SOURCE_NAME), as the exporter expects, never on the command line.
+ */
+export async function startPostgresExporter(opts: { dir: string; port: number; databaseUrl: string }): Promise<Running & { url: string }> {
+  const bin = requireExecutable(['prometheus-postgres-exporter', 'postgres_exporter'], 'prometheus-postgres-exporter');
+  const url = `http://127.0.0.1:${opts.port}`;
+  const dsn = new URL(opts.databaseUrl);
+  if (!dsn.searchParams.has('sslmode')) dsn.searchParams.set('sslmode', 'disable'); // loopback only
+  const proc = await startAndAwait(
+    'postgres-exporter',
+    bin,
+    [`--web.listen-address=127.0.0.1:${opts.port}`, '--log.level=warn'],
+    path.join(opts.dir, 'postgres-exporter.log'),
+    () => httpOk(`${url}/metrics`),
+    { env: { ...process.env, DATA_SOURCE_NAME: dsn.toString() } },
+  );
+  return Object.assign(proc, { url });
+}
+
+/** prometheus-redis-exporter (Debian 1.45) against a Redis URL. */
+export async function startRedisExporter(opts: { dir: string; port: number; redisUrl: string }): Promise<Running & { url: string }> {
+  const bin = requireExecutable(['prometheus-redis-exporter', 'redis_exporter'], 'prometheus-redis-exporter');
+  const url = `http://127.0.0.1:${opts.port}`;
+  const proc = await startAndAwait(
+    'redis-exporter',
+    bin,
+    [`-web.listen-address=127.0.0.1:${opts.port}`, `-redis.addr=${opts.redisUrl}`],
+    path.join(opts.dir, 'redis-exporter.log'),
+    () => httpOk(`${url}/metrics`),
+  );
+  return Object.assign(proc, { url });
+}
