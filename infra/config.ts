@@ -56,6 +56,9 @@ export interface StackConfig {
   /** externalUrl: where people open this Prometheus (event-stack:prometheusUrl); alert links point there. */
   prometheus: ThirdPartyService & { retention: string; storage: string; externalUrl: string };
   pushgateway: ThirdPartyService;
+  /** prometheus-postgres-exporter and prometheus-redis-exporter (their own Deployments). */
+  postgresExporter: ThirdPartyService;
+  redisExporter: ThirdPartyService;
   /** Webhook URLs of the receivers of alerts/alertmanager.yml (critical → pager, warning → ticket), secret. */
   alertmanager: ThirdPartyService & { receivers: pulumi.Output<AlertReceivers> };
   grafana: ThirdPartyService & { storage?: string; host?: string; tls?: TlsSetting };
@@ -258,6 +261,8 @@ export function readStackConfig(config = new pulumi.Config(), stack = pulumi.get
     storage: str(prom.raw, key('prometheus'), 'storage', QUANTITY),
   };
   const pushgateway = thirdParty('pushgateway').service;
+  const postgresExporter = thirdParty('postgresExporter').service;
+  const redisExporter = thirdParty('redisExporter').service;
   const receivers = config.getSecretObject<AlertReceivers>('alertReceivers');
   if (receivers === undefined)
     problems.push(
@@ -305,6 +310,8 @@ export function readStackConfig(config = new pulumi.Config(), stack = pulumi.get
     redis,
     prometheus: { ...prometheus, externalUrl: prometheusUrl ?? '' },
     pushgateway,
+    postgresExporter,
+    redisExporter,
     alertmanager,
     grafana,
   };

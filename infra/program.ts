@@ -14,6 +14,14 @@ import { readStackConfig } from './config';
 import { Alertmanager, ALERTMANAGER_NAME, ALERTMANAGER_PORT } from './components/alertmanager';
 import { AppImage } from './components/app-image';
 import { APP_NAME, APP_PORT_NAME, appEnvironment, EventService } from './components/event-service';
+import {
+  POSTGRES_EXPORTER_NAME,
+  POSTGRES_EXPORTER_PORT,
+  PostgresExporter,
+  REDIS_EXPORTER_NAME,
+  REDIS_EXPORTER_PORT,
+  RedisExporter,
+} from './components/exporters';
 import { Grafana, DASHBOARDS_MOUNT, GRAFANA_NAME, GRAFANA_PORT } from './components/grafana';
 import { NetworkPolicies } from './components/network-policies';
 import { Postgres, POSTGRES_NAME } from './components/postgres';
@@ -97,6 +105,8 @@ export function deploy(): StackOutputs {
   );
   const redis = new Redis('redis', { ...cfg.redis, namespace: ns, provider });
   new Pushgateway('pushgateway', { ...cfg.pushgateway, namespace: ns, provider });
+  new PostgresExporter('postgres-exporter', { ...cfg.postgresExporter, namespace: ns, databaseUrl, provider });
+  new RedisExporter('redis-exporter', { ...cfg.redisExporter, namespace: ns, redisUrl: redis.redisUrl, provider });
   const appPort = Number(cfg.app.env.PORT ?? settings.PORT.default);
   new Prometheus('prometheus', {
     ...cfg.prometheus,
@@ -107,6 +117,8 @@ export function deploy(): StackOutputs {
       pushgateway: `${dnsName(PUSHGATEWAY_NAME, nsName)}:${PUSHGATEWAY_PORT}`,
       alertmanager: `${dnsName(ALERTMANAGER_NAME, nsName)}:${ALERTMANAGER_PORT}`,
       prometheus: `localhost:${PROMETHEUS_PORT}`,
+      postgresExporter: `${dnsName(POSTGRES_EXPORTER_NAME, nsName)}:${POSTGRES_EXPORTER_PORT}`,
+      redisExporter: `${dnsName(REDIS_EXPORTER_NAME, nsName)}:${REDIS_EXPORTER_PORT}`,
       rulesDir: RULES_MOUNT,
       stage: pulumi.getStack(),
     }),
@@ -154,6 +166,8 @@ export function deploy(): StackOutputs {
     redis: { name: REDIS_NAME, port: 6379 },
     prometheus: { name: PROMETHEUS_NAME, port: PROMETHEUS_PORT },
     pushgateway: { name: PUSHGATEWAY_NAME, port: PUSHGATEWAY_PORT },
+    postgresExporter: { name: POSTGRES_EXPORTER_NAME, port: POSTGRES_EXPORTER_PORT },
+    redisExporter: { name: REDIS_EXPORTER_NAME, port: REDIS_EXPORTER_PORT },
     alertmanager: { name: ALERTMANAGER_NAME, port: ALERTMANAGER_PORT },
     grafana: { name: GRAFANA_NAME, port: GRAFANA_PORT, exposed: cfg.grafana.host !== undefined },
     provider,

@@ -16,6 +16,8 @@ export interface NetworkPoliciesArgs {
   redis: { name: string; port: number };
   prometheus: { name: string; port: number };
   pushgateway: { name: string; port: number };
+  postgresExporter: { name: string; port: number };
+  redisExporter: { name: string; port: number };
   alertmanager: { name: string; port: number };
   grafana: { name: string; port: number; exposed: boolean };
   provider: k8s.Provider;
@@ -52,8 +54,12 @@ export class NetworkPolicies extends pulumi.ComponentResource {
     // uses Redis, and only the maintenance job pushes metrics.
     const prometheus = fromPods(args.prometheus.name);
     allow('app-from-ingress-and-prometheus', args.app, [fromIngress, prometheus], 'server');
-    if (args.postgres) allow('postgres-from-app', args.postgres, [fromPods(args.app.name)]);
-    allow('redis-from-app', args.redis, [fromPods(args.app.name, 'server')]);
+    // The exporters read the databases' statistics; only Prometheus reads the exporters.
+    if (args.postgres)
+      allow('postgres-from-app-and-exporter', args.postgres, [fromPods(args.app.name), fromPods(args.postgresExporter.name)]);
+    allow('redis-from-app-and-exporter', args.redis, [fromPods(args.app.name, 'server'), fromPods(args.redisExporter.name)]);
+    allow('postgres-exporter-from-prometheus', args.postgresExporter, [prometheus]);
+    allow('redis-exporter-from-prometheus', args.redisExporter, [prometheus]);
     allow('pushgateway-from-prometheus-and-maintenance', args.pushgateway, [prometheus, fromPods(args.app.name, 'maintenance')]);
     allow('alertmanager-from-prometheus', args.alertmanager, [prometheus]);
     allow('prometheus-from-grafana', args.prometheus, [fromPods(args.grafana.name)]);

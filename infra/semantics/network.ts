@@ -120,7 +120,7 @@ export const ROLES: Record<string, Labels> = {
   migration: { 'app.kubernetes.io/name': 'event-service', 'app.kubernetes.io/component': 'migrate' },
   maintenance: { 'app.kubernetes.io/name': 'event-service', 'app.kubernetes.io/component': 'maintenance' },
   postgres: { 'app.kubernetes.io/name': 'postgres' },
-  backup: { 'app.kubernetes.io/name': 'postgres', 'app.kubernetes.io/component': 'backup' },
+  backup: { 'app.kubernetes.io/name': 'postgres-backup' },
   redis: { 'app.kubernetes.io/name': 'redis' },
   pushgateway: { 'app.kubernetes.io/name': 'pushgateway' },
   prometheus: { 'app.kubernetes.io/name': 'prometheus' },

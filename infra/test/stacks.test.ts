@@ -286,6 +286,49 @@ describe.each(STACKS)('the %s stack', (stack) => {
     expect(container.env ?? []).toEqual([]);
   });
 
+  test('when the program runs, then the PostgreSQL and Redis exporters run as their own Deployments, connect through a Secret, and Prometheus scrapes them', () => {
+    const r = declared(stack);
+    const external = stackFileConfig(stack)['event-stack:postgres']!.includes('"external":true');
+    const jobs = Object.fromEntries(
+      parse(find(r, 'ConfigMap', 'prometheus-config').data!['prometheus.yml']!).scrape_configs.map(
+        (j: { job_name: string; static_configs?: Array<{ targets: string[] }> }) => [j.job_name, j.static_configs?.[0]?.targets],
+      ),
+    );
+    for (const [name, port, variable] of [
+      ['postgres-exporter', 9187, 'DATA_SOURCE_NAME'],
+      ['redis-exporter', 9121, 'REDIS_ADDR'],
+    ] as const) {
+      const pod = find(r, 'Deployment', name).spec.template.spec;
+      expect(pod.containers[0].envFrom).toEqual([{ secretRef: { name: `${name}-connection` } }]);
+      expect(JSON.stringify(pod)).not.toMatch(/postgres(ql)?:\/\/|redis:\/\//); // no connection string in the spec
+      const secret = find(r, 'Secret', `${name}-connection`).stringData as Record<string, string>;
+      expect(secret[variable]).toBeTruthy();
+      expect(find(r, 'Service', name).spec.ports[0].port).toBe(port);
+      expect(jobs[name]).toEqual([
+        `${name}.${r.kubernetesObjects.find((o) => o.kind === 'Namespace')!.metadata.name}.svc.cluster.local:${port}`,
+      ]);
+    }
+    const dsn = new URL((find(r, 'Secret', 'postgres-exporter-connection').stringData as Record<string, string>).DATA_SOURCE_NAME!);
+    // An external database keeps its own TLS settings; the in-cluster one speaks no TLS.
+    expect(dsn.searchParams.get('sslmode')).toBe(external ? 'require' : 'disable');
+    expect(jobs['prometheus']).toEqual(['localhost:9090']);
+  });
+
+  test('when the program runs, then only Prometheus may reach the exporters, and the exporters may reach their database', () => {
+    const r = declared(stack);
+    const policies = r.kubernetesObjects.filter((o) => o.kind === 'NetworkPolicy') as (KubernetesObject & { spec: any })[];
+    const from = (target: string) =>
+      policies
+        .filter((p) => p.spec.podSelector.matchLabels?.['app.kubernetes.io/name'] === target)
+        .flatMap((p) => p.spec.ingress.flatMap((i: { from: Array<{ podSelector: { matchLabels: Record<string, string> } }> }) => i.from))
+        .map((f) => f.podSelector.matchLabels['app.kubernetes.io/name']);
+    expect(from('postgres-exporter')).toEqual(['prometheus']);
+    expect(from('redis-exporter')).toEqual(['prometheus']);
+    expect(from('redis')).toEqual(['event-service', 'redis-exporter']);
+    if (!stackFileConfig(stack)['event-stack:postgres']!.includes('"external":true'))
+      expect(from('postgres')).toEqual(['event-service', 'postgres-exporter']);
+  });
+
   test('when the program runs, then it exports the app URL, Grafana URL, the image reference by digest and the version', () => {
     const { outputs } = declared(stack);
     expect(outputs.appUrl).toMatch(/^https?:\/\/[a-z0-9.-]+$/);

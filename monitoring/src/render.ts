@@ -136,6 +136,9 @@ export interface ClusterScrapeTargets {
   alertmanager: string;
   /** host:port Prometheus scrapes itself under (its own pod). */
   prometheus: string;
+  /** host:port of the PostgreSQL and Redis exporters' Services. */
+  postgresExporter: string;
+  redisExporter: string;
   rulesDir: string;
   stage: string;
 }
@@ -158,6 +161,8 @@ export function renderClusterPrometheusConfig(t: ClusterScrapeTargets): string {
       pushgatewayTarget: t.pushgateway,
       alertmanagerTargets: [t.alertmanager],
       prometheusTarget: t.prometheus,
+      postgresExporterTargets: [t.postgresExporter],
+      redisExporterTargets: [t.redisExporter],
       ruleFiles: [`${t.rulesDir}/*.yml`, `${t.rulesDir}/*.yaml`],
       scrapeInterval: CLUSTER_SCRAPE_INTERVAL,
       evaluationInterval: CLUSTER_SCRAPE_INTERVAL,

@@ -1,0 +1,131 @@
+/**
+ * The dependency exporters Prometheus scrapes for the server-side view of PostgreSQL and Redis: each its own
+ * Deployment and Service, so they work alike for the in-cluster databases and an external PostgreSQL (the
+ * exporter connects out; only Prometheus may connect in). The connection URL is a Secret, never in the spec.
+ */
+import * as k8s from '@pulumi/kubernetes';
+import * as pulumi from '@pulumi/pulumi';
+import type { ThirdPartyService } from '../config';
+import { POSTGRES_EXPORTER_JOB, REDIS_EXPORTER_JOB } from '../../monitoring/src';
+import {
+  checksumOf,
+  childOptions,
+  clusterService,
+  containerSecurityContext,
+  httpProbe,
+  labelsFor,
+  podSecurityContext,
+  resourcesOf,
+  selectorFor,
+} from './workload';
+
+/** Workload and Service names: the scrape job names of the monitoring contract. */
+export const POSTGRES_EXPORTER_NAME = POSTGRES_EXPORTER_JOB;
+export const POSTGRES_EXPORTER_PORT = 9187;
+export const REDIS_EXPORTER_NAME = REDIS_EXPORTER_JOB;
+export const REDIS_EXPORTER_PORT = 9121;
+const UID = 65534;
+
+export interface ExporterArgs extends ThirdPartyService {
+  namespace: pulumi.Input<string>;
+  provider: k8s.Provider;
+}
+
+/** One exporter: a Secret with its connection environment, a Deployment reading it, a Service for Prometheus. */
+class Exporter extends pulumi.ComponentResource {
+  constructor(
+    type: string,
+    name: string,
+    spec: { workload: string; port: number; env: Record<string, pulumi.Input<string>> },
+    args: ExporterArgs,
+    opts?: pulumi.ComponentResourceOptions,
+  ) {
+    super(type, name, {}, opts);
+    const o = () => childOptions(this, args.provider);
+    const secretName = `${spec.workload}-connection`;
+    new k8s.core.v1.Secret(
+      `${name}-connection`,
+      { metadata: { name: secretName, namespace: args.namespace, labels: labelsFor(spec.workload) }, stringData: spec.env },
+      o(),
+    );
+    new k8s.apps.v1.Deployment(
+      `${name}-deployment`,
+      {
+        metadata: { name: spec.workload, namespace: args.namespace, labels: labelsFor(spec.workload) },
+        spec: {
+          replicas: 1,
+          selector: { matchLabels: selectorFor(spec.workload) },
+          template: {
+            metadata: { labels: labelsFor(spec.workload), annotations: { 'checksum/secret': checksumOf(spec.env) } },
+            spec: {
+              automountServiceAccountToken: false,
+              securityContext: podSecurityContext(UID),
+              containers: [
+                {
+                  name: 'exporter',
+                  image: args.image,
+                  ports: [{ name: 'http', containerPort: spec.port }],
+                  envFrom: [{ secretRef: { name: secretName } }],
+                  resources: resourcesOf(args.resources),
+                  securityContext: containerSecurityContext,
+                  livenessProbe: httpProbe('/', 'http', 20, 3),
+                  readinessProbe: httpProbe('/', 'http', 10, 2),
+                },
+              ],
+            },
+          },
+        },
+      },
+      o(),
+    );
+    clusterService(`${name}-service`, { name: spec.workload, namespace: args.namespace, port: spec.port, portName: 'http' }, o());
+    this.registerOutputs({});
+  }
+}
+
+/** prometheus-postgres-exporter against the owner's URL (in-cluster or external). */
+export class PostgresExporter extends Exporter {
+  constructor(name: string, args: ExporterArgs & { databaseUrl: pulumi.Input<string> }, opts?: pulumi.ComponentResourceOptions) {
+    super(
+      'event-stack:monitoring:PostgresExporter',
+      name,
+      {
+        workload: POSTGRES_EXPORTER_NAME,
+        port: POSTGRES_EXPORTER_PORT,
+        env: {
+          DATA_SOURCE_NAME: pulumi.secret(pulumi.output(args.databaseUrl).apply(exporterDataSource)),
+          PG_EXPORTER_WEB_LISTEN_ADDRESS: `:${POSTGRES_EXPORTER_PORT}`,
+        },
+      },
+      args,
+      opts,
+    );
+  }
+}
+
+/** prometheus-redis-exporter against the stack's Redis (password in the URL). */
+export class RedisExporter extends Exporter {
+  constructor(name: string, args: ExporterArgs & { redisUrl: pulumi.Input<string> }, opts?: pulumi.ComponentResourceOptions) {
+    super(
+      'event-stack:monitoring:RedisExporter',
+      name,
+      {
+        workload: REDIS_EXPORTER_NAME,
+        port: REDIS_EXPORTER_PORT,
+        env: { REDIS_ADDR: pulumi.secret(pulumi.output(args.redisUrl)), REDIS_EXPORTER_WEB_LISTEN_ADDRESS: `:${REDIS_EXPORTER_PORT}` },
+      },
+      args,
+      opts,
+    );
+  }
+}
+
+/**
+ * The exporter's connection string: the database URL unchanged, except that an in-cluster database (no TLS)
+ * gets sslmode=disable when the URL names none, because the exporter's driver would otherwise require TLS.
+ */
+export function exporterDataSource(databaseUrl: string): string {
+  const url = new URL(databaseUrl);
+  if (!url.searchParams.has('sslmode') && url.hostname.endsWith('.svc.cluster.local')) url.searchParams.set('sslmode', 'disable');
+  return url.toString();
+}
