@@ -233,9 +233,10 @@ async function main(): Promise<void> {
             REDIS_URL: redis.url,
             ADMIN_TOKEN: adminToken,
             LOG_LEVEL: 'info',
-            // One sensor per run sends far more than a real sensor: lift its limit so the run measures
+            // One sensor per run sends far more than a real sensor: lift its limits so the run measures
             // ingest. The limiter still runs.
             RATE_LIMIT_EVENTS: '1000000000',
+            INGEST_BODIES_PER_SENSOR: '100000',
           },
         },
       );

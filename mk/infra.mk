@@ -1,9 +1,11 @@
-# Pulumi: one stack per environment (Pulumi.<env>.yaml). State defaults to a local backend under .pulumi/.
+# Pulumi: one stack per environment (Pulumi.<env>.yaml). State lives where PULUMI_BACKEND_URL says (environment
+# or make variable); the default, a local folder under .pulumi/, is accepted for dev only (ALLOW_LOCAL_BACKEND=1
+# overrides). `make up`, `make preview` and `make promote` deploy through one door (tools/promote/deploy.ts):
+# backend check, never-promoted refusal, stack created when missing, policy pack always applied.
 STACKS := dev qa staging prod
 ENV ?=
 PULUMI_BACKEND_URL ?= file://$(CURDIR)/.pulumi
 PULUMI_FLAGS := --stack $(ENV) --non-interactive
-POLICY_PACK := infra/policies
 export PULUMI_BACKEND_URL
 
 # Usage: $(call require-env,target)
@@ -19,18 +21,14 @@ define require-pulumi
 endef
 
 .PHONY: preview
-preview: install ## Show what `make up` would change in ENV=dev|qa|staging|prod (policy pack applied)
+preview: install ## Show what `make up` would change in ENV=dev|qa|staging|prod (same checks, policy pack applied)
 	$(call require-env,preview)
-	$(call require-pulumi,preview,--create)
-	@echo "preview: stack $(ENV), backend $(PULUMI_BACKEND_URL)"
-	pulumi preview $(PULUMI_FLAGS) --diff --policy-pack $(POLICY_PACK)
+	@$(PROMOTE) preview --root '$(PROMOTE_ROOT)' --stack '$(ENV)'
 
 .PHONY: up
-up: install ## Deploy ENV=dev|qa|staging|prod (dev builds and pushes the image; policy pack applied)
+up: install ## Deploy ENV=dev|qa|staging|prod: shared backend (file:// dev only), promoted image, policy pack
 	$(call require-env,up)
-	$(call require-pulumi,up,--create)
-	@echo "up: stack $(ENV), backend $(PULUMI_BACKEND_URL)"
-	pulumi up $(PULUMI_FLAGS) --yes --policy-pack $(POLICY_PACK)
+	@$(PROMOTE) up --root '$(PROMOTE_ROOT)' --stack '$(ENV)'
 
 .PHONY: destroy
 destroy: install ## Delete every resource of ENV=dev|qa|staging|prod (asks first unless YES=1)

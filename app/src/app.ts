@@ -14,6 +14,7 @@ import type { Config } from './config';
 import { createPool } from './db/pool';
 import { createRedis } from './db/redis';
 import { createAuthenticator } from './http/auth';
+import { BodyGate } from './http/body';
 import { eventsRouter } from './http/events';
 import { checkPostgres, healthRouter } from './http/health';
 import { errorMiddleware, notFound } from './http/errors';
@@ -55,7 +56,7 @@ export function buildApp(config: Config, logger: Logger) {
   const auth = createAuthenticator(pool, config.ADMIN_TOKEN, { ttlMs: config.SENSOR_CACHE_TTL_MS, max: config.SENSOR_CACHE_MAX });
   const limiter = new SensorRateLimiter(
     redis,
-    { points: config.RATE_LIMIT_EVENTS, durationS: config.RATE_LIMIT_WINDOW_S },
+    { points: config.RATE_LIMIT_EVENTS, durationS: config.RATE_LIMIT_WINDOW_S, block: config.RATE_LIMIT_BLOCK },
     () => ingestMetrics.rateLimitFallback.inc(),
     logger,
   );
@@ -110,7 +111,8 @@ export function buildApp(config: Config, logger: Logger) {
   });
 
   // The ingest routes first: every router in front of them is matched against each event request.
-  app.use(eventsRouter({ pool, auth, ingest, limiter, metrics: ingestMetrics, bodyLimit: config.BODY_LIMIT_BYTES }));
+  const bodies = new BodyGate({ perSensor: config.INGEST_BODIES_PER_SENSOR, total: config.INGEST_BODIES_MAX });
+  app.use(eventsRouter({ pool, auth, ingest, limiter, metrics: ingestMetrics, bodyLimit: config.BODY_LIMIT_BYTES, bodies }));
   app.use(healthRouter({ pool, redis, timeoutMs: config.READY_CHECK_TIMEOUT_MS, isShuttingDown: () => state.shuttingDown }));
   app.get('/metrics', async (_req, res, next) => {
     try {

@@ -140,9 +140,24 @@ export const settings = {
   RATE_LIMIT_EVENTS: setting({
     schema: int(1, 1_000_000_000),
     default: '6000',
-    doc: 'Events (or read requests) one sensor may send per window.',
+    doc: 'Units one sensor may spend per window: an event, a request (at least one unit each), or an event read back.',
   }),
   RATE_LIMIT_WINDOW_S: setting({ schema: int(1, 86400), default: '60', doc: 'Rate limit window.' }),
+  RATE_LIMIT_BLOCK: setting({
+    schema: int(1, 1_000_000),
+    default: '50',
+    doc: 'Units an instance reserves from Redis at once (one round trip per block, not per request); a sensor may be refused up to (instances − 1) × this early.',
+  }),
+  INGEST_BODIES_PER_SENSOR: setting({
+    schema: int(1, 100_000),
+    default: '16',
+    doc: 'Request bodies one sensor may have in flight (being received or parsed) at once; more get 429.',
+  }),
+  INGEST_BODIES_MAX: setting({
+    schema: int(1, 100_000),
+    default: '64',
+    doc: 'Request bodies in flight at once on this instance, all sensors together; more get 503 (memory bound: this × BODY_LIMIT_BYTES).',
+  }),
   METRIC_TYPE_LABELS_MAX: setting({
     schema: int(0, 1000),
     default: '50',

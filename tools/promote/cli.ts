@@ -1,15 +1,19 @@
 /**
- * Entry point of `make promote`, `make status` and `make release` (run by tsx):
+ * Entry point of `make promote`, `make up`, `make preview`, `make status` and `make release` (run by tsx):
  *   cli.ts promote --version X [--to STAGE] [--deploy 0|1] [--force 0|1] [--root DIR]
+ *   cli.ts up|preview --stack STAGE [--root DIR]
  *   cli.ts status [--root DIR]
  *   cli.ts release [--bump patch|minor|major] [--root DIR]
- * Exit codes: 0 done (or nothing to do), 2 bad input, 3 refused (FORCE=1 overrides), 4 deploy failed.
+ * Exit codes: 0 done (or nothing to do), 2 bad input or refused deploy (backend, never promoted…), 3 refused
+ * (FORCE=1 overrides), 4 deploy failed.
  */
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { deployStack } from './deploy';
 import { PromoteError } from './errors';
 import { promote } from './promote';
 import { release } from './release';
+import { parseStage } from './stages';
 import { formatStatus, stageStatuses } from './status';
 
 function flag(name: string, value: string | undefined, fallback: boolean): boolean {
@@ -30,6 +34,7 @@ async function main(argv: string[]): Promise<void> {
       deploy: { type: 'string' },
       force: { type: 'string' },
       bump: { type: 'string', default: 'patch' },
+      stack: { type: 'string', default: '' },
     },
   });
   const root = path.resolve(values.root);
@@ -42,6 +47,9 @@ async function main(argv: string[]): Promise<void> {
       deploy: flag('DEPLOY', values.deploy, true),
       force: flag('FORCE', values.force, false),
     });
+  } else if (command === 'up' || command === 'preview') {
+    const stage = parseStage(values.stack, 'stack ENV');
+    deployStack({ root, stage, preview: command === 'preview', env: process.env, log: (line) => console.log(line) });
   } else if (command === 'status') {
     console.log(formatStatus(stageStatuses(root)));
   } else if (command === 'release') {
@@ -49,7 +57,7 @@ async function main(argv: string[]): Promise<void> {
     console.log(`release: ${from} → ${to} in app/package.json and package-lock.json`);
     console.log(`next: commit them; the next dev build (pulumi up --stack dev) produces image version ${to}`);
   } else {
-    throw new PromoteError(`unknown command "${command ?? ''}": expected promote, status or release`);
+    throw new PromoteError(`unknown command "${command ?? ''}": expected promote, up, preview, status or release`);
   }
 }
 

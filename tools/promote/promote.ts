@@ -9,6 +9,7 @@ import path from 'node:path';
 import { resolveDevImage, DevImage } from './dev-image';
 import { PromoteError, RefusedError } from './errors';
 import { evaluateGate, formatGate } from './gate';
+import { deployPreconditions, deployStack } from './deploy';
 import { appendLedger, gitUser, LEDGER_FILE, LedgerRecord } from './ledger';
 import { PULUMI_MISSING, PulumiCli } from './pulumi-cli';
 import { compareSemVer, parseSemVer } from './semver';
@@ -55,6 +56,8 @@ export async function promote(o: PromoteOptions): Promise<PromoteOutcome> {
   }
   const pulumi = new PulumiCli(o.root, env);
   if (o.deploy && !pulumi.available) throw new PromoteError(PULUMI_MISSING);
+  // The backend and credentials of a named target are checked before dev is even asked.
+  if (o.deploy && requested) deployPreconditions(requested, env, pulumi);
 
   // What each stage runs. Every qa/staging/prod file must pin a digest; dev is asked only when needed.
   const stacks = Object.fromEntries(STAGES.map((s) => [s, readStackFile(o.root, s)])) as Record<Stage, StackFile>;
@@ -99,7 +102,7 @@ export async function promote(o: PromoteOptions): Promise<PromoteOutcome> {
   const image = running.get(source) as Image;
   const current = running.get(target);
   if (current?.version === version && current.ref === image.ref) {
-    log(`${target} already pins ${version} (${image.ref}): nothing to promote (to deploy it again: \`pulumi up --stack ${target}\`)`);
+    log(`${target} already pins ${version} (${image.ref}): nothing to promote (to deploy it again: \`make up ENV=${target}\`)`);
     return {};
   }
   const digests = new Set(runsVersion.map((s) => running.get(s)?.ref));
@@ -113,6 +116,8 @@ export async function promote(o: PromoteOptions): Promise<PromoteOutcome> {
     refusals.push(`downgrade: ${target} runs ${current.version}, which is newer than ${version}`);
   }
   if (refusals.length && !o.force) throw new RefusedError(refusals);
+  // Refused deploys (backend, passphrase, CLI) change no file.
+  if (o.deploy) deployPreconditions(target, env, pulumi);
 
   // Gate: the stage the version leaves must be healthy and have run it long enough.
   const gate = await evaluateGate({
@@ -152,11 +157,19 @@ export async function promote(o: PromoteOptions): Promise<PromoteOutcome> {
     `  changed ${path.basename(stack.file)} and ${LEDGER_FILE}${forced.length ? ` (FORCED: ${forced.length} override(s) recorded)` : ''}`,
   );
   if (!o.deploy) {
-    log(`DEPLOY=0: review and commit both files, then deploy with \`pulumi up --stack ${target}\``);
+    log(`DEPLOY=0: review and commit both files, then deploy with \`make up ENV=${target}\``);
     return { record };
   }
-  log(`deploy: pulumi up --stack ${target}`);
-  pulumi.up(target);
+  try {
+    deployStack({ root: o.root, stage: target, env, log });
+  } catch (err) {
+    if (err instanceof PromoteError) {
+      err.message +=
+        `. The stack file and the ledger already record the promotion: fix the cause and run \`make up ENV=${target}\` again, ` +
+        'or revert the change with git.';
+    }
+    throw err;
+  }
   log(`deployed ${version} to ${target}; commit ${path.basename(stack.file)} and ${LEDGER_FILE} together`);
   return { record };
 }

@@ -71,15 +71,23 @@ export class PulumiCli {
     return { ref: imageRef, version, outputs };
   }
 
-  /** Deploys the stack from its stack file; output goes straight to the terminal. */
-  up(stage: Stage): void {
-    const args = ['up', '--stack', stage, '--yes', '--non-interactive'];
+  /** Selects the stack, creating it (empty: its settings come from Pulumi.<stage>.yaml) when it does not exist yet. */
+  selectOrCreate(stage: Stage): void {
+    const args = ['stack', 'select', '--create', stage, '--non-interactive'];
+    const run = spawnSync(this.require(), args, { cwd: this.root, env: this.env, encoding: 'utf8' });
+    if (run.status !== 0) {
+      throw new PromoteError(`\`pulumi ${args.join(' ')}\` failed (exit ${run.status}): ${(run.stderr || run.stdout).trim()}`);
+    }
+  }
+
+  /** Deploys (or previews) the stack from its stack file under the policy pack; output goes straight to the terminal. */
+  up(stage: Stage, o: { preview: boolean; policyPack: string }): void {
+    const args = o.preview
+      ? ['preview', '--stack', stage, '--non-interactive', '--diff', '--policy-pack', o.policyPack]
+      : ['up', '--stack', stage, '--yes', '--non-interactive', '--policy-pack', o.policyPack];
     const run = spawnSync(this.require(), args, { cwd: this.root, env: this.env, stdio: 'inherit' });
     if (run.status !== 0) {
-      const err = new PromoteError(
-        `\`pulumi ${args.join(' ')}\` failed (exit ${run.status ?? run.signal}). The stack file and the ledger already record ` +
-          `the promotion: fix the cause and run \`pulumi up --stack ${stage}\` again, or revert the change with git.`,
-      );
+      const err = new PromoteError(`\`pulumi ${args.join(' ')}\` failed (exit ${run.status ?? run.signal})`);
       (err as { exitCode: number }).exitCode = 4;
       throw err;
     }

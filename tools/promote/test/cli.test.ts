@@ -6,7 +6,19 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { readLedger } from '../ledger';
-import { pathWithout, pulumiStub, PulumiStub, ref, REPO_ROOT, snapshot, stackFiles, tempDir, writeRepo } from './fixtures';
+import {
+  pathWithout,
+  pulumiStub,
+  PulumiStub,
+  ref,
+  REPO_ROOT,
+  snapshot,
+  stackFiles,
+  tempDir,
+  writeRepo,
+  DEPLOY_ENV,
+  deployCalls,
+} from './fixtures';
 import { prometheusWithHistory } from './prometheus';
 
 let prom: Awaited<ReturnType<typeof prometheusWithHistory>>;
@@ -58,7 +70,7 @@ function make(root: string, target: string, vars: Record<string, string>, env: N
   const run = spawnSync('make', args, {
     cwd: REPO_ROOT,
     encoding: 'utf8',
-    env: { ...process.env, PATH: pathWithout(), ...env },
+    env: { ...process.env, PATH: pathWithout(), ...DEPLOY_ENV, ...env },
     timeout: 60000,
   });
   return { status: run.status, stdout: run.stdout, stderr: run.stderr };
@@ -90,10 +102,7 @@ test("when a stand-in pulumi is on PATH, then `make promote` reads dev's outputs
   expect(r.stderr).toBe('');
   expect(r.status).toBe(0);
   expect(r.stdout).toMatch(/gate dev \(http:\/\/127\.0\.0\.1:\d+\): PASSED[\s\S]*promoted 1\.2\.0 dev → qa[\s\S]*deployed 1\.2\.0 to qa/);
-  expect(stub.calls()).toEqual([
-    ['stack', 'output', '--json', '--stack', 'dev'],
-    ['up', '--stack', 'qa', '--yes', '--non-interactive'],
-  ]);
+  expect(stub.calls()).toEqual([['stack', 'output', '--json', '--stack', 'dev'], ...deployCalls('qa')]);
   expect(readLedger(root).map((x) => [x.version, x.from, x.to])).toEqual([['1.2.0', 'dev', 'qa']]);
 
   const status = make(root, 'status', {}, { PATH: pathWithout([stub.binDir]) });

@@ -8,6 +8,18 @@ import path from 'node:path';
 import { Image } from '../stack-files';
 
 export const REPO_ROOT = path.resolve(__dirname, '../../..');
+export const POLICY_PACK = path.join(REPO_ROOT, 'infra', 'policies');
+
+/** What a deploy needs besides the CLI: a shared state backend and the secrets passphrase. */
+export const DEPLOY_ENV = { PULUMI_BACKEND_URL: 's3://event-stack-state/test', PULUMI_CONFIG_PASSPHRASE: 'test-only' };
+
+/** The stand-in's calls of one deploy of `stage` through the one door. */
+export function deployCalls(stage: string): string[][] {
+  return [
+    ['stack', 'select', '--create', stage, '--non-interactive'],
+    ['up', '--stack', stage, '--yes', '--non-interactive', '--policy-pack', POLICY_PACK],
+  ];
+}
 
 /** A digest-pinned reference whose digest is `n` repeated (a, b, c… make digests easy to tell apart). */
 export function ref(n: string, repository = 'registry.example/event-service'): string {
@@ -127,7 +139,7 @@ export function pulumiStub(dir: string): PulumiStub {
       `printf '%s\\t' "$@" >> '${log}'; echo >> '${log}'`,
       'case "$1" in',
       `  stack) cat '${outputs}' ;;`,
-      `  up) echo "Updating ($3): stand-in pulumi"; exit "$(cat '${upExit}')" ;;`,
+      `  up|preview) echo "$1 ($3): stand-in pulumi"; exit "$(cat '${upExit}')" ;;`,
       '  *) echo "stand-in pulumi: unexpected command $1" >&2; exit 9 ;;',
       'esac',
       '',

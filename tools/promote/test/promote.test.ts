@@ -8,7 +8,7 @@ import { PromoteError, RefusedError } from '../errors';
 import { readLedger } from '../ledger';
 import { promote, PromoteOptions } from '../promote';
 import { Image } from '../stack-files';
-import { pathWithout, pulumiStub, PulumiStub, ref, snapshot, stackFiles, tempDir, writeRepo } from './fixtures';
+import { pathWithout, pulumiStub, PulumiStub, ref, snapshot, stackFiles, tempDir, writeRepo, DEPLOY_ENV, deployCalls } from './fixtures';
 import { prometheusWithHistory } from './prometheus';
 
 type Prom = Awaited<ReturnType<typeof prometheusWithHistory>>;
@@ -87,7 +87,7 @@ function setup(
           deploy: true,
           force: false,
           user: 'Test User <test@example.org>',
-          env: { PATH: pathWithout([stub.binDir]), ...env },
+          env: { PATH: pathWithout([stub.binDir]), ...DEPLOY_ENV, ...env },
           log: (l) => lines.push(l),
           ...o,
         });
@@ -133,10 +133,7 @@ describe('promote: the ordinary path', () => {
     expect(record?.gate.errorRatio).toBeCloseTo(0.0001, 5);
     expect(record?.gate.runningMinutes).toBeGreaterThan(170);
 
-    expect(s.stub.calls()).toEqual([
-      ['stack', 'output', '--json', '--stack', 'dev'],
-      ['up', '--stack', 'qa', '--yes', '--non-interactive'],
-    ]);
+    expect(s.stub.calls()).toEqual([['stack', 'output', '--json', '--stack', 'dev'], ...deployCalls('qa')]);
     expect(lines.join('\n')).toContain('promoted 1.2.0 dev → qa');
   });
 
@@ -149,7 +146,7 @@ describe('promote: the ordinary path', () => {
       .replace('version: "1.0.0"', 'version: "1.1.0"');
     expect(read(s, 'Pulumi.staging.yaml')).toBe(expected);
     expect(read(s, 'Pulumi.qa.yaml')).toBe(s.before['Pulumi.qa.yaml']);
-    expect(s.stub.calls()).toEqual([['up', '--stack', 'staging', '--yes', '--non-interactive']]);
+    expect(s.stub.calls()).toEqual(deployCalls('staging'));
     expect(readLedger(s.root)[0]).toMatchObject({ from: 'qa', to: 'staging', ref: ref('b') });
   });
 
@@ -357,7 +354,9 @@ describe('promote: the Pulumi CLI boundary', () => {
     s.stub.setUpExit(1);
     const { error } = await s.run({ version: '1.2.0' });
     expect(error?.exitCode).toBe(4);
-    expect(error?.message).toMatch(/pulumi up --stack qa --yes --non-interactive` failed \(exit 1\).*run `pulumi up --stack qa` again/);
+    expect(error?.message).toMatch(
+      /pulumi up --stack qa --yes --non-interactive --policy-pack \S+` failed \(exit 1\)\. The stack file and the ledger already record the promotion: .*run `make up ENV=qa` again/,
+    );
     expect(read(s, 'Pulumi.qa.yaml')).toContain(DEV.ref);
     expect(readLedger(s.root)).toHaveLength(1);
   });
