@@ -17,6 +17,15 @@ export interface ThirdPartyService {
 export type ImageSource =
   { kind: 'pinned'; ref: string; version: string } | { kind: 'build'; repository: string; dockerfile: string; context: string };
 
+/**
+ * TLS of an Ingress: cert-manager fills the Secret `secretName` from an issuer, or the Secret already exists
+ * in the namespace (created by hand or another tool).
+ */
+export interface TlsSetting {
+  certManager?: { kind: 'ClusterIssuer' | 'Issuer'; name: string };
+  secretName: string;
+}
+
 export interface AlertReceivers {
   pager: string;
   ticket: string;
@@ -33,9 +42,10 @@ export interface AlertReceivers {
 export type MonitoringMode =
   | {
       mode: 'bundled';
-      prometheus: ThirdPartyService & { retention: string; storage: string };
+      /** externalUrl: where people open this Prometheus (event-stack:prometheusUrl); alert links point there. */
+      prometheus: ThirdPartyService & { retention: string; storage: string; externalUrl: string };
       alertmanager: ThirdPartyService;
-      grafana: ThirdPartyService & { storage?: string; host?: string };
+      grafana: ThirdPartyService & { storage?: string; host?: string; tls?: TlsSetting };
     }
   | { mode: 'operator'; namespace: string; matchLabels: Record<string, string> };
 
@@ -51,7 +61,9 @@ export interface StackConfig {
     maxReplicas: number;
     resources: Resources;
     host: string;
-    tlsSecretName?: string;
+    tls?: TlsSetting;
+    /** hard: never two replicas on one node (DoNotSchedule); soft: preferred only. */
+    topologySpread: 'hard' | 'soft';
     maintenanceSchedule: string;
     /** Non-secret settings of app/src/config.ts that differ from their defaults. */
     env: Partial<Record<SettingName, string>>;
@@ -96,7 +108,12 @@ export function readStackConfig(config = new pulumi.Config(), stack = pulumi.get
     namespace: s.namespace,
     kubeContext: s.kubeContext,
     image,
-    app: { ...s.app, maxReplicas: s.app.maxReplicas ?? s.app.replicas, env: s.app.env as StackConfig['app']['env'] },
+    app: {
+      ...s.app,
+      maxReplicas: s.app.maxReplicas ?? s.app.replicas,
+      env: s.app.env as StackConfig['app']['env'],
+      tls: tlsSetting(s.app.tls),
+    },
     ingress: s.ingress,
     postgres:
       s.postgres.external === true
@@ -106,10 +123,22 @@ export function readStackConfig(config = new pulumi.Config(), stack = pulumi.get
     monitoring:
       s.monitoring.mode === 'operator'
         ? s.monitoring
-        : { mode: 'bundled', prometheus: s.prometheus!, alertmanager: s.alertmanager!, grafana: s.grafana! },
+        : {
+            mode: 'bundled',
+            prometheus: { ...s.prometheus!, externalUrl: s.prometheusUrl },
+            alertmanager: s.alertmanager!,
+            grafana: { ...s.grafana!, tls: tlsSetting(s.grafana!.tls) },
+          },
     alertReceivers: config.requireSecretObject<AlertReceivers>('alertReceivers'),
     pushgateway: s.pushgateway,
     postgresExporter: s.postgresExporter,
     redisExporter: s.redisExporter,
   };
+}
+
+function tlsSetting(tls: StackSettings['app']['tls']): TlsSetting | undefined {
+  if (!tls) return undefined;
+  if (tls.clusterIssuer) return { certManager: { kind: 'ClusterIssuer', name: tls.clusterIssuer }, secretName: tls.secretName };
+  if (tls.issuer) return { certManager: { kind: 'Issuer', name: tls.issuer }, secretName: tls.secretName };
+  return { secretName: tls.secretName };
 }

@@ -52,8 +52,8 @@ export class NetworkPolicies extends pulumi.ComponentResource {
       },
       childOptions(this, args.provider),
     );
-    // Every pod of the app's image (server, migration, maintenance) is "the app".
-    const app = fromPods(args.app.name);
+    // Every pod of the app's image (server, migration, maintenance) uses the database; only the server
+    // uses Redis, and only the maintenance job pushes metrics. Prometheus is ours, or the operator's.
     const prometheus: Peer =
       'operatorNamespace' in args.prometheus
         ? {
@@ -63,14 +63,14 @@ export class NetworkPolicies extends pulumi.ComponentResource {
         : fromPods(args.prometheus.name);
     allow('app-from-ingress-and-prometheus', args.app, [fromIngress, prometheus], 'server');
     // The exporters read the databases' statistics; only Prometheus reads the exporters.
-    if (args.postgres) allow('postgres-from-app-and-exporter', args.postgres, [app, fromPods(args.postgresExporter.name)]);
-    allow('redis-from-app-and-exporter', args.redis, [app, fromPods(args.redisExporter.name)]);
+    if (args.postgres)
+      allow('postgres-from-app-and-exporter', args.postgres, [fromPods(args.app.name), fromPods(args.postgresExporter.name)]);
+    allow('redis-from-app-and-exporter', args.redis, [fromPods(args.app.name, 'server'), fromPods(args.redisExporter.name)]);
     allow('postgres-exporter-from-prometheus', args.postgresExporter, [prometheus]);
     allow('redis-exporter-from-prometheus', args.redisExporter, [prometheus]);
-    allow('pushgateway-from-prometheus-and-app', args.pushgateway, [prometheus, app]);
+    allow('pushgateway-from-prometheus-and-maintenance', args.pushgateway, [prometheus, fromPods(args.app.name, 'maintenance')]);
     if (args.alertmanager) allow('alertmanager-from-prometheus', args.alertmanager, [prometheus]);
-    if (args.grafana && 'port' in args.prometheus)
-      allow('prometheus-from-grafana', args.prometheus, [fromPods(args.grafana.name), prometheus]);
+    if (args.grafana && 'port' in args.prometheus) allow('prometheus-from-grafana', args.prometheus, [fromPods(args.grafana.name)]);
     if (args.grafana?.exposed) allow('grafana-from-ingress', args.grafana, [fromIngress]);
     this.registerOutputs({});
   }
