@@ -17,6 +17,15 @@ export interface ThirdPartyService {
 export type ImageSource =
   { kind: 'pinned'; ref: string; version: string } | { kind: 'build'; repository: string; dockerfile: string; context: string };
 
+/**
+ * TLS of an Ingress: cert-manager fills the Secret `secretName` from an issuer, or the Secret already exists
+ * in the namespace (created by hand or another tool).
+ */
+export interface TlsSetting {
+  certManager?: { kind: 'ClusterIssuer' | 'Issuer'; name: string };
+  secretName: string;
+}
+
 export interface AlertReceivers {
   pager: string;
   ticket: string;
@@ -33,7 +42,9 @@ export interface StackConfig {
     maxReplicas: number;
     resources: Resources;
     host: string;
-    tlsSecretName?: string;
+    tls?: TlsSetting;
+    /** hard: never two replicas on one node (DoNotSchedule); soft: preferred only. */
+    topologySpread: 'hard' | 'soft';
     maintenanceSchedule: string;
     /** Non-secret settings of app/src/config.ts that differ from their defaults. */
     env: Partial<Record<SettingName, string>>;
@@ -41,14 +52,15 @@ export interface StackConfig {
   ingress: { className: string; namespace: string };
   postgres: ({ external: false; storage: string } & ThirdPartyService) | { external: true; databaseUrl: pulumi.Output<string> };
   redis: ThirdPartyService;
-  prometheus: ThirdPartyService & { retention: string; storage: string };
+  /** externalUrl: where people open this Prometheus (event-stack:prometheusUrl); alert links point there. */
+  prometheus: ThirdPartyService & { retention: string; storage: string; externalUrl: string };
   pushgateway: ThirdPartyService;
   /** prometheus-postgres-exporter and prometheus-redis-exporter (their own Deployments). */
   postgresExporter: ThirdPartyService;
   redisExporter: ThirdPartyService;
   /** Webhook URLs of the receivers of alerts/alertmanager.yml (critical → pager, warning → ticket), secret. */
   alertmanager: ThirdPartyService & { receivers: pulumi.Output<AlertReceivers> };
-  grafana: ThirdPartyService & { storage?: string; host?: string };
+  grafana: ThirdPartyService & { storage?: string; host?: string; tls?: TlsSetting };
 }
 
 /**
@@ -82,18 +94,30 @@ export function readStackConfig(config = new pulumi.Config(), stack = pulumi.get
     namespace: s.namespace,
     kubeContext: s.kubeContext,
     image,
-    app: { ...s.app, maxReplicas: s.app.maxReplicas ?? s.app.replicas, env: s.app.env as StackConfig['app']['env'] },
+    app: {
+      ...s.app,
+      maxReplicas: s.app.maxReplicas ?? s.app.replicas,
+      env: s.app.env as StackConfig['app']['env'],
+      tls: tlsSetting(s.app.tls),
+    },
     ingress: s.ingress,
     postgres:
       s.postgres.external === true
         ? { external: true, databaseUrl: config.requireSecret('databaseUrl') }
         : { external: false, image: s.postgres.image, resources: s.postgres.resources, storage: s.postgres.storage },
     redis: s.redis,
-    prometheus: s.prometheus,
+    prometheus: { ...s.prometheus, externalUrl: s.prometheusUrl },
     pushgateway: s.pushgateway,
     postgresExporter: s.postgresExporter,
     redisExporter: s.redisExporter,
     alertmanager: { ...s.alertmanager, receivers: config.requireSecretObject<AlertReceivers>('alertReceivers') },
-    grafana: s.grafana,
+    grafana: { ...s.grafana, tls: tlsSetting(s.grafana.tls) },
   };
+}
+
+function tlsSetting(tls: StackSettings['app']['tls']): TlsSetting | undefined {
+  if (!tls) return undefined;
+  if (tls.clusterIssuer) return { certManager: { kind: 'ClusterIssuer', name: tls.clusterIssuer }, secretName: tls.secretName };
+  if (tls.issuer) return { certManager: { kind: 'Issuer', name: tls.issuer }, secretName: tls.secretName };
+  return { secretName: tls.secretName };
 }

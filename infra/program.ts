@@ -13,7 +13,7 @@ import { SERVICE_ROLE } from '../app/src/db/service-role';
 import { readStackConfig } from './config';
 import { Alertmanager, ALERTMANAGER_NAME, ALERTMANAGER_PORT } from './components/alertmanager';
 import { AppImage } from './components/app-image';
-import { APP_NAME, appEnvironment, EventService } from './components/event-service';
+import { APP_NAME, APP_PORT_NAME, appEnvironment, EventService } from './components/event-service';
 import {
   POSTGRES_EXPORTER_NAME,
   POSTGRES_EXPORTER_PORT,
@@ -28,7 +28,7 @@ import { Postgres, POSTGRES_NAME } from './components/postgres';
 import { Prometheus, PROMETHEUS_NAME, PROMETHEUS_PORT, RULES_MOUNT } from './components/prometheus';
 import { Pushgateway, PUSHGATEWAY_NAME, PUSHGATEWAY_PORT } from './components/pushgateway';
 import { Redis, REDIS_NAME } from './components/redis';
-import { dnsName, labelsFor } from './components/workload';
+import { dnsName, labelsFor, selectorFor } from './components/workload';
 import { dashboardFiles, REPO_ROOT, renderClusterAlertmanagerConfig, renderGrafanaProvisioning, ruleFiles } from './monitoring';
 import { renderClusterPrometheusConfig } from '../monitoring/src';
 
@@ -36,6 +36,8 @@ export interface StackOutputs {
   appUrl: pulumi.Output<string>;
   grafanaUrl: pulumi.Output<string>;
   grafanaAdminPassword: pulumi.Output<string>;
+  /** The app's ADMIN_TOKEN (secret): creates sensors (make admin-token ENV=<stack>). */
+  adminToken: pulumi.Output<string>;
   imageRef: pulumi.Output<string>;
   version: pulumi.Output<string>;
   namespace: string;
@@ -71,7 +73,7 @@ export function deploy(): StackOutputs {
   const provider = new k8s.Provider('k8s', { context: cfg.kubeContext, namespace: nsName, enableServerSideApply: true });
   const namespace = new k8s.core.v1.Namespace(
     'namespace',
-    { metadata: { name: nsName, labels: { ...labelsFor('event-stack'), 'kubernetes.io/metadata.name': nsName } } },
+    { metadata: { name: nsName, labels: { ...labelsFor('event-stack'), 'kubernetes.io/metadata.name': nsName, ...POD_SECURITY } } },
     { provider },
   );
   // Every object names the namespace through its output, so each waits for the Namespace.
@@ -109,8 +111,9 @@ export function deploy(): StackOutputs {
   new Prometheus('prometheus', {
     ...cfg.prometheus,
     namespace: ns,
+    externalUrl: cfg.prometheus.externalUrl,
     config: renderClusterPrometheusConfig({
-      appPods: { dns: dnsName(`${APP_NAME}-pods`, nsName), port: appPort },
+      appPods: { namespace: nsName, labels: selectorFor(APP_NAME, 'server'), portName: APP_PORT_NAME },
       pushgateway: `${dnsName(PUSHGATEWAY_NAME, nsName)}:${PUSHGATEWAY_PORT}`,
       alertmanager: `${dnsName(ALERTMANAGER_NAME, nsName)}:${ALERTMANAGER_PORT}`,
       prometheus: `localhost:${PROMETHEUS_PORT}`,
@@ -137,9 +140,10 @@ export function deploy(): StackOutputs {
     provider,
   });
 
+  const admin = adminToken();
   const { env, secretEnv } = appEnvironment(
     { PUSHGATEWAY_URL: `http://${dnsName(PUSHGATEWAY_NAME, nsName)}:${PUSHGATEWAY_PORT}`, ...cfg.app.env },
-    { DATABASE_URL: serviceDatabaseUrl, REDIS_URL: redis.redisUrl, ADMIN_TOKEN: adminToken() },
+    { DATABASE_URL: serviceDatabaseUrl, REDIS_URL: redis.redisUrl, ADMIN_TOKEN: admin },
   );
   const app = new EventService('app', {
     ...cfg.app,
@@ -173,11 +177,23 @@ export function deploy(): StackOutputs {
     appUrl: app.url,
     grafanaUrl: grafana.url,
     grafanaAdminPassword: grafana.adminPassword,
+    adminToken: pulumi.secret(admin),
     imageRef,
     version: pulumi.output(version),
     namespace: nsName,
   };
 }
+
+/**
+ * Pod Security Admission: the namespace admits only pods meeting the `restricted` profile (every workload here
+ * already does; the policy pack checks the same fields), and warns/audits against it too.
+ */
+const POD_SECURITY = Object.fromEntries(
+  ['enforce', 'audit', 'warn'].flatMap((mode) => [
+    [`pod-security.kubernetes.io/${mode}`, 'restricted'],
+    [`pod-security.kubernetes.io/${mode}-version`, 'latest'],
+  ]),
+);
 
 /** The owner's URL with the service's role and password: same host, database and parameters (sslmode…). */
 function serviceUrlOf(ownerUrl: pulumi.Output<string>, password: pulumi.Output<string>): pulumi.Output<string> {

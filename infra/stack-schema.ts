@@ -8,6 +8,7 @@ import semver from 'semver';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { ConfigError, loadSettings, settings, type SettingName } from '../app/src/config';
+import { TLS_REQUIRED_STAGES } from './policies/rules';
 
 export const PROJECT = 'event-stack';
 
@@ -128,6 +129,15 @@ const resources = z.strictObject(
 const thirdPartyFields = { image: checked(thirdPartyImageProblem, 'an image reference with an explicit version'), resources };
 const map = <T extends z.core.$ZodLooseShape>(shape: T, what: string) => z.strictObject(shape, { error: `must be a map ${what}` });
 
+/**
+ * TLS of an Ingress: `secretName` holds the certificate; with `clusterIssuer` or `issuer` cert-manager issues it
+ * into that Secret, without either the Secret must already exist in the namespace.
+ */
+const tls = map(
+  { clusterIssuer: dnsLabel.optional(), issuer: dnsLabel.optional(), secretName: dnsLabel },
+  '{clusterIssuer | issuer, secretName} or {secretName} of an existing Secret',
+).refine((t) => !(t.clusterIssuer && t.issuer), { message: 'set clusterIssuer or issuer, not both' });
+
 const NON_SECRET_SETTINGS = (Object.keys(settings) as SettingName[]).filter((name) => !(settings[name] as { secret?: boolean }).secret);
 
 /** `app.env`: non-secret settings of app/src/config.ts, each valid, and together passing its cross-setting rules. */
@@ -187,7 +197,9 @@ export const stackSettingsSchema = z
         maxReplicas: integer(1).optional(),
         resources,
         host: hostName,
-        tlsSecretName: text().optional(),
+        tls: tls.optional(),
+        /** hard: never two replicas on one node; soft: a preference the scheduler may break. */
+        topologySpread: z.enum(['hard', 'soft'], { error: 'must be hard or soft' }).default('soft'),
         maintenanceSchedule: checked(cronProblem, 'a cron schedule').default('17 3 * * *'),
         env: appEnv.default({}),
       },
@@ -210,7 +222,10 @@ export const stackSettingsSchema = z
     postgresExporter: map(thirdPartyFields, '{image, resources}'),
     redisExporter: map(thirdPartyFields, '{image, resources}'),
     alertmanager: map(thirdPartyFields, '{image, resources}'),
-    grafana: map({ ...thirdPartyFields, storage: quantity.optional(), host: hostName.optional() }, '{image, resources, storage?, host?}'),
+    grafana: map(
+      { ...thirdPartyFields, storage: quantity.optional(), host: hostName.optional(), tls: tls.optional() },
+      '{image, resources, storage?, host?, tls?}',
+    ),
     /** Thresholds of the gate for promoting OUT of this stage (`make promote`); each has a default. */
     promotion: map(
       {
@@ -314,13 +329,30 @@ export function pulumiConfigOfStackFile(source: string): Record<string, string> 
   );
 }
 
-/** The stack's settings from its configuration (Pulumi's form), or a StackSettingsError listing every problem. */
+/** What a stage requires beyond the schema: TLS on every Ingress in staging and prod (the policy pack's rule too). */
+function stageProblems(s: StackSettings, stage: string | undefined): string[] {
+  if (!stage || !TLS_REQUIRED_STAGES.includes(stage)) return [];
+  const why = `required in ${stage} (bearer tokens must not cross the network in clear)`;
+  return [
+    ...(s.app.tls ? [] : [`${PROJECT}:app.tls: ${why}`]),
+    ...(s.grafana.host && !s.grafana.tls ? [`${PROJECT}:grafana.tls: ${why}, since grafana.host exposes Grafana`] : []),
+  ];
+}
+
+/**
+ * The stack's settings from its configuration (Pulumi's form), or a StackSettingsError listing every problem.
+ * The stage is read from the file name (Pulumi.<stage>.yaml).
+ */
 export function parseStackSettings(values: Record<string, string>, file: string): StackSettings {
   const { decoded, problems } = decodePulumiConfig(values);
   for (const key of SECRET_KEYS) delete decoded[key];
   const result = stackSettingsSchema.safeParse(decoded, { reportInput: true });
-  if (problems.length || !result.success)
-    throw new StackSettingsError(file, [...problems, ...(result.error?.issues.flatMap((i) => describe(i, true)) ?? [])]);
+  const stage = /Pulumi\.([^/]+)\.yaml$/.exec(file)?.[1];
+  problems.push(
+    ...(result.error?.issues.flatMap((i) => describe(i, true)) ?? []),
+    ...(result.success ? stageProblems(result.data, stage) : []),
+  );
+  if (problems.length || !result.success) throw new StackSettingsError(file, problems);
   return result.data;
 }
 

@@ -50,18 +50,19 @@ export class NetworkPolicies extends pulumi.ComponentResource {
       },
       childOptions(this, args.provider),
     );
-    // Every pod of the app's image (server, migration, maintenance) is "the app".
-    const app = fromPods(args.app.name);
+    // Every pod of the app's image (server, migration, maintenance) uses the database; only the server
+    // uses Redis, and only the maintenance job pushes metrics.
     const prometheus = fromPods(args.prometheus.name);
     allow('app-from-ingress-and-prometheus', args.app, [fromIngress, prometheus], 'server');
     // The exporters read the databases' statistics; only Prometheus reads the exporters.
-    if (args.postgres) allow('postgres-from-app-and-exporter', args.postgres, [app, fromPods(args.postgresExporter.name)]);
-    allow('redis-from-app-and-exporter', args.redis, [app, fromPods(args.redisExporter.name)]);
+    if (args.postgres)
+      allow('postgres-from-app-and-exporter', args.postgres, [fromPods(args.app.name), fromPods(args.postgresExporter.name)]);
+    allow('redis-from-app-and-exporter', args.redis, [fromPods(args.app.name, 'server'), fromPods(args.redisExporter.name)]);
     allow('postgres-exporter-from-prometheus', args.postgresExporter, [prometheus]);
     allow('redis-exporter-from-prometheus', args.redisExporter, [prometheus]);
-    allow('pushgateway-from-prometheus-and-app', args.pushgateway, [prometheus, app]);
+    allow('pushgateway-from-prometheus-and-maintenance', args.pushgateway, [prometheus, fromPods(args.app.name, 'maintenance')]);
     allow('alertmanager-from-prometheus', args.alertmanager, [prometheus]);
-    allow('prometheus-from-grafana', args.prometheus, [fromPods(args.grafana.name), prometheus]);
+    allow('prometheus-from-grafana', args.prometheus, [fromPods(args.grafana.name)]);
     if (args.grafana.exposed) allow('grafana-from-ingress', args.grafana, [fromIngress]);
     this.registerOutputs({});
   }

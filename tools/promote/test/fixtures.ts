@@ -56,6 +56,7 @@ function settings(stage: string, indent: string): string[] {
     i(1, 'event-stack:app:'),
     i(2, 'replicas: 1'),
     i(2, `host: events.${stage}.example.com`),
+    i(2, 'tls: {secretName: events-tls}'),
     i(2, 'resources: {requests: {cpu: 50m, memory: 128Mi}, limits: {cpu: 500m, memory: 256Mi}}'),
     i(1, 'event-stack:ingress: {className: nginx, namespace: ingress-nginx}'),
     ...service('postgres', 'postgres:16.6', ['storage: 1Gi']),
