@@ -33,8 +33,27 @@ export interface AlertReceivers {
   heartbeat: string;
 }
 
+/**
+ * Who runs Prometheus, Alertmanager and Grafana. `bundled`: this program deploys its own (with these settings).
+ * `operator`: the cluster's Prometheus Operator (kube-prometheus-stack) does; the program declares monitors, a
+ * PrometheusRule, an AlertmanagerConfig and dashboard ConfigMaps labelled with `matchLabels`, and lets the
+ * Prometheus pods of `namespace` scrape its pods.
+ */
+export type MonitoringMode =
+  | {
+      mode: 'bundled';
+      /** externalUrl: where people open this Prometheus (event-stack:prometheusUrl); alert links point there. */
+      prometheus: ThirdPartyService & { retention: string; storage: string; externalUrl: string };
+      alertmanager: ThirdPartyService;
+      grafana: ThirdPartyService & { storage?: string; host?: string; tls?: TlsSetting };
+    }
+  | { mode: 'operator'; namespace: string; matchLabels: Record<string, string> };
+
 export interface StackConfig {
   namespace: string;
+  monitoring: MonitoringMode;
+  /** Webhook URLs of the receivers of alerts/alertmanager.yml (critical → pager, warning → ticket, Watchdog → heartbeat), secret. */
+  alertReceivers: pulumi.Output<AlertReceivers>;
   kubeContext?: string;
   image: ImageSource;
   app: {
@@ -52,15 +71,10 @@ export interface StackConfig {
   ingress: { className: string; namespace: string };
   postgres: ({ external: false; storage: string } & ThirdPartyService) | { external: true; databaseUrl: pulumi.Output<string> };
   redis: ThirdPartyService;
-  /** externalUrl: where people open this Prometheus (event-stack:prometheusUrl); alert links point there. */
-  prometheus: ThirdPartyService & { retention: string; storage: string; externalUrl: string };
   pushgateway: ThirdPartyService;
   /** prometheus-postgres-exporter and prometheus-redis-exporter (their own Deployments). */
   postgresExporter: ThirdPartyService;
   redisExporter: ThirdPartyService;
-  /** Webhook URLs of the receivers of alerts/alertmanager.yml (critical → pager, warning → ticket), secret. */
-  alertmanager: ThirdPartyService & { receivers: pulumi.Output<AlertReceivers> };
-  grafana: ThirdPartyService & { storage?: string; host?: string; tls?: TlsSetting };
 }
 
 /**
@@ -106,12 +120,19 @@ export function readStackConfig(config = new pulumi.Config(), stack = pulumi.get
         ? { external: true, databaseUrl: config.requireSecret('databaseUrl') }
         : { external: false, image: s.postgres.image, resources: s.postgres.resources, storage: s.postgres.storage },
     redis: s.redis,
-    prometheus: { ...s.prometheus, externalUrl: s.prometheusUrl },
+    monitoring:
+      s.monitoring.mode === 'operator'
+        ? s.monitoring
+        : {
+            mode: 'bundled',
+            prometheus: { ...s.prometheus!, externalUrl: s.prometheusUrl },
+            alertmanager: s.alertmanager!,
+            grafana: { ...s.grafana!, tls: tlsSetting(s.grafana!.tls) },
+          },
+    alertReceivers: config.requireSecretObject<AlertReceivers>('alertReceivers'),
     pushgateway: s.pushgateway,
     postgresExporter: s.postgresExporter,
     redisExporter: s.redisExporter,
-    alertmanager: { ...s.alertmanager, receivers: config.requireSecretObject<AlertReceivers>('alertReceivers') },
-    grafana: { ...s.grafana, tls: tlsSetting(s.grafana.tls) },
   };
 }
 

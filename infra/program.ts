@@ -24,18 +24,25 @@ import {
 } from './components/exporters';
 import { Grafana, DASHBOARDS_MOUNT, GRAFANA_NAME, GRAFANA_PORT } from './components/grafana';
 import { NetworkPolicies } from './components/network-policies';
+import { OperatorMonitoring } from './components/operator-monitoring';
 import { Postgres, POSTGRES_NAME } from './components/postgres';
 import { Prometheus, PROMETHEUS_NAME, PROMETHEUS_PORT, RULES_MOUNT } from './components/prometheus';
 import { Pushgateway, PUSHGATEWAY_NAME, PUSHGATEWAY_PORT } from './components/pushgateway';
 import { Redis, REDIS_NAME } from './components/redis';
 import { dnsName, labelsFor, selectorFor } from './components/workload';
 import { dashboardFiles, REPO_ROOT, renderClusterAlertmanagerConfig, renderGrafanaProvisioning, ruleFiles } from './monitoring';
-import { renderClusterPrometheusConfig } from '../monitoring/src';
+import {
+  CLUSTER_SCRAPE_INTERVAL,
+  POSTGRES_EXPORTER_JOB,
+  PUSHGATEWAY_JOB,
+  REDIS_EXPORTER_JOB,
+  renderClusterPrometheusConfig,
+} from '../monitoring/src';
 
 export interface StackOutputs {
   appUrl: pulumi.Output<string>;
-  grafanaUrl: pulumi.Output<string>;
-  grafanaAdminPassword: pulumi.Output<string>;
+  grafanaUrl?: pulumi.Output<string>;
+  grafanaAdminPassword?: pulumi.Output<string>;
   /** The app's ADMIN_TOKEN (secret): creates sensors (make admin-token ENV=<stack>). */
   adminToken: pulumi.Output<string>;
   imageRef: pulumi.Output<string>;
@@ -108,37 +115,57 @@ export function deploy(): StackOutputs {
   new PostgresExporter('postgres-exporter', { ...cfg.postgresExporter, namespace: ns, databaseUrl, provider });
   new RedisExporter('redis-exporter', { ...cfg.redisExporter, namespace: ns, redisUrl: redis.redisUrl, provider });
   const appPort = Number(cfg.app.env.PORT ?? settings.PORT.default);
-  new Prometheus('prometheus', {
-    ...cfg.prometheus,
-    namespace: ns,
-    externalUrl: cfg.prometheus.externalUrl,
-    config: renderClusterPrometheusConfig({
-      appPods: { namespace: nsName, labels: selectorFor(APP_NAME, 'server'), portName: APP_PORT_NAME },
-      pushgateway: `${dnsName(PUSHGATEWAY_NAME, nsName)}:${PUSHGATEWAY_PORT}`,
-      alertmanager: `${dnsName(ALERTMANAGER_NAME, nsName)}:${ALERTMANAGER_PORT}`,
-      prometheus: `localhost:${PROMETHEUS_PORT}`,
-      postgresExporter: `${dnsName(POSTGRES_EXPORTER_NAME, nsName)}:${POSTGRES_EXPORTER_PORT}`,
-      redisExporter: `${dnsName(REDIS_EXPORTER_NAME, nsName)}:${REDIS_EXPORTER_PORT}`,
-      rulesDir: RULES_MOUNT,
-      stage: pulumi.getStack(),
-    }),
-    rules: ruleFiles(),
-    provider,
-  });
-  new Alertmanager('alertmanager', {
-    ...cfg.alertmanager,
-    namespace: ns,
-    config: cfg.alertmanager.receivers.apply(renderClusterAlertmanagerConfig),
-    provider,
-  });
-  const grafana = new Grafana('grafana', {
-    ...cfg.grafana,
-    namespace: ns,
-    ingressClassName: cfg.ingress.className,
-    dashboards: dashboardFiles(),
-    provisioning: renderGrafanaProvisioning(`http://${dnsName(PROMETHEUS_NAME, nsName)}:${PROMETHEUS_PORT}`, DASHBOARDS_MOUNT),
-    provider,
-  });
+  // Bundled: our own Prometheus, Alertmanager and Grafana. Operator: the cluster's, fed with custom resources.
+  let grafana: Grafana | undefined;
+  const monitoring = cfg.monitoring;
+  if (monitoring.mode === 'bundled') {
+    new Prometheus('prometheus', {
+      ...monitoring.prometheus,
+      namespace: ns,
+      externalUrl: monitoring.prometheus.externalUrl,
+      config: renderClusterPrometheusConfig({
+        appPods: { namespace: nsName, labels: selectorFor(APP_NAME, 'server'), portName: APP_PORT_NAME },
+        pushgateway: `${dnsName(PUSHGATEWAY_NAME, nsName)}:${PUSHGATEWAY_PORT}`,
+        alertmanager: `${dnsName(ALERTMANAGER_NAME, nsName)}:${ALERTMANAGER_PORT}`,
+        prometheus: `localhost:${PROMETHEUS_PORT}`,
+        postgresExporter: `${dnsName(POSTGRES_EXPORTER_NAME, nsName)}:${POSTGRES_EXPORTER_PORT}`,
+        redisExporter: `${dnsName(REDIS_EXPORTER_NAME, nsName)}:${REDIS_EXPORTER_PORT}`,
+        rulesDir: RULES_MOUNT,
+        stage: pulumi.getStack(),
+      }),
+      rules: ruleFiles(),
+      provider,
+    });
+    new Alertmanager('alertmanager', {
+      ...monitoring.alertmanager,
+      namespace: ns,
+      config: cfg.alertReceivers.apply(renderClusterAlertmanagerConfig),
+      provider,
+    });
+    grafana = new Grafana('grafana', {
+      ...monitoring.grafana,
+      namespace: ns,
+      ingressClassName: cfg.ingress.className,
+      dashboards: dashboardFiles(),
+      provisioning: renderGrafanaProvisioning(`http://${dnsName(PROMETHEUS_NAME, nsName)}:${PROMETHEUS_PORT}`, DASHBOARDS_MOUNT),
+      provider,
+    });
+  } else {
+    new OperatorMonitoring('monitoring', {
+      namespace: ns,
+      matchLabels: monitoring.matchLabels,
+      scrapeInterval: CLUSTER_SCRAPE_INTERVAL,
+      app: { name: APP_NAME, port: 'http' },
+      services: [
+        { job: PUSHGATEWAY_JOB, name: PUSHGATEWAY_NAME, port: 'http' },
+        { job: POSTGRES_EXPORTER_JOB, name: POSTGRES_EXPORTER_NAME, port: 'http' },
+        { job: REDIS_EXPORTER_JOB, name: REDIS_EXPORTER_NAME, port: 'http' },
+      ],
+      receivers: cfg.alertReceivers,
+      dashboards: dashboardFiles(),
+      provider,
+    });
+  }
 
   const admin = adminToken();
   const { env, secretEnv } = appEnvironment(
@@ -164,19 +191,24 @@ export function deploy(): StackOutputs {
     app: { name: APP_NAME, port: appPort },
     postgres: cfg.postgres.external ? undefined : { name: POSTGRES_NAME, port: 5432 },
     redis: { name: REDIS_NAME, port: 6379 },
-    prometheus: { name: PROMETHEUS_NAME, port: PROMETHEUS_PORT },
     pushgateway: { name: PUSHGATEWAY_NAME, port: PUSHGATEWAY_PORT },
     postgresExporter: { name: POSTGRES_EXPORTER_NAME, port: POSTGRES_EXPORTER_PORT },
     redisExporter: { name: REDIS_EXPORTER_NAME, port: REDIS_EXPORTER_PORT },
-    alertmanager: { name: ALERTMANAGER_NAME, port: ALERTMANAGER_PORT },
-    grafana: { name: GRAFANA_NAME, port: GRAFANA_PORT, exposed: cfg.grafana.host !== undefined },
+    ...(monitoring.mode === 'bundled'
+      ? {
+          prometheus: { name: PROMETHEUS_NAME, port: PROMETHEUS_PORT },
+          alertmanager: { name: ALERTMANAGER_NAME, port: ALERTMANAGER_PORT },
+          grafana: { name: GRAFANA_NAME, port: GRAFANA_PORT, exposed: monitoring.grafana.host !== undefined },
+        }
+      : { prometheus: { operatorNamespace: monitoring.namespace } }),
     provider,
   });
 
   return {
     appUrl: app.url,
-    grafanaUrl: grafana.url,
-    grafanaAdminPassword: grafana.adminPassword,
+    // Operator mode: the cluster's Grafana, whose address and password this program does not know.
+    grafanaUrl: grafana?.url,
+    grafanaAdminPassword: grafana?.adminPassword,
     adminToken: pulumi.secret(admin),
     imageRef,
     version: pulumi.output(version),

@@ -217,15 +217,42 @@ export const stackSettingsSchema = z
     prometheus: map(
       { ...thirdPartyFields, retention: matching(/^\d+[smhdwy]$/, 'a duration such as 7d or 12h'), storage: quantity },
       '{image, retention, storage, resources}',
-    ),
+    ).optional(),
     pushgateway: map(thirdPartyFields, '{image, resources}'),
     postgresExporter: map(thirdPartyFields, '{image, resources}'),
     redisExporter: map(thirdPartyFields, '{image, resources}'),
-    alertmanager: map(thirdPartyFields, '{image, resources}'),
+    alertmanager: map(thirdPartyFields, '{image, resources}').optional(),
     grafana: map(
       { ...thirdPartyFields, storage: quantity.optional(), host: hostName.optional(), tls: tls.optional() },
       '{image, resources, storage?, host?, tls?}',
-    ),
+    ).optional(),
+    /**
+     * Who runs Prometheus, Alertmanager and Grafana: this program (bundled, the default) or the cluster's
+     * Prometheus Operator (operator: its Prometheus pods run in `namespace` and select on `matchLabels`).
+     * In operator mode the prometheus, alertmanager and grafana keys are not used and may be left out.
+     */
+    monitoring: z
+      .discriminatedUnion(
+        'mode',
+        [
+          map({ mode: z.literal('bundled') }, '{mode: bundled}'),
+          map(
+            {
+              mode: z.literal('operator'),
+              namespace: dnsLabel,
+              matchLabels: z
+                .record(z.string(), text(), { error: 'must be a map of label → value' })
+                .refine(
+                  (m) => Object.keys(m).length > 0,
+                  'must name the labels the operator selects on (kube-prometheus-stack: {release: <its release name>})',
+                ),
+            },
+            '{mode: operator, namespace, matchLabels}',
+          ),
+        ],
+        { error: 'must be {mode: bundled} or {mode: operator, namespace, matchLabels}' },
+      )
+      .default({ mode: 'bundled' }),
     /** Thresholds of the gate for promoting OUT of this stage (`make promote`); each has a default. */
     promotion: map(
       {
@@ -239,6 +266,10 @@ export const stackSettingsSchema = z
     prometheusUrl: httpUrl,
   })
   .superRefine((s, ctx) => {
+    // Bundled monitoring runs our own Prometheus, Alertmanager and Grafana: their settings are required then.
+    if (s.monitoring.mode === 'bundled')
+      for (const key of ['prometheus', 'alertmanager', 'grafana'] as const)
+        if (!s[key]) ctx.addIssue({ code: 'custom', path: [key], message: 'required but not set' });
     if (s.image && s.build)
       ctx.addIssue({
         code: 'custom',
@@ -335,7 +366,7 @@ function stageProblems(s: StackSettings, stage: string | undefined): string[] {
   const why = `required in ${stage} (bearer tokens must not cross the network in clear)`;
   return [
     ...(s.app.tls ? [] : [`${PROJECT}:app.tls: ${why}`]),
-    ...(s.grafana.host && !s.grafana.tls ? [`${PROJECT}:grafana.tls: ${why}, since grafana.host exposes Grafana`] : []),
+    ...(s.grafana?.host && !s.grafana.tls ? [`${PROJECT}:grafana.tls: ${why}, since grafana.host exposes Grafana`] : []),
   ];
 }
 
