@@ -4,6 +4,7 @@
  */
 import * as pulumi from '@pulumi/pulumi';
 import { settings, type SettingName } from '../app/src/config';
+import { NEVER_PROMOTED } from '../tools/promote/stages';
 
 export interface Resources {
   requests: { cpu: string; memory: string };
@@ -41,7 +42,9 @@ export interface StackConfig {
     env: Partial<Record<SettingName, string>>;
   };
   ingress: { className: string; namespace: string };
-  postgres: ({ external: false; storage: string } & ThirdPartyService) | { external: true; databaseUrl: pulumi.Output<string> };
+  postgres:
+    | ({ external: false; storage: string; backup: { schedule: string; keep: number; storage: string } } & ThirdPartyService)
+    | { external: true; databaseUrl: pulumi.Output<string> };
   redis: ThirdPartyService;
   prometheus: ThirdPartyService & { retention: string; storage: string };
   pushgateway: ThirdPartyService;
@@ -151,7 +154,12 @@ export function readStackConfig(config = new pulumi.Config(), stack = pulumi.get
   if (!namespace) problems.push(`${key('namespace')}: required but not set`);
   else if (!DNS_LABEL.test(namespace)) problems.push(`${key('namespace')}: "${namespace}" is not a valid namespace name`);
 
-  const pinned = obj('image', false);
+  const neverPromoted = config.get('image') === NEVER_PROMOTED;
+  if (neverPromoted)
+    problems.push(
+      `${key('image')}: stack ${stack} was never promoted, so it has no image to run. Promote a version first: make promote VERSION=x.y.z TO=${stack}`,
+    );
+  const pinned = neverPromoted ? undefined : obj('image', false);
   const build = obj('build', false);
   let image: ImageSource = { kind: 'pinned', ref: '', version: '' };
   if (pinned && build) problems.push(`${key('image')} and ${key('build')}: set only one (a stack either pins an image or builds it)`);
@@ -169,7 +177,7 @@ export function readStackConfig(config = new pulumi.Config(), stack = pulumi.get
     };
     if (image.repository.includes('@') || /:[^/]*$/.test(image.repository.replace(/^[^/]*\//, '')))
       problems.push(`${key('build')}.repository: give the repository without tag or digest (the tag is the version)`);
-  } else {
+  } else if (!neverPromoted) {
     problems.push(
       `${key('image')}: required but not set (qa/staging/prod pin {ref: <repository>@sha256:…, version}; dev sets ${key('build')})`,
     );
@@ -218,7 +226,17 @@ export function readStackConfig(config = new pulumi.Config(), stack = pulumi.get
     postgres = { external: true, databaseUrl: databaseUrl ?? pulumi.output('') };
   } else {
     const { raw, service } = thirdParty('postgres');
-    postgres = { external: false, storage: str(raw, key('postgres'), 'storage', QUANTITY), ...service };
+    // The in-cluster database is backed up by a CronJob (pg_dump onto a volume of its own).
+    const backupRaw = raw?.backup as Record<string, unknown> | undefined;
+    if (raw && (typeof backupRaw !== 'object' || backupRaw === null))
+      problems.push(`${key('postgres')}.backup: required map {schedule, keep, storage} (the nightly pg_dump and how many dumps to keep)`);
+    const backupPath = `${key('postgres')}.backup`;
+    const backup = {
+      schedule: str(backupRaw, backupPath, 'schedule', /^(\S+\s+){4}\S+$/),
+      keep: int(backupRaw, backupPath, 'keep', 1),
+      storage: str(backupRaw, backupPath, 'storage', QUANTITY),
+    };
+    postgres = { external: false, storage: str(raw, key('postgres'), 'storage', QUANTITY), backup, ...service };
   }
 
   const redis = thirdParty('redis').service;

@@ -12,6 +12,7 @@ import * as path from 'node:path';
 import { parse } from 'yaml';
 import type * as PulumiModule from '@pulumi/pulumi';
 import type * as ProgramModule from './program';
+import { NEVER_PROMOTED } from '../tools/promote/stages';
 
 export const PROJECT = 'event-stack';
 export const STACKS = ['dev', 'qa', 'staging', 'prod'] as const;
@@ -76,6 +77,8 @@ export interface RunOptions {
   set?: Record<string, string>;
   /** Keys to remove. */
   remove?: string[];
+  /** Run a never-promoted stack as it is (the program refuses it) instead of with a stand-in image. */
+  keepNeverPromoted?: boolean;
 }
 
 /** Fake digests and passwords derived from the inputs, so runs are reproducible. */
@@ -135,6 +138,12 @@ export async function runOffline(stack: string, options: RunOptions = {}): Promi
   const fromFile = stackFileConfig(stack);
   const secrets = testSecrets(fromFile);
   const config: Record<string, string> = { ...fromFile, ...secrets, ...options.set };
+  // A stack never promoted has no image to run yet (the program refuses it); offline it renders with an obviously fake one.
+  if (config[`${PROJECT}:image`] === NEVER_PROMOTED && !options.keepNeverPromoted)
+    config[`${PROJECT}:image`] = JSON.stringify({
+      ref: `registry.test.invalid/event-service@sha256:${'0'.repeat(64)}`,
+      version: '0.0.0-never-promoted',
+    });
   for (const k of options.remove ?? []) delete config[k];
   pulumi.runtime.setAllConfig(config, Object.keys(secrets));
 

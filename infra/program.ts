@@ -24,7 +24,7 @@ import {
 } from './components/exporters';
 import { Grafana, DASHBOARDS_MOUNT, GRAFANA_NAME, GRAFANA_PORT } from './components/grafana';
 import { NetworkPolicies } from './components/network-policies';
-import { Postgres, POSTGRES_NAME } from './components/postgres';
+import { BACKUP_NAME, Postgres, POSTGRES_NAME } from './components/postgres';
 import { Prometheus, PROMETHEUS_NAME, PROMETHEUS_PORT, RULES_MOUNT } from './components/prometheus';
 import { Pushgateway, PUSHGATEWAY_NAME, PUSHGATEWAY_PORT } from './components/pushgateway';
 import { Redis, REDIS_NAME } from './components/redis';
@@ -158,7 +158,7 @@ export function deploy(): StackOutputs {
     namespace: ns,
     ingressNamespace: cfg.ingress.namespace,
     app: { name: APP_NAME, port: appPort },
-    postgres: cfg.postgres.external ? undefined : { name: POSTGRES_NAME, port: 5432 },
+    postgres: cfg.postgres.external ? undefined : { name: POSTGRES_NAME, port: 5432, backup: BACKUP_NAME },
     redis: { name: REDIS_NAME, port: 6379 },
     prometheus: { name: PROMETHEUS_NAME, port: PROMETHEUS_PORT },
     pushgateway: { name: PUSHGATEWAY_NAME, port: PUSHGATEWAY_PORT },

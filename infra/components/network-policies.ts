@@ -12,7 +12,8 @@ export interface NetworkPoliciesArgs {
   namespace: pulumi.Input<string>;
   ingressNamespace: string;
   app: { name: string; port: number };
-  postgres?: { name: string; port: number };
+  /** The in-cluster database and its backup pods' name label. */
+  postgres?: { name: string; port: number; backup: string };
   redis: { name: string; port: number };
   prometheus: { name: string; port: number };
   pushgateway: { name: string; port: number };
@@ -55,7 +56,12 @@ export class NetworkPolicies extends pulumi.ComponentResource {
     const prometheus = fromPods(args.prometheus.name);
     allow('app-from-ingress-and-prometheus', args.app, [fromIngress, prometheus], 'server');
     // The exporters read the databases' statistics; only Prometheus reads the exporters.
-    if (args.postgres) allow('postgres-from-app-and-exporter', args.postgres, [app, fromPods(args.postgresExporter.name)]);
+    if (args.postgres)
+      allow('postgres-from-app-exporter-and-backup', args.postgres, [
+        app,
+        fromPods(args.postgresExporter.name),
+        fromPods(args.postgres.backup),
+      ]);
     allow('redis-from-app-and-exporter', args.redis, [app, fromPods(args.redisExporter.name)]);
     allow('postgres-exporter-from-prometheus', args.postgresExporter, [prometheus]);
     allow('redis-exporter-from-prometheus', args.redisExporter, [prometheus]);

@@ -7,7 +7,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { stringify } from 'yaml';
-import { runOffline, STACKS, type KubernetesObject } from '../offline';
+import { runOffline, stackFileConfig, STACKS, type KubernetesObject } from '../offline';
+import { NEVER_PROMOTED } from '../../tools/promote/stages';
 
 /** Files are numbered in the order kubectl would need them. */
 const KIND_ORDER = [
@@ -47,9 +48,13 @@ async function main(): Promise<void> {
     fs.writeFileSync(file, `# Declared by the ${stack} stack (rendered offline by make manifests).\n${stringify(redacted(obj))}`);
   });
   console.log(`manifests: ${run.kubernetesObjects.length} objects of stack ${stack} → ${path.relative(process.cwd(), dir)}/`);
-  console.log(
-    `manifests: image ${String(run.outputs.imageRef)}${stack === 'dev' ? ' (a stand-in digest: make up builds the real one)' : ''}`,
-  );
+  const note =
+    stack === 'dev'
+      ? ' (a stand-in digest: make up builds the real one)'
+      : stackFileConfig(stack)['event-stack:image'] === NEVER_PROMOTED
+        ? ` (a stand-in: ${stack} was never promoted, so make up refuses it until make promote pins an image)`
+        : '';
+  console.log(`manifests: image ${String(run.outputs.imageRef)}${note}`);
 }
 
 main().catch((e: unknown) => {

@@ -6,9 +6,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { isScalar, parseDocument, Scalar } from 'yaml';
+import { applyScalarEdits, type ScalarEdit } from './yaml-edit';
 import { PromoteError } from './errors';
 import { isSemVer } from './semver';
-import { Stage } from './stages';
+import { NEVER_PROMOTED, Stage } from './stages';
 
 export const PROJECT = 'event-stack';
 export const IMAGE_KEY = `${PROJECT}:image`;
@@ -36,6 +37,8 @@ export interface StackFile {
   source: string;
   /** What the file pins, if anything (dev pins nothing: it builds). */
   image?: Image;
+  /** The file says `event-stack:image: never-promoted`: no image has ever been pinned here. */
+  neverPromoted: boolean;
   thresholds: GateThresholds;
   /** True when the file has no `event-stack:promotion` and the defaults apply. */
   defaultThresholds: boolean;
@@ -83,7 +86,14 @@ export function readStackFile(root: string, stage: Stage): StackFile {
   const image = config[IMAGE_KEY];
   const promotion = config[PROMOTION_KEY] as Record<string, unknown> | undefined;
   const url = config[PROMETHEUS_URL_KEY];
-  const result: StackFile = { stage, file, source, thresholds: DEFAULT_THRESHOLDS, defaultThresholds: promotion === undefined };
+  const result: StackFile = {
+    stage,
+    file,
+    source,
+    thresholds: DEFAULT_THRESHOLDS,
+    defaultThresholds: promotion === undefined,
+    neverPromoted: image === NEVER_PROMOTED,
+  };
   if (image && typeof image === 'object') {
     const { ref, version } = image as Record<string, unknown>;
     if (typeof ref === 'string' && typeof version === 'string') result.image = { ref, version };
@@ -104,7 +114,8 @@ export function readStackFile(root: string, stage: Stage): StackFile {
 export function pinnedImage(stack: StackFile): Image {
   const name = path.basename(stack.file);
   const example = `${IMAGE_KEY}: {ref: "<repository>@sha256:<64 hex>", version: "x.y.z"}`;
-  if (!stack.image) throw new PromoteError(`${name} has no pinned image: expected ${example}`);
+  if (stack.neverPromoted) throw new NeverPromotedError(stack.stage);
+  if (!stack.image) throw new PromoteError(`${name} has no pinned image: expected ${example} (or ${IMAGE_KEY}: ${NEVER_PROMOTED})`);
   if (!isDigestRef(stack.image.ref)) {
     throw new PromoteError(`${name} pins no digest: ${IMAGE_KEY}.ref is "${stack.image.ref}", expected ${example}`);
   }
@@ -114,34 +125,36 @@ export function pinnedImage(stack: StackFile): Image {
   return stack.image;
 }
 
-/** Renders `value` in the quoting style the scalar already had. */
-function renderScalar(node: Scalar, value: string): string {
-  switch (node.type) {
-    case Scalar.QUOTE_DOUBLE:
-      return JSON.stringify(value);
-    case Scalar.QUOTE_SINGLE:
-      return `'${value.replace(/'/g, "''")}'`;
-    default:
-      return value;
+/** Why a stage has no image: it was never promoted (`make status` shows it, `make up` refuses it). */
+export class NeverPromotedError extends PromoteError {
+  constructor(readonly stage: string) {
+    super(
+      `stack ${stage} was never promoted, so it has no image to deploy. Promote a version first: make promote VERSION=x.y.z TO=${stage}`,
+    );
   }
 }
 
 /**
- * The stack file's text with `event-stack:image.ref` and `.version` replaced. Both keys must exist
- * (the file pins an image already); the result is re-read to prove it says what was meant.
+ * The stack file's text with `event-stack:image.ref` and `.version` replaced, or — on the first
+ * promotion — `never-promoted` replaced by a `{ref, version}` flow map. The result is re-read to prove
+ * it says what was meant.
  */
 export function withPinnedImage(stack: StackFile, image: Image): string {
   const name = path.basename(stack.file);
   const doc = parse(name, stack.source);
-  const edits: { start: number; end: number; text: string }[] = [];
-  for (const key of ['ref', 'version'] as const) {
-    const node = doc.getIn(['config', IMAGE_KEY, key], true);
-    if (!isScalar(node) || !node.range) throw new PromoteError(`${name} has no ${IMAGE_KEY}.${key} to replace`);
-    edits.push({ start: node.range[0], end: node.range[1], text: renderScalar(node, image[key]) });
-  }
-  edits.sort((a, b) => b.start - a.start);
-  let text = stack.source;
-  for (const e of edits) text = text.slice(0, e.start) + e.text + text.slice(e.end);
+  const edits: ScalarEdit[] = [];
+  const whole = doc.getIn(['config', IMAGE_KEY], true);
+  if (stack.neverPromoted && isScalar(whole)) {
+    // Rendered as a plain scalar, the flow map's text replaces `never-promoted` (quoted or not) in place.
+    whole.type = Scalar.PLAIN;
+    edits.push({ node: whole, value: `{ ref: ${JSON.stringify(image.ref)}, version: ${JSON.stringify(image.version)} }` });
+  } else
+    for (const key of ['ref', 'version'] as const) {
+      const node = doc.getIn(['config', IMAGE_KEY, key], true);
+      if (!isScalar(node) || !node.range) throw new PromoteError(`${name} has no ${IMAGE_KEY}.${key} to replace`);
+      edits.push({ node, value: image[key] });
+    }
+  const text = applyScalarEdits(stack.source, edits);
   const check = parse(name, text).toJS()?.config?.[IMAGE_KEY] as Record<string, unknown> | undefined;
   if (check?.ref !== image.ref || check?.version !== image.version) {
     throw new PromoteError(`${name}: editing ${IMAGE_KEY} in place would not yield ${JSON.stringify(image)}; edit it by hand`);
