@@ -9,12 +9,11 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { parse } from 'yaml';
 import type * as PulumiModule from '@pulumi/pulumi';
 import type * as ProgramModule from './program';
-import { NEVER_PROMOTED } from '../tools/promote/stages';
+import { NEVER_PROMOTED, PROJECT, pulumiConfigOfStackFile } from './stack-schema';
 
-export const PROJECT = 'event-stack';
+export { PROJECT };
 export const STACKS = ['dev', 'qa', 'staging', 'prod'] as const;
 export type StackName = (typeof STACKS)[number];
 const REPO_ROOT = path.resolve(__dirname, '..');
@@ -52,9 +51,7 @@ export interface OfflineRun {
 
 /** The `config:` map of Pulumi.<stack>.yaml, as `pulumi` hands it to the program (objects JSON-encoded). */
 export function stackFileConfig(stack: string): Record<string, string> {
-  const file = path.join(REPO_ROOT, `Pulumi.${stack}.yaml`);
-  const doc = parse(fs.readFileSync(file, 'utf8')) as { config?: Record<string, unknown> };
-  return Object.fromEntries(Object.entries(doc.config ?? {}).map(([k, v]) => [k, typeof v === 'string' ? v : JSON.stringify(v)]));
+  return pulumiConfigOfStackFile(fs.readFileSync(path.join(REPO_ROOT, `Pulumi.${stack}.yaml`), 'utf8'));
 }
 
 /** Values for the secrets that `pulumi config set --secret` would hold on a real stack. */

@@ -11,6 +11,7 @@ import * as random from '@pulumi/random';
 import { settings } from '../app/src/config';
 import { SERVICE_ROLE } from '../app/src/db/service-role';
 import { readStackConfig } from './config';
+import { StackSettingsError } from './stack-schema';
 import { Alertmanager, ALERTMANAGER_NAME, ALERTMANAGER_PORT } from './components/alertmanager';
 import { AppImage } from './components/app-image';
 import { APP_NAME, appEnvironment, EventService } from './components/event-service';
@@ -79,6 +80,13 @@ export function deploy(): StackOutputs {
 
   let imageRef: pulumi.Output<string>;
   let version: string;
+  // A valid stack file, but nothing to run yet: `make up` refuses it earlier, with the same words.
+  if (cfg.image.kind === 'never-promoted') {
+    const stack = pulumi.getStack();
+    throw new StackSettingsError(`Pulumi.${stack}.yaml`, [
+      `event-stack:image: stack ${stack} was never promoted, so it has no image to run. Promote a version first: make promote VERSION=x.y.z TO=${stack}`,
+    ]);
+  }
   if (cfg.image.kind === 'build') {
     version = releaseVersion();
     const image = new AppImage('app', { ...cfg.image, version, ...buildProvenance() });

@@ -8,12 +8,12 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import express, { Express } from 'express';
-import { pinoHttp } from 'pino-http';
 import { Gauge } from 'prom-client';
 import type { Config } from './config';
 import { createPool } from './db/pool';
 import { createRedis } from './db/redis';
 import { createAuthenticator } from './http/auth';
+import { BodyGate } from './http/body';
 import { eventsRouter } from './http/events';
 import { checkPostgres, healthRouter } from './http/health';
 import { errorMiddleware, notFound } from './http/errors';
@@ -24,13 +24,9 @@ import { Batcher } from './ingest/batcher';
 import { Ingest } from './ingest/ingest';
 import { createIngestMetrics, registerPoolMetrics } from './ingest/metrics';
 import { SensorRateLimiter } from './ingest/rate-limit';
-import { loggableUrl, type Logger } from './observability/logger';
+import { accessLog } from './observability/access-log';
+import type { Logger } from './observability/logger';
 import { createMetrics, httpMetricsMiddleware } from './observability/metrics';
-
-/** An incoming X-Request-Id is reused only when it looks like an id, never arbitrary text. */
-const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
-/** Probe and scrape endpoints are not access-logged: they would drown the real traffic. */
-const QUIET_PATHS = new Set(['/healthz', '/readyz', '/metrics']);
 
 export function buildApp(config: Config, logger: Logger) {
   const metrics = createMetrics();
@@ -55,7 +51,7 @@ export function buildApp(config: Config, logger: Logger) {
   const auth = createAuthenticator(pool, config.ADMIN_TOKEN, { ttlMs: config.SENSOR_CACHE_TTL_MS, max: config.SENSOR_CACHE_MAX });
   const limiter = new SensorRateLimiter(
     redis,
-    { points: config.RATE_LIMIT_EVENTS, durationS: config.RATE_LIMIT_WINDOW_S },
+    { points: config.RATE_LIMIT_EVENTS, durationS: config.RATE_LIMIT_WINDOW_S, block: config.RATE_LIMIT_BLOCK },
     () => ingestMetrics.rateLimitFallback.inc(),
     logger,
   );
@@ -80,29 +76,7 @@ export function buildApp(config: Config, logger: Logger) {
   const app: Express = express();
   app.disable('x-powered-by');
   app.set('trust proxy', false);
-  app.use(
-    pinoHttp({
-      logger,
-      genReqId: (req, res) => {
-        const incoming = req.headers['x-request-id'];
-        const id = typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
-        res.setHeader('X-Request-Id', id);
-        return id;
-      },
-      autoLogging: { ignore: (req) => QUIET_PATHS.has((req.url ?? '').split('?')[0] ?? '') },
-      customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info'),
-      // Whole header sets are never logged: they carry bearer tokens.
-      serializers: {
-        req: (req: { id: unknown; method: string; url: string; remoteAddress?: string }) => ({
-          id: req.id,
-          method: req.method,
-          url: loggableUrl(req.url),
-          remoteAddress: req.remoteAddress,
-        }),
-        res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
-      },
-    }),
-  );
+  app.use(accessLog(logger));
   app.use(httpMetricsMiddleware(metrics));
   app.use((_req, res, next) => {
     if (state.shuttingDown) res.setHeader('Connection', 'close');
@@ -110,7 +84,8 @@ export function buildApp(config: Config, logger: Logger) {
   });
 
   // The ingest routes first: every router in front of them is matched against each event request.
-  app.use(eventsRouter({ pool, auth, ingest, limiter, metrics: ingestMetrics, bodyLimit: config.BODY_LIMIT_BYTES }));
+  const bodies = new BodyGate({ perSensor: config.INGEST_BODIES_PER_SENSOR, total: config.INGEST_BODIES_MAX });
+  app.use(eventsRouter({ pool, auth, ingest, limiter, metrics: ingestMetrics, bodyLimit: config.BODY_LIMIT_BYTES, bodies }));
   app.use(healthRouter({ pool, redis, timeoutMs: config.READY_CHECK_TIMEOUT_MS, isShuttingDown: () => state.shuttingDown }));
   app.get('/metrics', async (_req, res, next) => {
     try {

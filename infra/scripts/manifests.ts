@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { stringify } from 'yaml';
 import { runOffline, stackFileConfig, STACKS, type KubernetesObject } from '../offline';
-import { NEVER_PROMOTED } from '../../tools/promote/stages';
+import { NEVER_PROMOTED } from '../stack-schema';
 
 /** Files are numbered in the order kubectl would need them. */
 const KIND_ORDER = [

@@ -81,5 +81,5 @@ test('when an in-cluster database has no backup settings, then the program names
     error = e;
   }
   expect(error).toBeInstanceOf(Error);
-  expect((error as OfflineRunError).message).toContain('event-stack:postgres.backup: required map {schedule, keep, storage}');
+  expect((error as OfflineRunError).message).toContain('event-stack:postgres.backup: required but not set');
 });

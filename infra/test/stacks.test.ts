@@ -356,7 +356,6 @@ describe('when the configuration is wrong, then the program fails before declari
     ['dev', 'event-stack:prometheus'],
     ['qa', 'event-stack:alertReceivers'],
     ['prod', 'event-stack:databaseUrl'],
-    ['staging', 'event-stack:promotion'],
     ['qa', 'event-stack:prometheusUrl'],
   ])('%s without %s', async (stack, key) => {
     const error = await failure(stack, { remove: [key] });
@@ -387,6 +386,6 @@ describe('when the configuration is wrong, then the program fails before declari
 
   test('a stack that both pins and builds', async () => {
     const error = await failure('qa', { set: { 'event-stack:build': JSON.stringify({ repository: 'registry.example.com/x' }) } });
-    expect(error.message).toMatch(/event-stack:image and event-stack:build: set only one/);
+    expect(error.message).toMatch(/event-stack:image: set only one of event-stack:image and event-stack:build/);
   });
 });

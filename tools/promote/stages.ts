@@ -2,9 +2,6 @@
 import { PromoteError } from './errors';
 
 export const STAGES = ['dev', 'qa', 'staging', 'prod'] as const;
-
-/** What a qa/staging/prod stack file says in `event-stack:image` until `make promote` first pins an image there. */
-export const NEVER_PROMOTED = 'never-promoted';
 export type Stage = (typeof STAGES)[number];
 
 export function isStage(name: string): name is Stage {

@@ -18,3 +18,48 @@ export function jsonBody(limitBytes: number) {
     parse(req, res, next);
   };
 }
+
+/**
+ * Bounds the request bodies in flight (being received, parsed or validated): per sensor (429) and
+ * on the instance (503), so slow or unfinished uploads cannot exhaust memory. A refused request is
+ * answered before its body is read, and its connection closed rather than drained.
+ */
+export class BodyGate {
+  private total = 0;
+  private readonly perSensor = new Map<string, number>();
+
+  constructor(private readonly limits: { perSensor: number; total: number }) {}
+
+  /** Takes a slot for this sensor; returns its (idempotent) release, or throws 429/503. */
+  enter(sensorId: string): () => void {
+    const mine = this.perSensor.get(sensorId) ?? 0;
+    if (mine >= this.limits.perSensor) {
+      throw new AppError(429, 'too_many_uploads', `this sensor already has ${mine} request bodies in flight; retry shortly`, undefined, {
+        'Retry-After': '1',
+        Connection: 'close',
+      });
+    }
+    if (this.total >= this.limits.total) {
+      throw new AppError(503, 'busy', 'too many request bodies in flight on this instance; retry shortly', undefined, {
+        'Retry-After': '1',
+        Connection: 'close',
+      });
+    }
+    this.total++;
+    this.perSensor.set(sensorId, mine + 1);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.total--;
+      const left = (this.perSensor.get(sensorId) ?? 1) - 1;
+      if (left > 0) this.perSensor.set(sensorId, left);
+      else this.perSensor.delete(sensorId);
+    };
+  }
+
+  /** Bodies in flight now (for the metric). */
+  get inFlight(): number {
+    return this.total;
+  }
+}

@@ -8,7 +8,7 @@ import type { IngestMetrics } from '../ingest/metrics';
 import type { RateDecision, SensorRateLimiter } from '../ingest/rate-limit';
 import { isoTime, readEventsQuery } from '../ingest/schemas';
 import { Authenticator, currentSensor } from './auth';
-import { jsonBody } from './body';
+import { BodyGate, jsonBody } from './body';
 import { AppError, toAppError } from './errors';
 
 /** IETF RateLimit headers on every rate-limited route; Retry-After when refused. */
@@ -16,8 +16,10 @@ function applyRateLimit(res: Response, d: RateDecision): void {
   const resetS = Math.ceil(d.resetMs / 1000);
   res.set({ 'RateLimit-Limit': String(d.limit), 'RateLimit-Remaining': String(d.remaining), 'RateLimit-Reset': String(resetS) });
   if (!d.allowed) {
+    // Closing instead of draining: a refused request's body is never read.
     throw new AppError(429, 'rate_limited', 'this sensor is over its rate limit; retry later', undefined, {
       'Retry-After': String(Math.max(1, resetS)),
+      Connection: 'close',
     });
   }
 }
@@ -63,14 +65,32 @@ export function eventsRouter(deps: {
   limiter: SensorRateLimiter;
   metrics: IngestMetrics;
   bodyLimit: number;
+  bodies: BodyGate;
 }): Router {
   const router = Router();
 
-  router.post('/api/v1/events', deps.auth.requireSensor, jsonBody(deps.bodyLimit), async (req, res) => {
+  /** Every request costs one unit up front: a sensor over its budget is refused before its body is read. */
+  const chargeRequest = (_req: Request, res: Response, next: NextFunction) => {
+    deps.limiter
+      .consume(currentSensor(res).sensorId, 1)
+      .then((d) => applyRateLimit(res, d))
+      .then(() => next(), next);
+  };
+  const admitBody = (_req: Request, res: Response, next: NextFunction) => {
+    const release = deps.bodies.enter(currentSensor(res).sensorId);
+    res.locals.releaseBody = release;
+    res.once('close', release);
+    next();
+  };
+
+  router.post('/api/v1/events', deps.auth.requireSensor, chargeRequest, admitBody, jsonBody(deps.bodyLimit), async (req, res) => {
     const sensor = currentSensor(res);
-    applyRateLimit(res, await deps.limiter.consume(sensor.sensorId, claimedEvents(req.body)));
-    const result = await deps.ingest.ingest(sensor.sensorId, req.body);
-    res.status(202).json(result);
+    const events = claimedEvents(req.body);
+    if (events > 1) applyRateLimit(res, await deps.limiter.consume(sensor.sensorId, events - 1));
+    // Validation runs synchronously inside ingest(): once it returns, the body is rows in the bounded queue.
+    const committed = deps.ingest.ingest(sensor.sensorId, req.body);
+    (res.locals.releaseBody as () => void)();
+    res.status(202).json(await committed);
   });
 
   router.get('/api/v1/events', deps.auth.requireSensor, async (req, res) => {

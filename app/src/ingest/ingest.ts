@@ -9,9 +9,7 @@ export class Ingest {
   ) {}
 
   async ingest(sensorId: string, body: unknown): Promise<IngestResult> {
-    const rows = toEventRows(body, sensorId, this.limits);
-    let bytes = 0;
-    for (const r of rows) bytes += r.payload.length;
+    const { rows, bytes } = toEventRows(body, sensorId, this.limits);
     return this.batcher.submit(rows, bytes);
   }
 }

@@ -17,6 +17,15 @@ export interface EventRow {
   payload: string;
 }
 
+/** A request's rows and what they hold in UTF-8 bytes (payloads, types, ids, times): the queue's byte bound counts this. */
+export interface ValidatedRows {
+  rows: EventRow[];
+  bytes: number;
+}
+
+/** Two UUIDs, two times and the row object itself, roughly, beside the payload and type. */
+const ROW_OVERHEAD_BYTES = 160;
+
 export interface IngestLimits {
   MAX_EVENTS_PER_REQUEST: number;
   PAYLOAD_MAX_BYTES: number;
@@ -84,7 +93,7 @@ function invalid(errors: FieldError[]): AppError {
 }
 
 /** Validates a single event or a batch and returns its rows; throws AppError (400/413) otherwise. */
-export function toEventRows(body: unknown, sensorId: string, limits: IngestLimits, receivedAt = new Date()): EventRow[] {
+export function toEventRows(body: unknown, sensorId: string, limits: IngestLimits, receivedAt = new Date()): ValidatedRows {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     throw invalid([{ path: '(body)', message: 'must be a JSON object: one event, or {"events": [...]}' }]);
   }
@@ -106,6 +115,7 @@ export function toEventRows(body: unknown, sensorId: string, limits: IngestLimit
 
   const errors: FieldError[] = [];
   const rows: EventRow[] = [];
+  let bytes = 0;
   const seen = new Set<string>();
   const minTs = receivedAt.getTime() - limits.EVENT_MAX_AGE_S * 1000;
   const maxTs = receivedAt.getTime() + limits.EVENT_MAX_FUTURE_S * 1000;
@@ -123,7 +133,8 @@ export function toEventRows(body: unknown, sensorId: string, limits: IngestLimit
       return;
     }
     const payload = JSON.stringify(payloadValue);
-    if (Buffer.byteLength(payload) > limits.PAYLOAD_MAX_BYTES) {
+    const payloadBytes = Buffer.byteLength(payload);
+    if (payloadBytes > limits.PAYLOAD_MAX_BYTES) {
       errors.push({ index, path: 'payload', message: `payload is larger than ${limits.PAYLOAD_MAX_BYTES} bytes as JSON` });
       return;
     }
@@ -143,7 +154,8 @@ export function toEventRows(body: unknown, sensorId: string, limits: IngestLimit
     }
     seen.add(eventId);
     rows.push({ sensorId, eventId, type, ts: new Date(time), receivedAt, payload });
+    bytes += payloadBytes + type.length + ROW_OVERHEAD_BYTES; // `type` is ASCII by its schema
   });
   if (errors.length) throw invalid(errors);
-  return rows;
+  return { rows, bytes };
 }

@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { readLedger } from '../ledger';
 import {
+  npmWorkspace,
   pathWithout,
   pulumiStub,
   PulumiStub,
@@ -44,8 +45,7 @@ function fixture(): { root: string; stub: PulumiStub } {
       prod: { ref: ref('9'), version: '0.9.0' },
       prometheusUrl: prom.url,
     }),
-    'app/package.json': fs.readFileSync(path.join(REPO_ROOT, 'app/package.json'), 'utf8'),
-    'package-lock.json': fs.readFileSync(path.join(REPO_ROOT, 'package-lock.json'), 'utf8'),
+    ...npmWorkspace(),
   });
   const stub = pulumiStub(base);
   stub.setOutputs({ imageRef: ref('c'), version: '1.2.0' });
@@ -92,7 +92,7 @@ test('when VERSION is malformed, then `make promote` names the problem and fails
   const before = snapshot(root);
   const r = make(root, 'promote', { VERSION: 'latest' }, { PATH: pathWithout([stub.binDir]) });
   expect(r.status).not.toBe(0);
-  expect(r.stderr).toContain('promote: malformed version "latest": expected MAJOR.MINOR.PATCH');
+  expect(r.stderr).toContain('promote: VERSION "latest": must be a semantic version MAJOR.MINOR.PATCH');
   expect(snapshot(root)).toEqual(before);
 });
 

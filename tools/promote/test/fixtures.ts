@@ -38,6 +38,36 @@ export interface FixtureOptions {
   soakMinutes?: number;
 }
 
+/**
+ * The keys of a stack file that promotion does not touch, valid for the stack schema (infra/stack-schema.ts),
+ * indented by `indent` (one level of the file's own style).
+ */
+function settings(stage: string, indent: string): string[] {
+  const i = (level: number, line: string) => indent.repeat(level) + line;
+  const service = (key: string, image: string, extra: string[] = []) => [
+    i(1, `event-stack:${key}:`),
+    i(2, `image: ${image}`),
+    ...extra.map((l) => i(2, l)),
+    i(2, 'resources: {requests: {cpu: 10m, memory: 32Mi}, limits: {cpu: 100m, memory: 64Mi}}'),
+  ];
+  return [
+    i(1, `event-stack:namespace: event-stack-${stage}`),
+    i(1, 'event-stack:app:'),
+    i(2, 'replicas: 1'),
+    i(2, `host: events.${stage}.example.com`),
+    i(2, 'resources: {requests: {cpu: 50m, memory: 128Mi}, limits: {cpu: 500m, memory: 256Mi}}'),
+    i(1, 'event-stack:ingress: {className: nginx, namespace: ingress-nginx}'),
+    ...service('postgres', 'postgres:16.6', ['storage: 1Gi', "backup: {schedule: '43 2 * * *', keep: 3, storage: 2Gi}"]),
+    ...service('redis', 'redis:7.4.1'),
+    ...service('prometheus', 'prom/prometheus:v2.54.1', ['retention: 3d', 'storage: 1Gi']),
+    ...service('pushgateway', 'prom/pushgateway:v1.10.0'),
+    ...service('postgresExporter', 'quay.io/prometheuscommunity/postgres-exporter:v0.15.0'),
+    ...service('redisExporter', 'oliver006/redis_exporter:v1.62.0'),
+    ...service('alertmanager', 'prom/alertmanager:v0.27.0'),
+    ...service('grafana', 'grafana/grafana:11.3.0'),
+  ];
+}
+
 /** Each stage's file is written in a different style, so byte-for-byte preservation is tested across styles. */
 export function stackFiles(o: FixtureOptions): Record<string, string> {
   const soak = o.soakMinutes ?? 60;
@@ -46,7 +76,8 @@ export function stackFiles(o: FixtureOptions): Record<string, string> {
     'Pulumi.dev.yaml': [
       '# dev builds its own image; no pinned ref here.',
       'config:',
-      '  event-stack:replicas: 1',
+      '  event-stack:build: {repository: registry.example/event-service}',
+      ...settings('dev', '  '),
       `  event-stack:prometheusUrl: ${o.prometheusUrl}`,
       '  event-stack:promotion:',
       `    soakMinutes: ${soak}   # leave dev after an hour`,
@@ -67,17 +98,19 @@ export function stackFiles(o: FixtureOptions): Record<string, string> {
       '    maxErrorRatio: 0.001',
       '    maxBurnRate: 1',
       `  event-stack:prometheusUrl: "${o.prometheusUrl}"`,
-      '  event-stack:replicas: 2',
+      '  event-stack:kubeContext: "qa-cluster"',
+      ...settings('qa', '  '),
       '',
     ].join('\n'),
     'Pulumi.staging.yaml': [
       'config:',
-      '    event-stack:replicas: "2"',
+      "    event-stack:kubeContext: 'staging'",
       '    event-stack:image:',
       `        version: "${o.staging.version}"`,
       `        ref: "${o.staging.ref}"`,
       `    event-stack:promotion: {soakMinutes: ${soak}, maxErrorRatio: 0.002, maxBurnRate: 2}`,
       `    event-stack:prometheusUrl: '${o.prometheusUrl}'`,
+      ...settings('staging', '    '),
       '# trailing comment',
       '',
     ].join('\n'),
@@ -85,10 +118,16 @@ export function stackFiles(o: FixtureOptions): Record<string, string> {
       'config:',
       `  event-stack:image: {ref: '${o.prod.ref}', version: '${o.prod.version}'}  # prod`,
       `  event-stack:prometheusUrl: ${o.prometheusUrl}`,
-      '  event-stack:replicas: 3',
+      ...settings('prod', '  '),
       '',
     ].join('\n'),
   };
+}
+
+/** The manifests `npm version --workspace app` reads: root and workspace package.json files and the lockfile. */
+export function npmWorkspace(): Record<string, string> {
+  const files = ['package.json', 'package-lock.json', ...['app', 'dashboards', 'infra', 'monitoring'].map((w) => `${w}/package.json`)];
+  return Object.fromEntries(files.map((f) => [f, fs.readFileSync(path.join(REPO_ROOT, f), 'utf8')]));
 }
 
 export function writeRepo(root: string, files: Record<string, string>): void {

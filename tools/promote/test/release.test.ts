@@ -1,26 +1,22 @@
-/** `make release`: semver bumps of app/package.json and the app workspace entry of package-lock.json. */
+/** `make release`: semver bumps of app/package.json and the app workspace entry of package-lock.json, by `npm version`. */
 import fs from 'node:fs';
-import path from 'node:path';
 import { PromoteError } from '../errors';
 import { release } from '../release';
-import { bumpSemVer, compareSemVer } from '../semver';
-import { REPO_ROOT, snapshot, tempDir } from './fixtures';
+import { bumpVersion, compareVersions } from '../semver';
+import { npmWorkspace, snapshot, tempDir, writeRepo } from './fixtures';
 
 function repoCopy(version?: string): string {
   const root = tempDir('release');
-  fs.mkdirSync(path.join(root, 'app'));
-  let pkg = fs.readFileSync(path.join(REPO_ROOT, 'app/package.json'), 'utf8');
-  let lock = fs.readFileSync(path.join(REPO_ROOT, 'package-lock.json'), 'utf8');
-  const current = (JSON.parse(pkg) as { version: string }).version;
+  const files = npmWorkspace();
+  const current = (JSON.parse(files['app/package.json']!) as { version: string }).version;
   if (version) {
-    pkg = pkg.replace(`"version": "${current}"`, `"version": "${version}"`);
-    lock = lock.replace(
+    files['app/package.json'] = files['app/package.json']!.replace(`"version": "${current}"`, `"version": "${version}"`);
+    files['package-lock.json'] = files['package-lock.json']!.replace(
       `"name": "@event-stack/app",\n      "version": "${current}"`,
       `"name": "@event-stack/app",\n      "version": "${version}"`,
     );
   }
-  fs.writeFileSync(path.join(root, 'app/package.json'), pkg);
-  fs.writeFileSync(path.join(root, 'package-lock.json'), lock);
+  writeRepo(root, files);
   return root;
 }
 
@@ -55,7 +51,7 @@ test.each([
   ['major', '1.4.2', '2.0.0'],
   ['patch', '2.0.0-rc.1', '2.0.0'],
 ] as const)('when BUMP=%s of %s, then the new version is %s', (bump, from, to) => {
-  expect(bumpSemVer(from, bump)).toBe(to);
+  expect(bumpVersion(from, bump)).toBe(to);
 });
 
 test('when BUMP is unknown, then a clear message and nothing changes', () => {
@@ -69,15 +65,15 @@ test('when BUMP is unknown, then a clear message and nothing changes', () => {
 test('when app/package.json holds a malformed version, then a clear message and nothing changes', () => {
   const root = repoCopy('1.4');
   const before = snapshot(root);
-  expect(() => release(root, 'patch')).toThrow(/malformed version "1\.4"/);
+  expect(() => release(root, 'patch')).toThrow(/app\/package\.json version "1\.4": must be a semantic version/);
   expect(snapshot(root)).toEqual(before);
   fs.rmSync(root, { recursive: true });
 });
 
 test('versions compare by semver precedence, not as text', () => {
-  expect(compareSemVer('1.10.0', '1.9.0')).toBeGreaterThan(0);
-  expect(compareSemVer('1.0.0-rc.1', '1.0.0')).toBeLessThan(0);
-  expect(compareSemVer('1.0.0-rc.2', '1.0.0-rc.10')).toBeLessThan(0);
-  expect(compareSemVer('1.0.0-alpha', '1.0.0-alpha.1')).toBeLessThan(0);
-  expect(compareSemVer('2.3.4', '2.3.4')).toBe(0);
+  expect(compareVersions('1.10.0', '1.9.0')).toBeGreaterThan(0);
+  expect(compareVersions('1.0.0-rc.1', '1.0.0')).toBeLessThan(0);
+  expect(compareVersions('1.0.0-rc.2', '1.0.0-rc.10')).toBeLessThan(0);
+  expect(compareVersions('1.0.0-alpha', '1.0.0-alpha.1')).toBeLessThan(0);
+  expect(compareVersions('2.3.4', '2.3.4')).toBe(0);
 });
