@@ -95,9 +95,25 @@ const ACCEPTED: [string, 'dev' | 'qa' | 'staging' | 'prod', Edit[]][] = [
   ['a schedule macro', 'qa', [schedule('@daily')]],
   ['a dedupe window longer than the accepted event age', 'dev', [env('DEDUPE_WINDOW_DAYS', '9')]],
   ['a setting given as a YAML number', 'dev', [set(['event-stack:app', 'env', 'DB_POOL_MAX'], 12)]],
+  ['no TLS in qa (optional below staging)', 'qa', [remove(['event-stack:app', 'tls'])]],
+  ['TLS from an existing Secret in prod', 'prod', [set(['event-stack:app', 'tls'], { secretName: 'events-tls' })]],
 ];
 
 const REFUSED: [string, 'dev' | 'qa' | 'staging' | 'prod', Edit[], RegExp][] = [
+  ['prod without TLS', 'prod', [remove(['event-stack:app', 'tls'])], /^event-stack:app\.tls: required in prod/],
+  ['staging without TLS', 'staging', [remove(['event-stack:app', 'tls'])], /^event-stack:app\.tls: required in staging/],
+  [
+    'both cert-manager issuers',
+    'staging',
+    [set(['event-stack:app', 'tls', 'issuer'], 'local-ca')],
+    /^event-stack:app\.tls: set clusterIssuer or issuer, not both$/,
+  ],
+  [
+    'a topology spread that is neither hard nor soft',
+    'prod',
+    [set(['event-stack:app', 'topologySpread'], 'strict')],
+    /^event-stack:app\.topologySpread: must be hard or soft/,
+  ],
   [
     'a version with build metadata',
     'qa',

@@ -1,0 +1,43 @@
+/**
+ * The offline cluster-semantics checks: what a real cluster would make of a stack's rendered objects, checked
+ * without one. Each check is a function from the objects to problem messages (empty = holds), so objects that
+ * other components add (exporters, backups…) are checked as soon as the program declares them.
+ */
+import { stackFileConfig, type KubernetesObject } from '../offline';
+import { TLS_REQUIRED_STAGES } from '../policies/rules';
+import { discoveryProblems } from './discovery';
+import { exposureProblems } from './exposure';
+import { networkProblems } from './network';
+import { commandLineSecretProblems, portProblems, referenceProblems, serviceSelectionProblems } from './wiring';
+
+export interface StackFacts {
+  /** Namespace of the ingress controller (event-stack:ingress.namespace). */
+  ingressNamespace: string;
+  /** Whether every Ingress must serve TLS (staging and prod). */
+  tlsRequired: boolean;
+}
+
+/** The facts of a stack file the checks need. */
+export function stackFacts(stack: string): StackFacts {
+  const ingress = JSON.parse(stackFileConfig(stack)[`event-stack:ingress`] ?? '{}') as { namespace?: string };
+  return { ingressNamespace: ingress.namespace ?? '', tlsRequired: TLS_REQUIRED_STAGES.includes(stack) };
+}
+
+export const CHECKS = {
+  'services select pods': (o: KubernetesObject[]) => serviceSelectionProblems(o),
+  'references resolve': (o: KubernetesObject[]) => referenceProblems(o),
+  'ports are declared': (o: KubernetesObject[]) => portProblems(o),
+  'network flows are exactly the intended ones': (o: KubernetesObject[], f: StackFacts) => networkProblems(o, f.ingressNamespace),
+  'discovery keeps unready pods': (o: KubernetesObject[]) => discoveryProblems(o),
+  'exposure and TLS': (o: KubernetesObject[], f: StackFacts) => exposureProblems(o, { tlsRequired: f.tlsRequired }),
+  'no secret on a command line': (o: KubernetesObject[]) => commandLineSecretProblems(o),
+} as const;
+
+export type CheckName = keyof typeof CHECKS;
+
+/** Every problem of every check, as "check: message". */
+export function clusterSemanticsProblems(objects: KubernetesObject[], facts: StackFacts): string[] {
+  return (Object.entries(CHECKS) as [CheckName, (o: KubernetesObject[], f: StackFacts) => string[]][]).flatMap(([name, check]) =>
+    check(objects, facts).map((m) => `${name}: ${m}`),
+  );
+}
