@@ -8,3 +8,7 @@ renovate-schema: ## Refresh tools/conventions/renovate-schema.json (Renovate's c
 	  (cd "$$dir" && npm pack --silent "renovate@$(RENOVATE)" >/dev/null && tar xzf renovate-*.tgz package/renovate-schema.json) && \
 	  cp "$$dir/package/renovate-schema.json" tools/conventions/renovate-schema.json && \
 	  node -p "'renovate-schema: ' + require('./tools/conventions/renovate-schema.json')['x-renovate-version']"
+
+.PHONY: runbook-urls
+runbook-urls: install ## Rewrite every runbook_url of alerts/rules and their promtool tests from RUNBOOK_URL_PATTERN (monitoring/src/contract.ts)
+	@$(NPX) tsx scripts/runbook-urls.ts --write
