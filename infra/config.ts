@@ -1,7 +1,7 @@
 /** The typed settings of one stack (Pulumi.<stack>.yaml) as the components receive them. */
 import * as pulumi from '@pulumi/pulumi';
 import { type SettingName } from '../app/src/config';
-import { parseStackSecrets, parseStackSettings, StackSettingsError, type StackSettings } from './stack-schema';
+import { NEVER_PROMOTED, parseStackSecrets, parseStackSettings, StackSettingsError, type StackSettings } from './stack-schema';
 
 export interface Resources {
   requests: { cpu: string; memory: string };
@@ -13,9 +13,11 @@ export interface ThirdPartyService {
   resources: Resources;
 }
 
-/** qa/staging/prod run an image that `make promote` pinned by digest; dev builds its own. */
+/** qa/staging/prod run an image that `make promote` pinned by digest (none before the first promotion); dev builds its own. */
 export type ImageSource =
-  { kind: 'pinned'; ref: string; version: string } | { kind: 'build'; repository: string; dockerfile: string; context: string };
+  | { kind: 'pinned'; ref: string; version: string }
+  | { kind: 'never-promoted' }
+  | { kind: 'build'; repository: string; dockerfile: string; context: string };
 
 /**
  * TLS of an Ingress: cert-manager fills the Secret `secretName` from an issuer, or the Secret already exists
@@ -69,7 +71,9 @@ export interface StackConfig {
     env: Partial<Record<SettingName, string>>;
   };
   ingress: { className: string; namespace: string };
-  postgres: ({ external: false; storage: string } & ThirdPartyService) | { external: true; databaseUrl: pulumi.Output<string> };
+  postgres:
+    | ({ external: false; storage: string; backup: { schedule: string; keep: number; storage: string } } & ThirdPartyService)
+    | { external: true; databaseUrl: pulumi.Output<string> };
   redis: ThirdPartyService;
   pushgateway: ThirdPartyService;
   /** prometheus-postgres-exporter and prometheus-redis-exporter (their own Deployments). */
@@ -103,7 +107,8 @@ export function readStackConfig(config = new pulumi.Config(), stack = pulumi.get
 
   // The secret values stay Outputs marked secret, so they never reach logs or state in clear text.
   const s = settings;
-  const image: ImageSource = s.image ? { kind: 'pinned', ...s.image } : { kind: 'build', ...s.build! };
+  const image: ImageSource =
+    s.image === NEVER_PROMOTED ? { kind: 'never-promoted' } : s.image ? { kind: 'pinned', ...s.image } : { kind: 'build', ...s.build! };
   return {
     namespace: s.namespace,
     kubeContext: s.kubeContext,
@@ -118,7 +123,13 @@ export function readStackConfig(config = new pulumi.Config(), stack = pulumi.get
     postgres:
       s.postgres.external === true
         ? { external: true, databaseUrl: config.requireSecret('databaseUrl') }
-        : { external: false, image: s.postgres.image, resources: s.postgres.resources, storage: s.postgres.storage },
+        : {
+            external: false,
+            image: s.postgres.image,
+            resources: s.postgres.resources,
+            storage: s.postgres.storage,
+            backup: s.postgres.backup,
+          },
     redis: s.redis,
     monitoring:
       s.monitoring.mode === 'operator'

@@ -11,6 +11,7 @@ import * as random from '@pulumi/random';
 import { settings } from '../app/src/config';
 import { SERVICE_ROLE } from '../app/src/db/service-role';
 import { readStackConfig } from './config';
+import { StackSettingsError } from './stack-schema';
 import { Alertmanager, ALERTMANAGER_NAME, ALERTMANAGER_PORT } from './components/alertmanager';
 import { AppImage } from './components/app-image';
 import { APP_NAME, APP_PORT_NAME, appEnvironment, EventService } from './components/event-service';
@@ -25,7 +26,7 @@ import {
 import { Grafana, DASHBOARDS_MOUNT, GRAFANA_NAME, GRAFANA_PORT } from './components/grafana';
 import { NetworkPolicies } from './components/network-policies';
 import { OperatorMonitoring } from './components/operator-monitoring';
-import { Postgres, POSTGRES_NAME } from './components/postgres';
+import { BACKUP_NAME, Postgres, POSTGRES_NAME } from './components/postgres';
 import { Prometheus, PROMETHEUS_NAME, PROMETHEUS_PORT, RULES_MOUNT } from './components/prometheus';
 import { Pushgateway, PUSHGATEWAY_NAME, PUSHGATEWAY_PORT } from './components/pushgateway';
 import { Redis, REDIS_NAME } from './components/redis';
@@ -88,6 +89,13 @@ export function deploy(): StackOutputs {
 
   let imageRef: pulumi.Output<string>;
   let version: string;
+  // A valid stack file, but nothing to run yet: `make up` refuses it earlier, with the same words.
+  if (cfg.image.kind === 'never-promoted') {
+    const stack = pulumi.getStack();
+    throw new StackSettingsError(`Pulumi.${stack}.yaml`, [
+      `event-stack:image: stack ${stack} was never promoted, so it has no image to run. Promote a version first: make promote VERSION=x.y.z TO=${stack}`,
+    ]);
+  }
   if (cfg.image.kind === 'build') {
     version = releaseVersion();
     const image = new AppImage('app', { ...cfg.image, version, ...buildProvenance() });
@@ -189,7 +197,7 @@ export function deploy(): StackOutputs {
     namespace: ns,
     ingressNamespace: cfg.ingress.namespace,
     app: { name: APP_NAME, port: appPort },
-    postgres: cfg.postgres.external ? undefined : { name: POSTGRES_NAME, port: 5432 },
+    postgres: cfg.postgres.external ? undefined : { name: POSTGRES_NAME, port: 5432, backup: BACKUP_NAME },
     redis: { name: REDIS_NAME, port: 6379 },
     pushgateway: { name: PUSHGATEWAY_NAME, port: PUSHGATEWAY_PORT },
     postgresExporter: { name: POSTGRES_EXPORTER_NAME, port: POSTGRES_EXPORTER_PORT },

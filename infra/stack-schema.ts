@@ -12,6 +12,9 @@ import { TLS_REQUIRED_STAGES } from './policies/rules';
 
 export const PROJECT = 'event-stack';
 
+/** What a qa/staging/prod stack file says in `event-stack:image` until `make promote` first pins an image there. */
+export const NEVER_PROMOTED = 'never-promoted';
+
 /**
  * Secret keys are set per stack with `pulumi config set --secret` and never committed; only the Pulumi
  * program (which gets them decrypted) checks them, with `stackSecretsSchema`.
@@ -174,11 +177,19 @@ export const stackSettingsSchema = z
     namespace: dnsLabel,
     /** kubeconfig context; absent: the current context. */
     kubeContext: text().optional(),
-    /** qa/staging/prod: the image `make promote` pinned. */
-    image: map(
-      { ref: checked(digestRefProblem, '<repository>@sha256:<64 hex>'), version: checked(versionProblem, 'a semantic version') },
-      '{ref, version}',
-    ).optional(),
+    /** qa/staging/prod: the image `make promote` pinned, or `never-promoted` until the first promotion. */
+    image: z
+      .union(
+        [
+          z.literal(NEVER_PROMOTED, { error: `must be a map {ref, version}, or ${NEVER_PROMOTED} until the first promotion` }),
+          map(
+            { ref: checked(digestRefProblem, '<repository>@sha256:<64 hex>'), version: checked(versionProblem, 'a semantic version') },
+            '{ref, version}',
+          ),
+        ],
+        { error: `must be a map {ref, version}, or ${NEVER_PROMOTED} until the first promotion` },
+      )
+      .optional(),
     /** dev: build the image from the repository (tag = app/package.json version). */
     build: map(
       {
@@ -209,9 +220,21 @@ export const stackSettingsSchema = z
     postgres: z.union(
       [
         map({ external: z.literal(true) }, '{external: true}'),
-        map({ external: z.literal(false).optional(), ...thirdPartyFields, storage: quantity }, '{image, storage, resources}'),
+        map(
+          {
+            external: z.literal(false).optional(),
+            ...thirdPartyFields,
+            storage: quantity,
+            /** The in-cluster database's nightly pg_dump (a CronJob): when, how many dumps to keep, the volume's size. */
+            backup: map(
+              { schedule: checked(cronProblem, 'a cron schedule'), keep: integer(1), storage: quantity },
+              '{schedule, keep, storage} (the nightly pg_dump and how many dumps to keep)',
+            ),
+          },
+          '{image, storage, backup, resources}',
+        ),
       ],
-      { error: 'must be a map {image, storage, resources}, or {external: true} with the secret databaseUrl' },
+      { error: 'must be a map {image, storage, backup, resources}, or {external: true} with the secret databaseUrl' },
     ),
     redis: map(thirdPartyFields, '{image, resources}'),
     prometheus: map(

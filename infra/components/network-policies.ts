@@ -12,7 +12,8 @@ export interface NetworkPoliciesArgs {
   namespace: pulumi.Input<string>;
   ingressNamespace: string;
   app: { name: string; port: number };
-  postgres?: { name: string; port: number };
+  /** The in-cluster database and its backup pods' name label. */
+  postgres?: { name: string; port: number; backup: string };
   redis: { name: string; port: number };
   /** Our own Prometheus, or (operator mode) the namespace of the operator's, whose pods are named prometheus. */
   prometheus: { name: string; port: number } | { operatorNamespace: string };
@@ -64,7 +65,11 @@ export class NetworkPolicies extends pulumi.ComponentResource {
     allow('app-from-ingress-and-prometheus', args.app, [fromIngress, prometheus], 'server');
     // The exporters read the databases' statistics; only Prometheus reads the exporters.
     if (args.postgres)
-      allow('postgres-from-app-and-exporter', args.postgres, [fromPods(args.app.name), fromPods(args.postgresExporter.name)]);
+      allow('postgres-from-app-exporter-and-backup', args.postgres, [
+        fromPods(args.app.name),
+        fromPods(args.postgresExporter.name),
+        fromPods(args.postgres.backup),
+      ]);
     allow('redis-from-app-and-exporter', args.redis, [fromPods(args.app.name, 'server'), fromPods(args.redisExporter.name)]);
     allow('postgres-exporter-from-prometheus', args.postgresExporter, [prometheus]);
     allow('redis-exporter-from-prometheus', args.redisExporter, [prometheus]);

@@ -8,7 +8,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { stringify } from 'yaml';
-import { runOffline, STACKS, type KubernetesObject } from '../offline';
+import { runOffline, stackFileConfig, STACKS, type KubernetesObject } from '../offline';
+import { NEVER_PROMOTED } from '../stack-schema';
 import { violations } from '../policies/rules';
 import { clusterSemanticsProblems, stackFacts } from '../semantics';
 
@@ -65,9 +66,13 @@ async function main(): Promise<void> {
     console.error(`manifests: ${problems.length} problem(s) in stack ${stack}:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
     process.exitCode = 1;
   } else console.log(`manifests: cluster-semantics checks and the policy rules of every stage hold for stack ${stack}`);
-  console.log(
-    `manifests: image ${String(run.outputs.imageRef)}${stack === 'dev' ? ' (a stand-in digest: make up builds the real one)' : ''}`,
-  );
+  const note =
+    stack === 'dev'
+      ? ' (a stand-in digest: make up builds the real one)'
+      : stackFileConfig(stack)['event-stack:image'] === NEVER_PROMOTED
+        ? ` (a stand-in: ${stack} was never promoted, so make up refuses it until make promote pins an image)`
+        : '';
+  console.log(`manifests: image ${String(run.outputs.imageRef)}${note}`);
 }
 
 main().catch((e: unknown) => {

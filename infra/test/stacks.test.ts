@@ -326,7 +326,7 @@ describe.each(STACKS)('the %s stack', (stack) => {
     expect(from('redis-exporter')).toEqual(['prometheus']);
     expect(from('redis')).toEqual(['event-service', 'redis-exporter']);
     if (!stackFileConfig(stack)['event-stack:postgres']!.includes('"external":true'))
-      expect(from('postgres')).toEqual(['event-service', 'postgres-exporter']);
+      expect(from('postgres')).toEqual(['event-service', 'postgres-exporter', 'postgres-backup']);
   });
 
   test('when the program runs, then it exports the app URL, Grafana URL, the image reference by digest and the version', () => {
@@ -363,13 +363,28 @@ test('when the four stacks run, then only dev declares an image build', () => {
   expect(declared('dev').outputs.version).toBe(version);
 });
 
-test.each(['qa', 'staging', 'prod'])('when %s runs, then every app workload uses exactly the digest its stack file pins', (stack) => {
-  const pinned = JSON.parse(stackFileConfig(stack)['event-stack:image']!) as { ref: string; version: string };
-  const images = imagesOfApp(declared(stack));
-  expect(images.length).toBe(3); // service, migration Job, maintenance CronJob
-  expect(new Set(images)).toEqual(new Set([pinned.ref]));
-  expect(declared(stack).outputs).toMatchObject({ imageRef: pinned.ref, version: pinned.version });
-});
+test.each(['qa', 'staging', 'prod'])(
+  'when %s pins an image (as make promote writes it), then every app workload uses exactly that digest',
+  async (stack) => {
+    const pinned = { ref: `registry.example.com/event-stack/event-service@sha256:${'e'.repeat(64)}`, version: '1.2.3' };
+    const r = await run(stack, { set: { 'event-stack:image': JSON.stringify(pinned) } });
+    const images = imagesOfApp(r);
+    expect(images.length).toBe(3); // service, migration Job, maintenance CronJob
+    expect(new Set(images)).toEqual(new Set([pinned.ref]));
+    expect(r.outputs).toMatchObject({ imageRef: pinned.ref, version: pinned.version });
+  },
+);
+
+test.each(['qa', 'staging', 'prod'])(
+  'when %s was never promoted, then its stack file says so and the program refuses to deploy it',
+  async (stack) => {
+    expect(stackFileConfig(stack)['event-stack:image']).toBe('never-promoted');
+    const err = await failure(stack, { keepNeverPromoted: true });
+    expect(err.message).toContain(
+      `event-stack:image: stack ${stack} was never promoted, so it has no image to run. Promote a version first: make promote VERSION=x.y.z TO=${stack}`,
+    );
+  },
+);
 
 test('when dev runs, then its app workloads use the digest of the image it built', () => {
   const images = imagesOfApp(declared('dev'));
