@@ -89,7 +89,7 @@ function selectorHolds(selector: string, labels: Labels): boolean {
     });
 }
 
-function podMeta(pod: PodTemplate, ready: boolean): Labels {
+export function podMeta(pod: PodTemplate, ready: boolean): Labels {
   const meta: Labels = {
     __meta_kubernetes_namespace: pod.namespace,
     __meta_kubernetes_pod_name: podNameOf(pod),

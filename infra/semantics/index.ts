@@ -8,6 +8,8 @@ import { TLS_REQUIRED_STAGES } from '../policies/rules';
 import { discoveryProblems } from './discovery';
 import { exposureProblems } from './exposure';
 import { networkProblems } from './network';
+import { operatorDiscoveryProblems } from './operator';
+import { podSecurityProblems } from './pod-security';
 import { commandLineSecretProblems, portProblems, referenceProblems, serviceSelectionProblems } from './wiring';
 
 export interface StackFacts {
@@ -15,22 +17,30 @@ export interface StackFacts {
   ingressNamespace: string;
   /** Whether every Ingress must serve TLS (staging and prod). */
   tlsRequired: boolean;
+  /** Operator mode: the namespace of the Prometheus Operator's Prometheus (event-stack:monitoring.namespace). */
+  operatorNamespace?: string;
 }
 
 /** The facts of a stack file the checks need. */
-export function stackFacts(stack: string): StackFacts {
-  const ingress = JSON.parse(stackFileConfig(stack)[`event-stack:ingress`] ?? '{}') as { namespace?: string };
-  return { ingressNamespace: ingress.namespace ?? '', tlsRequired: TLS_REQUIRED_STAGES.includes(stack) };
+export function stackFacts(stack: string, config = stackFileConfig(stack)): StackFacts {
+  const ingress = JSON.parse(config['event-stack:ingress'] ?? '{}') as { namespace?: string };
+  const monitoring = JSON.parse(config['event-stack:monitoring'] ?? '{}') as { mode?: string; namespace?: string };
+  return {
+    ingressNamespace: ingress.namespace ?? '',
+    tlsRequired: TLS_REQUIRED_STAGES.includes(stack),
+    operatorNamespace: monitoring.mode === 'operator' ? monitoring.namespace : undefined,
+  };
 }
 
 export const CHECKS = {
   'services select pods': (o: KubernetesObject[]) => serviceSelectionProblems(o),
   'references resolve': (o: KubernetesObject[]) => referenceProblems(o),
   'ports are declared': (o: KubernetesObject[]) => portProblems(o),
-  'network flows are exactly the intended ones': (o: KubernetesObject[], f: StackFacts) => networkProblems(o, f.ingressNamespace),
-  'discovery keeps unready pods': (o: KubernetesObject[]) => discoveryProblems(o),
+  'network flows are exactly the intended ones': (o: KubernetesObject[], f: StackFacts) => networkProblems(o, f),
+  'discovery keeps unready pods': (o: KubernetesObject[]) => [...discoveryProblems(o), ...operatorDiscoveryProblems(o)],
   'exposure and TLS': (o: KubernetesObject[], f: StackFacts) => exposureProblems(o, { tlsRequired: f.tlsRequired }),
   'no secret on a command line': (o: KubernetesObject[]) => commandLineSecretProblems(o),
+  'pods pass the Pod Security level of their namespace': (o: KubernetesObject[]) => podSecurityProblems(o),
 } as const;
 
 export type CheckName = keyof typeof CHECKS;

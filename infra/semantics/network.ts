@@ -5,6 +5,7 @@
  */
 import type { KubernetesObject } from '../offline';
 import { scrapeFlows } from './discovery';
+import { operatorTargets } from './operator';
 import { containersOf, namespaceOf, podTemplates, selects, selectsByMap, type LabelSelector, type Labels, type PodTemplate } from './model';
 import { ingressPaths } from './wiring';
 
@@ -20,10 +21,22 @@ export interface Endpoint {
   external?: boolean;
 }
 
+/** Where the stack's neighbours run: the ingress controller, and in operator mode the operator's Prometheus. */
+export interface Neighbours {
+  ingressNamespace: string;
+  operatorNamespace?: string;
+}
+
+export const OPERATOR_PROMETHEUS = "the operator's Prometheus";
+
 /** Peers outside the stack that policies must be checked against. */
-export function outsidePeers(ingressNamespace: string): Endpoint[] {
+export function outsidePeers(n: Neighbours): Endpoint[] {
   return [
-    { id: 'ingress-controller', namespace: ingressNamespace, labels: {} },
+    { id: 'ingress-controller', namespace: n.ingressNamespace, labels: {} },
+    // kube-prometheus-stack's Prometheus pods carry this name label.
+    ...(n.operatorNamespace
+      ? [{ id: OPERATOR_PROMETHEUS, namespace: n.operatorNamespace, labels: { 'app.kubernetes.io/name': 'prometheus' } }]
+      : []),
     { id: 'a pod of another namespace', namespace: 'elsewhere', labels: {} },
     { id: 'outside the cluster', namespace: '', labels: {}, external: true },
   ];
@@ -95,9 +108,9 @@ export const flowKey = (f: Flow) => `${f.from} → ${f.to}:${f.port}`;
 const endpointOf = (pod: PodTemplate): Endpoint => ({ id: pod.id, namespace: pod.namespace, labels: pod.labels, pod });
 
 /** Every flow the policies allow: from each pod template or outside peer to each declared TCP port of each pod template. */
-export function allowedFlows(objects: KubernetesObject[], ingressNamespace: string): Flow[] {
+export function allowedFlows(objects: KubernetesObject[], n: Neighbours): Flow[] {
   const pods = podTemplates(objects);
-  const sources = [...pods.map(endpointOf), ...outsidePeers(ingressNamespace)];
+  const sources = [...pods.map(endpointOf), ...outsidePeers(n)];
   const flows: Flow[] = [];
   for (const dest of pods) {
     const ports = containersOf(dest).flatMap((c) => (c.ports ?? []).filter((p: any) => (p.protocol ?? 'TCP') === 'TCP'));
@@ -161,8 +174,8 @@ export const INTENDED_FLOWS: IntendedFlow[] = [
   { from: 'grafana', to: 'prometheus', port: 'http' },
 ];
 
-function roleMembers(objects: KubernetesObject[], role: string, ingressNamespace: string): Endpoint[] {
-  if (role === 'ingress-controller') return outsidePeers(ingressNamespace).filter((p) => p.id === role);
+function roleMembers(objects: KubernetesObject[], role: string, n: Neighbours): Endpoint[] {
+  if (role === 'ingress-controller') return outsidePeers(n).filter((p) => p.id === role);
   return podTemplates(objects)
     .filter((p) => selectsByMap(ROLES[role], p.labels))
     .map(endpointOf);
@@ -171,14 +184,14 @@ function roleMembers(objects: KubernetesObject[], role: string, ingressNamespace
 /** The flows expected in this stack, each with the reason it is expected. */
 export function expectedFlows(
   objects: KubernetesObject[],
-  ingressNamespace: string,
+  n: Neighbours,
   table: IntendedFlow[] = INTENDED_FLOWS,
 ): (Flow & { why: string })[] {
   const flows: (Flow & { why: string })[] = [];
   for (const f of table) {
     if (f.when && !f.when(objects)) continue;
-    for (const src of roleMembers(objects, f.from, ingressNamespace))
-      for (const dst of roleMembers(objects, f.to, ingressNamespace)) {
+    for (const src of roleMembers(objects, f.from, n))
+      for (const dst of roleMembers(objects, f.to, n)) {
         const port = containersOf(dst.pod!)
           .flatMap((c) => c.ports ?? [])
           .find((p: any) => p.name === f.port)?.containerPort;
@@ -186,13 +199,16 @@ export function expectedFlows(
       }
   }
   for (const s of scrapeFlows(objects)) flows.push({ from: s.from.id, to: s.to.id, port: s.port, why: `Prometheus ${s.why}` });
+  if (n.operatorNamespace)
+    for (const t of operatorTargets(objects).filter((x) => x.ready))
+      flows.push({ from: OPERATOR_PROMETHEUS, to: t.pod.id, port: t.port, why: t.via });
   return flows;
 }
 
 /** Problems: expected flows the policies block, and allowed flows nobody intended. */
-export function networkProblems(objects: KubernetesObject[], ingressNamespace: string, table?: IntendedFlow[]): string[] {
-  const allowed = new Set(allowedFlows(objects, ingressNamespace).map(flowKey));
-  const expected = expectedFlows(objects, ingressNamespace, table);
+export function networkProblems(objects: KubernetesObject[], n: Neighbours, table?: IntendedFlow[]): string[] {
+  const allowed = new Set(allowedFlows(objects, n).map(flowKey));
+  const expected = expectedFlows(objects, n, table);
   const expectedKeys = new Set(expected.map(flowKey));
   const blocked = expected.filter((f) => !allowed.has(flowKey(f))).map((f) => `blocked but intended (${f.why}): ${flowKey(f)}`);
   const extra = [...allowed].filter((k) => !expectedKeys.has(k)).map((k) => `allowed but not intended: ${k}`);

@@ -5,24 +5,35 @@
 import { CHECKS, clusterSemanticsProblems, stackFacts as factsOf, type CheckName } from '../semantics';
 import { INTENDED_FLOWS, allowedFlows, flowKey } from '../semantics/network';
 import { pathCovers } from '../semantics/exposure';
-import { STACKS, type KubernetesObject, type OfflineRun } from '../offline';
+import { STACKS, stackFileConfig, type KubernetesObject, type OfflineRun, type RunOptions } from '../offline';
 
-async function run(stack: string): Promise<OfflineRun> {
+async function run(stack: string, options?: RunOptions): Promise<OfflineRun> {
   let result: OfflineRun | undefined;
   await jest.isolateModulesAsync(async () => {
     const { runOffline } = require('../offline') as typeof import('../offline');
-    result = await runOffline(stack);
+    result = await runOffline(stack, options);
   });
   return result!;
 }
+
+/** Operator mode, as in operator-mode.test.ts: staging monitored by a cluster's kube-prometheus-stack. */
+const OPERATOR_MONITORING = { mode: 'operator', namespace: 'monitoring', matchLabels: { release: 'kube-prometheus-stack' } };
+const OPERATOR: RunOptions = {
+  set: { 'event-stack:monitoring': JSON.stringify(OPERATOR_MONITORING) },
+  remove: ['event-stack:prometheus', 'event-stack:alertmanager', 'event-stack:grafana'],
+};
 
 process.setMaxListeners(64);
 const runs = new Map<string, OfflineRun>();
 beforeAll(async () => {
   for (const stack of STACKS) runs.set(stack, await run(stack));
+  runs.set('operator', await run('staging', OPERATOR));
 }, 120_000);
 
 type Obj = KubernetesObject & { spec: any; data?: any; stringData?: any };
+
+const facts = (stack: string) =>
+  stack === 'operator' ? factsOf('staging', { ...stackFileConfig('staging'), ...OPERATOR.set }) : factsOf(stack);
 
 /** A deep copy of a stack's objects, edited; then the named check's problems. */
 function broken(stack: string, check: CheckName, edit: (get: (kind: string, name: string) => Obj, objects: Obj[]) => void): string[] {
@@ -33,7 +44,7 @@ function broken(stack: string, check: CheckName, edit: (get: (kind: string, name
     return found;
   };
   edit(get, objects);
-  return CHECKS[check](objects, factsOf(stack));
+  return CHECKS[check](objects, facts(stack));
 }
 const podOf = (o: Obj) => (o.kind === 'CronJob' ? o.spec.jobTemplate.spec.template : o.spec.template);
 const container = (o: Obj, i = 0) => podOf(o).spec.containers[i];
@@ -41,6 +52,39 @@ const container = (o: Obj, i = 0) => podOf(o).spec.containers[i];
 describe.each(STACKS)('the %s stack', (stack) => {
   test('when its objects are rendered, then every cluster-semantics check holds', () => {
     expect(clusterSemanticsProblems(runs.get(stack)!.kubernetesObjects, factsOf(stack))).toEqual([]);
+  });
+});
+
+describe("operator mode (staging monitored by the cluster's Prometheus Operator)", () => {
+  test('when its objects are rendered, then every cluster-semantics check holds, the monitors counted as scrape targets', () => {
+    expect(facts('operator').operatorNamespace).toBe('monitoring');
+    expect(clusterSemanticsProblems(runs.get('operator')!.kubernetesObjects, facts('operator'))).toEqual([]);
+    const flows = allowedFlows(runs.get('operator')!.kubernetesObjects, facts('operator')).map(flowKey);
+    expect(flows).toContain("the operator's Prometheus → Deployment/event-service:8080");
+  });
+
+  test('when the PodMonitor keeps only Ready pods, then "discovery keeps unready pods" fails', () => {
+    const problems = broken('operator', 'discovery keeps unready pods', (get) =>
+      get('PodMonitor', 'event-service').spec.podMetricsEndpoints[0].relabelings.unshift({
+        action: 'keep',
+        sourceLabels: ['__meta_kubernetes_pod_ready'],
+        regex: 'true',
+      }),
+    );
+    expect(problems).toEqual(['PodMonitor/event-service: pods of Deployment/event-service stop being targets when they are not Ready']);
+  });
+
+  test("when the policies admit Prometheus from another namespace than the operator's, then its scrapes are reported blocked", () => {
+    const problems = broken('operator', 'network flows are exactly the intended ones', (_get, objects) => {
+      for (const p of objects.filter((o) => o.kind === 'NetworkPolicy'))
+        for (const rule of p.spec.ingress ?? [])
+          for (const peer of rule.from ?? [])
+            if (peer.namespaceSelector?.matchLabels?.['kubernetes.io/metadata.name'] === 'monitoring')
+              peer.namespaceSelector.matchLabels['kubernetes.io/metadata.name'] = 'observability';
+    });
+    expect(problems).toContain(
+      "blocked but intended (PodMonitor/event-service): the operator's Prometheus → Deployment/event-service:8080",
+    );
   });
 });
 
@@ -234,7 +278,7 @@ describe('when the NetworkPolicies differ from the intended flows, then the grap
   });
 
   test('the graph of dev allows the ingress controller into the app and nothing of the outside anywhere', () => {
-    const flows = allowedFlows(runs.get('dev')!.kubernetesObjects, factsOf('dev').ingressNamespace).map(flowKey);
+    const flows = allowedFlows(runs.get('dev')!.kubernetesObjects, factsOf('dev')).map(flowKey);
     expect(flows).toContain('ingress-controller → Deployment/event-service:8080');
     expect(flows.filter((f) => f.startsWith('outside') || f.startsWith('a pod of another'))).toEqual([]);
   });
@@ -409,5 +453,45 @@ describe('when a secret reaches a command line, then "no secret on a command lin
     expect(problems).toContain(
       'CronJob/event-service-maintenance container job: the command line contains the value of Secret/event-service-secret key DATABASE_URL',
     );
+  });
+});
+
+describe('when a pod breaks the Pod Security level its namespace enforces, then the admission check fails', () => {
+  const PSA: CheckName = 'pods pass the Pod Security level of their namespace';
+  test.each([
+    [
+      'a hostPath volume',
+      (get: any) => podOf(get('Deployment', 'redis')).spec.volumes.push({ name: 'host', hostPath: { path: '/var/run' } }),
+      /Deployment\/redis: .*volume host is a hostPath/,
+    ],
+    ['the host network', (get: any) => (podOf(get('Deployment', 'pushgateway')).spec.hostNetwork = true), /hostNetwork is set/],
+    [
+      'a container that may escalate privileges',
+      (get: any) => delete container(get('Job', 'event-service-migrate')).securityContext.allowPrivilegeEscalation,
+      /container job does not set allowPrivilegeEscalation: false/,
+    ],
+    [
+      'an added capability',
+      (get: any) => (container(get('Deployment', 'alertmanager')).securityContext.capabilities.add = ['NET_ADMIN']),
+      /adds capability NET_ADMIN/,
+    ],
+    [
+      'no seccomp profile',
+      (get: any) => {
+        delete podOf(get('CronJob', 'event-service-maintenance')).spec.securityContext.seccompProfile;
+        delete container(get('CronJob', 'event-service-maintenance')).securityContext.seccompProfile;
+      },
+      /no RuntimeDefault\/Localhost seccomp profile/,
+    ],
+  ])('%s', (_what, edit, message) => {
+    expect(broken('dev', PSA, edit).join('\n')).toMatch(message);
+  });
+
+  test('a namespace without the label admits the same pod', () => {
+    const problems = broken('dev', PSA, (get) => {
+      podOf(get('Deployment', 'pushgateway')).spec.hostNetwork = true;
+      delete get('Namespace', 'event-stack-dev').metadata.labels!['pod-security.kubernetes.io/enforce'];
+    });
+    expect(problems).toEqual([]);
   });
 });

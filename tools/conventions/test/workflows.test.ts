@@ -49,6 +49,9 @@ test('when CI runs, then it runs what .ci/run runs: the Node of .nvmrc, scripts/
   const ci = steps('ci.yml');
   expect(ci.find((s) => s.uses?.startsWith('actions/setup-node@'))?.with).toMatchObject({ 'node-version-file': '.nvmrc', cache: 'npm' });
   for (const command of ciRun) expect(ci.some((s) => s.run?.includes(command))).toBe(true);
+  // The pinned base image is pulled, so the image is built on it rather than on the offline stand-in.
+  expect(ci.some((s) => s.run === `docker pull "$(sed -n 's/^ARG BASE_IMAGE=//p' app/Dockerfile)"`)).toBe(true);
+  expect(fs.readFileSync(path.join(ROOT, 'app', 'Dockerfile'), 'utf8')).toMatch(/^ARG BASE_IMAGE=node:\S+$/m);
 });
 
 test('when a pull request is opened, then the manifests of every stack are rendered for base and head and the diff is commented', () => {
