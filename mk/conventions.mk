@@ -3,7 +3,7 @@
 RENOVATE ?= latest
 
 .PHONY: renovate-schema
-renovate-schema: ## Refresh tools/conventions/renovate-schema.json (Renovate's config schema, which the tests validate renovate.json against) from the npm package renovate@$(RENOVATE)
+renovate-schema: ## Refresh tools/conventions/renovate-schema.json (the schema the tests validate renovate.json against) from the npm package renovate (RENOVATE=x.y.z; default latest)
 	@dir=$$(mktemp -d) && trap 'rm -rf "$$dir"' EXIT && \
 	  (cd "$$dir" && npm pack --silent "renovate@$(RENOVATE)" >/dev/null && tar xzf renovate-*.tgz package/renovate-schema.json) && \
 	  cp "$$dir/package/renovate-schema.json" tools/conventions/renovate-schema.json && \
