@@ -28,6 +28,10 @@ export interface RunResult {
   p99Ms: number;
   /** CPU time the server process used during the run (user + system). */
   serverCpuMs?: number;
+  /** CPU time PostgreSQL (every backend of the cluster), Redis and this load generator used during the run. */
+  dbCpuMs?: number;
+  redisCpuMs?: number;
+  loadCpuMs?: number;
   /** The fixed rate asked for (open loop only). */
   targetRate?: number;
 }

@@ -6,7 +6,8 @@ import type { StorageResult } from './storage';
 import type { Shape } from './workload';
 
 export interface CaseRun extends RunResult {
-  case: 'bare' | 'naive' | 'before' | 'service';
+  /** `variant NAME`: the service with the settings of `--variant NAME:…`. */
+  case: 'bare' | 'naive' | 'before' | 'service' | `variant ${string}`;
   shape: Shape;
   /** max: closed loop, as fast as it goes; fixed: open loop at half of the maximum. */
   mode: 'max' | 'fixed';
@@ -44,13 +45,14 @@ export interface BenchReport {
     load1AtEnd: number;
   };
   runs: CaseRun[];
-  copy: StorageResult;
-  flush: { flushRows: number; concurrency: number; withDedupe: StorageResult; withoutDedupe: StorageResult };
+  /** Absent when the run measured no batches (`--only single`). */
+  copy?: StorageResult;
+  flush?: { flushRows: number; concurrency: number; withDedupe: StorageResult; withoutDedupe: StorageResult };
   peakRssMb: Record<string, number>;
   targets: Target[];
 }
 
-const CASE_LABEL: Record<CaseRun['case'], string> = {
+const CASE_LABEL: Record<string, string> = {
   bare: '(a) bare Express',
   naive: '(b) naive Express + pg',
   before: '(c0) this service before',
@@ -83,8 +85,8 @@ export function evaluateTargets(report: BenchReport): Target[] {
     ratio(
       '(c)/(d) 100-event batches vs COPY',
       0.5,
-      serviceBatch / report.copy.rowsPerS,
-      `${round(serviceBatch)} vs ${round(report.copy.rowsPerS)} events/s`,
+      serviceBatch / (report.copy?.rowsPerS ?? NaN),
+      `${round(serviceBatch)} vs ${round(report.copy?.rowsPerS ?? NaN)} events/s`,
     ),
     ratio(
       '(c)/(b) batches vs naive',
@@ -124,6 +126,20 @@ function beforeAfter(report: BenchReport): string[] {
   ];
 }
 
+/** The flush statement alone, with and without its dedupe step, against COPY. */
+function flushStatement(report: BenchReport): string[] {
+  const { flush, copy } = report;
+  if (!flush || !copy) return [];
+  return [
+    `Flush statement alone (no HTTP), ${flush.withDedupe.rows} of the same rows, ${flush.flushRows} per statement, ${flush.concurrency} at once:`,
+    `with the event_ids dedupe step (production) ${round(flush.withDedupe.rowsPerS)} rows/s; ` +
+      `without it ${round(flush.withoutDedupe.rowsPerS)} rows/s ` +
+      `(dedupe costs ${round((1 - flush.withDedupe.rowsPerS / flush.withoutDedupe.rowsPerS) * 100)} % of statement throughput); ` +
+      `COPY ${round(copy.rowsPerS)} rows/s.`,
+    '',
+  ];
+}
+
 export function renderMarkdown(report: BenchReport): string {
   const m = report.machine;
   // The benchmark itself keeps every core busy (server, load generator, PostgreSQL), so only the load
@@ -140,12 +156,12 @@ export function renderMarkdown(report: BenchReport): string {
       `the cases interleaved (a, b, c, a, b, c, …) so load drift hits them alike; rates from the totals, p50/p99 the median of the rounds. ` +
       `Fixed-rate runs: ${report.timing.fixedS} s, open loop, latency from each request's scheduled send time.`,
     '',
-    '| case | requests | mode | conns | req/s | events/s | p50 ms | p99 ms | errors | server CPU µs/req | acked events | missing | load1 |',
-    '| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    '| case | requests | mode | conns | req/s | events/s | p50 ms | p99 ms | errors | CPU µs/event: server | PostgreSQL | Redis | load gen | acked events | missing | load1 |',
+    '| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
     ...report.runs
       .map((r) =>
         [
-          CASE_LABEL[r.case],
+          CASE_LABEL[r.case] ?? `(c) ${r.case}`,
           r.shape === 'single' ? 'single event' : '100-event batch',
           r.mode === 'max' ? 'max (closed loop)' : `fixed ${round(r.targetRate ?? NaN)} req/s`,
           r.connections ?? '≤256',
@@ -154,14 +170,20 @@ export function renderMarkdown(report: BenchReport): string {
           round(r.p50Ms, 1),
           round(r.p99Ms, 1),
           r.errors ? `${r.errors} ${JSON.stringify(r.errorDetail)}` : '0',
-          r.serverCpuMs === undefined ? '' : round((r.serverCpuMs * 1000) / r.requests),
+          ...[r.serverCpuMs, r.dbCpuMs, r.redisCpuMs, r.loadCpuMs].map((ms) =>
+            ms === undefined ? '' : round((ms * 1000) / (r.requests * (r.eventsPerS / r.reqPerS || 1)), 1),
+          ),
           r.acknowledged ?? '',
           r.missing ?? '',
           r.load1,
         ].join(' | '),
       )
       .map((row) => `| ${row} |`),
-    `| (d) PostgreSQL COPY | ${report.copy.rows} rows of (c) batched | psql \\copy, end to end |  |  | ${round(report.copy.rowsPerS)} |  |  | 0 |  |  |  |  |`,
+    ...(report.copy
+      ? [
+          `| (d) PostgreSQL COPY | ${report.copy.rows} rows of (c) batched | psql \\copy, end to end |  |  | ${round(report.copy.rowsPerS)} |  |  | 0 |  |  |  |  |  |  |  |`,
+        ]
+      : []),
     '',
     ...beforeAfter(report),
     `Peak RSS (VmHWM): ${Object.entries(report.peakRssMb)
@@ -171,15 +193,10 @@ export function renderMarkdown(report: BenchReport): string {
       .filter((r) => r.flush)
       .map(
         (r) =>
-          `Service flushes during the ${r.shape} run: ${r.flush!.flushes} so far, ${r.flush!.meanRows} rows and ${r.flush!.meanMs} ms on average.`,
+          `Flushes of ${CASE_LABEL[r.case] ?? r.case} during the ${r.shape} run: ${r.flush!.flushes} so far, ${r.flush!.meanRows} rows and ${r.flush!.meanMs} ms on average.`,
       ),
     '',
-    `Flush statement alone (no HTTP), ${report.flush.withDedupe.rows} of the same rows, ${report.flush.flushRows} per statement, ${report.flush.concurrency} at once:`,
-    `with the event_ids dedupe step (production) ${round(report.flush.withDedupe.rowsPerS)} rows/s; ` +
-      `without it ${round(report.flush.withoutDedupe.rowsPerS)} rows/s ` +
-      `(dedupe costs ${round((1 - report.flush.withDedupe.rowsPerS / report.flush.withoutDedupe.rowsPerS) * 100)} % of statement throughput); ` +
-      `COPY ${round(report.copy.rowsPerS)} rows/s.`,
-    '',
+    ...flushStatement(report),
     '## Targets',
     '',
     '| target | goal | measured | |',

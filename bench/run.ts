@@ -10,6 +10,9 @@
  * event (never on speed). --profile: the service runs under `node --cpu-prof` (profile in out/bench-profile/).
  * --before REV: also builds the service of git revision REV and runs it as case (c0), interleaved with
  * the others, so "before" and "after" are measured side by side in one run.
+ * --variant NAME:K=V,K=V (repeatable): also runs the checkout's service with those environment settings
+ * as case "variant NAME", to compare settings side by side. --only single|batch, --rounds N and
+ * --round-s S narrow a run for such experiments.
  * --render: only rewrite latest.md from latest.json (after editing bench/analysis.md).
  */
 import { randomBytes, randomUUID } from 'node:crypto';
@@ -36,10 +39,27 @@ const OUT = path.resolve(arg('--out') ?? path.join(ROOT, SMOKE ? 'out/bench-smok
 
 /** Closed-loop runs: `rounds` interleaved windows of `roundS` per case and shape, after a discarded warm-up. */
 const TIMING = SMOKE ? { warmupS: 1, rounds: 1, roundS: 2, fixedS: 2 } : { warmupS: 5, rounds: 4, roundS: 5, fixedS: 20 };
+if (arg('--rounds')) TIMING.rounds = Number(arg('--rounds'));
+if (arg('--round-s')) TIMING.roundS = Number(arg('--round-s'));
+/** `--variant NAME:K=V,K=V`: the service with extra environment settings. */
+const VARIANTS = args
+  .flatMap((a, i) => (a === '--variant' ? [args[i + 1]!] : []))
+  .map((spec) => {
+    const [name, settings = ''] = spec.split(/:(.*)/s);
+    return {
+      name: name!,
+      env: Object.fromEntries(
+        settings
+          .split(',')
+          .filter(Boolean)
+          .map((kv) => kv.split(/=(.*)/s) as [string, string]),
+      ),
+    };
+  });
 const CONNECTIONS: Record<Shape, number> = { single: 64, batch: 32 };
 /** Rows for the flush-statement comparison (enough for steady state, small enough to hold in memory). */
 const FLUSH_BENCH_ROWS = SMOKE ? 20_000 : 200_000;
-const SHAPES: Shape[] = ['single', 'batch'];
+const SHAPES: Shape[] = (['single', 'batch'] as const).filter((s) => !arg('--only') || arg('--only') === s);
 
 const log = (message: string) => console.log(`bench: ${message}`);
 
@@ -49,10 +69,39 @@ function peakRssMb(pid: number): number {
   return Math.round(kb / 1024);
 }
 
+/** Fields of /proc/PID/stat after the command name: [0] state, [1] ppid, [11] utime, [12] stime, [13] cutime, [14] cstime. */
+const statFields = (pid: number | string) => fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+const TICK_MS = 1000 / 100; // USER_HZ is 100 on Linux
+
 /** CPU time (user + system) a process has used so far, in ms. */
 function cpuMs(pid: number): number {
-  const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime, stime in USER_HZ (100 on Linux)
+  const fields = statFields(pid);
+  return (Number(fields[11]) + Number(fields[12])) * TICK_MS;
+}
+
+/**
+ * CPU time a whole PostgreSQL cluster has used so far: the postmaster, its live children (backends,
+ * WAL writer, checkpointer…) and, through the postmaster's cutime/cstime, the children that exited.
+ */
+function clusterCpuMs(postmasterPid: number): number {
+  const own = statFields(postmasterPid);
+  let ticks = Number(own[11]) + Number(own[12]) + Number(own[13]) + Number(own[14]);
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const f = statFields(entry);
+      if (Number(f[1]) === postmasterPid) ticks += Number(f[11]) + Number(f[12]);
+    } catch {
+      // the process exited between readdir and read
+    }
+  }
+  return ticks * TICK_MS;
+}
+
+/** CPU time of every process a round involves, so that a round's cost per request can be split by process. */
+function cpuSnapshot(serverPid: number, postmasterPid: number, redisPid: number) {
+  const self = process.cpuUsage();
+  return { server: cpuMs(serverPid), db: clusterCpuMs(postmasterPid), redis: cpuMs(redisPid), load: (self.user + self.system) / 1000 };
 }
 
 const load1 = () => Math.round(os.loadavg()[0]! * 100) / 100;
@@ -126,22 +175,26 @@ async function startBaseline(name: string, file: string, env: Record<string, str
   return { proc, target: { url: `http://127.0.0.1:${port}`, headers: {} } };
 }
 
-/** Builds the service of git revision `rev` into `dir` (its app/ and the shared tsconfig; this checkout's node_modules). */
+/**
+ * Builds the service of git revision `rev` into `dir` with that revision's own runtime dependencies
+ * (`npm ci` from its lockfile, mostly from npm's cache), compiled without type checking by this checkout's tsc.
+ */
 function buildRevision(rev: string, dir: string): { main: string; commit: string } {
   const commit = execFileSync('git', ['-C', ROOT, 'rev-parse', '--short', `${rev}^{commit}`])
     .toString()
     .trim();
+  const files = ['app/src', 'app/package.json', 'app/tsconfig.build.json', 'tsconfig.base.json', 'package.json', 'package-lock.json'];
+  const workspaces = ['dashboards/package.json', 'infra/package.json']; // named by the lockfile, so npm ci wants them
   fs.mkdirSync(dir, { recursive: true });
-  const archive = execFileSync(
-    'git',
-    ['-C', ROOT, 'archive', commit, 'app/src', 'app/package.json', 'app/tsconfig.build.json', 'tsconfig.base.json'],
-    {
-      maxBuffer: 64 * 2 ** 20,
-    },
-  );
+  const archive = execFileSync('git', ['-C', ROOT, 'archive', commit, ...files, ...workspaces], { maxBuffer: 64 * 2 ** 20 });
   execFileSync('tar', ['-x', '-C', dir], { input: archive });
-  fs.symlinkSync(path.join(ROOT, 'node_modules'), path.join(dir, 'node_modules'));
-  execFileSync(path.join(ROOT, 'node_modules', '.bin', 'tsc'), ['-p', path.join(dir, 'app', 'tsconfig.build.json')], { stdio: 'inherit' });
+  execFileSync('npm', ['ci', '--omit=dev', '-w', 'app', '--ignore-scripts', '--prefer-offline', '--no-audit', '--no-fund'], {
+    cwd: dir,
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  execFileSync(path.join(ROOT, 'node_modules', '.bin', 'tsc'), ['-p', path.join(dir, 'app', 'tsconfig.build.json'), '--noCheck'], {
+    stdio: 'inherit',
+  });
   return { main: path.join(dir, 'app', 'dist', 'server.js'), commit };
 }
 
@@ -176,6 +229,8 @@ async function main(): Promise<void> {
     await redis.start();
     stops.push(() => redis.stop());
     await runMigrations(pg.url, { quiet: true });
+    const postmasterPid = Number(fs.readFileSync(path.join(work, 'postgres', 'data', 'postmaster.pid'), 'utf8').split('\n')[0]);
+    const redisPid = Number(/process_id:(\d+)/.exec(execFileSync('redis-cli', ['-u', redis.url, 'info', 'server']).toString())?.[1]);
     const dbUrl = (name: string) => pg.url.replace(/\/bench_template$/, `/${name}`);
     for (const db of ['naive', 'service', 'before', 'copy_ceiling', 'flush_dedupe', 'flush_plain'])
       await createDatabase(pg.adminUrl, db, 'bench_template');
@@ -214,7 +269,7 @@ async function main(): Promise<void> {
     // (c) the service, built, with its real middleware, logging at info to a file; (c0) the same of revision BEFORE
     const adminToken = randomBytes(32).toString('hex');
     const profileDir = path.join(ROOT, 'out', 'bench-profile');
-    const startService = async (name: string, main: string, database: string) => {
+    const startService = async (name: string, main: string, database: string, env: Record<string, string> = {}) => {
       const port = await freePort();
       const nodeArgs = PROFILE && name === 'event-service' ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
       const proc = await startAndAwait(
@@ -237,6 +292,7 @@ async function main(): Promise<void> {
             // ingest. The limiter still runs.
             RATE_LIMIT_EVENTS: '1000000000',
             INGEST_BODIES_PER_SENSOR: '100000',
+            ...env,
           },
         },
       );
@@ -262,7 +318,37 @@ async function main(): Promise<void> {
       beforeCommit = built.commit;
       before = await startService('event-service-before', built.main, 'before');
     }
-    const services = [...(before ? [{ name: 'before' as const, s: before }] : []), { name: 'service' as const, s: service }];
+    const services: Array<{ name: CaseRun['case']; s: Awaited<ReturnType<typeof startService>> }> = [
+      ...(before ? [{ name: 'before' as const, s: before }] : []),
+    ];
+    for (const v of VARIANTS) {
+      await createDatabase(pg.adminUrl, `variant_${v.name}`, 'bench_template');
+      services.push({
+        name: `variant ${v.name}` as const,
+        s: await startService(`event-service-${v.name}`, appMain, `variant_${v.name}`, v.env),
+      });
+    }
+    services.push({ name: 'service', s: service });
+
+    const storageCeiling = async (sensorId: string) => {
+      const csv = path.join(work, 'batch-rows.csv');
+      await exportCsv(dbUrl('service'), sensorId, csv);
+      const [{ n }] = (await query<{ n: string }>(dbUrl('service'), 'SELECT count(*) AS n FROM events WHERE sensor_id = $1', [
+        sensorId,
+      ])) as [{ n: string }];
+      log(`copy: psql \\copy of the ${n} rows stored by the batched service runs into an empty events table`);
+      const copy = await copyFromCsv(dbUrl('copy_ceiling'), csv, Number(n));
+      log(`  ${Math.round(copy.rowsPerS)} rows/s`);
+      const rows = await loadRows(dbUrl('service'), sensorId, FLUSH_BENCH_ROWS);
+      const flushOpts = { flushRows: 2000, concurrency: 4 };
+      log(
+        `flush statement on ${rows.length} rows, ${flushOpts.flushRows} per flush, ${flushOpts.concurrency} at once: with and without event_ids`,
+      );
+      const withDedupe = await flushRows(dbUrl('flush_dedupe'), rows, { ...flushOpts, dedupe: true });
+      const withoutDedupe = await flushRows(dbUrl('flush_plain'), rows, { ...flushOpts, dedupe: false });
+      log(`  with dedupe ${Math.round(withDedupe.rowsPerS)} rows/s, without ${Math.round(withoutDedupe.rowsPerS)} rows/s`);
+      return { copy, flush: { ...flushOpts, withDedupe, withoutDedupe } };
+    };
 
     let batchSensor = '';
     for (const shape of SHAPES) {
@@ -295,9 +381,13 @@ async function main(): Promise<void> {
       for (let round = 1; round <= TIMING.rounds; round++) {
         for (const c of runsOf) {
           const roundAcks: Acks = new Map();
-          const cpuBefore = cpuMs(c.pid);
+          const cpuBefore = cpuSnapshot(c.pid, postmasterPid, redisPid);
           const result = await closedLoop(c.target, c.workload, c.seq, roundAcks, { connections, durationS: TIMING.roundS });
-          result.serverCpuMs = cpuMs(c.pid) - cpuBefore;
+          const cpuAfter = cpuSnapshot(c.pid, postmasterPid, redisPid);
+          result.serverCpuMs = cpuAfter.server - cpuBefore.server;
+          result.dbCpuMs = cpuAfter.db - cpuBefore.db;
+          result.redisCpuMs = cpuAfter.redis - cpuBefore.redis;
+          result.loadCpuMs = cpuAfter.load - cpuBefore.load;
           for (const [k, v] of roundAcks) c.acks.set(k, v);
           c.rounds.push(result);
           let checked = '';
@@ -332,27 +422,11 @@ async function main(): Promise<void> {
     }
     peakRss.bare = peakRssMb(bare.proc.child.pid!);
     peakRss.naive = peakRssMb(naive.proc.child.pid!);
-    peakRss.service = peakRssMb(service.proc.child.pid!);
-    if (before) peakRss.before = peakRssMb(before.proc.child.pid!);
+    for (const { name, s: svc } of services) peakRss[name] = peakRssMb(svc.proc.child.pid!);
     for (const stop of stops.splice(2).reverse()) await stop(); // the servers; PostgreSQL and Redis stay
 
     // (d) COPY of the rows the service stored in its batched runs, and the flush statement with/without dedupe
-    const csv = path.join(work, 'batch-rows.csv');
-    await exportCsv(dbUrl('service'), batchSensor, csv);
-    const [{ n }] = (await query<{ n: string }>(dbUrl('service'), 'SELECT count(*) AS n FROM events WHERE sensor_id = $1', [
-      batchSensor,
-    ])) as [{ n: string }];
-    log(`copy: psql \\copy of the ${n} rows stored by the batched service runs into an empty events table`);
-    const copy = await copyFromCsv(dbUrl('copy_ceiling'), csv, Number(n));
-    log(`  ${Math.round(copy.rowsPerS)} rows/s`);
-    const rows = await loadRows(dbUrl('service'), batchSensor, FLUSH_BENCH_ROWS);
-    const flushOpts = { flushRows: 2000, concurrency: 4 };
-    log(
-      `flush statement on ${rows.length} rows, ${flushOpts.flushRows} per flush, ${flushOpts.concurrency} at once: with and without event_ids`,
-    );
-    const flushDedupe = await flushRows(dbUrl('flush_dedupe'), rows, { ...flushOpts, dedupe: true });
-    const flushPlain = await flushRows(dbUrl('flush_plain'), rows, { ...flushOpts, dedupe: false });
-    log(`  with dedupe ${Math.round(flushDedupe.rowsPerS)} rows/s, without ${Math.round(flushPlain.rowsPerS)} rows/s`);
+    const storage = batchSensor ? await storageCeiling(batchSensor) : undefined;
 
     const report: BenchReport = {
       kind: SMOKE ? 'smoke' : 'full',
@@ -371,8 +445,7 @@ async function main(): Promise<void> {
         load1AtEnd: load1(),
       },
       runs,
-      copy,
-      flush: { ...flushOpts, withDedupe: flushDedupe, withoutDedupe: flushPlain },
+      ...storage,
       peakRssMb: peakRss,
       targets: [],
     };
@@ -427,6 +500,9 @@ function combine(rounds: RunResult[], eventsPerRequest: number): RunResult {
     p50Ms: median((r) => r.p50Ms),
     p99Ms: median((r) => r.p99Ms),
     serverCpuMs: sum((r) => r.serverCpuMs ?? 0),
+    dbCpuMs: sum((r) => r.dbCpuMs ?? 0),
+    redisCpuMs: sum((r) => r.redisCpuMs ?? 0),
+    loadCpuMs: sum((r) => r.loadCpuMs ?? 0),
   };
 }
 

@@ -1,9 +1,7 @@
-/**
- * The typed settings of one stack (Pulumi.<stack>.yaml), read and checked before any resource is declared.
- * Every problem is collected and reported at once, each line naming its `event-stack:<key>`.
- */
+/** The typed settings of one stack (Pulumi.<stack>.yaml) as the components receive them. */
 import * as pulumi from '@pulumi/pulumi';
-import { settings, type SettingName } from '../app/src/config';
+import { type SettingName } from '../app/src/config';
+import { NEVER_PROMOTED, parseStackSecrets, parseStackSettings, StackSettingsError, type StackSettings } from './stack-schema';
 
 export interface Resources {
   requests: { cpu: string; memory: string };
@@ -15,9 +13,20 @@ export interface ThirdPartyService {
   resources: Resources;
 }
 
-/** qa/staging/prod run an image that `make promote` pinned by digest; dev builds its own. */
+/** qa/staging/prod run an image that `make promote` pinned by digest (none before the first promotion); dev builds its own. */
 export type ImageSource =
-  { kind: 'pinned'; ref: string; version: string } | { kind: 'build'; repository: string; dockerfile: string; context: string };
+  | { kind: 'pinned'; ref: string; version: string }
+  | { kind: 'never-promoted' }
+  | { kind: 'build'; repository: string; dockerfile: string; context: string };
+
+/**
+ * TLS of an Ingress: cert-manager fills the Secret `secretName` from an issuer, or the Secret already exists
+ * in the namespace (created by hand or another tool).
+ */
+export interface TlsSetting {
+  certManager?: { kind: 'ClusterIssuer' | 'Issuer'; name: string };
+  secretName: string;
+}
 
 export interface AlertReceivers {
   pager: string;
@@ -26,8 +35,27 @@ export interface AlertReceivers {
   heartbeat: string;
 }
 
+/**
+ * Who runs Prometheus, Alertmanager and Grafana. `bundled`: this program deploys its own (with these settings).
+ * `operator`: the cluster's Prometheus Operator (kube-prometheus-stack) does; the program declares monitors, a
+ * PrometheusRule, an AlertmanagerConfig and dashboard ConfigMaps labelled with `matchLabels`, and lets the
+ * Prometheus pods of `namespace` scrape its pods.
+ */
+export type MonitoringMode =
+  | {
+      mode: 'bundled';
+      /** externalUrl: where people open this Prometheus (event-stack:prometheusUrl); alert links point there. */
+      prometheus: ThirdPartyService & { retention: string; storage: string; externalUrl: string };
+      alertmanager: ThirdPartyService;
+      grafana: ThirdPartyService & { storage?: string; host?: string; tls?: TlsSetting };
+    }
+  | { mode: 'operator'; namespace: string; matchLabels: Record<string, string> };
+
 export interface StackConfig {
   namespace: string;
+  monitoring: MonitoringMode;
+  /** Webhook URLs of the receivers of alerts/alertmanager.yml (critical → pager, warning → ticket, Watchdog → heartbeat), secret. */
+  alertReceivers: pulumi.Output<AlertReceivers>;
   kubeContext?: string;
   image: ImageSource;
   app: {
@@ -35,247 +63,93 @@ export interface StackConfig {
     maxReplicas: number;
     resources: Resources;
     host: string;
-    tlsSecretName?: string;
+    tls?: TlsSetting;
+    /** hard: never two replicas on one node (DoNotSchedule); soft: preferred only. */
+    topologySpread: 'hard' | 'soft';
     maintenanceSchedule: string;
     /** Non-secret settings of app/src/config.ts that differ from their defaults. */
     env: Partial<Record<SettingName, string>>;
   };
   ingress: { className: string; namespace: string };
-  postgres: ({ external: false; storage: string } & ThirdPartyService) | { external: true; databaseUrl: pulumi.Output<string> };
+  postgres:
+    | ({ external: false; storage: string; backup: { schedule: string; keep: number; storage: string } } & ThirdPartyService)
+    | { external: true; databaseUrl: pulumi.Output<string> };
   redis: ThirdPartyService;
-  prometheus: ThirdPartyService & { retention: string; storage: string };
   pushgateway: ThirdPartyService;
   /** prometheus-postgres-exporter and prometheus-redis-exporter (their own Deployments). */
   postgresExporter: ThirdPartyService;
   redisExporter: ThirdPartyService;
-  /** Webhook URLs of the receivers of alerts/alertmanager.yml (critical → pager, warning → ticket), secret. */
-  alertmanager: ThirdPartyService & { receivers: pulumi.Output<AlertReceivers> };
-  grafana: ThirdPartyService & { storage?: string; host?: string };
 }
 
-export class StackConfigError extends Error {
-  constructor(
-    readonly stackName: string,
-    readonly problems: string[],
-  ) {
-    super(`stack "${stackName}" is misconfigured (Pulumi.${stackName}.yaml):\n${problems.map((p) => `  - ${p}`).join('\n')}`);
-    this.name = 'StackConfigError';
-  }
-}
-
-const DIGEST_REF = /^[a-z0-9]+(?:[._-][a-z0-9]+)*(?::[0-9]+)?(?:\/[a-z0-9]+(?:[._-][a-z0-9]+)*)*@sha256:[0-9a-f]{64}$/;
-const SEMVER = /^\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?$/;
-const QUANTITY = /^\d+(\.\d+)?(m|Ki|Mi|Gi|Ti|k|M|G|T)?$/;
-const DURATION = /^\d+[smhdwy]$/;
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-const HOST = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
-
-/** Why a third-party image reference is unacceptable, or undefined when it names an explicit version. */
-export function thirdPartyImageProblem(image: string): string | undefined {
-  if (image.includes('@sha256:')) return undefined;
-  const lastSegment = image.slice(image.lastIndexOf('/') + 1);
-  const tag = lastSegment.includes(':') ? lastSegment.slice(lastSegment.indexOf(':') + 1) : undefined;
-  if (!tag) return `"${image}" has no tag: pin an explicit version (e.g. ${image}:1.2.3)`;
-  if (tag === 'latest') return `"${image}" uses "latest": pin an explicit version`;
-  return undefined;
-}
-
-/** Why an app image reference is not a digest-pinned one, or undefined. */
-export function pinnedRefProblem(ref: string): string | undefined {
-  if (DIGEST_REF.test(ref)) return undefined;
-  if (/:latest(@|$)/.test(ref) || !ref.includes('@'))
-    return `"${ref}" is a tag, not a digest: pin it as <repository>@sha256:<64 hex> (make promote writes it)`;
-  return `"${ref}" is not of the form <repository>@sha256:<64 hex>`;
-}
-
-/** Reads and checks the stack's configuration; throws StackConfigError listing every problem. */
+/**
+ * Reads and checks the stack's configuration before any resource is declared: the `event-stack:*` keys
+ * through the schema `make promote` uses too (./stack-schema), the secrets through their own. Throws a
+ * StackSettingsError listing every problem at once, each line naming its `event-stack:<key>`.
+ */
 export function readStackConfig(config = new pulumi.Config(), stack = pulumi.getStack()): StackConfig {
+  const file = `Pulumi.${stack}.yaml`;
+  const values = pulumi.runtime.allConfig();
+  let settings: StackSettings | undefined;
   const problems: string[] = [];
-  const key = (k: string) => `${config.name}:${k}`;
-
-  function obj<T>(k: string, required = true): Record<string, unknown> | undefined {
-    let value: unknown;
-    try {
-      value = config.getObject<T>(k);
-    } catch {
-      problems.push(`${key(k)}: is not valid YAML/JSON`);
-      return undefined;
-    }
-    if (value === undefined) {
-      if (required) problems.push(`${key(k)}: required but not set`);
-      return undefined;
-    }
-    if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-      problems.push(`${key(k)}: must be a map`);
-      return undefined;
-    }
-    return value as Record<string, unknown>;
+  try {
+    settings = parseStackSettings(values, file);
+  } catch (err) {
+    if (!(err instanceof StackSettingsError)) throw err;
+    problems.push(...err.problems);
   }
-  function str(o: Record<string, unknown> | undefined, path: string, field: string, check?: RegExp, fallback?: string): string {
-    const v = o?.[field] ?? fallback;
-    if (o === undefined && fallback === undefined) return '';
-    if (typeof v !== 'string' || v === '') problems.push(`${path}.${field}: required string`);
-    else if (check && !check.test(v)) problems.push(`${path}.${field}: "${v}" does not match ${check}`);
-    return typeof v === 'string' ? v : '';
+  try {
+    parseStackSecrets(values, file, settings?.postgres.external === true);
+  } catch (err) {
+    if (!(err instanceof StackSettingsError)) throw err;
+    problems.push(...err.problems);
   }
-  function int(o: Record<string, unknown> | undefined, path: string, field: string, min: number, fallback?: number): number {
-    const v = o?.[field] ?? fallback;
-    if (o === undefined && fallback === undefined) return 0;
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < min) problems.push(`${path}.${field}: must be an integer ≥ ${min}`);
-    return typeof v === 'number' ? v : 0;
-  }
-  function resources(o: Record<string, unknown> | undefined, path: string): Resources {
-    const r = (o?.resources ?? undefined) as Record<string, Record<string, unknown>> | undefined;
-    if (o !== undefined && (typeof r !== 'object' || r === null)) {
-      problems.push(`${path}.resources: required map {requests: {cpu, memory}, limits: {cpu, memory}}`);
-    }
-    const part = (which: 'requests' | 'limits') => {
-      const p = r?.[which] as Record<string, unknown> | undefined;
-      if (r && typeof p !== 'object') problems.push(`${path}.resources.${which}: required map {cpu, memory}`);
-      return {
-        cpu: str(p, `${path}.resources.${which}`, 'cpu', QUANTITY),
-        memory: str(p, `${path}.resources.${which}`, 'memory', QUANTITY),
-      };
-    };
-    return { requests: part('requests'), limits: part('limits') };
-  }
-  function thirdParty(k: string): { raw?: Record<string, unknown>; service: ThirdPartyService } {
-    const raw = obj(k);
-    const image = str(raw, key(k), 'image');
-    const problem = image ? thirdPartyImageProblem(image) : undefined;
-    if (problem) problems.push(`${key(k)}.image: ${problem}`);
-    return { raw, service: { image, resources: resources(raw, key(k)) } };
-  }
+  if (!settings || problems.length) throw new StackSettingsError(file, problems);
 
-  const namespace = config.get('namespace');
-  if (!namespace) problems.push(`${key('namespace')}: required but not set`);
-  else if (!DNS_LABEL.test(namespace)) problems.push(`${key('namespace')}: "${namespace}" is not a valid namespace name`);
-
-  const pinned = obj('image', false);
-  const build = obj('build', false);
-  let image: ImageSource = { kind: 'pinned', ref: '', version: '' };
-  if (pinned && build) problems.push(`${key('image')} and ${key('build')}: set only one (a stack either pins an image or builds it)`);
-  else if (pinned) {
-    const ref = str(pinned, key('image'), 'ref');
-    const problem = ref ? pinnedRefProblem(ref) : undefined;
-    if (problem) problems.push(`${key('image')}.ref: ${problem}`);
-    image = { kind: 'pinned', ref, version: str(pinned, key('image'), 'version', SEMVER) };
-  } else if (build) {
-    image = {
-      kind: 'build',
-      repository: str(build, key('build'), 'repository', /^[a-z0-9][a-z0-9._\-/:]*$/),
-      dockerfile: str(build, key('build'), 'dockerfile', undefined, 'app/Dockerfile'),
-      context: str(build, key('build'), 'context', undefined, '.'),
-    };
-    if (image.repository.includes('@') || /:[^/]*$/.test(image.repository.replace(/^[^/]*\//, '')))
-      problems.push(`${key('build')}.repository: give the repository without tag or digest (the tag is the version)`);
-  } else {
-    problems.push(
-      `${key('image')}: required but not set (qa/staging/prod pin {ref: <repository>@sha256:…, version}; dev sets ${key('build')})`,
-    );
-  }
-
-  const appRaw = obj('app');
-  const replicas = int(appRaw, key('app'), 'replicas', 1);
-  const maxReplicas = int(appRaw, key('app'), 'maxReplicas', 1, replicas);
-  if (appRaw && maxReplicas < replicas) problems.push(`${key('app')}.maxReplicas: must be ≥ replicas (${replicas})`);
-  const env: Partial<Record<SettingName, string>> = {};
-  const envRaw = appRaw?.env ?? {};
-  if (typeof envRaw !== 'object' || envRaw === null) problems.push(`${key('app')}.env: must be a map of setting → value`);
-  else
-    for (const [name, value] of Object.entries(envRaw)) {
-      const setting = (settings as Record<string, { secret?: boolean; schema: { safeParse(v: unknown): { success: boolean } } }>)[name];
-      if (!setting) problems.push(`${key('app')}.env.${name}: not a setting of app/src/config.ts`);
-      else if (setting.secret) problems.push(`${key('app')}.env.${name}: is a secret; the program supplies it from a Kubernetes Secret`);
-      else if (!setting.schema.safeParse(String(value)).success)
-        problems.push(`${key('app')}.env.${name}: invalid value ${JSON.stringify(value)}`);
-      else env[name as SettingName] = String(value);
-    }
-  const app: StackConfig['app'] = {
-    replicas,
-    maxReplicas,
-    resources: resources(appRaw, key('app')),
-    host: str(appRaw, key('app'), 'host', HOST),
-    tlsSecretName: typeof appRaw?.tlsSecretName === 'string' ? appRaw.tlsSecretName : undefined,
-    maintenanceSchedule: str(appRaw, key('app'), 'maintenanceSchedule', /^(\S+\s+){4}\S+$/, '17 3 * * *'),
-    env,
-  };
-
-  const ingressRaw = obj('ingress');
-  const ingress = {
-    className: str(ingressRaw, key('ingress'), 'className'),
-    namespace: str(ingressRaw, key('ingress'), 'namespace', DNS_LABEL),
-  };
-
-  const pgRaw = obj('postgres');
-  let postgres: StackConfig['postgres'];
-  if (pgRaw?.external === true) {
-    const databaseUrl = config.getSecret('databaseUrl');
-    if (databaseUrl === undefined)
-      problems.push(
-        `${key('databaseUrl')}: required secret when ${key('postgres')}.external is true (pulumi config set --secret databaseUrl postgres://…)`,
-      );
-    postgres = { external: true, databaseUrl: databaseUrl ?? pulumi.output('') };
-  } else {
-    const { raw, service } = thirdParty('postgres');
-    postgres = { external: false, storage: str(raw, key('postgres'), 'storage', QUANTITY), ...service };
-  }
-
-  const redis = thirdParty('redis').service;
-  const prom = thirdParty('prometheus');
-  const prometheus = {
-    ...prom.service,
-    retention: str(prom.raw, key('prometheus'), 'retention', DURATION),
-    storage: str(prom.raw, key('prometheus'), 'storage', QUANTITY),
-  };
-  const pushgateway = thirdParty('pushgateway').service;
-  const postgresExporter = thirdParty('postgresExporter').service;
-  const redisExporter = thirdParty('redisExporter').service;
-  const receivers = config.getSecretObject<AlertReceivers>('alertReceivers');
-  if (receivers === undefined)
-    problems.push(
-      `${key('alertReceivers')}: required secret {pager, ticket, heartbeat} of webhook URLs (pulumi config set --secret --path 'alertReceivers.pager' https://…)`,
-    );
-  const alertmanager = {
-    ...thirdParty('alertmanager').service,
-    receivers: receivers ?? pulumi.output({ pager: '', ticket: '', heartbeat: '' }),
-  };
-  const graf = thirdParty('grafana');
-  const grafana = {
-    ...graf.service,
-    storage: graf.raw?.storage === undefined ? undefined : str(graf.raw, key('grafana'), 'storage', QUANTITY),
-    host: graf.raw?.host === undefined ? undefined : str(graf.raw, key('grafana'), 'host', HOST),
-  };
-
-  // Read by `make promote` (the gate out of this stage), checked here so a typo fails early.
-  const promotion = obj('promotion');
-  int(promotion, key('promotion'), 'soakMinutes', 0);
-  for (const [field, max] of [
-    ['maxErrorRatio', 1],
-    ['maxBurnRate', Infinity],
-  ] as const) {
-    const v = promotion?.[field];
-    if (promotion && (typeof v !== 'number' || !(v >= 0 && v <= max)))
-      problems.push(`${key('promotion')}.${field}: must be a number in [0, ${max}]`);
-  }
-  const prometheusUrl = config.get('prometheusUrl');
-  if (!prometheusUrl || !/^https?:\/\/\S+$/.test(prometheusUrl))
-    problems.push(`${key('prometheusUrl')}: required http(s) URL of this stage's Prometheus`);
-
-  if (problems.length) throw new StackConfigError(stack, problems);
+  // The secret values stay Outputs marked secret, so they never reach logs or state in clear text.
+  const s = settings;
+  const image: ImageSource =
+    s.image === NEVER_PROMOTED ? { kind: 'never-promoted' } : s.image ? { kind: 'pinned', ...s.image } : { kind: 'build', ...s.build! };
   return {
-    namespace: namespace!,
-    kubeContext: config.get('kubeContext'),
+    namespace: s.namespace,
+    kubeContext: s.kubeContext,
     image,
-    app,
-    ingress,
-    postgres,
-    redis,
-    prometheus,
-    pushgateway,
-    postgresExporter,
-    redisExporter,
-    alertmanager,
-    grafana,
+    app: {
+      ...s.app,
+      maxReplicas: s.app.maxReplicas ?? s.app.replicas,
+      env: s.app.env as StackConfig['app']['env'],
+      tls: tlsSetting(s.app.tls),
+    },
+    ingress: s.ingress,
+    postgres:
+      s.postgres.external === true
+        ? { external: true, databaseUrl: config.requireSecret('databaseUrl') }
+        : {
+            external: false,
+            image: s.postgres.image,
+            resources: s.postgres.resources,
+            storage: s.postgres.storage,
+            backup: s.postgres.backup,
+          },
+    redis: s.redis,
+    monitoring:
+      s.monitoring.mode === 'operator'
+        ? s.monitoring
+        : {
+            mode: 'bundled',
+            prometheus: { ...s.prometheus!, externalUrl: s.prometheusUrl },
+            alertmanager: s.alertmanager!,
+            grafana: { ...s.grafana!, tls: tlsSetting(s.grafana!.tls) },
+          },
+    alertReceivers: config.requireSecretObject<AlertReceivers>('alertReceivers'),
+    pushgateway: s.pushgateway,
+    postgresExporter: s.postgresExporter,
+    redisExporter: s.redisExporter,
   };
+}
+
+function tlsSetting(tls: StackSettings['app']['tls']): TlsSetting | undefined {
+  if (!tls) return undefined;
+  if (tls.clusterIssuer) return { certManager: { kind: 'ClusterIssuer', name: tls.clusterIssuer }, secretName: tls.secretName };
+  if (tls.issuer) return { certManager: { kind: 'Issuer', name: tls.issuer }, secretName: tls.secretName };
+  return { secretName: tls.secretName };
 }

@@ -9,11 +9,11 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { parse } from 'yaml';
 import type * as PulumiModule from '@pulumi/pulumi';
 import type * as ProgramModule from './program';
+import { NEVER_PROMOTED, PROJECT, pulumiConfigOfStackFile } from './stack-schema';
 
-export const PROJECT = 'event-stack';
+export { PROJECT };
 export const STACKS = ['dev', 'qa', 'staging', 'prod'] as const;
 export type StackName = (typeof STACKS)[number];
 const REPO_ROOT = path.resolve(__dirname, '..');
@@ -51,9 +51,7 @@ export interface OfflineRun {
 
 /** The `config:` map of Pulumi.<stack>.yaml, as `pulumi` hands it to the program (objects JSON-encoded). */
 export function stackFileConfig(stack: string): Record<string, string> {
-  const file = path.join(REPO_ROOT, `Pulumi.${stack}.yaml`);
-  const doc = parse(fs.readFileSync(file, 'utf8')) as { config?: Record<string, unknown> };
-  return Object.fromEntries(Object.entries(doc.config ?? {}).map(([k, v]) => [k, typeof v === 'string' ? v : JSON.stringify(v)]));
+  return pulumiConfigOfStackFile(fs.readFileSync(path.join(REPO_ROOT, `Pulumi.${stack}.yaml`), 'utf8'));
 }
 
 /** Values for the secrets that `pulumi config set --secret` would hold on a real stack. */
@@ -76,6 +74,8 @@ export interface RunOptions {
   set?: Record<string, string>;
   /** Keys to remove. */
   remove?: string[];
+  /** Run a never-promoted stack as it is (the program refuses it) instead of with a stand-in image. */
+  keepNeverPromoted?: boolean;
 }
 
 /** Fake digests and passwords derived from the inputs, so runs are reproducible. */
@@ -135,6 +135,12 @@ export async function runOffline(stack: string, options: RunOptions = {}): Promi
   const fromFile = stackFileConfig(stack);
   const secrets = testSecrets(fromFile);
   const config: Record<string, string> = { ...fromFile, ...secrets, ...options.set };
+  // A stack never promoted has no image to run yet (the program refuses it); offline it renders with an obviously fake one.
+  if (config[`${PROJECT}:image`] === NEVER_PROMOTED && !options.keepNeverPromoted)
+    config[`${PROJECT}:image`] = JSON.stringify({
+      ref: `registry.test.invalid/event-service@sha256:${'0'.repeat(64)}`,
+      version: '0.0.0-never-promoted',
+    });
   for (const k of options.remove ?? []) delete config[k];
   pulumi.runtime.setAllConfig(config, Object.keys(secrets));
 

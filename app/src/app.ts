@@ -8,7 +8,6 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import express, { Express } from 'express';
-import { pinoHttp } from 'pino-http';
 import { Gauge } from 'prom-client';
 import type { Config } from './config';
 import { createPool } from './db/pool';
@@ -25,13 +24,9 @@ import { Batcher } from './ingest/batcher';
 import { Ingest } from './ingest/ingest';
 import { createIngestMetrics, registerPoolMetrics } from './ingest/metrics';
 import { SensorRateLimiter } from './ingest/rate-limit';
-import { loggableUrl, type Logger } from './observability/logger';
+import { accessLog } from './observability/access-log';
+import { maskInUrls, type Logger } from './observability/logger';
 import { createMetrics, httpMetricsMiddleware } from './observability/metrics';
-
-/** An incoming X-Request-Id is reused only when it looks like an id, never arbitrary text. */
-const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
-/** Probe and scrape endpoints are not access-logged: they would drown the real traffic. */
-const QUIET_PATHS = new Set(['/healthz', '/readyz', '/metrics']);
 
 export function buildApp(config: Config, logger: Logger) {
   const metrics = createMetrics();
@@ -88,32 +83,11 @@ export function buildApp(config: Config, logger: Logger) {
     },
   });
 
+  maskInUrls(config.ADMIN_TOKEN);
   const app: Express = express();
   app.disable('x-powered-by');
   app.set('trust proxy', false);
-  app.use(
-    pinoHttp({
-      logger,
-      genReqId: (req, res) => {
-        const incoming = req.headers['x-request-id'];
-        const id = typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
-        res.setHeader('X-Request-Id', id);
-        return id;
-      },
-      autoLogging: { ignore: (req) => QUIET_PATHS.has((req.url ?? '').split('?')[0] ?? '') },
-      customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info'),
-      // Whole header sets are never logged: they carry bearer tokens.
-      serializers: {
-        req: (req: { id: unknown; method: string; url: string; remoteAddress?: string }) => ({
-          id: req.id,
-          method: req.method,
-          url: loggableUrl(req.url, [config.ADMIN_TOKEN]),
-          remoteAddress: req.remoteAddress,
-        }),
-        res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
-      },
-    }),
-  );
+  app.use(accessLog(logger));
   app.use(httpMetricsMiddleware(metrics));
   app.use((_req, res, next) => {
     if (state.shuttingDown) res.setHeader('Connection', 'close');
@@ -135,7 +109,7 @@ export function buildApp(config: Config, logger: Logger) {
   app.use(openApiRouter());
   app.use(sensorsRouter(pool, auth, config.BODY_LIMIT_BYTES));
 
-  app.use(notFound([config.ADMIN_TOKEN]));
+  app.use(notFound);
   app.use(errorMiddleware(logger));
 
   return { app, metrics, ingestMetrics, batcher, pool, redis, probe, state };

@@ -222,39 +222,52 @@ export class ConfigError extends Error {
 
 /** Parses the environment; throws ConfigError listing one line per bad or missing variable. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
-  const config = loadSettings(Object.keys(settings) as SettingName[], env) as Config;
-  const problems = crossCheck(config);
-  if (problems.length) throw new ConfigError(problems);
-  return config;
+  return loadSettings(Object.keys(settings) as SettingName[], env) as Config;
 }
 
-/** Settings that are each valid but contradict one another. */
-function crossCheck(c: Config): string[] {
-  const problems: string[] = [];
-  if (c.INGEST_MAX_CONCURRENT_FLUSHES >= c.DB_POOL_MAX) {
-    problems.push(
-      `INGEST_MAX_CONCURRENT_FLUSHES: must be below DB_POOL_MAX (${c.DB_POOL_MAX}), so that token lookups still get a connection (got ${c.INGEST_MAX_CONCURRENT_FLUSHES})`,
-    );
-  }
-  if (c.INGEST_QUEUE_MAX_ROWS < c.MAX_EVENTS_PER_REQUEST) {
-    problems.push(
-      `INGEST_QUEUE_MAX_ROWS: must be at least MAX_EVENTS_PER_REQUEST (${c.MAX_EVENTS_PER_REQUEST}), or the largest allowed batch could only be queued into an empty queue (got ${c.INGEST_QUEUE_MAX_ROWS})`,
-    );
-  }
-  if (c.DEDUPE_WINDOW_DAYS * 86400 <= c.EVENT_MAX_AGE_S) {
-    problems.push(
-      `DEDUPE_WINDOW_DAYS: must cover more than EVENT_MAX_AGE_S (${c.EVENT_MAX_AGE_S} s), or a late retry of an accepted event could be stored twice (got ${c.DEDUPE_WINDOW_DAYS})`,
-    );
-  }
-  if (c.RETENTION_DAYS * 86400 <= c.EVENT_MAX_AGE_S + 86400) {
-    problems.push(
-      `RETENTION_DAYS: must cover EVENT_MAX_AGE_S (${c.EVENT_MAX_AGE_S} s) plus a day, or accepted events could fall into a partition already dropped (got ${c.RETENTION_DAYS})`,
-    );
-  }
-  return problems;
+/**
+ * Settings that are each valid but contradict one another. A rule runs wherever all the settings it
+ * reads are loaded: in the service, in the maintenance job, and on a stack's settings before `pulumi up`.
+ */
+interface CrossRule {
+  /** Every setting `problem` reads. */
+  reads: SettingName[];
+  problem(c: Config): string | undefined;
 }
+const crossRule = (r: CrossRule) => r;
 
-/** Parses only the named settings (batch jobs need fewer than the service). */
+const CROSS_RULES = [
+  crossRule({
+    reads: ['INGEST_MAX_CONCURRENT_FLUSHES', 'DB_POOL_MAX'],
+    problem: (c) =>
+      c.INGEST_MAX_CONCURRENT_FLUSHES >= c.DB_POOL_MAX
+        ? `INGEST_MAX_CONCURRENT_FLUSHES: must be below DB_POOL_MAX (${c.DB_POOL_MAX}), so that token lookups, reads and /readyz still get a connection (got ${c.INGEST_MAX_CONCURRENT_FLUSHES})`
+        : undefined,
+  }),
+  crossRule({
+    reads: ['INGEST_QUEUE_MAX_ROWS', 'MAX_EVENTS_PER_REQUEST'],
+    problem: (c) =>
+      c.INGEST_QUEUE_MAX_ROWS < c.MAX_EVENTS_PER_REQUEST
+        ? `INGEST_QUEUE_MAX_ROWS: must be at least MAX_EVENTS_PER_REQUEST (${c.MAX_EVENTS_PER_REQUEST}), or the largest allowed batch could only be queued into an empty queue (got ${c.INGEST_QUEUE_MAX_ROWS})`
+        : undefined,
+  }),
+  crossRule({
+    reads: ['DEDUPE_WINDOW_DAYS', 'EVENT_MAX_AGE_S'],
+    problem: (c) =>
+      c.DEDUPE_WINDOW_DAYS * 86400 <= c.EVENT_MAX_AGE_S
+        ? `DEDUPE_WINDOW_DAYS: must cover more than EVENT_MAX_AGE_S (${c.EVENT_MAX_AGE_S} s), or a late retry of an accepted event could be stored twice (got ${c.DEDUPE_WINDOW_DAYS})`
+        : undefined,
+  }),
+  crossRule({
+    reads: ['RETENTION_DAYS', 'EVENT_MAX_AGE_S'],
+    problem: (c) =>
+      c.RETENTION_DAYS * 86400 <= c.EVENT_MAX_AGE_S + 86400
+        ? `RETENTION_DAYS: must cover EVENT_MAX_AGE_S (${c.EVENT_MAX_AGE_S} s) plus a day, or accepted events could fall into a partition already dropped (got ${c.RETENTION_DAYS})`
+        : undefined,
+  }),
+];
+
+/** Parses only the named settings (batch jobs need fewer than the service), then the cross-setting rules among them. */
 export function loadSettings<K extends SettingName>(names: readonly K[], env: NodeJS.ProcessEnv = process.env): Pick<Config, K> {
   const problems: string[] = [];
   const out: Record<string, unknown> = {};
@@ -271,6 +284,13 @@ export function loadSettings<K extends SettingName>(names: readonly K[], env: No
       problems.push(
         `${name}: ${parsed.error.issues.map((i) => i.message).join('; ')} (got ${s.secret ? '<redacted>' : JSON.stringify(raw)})`,
       );
+  }
+  if (problems.length) throw new ConfigError(problems);
+  const loaded = new Set<string>(names);
+  for (const rule of CROSS_RULES) {
+    if (!rule.reads.every((name) => loaded.has(name))) continue;
+    const problem = rule.problem(out as Config);
+    if (problem) problems.push(problem);
   }
   if (problems.length) throw new ConfigError(problems);
   return out as Pick<Config, K>;

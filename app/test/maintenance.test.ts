@@ -148,6 +148,18 @@ describe('maintenance job', () => {
     expect(await main(env({ PUSHGATEWAY_URL: `http://127.0.0.1:${await freePort()}` }))).toBe(0);
   });
 
+  it('when DEDUPE_WINDOW_DAYS does not cover EVENT_MAX_AGE_S, then it exits 2 naming both and forgets no dedupe id', async () => {
+    const spy = jest.spyOn(console, 'error').mockImplementation(() => undefined);
+    const ids = async () => Number((await client.query('SELECT count(*) AS n FROM event_ids')).rows[0].n);
+    const before = await ids();
+    expect(await main(env({ DEDUPE_WINDOW_DAYS: '7', EVENT_MAX_AGE_S: '604800' }))).toBe(2);
+    expect(spy).toHaveBeenCalledWith(
+      expect.stringMatching(/^config error: DEDUPE_WINDOW_DAYS: must cover more than EVENT_MAX_AGE_S \(604800 s\)/),
+    );
+    expect(await ids()).toBe(before);
+    spy.mockRestore();
+  });
+
   it('when its configuration is bad, then it exits 2', async () => {
     const spy = jest.spyOn(console, 'error').mockImplementation(() => undefined);
     expect(await main({ DATABASE_URL: 'mysql://nope' })).toBe(2);

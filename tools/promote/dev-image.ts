@@ -4,13 +4,12 @@
  */
 import { PromoteError } from './errors';
 import { PulumiCli } from './pulumi-cli';
-import { isSemVer } from './semver';
+import { checkVersion } from './semver';
 import { Image, isDigestRef } from './stack-files';
 
 export interface DevImage extends Image {
   /** Where the answer came from, for messages. */
   source: string;
-  outputs: Record<string, unknown>;
 }
 
 export function resolveDevImage(pulumi: PulumiCli, env: NodeJS.ProcessEnv, assumedVersion?: string): DevImage {
@@ -18,8 +17,7 @@ export function resolveDevImage(pulumi: PulumiCli, env: NodeJS.ProcessEnv, assum
   if (ref) {
     if (!isDigestRef(ref)) throw new PromoteError(`DEV_IMAGE_REF "${ref}" is not a digest-pinned reference (<repository>@sha256:<64 hex>)`);
     const version = env.DEV_VERSION || assumedVersion;
-    if (!version || !isSemVer(version)) throw new PromoteError(`DEV_VERSION "${version ?? ''}" is not a semantic version (x.y.z)`);
-    return { ref, version, source: 'DEV_IMAGE_REF', outputs: {} };
+    return { ref, version: checkVersion(version ?? '', 'DEV_VERSION'), source: 'DEV_IMAGE_REF' };
   }
   if (!pulumi.available) {
     throw new PromoteError(

@@ -12,7 +12,7 @@ import { evaluateGate, formatGate } from './gate';
 import { deployPreconditions, deployStack } from './deploy';
 import { appendLedger, gitUser, LEDGER_FILE, LedgerRecord } from './ledger';
 import { PULUMI_MISSING, PulumiCli } from './pulumi-cli';
-import { compareSemVer, parseSemVer } from './semver';
+import { checkVersion, compareVersions } from './semver';
 import { digestOf, Image, pinnedImage, readStackFile, StackFile, withPinnedImage } from './stack-files';
 import { nextStage, parseStage, previousStage, Stage, stageIndex, STAGES } from './stages';
 
@@ -49,7 +49,7 @@ export async function promote(o: PromoteOptions): Promise<PromoteOutcome> {
   const log = o.log ?? ((line: string) => console.log(line));
   const version = o.version.trim();
   if (!version) throw new PromoteError('VERSION is required, e.g. `make promote VERSION=1.4.2` (see `make status`)');
-  parseSemVer(version);
+  checkVersion(version, 'VERSION');
   const requested = o.to ? parseStage(o.to, 'target stage TO') : undefined;
   if (requested === 'dev') {
     throw new PromoteError('dev is not a promotion target: dev runs the image it builds from app/ (`make release`, then deploy dev)');
@@ -61,7 +61,8 @@ export async function promote(o: PromoteOptions): Promise<PromoteOutcome> {
 
   // What each stage runs. Every qa/staging/prod file must pin a digest; dev is asked only when needed.
   const stacks = Object.fromEntries(STAGES.map((s) => [s, readStackFile(o.root, s)])) as Record<Stage, StackFile>;
-  const running = new Map<Stage, Image>(PINNED_STAGES.map((s) => [s, pinnedImage(stacks[s])]));
+  // A stage never promoted runs nothing yet; it can only be a target.
+  const running = new Map<Stage, Image>(PINNED_STAGES.filter((s) => !stacks[s].neverPromoted).map((s) => [s, pinnedImage(stacks[s])]));
   let dev: DevImage | undefined;
   if (requested === 'qa' || !PINNED_STAGES.some((s) => running.get(s)?.version === version)) {
     dev = resolveDevImage(pulumi, env, version);
@@ -112,7 +113,7 @@ export async function promote(o: PromoteOptions): Promise<PromoteOutcome> {
       `${version} runs with different digests (${which}): a version must be one image; the digest from ${source} would be used`,
     );
   }
-  if (current && compareSemVer(version, current.version) < 0) {
+  if (current && compareVersions(version, current.version) < 0) {
     refusals.push(`downgrade: ${target} runs ${current.version}, which is newer than ${version}`);
   }
   if (refusals.length && !o.force) throw new RefusedError(refusals);
@@ -123,7 +124,7 @@ export async function promote(o: PromoteOptions): Promise<PromoteOutcome> {
   const gate = await evaluateGate({
     stage: source,
     version,
-    prometheusUrl: stacks[source].prometheusUrl ?? (typeof dev?.outputs.prometheusUrl === 'string' ? dev.outputs.prometheusUrl : undefined),
+    prometheusUrl: stacks[source].prometheusUrl,
     thresholds: stacks[source].thresholds,
   });
   log(formatGate(gate));

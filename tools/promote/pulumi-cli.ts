@@ -6,8 +6,8 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { PromoteError } from './errors';
+import { versionProblem } from '../../infra/stack-schema';
 import { Image, isDigestRef } from './stack-files';
-import { isSemVer } from './semver';
 import { Stage } from './stages';
 
 export const PULUMI_MISSING =
@@ -59,16 +59,16 @@ export class PulumiCli {
   }
 
   /** What the dev stack runs, from its outputs `imageRef` and `version`. */
-  devImage(): Image & { outputs: Record<string, unknown> } {
+  devImage(): Image {
     const outputs = this.stackOutputs('dev');
     const { imageRef, version } = outputs;
-    if (typeof imageRef !== 'string' || !isDigestRef(imageRef) || typeof version !== 'string' || !isSemVer(version)) {
+    if (typeof imageRef !== 'string' || !isDigestRef(imageRef) || typeof version !== 'string' || versionProblem(version) !== undefined) {
       throw new PromoteError(
         `the dev stack's outputs do not name a digest-pinned image: expected imageRef "<repository>@sha256:<64 hex>" and version "x.y.z", ` +
           `got imageRef ${JSON.stringify(imageRef)}, version ${JSON.stringify(version)}`,
       );
     }
-    return { ref: imageRef, version, outputs };
+    return { ref: imageRef, version };
   }
 
   /** Selects the stack, creating it (empty: its settings come from Pulumi.<stage>.yaml) when it does not exist yet. */

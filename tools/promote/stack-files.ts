@@ -6,14 +6,22 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { isScalar, parseDocument, Scalar } from 'yaml';
+import {
+  DEFAULT_PROMOTION,
+  isDigestRef,
+  NEVER_PROMOTED,
+  parseStackSettings,
+  PROJECT,
+  pulumiConfigOfStackFile,
+  StackSettingsError,
+  type StackSettings,
+} from '../../infra/stack-schema';
 import { PromoteError } from './errors';
-import { isSemVer } from './semver';
+import { applyScalarEdits, type ScalarEdit } from './yaml-edit';
 import { Stage } from './stages';
 
-export const PROJECT = 'event-stack';
+export { isDigestRef, PROJECT };
 export const IMAGE_KEY = `${PROJECT}:image`;
-export const PROMOTION_KEY = `${PROJECT}:promotion`;
-export const PROMETHEUS_URL_KEY = `${PROJECT}:prometheusUrl`;
 
 /** An image as it runs in a stage: the digest-pinned reference and the version it was built from. */
 export interface Image {
@@ -22,13 +30,8 @@ export interface Image {
 }
 
 /** Thresholds for promoting OUT of a stage. */
-export interface GateThresholds {
-  soakMinutes: number;
-  maxErrorRatio: number;
-  maxBurnRate: number;
-}
-
-export const DEFAULT_THRESHOLDS: GateThresholds = { soakMinutes: 30, maxErrorRatio: 0.001, maxBurnRate: 1 };
+export type GateThresholds = typeof DEFAULT_PROMOTION;
+export const DEFAULT_THRESHOLDS: GateThresholds = DEFAULT_PROMOTION;
 
 export interface StackFile {
   stage: Stage;
@@ -36,16 +39,12 @@ export interface StackFile {
   source: string;
   /** What the file pins, if anything (dev pins nothing: it builds). */
   image?: Image;
+  /** The file says `event-stack:image: never-promoted`: no image has ever been pinned here. */
+  neverPromoted: boolean;
   thresholds: GateThresholds;
   /** True when the file has no `event-stack:promotion` and the defaults apply. */
   defaultThresholds: boolean;
-  prometheusUrl?: string;
-}
-
-const DIGEST_REF = /^[a-z0-9][a-z0-9._\-/:]*@sha256:[0-9a-f]{64}$/;
-
-export function isDigestRef(ref: string): boolean {
-  return DIGEST_REF.test(ref);
+  prometheusUrl: string;
 }
 
 export function digestOf(ref: string): string {
@@ -62,12 +61,15 @@ function parse(file: string, source: string) {
   return doc;
 }
 
-function positiveNumber(file: string, key: string, value: unknown): number {
-  const n = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
-  if (typeof n !== 'number' || !Number.isFinite(n) || n < 0) {
-    throw new PromoteError(`${file}: ${PROMOTION_KEY}.${key} must be a non-negative number, got ${JSON.stringify(value)}`);
+/** The settings of a stack file's text, checked by the schema the Pulumi program uses: bad input when it refuses them. */
+function settingsOf(name: string, source: string): StackSettings {
+  parse(name, source);
+  try {
+    return parseStackSettings(pulumiConfigOfStackFile(source), name);
+  } catch (err) {
+    if (err instanceof StackSettingsError) throw new PromoteError(err.message);
+    throw err;
   }
-  return n;
 }
 
 export function readStackFile(root: string, stage: Stage): StackFile {
@@ -78,72 +80,63 @@ export function readStackFile(root: string, stage: Stage): StackFile {
   } catch {
     throw new PromoteError(`${path.basename(file)} not found in ${root}: every stage needs its stack file`);
   }
-  const name = path.basename(file);
-  const config = (parse(name, source).toJS()?.config ?? {}) as Record<string, unknown>;
-  const image = config[IMAGE_KEY];
-  const promotion = config[PROMOTION_KEY] as Record<string, unknown> | undefined;
-  const url = config[PROMETHEUS_URL_KEY];
-  const result: StackFile = { stage, file, source, thresholds: DEFAULT_THRESHOLDS, defaultThresholds: promotion === undefined };
-  if (image && typeof image === 'object') {
-    const { ref, version } = image as Record<string, unknown>;
-    if (typeof ref === 'string' && typeof version === 'string') result.image = { ref, version };
-  }
-  if (promotion !== undefined) {
-    if (typeof promotion !== 'object' || promotion === null) throw new PromoteError(`${name}: ${PROMOTION_KEY} must be a map`);
-    result.thresholds = {
-      soakMinutes: positiveNumber(name, 'soakMinutes', promotion.soakMinutes ?? DEFAULT_THRESHOLDS.soakMinutes),
-      maxErrorRatio: positiveNumber(name, 'maxErrorRatio', promotion.maxErrorRatio ?? DEFAULT_THRESHOLDS.maxErrorRatio),
-      maxBurnRate: positiveNumber(name, 'maxBurnRate', promotion.maxBurnRate ?? DEFAULT_THRESHOLDS.maxBurnRate),
-    };
-  }
-  if (typeof url === 'string' && url !== '') result.prometheusUrl = url;
-  return result;
+  const settings = settingsOf(path.basename(file), source);
+  return {
+    stage,
+    file,
+    source,
+    image: typeof settings.image === 'object' ? settings.image : undefined,
+    neverPromoted: settings.image === NEVER_PROMOTED,
+    thresholds: settings.promotion ?? DEFAULT_THRESHOLDS,
+    defaultThresholds: settings.promotion === undefined,
+    prometheusUrl: settings.prometheusUrl,
+  };
 }
 
-/** The image a qa/staging/prod file pins; bad input when it pins no digest or no valid version. */
-export function pinnedImage(stack: StackFile): Image {
-  const name = path.basename(stack.file);
-  const example = `${IMAGE_KEY}: {ref: "<repository>@sha256:<64 hex>", version: "x.y.z"}`;
-  if (!stack.image) throw new PromoteError(`${name} has no pinned image: expected ${example}`);
-  if (!isDigestRef(stack.image.ref)) {
-    throw new PromoteError(`${name} pins no digest: ${IMAGE_KEY}.ref is "${stack.image.ref}", expected ${example}`);
+/** Why a stage has no image: it was never promoted (`make status` shows it, `make up` refuses it). */
+export class NeverPromotedError extends PromoteError {
+  constructor(readonly stage: string) {
+    super(
+      `stack ${stage} was never promoted, so it has no image to deploy. Promote a version first: make promote VERSION=x.y.z TO=${stage}`,
+    );
   }
-  if (!isSemVer(stack.image.version)) {
-    throw new PromoteError(`${name}: ${IMAGE_KEY}.version "${stack.image.version}" is not a semantic version (x.y.z)`);
+}
+
+/** The image a qa/staging/prod file pins; bad input when it builds instead, NeverPromotedError before its first promotion. */
+export function pinnedImage(stack: StackFile): Image {
+  if (stack.neverPromoted) throw new NeverPromotedError(stack.stage);
+  if (!stack.image) {
+    throw new PromoteError(
+      `${path.basename(stack.file)} pins no image: expected ${IMAGE_KEY}: {ref: "<repository>@sha256:<64 hex>", version: "x.y.z"}`,
+    );
   }
   return stack.image;
 }
 
-/** Renders `value` in the quoting style the scalar already had. */
-function renderScalar(node: Scalar, value: string): string {
-  switch (node.type) {
-    case Scalar.QUOTE_DOUBLE:
-      return JSON.stringify(value);
-    case Scalar.QUOTE_SINGLE:
-      return `'${value.replace(/'/g, "''")}'`;
-    default:
-      return value;
-  }
-}
-
 /**
- * The stack file's text with `event-stack:image.ref` and `.version` replaced. Both keys must exist
- * (the file pins an image already); the result is re-read to prove it says what was meant.
+ * The stack file's text with `event-stack:image.ref` and `.version` replaced, or — on the first
+ * promotion — `never-promoted` replaced in place by a `{ref, version}` flow map. The result is re-read
+ * through the stack schema.
  */
 export function withPinnedImage(stack: StackFile, image: Image): string {
   const name = path.basename(stack.file);
   const doc = parse(name, stack.source);
-  const edits: { start: number; end: number; text: string }[] = [];
-  for (const key of ['ref', 'version'] as const) {
-    const node = doc.getIn(['config', IMAGE_KEY, key], true);
-    if (!isScalar(node) || !node.range) throw new PromoteError(`${name} has no ${IMAGE_KEY}.${key} to replace`);
-    edits.push({ start: node.range[0], end: node.range[1], text: renderScalar(node, image[key]) });
-  }
-  edits.sort((a, b) => b.start - a.start);
-  let text = stack.source;
-  for (const e of edits) text = text.slice(0, e.start) + e.text + text.slice(e.end);
-  const check = parse(name, text).toJS()?.config?.[IMAGE_KEY] as Record<string, unknown> | undefined;
-  if (check?.ref !== image.ref || check?.version !== image.version) {
+  const edits: ScalarEdit[] = [];
+  const whole = doc.getIn(['config', IMAGE_KEY], true);
+  if (stack.neverPromoted && isScalar(whole)) {
+    // Rendered as a plain scalar, the flow map's text replaces `never-promoted` (quoted or not).
+    whole.type = Scalar.PLAIN;
+    edits.push({ node: whole, value: `{ ref: ${JSON.stringify(image.ref)}, version: ${JSON.stringify(image.version)} }` });
+  } else
+    for (const key of ['ref', 'version'] as const) {
+      const node = doc.getIn(['config', IMAGE_KEY, key], true);
+      if (!isScalar(node) || !node.range) throw new PromoteError(`${name} has no ${IMAGE_KEY}.${key} to replace`);
+      edits.push({ node, value: image[key] });
+    }
+  const text = applyScalarEdits(stack.source, edits);
+  // The edited file must still be one the Pulumi program accepts, and say what was meant.
+  const check = settingsOf(name, text).image;
+  if (typeof check !== 'object' || check.ref !== image.ref || check.version !== image.version) {
     throw new PromoteError(`${name}: editing ${IMAGE_KEY} in place would not yield ${JSON.stringify(image)}; edit it by hand`);
   }
   return text;

@@ -1,6 +1,7 @@
 /** One application error type, and the one middleware that turns any error into a JSON response. */
 import type { NextFunction, Request, Response } from 'express';
 import { isDatabaseUnavailable } from '../db/pool';
+import { requestLogger } from '../observability/access-log';
 import { loggableUrl, type Logger } from '../observability/logger';
 
 export class AppError extends Error {
@@ -59,20 +60,18 @@ export function toAppError(err: unknown): AppError {
   return new AppError(500, 'internal_error', 'internal error');
 }
 
-/** 404 for unknown routes; the path in the message is masked like a logged URL (`secrets`: the admin token). */
-export function notFound(secrets: readonly string[]) {
-  return (req: Request, _res: Response, next: NextFunction): void => {
-    next(new AppError(404, 'not_found', `no route for ${req.method} ${loggableUrl(req.path, secrets)}`));
-  };
+export function notFound(req: Request, _res: Response, next: NextFunction): void {
+  next(new AppError(404, 'not_found', `no route for ${req.method} ${loggableUrl(req.path)}`));
 }
 
 export function errorMiddleware(logger: Logger) {
   return (err: unknown, req: Request, res: Response, _next: NextFunction): void => {
     const appError = toAppError(err);
-    const log = (req as { log?: Logger }).log ?? logger;
-    if (appError.status >= 500 && appError.status !== 503) log.error({ err }, 'request failed');
-    else if (appError.status === 503) log.warn({ code: appError.code, err: (err as Error)?.message }, appError.message);
-    else log.debug({ code: appError.code }, appError.message);
+    // A child logger carrying the request only when a line is written: most errors are clients' and logged at debug.
+    if (appError.status >= 500 && appError.status !== 503) requestLogger(logger, req).error({ err }, 'request failed');
+    else if (appError.status === 503)
+      requestLogger(logger, req).warn({ code: appError.code, err: (err as Error)?.message }, appError.message);
+    else if (logger.isLevelEnabled('debug')) requestLogger(logger, req).debug({ code: appError.code }, appError.message);
     if (res.headersSent) {
       res.destroy();
       return;

@@ -37,12 +37,19 @@ export function createLogger(level: string, destination?: DestinationStream): Lo
 /** Query parameters whose values are logged; anything else may be a credential pasted into a URL. */
 const LOGGED_QUERY_PARAMS = new Set(['since', 'until', 'type', 'limit', 'cursor']);
 
+/** Secrets masked wherever they appear in a logged URL (the admin token: `maskInUrls` at start). */
+const urlSecrets = new Set<string>();
+
+export function maskInUrls(secret: string): void {
+  if (secret) urlSecrets.add(secret);
+}
+
 /**
  * The request URL as logged: unknown query parameters, anything shaped like a sensor token and the
- * given secrets (the admin token, however a client encoded it) are redacted.
+ * registered secrets (however a client percent-encoded them) are redacted.
  */
-export function loggableUrl(url: string, secrets: readonly string[] = []): string {
-  if (secrets.some((secret) => secret && (url.includes(secret) || safeDecode(url).includes(secret))))
+export function loggableUrl(url: string): string {
+  if ([...urlSecrets].some((secret) => url.includes(secret) || safeDecode(url).includes(secret)))
     return '[redacted: the URL held a secret]';
   const q = url.indexOf('?');
   const path = q < 0 ? url : url.slice(0, q);

@@ -2,6 +2,7 @@
  * Throwaway repositories for the promotion tests: stack files in several YAML styles (comments,
  * quoting, flow maps), the version files, and a stand-in `pulumi` executable that records its arguments.
  */
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -38,6 +39,37 @@ export interface FixtureOptions {
   soakMinutes?: number;
 }
 
+/**
+ * The keys of a stack file that promotion does not touch, valid for the stack schema (infra/stack-schema.ts),
+ * indented by `indent` (one level of the file's own style).
+ */
+function settings(stage: string, indent: string): string[] {
+  const i = (level: number, line: string) => indent.repeat(level) + line;
+  const service = (key: string, image: string, extra: string[] = []) => [
+    i(1, `event-stack:${key}:`),
+    i(2, `image: ${image}`),
+    ...extra.map((l) => i(2, l)),
+    i(2, 'resources: {requests: {cpu: 10m, memory: 32Mi}, limits: {cpu: 100m, memory: 64Mi}}'),
+  ];
+  return [
+    i(1, `event-stack:namespace: event-stack-${stage}`),
+    i(1, 'event-stack:app:'),
+    i(2, 'replicas: 1'),
+    i(2, `host: events.${stage}.example.com`),
+    i(2, 'tls: {secretName: events-tls}'),
+    i(2, 'resources: {requests: {cpu: 50m, memory: 128Mi}, limits: {cpu: 500m, memory: 256Mi}}'),
+    i(1, 'event-stack:ingress: {className: nginx, namespace: ingress-nginx}'),
+    ...service('postgres', 'postgres:16.6', ['storage: 1Gi', "backup: {schedule: '43 2 * * *', keep: 3, storage: 2Gi}"]),
+    ...service('redis', 'redis:7.4.1'),
+    ...service('prometheus', 'prom/prometheus:v2.54.1', ['retention: 3d', 'storage: 1Gi']),
+    ...service('pushgateway', 'prom/pushgateway:v1.10.0'),
+    ...service('postgresExporter', 'quay.io/prometheuscommunity/postgres-exporter:v0.15.0'),
+    ...service('redisExporter', 'oliver006/redis_exporter:v1.62.0'),
+    ...service('alertmanager', 'prom/alertmanager:v0.27.0'),
+    ...service('grafana', 'grafana/grafana:11.3.0'),
+  ];
+}
+
 /** Each stage's file is written in a different style, so byte-for-byte preservation is tested across styles. */
 export function stackFiles(o: FixtureOptions): Record<string, string> {
   const soak = o.soakMinutes ?? 60;
@@ -46,7 +78,8 @@ export function stackFiles(o: FixtureOptions): Record<string, string> {
     'Pulumi.dev.yaml': [
       '# dev builds its own image; no pinned ref here.',
       'config:',
-      '  event-stack:replicas: 1',
+      '  event-stack:build: {repository: registry.example/event-service}',
+      ...settings('dev', '  '),
       `  event-stack:prometheusUrl: ${o.prometheusUrl}`,
       '  event-stack:promotion:',
       `    soakMinutes: ${soak}   # leave dev after an hour`,
@@ -67,17 +100,19 @@ export function stackFiles(o: FixtureOptions): Record<string, string> {
       '    maxErrorRatio: 0.001',
       '    maxBurnRate: 1',
       `  event-stack:prometheusUrl: "${o.prometheusUrl}"`,
-      '  event-stack:replicas: 2',
+      '  event-stack:kubeContext: "qa-cluster"',
+      ...settings('qa', '  '),
       '',
     ].join('\n'),
     'Pulumi.staging.yaml': [
       'config:',
-      '    event-stack:replicas: "2"',
+      "    event-stack:kubeContext: 'staging'",
       '    event-stack:image:',
       `        version: "${o.staging.version}"`,
       `        ref: "${o.staging.ref}"`,
       `    event-stack:promotion: {soakMinutes: ${soak}, maxErrorRatio: 0.002, maxBurnRate: 2}`,
       `    event-stack:prometheusUrl: '${o.prometheusUrl}'`,
+      ...settings('staging', '    '),
       '# trailing comment',
       '',
     ].join('\n'),
@@ -85,10 +120,34 @@ export function stackFiles(o: FixtureOptions): Record<string, string> {
       'config:',
       `  event-stack:image: {ref: '${o.prod.ref}', version: '${o.prod.version}'}  # prod`,
       `  event-stack:prometheusUrl: ${o.prometheusUrl}`,
-      '  event-stack:replicas: 3',
+      ...settings('prod', '  '),
       '',
     ].join('\n'),
   };
+}
+
+/** The manifests `npm version --workspace app` reads: root and workspace package.json files and the lockfile. */
+export function npmWorkspace(): Record<string, string> {
+  const files = ['package.json', 'package-lock.json', ...['app', 'dashboards', 'infra', 'monitoring'].map((w) => `${w}/package.json`)];
+  return Object.fromEntries(files.map((f) => [f, fs.readFileSync(path.join(REPO_ROOT, f), 'utf8')]));
+}
+
+/** A git repository at `root` holding its files in one commit, with an identity of its own (no global git config needed). */
+export function gitRepo(root: string): { git: (...args: string[]) => string; env: NodeJS.ProcessEnv } {
+  const env = {
+    ...process.env,
+    GIT_AUTHOR_NAME: 'Release Test',
+    GIT_AUTHOR_EMAIL: 'release@test.invalid',
+    GIT_COMMITTER_NAME: 'Release Test',
+    GIT_COMMITTER_EMAIL: 'release@test.invalid',
+    GIT_CONFIG_GLOBAL: '/dev/null',
+    GIT_CONFIG_NOSYSTEM: '1',
+  };
+  const git = (...args: string[]) => execFileSync('git', args, { cwd: root, env, encoding: 'utf8' });
+  git('init', '--quiet', '--initial-branch=main');
+  git('add', '--all');
+  git('commit', '--quiet', '-m', 'Initial import');
+  return { git, env };
 }
 
 export function writeRepo(root: string, files: Record<string, string>): void {
@@ -98,12 +157,13 @@ export function writeRepo(root: string, files: Record<string, string>): void {
   }
 }
 
-/** Every file under `root` (relative path → content), to assert that nothing changed. */
+/** Every file under `root` (relative path → content; git's own files aside), to assert that nothing changed. */
 export function snapshot(root: string): Record<string, string> {
   const out: Record<string, string> = {};
   const walk = (dir: string) => {
     for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
       const full = path.join(dir, entry.name);
+      if (entry.isDirectory() && entry.name === '.git') continue;
       if (entry.isDirectory()) walk(full);
       else out[path.relative(root, full)] = fs.readFileSync(full, 'utf8');
     }

@@ -285,12 +285,14 @@ describe('promote: bad input changes nothing', () => {
     f['Pulumi.staging.yaml'] = (f['Pulumi.staging.yaml'] ?? '').replace(`"${ref('a')}"`, '"registry.example/event-service:1.0.0"');
   };
   const noImage = (f: Record<string, string>) => {
-    f['Pulumi.prod.yaml'] = 'config:\n  event-stack:replicas: 3\n';
+    f['Pulumi.prod.yaml'] = (f['Pulumi.prod.yaml'] ?? '').replace(/^ {2}event-stack:image: .*\n/m, '');
   };
   test.each([
     ['VERSION is empty', { version: '' }, {}, /VERSION is required/],
-    ['VERSION is malformed', { version: 'banana' }, {}, /malformed version "banana"/],
-    ['VERSION lacks a patch number', { version: '1.2' }, {}, /malformed version "1\.2"/],
+    ['VERSION is malformed', { version: 'banana' }, {}, /VERSION "banana": must be a semantic version/],
+    ['VERSION lacks a patch number', { version: '1.2' }, {}, /VERSION "1\.2": must be a semantic version/],
+    ['VERSION carries build metadata', { version: '1.2.0+build.5' }, {}, /VERSION "1\.2\.0\+build\.5": must carry no build metadata/],
+    ['VERSION has a leading zero', { version: '01.2.0' }, {}, /VERSION "01\.2\.0": must be a semantic version/],
     ['VERSION runs nowhere', { version: '2.0.0' }, {}, /version 2\.0\.0 runs in no stage.*dev runs 1\.2\.0, qa runs 1\.1\.0/],
     [
       'TO is an unknown stage',
@@ -299,8 +301,18 @@ describe('promote: bad input changes nothing', () => {
       /unknown target stage TO "uat": expected one of dev, qa, staging, prod/,
     ],
     ['TO is dev', { version: '1.2.0', to: 'dev' }, {}, /dev is not a promotion target/],
-    ['a stage file pins a tag, not a digest', { version: '1.2.0' }, { edit: noDigest }, /Pulumi\.staging\.yaml pins no digest/],
-    ['a stage file pins no image', { version: '1.2.0' }, { edit: noImage }, /Pulumi\.prod\.yaml has no pinned image/],
+    [
+      'a stage file pins a tag, not a digest',
+      { version: '1.2.0' },
+      { edit: noDigest },
+      /Pulumi\.staging\.yaml is not a valid stack file:\n {2}- event-stack:image\.ref: "registry\.example\/event-service:1\.0\.0" is a tag, not a digest/,
+    ],
+    [
+      'a stage file pins no image',
+      { version: '1.2.0' },
+      { edit: noImage },
+      /Pulumi\.prod\.yaml is not a valid stack file:\n {2}- event-stack:image: required but not set/,
+    ],
   ] as const)('when %s, then a clear message, exit code 2 and no file changed', async (_what, o, opts, message) => {
     const s = setup({}, opts);
     const { error } = await s.run(o);

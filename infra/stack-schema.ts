@@ -1,0 +1,436 @@
+/**
+ * The one schema of the stack files' `event-stack:*` keys (Pulumi.<stack>.yaml). The Pulumi program
+ * (infra/config.ts) and `make promote`/`make status` (tools/promote/stack-files.ts) both read a stack's
+ * settings only through `parseStackSettings`, so they accept and refuse exactly the same files.
+ * Add a key here and both see it. It imports neither Pulumi nor tools: both sides can load it.
+ */
+import semver from 'semver';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { ConfigError, loadSettings, settings, type SettingName } from '../app/src/config';
+import { TLS_REQUIRED_STAGES } from './policies/rules';
+
+export const PROJECT = 'event-stack';
+
+/** What a qa/staging/prod stack file says in `event-stack:image` until `make promote` first pins an image there. */
+export const NEVER_PROMOTED = 'never-promoted';
+
+/**
+ * Secret keys are set per stack with `pulumi config set --secret` and never committed; only the Pulumi
+ * program (which gets them decrypted) checks them, with `stackSecretsSchema`.
+ */
+export const SECRET_KEYS = ['alertReceivers', 'databaseUrl'] as const;
+
+/**
+ * Why a text is not a release version, or undefined. A release version is MAJOR.MINOR.PATCH with an optional
+ * pre-release, as the `semver` package reads it strictly (no leading zeros, no "v"). Build metadata
+ * (`1.2.3+build.5`) is refused: the version is the image tag, which cannot hold "+", and semver precedence
+ * ignores it, so two builds would pass for one version.
+ */
+export function versionProblem(version: string): string | undefined {
+  const parsed = semver.parse(version);
+  // semver.parse also takes " 1.2.3" and "v1.2.3"; a version is exactly its normal form (plus any build metadata).
+  if (!parsed || !version.startsWith(parsed.version) || version.slice(parsed.version.length).replace(/^\+.*$/, '') !== '')
+    return 'must be a semantic version MAJOR.MINOR.PATCH[-prerelease], e.g. 1.4.2 or 2.0.0-rc.1 (no leading zeros, no "v")';
+  if (parsed.build.length)
+    return `must carry no build metadata (+${parsed.build.join('.')}): the version is the image tag, and a tag cannot hold "+"`;
+  return undefined;
+}
+
+/** `<repository>@sha256:<64 hex>`, the repository in the Docker reference grammar (lower case, optional registry port). */
+const DIGEST_REF = /^[a-z0-9]+(?:[._-][a-z0-9]+)*(?::[0-9]+)?(?:\/[a-z0-9]+(?:[._-][a-z0-9]+)*)*@sha256:[0-9a-f]{64}$/;
+export const isDigestRef = (ref: string) => DIGEST_REF.test(ref);
+
+export function digestRefProblem(ref: string): string | undefined {
+  if (isDigestRef(ref)) return undefined;
+  if (!ref.includes('@')) return `"${ref}" is a tag, not a digest: pin it as <repository>@sha256:<64 hex> (make promote writes it)`;
+  return `"${ref}" is not of the form <repository>@sha256:<64 hex>`;
+}
+
+/** Why a third-party image reference is unacceptable, or undefined when it names an explicit version or digest. */
+export function thirdPartyImageProblem(image: string): string | undefined {
+  if (image.includes('@sha256:')) return undefined;
+  const lastSegment = image.slice(image.lastIndexOf('/') + 1);
+  const tag = lastSegment.includes(':') ? lastSegment.slice(lastSegment.indexOf(':') + 1) : undefined;
+  if (!tag) return `"${image}" has no tag: pin an explicit version (e.g. ${image}:1.2.3)`;
+  if (tag === 'latest') return `"${image}" uses "latest": pin an explicit version`;
+  return undefined;
+}
+
+const CRON_FIELDS = [
+  { name: 'minute', min: 0, max: 59 },
+  { name: 'hour', min: 0, max: 23 },
+  { name: 'day of month', min: 1, max: 31, any: true },
+  { name: 'month', min: 1, max: 12, names: ['JAN', 'FEB', 'MAR', 'APR', 'MAY', 'JUN', 'JUL', 'AUG', 'SEP', 'OCT', 'NOV', 'DEC'] },
+  // 0 and 7 are both Sunday.
+  { name: 'day of week', min: 0, max: 7, any: true, names: ['SUN', 'MON', 'TUE', 'WED', 'THU', 'FRI', 'SAT'] },
+] as const;
+const CRON_MACROS = ['@yearly', '@annually', '@monthly', '@weekly', '@daily', '@midnight', '@hourly'];
+
+/** Why a Kubernetes CronJob schedule is invalid (five fields, each value within its range), or undefined. */
+export function cronProblem(schedule: string): string | undefined {
+  const text = schedule.trim();
+  if (CRON_MACROS.includes(text)) return undefined;
+  if (/^(CRON_)?TZ=/.test(text)) return `"${schedule}": Kubernetes refuses TZ= in a schedule (schedules run in the cluster's time zone)`;
+  const fields = text.split(/\s+/);
+  if (fields.length !== 5)
+    return `"${schedule}" has ${fields.length} fields: a schedule has five (minute hour day-of-month month day-of-week) or is one of ${CRON_MACROS.join(', ')}`;
+  for (const [i, field] of fields.entries()) {
+    const spec = CRON_FIELDS[i]!;
+    const value = (v: string): number | undefined => {
+      const named = 'names' in spec ? (spec.names as readonly string[]).indexOf(v.toUpperCase()) : -1;
+      if (named >= 0) return named + (spec.name === 'month' ? 1 : 0);
+      return /^\d+$/.test(v) && Number(v) >= spec.min && Number(v) <= spec.max ? Number(v) : undefined;
+    };
+    for (const item of field.split(',')) {
+      const [range = '', step, extra] = item.split('/');
+      const bad = `"${schedule}": ${spec.name} "${item}" is not within ${spec.min}-${spec.max}`;
+      if (extra !== undefined || (step !== undefined && !/^[1-9]\d*$/.test(step))) return `${bad} (a step is /N with N ≥ 1)`;
+      if (range === '*' || ('any' in spec && range === '?')) continue;
+      const [low, high, more] = range.split('-');
+      const from = value(low ?? '');
+      const to = high === undefined ? from : value(high);
+      if (more !== undefined || from === undefined || to === undefined) return bad;
+      if (from > to) return `"${schedule}": ${spec.name} range "${range}" runs backwards`;
+    }
+  }
+  return undefined;
+}
+
+// Human messages: each names what is expected; the formatter adds the key path and the value given.
+const text = (what = 'a non-empty string') => z.string({ error: `must be ${what}` }).min(1, `must be ${what}`);
+const matching = (re: RegExp, what: string) => text(what).regex(re, `must be ${what}`);
+const checked = (problem: (v: string) => string | undefined, what: string) =>
+  text(what).superRefine((v, ctx) => {
+    const p = problem(v);
+    if (p) ctx.addIssue({ code: 'custom', message: p });
+  });
+const integer = (min: number) =>
+  z
+    .number({ error: `must be an integer ≥ ${min}` })
+    .int(`must be an integer ≥ ${min}`)
+    .min(min, `must be an integer ≥ ${min}`);
+const number = (min: number, max: number) =>
+  z
+    .number({ error: `must be a number in [${min}, ${max}]` })
+    .min(min, `must be a number in [${min}, ${max}]`)
+    .max(max, `must be a number in [${min}, ${max}]`);
+
+const QUANTITY = /^\d+(\.\d+)?(m|Ki|Mi|Gi|Ti|k|M|G|T)?$/;
+const quantity = matching(QUANTITY, 'a Kubernetes quantity (e.g. 250m, 512Mi, 2Gi)');
+const dnsLabel = matching(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'a DNS label (lower-case letters, digits, "-")');
+const hostName = matching(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, 'a host name (e.g. events.example.com)');
+const httpUrl = matching(/^https?:\/\/\S+$/, 'an http(s) URL');
+
+const resources = z.strictObject(
+  {
+    requests: z.strictObject({ cpu: quantity, memory: quantity }, { error: 'must be a map {cpu, memory}' }),
+    limits: z.strictObject({ cpu: quantity, memory: quantity }, { error: 'must be a map {cpu, memory}' }),
+  },
+  { error: 'must be a map {requests: {cpu, memory}, limits: {cpu, memory}}' },
+);
+const thirdPartyFields = { image: checked(thirdPartyImageProblem, 'an image reference with an explicit version'), resources };
+const map = <T extends z.core.$ZodLooseShape>(shape: T, what: string) => z.strictObject(shape, { error: `must be a map ${what}` });
+
+/**
+ * TLS of an Ingress: `secretName` holds the certificate; with `clusterIssuer` or `issuer` cert-manager issues it
+ * into that Secret, without either the Secret must already exist in the namespace.
+ */
+const tls = map(
+  { clusterIssuer: dnsLabel.optional(), issuer: dnsLabel.optional(), secretName: dnsLabel },
+  '{clusterIssuer | issuer, secretName} or {secretName} of an existing Secret',
+).refine((t) => !(t.clusterIssuer && t.issuer), { message: 'set clusterIssuer or issuer, not both' });
+
+const NON_SECRET_SETTINGS = (Object.keys(settings) as SettingName[]).filter((name) => !(settings[name] as { secret?: boolean }).secret);
+
+/** `app.env`: non-secret settings of app/src/config.ts, each valid, and together passing its cross-setting rules. */
+const appEnv = z
+  .record(z.string(), z.union([z.string(), z.number(), z.boolean()], { error: 'must be a string or number' }), {
+    error: 'must be a map of setting → value',
+  })
+  .superRefine((env, ctx) => {
+    const given: Record<string, string> = {};
+    for (const [name, value] of Object.entries(env)) {
+      const setting = (settings as Record<string, { secret?: boolean }>)[name];
+      if (!setting) ctx.addIssue({ code: 'custom', path: [name], message: 'is not a setting of app/src/config.ts' });
+      else if (setting.secret)
+        ctx.addIssue({ code: 'custom', path: [name], message: 'is a secret: the program supplies it from a Kubernetes Secret' });
+      else given[name] = String(value);
+    }
+    try {
+      loadSettings(NON_SECRET_SETTINGS, given);
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      // "NAME: problem" from the service's own checks: the very messages it would exit 2 with.
+      for (const problem of err.problems) {
+        const [name = '', ...rest] = problem.split(': ');
+        ctx.addIssue({ code: 'custom', path: [name], message: rest.join(': ') });
+      }
+    }
+  });
+
+export const DEFAULT_PROMOTION = { soakMinutes: 30, maxErrorRatio: 0.001, maxBurnRate: 1 };
+
+/** Every `event-stack:*` key a stack file may hold (without the `event-stack:` prefix), secrets excepted. */
+export const stackSettingsSchema = z
+  .strictObject({
+    namespace: dnsLabel,
+    /** kubeconfig context; absent: the current context. */
+    kubeContext: text().optional(),
+    /** qa/staging/prod: the image `make promote` pinned, or `never-promoted` until the first promotion. */
+    image: z
+      .union(
+        [
+          z.literal(NEVER_PROMOTED, { error: `must be a map {ref, version}, or ${NEVER_PROMOTED} until the first promotion` }),
+          map(
+            { ref: checked(digestRefProblem, '<repository>@sha256:<64 hex>'), version: checked(versionProblem, 'a semantic version') },
+            '{ref, version}',
+          ),
+        ],
+        { error: `must be a map {ref, version}, or ${NEVER_PROMOTED} until the first promotion` },
+      )
+      .optional(),
+    /** dev: build the image from the repository (tag = app/package.json version). */
+    build: map(
+      {
+        repository: matching(/^[a-z0-9][a-z0-9._\-/:]*$/, 'a lower-case repository name').refine(
+          (r) => !r.includes('@') && !/:[^/]*$/.test(r.replace(/^[^/]*\//, '')),
+          'must be the repository without tag or digest (the tag is the version)',
+        ),
+        dockerfile: text().default('app/Dockerfile'),
+        context: text().default('.'),
+      },
+      '{repository, dockerfile?, context?}',
+    ).optional(),
+    app: map(
+      {
+        replicas: integer(1),
+        maxReplicas: integer(1).optional(),
+        resources,
+        host: hostName,
+        tls: tls.optional(),
+        /** hard: never two replicas on one node; soft: a preference the scheduler may break. */
+        topologySpread: z.enum(['hard', 'soft'], { error: 'must be hard or soft' }).default('soft'),
+        maintenanceSchedule: checked(cronProblem, 'a cron schedule').default('17 3 * * *'),
+        env: appEnv.default({}),
+      },
+      '{replicas, resources, host, …}',
+    ).refine((a) => (a.maxReplicas ?? a.replicas) >= a.replicas, { message: 'maxReplicas must be ≥ replicas', path: ['maxReplicas'] }),
+    ingress: map({ className: text(), namespace: dnsLabel }, '{className, namespace}'),
+    postgres: z.union(
+      [
+        map({ external: z.literal(true) }, '{external: true}'),
+        map(
+          {
+            external: z.literal(false).optional(),
+            ...thirdPartyFields,
+            storage: quantity,
+            /** The in-cluster database's nightly pg_dump (a CronJob): when, how many dumps to keep, the volume's size. */
+            backup: map(
+              { schedule: checked(cronProblem, 'a cron schedule'), keep: integer(1), storage: quantity },
+              '{schedule, keep, storage} (the nightly pg_dump and how many dumps to keep)',
+            ),
+          },
+          '{image, storage, backup, resources}',
+        ),
+      ],
+      { error: 'must be a map {image, storage, backup, resources}, or {external: true} with the secret databaseUrl' },
+    ),
+    redis: map(thirdPartyFields, '{image, resources}'),
+    prometheus: map(
+      { ...thirdPartyFields, retention: matching(/^\d+[smhdwy]$/, 'a duration such as 7d or 12h'), storage: quantity },
+      '{image, retention, storage, resources}',
+    ).optional(),
+    pushgateway: map(thirdPartyFields, '{image, resources}'),
+    postgresExporter: map(thirdPartyFields, '{image, resources}'),
+    redisExporter: map(thirdPartyFields, '{image, resources}'),
+    alertmanager: map(thirdPartyFields, '{image, resources}').optional(),
+    grafana: map(
+      { ...thirdPartyFields, storage: quantity.optional(), host: hostName.optional(), tls: tls.optional() },
+      '{image, resources, storage?, host?, tls?}',
+    ).optional(),
+    /**
+     * Who runs Prometheus, Alertmanager and Grafana: this program (bundled, the default) or the cluster's
+     * Prometheus Operator (operator: its Prometheus pods run in `namespace` and select on `matchLabels`).
+     * In operator mode the prometheus, alertmanager and grafana keys are not used and may be left out.
+     */
+    monitoring: z
+      .discriminatedUnion(
+        'mode',
+        [
+          map({ mode: z.literal('bundled') }, '{mode: bundled}'),
+          map(
+            {
+              mode: z.literal('operator'),
+              namespace: dnsLabel,
+              matchLabels: z
+                .record(z.string(), text(), { error: 'must be a map of label → value' })
+                .refine(
+                  (m) => Object.keys(m).length > 0,
+                  'must name the labels the operator selects on (kube-prometheus-stack: {release: <its release name>})',
+                ),
+            },
+            '{mode: operator, namespace, matchLabels}',
+          ),
+        ],
+        { error: 'must be {mode: bundled} or {mode: operator, namespace, matchLabels}' },
+      )
+      .default({ mode: 'bundled' }),
+    /** Thresholds of the gate for promoting OUT of this stage (`make promote`); each has a default. */
+    promotion: map(
+      {
+        soakMinutes: integer(0).default(DEFAULT_PROMOTION.soakMinutes),
+        maxErrorRatio: number(0, 1).default(DEFAULT_PROMOTION.maxErrorRatio),
+        maxBurnRate: number(0, Number.MAX_SAFE_INTEGER).default(DEFAULT_PROMOTION.maxBurnRate),
+      },
+      '{soakMinutes?, maxErrorRatio?, maxBurnRate?}',
+    ).optional(),
+    /** This stage's Prometheus, asked by the promotion gate. */
+    prometheusUrl: httpUrl,
+  })
+  .superRefine((s, ctx) => {
+    // Bundled monitoring runs our own Prometheus, Alertmanager and Grafana: their settings are required then.
+    if (s.monitoring.mode === 'bundled')
+      for (const key of ['prometheus', 'alertmanager', 'grafana'] as const)
+        if (!s[key]) ctx.addIssue({ code: 'custom', path: [key], message: 'required but not set' });
+    if (s.image && s.build)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['image'],
+        message: `set only one of ${PROJECT}:image and ${PROJECT}:build (a stack either pins an image or builds it)`,
+      });
+    if (!s.image && !s.build)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['image'],
+        message: `required but not set (qa/staging/prod pin {ref: <repository>@sha256:…, version}; dev sets ${PROJECT}:build)`,
+      });
+  });
+
+export type StackSettings = z.output<typeof stackSettingsSchema>;
+
+/** The secrets, checked only by the Pulumi program (it alone gets them decrypted). */
+export const stackSecretsSchema = z.strictObject({
+  alertReceivers: map({ pager: httpUrl, ticket: httpUrl, heartbeat: httpUrl }, '{pager, ticket, heartbeat} of webhook URLs'),
+  databaseUrl: matching(/^postgres(ql)?:\/\/\S+$/, 'a postgres:// URL').optional(),
+});
+
+export class StackSettingsError extends Error {
+  constructor(
+    readonly file: string,
+    readonly problems: string[],
+  ) {
+    super(`${file} is not a valid stack file:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'StackSettingsError';
+  }
+}
+
+/**
+ * One line per issue: `event-stack:<key>.<path>: <message> (got <value>)`. Of a union's branches, the one
+ * the value came closest to speaks (a map with a bad image is reported as that, not as "not external").
+ */
+function describe(issue: z.core.$ZodIssue, showValues: boolean, base: PropertyKey[] = []): string[] {
+  const path = [...base, ...issue.path].map(String);
+  if (issue.code === 'invalid_union' && issue.input !== undefined && issue.errors.length) {
+    const closest = [...issue.errors].sort((a, b) => a.length - b.length)[0] ?? [];
+    return closest.flatMap((i) => describe(i, showValues, path));
+  }
+  const [key, ...rest] = path;
+  const where = key === undefined ? 'config' : `${PROJECT}:${key}${rest.map((p) => `.${p}`).join('')}`;
+  if (issue.code === 'unrecognized_keys') {
+    const known = key === undefined ? ` (known keys: ${Object.keys(stackSettingsSchema.shape).join(', ')})` : '';
+    const keys = issue.keys.map((k) => (key === undefined ? `${PROJECT}:${k}` : k));
+    return [`${where}: unknown key${keys.length > 1 ? 's' : ''} ${keys.join(', ')}${known}`];
+  }
+  if (issue.input === undefined && (issue.code === 'invalid_type' || issue.code === 'invalid_union'))
+    return [`${where}: required but not set`];
+  const scalar = issue.input !== undefined && (typeof issue.input !== 'object' || issue.input === null);
+  const got = showValues && scalar && !issue.message.includes(JSON.stringify(issue.input)) ? ` (got ${JSON.stringify(issue.input)})` : '';
+  return [`${where}: ${issue.message}${got}`];
+}
+
+/**
+ * The `event-stack:*` keys of a stack's configuration as the Pulumi CLI hands them to a program
+ * (every value a string; maps JSON-encoded), prefix removed. Problems: values that are not JSON.
+ */
+export function decodePulumiConfig(values: Record<string, string>): { decoded: Record<string, unknown>; problems: string[] } {
+  const decoded: Record<string, unknown> = {};
+  const problems: string[] = [];
+  for (const [fullKey, value] of Object.entries(values)) {
+    if (!fullKey.startsWith(`${PROJECT}:`)) continue;
+    const key = fullKey.slice(PROJECT.length + 1);
+    if (!/^[[{]/.test(value.trim())) {
+      decoded[key] = value;
+      continue;
+    }
+    try {
+      decoded[key] = JSON.parse(value);
+    } catch {
+      problems.push(`${fullKey}: is not valid YAML/JSON`);
+    }
+  }
+  return { decoded, problems };
+}
+
+/** The `config:` map of a stack file's text as the Pulumi CLI passes it to the program: scalars as strings, maps as JSON. */
+export function pulumiConfigOfStackFile(source: string): Record<string, string> {
+  const doc = parseYaml(source) as { config?: Record<string, unknown> } | null;
+  return Object.fromEntries(
+    Object.entries(doc?.config ?? {}).map(([k, v]) => [
+      k,
+      typeof v === 'string' ? v : v !== null && typeof v === 'object' ? JSON.stringify(v) : String(v),
+    ]),
+  );
+}
+
+/** What a stage requires beyond the schema: TLS on every Ingress in staging and prod (the policy pack's rule too). */
+function stageProblems(s: StackSettings, stage: string | undefined): string[] {
+  if (!stage || !TLS_REQUIRED_STAGES.includes(stage)) return [];
+  const why = `required in ${stage} (bearer tokens must not cross the network in clear)`;
+  return [
+    ...(s.app.tls ? [] : [`${PROJECT}:app.tls: ${why}`]),
+    ...(s.grafana?.host && !s.grafana.tls ? [`${PROJECT}:grafana.tls: ${why}, since grafana.host exposes Grafana`] : []),
+  ];
+}
+
+/**
+ * The stack's settings from its configuration (Pulumi's form), or a StackSettingsError listing every problem.
+ * The stage is read from the file name (Pulumi.<stage>.yaml).
+ */
+export function parseStackSettings(values: Record<string, string>, file: string): StackSettings {
+  const { decoded, problems } = decodePulumiConfig(values);
+  for (const key of SECRET_KEYS) delete decoded[key];
+  const result = stackSettingsSchema.safeParse(decoded, { reportInput: true });
+  const stage = /Pulumi\.([^/]+)\.yaml$/.exec(file)?.[1];
+  problems.push(
+    ...(result.error?.issues.flatMap((i) => describe(i, true)) ?? []),
+    ...(result.success ? stageProblems(result.data, stage) : []),
+  );
+  if (problems.length || !result.success) throw new StackSettingsError(file, problems);
+  return result.data;
+}
+
+const SECRET_HELP: Record<(typeof SECRET_KEYS)[number], string> = {
+  alertReceivers: "{pager, ticket, heartbeat} of webhook URLs: pulumi config set --secret --path 'alertReceivers.pager' https://…",
+  databaseUrl: 'pulumi config set --secret databaseUrl postgres://…',
+};
+
+/** The secrets of a stack (Pulumi's form, decrypted), or a StackSettingsError. Values are never echoed. */
+export function parseStackSecrets(
+  values: Record<string, string>,
+  file: string,
+  externalDatabase: boolean,
+): z.output<typeof stackSecretsSchema> {
+  const { decoded, problems } = decodePulumiConfig(values);
+  const secrets = Object.fromEntries(SECRET_KEYS.filter((k) => k in decoded).map((k) => [k, decoded[k]]));
+  const result = stackSecretsSchema.safeParse(secrets, { reportInput: true });
+  const missing = (key: (typeof SECRET_KEYS)[number], when = '') =>
+    `${PROJECT}:${key}: required secret${when}, not set (${SECRET_HELP[key]})`;
+  for (const issue of result.error?.issues ?? []) {
+    const key = issue.path[0] as (typeof SECRET_KEYS)[number];
+    problems.push(issue.path.length === 1 && issue.input === undefined ? missing(key) : describe(issue, false).join('\n'));
+  }
+  if (externalDatabase && !('databaseUrl' in secrets)) problems.push(missing('databaseUrl', ` when ${PROJECT}:postgres.external is true`));
+  if (problems.length || !result.success) throw new StackSettingsError(file, problems);
+  return result.data;
+}

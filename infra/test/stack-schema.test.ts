@@ -1,0 +1,280 @@
+/**
+ * One table of stack files that the Pulumi program (infra/config.ts, under mocks, with the secrets a
+ * deployer would have set) and `make promote` (tools/promote/stack-files.ts) must judge alike: both accept,
+ * or both refuse with the same problems. Each edit starts from a real stack file of the repository.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { parseDocument } from 'yaml';
+import type * as PulumiModule from '@pulumi/pulumi';
+import { PromoteError } from '../../tools/promote/errors';
+import { readStackFile } from '../../tools/promote/stack-files';
+import type * as ConfigModule from '../config';
+import { testSecrets } from '../offline';
+import { cronProblem, NEVER_PROMOTED, pulumiConfigOfStackFile } from '../stack-schema';
+
+const ROOT = path.resolve(__dirname, '..', '..');
+const original = (stage: string) => fs.readFileSync(path.join(ROOT, `Pulumi.${stage}.yaml`), 'utf8');
+
+type Edit = (doc: ReturnType<typeof parseDocument>) => void;
+const set =
+  (keyPath: string[], value: unknown): Edit =>
+  (doc) =>
+    doc.setIn(['config', ...keyPath], value);
+const remove =
+  (keyPath: string[]): Edit =>
+  (doc) =>
+    doc.deleteIn(['config', ...keyPath]);
+
+/** A stage's file with `edits`; a stage never promoted first gets an image as `make promote` would pin it. */
+function edited(stage: string, ...edits: Edit[]): string {
+  const doc = parseDocument(original(stage));
+  if (edits.length && doc.getIn(['config', 'event-stack:image']) === NEVER_PROMOTED)
+    doc.setIn(
+      ['config', 'event-stack:image'],
+      doc.createNode({ ref: `registry.example.com/event-service@sha256:${'c'.repeat(64)}`, version: '1.2.0' }),
+    );
+  for (const e of edits) e(doc);
+  return doc.toString();
+}
+
+/** The problems the Pulumi program reports for this stack file ([] when it accepts it). */
+async function infraProblems(stage: string, source: string): Promise<string[]> {
+  let problems: string[] = [];
+  await jest.isolateModulesAsync(async () => {
+    const pulumi = require('@pulumi/pulumi') as typeof PulumiModule;
+    await pulumi.runtime.setMocks(
+      { newResource: ({ name, inputs }) => ({ id: name, state: inputs }), call: ({ inputs }) => inputs },
+      'event-stack',
+      stage,
+      false,
+    );
+    const config = pulumiConfigOfStackFile(source);
+    const secrets = testSecrets(config);
+    pulumi.runtime.setAllConfig({ ...config, ...secrets }, Object.keys(secrets));
+    const { readStackConfig } = require('../config') as typeof ConfigModule;
+    try {
+      readStackConfig();
+    } catch (err) {
+      if ((err as Error).name !== 'StackSettingsError') throw err;
+      problems = (err as Error & { problems: string[] }).problems;
+    }
+  });
+  return problems;
+}
+
+/** The problems `make promote` reports reading this stack file ([] when it accepts it). */
+function promoteProblems(stage: 'dev' | 'qa' | 'staging' | 'prod', source: string): string[] {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'stack-schema-'));
+  fs.writeFileSync(path.join(root, `Pulumi.${stage}.yaml`), source);
+  try {
+    readStackFile(root, stage);
+    return [];
+  } catch (err) {
+    if (!(err instanceof PromoteError)) throw err;
+    return err.message.split('\n').flatMap((line) => (line.startsWith('  - ') ? [line.slice(4)] : []));
+  } finally {
+    fs.rmSync(root, { recursive: true });
+  }
+}
+
+const qaImage = (version: string) => set(['event-stack:image', 'version'], version);
+const schedule = (cron: string) => set(['event-stack:app', 'maintenanceSchedule'], cron);
+const env = (name: string, value: string) => set(['event-stack:app', 'env', name], value);
+
+const ACCEPTED: [string, 'dev' | 'qa' | 'staging' | 'prod', Edit[]][] = [
+  ['the dev stack file as committed', 'dev', []],
+  ['the qa stack file as committed', 'qa', []],
+  ['the staging stack file as committed', 'staging', []],
+  ['the prod stack file as committed (external database)', 'prod', []],
+  ['a pre-release version', 'qa', [qaImage('1.3.0-rc.1')]],
+  ['no promotion thresholds (the defaults apply)', 'staging', [remove(['event-stack:promotion'])]],
+  ['a schedule with steps', 'qa', [schedule('*/15 * * * *')]],
+  ['a schedule with names and ranges', 'qa', [schedule('30 2 * JAN-JUN MON-FRI')]],
+  ['a schedule macro', 'qa', [schedule('@daily')]],
+  ['a dedupe window longer than the accepted event age', 'dev', [env('DEDUPE_WINDOW_DAYS', '9')]],
+  ['a setting given as a YAML number', 'dev', [set(['event-stack:app', 'env', 'DB_POOL_MAX'], 12)]],
+  ['no TLS in qa (optional below staging)', 'qa', [remove(['event-stack:app', 'tls'])]],
+  ['TLS from an existing Secret in prod', 'prod', [set(['event-stack:app', 'tls'], { secretName: 'events-tls' })]],
+];
+
+const REFUSED: [string, 'dev' | 'qa' | 'staging' | 'prod', Edit[], RegExp][] = [
+  ['prod without TLS', 'prod', [remove(['event-stack:app', 'tls'])], /^event-stack:app\.tls: required in prod/],
+  ['staging without TLS', 'staging', [remove(['event-stack:app', 'tls'])], /^event-stack:app\.tls: required in staging/],
+  [
+    'both cert-manager issuers',
+    'staging',
+    [set(['event-stack:app', 'tls', 'issuer'], 'local-ca')],
+    /^event-stack:app\.tls: set clusterIssuer or issuer, not both$/,
+  ],
+  [
+    'a topology spread that is neither hard nor soft',
+    'prod',
+    [set(['event-stack:app', 'topologySpread'], 'strict')],
+    /^event-stack:app\.topologySpread: must be hard or soft/,
+  ],
+  [
+    'a version with build metadata',
+    'qa',
+    [qaImage('1.2.3+build.5')],
+    /^event-stack:image\.version: must carry no build metadata \(\+build\.5\)/,
+  ],
+  [
+    'a version with a leading zero',
+    'qa',
+    [qaImage('01.2.3')],
+    /^event-stack:image\.version: must be a semantic version .* \(got "01\.2\.3"\)$/,
+  ],
+  ['a version with a "v"', 'qa', [qaImage('v1.2.3')], /^event-stack:image\.version: must be a semantic version/],
+  ['a version without patch number', 'qa', [qaImage('1.2')], /^event-stack:image\.version: must be a semantic version/],
+  [
+    'an image pinned by tag',
+    'staging',
+    [set(['event-stack:image', 'ref'], 'registry.example.com/event-service:1.0.0')],
+    /^event-stack:image\.ref: ".*:1\.0\.0" is a tag, not a digest/,
+  ],
+  [
+    'a minute out of range',
+    'qa',
+    [schedule('99 3 * * *')],
+    /^event-stack:app\.maintenanceSchedule: "99 3 \* \* \*": minute "99" is not within 0-59$/,
+  ],
+  ['an hour out of range', 'qa', [schedule('17 25 * * *')], /hour "25" is not within 0-23/],
+  ['a month out of range', 'qa', [schedule('0 0 1 13 *')], /month "13" is not within 1-12/],
+  ['a day of week out of range', 'qa', [schedule('0 0 * * 8')], /day of week "8" is not within 0-7/],
+  ['four fields', 'qa', [schedule('17 3 * *')], /has 4 fields: a schedule has five/],
+  ['five words', 'qa', [schedule('every day at three am')], /minute "every" is not within 0-59/],
+  ['a backwards range', 'qa', [schedule('50-10 * * * *')], /minute range "50-10" runs backwards/],
+  ['a zero step', 'qa', [schedule('*/0 * * * *')], /a step is \/N with N ≥ 1/],
+  [
+    'a contradictory dedupe window',
+    'dev',
+    [env('DEDUPE_WINDOW_DAYS', '7')],
+    /^event-stack:app\.env\.DEDUPE_WINDOW_DAYS: must cover more than EVENT_MAX_AGE_S \(604800 s\)/,
+  ],
+  [
+    'more concurrent flushes than pool connections',
+    'dev',
+    [env('INGEST_MAX_CONCURRENT_FLUSHES', '10')],
+    /^event-stack:app\.env\.INGEST_MAX_CONCURRENT_FLUSHES: must be below DB_POOL_MAX/,
+  ],
+  ['an invalid setting value', 'dev', [env('LOG_LEVEL', 'loud')], /^event-stack:app\.env\.LOG_LEVEL: /],
+  ['a secret setting in env', 'dev', [env('ADMIN_TOKEN', 'x'.repeat(40))], /^event-stack:app\.env\.ADMIN_TOKEN: is a secret/],
+  [
+    'an unknown setting in env',
+    'dev',
+    [env('NOT_A_SETTING', '1')],
+    /^event-stack:app\.env\.NOT_A_SETTING: is not a setting of app\/src\/config\.ts$/,
+  ],
+  [
+    'an unknown top-level key',
+    'qa',
+    [set(['event-stack:replica'], 2)],
+    /^config: unknown key event-stack:replica \(known keys: namespace, /,
+  ],
+  ['an unknown key in a map', 'qa', [set(['event-stack:app', 'replica'], 2)], /^event-stack:app: unknown key replica$/],
+  [
+    'an error ratio above 1',
+    'qa',
+    [set(['event-stack:promotion', 'maxErrorRatio'], 2)],
+    /^event-stack:promotion\.maxErrorRatio: must be a number in \[0, 1\]/,
+  ],
+  [
+    'a soak time given as text',
+    'qa',
+    [set(['event-stack:promotion', 'soakMinutes'], '30')],
+    /^event-stack:promotion\.soakMinutes: must be an integer ≥ 0 \(got "30"\)$/,
+  ],
+  [
+    'both a pinned image and a build',
+    'qa',
+    [set(['event-stack:build'], { repository: 'registry.example.com/x' })],
+    /set only one of event-stack:image and event-stack:build/,
+  ],
+  [
+    'neither a pinned image nor a build',
+    'qa',
+    [remove(['event-stack:image'])],
+    /^event-stack:image: required but not set \(qa\/staging\/prod pin/,
+  ],
+  [
+    'an upper-case namespace',
+    'qa',
+    [set(['event-stack:namespace'], 'Event_Stack')],
+    /^event-stack:namespace: must be a DNS label .* \(got "Event_Stack"\)$/,
+  ],
+  [
+    'a third-party image on latest',
+    'qa',
+    [set(['event-stack:grafana', 'image'], 'grafana/grafana:latest')],
+    /^event-stack:grafana\.image: "grafana\/grafana:latest" uses "latest"/,
+  ],
+  [
+    'a bad image inside the Postgres map',
+    'qa',
+    [set(['event-stack:postgres', 'image'], 'postgres')],
+    /^event-stack:postgres\.image: "postgres" has no tag/,
+  ],
+  [
+    'a list where a map belongs',
+    'qa',
+    [set(['event-stack:ingress'], ['nginx'])],
+    /^event-stack:ingress: must be a map \{className, namespace\}$/,
+  ],
+  ['no Prometheus URL', 'qa', [remove(['event-stack:prometheusUrl'])], /^event-stack:prometheusUrl: required but not set$/],
+  [
+    'a misspelt never-promoted',
+    'qa',
+    [set(['event-stack:image'], 'not promoted yet')],
+    /^event-stack:image: must be a map \{ref, version\}, or never-promoted until the first promotion/,
+  ],
+  [
+    'an in-cluster database without backup settings',
+    'qa',
+    [remove(['event-stack:postgres', 'backup'])],
+    /^event-stack:postgres\.backup: required but not set$/,
+  ],
+  [
+    'backups keeping no dump',
+    'staging',
+    [set(['event-stack:postgres', 'backup', 'keep'], 0)],
+    /^event-stack:postgres\.backup\.keep: must be an integer ≥ 1/,
+  ],
+];
+
+describe('the Pulumi program and make promote judge every stack file alike', () => {
+  test.each(ACCEPTED)('when a stack file has %s, then both accept it', async (_what, stage, edits) => {
+    const source = edited(stage, ...edits);
+    expect(await infraProblems(stage, source)).toEqual([]);
+    expect(promoteProblems(stage, source)).toEqual([]);
+  });
+
+  test.each(REFUSED)('when a stack file has %s, then both refuse it with the same message', async (_what, stage, edits, message) => {
+    const source = edited(stage, ...edits);
+    const infra = await infraProblems(stage, source);
+    expect(infra).toEqual(expect.arrayContaining([expect.stringMatching(message)]));
+    expect(promoteProblems(stage, source)).toEqual(infra);
+    // Human messages: no pattern source leaks out.
+    for (const line of infra) expect(line).not.toMatch(/\/\^|\$\/|\\d/);
+  });
+});
+
+test.each([
+  ['17 3 * * *', undefined],
+  ['0 0 29 2 *', undefined],
+  ['0 12 * * 7', undefined],
+  ['0-59/5 0-23 1-31 1-12 0-7', undefined],
+  ['0 0 ? * SUN', undefined],
+  ['0 0 * * MON,WED,FRI', undefined],
+  ['60 * * * *', 'minute "60" is not within 0-59'],
+  ['0 0 0 * *', 'day of month "0" is not within 1-31'],
+  ['0 0 32 * *', 'day of month "32" is not within 1-31'],
+  ['? * * * *', 'minute "?" is not within 0-59'],
+  ['0 0 * * * *', 'has 6 fields'],
+  ['TZ=UTC 0 0 * * *', 'Kubernetes refuses TZ='],
+  ['1/2/3 * * * *', 'a step is /N with N ≥ 1'],
+])('when the schedule is "%s", then cron validation says %s', (cron, problem) => {
+  if (problem === undefined) expect(cronProblem(cron)).toBeUndefined();
+  else expect(cronProblem(cron)).toContain(problem);
+});
