@@ -10,6 +10,7 @@ import { exposureProblems } from './exposure';
 import { networkProblems } from './network';
 import { operatorDiscoveryProblems } from './operator';
 import { podSecurityProblems } from './pod-security';
+import { schedulingProblems } from './scheduling';
 import { commandLineSecretProblems, portProblems, referenceProblems, serviceSelectionProblems } from './wiring';
 
 export interface StackFacts {
@@ -41,6 +42,7 @@ export const CHECKS = {
   'exposure and TLS': (o: KubernetesObject[], f: StackFacts) => exposureProblems(o, { tlsRequired: f.tlsRequired }),
   'no secret on a command line': (o: KubernetesObject[]) => commandLineSecretProblems(o),
   'pods pass the Pod Security level of their namespace': (o: KubernetesObject[]) => podSecurityProblems(o),
+  'disruption budgets, autoscaling and spread hold': (o: KubernetesObject[]) => schedulingProblems(o),
 } as const;
 
 export type CheckName = keyof typeof CHECKS;

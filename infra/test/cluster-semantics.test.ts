@@ -495,3 +495,49 @@ describe('when a pod breaks the Pod Security level its namespace enforces, then 
     expect(problems).toEqual([]);
   });
 });
+
+describe('when a budget, autoscaler or spread cannot work, then "disruption budgets, autoscaling and spread hold" fails', () => {
+  const SCHED: CheckName = 'disruption budgets, autoscaling and spread hold';
+  test.each([
+    [
+      'a budget that selects nothing',
+      (get: any) => (get('PodDisruptionBudget', 'event-service').spec.selector.matchLabels['app.kubernetes.io/component'] = 'api'),
+      /PodDisruptionBudget\/event-service: its selector matches no pod template/,
+    ],
+    [
+      'a budget as large as the fewest replicas',
+      (get: any) => (get('PodDisruptionBudget', 'event-service').spec.minAvailable = 3),
+      /minAvailable 3 with as few as 3 replica\(s\) of Deployment\/event-service blocks every node drain/,
+    ],
+    [
+      'an autoscaler aimed at a missing Deployment',
+      (get: any) => (get('HorizontalPodAutoscaler', 'event-service').spec.scaleTargetRef.name = 'events'),
+      /scales Deployment events, which the stack does not declare/,
+    ],
+    [
+      'a CPU autoscaler over pods without a CPU request',
+      (get: any) => delete container(get('Deployment', 'event-service')).resources.requests.cpu,
+      /requests no CPU/,
+    ],
+    [
+      'a Deployment that also fixes its replicas',
+      (get: any) => (get('Deployment', 'event-service').spec.replicas = 3),
+      /also sets spec\.replicas/,
+    ],
+    [
+      'a spread counting other pods',
+      (get: any) =>
+        (podOf(get('Deployment', 'event-service')).spec.topologySpreadConstraints[0].labelSelector.matchLabels[
+          'app.kubernetes.io/component'
+        ] = 'worker'),
+      /topology spread over kubernetes\.io\/hostname counts pods that do not include its own/,
+    ],
+  ])('%s', (_what, edit, message) => {
+    expect(broken('prod', SCHED, edit).join('\n')).toMatch(message);
+  });
+
+  test('a StatefulSet naming a missing Service', () => {
+    const problems = broken('dev', SCHED, (get) => (get('StatefulSet', 'prometheus').spec.serviceName = 'prometheus-headless'));
+    expect(problems).toEqual(['StatefulSet/prometheus: serviceName prometheus-headless is not a Service of the stack']);
+  });
+});
