@@ -14,7 +14,13 @@ interface Setting<T extends z.ZodType> {
   secret?: boolean;
 }
 
-const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+/** Digits only: an empty or padded value (`PORT=`) is a mistake, never 0 or a default. */
+const int = (min: number, max: number) =>
+  z
+    .string()
+    .regex(/^-?\d+$/, 'must be a whole number')
+    .transform(Number)
+    .pipe(z.number().int().min(min).max(max));
 const ms = int(1, 3_600_000);
 const url = (protocols: string[]) =>
   z.string().refine(
@@ -57,8 +63,13 @@ export const settings = {
     secret: true,
   }),
   ADMIN_TOKEN: setting({
-    schema: z.string().min(32, 'must be at least 32 characters'),
-    doc: 'Bearer token for the admin routes (sensor management). At least 32 characters.',
+    // Whatever an `Authorization: Bearer` header can carry, or the token could never match (a trailing newline from a Secret file).
+    schema: z
+      .string()
+      .regex(/^[\x21-\x7e]*$/, 'must be printable ASCII without spaces or line breaks (a trailing newline is a common Secret mistake)')
+      .min(32, 'must be at least 32 characters')
+      .refine((t) => new Set(t).size >= 8, 'is too weak: use at least 8 distinct characters (e.g. `openssl rand -hex 32`)'),
+    doc: 'Bearer token for the admin routes (sensor management): at least 32 printable ASCII characters, 8 of them distinct.',
     secret: true,
   }),
   PUSHGATEWAY_URL: setting({
@@ -87,7 +98,12 @@ export const settings = {
     default: '100',
     doc: 'A Redis command slower than this counts as Redis being down (fail open).',
   }),
-  READY_CHECK_TIMEOUT_MS: setting({ schema: ms, default: '1000', doc: 'Time each dependency check of /readyz may take.' }),
+  READY_CHECK_TIMEOUT_MS: setting({ schema: ms, default: '1000', doc: 'Time each dependency probe may take.' }),
+  READY_PROBE_INTERVAL_MS: setting({
+    schema: int(100, 60_000),
+    default: '1000',
+    doc: 'PostgreSQL and Redis are probed this often, on a connection of their own; /readyz and /metrics serve the last result.',
+  }),
   BODY_LIMIT_BYTES: setting({
     schema: int(1024, 64 * 1024 * 1024),
     default: '1048576',
