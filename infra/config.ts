@@ -1,7 +1,7 @@
 /** The typed settings of one stack (Pulumi.<stack>.yaml) as the components receive them. */
 import * as pulumi from '@pulumi/pulumi';
 import { type SettingName } from '../app/src/config';
-import { parseStackSecrets, parseStackSettings, StackSettingsError, type StackSettings } from './stack-schema';
+import { NEVER_PROMOTED, parseStackSecrets, parseStackSettings, StackSettingsError, type StackSettings } from './stack-schema';
 
 export interface Resources {
   requests: { cpu: string; memory: string };
@@ -13,9 +13,20 @@ export interface ThirdPartyService {
   resources: Resources;
 }
 
-/** qa/staging/prod run an image that `make promote` pinned by digest; dev builds its own. */
+/** qa/staging/prod run an image that `make promote` pinned by digest (none before the first promotion); dev builds its own. */
 export type ImageSource =
-  { kind: 'pinned'; ref: string; version: string } | { kind: 'build'; repository: string; dockerfile: string; context: string };
+  | { kind: 'pinned'; ref: string; version: string }
+  | { kind: 'never-promoted' }
+  | { kind: 'build'; repository: string; dockerfile: string; context: string };
+
+/**
+ * TLS of an Ingress: cert-manager fills the Secret `secretName` from an issuer, or the Secret already exists
+ * in the namespace (created by hand or another tool).
+ */
+export interface TlsSetting {
+  certManager?: { kind: 'ClusterIssuer' | 'Issuer'; name: string };
+  secretName: string;
+}
 
 export interface AlertReceivers {
   pager: string;
@@ -24,8 +35,27 @@ export interface AlertReceivers {
   heartbeat: string;
 }
 
+/**
+ * Who runs Prometheus, Alertmanager and Grafana. `bundled`: this program deploys its own (with these settings).
+ * `operator`: the cluster's Prometheus Operator (kube-prometheus-stack) does; the program declares monitors, a
+ * PrometheusRule, an AlertmanagerConfig and dashboard ConfigMaps labelled with `matchLabels`, and lets the
+ * Prometheus pods of `namespace` scrape its pods.
+ */
+export type MonitoringMode =
+  | {
+      mode: 'bundled';
+      /** externalUrl: where people open this Prometheus (event-stack:prometheusUrl); alert links point there. */
+      prometheus: ThirdPartyService & { retention: string; storage: string; externalUrl: string };
+      alertmanager: ThirdPartyService;
+      grafana: ThirdPartyService & { storage?: string; host?: string; tls?: TlsSetting };
+    }
+  | { mode: 'operator'; namespace: string; matchLabels: Record<string, string> };
+
 export interface StackConfig {
   namespace: string;
+  monitoring: MonitoringMode;
+  /** Webhook URLs of the receivers of alerts/alertmanager.yml (critical → pager, warning → ticket, Watchdog → heartbeat), secret. */
+  alertReceivers: pulumi.Output<AlertReceivers>;
   kubeContext?: string;
   image: ImageSource;
   app: {
@@ -33,22 +63,22 @@ export interface StackConfig {
     maxReplicas: number;
     resources: Resources;
     host: string;
-    tlsSecretName?: string;
+    tls?: TlsSetting;
+    /** hard: never two replicas on one node (DoNotSchedule); soft: preferred only. */
+    topologySpread: 'hard' | 'soft';
     maintenanceSchedule: string;
     /** Non-secret settings of app/src/config.ts that differ from their defaults. */
     env: Partial<Record<SettingName, string>>;
   };
   ingress: { className: string; namespace: string };
-  postgres: ({ external: false; storage: string } & ThirdPartyService) | { external: true; databaseUrl: pulumi.Output<string> };
+  postgres:
+    | ({ external: false; storage: string; backup: { schedule: string; keep: number; storage: string } } & ThirdPartyService)
+    | { external: true; databaseUrl: pulumi.Output<string> };
   redis: ThirdPartyService;
-  prometheus: ThirdPartyService & { retention: string; storage: string };
   pushgateway: ThirdPartyService;
   /** prometheus-postgres-exporter and prometheus-redis-exporter (their own Deployments). */
   postgresExporter: ThirdPartyService;
   redisExporter: ThirdPartyService;
-  /** Webhook URLs of the receivers of alerts/alertmanager.yml (critical → pager, warning → ticket), secret. */
-  alertmanager: ThirdPartyService & { receivers: pulumi.Output<AlertReceivers> };
-  grafana: ThirdPartyService & { storage?: string; host?: string };
 }
 
 /**
@@ -77,23 +107,49 @@ export function readStackConfig(config = new pulumi.Config(), stack = pulumi.get
 
   // The secret values stay Outputs marked secret, so they never reach logs or state in clear text.
   const s = settings;
-  const image: ImageSource = s.image ? { kind: 'pinned', ...s.image } : { kind: 'build', ...s.build! };
+  const image: ImageSource =
+    s.image === NEVER_PROMOTED ? { kind: 'never-promoted' } : s.image ? { kind: 'pinned', ...s.image } : { kind: 'build', ...s.build! };
   return {
     namespace: s.namespace,
     kubeContext: s.kubeContext,
     image,
-    app: { ...s.app, maxReplicas: s.app.maxReplicas ?? s.app.replicas, env: s.app.env as StackConfig['app']['env'] },
+    app: {
+      ...s.app,
+      maxReplicas: s.app.maxReplicas ?? s.app.replicas,
+      env: s.app.env as StackConfig['app']['env'],
+      tls: tlsSetting(s.app.tls),
+    },
     ingress: s.ingress,
     postgres:
       s.postgres.external === true
         ? { external: true, databaseUrl: config.requireSecret('databaseUrl') }
-        : { external: false, image: s.postgres.image, resources: s.postgres.resources, storage: s.postgres.storage },
+        : {
+            external: false,
+            image: s.postgres.image,
+            resources: s.postgres.resources,
+            storage: s.postgres.storage,
+            backup: s.postgres.backup,
+          },
     redis: s.redis,
-    prometheus: s.prometheus,
+    monitoring:
+      s.monitoring.mode === 'operator'
+        ? s.monitoring
+        : {
+            mode: 'bundled',
+            prometheus: { ...s.prometheus!, externalUrl: s.prometheusUrl },
+            alertmanager: s.alertmanager!,
+            grafana: { ...s.grafana!, tls: tlsSetting(s.grafana!.tls) },
+          },
+    alertReceivers: config.requireSecretObject<AlertReceivers>('alertReceivers'),
     pushgateway: s.pushgateway,
     postgresExporter: s.postgresExporter,
     redisExporter: s.redisExporter,
-    alertmanager: { ...s.alertmanager, receivers: config.requireSecretObject<AlertReceivers>('alertReceivers') },
-    grafana: s.grafana,
   };
+}
+
+function tlsSetting(tls: StackSettings['app']['tls']): TlsSetting | undefined {
+  if (!tls) return undefined;
+  if (tls.clusterIssuer) return { certManager: { kind: 'ClusterIssuer', name: tls.clusterIssuer }, secretName: tls.secretName };
+  if (tls.issuer) return { certManager: { kind: 'Issuer', name: tls.issuer }, secretName: tls.secretName };
+  return { secretName: tls.secretName };
 }

@@ -11,7 +11,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type * as PulumiModule from '@pulumi/pulumi';
 import type * as ProgramModule from './program';
-import { PROJECT, pulumiConfigOfStackFile } from './stack-schema';
+import { NEVER_PROMOTED, PROJECT, pulumiConfigOfStackFile } from './stack-schema';
 
 export { PROJECT };
 export const STACKS = ['dev', 'qa', 'staging', 'prod'] as const;
@@ -74,6 +74,8 @@ export interface RunOptions {
   set?: Record<string, string>;
   /** Keys to remove. */
   remove?: string[];
+  /** Run a never-promoted stack as it is (the program refuses it) instead of with a stand-in image. */
+  keepNeverPromoted?: boolean;
 }
 
 /** Fake digests and passwords derived from the inputs, so runs are reproducible. */
@@ -133,6 +135,12 @@ export async function runOffline(stack: string, options: RunOptions = {}): Promi
   const fromFile = stackFileConfig(stack);
   const secrets = testSecrets(fromFile);
   const config: Record<string, string> = { ...fromFile, ...secrets, ...options.set };
+  // A stack never promoted has no image to run yet (the program refuses it); offline it renders with an obviously fake one.
+  if (config[`${PROJECT}:image`] === NEVER_PROMOTED && !options.keepNeverPromoted)
+    config[`${PROJECT}:image`] = JSON.stringify({
+      ref: `registry.test.invalid/event-service@sha256:${'0'.repeat(64)}`,
+      version: '0.0.0-never-promoted',
+    });
   for (const k of options.remove ?? []) delete config[k];
   pulumi.runtime.setAllConfig(config, Object.keys(secrets));
 

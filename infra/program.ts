@@ -11,9 +11,10 @@ import * as random from '@pulumi/random';
 import { settings } from '../app/src/config';
 import { SERVICE_ROLE } from '../app/src/db/service-role';
 import { readStackConfig } from './config';
+import { StackSettingsError } from './stack-schema';
 import { Alertmanager, ALERTMANAGER_NAME, ALERTMANAGER_PORT } from './components/alertmanager';
 import { AppImage } from './components/app-image';
-import { APP_NAME, appEnvironment, EventService } from './components/event-service';
+import { APP_NAME, APP_PORT_NAME, appEnvironment, EventService } from './components/event-service';
 import {
   POSTGRES_EXPORTER_NAME,
   POSTGRES_EXPORTER_PORT,
@@ -24,18 +25,27 @@ import {
 } from './components/exporters';
 import { Grafana, DASHBOARDS_MOUNT, GRAFANA_NAME, GRAFANA_PORT } from './components/grafana';
 import { NetworkPolicies } from './components/network-policies';
-import { Postgres, POSTGRES_NAME } from './components/postgres';
+import { OperatorMonitoring } from './components/operator-monitoring';
+import { BACKUP_NAME, Postgres, POSTGRES_NAME } from './components/postgres';
 import { Prometheus, PROMETHEUS_NAME, PROMETHEUS_PORT, RULES_MOUNT } from './components/prometheus';
 import { Pushgateway, PUSHGATEWAY_NAME, PUSHGATEWAY_PORT } from './components/pushgateway';
 import { Redis, REDIS_NAME } from './components/redis';
-import { dnsName, labelsFor } from './components/workload';
+import { dnsName, labelsFor, selectorFor } from './components/workload';
 import { dashboardFiles, REPO_ROOT, renderClusterAlertmanagerConfig, renderGrafanaProvisioning, ruleFiles } from './monitoring';
-import { renderClusterPrometheusConfig } from '../monitoring/src';
+import {
+  CLUSTER_SCRAPE_INTERVAL,
+  POSTGRES_EXPORTER_JOB,
+  PUSHGATEWAY_JOB,
+  REDIS_EXPORTER_JOB,
+  renderClusterPrometheusConfig,
+} from '../monitoring/src';
 
 export interface StackOutputs {
   appUrl: pulumi.Output<string>;
-  grafanaUrl: pulumi.Output<string>;
-  grafanaAdminPassword: pulumi.Output<string>;
+  grafanaUrl?: pulumi.Output<string>;
+  grafanaAdminPassword?: pulumi.Output<string>;
+  /** The app's ADMIN_TOKEN (secret): creates sensors (make admin-token ENV=<stack>). */
+  adminToken: pulumi.Output<string>;
   imageRef: pulumi.Output<string>;
   version: pulumi.Output<string>;
   namespace: string;
@@ -71,7 +81,7 @@ export function deploy(): StackOutputs {
   const provider = new k8s.Provider('k8s', { context: cfg.kubeContext, namespace: nsName, enableServerSideApply: true });
   const namespace = new k8s.core.v1.Namespace(
     'namespace',
-    { metadata: { name: nsName, labels: { ...labelsFor('event-stack'), 'kubernetes.io/metadata.name': nsName } } },
+    { metadata: { name: nsName, labels: { ...labelsFor('event-stack'), 'kubernetes.io/metadata.name': nsName, ...POD_SECURITY } } },
     { provider },
   );
   // Every object names the namespace through its output, so each waits for the Namespace.
@@ -79,6 +89,13 @@ export function deploy(): StackOutputs {
 
   let imageRef: pulumi.Output<string>;
   let version: string;
+  // A valid stack file, but nothing to run yet: `make up` refuses it earlier, with the same words.
+  if (cfg.image.kind === 'never-promoted') {
+    const stack = pulumi.getStack();
+    throw new StackSettingsError(`Pulumi.${stack}.yaml`, [
+      `event-stack:image: stack ${stack} was never promoted, so it has no image to run. Promote a version first: make promote VERSION=x.y.z TO=${stack}`,
+    ]);
+  }
   if (cfg.image.kind === 'build') {
     version = releaseVersion();
     const image = new AppImage('app', { ...cfg.image, version, ...buildProvenance() });
@@ -106,40 +123,62 @@ export function deploy(): StackOutputs {
   new PostgresExporter('postgres-exporter', { ...cfg.postgresExporter, namespace: ns, databaseUrl, provider });
   new RedisExporter('redis-exporter', { ...cfg.redisExporter, namespace: ns, redisUrl: redis.redisUrl, provider });
   const appPort = Number(cfg.app.env.PORT ?? settings.PORT.default);
-  new Prometheus('prometheus', {
-    ...cfg.prometheus,
-    namespace: ns,
-    config: renderClusterPrometheusConfig({
-      appPods: { dns: dnsName(`${APP_NAME}-pods`, nsName), port: appPort },
-      pushgateway: `${dnsName(PUSHGATEWAY_NAME, nsName)}:${PUSHGATEWAY_PORT}`,
-      alertmanager: `${dnsName(ALERTMANAGER_NAME, nsName)}:${ALERTMANAGER_PORT}`,
-      prometheus: `localhost:${PROMETHEUS_PORT}`,
-      postgresExporter: `${dnsName(POSTGRES_EXPORTER_NAME, nsName)}:${POSTGRES_EXPORTER_PORT}`,
-      redisExporter: `${dnsName(REDIS_EXPORTER_NAME, nsName)}:${REDIS_EXPORTER_PORT}`,
-      rulesDir: RULES_MOUNT,
-      stage: pulumi.getStack(),
-    }),
-    rules: ruleFiles(),
-    provider,
-  });
-  new Alertmanager('alertmanager', {
-    ...cfg.alertmanager,
-    namespace: ns,
-    config: cfg.alertmanager.receivers.apply(renderClusterAlertmanagerConfig),
-    provider,
-  });
-  const grafana = new Grafana('grafana', {
-    ...cfg.grafana,
-    namespace: ns,
-    ingressClassName: cfg.ingress.className,
-    dashboards: dashboardFiles(),
-    provisioning: renderGrafanaProvisioning(`http://${dnsName(PROMETHEUS_NAME, nsName)}:${PROMETHEUS_PORT}`, DASHBOARDS_MOUNT),
-    provider,
-  });
+  // Bundled: our own Prometheus, Alertmanager and Grafana. Operator: the cluster's, fed with custom resources.
+  let grafana: Grafana | undefined;
+  const monitoring = cfg.monitoring;
+  if (monitoring.mode === 'bundled') {
+    new Prometheus('prometheus', {
+      ...monitoring.prometheus,
+      namespace: ns,
+      externalUrl: monitoring.prometheus.externalUrl,
+      config: renderClusterPrometheusConfig({
+        appPods: { namespace: nsName, labels: selectorFor(APP_NAME, 'server'), portName: APP_PORT_NAME },
+        pushgateway: `${dnsName(PUSHGATEWAY_NAME, nsName)}:${PUSHGATEWAY_PORT}`,
+        alertmanager: `${dnsName(ALERTMANAGER_NAME, nsName)}:${ALERTMANAGER_PORT}`,
+        prometheus: `localhost:${PROMETHEUS_PORT}`,
+        postgresExporter: `${dnsName(POSTGRES_EXPORTER_NAME, nsName)}:${POSTGRES_EXPORTER_PORT}`,
+        redisExporter: `${dnsName(REDIS_EXPORTER_NAME, nsName)}:${REDIS_EXPORTER_PORT}`,
+        rulesDir: RULES_MOUNT,
+        stage: pulumi.getStack(),
+      }),
+      rules: ruleFiles(),
+      provider,
+    });
+    new Alertmanager('alertmanager', {
+      ...monitoring.alertmanager,
+      namespace: ns,
+      config: cfg.alertReceivers.apply(renderClusterAlertmanagerConfig),
+      provider,
+    });
+    grafana = new Grafana('grafana', {
+      ...monitoring.grafana,
+      namespace: ns,
+      ingressClassName: cfg.ingress.className,
+      dashboards: dashboardFiles(),
+      provisioning: renderGrafanaProvisioning(`http://${dnsName(PROMETHEUS_NAME, nsName)}:${PROMETHEUS_PORT}`, DASHBOARDS_MOUNT),
+      provider,
+    });
+  } else {
+    new OperatorMonitoring('monitoring', {
+      namespace: ns,
+      matchLabels: monitoring.matchLabels,
+      scrapeInterval: CLUSTER_SCRAPE_INTERVAL,
+      app: { name: APP_NAME, port: 'http' },
+      services: [
+        { job: PUSHGATEWAY_JOB, name: PUSHGATEWAY_NAME, port: 'http' },
+        { job: POSTGRES_EXPORTER_JOB, name: POSTGRES_EXPORTER_NAME, port: 'http' },
+        { job: REDIS_EXPORTER_JOB, name: REDIS_EXPORTER_NAME, port: 'http' },
+      ],
+      receivers: cfg.alertReceivers,
+      dashboards: dashboardFiles(),
+      provider,
+    });
+  }
 
+  const admin = adminToken();
   const { env, secretEnv } = appEnvironment(
     { PUSHGATEWAY_URL: `http://${dnsName(PUSHGATEWAY_NAME, nsName)}:${PUSHGATEWAY_PORT}`, ...cfg.app.env },
-    { DATABASE_URL: serviceDatabaseUrl, REDIS_URL: redis.redisUrl, ADMIN_TOKEN: adminToken() },
+    { DATABASE_URL: serviceDatabaseUrl, REDIS_URL: redis.redisUrl, ADMIN_TOKEN: admin },
   );
   const app = new EventService('app', {
     ...cfg.app,
@@ -158,26 +197,43 @@ export function deploy(): StackOutputs {
     namespace: ns,
     ingressNamespace: cfg.ingress.namespace,
     app: { name: APP_NAME, port: appPort },
-    postgres: cfg.postgres.external ? undefined : { name: POSTGRES_NAME, port: 5432 },
+    postgres: cfg.postgres.external ? undefined : { name: POSTGRES_NAME, port: 5432, backup: BACKUP_NAME },
     redis: { name: REDIS_NAME, port: 6379 },
-    prometheus: { name: PROMETHEUS_NAME, port: PROMETHEUS_PORT },
     pushgateway: { name: PUSHGATEWAY_NAME, port: PUSHGATEWAY_PORT },
     postgresExporter: { name: POSTGRES_EXPORTER_NAME, port: POSTGRES_EXPORTER_PORT },
     redisExporter: { name: REDIS_EXPORTER_NAME, port: REDIS_EXPORTER_PORT },
-    alertmanager: { name: ALERTMANAGER_NAME, port: ALERTMANAGER_PORT },
-    grafana: { name: GRAFANA_NAME, port: GRAFANA_PORT, exposed: cfg.grafana.host !== undefined },
+    ...(monitoring.mode === 'bundled'
+      ? {
+          prometheus: { name: PROMETHEUS_NAME, port: PROMETHEUS_PORT },
+          alertmanager: { name: ALERTMANAGER_NAME, port: ALERTMANAGER_PORT },
+          grafana: { name: GRAFANA_NAME, port: GRAFANA_PORT, exposed: monitoring.grafana.host !== undefined },
+        }
+      : { prometheus: { operatorNamespace: monitoring.namespace } }),
     provider,
   });
 
   return {
     appUrl: app.url,
-    grafanaUrl: grafana.url,
-    grafanaAdminPassword: grafana.adminPassword,
+    // Operator mode: the cluster's Grafana, whose address and password this program does not know.
+    grafanaUrl: grafana?.url,
+    grafanaAdminPassword: grafana?.adminPassword,
+    adminToken: pulumi.secret(admin),
     imageRef,
     version: pulumi.output(version),
     namespace: nsName,
   };
 }
+
+/**
+ * Pod Security Admission: the namespace admits only pods meeting the `restricted` profile (every workload here
+ * already does; the policy pack checks the same fields), and warns/audits against it too.
+ */
+const POD_SECURITY = Object.fromEntries(
+  ['enforce', 'audit', 'warn'].flatMap((mode) => [
+    [`pod-security.kubernetes.io/${mode}`, 'restricted'],
+    [`pod-security.kubernetes.io/${mode}-version`, 'latest'],
+  ]),
+);
 
 /** The owner's URL with the service's role and password: same host, database and parameters (sslmode…). */
 function serviceUrlOf(ownerUrl: pulumi.Output<string>, password: pulumi.Output<string>): pulumi.Output<string> {

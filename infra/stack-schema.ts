@@ -8,8 +8,12 @@ import semver from 'semver';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { ConfigError, loadSettings, settings, type SettingName } from '../app/src/config';
+import { TLS_REQUIRED_STAGES } from './policies/rules';
 
 export const PROJECT = 'event-stack';
+
+/** What a qa/staging/prod stack file says in `event-stack:image` until `make promote` first pins an image there. */
+export const NEVER_PROMOTED = 'never-promoted';
 
 /**
  * Secret keys are set per stack with `pulumi config set --secret` and never committed; only the Pulumi
@@ -128,6 +132,15 @@ const resources = z.strictObject(
 const thirdPartyFields = { image: checked(thirdPartyImageProblem, 'an image reference with an explicit version'), resources };
 const map = <T extends z.core.$ZodLooseShape>(shape: T, what: string) => z.strictObject(shape, { error: `must be a map ${what}` });
 
+/**
+ * TLS of an Ingress: `secretName` holds the certificate; with `clusterIssuer` or `issuer` cert-manager issues it
+ * into that Secret, without either the Secret must already exist in the namespace.
+ */
+const tls = map(
+  { clusterIssuer: dnsLabel.optional(), issuer: dnsLabel.optional(), secretName: dnsLabel },
+  '{clusterIssuer | issuer, secretName} or {secretName} of an existing Secret',
+).refine((t) => !(t.clusterIssuer && t.issuer), { message: 'set clusterIssuer or issuer, not both' });
+
 const NON_SECRET_SETTINGS = (Object.keys(settings) as SettingName[]).filter((name) => !(settings[name] as { secret?: boolean }).secret);
 
 /** `app.env`: non-secret settings of app/src/config.ts, each valid, and together passing its cross-setting rules. */
@@ -164,11 +177,19 @@ export const stackSettingsSchema = z
     namespace: dnsLabel,
     /** kubeconfig context; absent: the current context. */
     kubeContext: text().optional(),
-    /** qa/staging/prod: the image `make promote` pinned. */
-    image: map(
-      { ref: checked(digestRefProblem, '<repository>@sha256:<64 hex>'), version: checked(versionProblem, 'a semantic version') },
-      '{ref, version}',
-    ).optional(),
+    /** qa/staging/prod: the image `make promote` pinned, or `never-promoted` until the first promotion. */
+    image: z
+      .union(
+        [
+          z.literal(NEVER_PROMOTED, { error: `must be a map {ref, version}, or ${NEVER_PROMOTED} until the first promotion` }),
+          map(
+            { ref: checked(digestRefProblem, '<repository>@sha256:<64 hex>'), version: checked(versionProblem, 'a semantic version') },
+            '{ref, version}',
+          ),
+        ],
+        { error: `must be a map {ref, version}, or ${NEVER_PROMOTED} until the first promotion` },
+      )
+      .optional(),
     /** dev: build the image from the repository (tag = app/package.json version). */
     build: map(
       {
@@ -187,7 +208,9 @@ export const stackSettingsSchema = z
         maxReplicas: integer(1).optional(),
         resources,
         host: hostName,
-        tlsSecretName: text().optional(),
+        tls: tls.optional(),
+        /** hard: never two replicas on one node; soft: a preference the scheduler may break. */
+        topologySpread: z.enum(['hard', 'soft'], { error: 'must be hard or soft' }).default('soft'),
         maintenanceSchedule: checked(cronProblem, 'a cron schedule').default('17 3 * * *'),
         env: appEnv.default({}),
       },
@@ -197,20 +220,62 @@ export const stackSettingsSchema = z
     postgres: z.union(
       [
         map({ external: z.literal(true) }, '{external: true}'),
-        map({ external: z.literal(false).optional(), ...thirdPartyFields, storage: quantity }, '{image, storage, resources}'),
+        map(
+          {
+            external: z.literal(false).optional(),
+            ...thirdPartyFields,
+            storage: quantity,
+            /** The in-cluster database's nightly pg_dump (a CronJob): when, how many dumps to keep, the volume's size. */
+            backup: map(
+              { schedule: checked(cronProblem, 'a cron schedule'), keep: integer(1), storage: quantity },
+              '{schedule, keep, storage} (the nightly pg_dump and how many dumps to keep)',
+            ),
+          },
+          '{image, storage, backup, resources}',
+        ),
       ],
-      { error: 'must be a map {image, storage, resources}, or {external: true} with the secret databaseUrl' },
+      { error: 'must be a map {image, storage, backup, resources}, or {external: true} with the secret databaseUrl' },
     ),
     redis: map(thirdPartyFields, '{image, resources}'),
     prometheus: map(
       { ...thirdPartyFields, retention: matching(/^\d+[smhdwy]$/, 'a duration such as 7d or 12h'), storage: quantity },
       '{image, retention, storage, resources}',
-    ),
+    ).optional(),
     pushgateway: map(thirdPartyFields, '{image, resources}'),
     postgresExporter: map(thirdPartyFields, '{image, resources}'),
     redisExporter: map(thirdPartyFields, '{image, resources}'),
-    alertmanager: map(thirdPartyFields, '{image, resources}'),
-    grafana: map({ ...thirdPartyFields, storage: quantity.optional(), host: hostName.optional() }, '{image, resources, storage?, host?}'),
+    alertmanager: map(thirdPartyFields, '{image, resources}').optional(),
+    grafana: map(
+      { ...thirdPartyFields, storage: quantity.optional(), host: hostName.optional(), tls: tls.optional() },
+      '{image, resources, storage?, host?, tls?}',
+    ).optional(),
+    /**
+     * Who runs Prometheus, Alertmanager and Grafana: this program (bundled, the default) or the cluster's
+     * Prometheus Operator (operator: its Prometheus pods run in `namespace` and select on `matchLabels`).
+     * In operator mode the prometheus, alertmanager and grafana keys are not used and may be left out.
+     */
+    monitoring: z
+      .discriminatedUnion(
+        'mode',
+        [
+          map({ mode: z.literal('bundled') }, '{mode: bundled}'),
+          map(
+            {
+              mode: z.literal('operator'),
+              namespace: dnsLabel,
+              matchLabels: z
+                .record(z.string(), text(), { error: 'must be a map of label → value' })
+                .refine(
+                  (m) => Object.keys(m).length > 0,
+                  'must name the labels the operator selects on (kube-prometheus-stack: {release: <its release name>})',
+                ),
+            },
+            '{mode: operator, namespace, matchLabels}',
+          ),
+        ],
+        { error: 'must be {mode: bundled} or {mode: operator, namespace, matchLabels}' },
+      )
+      .default({ mode: 'bundled' }),
     /** Thresholds of the gate for promoting OUT of this stage (`make promote`); each has a default. */
     promotion: map(
       {
@@ -224,6 +289,10 @@ export const stackSettingsSchema = z
     prometheusUrl: httpUrl,
   })
   .superRefine((s, ctx) => {
+    // Bundled monitoring runs our own Prometheus, Alertmanager and Grafana: their settings are required then.
+    if (s.monitoring.mode === 'bundled')
+      for (const key of ['prometheus', 'alertmanager', 'grafana'] as const)
+        if (!s[key]) ctx.addIssue({ code: 'custom', path: [key], message: 'required but not set' });
     if (s.image && s.build)
       ctx.addIssue({
         code: 'custom',
@@ -314,13 +383,30 @@ export function pulumiConfigOfStackFile(source: string): Record<string, string> 
   );
 }
 
-/** The stack's settings from its configuration (Pulumi's form), or a StackSettingsError listing every problem. */
+/** What a stage requires beyond the schema: TLS on every Ingress in staging and prod (the policy pack's rule too). */
+function stageProblems(s: StackSettings, stage: string | undefined): string[] {
+  if (!stage || !TLS_REQUIRED_STAGES.includes(stage)) return [];
+  const why = `required in ${stage} (bearer tokens must not cross the network in clear)`;
+  return [
+    ...(s.app.tls ? [] : [`${PROJECT}:app.tls: ${why}`]),
+    ...(s.grafana?.host && !s.grafana.tls ? [`${PROJECT}:grafana.tls: ${why}, since grafana.host exposes Grafana`] : []),
+  ];
+}
+
+/**
+ * The stack's settings from its configuration (Pulumi's form), or a StackSettingsError listing every problem.
+ * The stage is read from the file name (Pulumi.<stage>.yaml).
+ */
 export function parseStackSettings(values: Record<string, string>, file: string): StackSettings {
   const { decoded, problems } = decodePulumiConfig(values);
   for (const key of SECRET_KEYS) delete decoded[key];
   const result = stackSettingsSchema.safeParse(decoded, { reportInput: true });
-  if (problems.length || !result.success)
-    throw new StackSettingsError(file, [...problems, ...(result.error?.issues.flatMap((i) => describe(i, true)) ?? [])]);
+  const stage = /Pulumi\.([^/]+)\.yaml$/.exec(file)?.[1];
+  problems.push(
+    ...(result.error?.issues.flatMap((i) => describe(i, true)) ?? []),
+    ...(result.success ? stageProblems(result.data, stage) : []),
+  );
+  if (problems.length || !result.success) throw new StackSettingsError(file, problems);
   return result.data;
 }
 

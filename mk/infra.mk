@@ -43,6 +43,12 @@ outputs: ## Print the stack outputs of ENV (app URL, Grafana URL, image referenc
 	$(call require-pulumi,outputs)
 	@pulumi stack output --stack $(ENV)
 
+.PHONY: admin-token
+admin-token: ## Print the app's ADMIN_TOKEN of a deployed ENV (a secret stack output; creates sensors, docs/deploy.md)
+	$(call require-env,admin-token)
+	$(call require-pulumi,admin-token)
+	@pulumi stack output adminToken --show-secrets --stack $(ENV)
+
 .PHONY: manifests
 manifests: install ## Write the Kubernetes objects of ENV (offline, no CLI or cluster) to out/manifests/ENV/
 	$(call require-env,manifests)

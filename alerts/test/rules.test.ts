@@ -2,7 +2,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
-import { ALERTS_DIR, ruleFilePaths, WATCHDOG_ALERT } from '../../monitoring/src';
+import { ALERTS_DIR, ruleFilePaths, runbookUrl, WATCHDOG_ALERT } from '../../monitoring/src';
 
 interface Rule {
   alert?: string;
@@ -18,7 +18,6 @@ interface AlertTest {
 }
 
 const RUNBOOK = path.join(ALERTS_DIR, 'runbook.md');
-const RUNBOOK_URL = 'https://github.com/event-stack/event-stack/blob/main/alerts/runbook.md#';
 const alerts: Rule[] = ruleFilePaths().flatMap((f) =>
   (YAML.parse(fs.readFileSync(f, 'utf8')) as { groups: Array<{ rules: Rule[] }> }).groups.flatMap((g) => g.rules.filter((r) => r.alert)),
 );
@@ -54,7 +53,7 @@ describe('alert rules', () => {
       expect(rule.annotations?.summary).toBeTruthy();
       expect(rule.annotations?.summary).not.toContain('{{');
       expect(rule.annotations?.description).toContain('{{');
-      expect(rule.annotations?.runbook_url).toBe(`${RUNBOOK_URL}${name.toLowerCase()}`);
+      expect(rule.annotations?.runbook_url).toBe(runbookUrl(name));
       expect(runbookHeadings).toContain(name);
     },
   );

@@ -4,7 +4,10 @@ import { CONFIG_DOC, configTable, documentedTable } from '../../scripts/config-t
 
 const ROOT = path.join(__dirname, '..', '..');
 const DOCS = path.join(ROOT, 'docs');
-const documents = [path.join(ROOT, 'README.md'), ...fs.readdirSync(DOCS).map((f) => path.join(DOCS, f))].filter((f) => f.endsWith('.md'));
+const documents = [
+  ...['README.md', 'CONTRIBUTING.md', 'CHANGELOG.md'].map((f) => path.join(ROOT, f)),
+  ...fs.readdirSync(DOCS).map((f) => path.join(DOCS, f)),
+].filter((f) => f.endsWith('.md'));
 
 /** Markdown outside fenced code blocks: a `](` inside a shell example is not a link. */
 const prose = (file: string) => fs.readFileSync(file, 'utf8').replace(/^```[\s\S]*?^```/gm, '');

@@ -1,5 +1,5 @@
 /** Batch jobs: the daily maintenance job as pushed to the Pushgateway. */
-import { JOB, dashboard, stat, timeseries } from './common';
+import { dashboard, JOB, rising, stat, timeseries } from './common';
 
 export const batchJobs = () =>
   dashboard({
@@ -14,24 +14,35 @@ export const batchJobs = () =>
         title: 'Time since last success',
         description: 'Age of maintenance_last_success_timestamp_seconds; EventMaintenanceJobStale fires above 26h.',
         unit: 's',
+        thresholds: rising(25 * 3600, 26 * 3600),
         queries: [{ expr: `time() - max(maintenance_last_success_timestamp_seconds{${JOB}})`, legend: 'since success' }],
       }),
       stat({
         title: 'Last run failed',
         description: 'Whether the last run failed (maintenance_failed).',
         unit: 'bool_yes_no',
+        thresholds: [
+          { from: null, color: 'green' },
+          { from: 1, color: 'red' },
+        ],
         queries: [{ expr: `max(maintenance_failed{${JOB}})`, legend: 'failed' }],
       }),
       stat({
         title: 'Tomorrow’s partition',
         description: 'How far ahead of now the newest daily events partition starts; negative means tomorrow’s partition is missing.',
         unit: 's',
+        thresholds: [
+          { from: null, color: 'red' },
+          { from: 0, color: 'orange' },
+          { from: 6 * 3600, color: 'green' },
+        ],
         queries: [{ expr: `max(events_partition_newest_day_timestamp_seconds{${JOB}}) - time()`, legend: 'ahead' }],
       }),
       stat({
         title: 'Time since last push',
         description: 'Age of the last push to the Pushgateway (successful or not).',
         unit: 's',
+        thresholds: rising(25 * 3600, 26 * 3600),
         queries: [{ expr: `time() - max(push_time_seconds{${JOB}})`, legend: 'since push' }],
       }),
       timeseries({

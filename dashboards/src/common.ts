@@ -52,6 +52,20 @@ export const STACK_TAG = 'event-stack';
 /** Colour steps from a base colour upwards (Grafana thresholds: each step applies from its value on). */
 export type Thresholds = Array<{ from: number | null; color: string }>;
 
+/** A value to read, not to judge (version, rates): plain text colour. */
+export const INFO: Thresholds = [{ from: null, color: 'text' }];
+/** 1 = up/reachable (green), 0 = down (red). */
+export const UP: Thresholds = [
+  { from: null, color: 'red' },
+  { from: 1, color: 'green' },
+];
+/** Green below `amber`, amber from it, red from `red` (e.g. the level of the matching alert). */
+export const rising = (amber: number, red: number): Thresholds => [
+  { from: null, color: 'green' },
+  { from: amber, color: 'orange' },
+  { from: red, color: 'red' },
+];
+
 /** Error budget remaining: red when spent (below 0), amber below 25 %, green otherwise. */
 export const BUDGET_THRESHOLDS: Thresholds = [
   { from: null, color: 'red' },
@@ -126,7 +140,8 @@ export function timeseries(spec: PanelSpec): TimeseriesBuilder {
   return panel;
 }
 
-export function stat(spec: PanelSpec): StatBuilder {
+/** Every stat judges its value with explicit colours (Grafana's default, red from 80, fits no unit here). */
+export function stat(spec: PanelSpec & { thresholds: Thresholds }): StatBuilder {
   const panel = new StatBuilder()
     .title(spec.title)
     .description(spec.description)
@@ -140,7 +155,9 @@ export function stat(spec: PanelSpec): StatBuilder {
     .height(spec.height ?? 4);
   if (spec.min !== undefined) panel.min(spec.min);
   if (spec.max !== undefined) panel.max(spec.max);
-  if (spec.thresholds) panel.thresholds(thresholdsConfig(spec.thresholds)).colorMode(BigValueColorMode.Background);
+  panel
+    .thresholds(thresholdsConfig(spec.thresholds))
+    .colorMode(spec.thresholds === INFO ? BigValueColorMode.None : BigValueColorMode.Background);
   if (spec.timeFrom) panel.timeFrom(spec.timeFrom);
   return panel;
 }

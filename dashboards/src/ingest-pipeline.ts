@@ -1,5 +1,5 @@
 /** Ingest pipeline: the group-commit queue, its flushes, the database pool, duplicates, 429s and 503s. */
-import { APP, dashboard, stat, timeseries } from './common';
+import { APP, dashboard, INFO, rising, stat, timeseries } from './common';
 
 const EVENTS_ROUTE = `${APP},route="/api/v1/events"`;
 
@@ -16,6 +16,7 @@ export const ingestPipeline = () =>
         title: 'Queue saturation (max)',
         description: 'Fullest ingest queue across instances, as a share of its configured bound; 503s start at 100%.',
         unit: 'percentunit',
+        thresholds: rising(0.8, 1),
         min: 0,
         max: 1,
         queries: [{ expr: `max(ingest_queue_rows{${APP}} / ingest_queue_max_rows{${APP}})`, legend: 'saturation' }],
@@ -24,6 +25,7 @@ export const ingestPipeline = () =>
         title: 'Pool saturation (max)',
         description: 'Busiest database pool across instances: connections in use over the configured maximum.',
         unit: 'percentunit',
+        thresholds: rising(0.8, 1),
         min: 0,
         max: 1,
         queries: [{ expr: `max(db_pool_connections_in_use{${APP}} / db_pool_connections_max{${APP}})`, legend: 'in use' }],
@@ -32,12 +34,14 @@ export const ingestPipeline = () =>
         title: 'Duplicates per second',
         description: 'Events dropped as duplicates (same sensor and event id) per second.',
         unit: 'ops',
+        thresholds: INFO,
         queries: [{ expr: `sum(rate(events_duplicates_total{${APP}}[$__rate_interval]))`, legend: 'duplicates' }],
       }),
       stat({
         title: 'Flush failures per second',
         description: 'Group commits that failed (events in them were answered with an error).',
         unit: 'ops',
+        thresholds: rising(0.001, 0.1),
         queries: [{ expr: `sum(rate(ingest_flush_failures_total{${APP}}[$__rate_interval]))`, legend: 'failures' }],
       }),
       timeseries({

@@ -1,5 +1,5 @@
 /** Resources (USE): CPU, memory, event loop, GC and heap of each instance; reachability of PostgreSQL and Redis. */
-import { APP, dashboard, stat, timeseries } from './common';
+import { APP, dashboard, INFO, rising, stat, timeseries, UP } from './common';
 
 export const resources = () =>
   dashboard({
@@ -13,24 +13,28 @@ export const resources = () =>
         title: 'PostgreSQL reachable',
         description: 'Worst postgres_up across instances: SELECT 1 during the scrape succeeded (1) or failed (0).',
         unit: 'bool_yes_no',
+        thresholds: UP,
         queries: [{ expr: `min(postgres_up{${APP}})`, legend: 'postgres' }],
       }),
       stat({
         title: 'Redis reachable',
         description: 'Worst redis_up across instances; when 0, rate limits fall back to in-process counters.',
         unit: 'bool_yes_no',
+        thresholds: UP,
         queries: [{ expr: `min(redis_up{${APP}})`, legend: 'redis' }],
       }),
       stat({
         title: 'Open file descriptors (max)',
         description: 'Most open file descriptors (sockets included) on any instance.',
         unit: 'short',
+        thresholds: INFO,
         queries: [{ expr: `max(process_open_fds{${APP}})`, legend: 'fds' }],
       }),
       stat({
         title: 'Event-loop lag p99 (max)',
         description: 'Worst p99 event-loop lag across instances: time callbacks wait for the busy loop.',
         unit: 's',
+        thresholds: rising(0.1, 0.5),
         queries: [{ expr: `max(nodejs_eventloop_lag_p99_seconds{${APP}})`, legend: 'lag p99' }],
       }),
       timeseries({

@@ -1,5 +1,5 @@
 /** Service overview (RED): rate, errors and duration by route, ingest volume, version and uptime. */
-import { API, APP, dashboard, stat, timeseries } from './common';
+import { API, APP, dashboard, INFO, rising, stat, timeseries } from './common';
 
 const REQUESTS = `http_requests_total{${APP}}`;
 const BUCKETS = `http_request_duration_seconds_bucket{${APP}}`;
@@ -20,6 +20,7 @@ export const serviceOverview = () =>
         title: 'Running version',
         description: 'Versions reported by app_build_info, with the number of instances running each.',
         unit: 'none',
+        thresholds: INFO,
         showName: true,
         queries: [{ expr: `count by (version, commit) (app_build_info{${APP}})`, legend: '{{version}} ({{commit}})' }],
       }),
@@ -27,18 +28,21 @@ export const serviceOverview = () =>
         title: 'Uptime',
         description: 'Time since the most recently started instance started (a restart resets it).',
         unit: 's',
+        thresholds: INFO,
         queries: [{ expr: `min(time() - process_start_time_seconds{${APP}})`, legend: 'uptime' }],
       }),
       stat({
         title: 'API request rate',
         description: 'Requests per second to the API routes (/api/v1/…), all instances.',
         unit: 'reqps',
+        thresholds: INFO,
         queries: [{ expr: `sum(rate(http_requests_total{${API}}[$__rate_interval]))`, legend: 'requests' }],
       }),
       stat({
         title: 'API error ratio (5xx)',
         description: 'Share of API requests answered with a 5xx; 0 when there were none.',
         unit: 'percentunit',
+        thresholds: rising(0.001, 0.05),
         queries: [
           {
             expr: `(sum(rate(http_requests_total{${API},code=~"5.."}[$__rate_interval])) or vector(0)) / sum(rate(http_requests_total{${API}}[$__rate_interval]))`,

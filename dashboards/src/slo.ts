@@ -1,4 +1,5 @@
 /** SLO: availability and latency SLIs, error budget remaining and burn rates, from the recording rules in alerts/rules/slo.yml. */
+import { SLO } from '../../monitoring/src';
 import { API_ALL, BUDGET_THRESHOLDS, dashboard, stat, timeseries } from './common';
 
 const SLOS = ['availability', 'latency'] as const;
@@ -35,6 +36,11 @@ export const slo = () =>
           title: `${s === 'availability' ? 'Availability' : 'Latency'} SLI (30 d)`,
           description: `Share of good API requests over 30 days for the ${s} SLO, against its objective.`,
           unit: 'percentunit',
+          // Red below the objective (the objective itself shows green).
+          thresholds: [
+            { from: null, color: 'red' },
+            { from: SLO[s].objective, color: 'green' },
+          ],
           queries: [
             { expr: `1 - slo:sli_error:ratio_rate30d{slo="${s}"}`, legend: 'SLI' },
             { expr: `slo:objective:ratio{slo="${s}"}`, legend: 'objective' },

@@ -88,6 +88,21 @@ describe('dashboards', () => {
     },
   );
 
+  const statPanels = dashboards.flatMap((d) =>
+    (d.panels as PanelJson[]).filter((p) => p.type === 'stat').map((p) => [`${d.uid} / ${p.title}`, p] as const),
+  );
+
+  test.each(statPanels)('when stat panel %s is rendered, then it colours its value by explicit thresholds', (_name, panel) => {
+    const steps = panel.fieldConfig?.defaults?.thresholds?.steps ?? [];
+    expect(steps.length).toBeGreaterThan(0);
+    expect(steps[0]!.value).toBeNull();
+    // Grafana's default (green, red from 80) would judge a ratio, a duration or a yes/no by nonsense.
+    expect(steps).not.toEqual([
+      { value: null, color: 'green' },
+      { value: 80, color: 'red' },
+    ]);
+  });
+
   test('when the SLO dashboard is rendered, then the error budget is red below 0 and amber below 25%, and burn rates show the alert levels', () => {
     const panels = dashboards.find((d) => d.uid === 'event-service-slo')!.panels as PanelJson[];
     const budget = panels.filter((p) => /error budget/.test(p.title ?? ''));

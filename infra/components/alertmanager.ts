@@ -54,7 +54,12 @@ export class Alertmanager extends pulumi.ComponentResource {
                 {
                   name: 'alertmanager',
                   image: args.image,
-                  args: ['--config.file=/etc/alertmanager/alertmanager.yml', '--storage.path=/alertmanager'],
+                  args: [
+                    '--config.file=/etc/alertmanager/alertmanager.yml',
+                    '--storage.path=/alertmanager',
+                    // One replica: no peers to gossip with, so no cluster listener (an empty address disables it).
+                    '--cluster.listen-address=',
+                  ],
                   ports: [{ name: 'http', containerPort: ALERTMANAGER_PORT }],
                   resources: resourcesOf(args.resources),
                   securityContext: containerSecurityContext,

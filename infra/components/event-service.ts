@@ -2,17 +2,19 @@
  * The event service: its configuration (ConfigMap + Secret from app/src/config.ts), the migration Job that
  * completes before the Deployment rolls, the Deployment, Services, Ingress, the maintenance CronJob and,
  * with more than one replica, a PodDisruptionBudget, a HorizontalPodAutoscaler and topology spread.
+ * The public Ingress routes only the API (/api/): health, readiness and metrics stay inside the cluster.
  */
 import { createHash } from 'node:crypto';
 import * as k8s from '@pulumi/kubernetes';
 import * as pulumi from '@pulumi/pulumi';
 import { settings, type SettingName } from '../../app/src/config';
-import type { Resources } from '../config';
+import type { Resources, TlsSetting } from '../config';
 import {
   checksumOf,
   childOptions,
   containerSecurityContext,
   httpProbe,
+  ingressTls,
   labelsFor,
   podSecurityContext,
   resourcesOf,
@@ -20,6 +22,8 @@ import {
 } from './workload';
 
 export const APP_NAME = 'event-service';
+/** The container port serving the API, health and /metrics. */
+export const APP_PORT_NAME = 'http';
 /** The image's user; the image's files are readable by any uid. */
 const APP_UID = 10001;
 /** The pod stays in the Service's endpoints this long after SIGTERM is due, so load balancers stop sending first. */
@@ -36,7 +40,8 @@ export interface EventServiceArgs {
   resources: Resources;
   host: string;
   ingressClassName: string;
-  tlsSecretName?: string;
+  tls?: TlsSetting;
+  topologySpread: 'hard' | 'soft';
   maintenanceSchedule: string;
   /** Non-secret settings (defaults applied by the caller). */
   env: Record<string, pulumi.Input<string>>;
@@ -178,11 +183,18 @@ export class EventService extends pulumi.ComponentResource {
               automountServiceAccountToken: false,
               securityContext: podSecurityContext(APP_UID),
               terminationGracePeriodSeconds: terminationGraceSeconds(shutdownGraceMs),
+              // Hard: a node failure takes at most one replica (a pod stays Pending rather than double up).
+              // Zones stay a preference: a single-zone cluster must still schedule.
               topologySpreadConstraints: many
-                ? ['kubernetes.io/hostname', 'topology.kubernetes.io/zone'].map((topologyKey) => ({
+                ? (
+                    [
+                      ['kubernetes.io/hostname', args.topologySpread === 'hard' ? 'DoNotSchedule' : 'ScheduleAnyway'],
+                      ['topology.kubernetes.io/zone', 'ScheduleAnyway'],
+                    ] as const
+                  ).map(([topologyKey, whenUnsatisfiable]) => ({
                     maxSkew: 1,
                     topologyKey,
-                    whenUnsatisfiable: 'ScheduleAnyway',
+                    whenUnsatisfiable,
                     labelSelector: { matchLabels: selectorFor(APP_NAME, 'server') },
                   }))
                 : undefined,
@@ -191,7 +203,7 @@ export class EventService extends pulumi.ComponentResource {
                   name: APP_NAME,
                   image: args.image,
                   command: ['node', 'dist/server.js'],
-                  ports: [{ name: 'http', containerPort: port }],
+                  ports: [{ name: APP_PORT_NAME, containerPort: port }],
                   envFrom,
                   resources: resourcesOf(args.resources),
                   securityContext: containerSecurityContext,
@@ -218,28 +230,21 @@ export class EventService extends pulumi.ComponentResource {
       },
       o(),
     );
-    // Headless: its DNS name resolves to every ready pod, so Prometheus scrapes each instance.
-    new k8s.core.v1.Service(
-      `${name}-pods`,
-      {
-        metadata: { name: `${APP_NAME}-pods`, namespace: ns, labels: labelsFor(APP_NAME) },
-        spec: { clusterIP: 'None', selector: selectorFor(APP_NAME, 'server'), ports: [{ name: 'http', port, targetPort: 'http' }] },
-      },
-      o(),
-    );
-
+    const tls = ingressTls(args.host, args.tls);
     new k8s.networking.v1.Ingress(
       `${name}-ingress`,
       {
-        metadata: { name: APP_NAME, namespace: ns, labels: labelsFor(APP_NAME) },
+        metadata: { name: APP_NAME, namespace: ns, labels: labelsFor(APP_NAME), annotations: tls.annotations },
         spec: {
           ingressClassName: args.ingressClassName,
-          tls: args.tlsSecretName ? [{ hosts: [args.host], secretName: args.tlsSecretName }] : undefined,
+          tls: tls.tls,
           rules: [
             {
               host: args.host,
               http: {
-                paths: [{ path: '/', pathType: 'Prefix', backend: { service: { name: service.metadata.name, port: { name: 'http' } } } }],
+                paths: [
+                  { path: '/api/', pathType: 'Prefix', backend: { service: { name: service.metadata.name, port: { name: 'http' } } } },
+                ],
               },
             },
           ],
@@ -298,7 +303,7 @@ export class EventService extends pulumi.ComponentResource {
     );
 
     this.serviceName = service.metadata.name;
-    this.url = pulumi.output(`${args.tlsSecretName ? 'https' : 'http'}://${args.host}`);
+    this.url = pulumi.output(`${args.tls ? 'https' : 'http'}://${args.host}`);
     this.registerOutputs({ serviceName: this.serviceName, url: this.url });
   }
 }

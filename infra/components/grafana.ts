@@ -2,13 +2,14 @@
 import * as k8s from '@pulumi/kubernetes';
 import * as pulumi from '@pulumi/pulumi';
 import * as random from '@pulumi/random';
-import type { ThirdPartyService } from '../config';
+import type { ThirdPartyService, TlsSetting } from '../config';
 import {
   checksumOf,
   childOptions,
   clusterService,
   containerSecurityContext,
   httpProbe,
+  ingressTls,
   labelsFor,
   podSecurityContext,
   resourcesOf,
@@ -24,6 +25,7 @@ export interface GrafanaArgs extends ThirdPartyService {
   namespace: pulumi.Input<string>;
   storage?: string;
   host?: string;
+  tls?: TlsSetting;
   ingressClassName: string;
   /** dashboard JSON by file name */
   dashboards: Record<string, string>;
@@ -98,6 +100,8 @@ export class Grafana extends pulumi.ComponentResource {
                     { name: 'GF_ANALYTICS_REPORTING_ENABLED', value: 'false' },
                     { name: 'GF_PATHS_DATA', value: '/var/lib/grafana' },
                     { name: 'GF_PATHS_PROVISIONING', value: '/etc/grafana/provisioning' },
+                    // Logs go to stdout only: the root filesystem is read-only, and the kubelet collects stdout.
+                    { name: 'GF_LOG_MODE', value: 'console' },
                   ],
                   resources: resourcesOf(args.resources),
                   securityContext: containerSecurityContext,
@@ -135,12 +139,14 @@ export class Grafana extends pulumi.ComponentResource {
     );
     const service = clusterService(`${name}-service`, { name: GRAFANA_NAME, namespace: ns, port: GRAFANA_PORT, portName: 'http' }, o());
     if (args.host) {
+      const tls = ingressTls(args.host, args.tls);
       new k8s.networking.v1.Ingress(
         `${name}-ingress`,
         {
-          metadata: { name: GRAFANA_NAME, namespace: ns, labels: labelsFor(GRAFANA_NAME) },
+          metadata: { name: GRAFANA_NAME, namespace: ns, labels: labelsFor(GRAFANA_NAME), annotations: tls.annotations },
           spec: {
             ingressClassName: args.ingressClassName,
+            tls: tls.tls,
             rules: [
               {
                 host: args.host,
@@ -154,7 +160,7 @@ export class Grafana extends pulumi.ComponentResource {
         o(),
       );
     }
-    this.url = pulumi.output(args.host ? `http://${args.host}` : `http://127.0.0.1:${GRAFANA_PORT}`);
+    this.url = pulumi.output(args.host ? `${args.tls ? 'https' : 'http'}://${args.host}` : `http://127.0.0.1:${GRAFANA_PORT}`);
     this.adminPassword = pulumi.secret(password.result);
     this.registerOutputs({ url: this.url, adminPassword: this.adminPassword });
   }

@@ -12,14 +12,17 @@ export interface NetworkPoliciesArgs {
   namespace: pulumi.Input<string>;
   ingressNamespace: string;
   app: { name: string; port: number };
-  postgres?: { name: string; port: number };
+  /** The in-cluster database and its backup pods' name label. */
+  postgres?: { name: string; port: number; backup: string };
   redis: { name: string; port: number };
-  prometheus: { name: string; port: number };
+  /** Our own Prometheus, or (operator mode) the namespace of the operator's, whose pods are named prometheus. */
+  prometheus: { name: string; port: number } | { operatorNamespace: string };
   pushgateway: { name: string; port: number };
   postgresExporter: { name: string; port: number };
   redisExporter: { name: string; port: number };
-  alertmanager: { name: string; port: number };
-  grafana: { name: string; port: number; exposed: boolean };
+  /** Absent in operator mode (the operator's run elsewhere). */
+  alertmanager?: { name: string; port: number };
+  grafana?: { name: string; port: number; exposed: boolean };
   provider: k8s.Provider;
 }
 
@@ -50,19 +53,30 @@ export class NetworkPolicies extends pulumi.ComponentResource {
       },
       childOptions(this, args.provider),
     );
-    // Every pod of the app's image (server, migration, maintenance) is "the app".
-    const app = fromPods(args.app.name);
-    const prometheus = fromPods(args.prometheus.name);
+    // Every pod of the app's image (server, migration, maintenance) uses the database; only the server
+    // uses Redis, and only the maintenance job pushes metrics. Prometheus is ours, or the operator's.
+    const prometheus: Peer =
+      'operatorNamespace' in args.prometheus
+        ? {
+            namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': args.prometheus.operatorNamespace } },
+            podSelector: { matchLabels: { 'app.kubernetes.io/name': 'prometheus' } },
+          }
+        : fromPods(args.prometheus.name);
     allow('app-from-ingress-and-prometheus', args.app, [fromIngress, prometheus], 'server');
     // The exporters read the databases' statistics; only Prometheus reads the exporters.
-    if (args.postgres) allow('postgres-from-app-and-exporter', args.postgres, [app, fromPods(args.postgresExporter.name)]);
-    allow('redis-from-app-and-exporter', args.redis, [app, fromPods(args.redisExporter.name)]);
+    if (args.postgres)
+      allow('postgres-from-app-exporter-and-backup', args.postgres, [
+        fromPods(args.app.name),
+        fromPods(args.postgresExporter.name),
+        fromPods(args.postgres.backup),
+      ]);
+    allow('redis-from-app-and-exporter', args.redis, [fromPods(args.app.name, 'server'), fromPods(args.redisExporter.name)]);
     allow('postgres-exporter-from-prometheus', args.postgresExporter, [prometheus]);
     allow('redis-exporter-from-prometheus', args.redisExporter, [prometheus]);
-    allow('pushgateway-from-prometheus-and-app', args.pushgateway, [prometheus, app]);
-    allow('alertmanager-from-prometheus', args.alertmanager, [prometheus]);
-    allow('prometheus-from-grafana', args.prometheus, [fromPods(args.grafana.name), prometheus]);
-    if (args.grafana.exposed) allow('grafana-from-ingress', args.grafana, [fromIngress]);
+    allow('pushgateway-from-prometheus-and-maintenance', args.pushgateway, [prometheus, fromPods(args.app.name, 'maintenance')]);
+    if (args.alertmanager) allow('alertmanager-from-prometheus', args.alertmanager, [prometheus]);
+    if (args.grafana && 'port' in args.prometheus) allow('prometheus-from-grafana', args.prometheus, [fromPods(args.grafana.name)]);
+    if (args.grafana?.exposed) allow('grafana-from-ingress', args.grafana, [fromIngress]);
     this.registerOutputs({});
   }
 }

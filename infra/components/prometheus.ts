@@ -17,6 +17,8 @@ import {
 export const PROMETHEUS_NAME = 'prometheus';
 export const PROMETHEUS_PORT = 9090;
 export const RULES_MOUNT = '/etc/prometheus/rules';
+/** Name of the service account, Role and RoleBinding of Kubernetes discovery. */
+export const DISCOVERY_NAME = 'prometheus-discovery';
 /** nobody, the image's user. */
 const UID = 65534;
 
@@ -28,6 +30,8 @@ export interface PrometheusArgs extends ThirdPartyService {
   config: string;
   /** rule files by file name */
   rules: Record<string, string>;
+  /** The URL people open this Prometheus at: alert and graph links point there. */
+  externalUrl: string;
   provider: k8s.Provider;
 }
 
@@ -47,6 +51,7 @@ export class Prometheus extends pulumi.ComponentResource {
       { metadata: { name: `${PROMETHEUS_NAME}-rules`, namespace: ns, labels: labelsFor(PROMETHEUS_NAME) }, data: args.rules },
       o(),
     );
+    const account = this.discoveryAccount(name, ns, o);
     const service = clusterService(
       `${name}-service`,
       { name: PROMETHEUS_NAME, namespace: ns, port: PROMETHEUS_PORT, portName: 'http' },
@@ -66,7 +71,9 @@ export class Prometheus extends pulumi.ComponentResource {
               annotations: { 'checksum/config': checksumOf(configData), 'checksum/rules': checksumOf(args.rules) },
             },
             spec: {
-              automountServiceAccountToken: false,
+              serviceAccountName: account.metadata.name,
+              // Kubernetes discovery calls the API with this token.
+              automountServiceAccountToken: true,
               securityContext: podSecurityContext(UID),
               containers: [
                 {
@@ -76,8 +83,7 @@ export class Prometheus extends pulumi.ComponentResource {
                     '--config.file=/etc/prometheus/prometheus.yml',
                     '--storage.tsdb.path=/prometheus',
                     `--storage.tsdb.retention.time=${args.retention}`,
-                    '--web.console.libraries=/usr/share/prometheus/console_libraries',
-                    '--web.console.templates=/usr/share/prometheus/consoles',
+                    `--web.external-url=${args.externalUrl}`,
                   ],
                   ports: [{ name: 'http', containerPort: PROMETHEUS_PORT }],
                   resources: resourcesOf(args.resources),
@@ -109,5 +115,29 @@ export class Prometheus extends pulumi.ComponentResource {
       o(),
     );
     this.registerOutputs({});
+  }
+
+  /**
+   * The service account Prometheus discovers pods with: list/watch pods in its own namespace, nothing else
+   * (a namespaced Role, no ClusterRole). Only the Prometheus pod mounts its token.
+   */
+  private discoveryAccount(name: string, ns: pulumi.Input<string>, o: () => pulumi.CustomResourceOptions): k8s.core.v1.ServiceAccount {
+    const metadata = { name: DISCOVERY_NAME, namespace: ns, labels: labelsFor(PROMETHEUS_NAME) };
+    const account = new k8s.core.v1.ServiceAccount(`${name}-account`, { metadata, automountServiceAccountToken: false }, o());
+    const role = new k8s.rbac.v1.Role(
+      `${name}-discovery-role`,
+      { metadata, rules: [{ apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'watch'] }] },
+      o(),
+    );
+    new k8s.rbac.v1.RoleBinding(
+      `${name}-discovery-binding`,
+      {
+        metadata,
+        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: role.metadata.name },
+        subjects: [{ kind: 'ServiceAccount', name: account.metadata.name, namespace: ns }],
+      },
+      o(),
+    );
+    return account;
   }
 }

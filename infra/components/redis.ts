@@ -1,4 +1,8 @@
-/** Redis for rate limiting: no persistence (the service fails open without it), a generated password. */
+/**
+ * Redis for rate limiting: no persistence (the service fails open without it), a generated password.
+ * Its configuration file lives in a Secret (it holds the password), so the password never appears on the
+ * command line; maxmemory is sized from the container's memory limit so Redis evicts before the kernel kills it.
+ */
 import * as k8s from '@pulumi/kubernetes';
 import * as pulumi from '@pulumi/pulumi';
 import * as random from '@pulumi/random';
@@ -17,6 +21,31 @@ import {
 export const REDIS_NAME = 'redis';
 const PORT = 6379;
 const UID = 999;
+const CONFIG_DIR = '/etc/redis';
+/** Share of the container's memory limit Redis may fill with data; the rest is its own overhead and buffers. */
+export const MAXMEMORY_SHARE = 0.75;
+
+const BINARY_UNITS: Record<string, number> = { Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40 };
+const DECIMAL_UNITS: Record<string, number> = { k: 1e3, M: 1e6, G: 1e9, T: 1e12 };
+
+/** Bytes of a Kubernetes memory quantity (e.g. 128Mi, 1G, 536870912). */
+export function quantityBytes(quantity: string): number {
+  const m = /^(\d+(?:\.\d+)?)(Ki|Mi|Gi|Ti|k|M|G|T)?$/.exec(quantity);
+  if (!m) throw new Error(`"${quantity}" is not a memory quantity such as 128Mi`);
+  return Math.floor(Number(m[1]) * (m[2] ? (BINARY_UNITS[m[2]] ?? DECIMAL_UNITS[m[2]]!) : 1));
+}
+
+/** redis.conf: password, memory bound with LRU eviction, no persistence. */
+export function redisConfig(password: string, memoryLimit: string): string {
+  return [
+    `requirepass ${password}`,
+    `maxmemory ${Math.floor(quantityBytes(memoryLimit) * MAXMEMORY_SHARE)}`,
+    'maxmemory-policy allkeys-lru',
+    'save ""',
+    'appendonly no',
+    '',
+  ].join('\n');
+}
 
 export interface RedisArgs extends ThirdPartyService {
   namespace: pulumi.Input<string>;
@@ -31,12 +60,12 @@ export class Redis extends pulumi.ComponentResource {
     super('event-stack:data:Redis', name, {}, opts);
     const o = (extra: pulumi.CustomResourceOptions = {}) => childOptions(this, args.provider, extra);
     const password = new random.RandomPassword(`${name}-password`, { length: 32, special: false }, { parent: this });
-    const credentials = { REDIS_PASSWORD: password.result };
+    const configData = { 'redis.conf': pulumi.secret(password.result.apply((p) => redisConfig(p, args.resources.limits.memory))) };
     const secret = new k8s.core.v1.Secret(
-      `${name}-credentials`,
+      `${name}-config`,
       {
-        metadata: { name: `${REDIS_NAME}-credentials`, namespace: args.namespace, labels: labelsFor(REDIS_NAME) },
-        stringData: credentials,
+        metadata: { name: `${REDIS_NAME}-config`, namespace: args.namespace, labels: labelsFor(REDIS_NAME) },
+        stringData: configData,
       },
       o(),
     );
@@ -49,7 +78,7 @@ export class Redis extends pulumi.ComponentResource {
           replicas: 1,
           selector: { matchLabels: selectorFor(REDIS_NAME) },
           template: {
-            metadata: { labels: labelsFor(REDIS_NAME), annotations: { 'checksum/secret': checksumOf(credentials) } },
+            metadata: { labels: labelsFor(REDIS_NAME), annotations: { 'checksum/config': checksumOf(configData) } },
             spec: {
               automountServiceAccountToken: false,
               securityContext: podSecurityContext(UID),
@@ -57,17 +86,22 @@ export class Redis extends pulumi.ComponentResource {
                 {
                   name: 'redis',
                   image: args.image,
-                  args: ['--requirepass', '$(REDIS_PASSWORD)', '--save', '', '--appendonly', 'no', '--maxmemory-policy', 'allkeys-lru'],
-                  envFrom: [{ secretRef: { name: secret.metadata.name } }],
+                  args: [`${CONFIG_DIR}/redis.conf`],
                   ports: [{ name: 'redis', containerPort: PORT }],
                   resources: resourcesOf(args.resources),
                   securityContext: containerSecurityContext,
                   livenessProbe: { ...tcp, periodSeconds: 10, failureThreshold: 3 },
                   readinessProbe: { ...tcp, periodSeconds: 5, failureThreshold: 2 },
-                  volumeMounts: [{ name: 'data', mountPath: '/data' }],
+                  volumeMounts: [
+                    { name: 'config', mountPath: CONFIG_DIR, readOnly: true },
+                    { name: 'data', mountPath: '/data' },
+                  ],
                 },
               ],
-              volumes: [{ name: 'data', emptyDir: {} }],
+              volumes: [
+                { name: 'config', secret: { secretName: secret.metadata.name } },
+                { name: 'data', emptyDir: {} },
+              ],
             },
           },
         },

@@ -2,7 +2,7 @@
 import { createHash } from 'node:crypto';
 import * as k8s from '@pulumi/kubernetes';
 import * as pulumi from '@pulumi/pulumi';
-import type { Resources } from '../config';
+import type { Resources, TlsSetting } from '../config';
 
 export const PART_OF = 'event-stack';
 
@@ -74,4 +74,17 @@ export function clusterService(
     },
     opts,
   );
+}
+
+/**
+ * The TLS part of an Ingress for one host: spec.tls naming the Secret, and with cert-manager the issuer
+ * annotation that makes it issue the certificate into that Secret.
+ */
+export function ingressTls(host: string, tls: TlsSetting | undefined) {
+  if (!tls) return { annotations: undefined, tls: undefined };
+  const annotation = tls.certManager?.kind === 'ClusterIssuer' ? 'cert-manager.io/cluster-issuer' : 'cert-manager.io/issuer';
+  return {
+    annotations: tls.certManager ? { [annotation]: tls.certManager.name } : undefined,
+    tls: [{ hosts: [host], secretName: tls.secretName }],
+  };
 }

@@ -22,6 +22,9 @@ export interface Rule {
   mandatoryIn?: readonly string[];
 }
 
+/** Stages whose Ingresses must serve TLS (bearer tokens must not cross the network in clear). */
+export const TLS_REQUIRED_STAGES = ['staging', 'prod'];
+
 /* eslint-disable @typescript-eslint/no-explicit-any -- Kubernetes objects are walked structurally here. */
 type PodSpec = { securityContext?: any; containers?: any[]; initContainers?: any[] };
 
@@ -167,6 +170,42 @@ export const rules: Rule[] = [
         if (PRIVATE_KEY.test(v)) return [`${where(obj)}: key ${key} holds a private key`];
         return [];
       });
+    },
+  },
+  {
+    name: 'ingress-tls',
+    description: `Every host of every Ingress is served over TLS from a named Secret (mandatory in ${TLS_REQUIRED_STAGES.join(' and ')}).`,
+    mandatoryIn: TLS_REQUIRED_STAGES,
+    check(obj) {
+      if (obj.kind !== 'Ingress') return [];
+      const spec = obj.spec as { rules?: { host?: string }[]; tls?: { hosts?: string[]; secretName?: string }[] } | undefined;
+      const covered = new Set((spec?.tls ?? []).filter((t) => t.secretName).flatMap((t) => t.hosts ?? []));
+      return (spec?.rules ?? [])
+        .map((r) => r.host ?? '*')
+        .filter((h) => !covered.has(h))
+        .map((h) => `${where(obj)}: host ${h} has no TLS (set event-stack:app.tls / grafana.tls)`);
+    },
+  },
+  {
+    name: 'ingress-routes-only-the-api',
+    description: 'The public Ingress of the event service routes only /api/: health, readiness and metrics stay inside the cluster.',
+    check(obj) {
+      if (obj.kind !== 'Ingress') return [];
+      const spec = obj.spec as { rules?: { http?: { paths?: { path?: string; backend?: any }[] } }[] } | undefined;
+      return (spec?.rules ?? [])
+        .flatMap((r) => r.http?.paths ?? [])
+        .filter((p) => p.backend?.service?.name === APP_LABEL.value && !(p.path ?? '/').startsWith('/api/'))
+        .map((p) => `${where(obj)}: path ${p.path ?? '/'} routes more than /api/ to the event service`);
+    },
+  },
+  {
+    name: 'namespace-pod-security-restricted',
+    description: 'The namespace enforces the Pod Security Admission "restricted" profile.',
+    check(obj) {
+      if (obj.kind !== 'Namespace') return [];
+      return obj.metadata?.labels?.['pod-security.kubernetes.io/enforce'] === 'restricted'
+        ? []
+        : [`${where(obj)}: label pod-security.kubernetes.io/enforce is not "restricted"`];
     },
   },
 ];

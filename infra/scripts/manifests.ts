@@ -2,16 +2,23 @@
  * `make manifests ENV=<stack>`: runs the program offline (the tests' runner, under mocks) and writes every
  * Kubernetes object it declares as YAML under out/manifests/<stack>/, for review and `kubectl diff -f`.
  * Secret values are redacted (the real ones exist only in the stack's state); dev's image digest is a stand-in
- * until `make up` builds and pushes the image.
+ * until `make up` builds and pushes the image. It then runs the cluster-semantics checks (infra/semantics) and
+ * the policy rules over the objects and exits 1 on any problem.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { stringify } from 'yaml';
-import { runOffline, STACKS, type KubernetesObject } from '../offline';
+import { runOffline, stackFileConfig, STACKS, type KubernetesObject } from '../offline';
+import { NEVER_PROMOTED } from '../stack-schema';
+import { violations } from '../policies/rules';
+import { clusterSemanticsProblems, stackFacts } from '../semantics';
 
 /** Files are numbered in the order kubectl would need them. */
 const KIND_ORDER = [
   'Namespace',
+  'ServiceAccount',
+  'Role',
+  'RoleBinding',
   'NetworkPolicy',
   'ConfigMap',
   'Secret',
@@ -47,9 +54,25 @@ async function main(): Promise<void> {
     fs.writeFileSync(file, `# Declared by the ${stack} stack (rendered offline by make manifests).\n${stringify(redacted(obj))}`);
   });
   console.log(`manifests: ${run.kubernetesObjects.length} objects of stack ${stack} → ${path.relative(process.cwd(), dir)}/`);
-  console.log(
-    `manifests: image ${String(run.outputs.imageRef)}${stack === 'dev' ? ' (a stand-in digest: make up builds the real one)' : ''}`,
-  );
+  // What a cluster would make of the objects, and what the policy pack refuses everywhere: found now, exit 1.
+  const problems = [...clusterSemanticsProblems(run.kubernetesObjects, stackFacts(stack)), ...violations(run.kubernetesObjects)];
+  // Rules mandatory only in some stages (e.g. digest-pinned third-party images in prod) are release steps
+  // (make pin-images): shown here, refused by `pulumi up` itself.
+  const everywhere = new Set(problems);
+  const atDeploy = violations(run.kubernetesObjects, stack).filter((v) => !everywhere.has(v));
+  if (atDeploy.length)
+    console.warn(`manifests: pulumi up of ${stack} would refuse, until fixed:\n${atDeploy.map((p) => `  - ${p}`).join('\n')}`);
+  if (problems.length) {
+    console.error(`manifests: ${problems.length} problem(s) in stack ${stack}:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    process.exitCode = 1;
+  } else console.log(`manifests: cluster-semantics checks and the policy rules of every stage hold for stack ${stack}`);
+  const note =
+    stack === 'dev'
+      ? ' (a stand-in digest: make up builds the real one)'
+      : stackFileConfig(stack)['event-stack:image'] === NEVER_PROMOTED
+        ? ` (a stand-in: ${stack} was never promoted, so make up refuses it until make promote pins an image)`
+        : '';
+  console.log(`manifests: image ${String(run.outputs.imageRef)}${note}`);
 }
 
 main().catch((e: unknown) => {

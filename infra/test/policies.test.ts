@@ -1,5 +1,5 @@
 /** Each policy rule, on a compliant workload and on one that breaks it: the rules must be able to fail. */
-import { rules, violations, type KubernetesObject } from '../policies/rules';
+import { advisories, rules, violations, type KubernetesObject } from '../policies/rules';
 
 const DIGEST_IMAGE = `registry.example.com/event-service@sha256:${'a'.repeat(64)}`;
 
@@ -88,4 +88,43 @@ test('when a ConfigMap holds plain settings and URLs without passwords, then no 
 test('every rule has a unique name and a description (the policy pack publishes both)', () => {
   expect(new Set(rules.map((r) => r.name)).size).toBe(rules.length);
   for (const r of rules) expect(r.description.length).toBeGreaterThan(10);
+});
+
+function ingress(path: string, tls?: { hosts: string[]; secretName: string }[]): KubernetesObject {
+  return {
+    apiVersion: 'networking.k8s.io/v1',
+    kind: 'Ingress',
+    metadata: { name: 'event-service' },
+    spec: {
+      tls,
+      rules: [
+        { host: 'events.example.com', http: { paths: [{ path, pathType: 'Prefix', backend: { service: { name: 'event-service' } } }] } },
+      ],
+    },
+  };
+}
+const TLS = [{ hosts: ['events.example.com'], secretName: 'events-tls' }];
+
+test.each(['staging', 'prod'])('when an Ingress of %s has no TLS, then the mandatory ingress-tls rule refuses it', (stack) => {
+  expect(violations([ingress('/api/')], stack).map((v) => v.slice(0, v.indexOf(':')))).toEqual(['ingress-tls']);
+  expect(violations([ingress('/api/', TLS)], stack)).toEqual([]);
+});
+
+test.each(['dev', 'qa'])('when an Ingress of %s has no TLS, then ingress-tls only advises (TLS is optional there)', (stack) => {
+  expect(violations([ingress('/api/')], stack)).toEqual([]);
+  expect(advisories([ingress('/api/')], stack).map((v) => v.slice(0, v.indexOf(':')))).toEqual(['ingress-tls']);
+});
+
+test('when the event service Ingress routes /, then ingress-routes-only-the-api reports it', () => {
+  expect(broken(ingress('/', TLS))).toEqual(['ingress-routes-only-the-api']);
+});
+
+test('when a Namespace does not enforce the restricted Pod Security profile, then namespace-pod-security-restricted reports it', () => {
+  const ns = (labels: Record<string, string>): KubernetesObject => ({
+    apiVersion: 'v1',
+    kind: 'Namespace',
+    metadata: { name: 'n', labels },
+  });
+  expect(broken(ns({ 'pod-security.kubernetes.io/enforce': 'baseline' }))).toEqual(['namespace-pod-security-restricted']);
+  expect(violations([ns({ 'pod-security.kubernetes.io/enforce': 'restricted' })])).toEqual([]);
 });

@@ -12,7 +12,7 @@ import { PromoteError } from '../../tools/promote/errors';
 import { readStackFile } from '../../tools/promote/stack-files';
 import type * as ConfigModule from '../config';
 import { testSecrets } from '../offline';
-import { cronProblem, pulumiConfigOfStackFile } from '../stack-schema';
+import { cronProblem, NEVER_PROMOTED, pulumiConfigOfStackFile } from '../stack-schema';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const original = (stage: string) => fs.readFileSync(path.join(ROOT, `Pulumi.${stage}.yaml`), 'utf8');
@@ -27,8 +27,14 @@ const remove =
   (doc) =>
     doc.deleteIn(['config', ...keyPath]);
 
+/** A stage's file with `edits`; a stage never promoted first gets an image as `make promote` would pin it. */
 function edited(stage: string, ...edits: Edit[]): string {
   const doc = parseDocument(original(stage));
+  if (edits.length && doc.getIn(['config', 'event-stack:image']) === NEVER_PROMOTED)
+    doc.setIn(
+      ['config', 'event-stack:image'],
+      doc.createNode({ ref: `registry.example.com/event-service@sha256:${'c'.repeat(64)}`, version: '1.2.0' }),
+    );
   for (const e of edits) e(doc);
   return doc.toString();
 }
@@ -89,9 +95,37 @@ const ACCEPTED: [string, 'dev' | 'qa' | 'staging' | 'prod', Edit[]][] = [
   ['a schedule macro', 'qa', [schedule('@daily')]],
   ['a dedupe window longer than the accepted event age', 'dev', [env('DEDUPE_WINDOW_DAYS', '9')]],
   ['a setting given as a YAML number', 'dev', [set(['event-stack:app', 'env', 'DB_POOL_MAX'], 12)]],
+  ['no TLS in qa (optional below staging)', 'qa', [remove(['event-stack:app', 'tls'])]],
+  ['TLS from an existing Secret in prod', 'prod', [set(['event-stack:app', 'tls'], { secretName: 'events-tls' })]],
 ];
 
 const REFUSED: [string, 'dev' | 'qa' | 'staging' | 'prod', Edit[], RegExp][] = [
+  ['prod without TLS', 'prod', [remove(['event-stack:app', 'tls'])], /^event-stack:app\.tls: required in prod/],
+  ['staging without TLS', 'staging', [remove(['event-stack:app', 'tls'])], /^event-stack:app\.tls: required in staging/],
+  [
+    'both cert-manager issuers',
+    'staging',
+    [set(['event-stack:app', 'tls', 'issuer'], 'local-ca')],
+    /^event-stack:app\.tls: set clusterIssuer or issuer, not both$/,
+  ],
+  [
+    'a TLS setting without secretName',
+    'prod',
+    [set(['event-stack:app', 'tls'], { clusterIssuer: 'letsencrypt-prod' })],
+    /^event-stack:app\.tls\.secretName: required but not set$/,
+  ],
+  [
+    'a TLS setting with an unknown key',
+    'prod',
+    [set(['event-stack:app', 'tls', 'secret'], 'events-tls')],
+    /^event-stack:app\.tls: unknown key secret$/,
+  ],
+  [
+    'a topology spread that is neither hard nor soft',
+    'prod',
+    [set(['event-stack:app', 'topologySpread'], 'strict')],
+    /^event-stack:app\.topologySpread: must be hard or soft/,
+  ],
   [
     'a version with build metadata',
     'qa',
@@ -201,6 +235,24 @@ const REFUSED: [string, 'dev' | 'qa' | 'staging' | 'prod', Edit[], RegExp][] = [
     /^event-stack:ingress: must be a map \{className, namespace\}$/,
   ],
   ['no Prometheus URL', 'qa', [remove(['event-stack:prometheusUrl'])], /^event-stack:prometheusUrl: required but not set$/],
+  [
+    'a misspelt never-promoted',
+    'qa',
+    [set(['event-stack:image'], 'not promoted yet')],
+    /^event-stack:image: must be a map \{ref, version\}, or never-promoted until the first promotion/,
+  ],
+  [
+    'an in-cluster database without backup settings',
+    'qa',
+    [remove(['event-stack:postgres', 'backup'])],
+    /^event-stack:postgres\.backup: required but not set$/,
+  ],
+  [
+    'backups keeping no dump',
+    'staging',
+    [set(['event-stack:postgres', 'backup', 'keep'], 0)],
+    /^event-stack:postgres\.backup\.keep: must be an integer ≥ 1/,
+  ],
 ];
 
 describe('the Pulumi program and make promote judge every stack file alike', () => {

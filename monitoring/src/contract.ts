@@ -22,6 +22,14 @@ export const REDIS_EXPORTER_JOB = 'redis-exporter';
  * external service that raises the alarm when the notifications stop: then the pipeline itself is broken.
  */
 export const WATCHDOG_ALERT = 'EventStackWatchdog';
+/**
+ * Where each alert's runbook entry lives (like the kubernetes-mixin's runbookURLPattern): `%s` is the alert
+ * name in lower case, the anchor of its heading in alerts/runbook.md. Prometheus and promtool read the rule
+ * files and their tests as plain YAML, so those carry the resulting URLs: `make runbook-urls` rewrites every
+ * `runbook_url` from this one setting, and alerts/test/runbook-urls.test.ts fails while one is stale.
+ */
+export const RUNBOOK_URL_PATTERN = 'https://github.com/event-stack/event-stack/blob/main/alerts/runbook.md#%s';
+export const runbookUrl = (alert: string, pattern = RUNBOOK_URL_PATTERN) => pattern.replace('%s', alert.toLowerCase());
 /** Fixed uid of the provisioned Prometheus datasource: the default of every dashboard's $datasource. */
 export const GRAFANA_DATASOURCE_UID = 'prometheus';
 

@@ -77,8 +77,12 @@ function exporterJob(jobName: string, targets: string[] | undefined) {
   return targets?.length ? [{ job_name: jobName, static_configs: [{ targets: requireTargets(jobName, targets) }] }] : [];
 }
 
-/** prometheus.yml text: scrape the app, the Pushgateway (honor_labels), Alertmanager, Prometheus itself and the exporters; load the rule files. */
-export function renderPrometheusConfig(input: PrometheusConfigInput): string {
+/**
+ * prometheus.yml text: scrape the app, the Pushgateway (honor_labels), Alertmanager, Prometheus itself and the
+ * exporters; load the rule files. `appDiscovery` (the cluster's) replaces the app's static targets with service
+ * discovery and relabelling.
+ */
+export function renderPrometheusConfig(input: PrometheusConfigInput, appDiscovery?: Record<string, unknown>): string {
   const scrapeInterval = requireDuration('scrapeInterval', input.scrapeInterval);
   const evaluationInterval = requireDuration('evaluationInterval', input.evaluationInterval);
   const scrapeTimeout = requireDuration(
@@ -99,7 +103,11 @@ export function renderPrometheusConfig(input: PrometheusConfigInput): string {
       alertmanagers: [{ static_configs: [{ targets: requireTargets('alertmanagerTargets', input.alertmanagerTargets) }] }],
     },
     scrape_configs: [
-      { job_name: APP_JOB, metrics_path: '/metrics', static_configs: [{ targets: requireTargets('appTargets', input.appTargets) }] },
+      {
+        job_name: APP_JOB,
+        metrics_path: '/metrics',
+        ...(appDiscovery ?? { static_configs: [{ targets: requireTargets('appTargets', input.appTargets) }] }),
+      },
       {
         job_name: PUSHGATEWAY_JOB,
         honor_labels: true,
@@ -118,8 +126,12 @@ export function renderPrometheusConfig(input: PrometheusConfigInput): string {
 export const CLUSTER_SCRAPE_INTERVAL = '15s';
 
 export interface ClusterScrapeTargets {
-  /** DNS name of a headless Service resolving to every app pod, and the app's port. */
-  appPods: { dns: string; port: number };
+  /**
+   * The app's pods: their namespace, the labels that select them, and the name of the container port that
+   * serves /metrics. Prometheus lists them through the Kubernetes API (its service account needs list/watch
+   * on pods in that namespace).
+   */
+  appPods: { namespace: string; labels: Record<string, string>; portName: string };
   pushgateway: string;
   alertmanager: string;
   /** host:port Prometheus scrapes itself under (its own pod). */
@@ -132,13 +144,20 @@ export interface ClusterScrapeTargets {
 }
 
 /**
- * prometheus.yml for the cluster. The app runs as several pods behind one name, so its static
- * target becomes DNS service discovery on the headless Service: one target per instance.
+ * prometheus.yml for the cluster. The app runs as several pods behind one name, so its static target becomes
+ * Kubernetes pod discovery: every pod is a target whether or not it is Ready (DNS of a Service lists only Ready
+ * pods, so a pod failing /readyz or crash-looping would vanish instead of showing up == 0), on the metrics port
+ * only, named by its pod (instance stays stable across restarts and reads well in legends). Finished pods
+ * (Succeeded/Failed, e.g. evicted) are dropped: they serve nothing.
  */
 export function renderClusterPrometheusConfig(t: ClusterScrapeTargets): string {
-  const rendered = YAML.parse(
-    renderPrometheusConfig({
-      appTargets: [`${t.appPods.dns}:${t.appPods.port}`],
+  const selector = Object.entries(t.appPods.labels)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(',');
+  if (!selector) throw new Error('appPods.labels is empty: discovery would scrape every pod of the namespace');
+  return renderPrometheusConfig(
+    {
+      appTargets: [],
       pushgatewayTarget: t.pushgateway,
       alertmanagerTargets: [t.alertmanager],
       prometheusTarget: t.prometheus,
@@ -148,14 +167,19 @@ export function renderClusterPrometheusConfig(t: ClusterScrapeTargets): string {
       scrapeInterval: CLUSTER_SCRAPE_INTERVAL,
       evaluationInterval: CLUSTER_SCRAPE_INTERVAL,
       externalLabels: { stage: t.stage },
-    }),
-  ) as { scrape_configs: Record<string, unknown>[] };
-  const app = rendered.scrape_configs.find((j) => j.job_name === APP_JOB);
-  if (!app) throw new Error(`the rendered Prometheus configuration has no job ${APP_JOB}`);
-  delete app.static_configs;
-  app.dns_sd_configs = [{ names: [t.appPods.dns], type: 'A', port: t.appPods.port }];
-  return YAML.stringify(rendered, { aliasDuplicateObjects: false });
+    },
+    {
+      kubernetes_sd_configs: [{ role: 'pod', namespaces: { names: [t.appPods.namespace] }, selectors: [{ role: 'pod', label: selector }] }],
+      relabel_configs: [
+        { source_labels: ['__meta_kubernetes_pod_container_port_name'], regex: escapeRegex(t.appPods.portName), action: 'keep' },
+        { source_labels: ['__meta_kubernetes_pod_phase'], regex: 'Succeeded|Failed', action: 'drop' },
+        { source_labels: ['__meta_kubernetes_pod_name'], target_label: 'instance' },
+      ],
+    },
+  );
 }
+
+const escapeRegex = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 export interface AlertmanagerConfigInput {
   /** Webhook of the pager receiver (critical alerts). A secret: comes from configuration, never from the repo. */

@@ -12,7 +12,7 @@ import { parseArgs } from 'node:util';
 import { deployStack } from './deploy';
 import { PromoteError } from './errors';
 import { promote } from './promote';
-import { release } from './release';
+import { CHANGELOG, release } from './release';
 import { parseStage } from './stages';
 import { formatStatus, stageStatuses } from './status';
 
@@ -53,9 +53,10 @@ async function main(argv: string[]): Promise<void> {
   } else if (command === 'status') {
     console.log(formatStatus(stageStatuses(root)));
   } else if (command === 'release') {
-    const { from, to } = release(root, values.bump || 'patch');
-    console.log(`release: ${from} → ${to} in app/package.json and package-lock.json`);
-    console.log(`next: commit them; the next dev build (pulumi up --stack dev) produces image version ${to}`);
+    const r = release({ root, bump: values.bump || 'patch' });
+    console.log(`release: ${r.from} → ${r.to} in app/package.json and package-lock.json; ${CHANGELOG} lists ${r.changes.length} commit(s)`);
+    console.log(`release: committed "Release ${r.to}" and tagged ${r.tag} (annotated)`);
+    console.log(`next: git push --follow-tags; the next dev build (pulumi up --stack dev) produces image version ${r.to}`);
   } else {
     throw new PromoteError(`unknown command "${command ?? ''}": expected promote, up, preview, status or release`);
   }

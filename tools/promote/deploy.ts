@@ -9,6 +9,7 @@ import path from 'node:path';
 import { Backend, checkBackend } from './backend';
 import { PromoteError } from './errors';
 import { PULUMI_MISSING, PulumiCli } from './pulumi-cli';
+import { pinnedImage, readStackFile } from './stack-files';
 import type { Stage } from './stages';
 
 /** The policy pack of this repository (not of PROMOTE_ROOT: the rules ship with the tool). */
@@ -35,6 +36,8 @@ export function deployPreconditions(stage: Stage, env: NodeJS.ProcessEnv, pulumi
 }
 
 export function deployStack(o: DeployOptions): void {
+  // qa/staging/prod run only what `make promote` pinned; a stage never promoted has nothing to deploy.
+  if (o.stage !== 'dev') pinnedImage(readStackFile(o.root, o.stage));
   const pulumi = new PulumiCli(o.root, o.env);
   const backend = deployPreconditions(o.stage, o.env, pulumi);
   o.log(

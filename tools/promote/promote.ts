@@ -61,7 +61,8 @@ export async function promote(o: PromoteOptions): Promise<PromoteOutcome> {
 
   // What each stage runs. Every qa/staging/prod file must pin a digest; dev is asked only when needed.
   const stacks = Object.fromEntries(STAGES.map((s) => [s, readStackFile(o.root, s)])) as Record<Stage, StackFile>;
-  const running = new Map<Stage, Image>(PINNED_STAGES.map((s) => [s, pinnedImage(stacks[s])]));
+  // A stage never promoted runs nothing yet; it can only be a target.
+  const running = new Map<Stage, Image>(PINNED_STAGES.filter((s) => !stacks[s].neverPromoted).map((s) => [s, pinnedImage(stacks[s])]));
   let dev: DevImage | undefined;
   if (requested === 'qa' || !PINNED_STAGES.some((s) => running.get(s)?.version === version)) {
     dev = resolveDevImage(pulumi, env, version);

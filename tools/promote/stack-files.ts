@@ -9,6 +9,7 @@ import { isScalar, parseDocument, Scalar } from 'yaml';
 import {
   DEFAULT_PROMOTION,
   isDigestRef,
+  NEVER_PROMOTED,
   parseStackSettings,
   PROJECT,
   pulumiConfigOfStackFile,
@@ -16,6 +17,7 @@ import {
   type StackSettings,
 } from '../../infra/stack-schema';
 import { PromoteError } from './errors';
+import { applyScalarEdits, type ScalarEdit } from './yaml-edit';
 import { Stage } from './stages';
 
 export { isDigestRef, PROJECT };
@@ -37,6 +39,8 @@ export interface StackFile {
   source: string;
   /** What the file pins, if anything (dev pins nothing: it builds). */
   image?: Image;
+  /** The file says `event-stack:image: never-promoted`: no image has ever been pinned here. */
+  neverPromoted: boolean;
   thresholds: GateThresholds;
   /** True when the file has no `event-stack:promotion` and the defaults apply. */
   defaultThresholds: boolean;
@@ -81,15 +85,26 @@ export function readStackFile(root: string, stage: Stage): StackFile {
     stage,
     file,
     source,
-    image: settings.image,
+    image: typeof settings.image === 'object' ? settings.image : undefined,
+    neverPromoted: settings.image === NEVER_PROMOTED,
     thresholds: settings.promotion ?? DEFAULT_THRESHOLDS,
     defaultThresholds: settings.promotion === undefined,
     prometheusUrl: settings.prometheusUrl,
   };
 }
 
-/** The image a qa/staging/prod file pins; bad input when it builds instead. */
+/** Why a stage has no image: it was never promoted (`make status` shows it, `make up` refuses it). */
+export class NeverPromotedError extends PromoteError {
+  constructor(readonly stage: string) {
+    super(
+      `stack ${stage} was never promoted, so it has no image to deploy. Promote a version first: make promote VERSION=x.y.z TO=${stage}`,
+    );
+  }
+}
+
+/** The image a qa/staging/prod file pins; bad input when it builds instead, NeverPromotedError before its first promotion. */
 export function pinnedImage(stack: StackFile): Image {
+  if (stack.neverPromoted) throw new NeverPromotedError(stack.stage);
   if (!stack.image) {
     throw new PromoteError(
       `${path.basename(stack.file)} pins no image: expected ${IMAGE_KEY}: {ref: "<repository>@sha256:<64 hex>", version: "x.y.z"}`,
@@ -98,37 +113,30 @@ export function pinnedImage(stack: StackFile): Image {
   return stack.image;
 }
 
-/** Renders `value` in the quoting style the scalar already had. */
-function renderScalar(node: Scalar, value: string): string {
-  switch (node.type) {
-    case Scalar.QUOTE_DOUBLE:
-      return JSON.stringify(value);
-    case Scalar.QUOTE_SINGLE:
-      return `'${value.replace(/'/g, "''")}'`;
-    default:
-      return value;
-  }
-}
-
 /**
- * The stack file's text with `event-stack:image.ref` and `.version` replaced. Both keys must exist
- * (the file pins an image already); the result is re-read through the stack schema.
+ * The stack file's text with `event-stack:image.ref` and `.version` replaced, or — on the first
+ * promotion — `never-promoted` replaced in place by a `{ref, version}` flow map. The result is re-read
+ * through the stack schema.
  */
 export function withPinnedImage(stack: StackFile, image: Image): string {
   const name = path.basename(stack.file);
   const doc = parse(name, stack.source);
-  const edits: { start: number; end: number; text: string }[] = [];
-  for (const key of ['ref', 'version'] as const) {
-    const node = doc.getIn(['config', IMAGE_KEY, key], true);
-    if (!isScalar(node) || !node.range) throw new PromoteError(`${name} has no ${IMAGE_KEY}.${key} to replace`);
-    edits.push({ start: node.range[0], end: node.range[1], text: renderScalar(node, image[key]) });
-  }
-  edits.sort((a, b) => b.start - a.start);
-  let text = stack.source;
-  for (const e of edits) text = text.slice(0, e.start) + e.text + text.slice(e.end);
+  const edits: ScalarEdit[] = [];
+  const whole = doc.getIn(['config', IMAGE_KEY], true);
+  if (stack.neverPromoted && isScalar(whole)) {
+    // Rendered as a plain scalar, the flow map's text replaces `never-promoted` (quoted or not).
+    whole.type = Scalar.PLAIN;
+    edits.push({ node: whole, value: `{ ref: ${JSON.stringify(image.ref)}, version: ${JSON.stringify(image.version)} }` });
+  } else
+    for (const key of ['ref', 'version'] as const) {
+      const node = doc.getIn(['config', IMAGE_KEY, key], true);
+      if (!isScalar(node) || !node.range) throw new PromoteError(`${name} has no ${IMAGE_KEY}.${key} to replace`);
+      edits.push({ node, value: image[key] });
+    }
+  const text = applyScalarEdits(stack.source, edits);
   // The edited file must still be one the Pulumi program accepts, and say what was meant.
   const check = settingsOf(name, text).image;
-  if (check?.ref !== image.ref || check?.version !== image.version) {
+  if (typeof check !== 'object' || check.ref !== image.ref || check.version !== image.version) {
     throw new PromoteError(`${name}: editing ${IMAGE_KEY} in place would not yield ${JSON.stringify(image)}; edit it by hand`);
   }
   return text;

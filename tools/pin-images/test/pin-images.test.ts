@@ -12,6 +12,7 @@ import { freePort, httpOk, requireExecutable, Running, startAndAwait } from '../
 const ROOT = path.resolve(__dirname, '../../..');
 const MANIFEST_V2 = 'application/vnd.docker.distribution.manifest.v2+json';
 const MANIFEST_LIST = 'application/vnd.docker.distribution.manifest.list.v2+json';
+const OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
 
 let dir: string;
 let registry: Running;
@@ -82,6 +83,19 @@ beforeAll(async () => {
     body: list,
   });
   expect(put.status).toBe(201);
+  // An OCI image index as well (what `docker buildx` and most registries serve today).
+  const index = JSON.stringify({
+    schemaVersion: 2,
+    mediaType: OCI_INDEX,
+    manifests: [{ mediaType: MANIFEST_V2, size: amd64.size, digest: amd64.digest, platform: { architecture: 'amd64', os: 'linux' } }],
+  });
+  const putIndex = await fetch(`http://${host}/v2/multi/manifests/3.0`, {
+    method: 'PUT',
+    headers: { 'Content-Type': OCI_INDEX },
+    body: index,
+  });
+  expect(putIndex.status).toBe(201);
+  digests.oci = `sha256:${createHash('sha256').update(index).digest('hex')}`;
   digests.tiny = (await manifestOf('tiny:1.0')).digest;
   digests.multi = `sha256:${createHash('sha256').update(list).digest('hex')}`;
   digests.amd64 = amd64.digest;
@@ -149,6 +163,18 @@ test('when a stack file names tag-only third-party images, then each gets tag@sh
   const again = makePin(root, 'qa');
   expect(again.status).toBe(0);
   expect(again.stdout).toContain('pin-images: nothing to pin');
+});
+
+test('when a tag names an OCI image index, then it is pinned to the index digest', () => {
+  const root = repo({
+    'Pulumi.staging.yaml': stackFile({ postgres: `${host}/multi:3.0`, redis: `${host}/tiny:1.0`, grafana: `${host}/tiny:1.0` }),
+  });
+  const r = makePin(root, 'staging');
+  expect(r.status).toBe(0);
+  expect(r.stdout).toContain(
+    `Pulumi.staging.yaml event-stack:postgres.image: ${host}/multi:3.0@${digests.oci} (image index: every platform)`,
+  );
+  expect(read(root)['Pulumi.staging.yaml']).toContain(`image: ${host}/multi:3.0@${digests.oci}   # the database`);
 });
 
 test('when one tag does not resolve, then pin-images names it, fails, and changes no file (not even the ones that resolved)', () => {

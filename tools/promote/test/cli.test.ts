@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { readLedger } from '../ledger';
 import {
+  gitRepo,
   npmWorkspace,
   pathWithout,
   pulumiStub,
@@ -143,25 +144,35 @@ test('when TO skips a stage, then `make promote` refuses and says FORCE=1 overri
   expect(snapshot(root)).toEqual(before);
 });
 
-test('when `make release BUMP=minor`, then app/package.json and the lockfile carry the next minor version', () => {
+test('when `make release BUMP=minor`, then app/package.json, the lockfile and CHANGELOG.md carry the next minor version, committed and tagged', () => {
   const { root } = fixture();
+  fs.writeFileSync(path.join(root, 'CHANGELOG.md'), '# Changelog\n\n## [Unreleased]\n');
+  const { git, env } = gitRepo(root);
   const from = (JSON.parse(fs.readFileSync(path.join(root, 'app/package.json'), 'utf8')) as { version: string }).version;
   const [major, minor] = from.split('.');
-  const r = make(root, 'release', { BUMP: 'minor' });
+  const r = make(root, 'release', { BUMP: 'minor' }, env);
   expect(r.status).toBe(0);
   const to = `${major}.${Number(minor) + 1}.0`;
   expect(r.stdout).toContain(`release: ${from} → ${to}`);
   expect((JSON.parse(fs.readFileSync(path.join(root, 'app/package.json'), 'utf8')) as { version: string }).version).toBe(to);
+  expect(fs.readFileSync(path.join(root, 'CHANGELOG.md'), 'utf8')).toContain(`## [${to}] - `);
+  expect(git('describe', '--exact-match', 'HEAD').trim()).toBe(`v${to}`);
 });
 
-test('the CLI tells bad input (exit 2) from a refusal FORCE=1 could override (exit 3)', () => {
-  const { root, stub } = fixture();
-  const cli = (...args: string[]) =>
-    spawnSync('npx', ['--no-install', 'tsx', 'tools/promote/cli.ts', 'promote', '--root', root, '--deploy', '0', ...args], {
+test('when bin/event-stack is called directly, then its exit code tells bad input (2), a refusal (3) and a failed deploy (4) apart', () => {
+  const bin = (root: string, stub: PulumiStub, ...args: string[]) =>
+    spawnSync(path.join(REPO_ROOT, 'bin', 'event-stack'), ['promote', '--root', root, ...args], {
       cwd: REPO_ROOT,
       encoding: 'utf8',
-      env: { ...process.env, PATH: pathWithout([stub.binDir]) },
+      env: { ...process.env, PATH: pathWithout([stub.binDir]), ...DEPLOY_ENV },
     }).status;
-  expect(cli('--version', '1.2')).toBe(2);
-  expect(cli('--version', '1.2.0', '--to', 'staging')).toBe(3);
+  const a = fixture();
+  expect(bin(a.root, a.stub, '--version', '1.2', '--deploy', '0')).toBe(2);
+  expect(bin(a.root, a.stub, '--version', '1.2.0', '--to', 'staging', '--deploy', '0')).toBe(3);
+  const b = fixture();
+  b.stub.setUpExit(1);
+  expect(bin(b.root, b.stub, '--version', '1.2.0')).toBe(4);
+  // Through make the same refusal is make's own exit code 2: why bin/event-stack exists.
+  const c = fixture();
+  expect(make(c.root, 'promote', { VERSION: '1.2.0', TO: 'staging', DEPLOY: '0' }, { PATH: pathWithout([c.stub.binDir]) }).status).toBe(2);
 });

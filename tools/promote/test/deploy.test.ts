@@ -128,3 +128,58 @@ test('when the stack is unknown or the passphrase is missing, then `make up` say
   );
   expect(stub.calls()).toEqual([]);
 });
+
+/** The fixture with qa (and optionally staging) as a fresh repository has them: never promoted. */
+function neverPromotedFixture(stages: string[]) {
+  const { root, stub } = fixture();
+  for (const stage of stages) {
+    const file = path.join(root, `Pulumi.${stage}.yaml`);
+    const text = fs
+      .readFileSync(file, 'utf8')
+      .replace(
+        /( +)event-stack:image:\n(?:\1 +\S[^\n]*\n)+|( +)event-stack:image: \{[^\n]*\n/,
+        (_m, a: string | undefined, b: string | undefined) =>
+          `${a ?? b}event-stack:image: never-promoted # make promote pins the first image\n`,
+      );
+    expect(text).toContain('never-promoted');
+    fs.writeFileSync(file, text);
+  }
+  return { root, stub };
+}
+
+test('when a stage was never promoted, then `make up` refuses and says to promote first, and `make status` shows "never promoted"', () => {
+  const { root, stub } = neverPromotedFixture(['qa']);
+  const r = make(root, 'up', { ENV: 'qa' }, stub.binDir);
+  expect(r.status).not.toBe(0);
+  expect(r.stderr).toContain(
+    'promote: stack qa was never promoted, so it has no image to deploy. Promote a version first: make promote VERSION=x.y.z TO=qa',
+  );
+  expect(stub.calls()).toEqual([]);
+
+  const status = make(root, 'status', {}, stub.binDir, { DEV_IMAGE_REF: ref('c'), DEV_VERSION: '1.2.0' });
+  expect(status.status).toBe(0);
+  expect(status.stdout).toMatch(/^qa\s+-\s+-\s+never promoted$/m);
+  expect(status.stdout).toContain('qa: never promoted: make promote VERSION=x.y.z TO=qa pins its first image');
+  expect(status.stdout).toMatch(/^staging\s+1\.0\.0\s+sha256:a{64}/m);
+});
+
+test('when `make promote` targets a stage never promoted, then it pins the first image in place, creates the stack and deploys it', () => {
+  const { root, stub } = neverPromotedFixture(['qa', 'staging']);
+  stub.setOutputs({ imageRef: ref('c'), version: '1.2.0' });
+  const before = snapshot(root);
+  const r = make(root, 'promote', { VERSION: '1.2.0', FORCE: '1' }, stub.binDir);
+  expect(r.stderr).toBe('');
+  expect(r.status).toBe(0);
+  const after = snapshot(root);
+  expect(after['Pulumi.qa.yaml']).toBe(
+    (before['Pulumi.qa.yaml'] ?? '').replace(
+      'event-stack:image: never-promoted #',
+      `event-stack:image: { ref: "${ref('c')}", version: "1.2.0" } #`,
+    ),
+  );
+  expect(after['Pulumi.staging.yaml']).toBe(before['Pulumi.staging.yaml']);
+  expect(stub.calls()).toEqual([['stack', 'output', '--json', '--stack', 'dev'], ...deployCalls('qa')]);
+  const status = make(root, 'status', {}, stub.binDir);
+  expect(status.stdout).toMatch(new RegExp(`^qa\\s+1\\.2\\.0\\s+sha256:c{64}\\s+\\d{4}-`, 'm'));
+  expect(status.stdout).toMatch(/^staging\s+-\s+-\s+never promoted$/m);
+});

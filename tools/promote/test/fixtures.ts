@@ -2,6 +2,7 @@
  * Throwaway repositories for the promotion tests: stack files in several YAML styles (comments,
  * quoting, flow maps), the version files, and a stand-in `pulumi` executable that records its arguments.
  */
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -55,9 +56,10 @@ function settings(stage: string, indent: string): string[] {
     i(1, 'event-stack:app:'),
     i(2, 'replicas: 1'),
     i(2, `host: events.${stage}.example.com`),
+    i(2, 'tls: {secretName: events-tls}'),
     i(2, 'resources: {requests: {cpu: 50m, memory: 128Mi}, limits: {cpu: 500m, memory: 256Mi}}'),
     i(1, 'event-stack:ingress: {className: nginx, namespace: ingress-nginx}'),
-    ...service('postgres', 'postgres:16.6', ['storage: 1Gi']),
+    ...service('postgres', 'postgres:16.6', ['storage: 1Gi', "backup: {schedule: '43 2 * * *', keep: 3, storage: 2Gi}"]),
     ...service('redis', 'redis:7.4.1'),
     ...service('prometheus', 'prom/prometheus:v2.54.1', ['retention: 3d', 'storage: 1Gi']),
     ...service('pushgateway', 'prom/pushgateway:v1.10.0'),
@@ -130,6 +132,24 @@ export function npmWorkspace(): Record<string, string> {
   return Object.fromEntries(files.map((f) => [f, fs.readFileSync(path.join(REPO_ROOT, f), 'utf8')]));
 }
 
+/** A git repository at `root` holding its files in one commit, with an identity of its own (no global git config needed). */
+export function gitRepo(root: string): { git: (...args: string[]) => string; env: NodeJS.ProcessEnv } {
+  const env = {
+    ...process.env,
+    GIT_AUTHOR_NAME: 'Release Test',
+    GIT_AUTHOR_EMAIL: 'release@test.invalid',
+    GIT_COMMITTER_NAME: 'Release Test',
+    GIT_COMMITTER_EMAIL: 'release@test.invalid',
+    GIT_CONFIG_GLOBAL: '/dev/null',
+    GIT_CONFIG_NOSYSTEM: '1',
+  };
+  const git = (...args: string[]) => execFileSync('git', args, { cwd: root, env, encoding: 'utf8' });
+  git('init', '--quiet', '--initial-branch=main');
+  git('add', '--all');
+  git('commit', '--quiet', '-m', 'Initial import');
+  return { git, env };
+}
+
 export function writeRepo(root: string, files: Record<string, string>): void {
   for (const [name, text] of Object.entries(files)) {
     fs.mkdirSync(path.dirname(path.join(root, name)), { recursive: true });
@@ -137,12 +157,13 @@ export function writeRepo(root: string, files: Record<string, string>): void {
   }
 }
 
-/** Every file under `root` (relative path → content), to assert that nothing changed. */
+/** Every file under `root` (relative path → content; git's own files aside), to assert that nothing changed. */
 export function snapshot(root: string): Record<string, string> {
   const out: Record<string, string> = {};
   const walk = (dir: string) => {
     for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
       const full = path.join(dir, entry.name);
+      if (entry.isDirectory() && entry.name === '.git') continue;
       if (entry.isDirectory()) walk(full);
       else out[path.relative(root, full)] = fs.readFileSync(full, 'utf8');
     }

@@ -1,23 +1,48 @@
-/** `make release`: semver bumps of app/package.json and the app workspace entry of package-lock.json, by `npm version`. */
+/**
+ * `make release` in throwaway git repositories: the version bump by `npm version` (app/package.json and the
+ * app entry of package-lock.json, nothing else), the CHANGELOG.md section from the commits since the last
+ * tag, one release commit and an annotated tag.
+ */
 import fs from 'node:fs';
+import path from 'node:path';
 import { PromoteError } from '../errors';
-import { release } from '../release';
+import { release, withReleaseSection } from '../release';
 import { bumpVersion, compareVersions } from '../semver';
-import { npmWorkspace, snapshot, tempDir, writeRepo } from './fixtures';
+import { gitRepo, npmWorkspace, snapshot, tempDir, writeRepo } from './fixtures';
 
-function repoCopy(version?: string): string {
+const CHANGELOG = [
+  '# Changelog',
+  '',
+  'Intro.',
+  '',
+  '## [Unreleased]',
+  '',
+  '## [1.4.2] - 2026-01-02',
+  '',
+  '### Changed',
+  '- Older things',
+  '',
+].join('\n');
+
+/** A repository at version `version`, tagged v<version>, then the given commits (subjects) on top. */
+function repo(version: string, commits: string[] = []) {
   const root = tempDir('release');
-  const files = npmWorkspace();
+  const files: Record<string, string> = { ...npmWorkspace(), 'CHANGELOG.md': CHANGELOG };
   const current = (JSON.parse(files['app/package.json']!) as { version: string }).version;
-  if (version) {
-    files['app/package.json'] = files['app/package.json']!.replace(`"version": "${current}"`, `"version": "${version}"`);
-    files['package-lock.json'] = files['package-lock.json']!.replace(
-      `"name": "@event-stack/app",\n      "version": "${current}"`,
-      `"name": "@event-stack/app",\n      "version": "${version}"`,
-    );
-  }
+  files['app/package.json'] = files['app/package.json']!.replace(`"version": "${current}"`, `"version": "${version}"`);
+  files['package-lock.json'] = files['package-lock.json']!.replace(
+    `"name": "@event-stack/app",\n      "version": "${current}"`,
+    `"name": "@event-stack/app",\n      "version": "${version}"`,
+  );
   writeRepo(root, files);
-  return root;
+  const { git, env } = gitRepo(root);
+  git('tag', '--annotate', `v${version}`, '--message', `event-stack ${version}`);
+  commits.forEach((subject, i) => {
+    fs.writeFileSync(path.join(root, `change-${i}.txt`), subject);
+    git('add', '--all');
+    git('commit', '--quiet', '-m', subject);
+  });
+  return { root, git, env };
 }
 
 /** Lines that differ between two texts of the same line count. */
@@ -28,21 +53,119 @@ function changedLines(a: string, b: string): [string, string][] {
   return x.flatMap((line, i) => (line === y[i] ? [] : [[line, y[i] ?? '']]));
 }
 
-test('when BUMP=minor, then only the version lines of app/package.json and of the app entry in package-lock.json change', () => {
-  const root = repoCopy('1.4.2');
+test('when BUMP=minor, then the bump, the changelog section and an annotated tag on the release commit come in one step', () => {
+  const { root, git, env } = repo('1.4.2', ['Add the heartbeat receiver', 'Fix: a cursor with a bad time got 500', 'Merge-free change']);
   const before = snapshot(root);
-  expect(release(root, 'minor')).toEqual({ from: '1.4.2', to: '1.5.0' });
+  const r = release({ root, bump: 'minor', env, date: '2026-11-27' });
+  expect(r).toEqual({
+    from: '1.4.2',
+    to: '1.5.0',
+    tag: 'v1.5.0',
+    changes: ['Merge-free change', 'Fix: a cursor with a bad time got 500', 'Add the heartbeat receiver'],
+  });
   const after = snapshot(root);
-  expect(changedLines(before['app/package.json'] ?? '', after['app/package.json'] ?? '')).toEqual([
+  expect(changedLines(before['app/package.json']!, after['app/package.json']!)).toEqual([
     ['  "version": "1.4.2",', '  "version": "1.5.0",'],
   ]);
-  expect(changedLines(before['package-lock.json'] ?? '', after['package-lock.json'] ?? '')).toEqual([
+  expect(changedLines(before['package-lock.json']!, after['package-lock.json']!)).toEqual([
     ['      "version": "1.4.2",', '      "version": "1.5.0",'],
   ]);
-  const lock = JSON.parse(after['package-lock.json'] ?? '') as { version?: string; packages: Record<string, { version?: string }> };
-  expect(lock.packages.app?.version).toBe('1.5.0');
-  expect(lock.packages['']?.version).toBe((JSON.parse(before['package-lock.json'] ?? '') as { version?: string }).version);
-  fs.rmSync(root, { recursive: true });
+  expect(after['CHANGELOG.md']).toBe(
+    [
+      '# Changelog',
+      '',
+      'Intro.',
+      '',
+      '## [Unreleased]',
+      '',
+      '## [1.5.0] - 2026-11-27',
+      '',
+      '### Changed',
+      '- Merge-free change',
+      '- Add the heartbeat receiver',
+      '',
+      '### Fixed',
+      '- Fix: a cursor with a bad time got 500',
+      '',
+      '## [1.4.2] - 2026-01-02',
+      '',
+      '### Changed',
+      '- Older things',
+      '',
+    ].join('\n'),
+  );
+  // One commit holding exactly those three files, tagged with an annotated tag carrying the section.
+  expect(git('log', '-1', '--format=%s').trim()).toBe('Release 1.5.0');
+  expect(git('show', '--name-only', '--format=', 'HEAD').trim().split('\n').sort()).toEqual([
+    'CHANGELOG.md',
+    'app/package.json',
+    'package-lock.json',
+  ]);
+  expect(git('cat-file', '-t', 'v1.5.0').trim()).toBe('tag');
+  expect(git('rev-parse', 'v1.5.0^{commit}')).toBe(git('rev-parse', 'HEAD'));
+  expect(git('tag', '-l', '--format=%(contents)', 'v1.5.0')).toContain('event-stack 1.5.0\n\n## [1.5.0] - 2026-11-27');
+  expect(git('status', '--porcelain').trim()).toBe('');
+});
+
+test('when there is a release already, then the next one lists only the commits after its tag', () => {
+  const { root, git, env } = repo('1.4.2', ['First change']);
+  release({ root, bump: 'patch', env, date: '2026-11-27' });
+  fs.writeFileSync(path.join(root, 'later.txt'), 'later');
+  git('add', '--all');
+  git('commit', '--quiet', '-m', 'Second change');
+  expect(release({ root, bump: 'patch', env, date: '2026-11-28' }).changes).toEqual(['Second change']);
+  expect(fs.readFileSync(path.join(root, 'CHANGELOG.md'), 'utf8')).toMatch(
+    /## \[1\.4\.4\] - 2026-11-28\n\n### Changed\n- Second change\n\n## \[1\.4\.3\]/,
+  );
+});
+
+test('when something is written under [Unreleased], then it opens the new section and [Unreleased] is left empty', () => {
+  const text = withReleaseSection(
+    CHANGELOG.replace('## [Unreleased]\n', '## [Unreleased]\n\n### Removed\n- The old flag\n'),
+    '1.5.0',
+    '2026-11-27',
+    ['A change'],
+  );
+  expect(text).toContain(
+    '## [Unreleased]\n\n## [1.5.0] - 2026-11-27\n\n### Removed\n- The old flag\n\n### Changed\n- A change\n\n## [1.4.2]',
+  );
+});
+
+const BAD_INPUT: [string, string, (root: string) => void, string, RegExp][] = [
+  ['BUMP is unknown', '1.4.2', () => undefined, 'huge', /unknown BUMP "huge": expected one of patch, minor, major/],
+  [
+    'the working tree has uncommitted changes',
+    '1.4.2',
+    (root) => fs.appendFileSync(path.join(root, 'CHANGELOG.md'), 'x'),
+    'patch',
+    /uncommitted changes/,
+  ],
+  [
+    'app/package.json holds a malformed version',
+    '1.4',
+    () => undefined,
+    'patch',
+    /app\/package\.json version "1\.4": must be a semantic version/,
+  ],
+];
+
+test.each(BAD_INPUT)('when %s, then a clear message and nothing changes', (_what, version, spoil, bump, message) => {
+  const { root, git, env } = repo(version, ['A change']);
+  spoil(root);
+  const before = snapshot(root);
+  const head = git('rev-parse', 'HEAD');
+  expect(() => release({ root, bump, env })).toThrow(PromoteError);
+  expect(() => release({ root, bump, env })).toThrow(message);
+  expect(snapshot(root)).toEqual(before);
+  expect(git('rev-parse', 'HEAD')).toBe(head);
+});
+
+test('when the tag of the next version exists already, then a clear message and nothing changes', () => {
+  const { root, git, env } = repo('1.4.2', ['A change']);
+  git('tag', 'v1.4.3');
+  const before = snapshot(root);
+  expect(() => release({ root, bump: 'patch', env })).toThrow('tag v1.4.3 exists already');
+  expect(snapshot(root)).toEqual(before);
 });
 
 test.each([
@@ -52,22 +175,6 @@ test.each([
   ['patch', '2.0.0-rc.1', '2.0.0'],
 ] as const)('when BUMP=%s of %s, then the new version is %s', (bump, from, to) => {
   expect(bumpVersion(from, bump)).toBe(to);
-});
-
-test('when BUMP is unknown, then a clear message and nothing changes', () => {
-  const root = repoCopy();
-  const before = snapshot(root);
-  expect(() => release(root, 'huge')).toThrow(new PromoteError('unknown BUMP "huge": expected one of patch, minor, major'));
-  expect(snapshot(root)).toEqual(before);
-  fs.rmSync(root, { recursive: true });
-});
-
-test('when app/package.json holds a malformed version, then a clear message and nothing changes', () => {
-  const root = repoCopy('1.4');
-  const before = snapshot(root);
-  expect(() => release(root, 'patch')).toThrow(/app\/package\.json version "1\.4": must be a semantic version/);
-  expect(snapshot(root)).toEqual(before);
-  fs.rmSync(root, { recursive: true });
 });
 
 test('versions compare by semver precedence, not as text', () => {

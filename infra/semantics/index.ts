@@ -1,0 +1,55 @@
+/**
+ * The offline cluster-semantics checks: what a real cluster would make of a stack's rendered objects, checked
+ * without one. Each check is a function from the objects to problem messages (empty = holds), so objects that
+ * other components add (exporters, backups…) are checked as soon as the program declares them.
+ */
+import { stackFileConfig, type KubernetesObject } from '../offline';
+import { TLS_REQUIRED_STAGES } from '../policies/rules';
+import { discoveryProblems } from './discovery';
+import { exposureProblems } from './exposure';
+import { networkProblems } from './network';
+import { operatorDiscoveryProblems } from './operator';
+import { podSecurityProblems } from './pod-security';
+import { schedulingProblems } from './scheduling';
+import { commandLineSecretProblems, portProblems, referenceProblems, serviceSelectionProblems } from './wiring';
+
+export interface StackFacts {
+  /** Namespace of the ingress controller (event-stack:ingress.namespace). */
+  ingressNamespace: string;
+  /** Whether every Ingress must serve TLS (staging and prod). */
+  tlsRequired: boolean;
+  /** Operator mode: the namespace of the Prometheus Operator's Prometheus (event-stack:monitoring.namespace). */
+  operatorNamespace?: string;
+}
+
+/** The facts of a stack file the checks need. */
+export function stackFacts(stack: string, config = stackFileConfig(stack)): StackFacts {
+  const ingress = JSON.parse(config['event-stack:ingress'] ?? '{}') as { namespace?: string };
+  const monitoring = JSON.parse(config['event-stack:monitoring'] ?? '{}') as { mode?: string; namespace?: string };
+  return {
+    ingressNamespace: ingress.namespace ?? '',
+    tlsRequired: TLS_REQUIRED_STAGES.includes(stack),
+    operatorNamespace: monitoring.mode === 'operator' ? monitoring.namespace : undefined,
+  };
+}
+
+export const CHECKS = {
+  'services select pods': (o: KubernetesObject[]) => serviceSelectionProblems(o),
+  'references resolve': (o: KubernetesObject[]) => referenceProblems(o),
+  'ports are declared': (o: KubernetesObject[]) => portProblems(o),
+  'network flows are exactly the intended ones': (o: KubernetesObject[], f: StackFacts) => networkProblems(o, f),
+  'discovery keeps unready pods': (o: KubernetesObject[]) => [...discoveryProblems(o), ...operatorDiscoveryProblems(o)],
+  'exposure and TLS': (o: KubernetesObject[], f: StackFacts) => exposureProblems(o, { tlsRequired: f.tlsRequired }),
+  'no secret on a command line': (o: KubernetesObject[]) => commandLineSecretProblems(o),
+  'pods pass the Pod Security level of their namespace': (o: KubernetesObject[]) => podSecurityProblems(o),
+  'disruption budgets, autoscaling and spread hold': (o: KubernetesObject[]) => schedulingProblems(o),
+} as const;
+
+export type CheckName = keyof typeof CHECKS;
+
+/** Every problem of every check, as "check: message". */
+export function clusterSemanticsProblems(objects: KubernetesObject[], facts: StackFacts): string[] {
+  return (Object.entries(CHECKS) as [CheckName, (o: KubernetesObject[], f: StackFacts) => string[]][]).flatMap(([name, check]) =>
+    check(objects, facts).map((m) => `${name}: ${m}`),
+  );
+}

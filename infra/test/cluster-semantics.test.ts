@@ -1,0 +1,543 @@
+/**
+ * The cluster-semantics checks over the rendered objects of every stack, and each check broken on purpose
+ * (a rendered object mutated the way a real mistake would) to show that it can fail.
+ */
+import { CHECKS, clusterSemanticsProblems, stackFacts as factsOf, type CheckName } from '../semantics';
+import { INTENDED_FLOWS, allowedFlows, flowKey } from '../semantics/network';
+import { pathCovers } from '../semantics/exposure';
+import { STACKS, stackFileConfig, type KubernetesObject, type OfflineRun, type RunOptions } from '../offline';
+
+async function run(stack: string, options?: RunOptions): Promise<OfflineRun> {
+  let result: OfflineRun | undefined;
+  await jest.isolateModulesAsync(async () => {
+    const { runOffline } = require('../offline') as typeof import('../offline');
+    result = await runOffline(stack, options);
+  });
+  return result!;
+}
+
+/** Operator mode, as in operator-mode.test.ts: staging monitored by a cluster's kube-prometheus-stack. */
+const OPERATOR_MONITORING = { mode: 'operator', namespace: 'monitoring', matchLabels: { release: 'kube-prometheus-stack' } };
+const OPERATOR: RunOptions = {
+  set: { 'event-stack:monitoring': JSON.stringify(OPERATOR_MONITORING) },
+  remove: ['event-stack:prometheus', 'event-stack:alertmanager', 'event-stack:grafana'],
+};
+
+process.setMaxListeners(64);
+const runs = new Map<string, OfflineRun>();
+beforeAll(async () => {
+  for (const stack of STACKS) runs.set(stack, await run(stack));
+  runs.set('operator', await run('staging', OPERATOR));
+}, 120_000);
+
+type Obj = KubernetesObject & { spec: any; data?: any; stringData?: any };
+
+const facts = (stack: string) =>
+  stack === 'operator' ? factsOf('staging', { ...stackFileConfig('staging'), ...OPERATOR.set }) : factsOf(stack);
+
+/** A deep copy of a stack's objects, edited; then the named check's problems. */
+function broken(stack: string, check: CheckName, edit: (get: (kind: string, name: string) => Obj, objects: Obj[]) => void): string[] {
+  const objects = structuredClone(runs.get(stack)!.kubernetesObjects) as Obj[];
+  const get = (kind: string, name: string) => {
+    const found = objects.find((o) => o.kind === kind && (o.metadata.name === name || o.metadata.name.startsWith(`${name}-`)));
+    if (!found) throw new Error(`${stack} has no ${kind} ${name}`);
+    return found;
+  };
+  edit(get, objects);
+  return CHECKS[check](objects, facts(stack));
+}
+const podOf = (o: Obj) => (o.kind === 'CronJob' ? o.spec.jobTemplate.spec.template : o.spec.template);
+const container = (o: Obj, i = 0) => podOf(o).spec.containers[i];
+
+describe.each(STACKS)('the %s stack', (stack) => {
+  test('when its objects are rendered, then every cluster-semantics check holds', () => {
+    expect(clusterSemanticsProblems(runs.get(stack)!.kubernetesObjects, factsOf(stack))).toEqual([]);
+  });
+});
+
+describe("operator mode (staging monitored by the cluster's Prometheus Operator)", () => {
+  test('when its objects are rendered, then every cluster-semantics check holds, the monitors counted as scrape targets', () => {
+    expect(facts('operator').operatorNamespace).toBe('monitoring');
+    expect(clusterSemanticsProblems(runs.get('operator')!.kubernetesObjects, facts('operator'))).toEqual([]);
+    const flows = allowedFlows(runs.get('operator')!.kubernetesObjects, facts('operator')).map(flowKey);
+    expect(flows).toContain("the operator's Prometheus → Deployment/event-service:8080");
+  });
+
+  test('when the PodMonitor keeps only Ready pods, then "discovery keeps unready pods" fails', () => {
+    const problems = broken('operator', 'discovery keeps unready pods', (get) =>
+      get('PodMonitor', 'event-service').spec.podMetricsEndpoints[0].relabelings.unshift({
+        action: 'keep',
+        sourceLabels: ['__meta_kubernetes_pod_ready'],
+        regex: 'true',
+      }),
+    );
+    expect(problems).toEqual(['PodMonitor/event-service: pods of Deployment/event-service stop being targets when they are not Ready']);
+  });
+
+  test("when the policies admit Prometheus from another namespace than the operator's, then its scrapes are reported blocked", () => {
+    const problems = broken('operator', 'network flows are exactly the intended ones', (_get, objects) => {
+      for (const p of objects.filter((o) => o.kind === 'NetworkPolicy'))
+        for (const rule of p.spec.ingress ?? [])
+          for (const peer of rule.from ?? [])
+            if (peer.namespaceSelector?.matchLabels?.['kubernetes.io/metadata.name'] === 'monitoring')
+              peer.namespaceSelector.matchLabels['kubernetes.io/metadata.name'] = 'observability';
+    });
+    expect(problems).toContain(
+      "blocked but intended (PodMonitor/event-service): the operator's Prometheus → Deployment/event-service:8080",
+    );
+  });
+});
+
+describe('when a Service selects no pod, then "services select pods" fails', () => {
+  test('a selector label with a typo', () => {
+    const problems = broken(
+      'dev',
+      'services select pods',
+      (get) => (get('Service', 'redis').spec.selector = { 'app.kubernetes.io/name': 'rediss' }),
+    );
+    expect(problems).toEqual([expect.stringMatching(/^Service\/redis: its selector .* matches no pod template/)]);
+  });
+});
+
+describe('when a reference does not resolve, then "references resolve" fails', () => {
+  test.each([
+    [
+      'an envFrom Secret that does not exist',
+      (get: any) => (container(get('Deployment', 'event-service')).envFrom[1].secretRef.name = 'app-secret'),
+      /Secret app-secret is not declared/,
+    ],
+    [
+      'an env key that the Secret lacks',
+      (get: any) =>
+        (container(get('Deployment', 'grafana')).env = [
+          ...container(get('Deployment', 'grafana')).env,
+          { name: 'X', valueFrom: { secretKeyRef: { name: 'grafana-admin', key: 'GF_NOPE' } } },
+        ]),
+      /Secret grafana-admin has no key GF_NOPE/,
+    ],
+    [
+      'a ConfigMap volume item key that does not exist',
+      (get: any) =>
+        (podOf(get('Deployment', 'grafana')).spec.volumes.find((v: any) => v.name === 'provisioning').configMap.items[0].key = 'nope.yml'),
+      /ConfigMap grafana-provisioning has no key nope\.yml/,
+    ],
+    [
+      'a projected ConfigMap that does not exist',
+      (get: any) =>
+        (podOf(get('Deployment', 'pushgateway')).spec.volumes = [
+          { name: 'p', projected: { sources: [{ configMap: { name: 'ghost' } }] } },
+        ]),
+      /volume p: ConfigMap ghost is not declared/,
+    ],
+    [
+      'a mount of a volume the pod lacks',
+      (get: any) => container(get('StatefulSet', 'prometheus')).volumeMounts.push({ name: 'cache', mountPath: '/cache' }),
+      /mounts volume cache/,
+    ],
+    [
+      'a service account that does not exist',
+      (get: any) => (podOf(get('Deployment', 'grafana')).spec.serviceAccountName = 'grafana'),
+      /ServiceAccount grafana is not declared/,
+    ],
+  ])('%s', (_what, edit, message) => {
+    expect(broken('dev', 'references resolve', edit).join('\n')).toMatch(message);
+  });
+
+  test('an optional reference may be absent', () => {
+    const problems = broken('dev', 'references resolve', (get) =>
+      container(get('Deployment', 'event-service')).envFrom.push({ secretRef: { name: 'extra', optional: true } }),
+    );
+    expect(problems).toEqual([]);
+  });
+});
+
+describe('when a port is not declared, then "ports are declared" fails', () => {
+  test.each([
+    [
+      'a probe naming a port the container lacks',
+      (get: any) => (container(get('Deployment', 'event-service')).readinessProbe.httpGet.port = 'metrics'),
+      /readinessProbe: port metrics/,
+    ],
+    [
+      'a probe numbering a port the container lacks',
+      (get: any) => (container(get('Deployment', 'redis')).livenessProbe.tcpSocket.port = 6380),
+      /livenessProbe: port 6380/,
+    ],
+    [
+      'a Service targetPort the pods lack',
+      (get: any) => (get('Service', 'pushgateway').spec.ports[0].targetPort = 9092),
+      /Service\/pushgateway port http: targetPort 9092/,
+    ],
+    [
+      'an Ingress backend port the Service lacks',
+      (get: any) => (get('Ingress', 'event-service').spec.rules[0].http.paths[0].backend.service.port = { name: 'https' }),
+      /backend port https/,
+    ],
+  ])('%s', (_what, edit, message) => {
+    expect(broken('dev', 'ports are declared', edit).join('\n')).toMatch(message);
+  });
+});
+
+describe('when the NetworkPolicies differ from the intended flows, then the graph check fails', () => {
+  const NET: CheckName = 'network flows are exactly the intended ones';
+  const remove = (objects: Obj[], name: string) =>
+    objects.splice(
+      objects.findIndex((o) => o.kind === 'NetworkPolicy' && o.metadata.name === name),
+      1,
+    );
+
+  test('without the default deny, every pod is open to everything', () => {
+    const problems = broken('dev', NET, (_get, objects) => remove(objects, 'default-deny-ingress'));
+    // Grafana (not exposed in dev) has no policy of its own: only the default deny closed it.
+    expect(problems).toContain('allowed but not intended: outside the cluster → Deployment/grafana:3000');
+    expect(problems).toContain('allowed but not intended: Deployment/redis → Deployment/grafana:3000');
+  });
+
+  test('without the policy for Redis, the app cannot reach it', () => {
+    const problems = broken('dev', NET, (_get, objects) => remove(objects, 'redis-from-app-and-exporter'));
+    expect(problems).toEqual([
+      'blocked but intended (app → redis): Deployment/event-service → Deployment/redis:6379',
+      'blocked but intended (redis-exporter → redis): Deployment/redis-exporter → Deployment/redis:6379',
+    ]);
+  });
+
+  test('an empty namespaceSelector opens a pod to every namespace', () => {
+    const problems = broken('dev', NET, (get) =>
+      get('NetworkPolicy', 'alertmanager-from-prometheus').spec.ingress[0].from.push({ namespaceSelector: {} }),
+    );
+    expect(problems).toContain('allowed but not intended: a pod of another namespace → Deployment/alertmanager:9093');
+    expect(problems).toContain('allowed but not intended: ingress-controller → Deployment/alertmanager:9093');
+  });
+
+  test('an ipBlock peer opens a pod to the outside', () => {
+    const problems = broken('dev', NET, (get) =>
+      get('NetworkPolicy', 'redis-from-app-and-exporter').spec.ingress[0].from.push({ ipBlock: { cidr: '0.0.0.0/0' } }),
+    );
+    expect(problems).toEqual(['allowed but not intended: outside the cluster → Deployment/redis:6379']);
+  });
+
+  test('a policy on the wrong port blocks the flow', () => {
+    const problems = broken(
+      'dev',
+      NET,
+      (get) => (get('NetworkPolicy', 'redis-from-app-and-exporter').spec.ingress[0].ports = [{ protocol: 'TCP', port: 6380 }]),
+    );
+    expect(problems).toEqual([
+      'blocked but intended (app → redis): Deployment/event-service → Deployment/redis:6379',
+      'blocked but intended (redis-exporter → redis): Deployment/redis-exporter → Deployment/redis:6379',
+    ]);
+  });
+
+  test('a named port resolves against the destination pod, as Kubernetes does', () => {
+    const problems = broken(
+      'dev',
+      NET,
+      (get) => (get('NetworkPolicy', 'redis-from-app-and-exporter').spec.ingress[0].ports = [{ protocol: 'TCP', port: 'redis' }]),
+    );
+    expect(problems).toEqual([]);
+  });
+
+  test('an egress deny-all on the app blocks all of its intended flows', () => {
+    const problems = broken('dev', NET, (_get, objects) =>
+      objects.push({
+        apiVersion: 'networking.k8s.io/v1',
+        kind: 'NetworkPolicy',
+        metadata: { name: 'app-no-egress', namespace: 'event-stack-dev' },
+        spec: { podSelector: { matchLabels: { 'app.kubernetes.io/component': 'server' } }, policyTypes: ['Egress'] },
+      }),
+    );
+    expect(problems).toEqual(
+      expect.arrayContaining([
+        'blocked but intended (app → postgres): Deployment/event-service → StatefulSet/postgres:5432',
+        'blocked but intended (app → redis): Deployment/event-service → Deployment/redis:6379',
+      ]),
+    );
+  });
+
+  test('a new workload of a role in the table (a backup CronJob) without a policy gets its intended flow reported as blocked', () => {
+    const isBackup = (labels?: Record<string, string>) => labels?.['app.kubernetes.io/name'] === 'postgres-backup';
+    const problems = broken('dev', NET, (get, objects) => {
+      // Start from a stack without any backup workload nor a policy peer for one, whatever the program declares.
+      for (let i = objects.length - 1; i >= 0; i--) if (isBackup(objects[i]!.metadata.labels)) objects.splice(i, 1);
+      for (const p of objects.filter((o) => o.kind === 'NetworkPolicy'))
+        for (const rule of p.spec.ingress ?? [])
+          rule.from = (rule.from ?? []).filter((peer: any) => !isBackup(peer.podSelector?.matchLabels));
+      const backup = structuredClone(get('CronJob', 'event-service-maintenance'));
+      backup.metadata = { ...backup.metadata, name: 'postgres-backup', labels: { 'app.kubernetes.io/name': 'postgres-backup' } };
+      podOf(backup).metadata.labels = { 'app.kubernetes.io/name': 'postgres-backup', 'app.kubernetes.io/component': 'backup' };
+      objects.push(backup);
+    });
+    expect(problems).toEqual(['blocked but intended (backup → postgres): CronJob/postgres-backup → StatefulSet/postgres:5432']);
+  });
+
+  test('an intended flow whose end does not exist (no in-cluster PostgreSQL in prod) is not expected', () => {
+    const prodPods = runs.get('prod')!.kubernetesObjects.filter((o) => o.metadata.name === 'postgres');
+    expect(prodPods).toEqual([]);
+    expect(INTENDED_FLOWS.some((f) => f.to === 'postgres')).toBe(true);
+    expect(CHECKS[NET](runs.get('prod')!.kubernetesObjects, factsOf('prod'))).toEqual([]);
+  });
+
+  test('the graph of dev allows the ingress controller into the app and nothing of the outside anywhere', () => {
+    const flows = allowedFlows(runs.get('dev')!.kubernetesObjects, factsOf('dev')).map(flowKey);
+    expect(flows).toContain('ingress-controller → Deployment/event-service:8080');
+    expect(flows.filter((f) => f.startsWith('outside') || f.startsWith('a pod of another'))).toEqual([]);
+  });
+});
+
+describe('when discovery would lose unready pods, then "discovery keeps unready pods" fails', () => {
+  const DISC: CheckName = 'discovery keeps unready pods';
+  const promConfig = (get: any, edit: (c: any) => void) => {
+    const cm = get('ConfigMap', 'prometheus-config');
+    const yaml = require('yaml') as typeof import('yaml');
+    const config = yaml.parse(cm.data['prometheus.yml']);
+    edit(config);
+    cm.data['prometheus.yml'] = yaml.stringify(config);
+  };
+  const appJob = (c: any) => c.scrape_configs.find((j: any) => j.job_name === 'event-service');
+
+  test('DNS discovery through a headless Service (the defect of issue #13 item 1)', () => {
+    const problems = broken('dev', DISC, (get, objects) => {
+      objects.push({
+        apiVersion: 'v1',
+        kind: 'Service',
+        metadata: { name: 'event-service-pods', namespace: 'event-stack-dev' },
+        spec: {
+          clusterIP: 'None',
+          selector: { 'app.kubernetes.io/name': 'event-service', 'app.kubernetes.io/component': 'server' },
+          ports: [{ port: 8080 }],
+        },
+      });
+      promConfig(get, (c) => {
+        const job = appJob(c);
+        delete job.kubernetes_sd_configs;
+        delete job.relabel_configs;
+        job.dns_sd_configs = [{ names: ['event-service-pods.event-stack-dev.svc.cluster.local'], type: 'A', port: 8080 }];
+      });
+    });
+    expect(problems.join('\n')).toMatch(/headless Service that lists only Ready pods/);
+  });
+
+  test('a relabelling that keeps only Ready pods', () => {
+    const problems = broken('dev', DISC, (get) =>
+      promConfig(get, (c) =>
+        appJob(c).relabel_configs.unshift({ source_labels: ['__meta_kubernetes_pod_ready'], regex: 'true', action: 'keep' }),
+      ),
+    );
+    expect(problems).toEqual(['job event-service: pods of Deployment/event-service stop being targets when they are not Ready']);
+  });
+
+  test('an instance label that is the pod address, not the pod name', () => {
+    const problems = broken('dev', DISC, (get) =>
+      promConfig(get, (c) => (appJob(c).relabel_configs = appJob(c).relabel_configs.filter((r: any) => r.target_label !== 'instance'))),
+    );
+    expect(problems.join('\n')).toMatch(/named instance="event-service-0\.pod:8080", not its pod name event-service-0/);
+  });
+
+  test('no port selection when the app declares a second port', () => {
+    const problems = broken('dev', DISC, (get) => {
+      container(get('Deployment', 'event-service')).ports.push({ name: 'inspector', containerPort: 9229 });
+      promConfig(get, (c) => (appJob(c).relabel_configs = appJob(c).relabel_configs.filter((r: any) => r.action !== 'keep')));
+    });
+    expect(problems).toContain('job event-service: pods of Deployment/event-service are scraped on 2 ports (8080, 9229)');
+  });
+
+  test('discovery across all namespaces', () => {
+    const problems = broken('dev', DISC, (get) => promConfig(get, (c) => delete appJob(c).kubernetes_sd_configs[0].namespaces));
+    expect(problems).toContain('job event-service: kubernetes_sd role pod is not limited to the namespace event-stack-dev');
+  });
+
+  test.each([
+    [
+      'a Role that cannot watch pods',
+      (get: any) => (get('Role', 'prometheus-discovery').rules[0].verbs = ['get', 'list']),
+      /may not watch pods/,
+    ],
+    [
+      'a Role that may also read Secrets',
+      (get: any) => get('Role', 'prometheus-discovery').rules.push({ apiGroups: [''], resources: ['secrets'], verbs: ['get'] }),
+      /more than discovery needs \(secrets\)/,
+    ],
+    [
+      'a Role that may delete pods',
+      (get: any) => get('Role', 'prometheus-discovery').rules[0].verbs.push('delete'),
+      /more than discovery needs \(delete\)/,
+    ],
+    [
+      'no token mounted in the Prometheus pod',
+      (get: any) => (podOf(get('StatefulSet', 'prometheus')).spec.automountServiceAccountToken = false),
+      /does not mount its service account token/,
+    ],
+    [
+      'a binding to another service account',
+      (get: any) => (get('RoleBinding', 'prometheus-discovery').subjects[0].name = 'default'),
+      /may not list pods/,
+    ],
+  ])('%s', (_what, edit, message) => {
+    expect(broken('dev', DISC, edit).join('\n')).toMatch(message);
+  });
+});
+
+describe('when an Ingress exposes too much or serves without TLS, then "exposure and TLS" fails', () => {
+  const EXP: CheckName = 'exposure and TLS';
+  const appPaths = (get: any) => get('Ingress', 'event-service').spec.rules[0].http.paths;
+
+  test('routing / to the app (the defect of issue #13 item 3) makes health and metrics public', () => {
+    const problems = broken('prod', EXP, (get) => (appPaths(get)[0].path = '/'));
+    expect(problems).toEqual([
+      'Ingress/event-service: path / routes more than the API (/api/) to Deployment/event-service',
+      'Ingress/event-service: path / makes /healthz of Deployment/event-service public',
+      'Ingress/event-service: path / makes /readyz of Deployment/event-service public',
+      'Ingress/event-service: path / makes /metrics of Deployment/event-service public',
+    ]);
+  });
+
+  test('prod without TLS', () => {
+    const problems = broken('prod', EXP, (get) => {
+      const ing = get('Ingress', 'event-service');
+      delete ing.spec.tls;
+      delete ing.metadata.annotations;
+    });
+    expect(problems).toEqual(['Ingress/event-service: host events.prod.example.com is served without TLS']);
+  });
+
+  test('staging with TLS for another host only', () => {
+    const problems = broken('staging', EXP, (get) => (get('Ingress', 'event-service').spec.tls[0].hosts = ['other.example.com']));
+    expect(problems.join('\n')).toMatch(/host events\.staging\.example\.com is served without TLS/);
+  });
+
+  test('a cert-manager annotation without spec.tls', () => {
+    const problems = broken('dev', EXP, (get) => {
+      const ing = get('Ingress', 'event-service');
+      ing.metadata.annotations = { 'cert-manager.io/cluster-issuer': 'letsencrypt' };
+      delete ing.spec.tls;
+    });
+    expect(problems).toEqual([
+      'Ingress/event-service: asks cert-manager for a certificate but spec.tls does not name a Secret for every host',
+    ]);
+  });
+
+  test('no route to the API at all', () => {
+    const problems = broken('dev', EXP, (get) => (appPaths(get)[0].path = '/v1/'));
+    expect(problems).toContain('no Ingress routes /api/v1/events to the app');
+  });
+
+  test.each([
+    ['/', 'Prefix', '/metrics', true],
+    ['/api/', 'Prefix', '/api/v1/events', true],
+    ['/api', 'Prefix', '/apiary', false],
+    ['/api/', 'Prefix', '/metrics', false],
+    ['/metrics', 'Exact', '/metrics', true],
+    ['/metrics', 'Exact', '/metrics/x', false],
+  ])('path %s (%s) covers %s: %s', (path, type, request, covers) => {
+    expect(pathCovers(path, type, request)).toBe(covers);
+  });
+});
+
+describe('when a secret reaches a command line, then "no secret on a command line" fails', () => {
+  const CMD: CheckName = 'no secret on a command line';
+  test('$(VAR) of a Secret-filled variable in args (the Redis defect of issue #13 item 5)', () => {
+    const problems = broken('dev', CMD, (get) => {
+      const redis = container(get('Deployment', 'redis'));
+      redis.envFrom = [{ secretRef: { name: 'redis-config' } }];
+      redis.args = ['--requirepass', '$(REDIS_PASSWORD)'];
+      get('Secret', 'redis-config').stringData.REDIS_PASSWORD = 'x'.repeat(32);
+    });
+    expect(problems).toEqual(["Deployment/redis container redis: $(REDIS_PASSWORD) puts a Secret's value on the command line"]);
+  });
+
+  test('a Secret value written into the command', () => {
+    const problems = broken('dev', CMD, (get) => {
+      const url = get('Secret', 'event-service-secret').stringData.DATABASE_URL;
+      container(get('CronJob', 'event-service-maintenance')).command = ['node', 'dist/jobs/maintenance.js', url];
+    });
+    expect(problems).toContain(
+      'CronJob/event-service-maintenance container job: the command line contains the value of Secret/event-service-secret key DATABASE_URL',
+    );
+  });
+});
+
+describe('when a pod breaks the Pod Security level its namespace enforces, then the admission check fails', () => {
+  const PSA: CheckName = 'pods pass the Pod Security level of their namespace';
+  test.each([
+    [
+      'a hostPath volume',
+      (get: any) => podOf(get('Deployment', 'redis')).spec.volumes.push({ name: 'host', hostPath: { path: '/var/run' } }),
+      /Deployment\/redis: .*volume host is a hostPath/,
+    ],
+    ['the host network', (get: any) => (podOf(get('Deployment', 'pushgateway')).spec.hostNetwork = true), /hostNetwork is set/],
+    [
+      'a container that may escalate privileges',
+      (get: any) => delete container(get('Job', 'event-service-migrate')).securityContext.allowPrivilegeEscalation,
+      /container job does not set allowPrivilegeEscalation: false/,
+    ],
+    [
+      'an added capability',
+      (get: any) => (container(get('Deployment', 'alertmanager')).securityContext.capabilities.add = ['NET_ADMIN']),
+      /adds capability NET_ADMIN/,
+    ],
+    [
+      'no seccomp profile',
+      (get: any) => {
+        delete podOf(get('CronJob', 'event-service-maintenance')).spec.securityContext.seccompProfile;
+        delete container(get('CronJob', 'event-service-maintenance')).securityContext.seccompProfile;
+      },
+      /no RuntimeDefault\/Localhost seccomp profile/,
+    ],
+  ])('%s', (_what, edit, message) => {
+    expect(broken('dev', PSA, edit).join('\n')).toMatch(message);
+  });
+
+  test('a namespace without the label admits the same pod', () => {
+    const problems = broken('dev', PSA, (get) => {
+      podOf(get('Deployment', 'pushgateway')).spec.hostNetwork = true;
+      delete get('Namespace', 'event-stack-dev').metadata.labels!['pod-security.kubernetes.io/enforce'];
+    });
+    expect(problems).toEqual([]);
+  });
+});
+
+describe('when a budget, autoscaler or spread cannot work, then "disruption budgets, autoscaling and spread hold" fails', () => {
+  const SCHED: CheckName = 'disruption budgets, autoscaling and spread hold';
+  test.each([
+    [
+      'a budget that selects nothing',
+      (get: any) => (get('PodDisruptionBudget', 'event-service').spec.selector.matchLabels['app.kubernetes.io/component'] = 'api'),
+      /PodDisruptionBudget\/event-service: its selector matches no pod template/,
+    ],
+    [
+      'a budget as large as the fewest replicas',
+      (get: any) => (get('PodDisruptionBudget', 'event-service').spec.minAvailable = 3),
+      /minAvailable 3 with as few as 3 replica\(s\) of Deployment\/event-service blocks every node drain/,
+    ],
+    [
+      'an autoscaler aimed at a missing Deployment',
+      (get: any) => (get('HorizontalPodAutoscaler', 'event-service').spec.scaleTargetRef.name = 'events'),
+      /scales Deployment events, which the stack does not declare/,
+    ],
+    [
+      'a CPU autoscaler over pods without a CPU request',
+      (get: any) => delete container(get('Deployment', 'event-service')).resources.requests.cpu,
+      /requests no CPU/,
+    ],
+    [
+      'a Deployment that also fixes its replicas',
+      (get: any) => (get('Deployment', 'event-service').spec.replicas = 3),
+      /also sets spec\.replicas/,
+    ],
+    [
+      'a spread counting other pods',
+      (get: any) =>
+        (podOf(get('Deployment', 'event-service')).spec.topologySpreadConstraints[0].labelSelector.matchLabels[
+          'app.kubernetes.io/component'
+        ] = 'worker'),
+      /topology spread over kubernetes\.io\/hostname counts pods that do not include its own/,
+    ],
+  ])('%s', (_what, edit, message) => {
+    expect(broken('prod', SCHED, edit).join('\n')).toMatch(message);
+  });
+
+  test('a StatefulSet naming a missing Service', () => {
+    const problems = broken('dev', SCHED, (get) => (get('StatefulSet', 'prometheus').spec.serviceName = 'prometheus-headless'));
+    expect(problems).toEqual(['StatefulSet/prometheus: serviceName prometheus-headless is not a Service of the stack']);
+  });
+});

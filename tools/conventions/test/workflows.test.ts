@@ -1,0 +1,72 @@
+/**
+ * The GitHub workflow files, checked offline against the published workflow schema (the schemastore schema
+ * that @action-validator/core carries, plus its own checks), and checked to run what .ci/run runs.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { validateWorkflow } from '@action-validator/core';
+import { parse, stringify } from 'yaml';
+
+const ROOT = path.resolve(__dirname, '..', '..', '..');
+const WORKFLOWS = path.join(ROOT, '.github', 'workflows');
+const files = fs.readdirSync(WORKFLOWS).filter((f) => /\.ya?ml$/.test(f));
+const read = (f: string) => fs.readFileSync(path.join(WORKFLOWS, f), 'utf8');
+
+interface Step {
+  uses?: string;
+  run?: string;
+  with?: Record<string, string>;
+}
+const steps = (f: string): Step[] =>
+  Object.values((parse(read(f)) as { jobs: Record<string, { steps: Step[] }> }).jobs).flatMap((job) => job.steps);
+
+test('there is a CI workflow and a manifests-diff workflow', () => {
+  expect(files.sort()).toEqual(['ci.yml', 'manifests.yml']);
+});
+
+test.each(files)('when %s is validated against the workflow schema, then it has no error', (file) => {
+  expect(validateWorkflow(read(file)).errors).toEqual([]);
+});
+
+test.each([
+  ['a job without runs-on', (w: any) => delete w.jobs[Object.keys(w.jobs)[0]!]['runs-on']],
+  ['an unknown trigger', (w: any) => (w.on = { pull_requests: {} })],
+  ['a step that neither runs nor uses', (w: any) => w.jobs[Object.keys(w.jobs)[0]!].steps.push({ name: 'nothing' })],
+  ['a misspelt key', (w: any) => (w.jobs[Object.keys(w.jobs)[0]!]['timeout-minute'] = 5)],
+])('when a workflow has %s, then the validator reports it', (_what, spoil) => {
+  const workflow = parse(read('ci.yml')) as unknown;
+  spoil(workflow);
+  expect(validateWorkflow(stringify(workflow)).errors.length).toBeGreaterThan(0);
+});
+
+test('when CI runs, then it runs what .ci/run runs: the Node of .nvmrc, scripts/bootstrap and make ci', () => {
+  const ciRun = fs
+    .readFileSync(path.join(ROOT, '.ci', 'run'), 'utf8')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '' && !l.startsWith('#') && !/^(set|cd|export|echo|PATH=)/.test(l));
+  expect(ciRun).toEqual(['scripts/bootstrap', 'make ci']);
+  const ci = steps('ci.yml');
+  expect(ci.find((s) => s.uses?.startsWith('actions/setup-node@'))?.with).toMatchObject({ 'node-version-file': '.nvmrc', cache: 'npm' });
+  for (const command of ciRun) expect(ci.some((s) => s.run?.includes(command))).toBe(true);
+  // The pinned base image is pulled, so the image is built on it rather than on the offline stand-in.
+  expect(ci.some((s) => s.run === `docker pull "$(sed -n 's/^ARG BASE_IMAGE=//p' app/Dockerfile)"`)).toBe(true);
+  expect(fs.readFileSync(path.join(ROOT, 'app', 'Dockerfile'), 'utf8')).toMatch(/^ARG BASE_IMAGE=node:\S+$/m);
+});
+
+test('when a pull request is opened, then the manifests of every stack are rendered for base and head and the diff is commented', () => {
+  const text = read('manifests.yml');
+  const on = (parse(text) as { on: Record<string, unknown> }).on;
+  expect(Object.keys(on)).toEqual(['pull_request']);
+  const runs = steps('manifests.yml')
+    .map((s) => s.run ?? '')
+    .join('\n');
+  const stacks = fs
+    .readdirSync(ROOT)
+    .flatMap((f) => /^Pulumi\.([a-z]+)\.yaml$/.exec(f)?.[1] ?? [])
+    .sort();
+  expect(/for stack in ([a-z ]+); do make manifests ENV="\$stack"/.exec(runs)?.[1]?.split(' ').sort()).toEqual(stacks);
+  expect(runs).toContain('git worktree add "$RUNNER_TEMP/base-tree" "$BASE_SHA"');
+  expect(runs).toContain('diff -ruN base head');
+  expect(runs).toContain('gh pr comment');
+});
