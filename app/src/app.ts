@@ -15,7 +15,7 @@ import { createRedis } from './db/redis';
 import { createAuthenticator } from './http/auth';
 import { BodyGate } from './http/body';
 import { eventsRouter } from './http/events';
-import { checkPostgres, healthRouter } from './http/health';
+import { DependencyProbe, healthRouter } from './http/health';
 import { errorMiddleware, notFound } from './http/errors';
 import { openApiRouter } from './http/openapi';
 import { sensorsRouter } from './http/sensors';
@@ -25,12 +25,13 @@ import { Ingest } from './ingest/ingest';
 import { createIngestMetrics, registerPoolMetrics } from './ingest/metrics';
 import { SensorRateLimiter } from './ingest/rate-limit';
 import { accessLog } from './observability/access-log';
-import type { Logger } from './observability/logger';
+import { maskInUrls, type Logger } from './observability/logger';
 import { createMetrics, httpMetricsMiddleware } from './observability/metrics';
 
 export function buildApp(config: Config, logger: Logger) {
   const metrics = createMetrics();
   const pool = createPool(config, logger);
+  const readPool = createPool(config, logger, { max: config.DB_READ_POOL_MAX, name: 'event-service-reads' });
   const redis = createRedis(config, logger);
   const state = { shuttingDown: false };
   const ingestMetrics = createIngestMetrics(metrics.registry, config.METRIC_TYPE_LABELS_MAX);
@@ -56,6 +57,16 @@ export function buildApp(config: Config, logger: Logger) {
     logger,
   );
 
+  const probe = new DependencyProbe(
+    {
+      connectionString: config.DATABASE_URL,
+      connectionTimeoutMillis: config.READY_CHECK_TIMEOUT_MS,
+      statement_timeout: config.READY_CHECK_TIMEOUT_MS,
+    },
+    redis,
+    { intervalMs: config.READY_PROBE_INTERVAL_MS, timeoutMs: config.READY_CHECK_TIMEOUT_MS },
+    logger,
+  );
   new Gauge({
     name: 'redis_up',
     help: '1 when the Redis connection is ready, 0 while it is down (rate limiting then falls back to in-process limits).',
@@ -66,13 +77,14 @@ export function buildApp(config: Config, logger: Logger) {
   });
   new Gauge({
     name: 'postgres_up',
-    help: '1 when PostgreSQL answered SELECT 1 during this scrape, else 0.',
+    help: "1 when PostgreSQL answered the readiness probe's last SELECT 1 (every READY_PROBE_INTERVAL_MS, own connection), else 0.",
     registers: [metrics.registry],
-    async collect() {
-      this.set((await checkPostgres(pool, config.READY_CHECK_TIMEOUT_MS)).ok ? 1 : 0);
+    collect() {
+      this.set(probe.current().postgres ? 1 : 0);
     },
   });
 
+  maskInUrls(config.ADMIN_TOKEN);
   const app: Express = express();
   app.disable('x-powered-by');
   app.set('trust proxy', false);
@@ -85,8 +97,19 @@ export function buildApp(config: Config, logger: Logger) {
 
   // The ingest routes first: every router in front of them is matched against each event request.
   const bodies = new BodyGate({ perSensor: config.INGEST_BODIES_PER_SENSOR, total: config.INGEST_BODIES_MAX });
-  app.use(eventsRouter({ pool, auth, ingest, limiter, metrics: ingestMetrics, bodyLimit: config.BODY_LIMIT_BYTES, bodies }));
-  app.use(healthRouter({ pool, redis, timeoutMs: config.READY_CHECK_TIMEOUT_MS, isShuttingDown: () => state.shuttingDown }));
+  app.use(
+    eventsRouter({
+      readPool,
+      pageMaxBytes: config.READ_PAGE_MAX_BYTES,
+      auth,
+      ingest,
+      limiter,
+      metrics: ingestMetrics,
+      bodyLimit: config.BODY_LIMIT_BYTES,
+      bodies,
+    }),
+  );
+  app.use(healthRouter({ probe, isShuttingDown: () => state.shuttingDown }));
   app.get('/metrics', async (_req, res, next) => {
     try {
       res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
@@ -101,7 +124,7 @@ export function buildApp(config: Config, logger: Logger) {
   app.use(notFound);
   app.use(errorMiddleware(logger));
 
-  return { app, metrics, ingestMetrics, batcher, pool, redis, state };
+  return { app, metrics, ingestMetrics, batcher, pool, readPool, redis, probe, state };
 }
 
 /** Errors Node's HTTP parser raises before Express sees a request, as [status, code, message]. */
@@ -146,6 +169,10 @@ export interface Service {
 
 export async function startService(config: Config, logger: Logger): Promise<Service> {
   const parts = buildApp(config, logger);
+  // The service starts either way (PostgreSQL may come up later), but says so when it cannot reach it.
+  if (!(await parts.probe.start()).postgres) {
+    logger.warn('PostgreSQL is not reachable at start: /readyz answers 503 and ingest 503 until it is');
+  }
   // Node enforces the header/request timeouts on a timer (30 s by default): check every second so they hold.
   const server = http.createServer({ connectionsCheckingInterval: 1000 }, parts.app);
   server.on('clientError', answerClientError(logger));
@@ -179,6 +206,8 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
       // Every answered request was already committed; this flushes anything still queued.
       await parts.batcher.drain();
       await parts.pool.end().catch(() => undefined);
+      await parts.readPool.end().catch(() => undefined);
+      await parts.probe.stop();
       parts.redis.disconnect();
       logger.info({ clean: inTime }, 'shutdown complete');
       return inTime;

@@ -14,7 +14,13 @@ interface Setting<T extends z.ZodType> {
   secret?: boolean;
 }
 
-const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+/** Digits only: an empty or padded value (`PORT=`) is a mistake, never 0 or a default. */
+const int = (min: number, max: number) =>
+  z
+    .string()
+    .regex(/^-?\d+$/, 'must be a whole number')
+    .transform(Number)
+    .pipe(z.number().int().min(min).max(max));
 const ms = int(1, 3_600_000);
 const url = (protocols: string[]) =>
   z.string().refine(
@@ -57,8 +63,13 @@ export const settings = {
     secret: true,
   }),
   ADMIN_TOKEN: setting({
-    schema: z.string().min(32, 'must be at least 32 characters'),
-    doc: 'Bearer token for the admin routes (sensor management). At least 32 characters.',
+    // Whatever an `Authorization: Bearer` header can carry, or the token could never match (a trailing newline from a Secret file).
+    schema: z
+      .string()
+      .regex(/^[\x21-\x7e]*$/, 'must be printable ASCII without spaces or line breaks (a trailing newline is a common Secret mistake)')
+      .min(32, 'must be at least 32 characters')
+      .refine((t) => new Set(t).size >= 8, 'is too weak: use at least 8 distinct characters (e.g. `openssl rand -hex 32`)'),
+    doc: 'Bearer token for the admin routes (sensor management): at least 32 printable ASCII characters, 8 of them distinct.',
     secret: true,
   }),
   PUSHGATEWAY_URL: setting({
@@ -80,6 +91,16 @@ export const settings = {
   HTTP_REQUEST_TIMEOUT_MS: setting({ schema: ms, default: '30000', doc: 'A client must send the whole request within this time.' }),
   HTTP_KEEPALIVE_TIMEOUT_MS: setting({ schema: ms, default: '5000', doc: 'Idle keep-alive connections are closed after this time.' }),
   DB_POOL_MAX: setting({ schema: int(1, 100), default: '10', doc: 'Maximum PostgreSQL connections per instance.' }),
+  DB_READ_POOL_MAX: setting({
+    schema: int(1, 100),
+    default: '2',
+    doc: 'PostgreSQL connections for reading events back, apart from DB_POOL_MAX: reads never take the connections flushes need.',
+  }),
+  READ_PAGE_MAX_BYTES: setting({
+    schema: int(1024, 64 * 1024 * 1024),
+    default: '1048576',
+    doc: 'A page of read-back events ends once it holds this many bytes of JSON (with at least one event); nextCursor continues.',
+  }),
   DB_CONNECT_TIMEOUT_MS: setting({ schema: ms, default: '2000', doc: 'Time allowed to open a PostgreSQL connection.' }),
   DB_STATEMENT_TIMEOUT_MS: setting({ schema: ms, default: '5000', doc: 'Server-side statement timeout for every query.' }),
   REDIS_COMMAND_TIMEOUT_MS: setting({
@@ -87,7 +108,12 @@ export const settings = {
     default: '100',
     doc: 'A Redis command slower than this counts as Redis being down (fail open).',
   }),
-  READY_CHECK_TIMEOUT_MS: setting({ schema: ms, default: '1000', doc: 'Time each dependency check of /readyz may take.' }),
+  READY_CHECK_TIMEOUT_MS: setting({ schema: ms, default: '1000', doc: 'Time each dependency probe may take.' }),
+  READY_PROBE_INTERVAL_MS: setting({
+    schema: int(100, 60_000),
+    default: '1000',
+    doc: 'PostgreSQL and Redis are probed this often, on a connection of their own; /readyz and /metrics serve the last result.',
+  }),
   BODY_LIMIT_BYTES: setting({
     schema: int(1024, 64 * 1024 * 1024),
     default: '1048576',

@@ -6,11 +6,14 @@ import { testEnv } from './helpers';
 const ROOT = path.join(__dirname, '..', '..');
 const TSX = path.join(ROOT, 'node_modules', '.bin', 'tsx');
 
+/** `node --import tsx` is one process: if a wrong setting were accepted, the timeout ends the server itself. */
 function runServer(env: NodeJS.ProcessEnv) {
-  return spawnSync(TSX, [path.join(ROOT, 'app', 'src', 'server.ts')], {
+  return spawnSync(process.execPath, ['--import', 'tsx', path.join(ROOT, 'app', 'src', 'server.ts')], {
+    cwd: ROOT,
     env: { PATH: process.env.PATH, ...env },
     encoding: 'utf8',
-    timeout: 20000,
+    timeout: 10000,
+    killSignal: 'SIGKILL',
   });
 }
 
@@ -19,6 +22,30 @@ describe('configuration', () => {
     const res = runServer({ ...testEnv(), PORT: 'abc' });
     expect(res.status).toBe(2);
     expect(res.stderr).toMatch(/^config error: PORT: /m);
+  });
+
+  it('when PORT is empty, then the process exits 2 naming PORT instead of binding a random port', () => {
+    const res = runServer({ ...testEnv(), PORT: '' });
+    expect(res.status).toBe(2);
+    expect(res.stderr).toMatch(/^config error: PORT: must be a whole number/m);
+  });
+
+  it('when ADMIN_TOKEN ends with a newline, then the process exits 2 naming ADMIN_TOKEN, without printing it', () => {
+    const token = `${testEnv().ADMIN_TOKEN}\n`;
+    const res = runServer({ ...testEnv(), ADMIN_TOKEN: token });
+    expect(res.status).toBe(2);
+    expect(res.stderr).toMatch(/^config error: ADMIN_TOKEN: must be printable ASCII/m);
+    expect(res.stderr).not.toContain(token.trim());
+  });
+
+  it.each([
+    ['a space inside', `admin ${'0123456789abcdef'.repeat(2)}`],
+    ['a non-ASCII character', `admin-é${'0123456789abcdef'.repeat(2)}`],
+    ['one character repeated', 'a'.repeat(48)],
+    ['few distinct characters', 'abab'.repeat(12)],
+    ['too short', 'x7Hq9'],
+  ])('when ADMIN_TOKEN has %s, then the configuration is refused naming ADMIN_TOKEN', (_what, token) => {
+    expect(() => loadConfig(testEnv({ ADMIN_TOKEN: token }))).toThrow(/ADMIN_TOKEN: /);
   });
 
   it('when DATABASE_URL is missing, then the process exits 2 naming DATABASE_URL', () => {

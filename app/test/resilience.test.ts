@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Client } from 'pg';
 import { runMigrations } from '../src/db/migrate';
-import { freePort } from '../../tools/stack/process';
+import { freePort, waitFor } from '../../tools/stack/process';
 import { PostgresServer, RedisServer } from '../../tools/stack/services';
 import { createSensor, freshDatabase, getJson, postEvents, startTestService } from './helpers';
 
@@ -35,7 +35,7 @@ describe('rate limiting', () => {
   it('when Redis stops mid-test, then ingest still answers 202, limits apply in-process, and readiness says degraded', async () => {
     const redis = new RedisServer({ dir: stackDir('redis'), port: await freePort() });
     await redis.start();
-    const svc = await startTestService({ REDIS_URL: redis.url, RATE_LIMIT_EVENTS: '20' });
+    const svc = await startTestService({ REDIS_URL: redis.url, RATE_LIMIT_EVENTS: '20', READY_PROBE_INTERVAL_MS: '200' });
     try {
       const s = await createSensor(svc.url);
       expect((await postEvents(svc.url, s.token, ev(2))).status).toBe(202);
@@ -45,6 +45,8 @@ describe('rate limiting', () => {
       const metrics = await (await fetch(`${svc.url}/metrics`)).text();
       expect(metrics).toMatch(/^redis_up 0$/m);
       expect(metrics).toMatch(/^rate_limit_fallback_total [1-9]\d*$/m);
+      // Readiness is probed every READY_PROBE_INTERVAL_MS: it follows within that time.
+      await waitFor('/readyz to say degraded', async () => (await getJson(`${svc.url}/readyz`)).body.status === 'degraded', 5000, 100);
       const ready = await getJson(`${svc.url}/readyz`);
       expect(ready).toMatchObject({ status: 200, body: { status: 'degraded', checks: { redis: 'failing', postgres: 'ok' } } });
       expect(svc.logText()).toContain('limiting in-process');
@@ -90,7 +92,12 @@ describe('PostgreSQL outage', () => {
     const pg = new PostgresServer({ dir: stackDir('pg'), port: await freePort(), fast: true });
     await pg.start();
     await runMigrations(pg.url, { quiet: true });
-    const svc = await startTestService({ DATABASE_URL: pg.url, DB_CONNECT_TIMEOUT_MS: '1000', SENSOR_CACHE_TTL_MS: '60000' });
+    const svc = await startTestService({
+      DATABASE_URL: pg.url,
+      DB_CONNECT_TIMEOUT_MS: '1000',
+      SENSOR_CACHE_TTL_MS: '60000',
+      READY_PROBE_INTERVAL_MS: '200',
+    });
     try {
       const s = await createSensor(svc.url);
       expect((await postEvents(svc.url, s.token, ev(1))).status).toBe(202);
@@ -98,6 +105,7 @@ describe('PostgreSQL outage', () => {
       const down = await postEvents(svc.url, s.token, ev(1));
       expect(down).toMatchObject({ status: 503, body: { error: { code: 'unavailable' } } });
       expect(down.headers.get('retry-after')).toBe('2');
+      await waitFor('/readyz to be 503', async () => (await getJson(`${svc.url}/readyz`)).status === 503, 5000, 100);
       const ready = await getJson(`${svc.url}/readyz`);
       expect(ready.status).toBe(503);
       expect(ready.body.failing.join(' ')).toMatch(/postgres/);
@@ -106,7 +114,7 @@ describe('PostgreSQL outage', () => {
       expect(other.status).toBe(503);
       await pg.start();
       expect((await postEvents(svc.url, s.token, ev(2))).status).toBe(202);
-      expect((await getJson(`${svc.url}/readyz`)).status).toBe(200);
+      await waitFor('/readyz to be 200 again', async () => (await getJson(`${svc.url}/readyz`)).status === 200, 5000, 100);
     } finally {
       await svc.shutdown();
       await pg.stop();

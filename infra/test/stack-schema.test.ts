@@ -109,6 +109,18 @@ const REFUSED: [string, 'dev' | 'qa' | 'staging' | 'prod', Edit[], RegExp][] = [
     /^event-stack:app\.tls: set clusterIssuer or issuer, not both$/,
   ],
   [
+    'a TLS setting without secretName',
+    'prod',
+    [set(['event-stack:app', 'tls'], { clusterIssuer: 'letsencrypt-prod' })],
+    /^event-stack:app\.tls\.secretName: required but not set$/,
+  ],
+  [
+    'a TLS setting with an unknown key',
+    'prod',
+    [set(['event-stack:app', 'tls', 'secret'], 'events-tls')],
+    /^event-stack:app\.tls: unknown key secret$/,
+  ],
+  [
     'a topology spread that is neither hard nor soft',
     'prod',
     [set(['event-stack:app', 'topologySpread'], 'strict')],

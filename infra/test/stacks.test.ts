@@ -461,22 +461,6 @@ describe('when the configuration is wrong, then the program fails before declari
     expect(error.declared).toEqual([]);
   });
 
-  test.each([
-    ['both issuers', { clusterIssuer: 'a', issuer: 'b', secretName: 'events-tls' }, /set clusterIssuer or issuer, not both/],
-    ['no secretName', { clusterIssuer: 'letsencrypt' }, /event-stack:app\.tls\.secretName: required but not set/],
-    ['an unknown key', { secret: 'events-tls', secretName: 'events-tls' }, /event-stack:app\.tls: unknown key secret/],
-  ])('a TLS setting with %s', async (_what, tls, message) => {
-    const app = { ...JSON.parse(stackFileConfig('prod')['event-stack:app']!), tls };
-    const error = await failure('prod', { set: { 'event-stack:app': JSON.stringify(app) } });
-    expect(error.message).toMatch(message);
-  });
-
-  test('a topology spread that is neither hard nor soft', async () => {
-    const app = { ...JSON.parse(stackFileConfig('prod')['event-stack:app']!), topologySpread: 'strict' };
-    const error = await failure('prod', { set: { 'event-stack:app': JSON.stringify(app) } });
-    expect(error.message).toContain('event-stack:app.topologySpread: must be hard or soft');
-  });
-
   test('a stack that both pins and builds', async () => {
     const error = await failure('qa', { set: { 'event-stack:build': JSON.stringify({ repository: 'registry.example.com/x' }) } });
     expect(error.message).toMatch(/event-stack:image: set only one of event-stack:image and event-stack:build/);

@@ -37,8 +37,20 @@ export function createLogger(level: string, destination?: DestinationStream): Lo
 /** Query parameters whose values are logged; anything else may be a credential pasted into a URL. */
 const LOGGED_QUERY_PARAMS = new Set(['since', 'until', 'type', 'limit', 'cursor']);
 
-/** The request URL as logged: unknown query parameters and anything shaped like a sensor token are redacted. */
+/** Secrets masked wherever they appear in a logged URL (the admin token: `maskInUrls` at start). */
+const urlSecrets = new Set<string>();
+
+export function maskInUrls(secret: string): void {
+  if (secret) urlSecrets.add(secret);
+}
+
+/**
+ * The request URL as logged: unknown query parameters, anything shaped like a sensor token and the
+ * registered secrets (however a client percent-encoded them) are redacted.
+ */
 export function loggableUrl(url: string): string {
+  if ([...urlSecrets].some((secret) => url.includes(secret) || safeDecode(url).includes(secret)))
+    return '[redacted: the URL held a secret]';
   const q = url.indexOf('?');
   const path = q < 0 ? url : url.slice(0, q);
   const query =
@@ -48,4 +60,12 @@ export function loggableUrl(url: string): string {
           .map(([k, v]) => (LOGGED_QUERY_PARAMS.has(k) ? `${k}=${encodeURIComponent(v)}` : '[redacted]'))
           .join('&')}`;
   return (path + query).replace(/evs_[A-Za-z0-9_-]+/g, 'evs_[redacted]');
+}
+
+function safeDecode(url: string): string {
+  try {
+    return decodeURIComponent(url.replaceAll('+', ' '));
+  } catch {
+    return url;
+  }
 }

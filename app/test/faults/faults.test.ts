@@ -17,6 +17,7 @@ const TIMEOUTS = {
   DB_CONNECT_TIMEOUT_MS: 1000,
   DB_STATEMENT_TIMEOUT_MS: 2000,
   READY_CHECK_TIMEOUT_MS: 500,
+  READY_PROBE_INTERVAL_MS: 250,
   SHUTDOWN_GRACE_MS: 5000,
 };
 /** pg's client-side query timeout is the statement timeout + 1 s (app/src/db/pool.ts); the rest is scheduling slack on a busy box. */
@@ -25,7 +26,9 @@ const REQUEST_BOUND_MS = TIMEOUTS.DB_CONNECT_TIMEOUT_MS + TIMEOUTS.DB_STATEMENT_
 const CHILD_ENV = {
   ...Object.fromEntries(Object.entries(TIMEOUTS).map(([k, v]) => [k, String(v)])),
   SENSOR_CACHE_TTL_MS: '600000',
+  // The driver's retries arrive in bursts from one sensor: lift its limits, these tests are about faults.
   RATE_LIMIT_EVENTS: '1000000',
+  INGEST_BODIES_PER_SENSOR: '1000',
 };
 /** 150 events/s in batches of 15: correctness, not speed. */
 const LOAD = { eventsPerSecond: 150, batchSize: 15, maxBatches: 200, retryDelayMs: 250, requestTimeoutMs: 20000 };
@@ -143,6 +146,8 @@ describe('fault: PostgreSQL outage', () => {
         const stoppedAt = Date.now();
         await stack.postgres.stop();
         const down = Date.now();
+        // /readyz serves the probe's last result: give it one probe (interval + timeout) to notice.
+        await sleep(TIMEOUTS.READY_PROBE_INTERVAL_MS + TIMEOUTS.READY_CHECK_TIMEOUT_MS);
         const readyDuringOutage: Array<{ status: number; ms: number }> = [];
         while (Date.now() - down < 4000) {
           readyDuringOutage.push(await svc.readyz());
@@ -195,7 +200,7 @@ describe('fault: Redis outage', () => {
         const stoppedAt = Date.now();
         redisDown = true;
         await stack.redis.stop();
-        await sleep(1500);
+        await sleep(1500); // longer than a probe (interval + timeout)
         const ready = await svc.readyz();
         const metrics = await svc.metrics();
         await sleep(1500);

@@ -165,6 +165,12 @@ describe('secrets at rest and in logs', () => {
     await fetch(`${svc.url}/api/v1/events?token=${alice.token}&access_token=${alice.token}`, { headers: bearer(alice.token) });
     await fetch(`${svc.url}/nowhere?admin=${ADMIN_TOKEN}`);
     await fetch(`${svc.url}/api/v1/events/${alice.token}`, { method: 'POST' }); // 404, and its message names the path
+    // The admin token pasted into a path, raw and percent-encoded: 404 and 401, both logged.
+    const pasted = await fetch(`${svc.url}/api/v1/sensors/${ADMIN_TOKEN}/x`, { method: 'DELETE' });
+    expect(await pasted.text()).not.toContain(ADMIN_TOKEN);
+    await fetch(`${svc.url}/api/v1/sensors/${[...ADMIN_TOKEN].map((c) => `%${c.charCodeAt(0).toString(16)}`).join('')}`, {
+      method: 'DELETE',
+    });
     const log = svc.logText();
     expect(log).toContain('/nowhere'); // the requests were logged…
     expect(log).not.toContain(alice.token); // …without the tokens
