@@ -198,12 +198,7 @@ export const dependencies = () =>
         title: 'Pushgateway',
         description: 'Push groups the Pushgateway holds (time of the last push per group): empty after a restart until the next push.',
         unit: 'dateTimeAsIso',
-        queries: [
-          {
-            expr: `push_time_seconds{job!="",instance!="pushgateway"} * 1000 and on () up{job="${PUSHGATEWAY_JOB}"} == 1`,
-            legend: '{{job}}',
-          },
-        ],
+        queries: [{ expr: `max by (job) (push_time_seconds{job!="${PUSHGATEWAY_JOB}"}) * 1000`, legend: '{{job}}' }],
       }),
     ],
   });
