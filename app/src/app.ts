@@ -31,6 +31,7 @@ import { createMetrics, httpMetricsMiddleware } from './observability/metrics';
 export function buildApp(config: Config, logger: Logger) {
   const metrics = createMetrics();
   const pool = createPool(config, logger);
+  const readPool = createPool(config, logger, { max: config.DB_READ_POOL_MAX, name: 'event-service-reads' });
   const redis = createRedis(config, logger);
   const state = { shuttingDown: false };
   const ingestMetrics = createIngestMetrics(metrics.registry, config.METRIC_TYPE_LABELS_MAX);
@@ -96,7 +97,18 @@ export function buildApp(config: Config, logger: Logger) {
 
   // The ingest routes first: every router in front of them is matched against each event request.
   const bodies = new BodyGate({ perSensor: config.INGEST_BODIES_PER_SENSOR, total: config.INGEST_BODIES_MAX });
-  app.use(eventsRouter({ pool, auth, ingest, limiter, metrics: ingestMetrics, bodyLimit: config.BODY_LIMIT_BYTES, bodies }));
+  app.use(
+    eventsRouter({
+      readPool,
+      pageMaxBytes: config.READ_PAGE_MAX_BYTES,
+      auth,
+      ingest,
+      limiter,
+      metrics: ingestMetrics,
+      bodyLimit: config.BODY_LIMIT_BYTES,
+      bodies,
+    }),
+  );
   app.use(healthRouter({ probe, isShuttingDown: () => state.shuttingDown }));
   app.get('/metrics', async (_req, res, next) => {
     try {
@@ -112,7 +124,7 @@ export function buildApp(config: Config, logger: Logger) {
   app.use(notFound);
   app.use(errorMiddleware(logger));
 
-  return { app, metrics, ingestMetrics, batcher, pool, redis, probe, state };
+  return { app, metrics, ingestMetrics, batcher, pool, readPool, redis, probe, state };
 }
 
 /** Errors Node's HTTP parser raises before Express sees a request, as [status, code, message]. */
@@ -194,6 +206,7 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
       // Every answered request was already committed; this flushes anything still queued.
       await parts.batcher.drain();
       await parts.pool.end().catch(() => undefined);
+      await parts.readPool.end().catch(() => undefined);
       await parts.probe.stop();
       parts.redis.disconnect();
       logger.info({ clean: inTime }, 'shutdown complete');

@@ -91,6 +91,16 @@ export const settings = {
   HTTP_REQUEST_TIMEOUT_MS: setting({ schema: ms, default: '30000', doc: 'A client must send the whole request within this time.' }),
   HTTP_KEEPALIVE_TIMEOUT_MS: setting({ schema: ms, default: '5000', doc: 'Idle keep-alive connections are closed after this time.' }),
   DB_POOL_MAX: setting({ schema: int(1, 100), default: '10', doc: 'Maximum PostgreSQL connections per instance.' }),
+  DB_READ_POOL_MAX: setting({
+    schema: int(1, 100),
+    default: '2',
+    doc: 'PostgreSQL connections for reading events back, apart from DB_POOL_MAX: reads never take the connections flushes need.',
+  }),
+  READ_PAGE_MAX_BYTES: setting({
+    schema: int(1024, 64 * 1024 * 1024),
+    default: '1048576',
+    doc: 'A page of read-back events ends once it holds this many bytes of JSON (with at least one event); nextCursor continues.',
+  }),
   DB_CONNECT_TIMEOUT_MS: setting({ schema: ms, default: '2000', doc: 'Time allowed to open a PostgreSQL connection.' }),
   DB_STATEMENT_TIMEOUT_MS: setting({ schema: ms, default: '5000', doc: 'Server-side statement timeout for every query.' }),
   REDIS_COMMAND_TIMEOUT_MS: setting({

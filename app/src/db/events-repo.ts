@@ -47,12 +47,13 @@ export async function insertEvents(db: Pool | PoolClient, rows: readonly EventRo
 
 export const eventKey = (sensorId: string, eventId: string): string => `${sensorId}:${eventId}`;
 
+/** A stored event as read back; the payload stays PostgreSQL's JSON text (never parsed and re-serialised here). */
 export interface StoredEvent {
   id: string;
   type: string;
   ts: string;
   receivedAt: string;
-  payload: Record<string, unknown>;
+  payloadJson: string;
 }
 
 export interface ReadQuery {
@@ -81,8 +82,8 @@ export async function readEvents(pool: Pool, q: ReadQuery): Promise<StoredEvent[
     where.push(`(ts, event_id) < ($${values.length - 1}, $${values.length})`);
   }
   values.push(q.limit);
-  const { rows } = await pool.query<{ event_id: string; type: string; ts: Date; received_at: Date; payload: Record<string, unknown> }>(
-    `SELECT event_id, type, ts, received_at, payload FROM events WHERE ${where.join(' AND ')}
+  const { rows } = await pool.query<{ event_id: string; type: string; ts: Date; received_at: Date; payload: string }>(
+    `SELECT event_id, type, ts, received_at, payload::text AS payload FROM events WHERE ${where.join(' AND ')}
      ORDER BY ts DESC, event_id DESC LIMIT $${values.length}`,
     values,
   );
@@ -91,6 +92,6 @@ export async function readEvents(pool: Pool, q: ReadQuery): Promise<StoredEvent[
     type: r.type,
     ts: r.ts.toISOString(),
     receivedAt: r.received_at.toISOString(),
-    payload: r.payload,
+    payloadJson: r.payload,
   }));
 }

@@ -3,15 +3,16 @@ import { Pool } from 'pg';
 import type { Config } from '../config';
 import type { Logger } from '../observability/logger';
 
-export function createPool(config: Config, logger: Logger): Pool {
+/** `max` and `name` default to the main pool (flushes, token lookups); reads get a smaller one of their own. */
+export function createPool(config: Config, logger: Logger, opts = { max: config.DB_POOL_MAX, name: 'event-service' }): Pool {
   const pool = new Pool({
     connectionString: config.DATABASE_URL,
-    max: config.DB_POOL_MAX,
+    max: opts.max,
     connectionTimeoutMillis: config.DB_CONNECT_TIMEOUT_MS,
     statement_timeout: config.DB_STATEMENT_TIMEOUT_MS,
     query_timeout: config.DB_STATEMENT_TIMEOUT_MS + 1000,
     idleTimeoutMillis: 30000,
-    application_name: 'event-service',
+    application_name: opts.name,
   });
   // An idle client losing its connection must not crash the process; the next query reconnects.
   pool.on('error', (err) => logger.warn({ err: err.message }, 'idle PostgreSQL connection failed'));

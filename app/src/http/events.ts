@@ -2,7 +2,7 @@
 import { NextFunction, Request, Response, Router } from 'express';
 import type { Pool } from 'pg';
 import { z } from 'zod';
-import { readEvents } from '../db/events-repo';
+import { readEvents, type StoredEvent } from '../db/events-repo';
 import type { Ingest } from '../ingest/ingest';
 import type { IngestMetrics } from '../ingest/metrics';
 import type { RateDecision, SensorRateLimiter } from '../ingest/rate-limit';
@@ -59,7 +59,9 @@ function decodeCursor(cursor: string): { ts: Date; id: string } {
 }
 
 export function eventsRouter(deps: {
-  pool: Pool;
+  /** Reads have a pool of their own: however many wait, flushes never lack a connection. */
+  readPool: Pool;
+  pageMaxBytes: number;
   auth: Authenticator;
   ingest: Ingest;
   limiter: SensorRateLimiter;
@@ -109,7 +111,7 @@ export function eventsRouter(deps: {
       );
     }
     const { since, until, type, limit, cursor } = q.data;
-    const events = await readEvents(deps.pool, {
+    const events = await readEvents(deps.readPool, {
       sensorId: sensor.sensorId,
       since: since ? new Date(since) : undefined,
       until: until ? new Date(until) : undefined,
@@ -117,9 +119,23 @@ export function eventsRouter(deps: {
       limit: limit + 1,
       before: cursor ? decodeCursor(cursor) : undefined,
     });
-    const page = events.slice(0, limit);
-    const last = page[page.length - 1];
-    res.json({ events: page, nextCursor: events.length > limit && last ? encodeCursor(last) : null });
+    // The page ends at `limit` events or once READ_PAGE_MAX_BYTES of them are in it (always at least one).
+    const parts: string[] = [];
+    let bytes = 0;
+    let last: StoredEvent | undefined;
+    for (const e of events.slice(0, limit)) {
+      if (parts.length > 0 && bytes >= deps.pageMaxBytes) break;
+      const part =
+        `{"id":"${e.id}","type":${JSON.stringify(e.type)},"ts":"${e.ts}","receivedAt":"${e.receivedAt}",` + `"payload":${e.payloadJson}}`;
+      parts.push(part);
+      bytes += Buffer.byteLength(part);
+      last = e;
+    }
+    const more = events.length > parts.length;
+    // Reads are charged by what they return: the request paid one unit, each further event one more.
+    await deps.limiter.charge(sensor.sensorId, parts.length - 1);
+    const nextCursor = more && last ? `"${encodeCursor(last)}"` : 'null';
+    res.type('json').send(`{"events":[${parts.join(',')}],"nextCursor":${nextCursor}}`);
   });
 
   // Count refused ingest requests by reason, then let the app's error middleware answer.
