@@ -50,7 +50,7 @@ admin-token: ## Print the app's ADMIN_TOKEN of a deployed ENV (a secret stack ou
 	@pulumi stack output adminToken --show-secrets --stack $(ENV)
 
 .PHONY: manifests
-manifests: install ## Write the Kubernetes objects of ENV (offline, no CLI or cluster) to out/manifests/ENV/
+manifests: install ## Write the Kubernetes objects of ENV to out/manifests/ENV/ (offline) and check their cluster semantics and policy rules
 	$(call require-env,manifests)
 	@$(NPX) tsx infra/scripts/manifests.ts $(ENV)
 
@@ -59,7 +59,7 @@ infra-test: install ## Prove the Pulumi program offline: every stack's objects, 
 	@$(JEST) infra/test
 
 .PHONY: manifests-check
-manifests-check: install ## Render the manifests of every stack offline (fails on any program error)
+manifests-check: install ## Render and check the manifests of every stack offline (fails on a program error or a cluster-semantics problem)
 	@for s in $(STACKS); do $(NPX) tsx infra/scripts/manifests.ts $$s; done
 
 CI_CHECKS += manifests-check

@@ -47,7 +47,8 @@ function adminToken(): string {
 
 /**
  * Where Alertmanager delivers locally unless PAGER_WEBHOOK_URL / TICKET_WEBHOOK_URL say otherwise: a
- * webhook receiver that appends every notification to .local/notifications.log and prints one line.
+ * webhook receiver that appends every notification to .local/notifications.log and prints one line (except the
+ * Watchdog's heartbeats).
  */
 async function startAlertSink(port: number): Promise<{ url: string; stop: () => Promise<void> }> {
   const log = path.join(LOCAL, 'notifications.log');
@@ -58,7 +59,9 @@ async function startAlertSink(port: number): Promise<{ url: string; stop: () => 
       const body = Buffer.concat(chunks).toString();
       fs.appendFileSync(log, `${JSON.stringify({ at: new Date().toISOString(), receiver: req.url, body: safeJson(body) })}\n`);
       const n = safeJson(body) as { status?: string; alerts?: Array<{ labels?: { alertname?: string } }> };
-      step(`alert ${req.url?.slice(1)}: ${n.status ?? '?'} ${(n.alerts ?? []).map((a) => a.labels?.alertname).join(', ')}`);
+      // The Watchdog's heartbeat arrives every 5 minutes by design: logged, not printed.
+      if (req.url !== '/heartbeat')
+        step(`alert ${req.url?.slice(1)}: ${n.status ?? '?'} ${(n.alerts ?? []).map((a) => a.labels?.alertname).join(', ')}`);
       res.writeHead(200).end();
     });
   });

@@ -2,8 +2,9 @@
  * `make pin-images` against a real registry (Debian's docker-registry, distribution 2.8) on loopback,
  * holding images pushed from the local Docker engine and a manifest list PUT through the API.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { createHash, createSign, randomBytes, X509Certificate } from 'node:crypto';
+import http from 'node:http';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -132,6 +133,20 @@ function repo(files: Record<string, string>): string {
 }
 const read = (root: string) => Object.fromEntries(fs.readdirSync(root).map((f) => [f, fs.readFileSync(path.join(root, f), 'utf8')]));
 
+/** The same, without blocking this process (whose token server must answer meanwhile). */
+function makePinAsync(root: string, envName: string): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn('make', ['-s', '-o', 'node_modules/.install-stamp', 'pin-images', `PROMOTE_ROOT=${root}`, `ENV=${envName}`], {
+      cwd: ROOT,
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.once('exit', (status) => resolve({ status, stdout, stderr }));
+  });
+}
+
 function makePin(root: string, envName: string) {
   const run = spawnSync('make', ['-s', '-o', 'node_modules/.install-stamp', 'pin-images', `PROMOTE_ROOT=${root}`, `ENV=${envName}`], {
     cwd: ROOT,
@@ -209,4 +224,112 @@ test('when the stack is unknown or the registry cannot be reached, then pin-imag
   expect(unreachable.status).not.toBe(0);
   expect(unreachable.stderr).toMatch(/event-stack:postgres\.image: cannot reach the registry 127\.0\.0\.1:\d+ \(.*ECONNREFUSED/);
   expect(read(root)).toEqual(files);
+});
+
+/**
+ * Registries such as Docker Hub answer 401 with a Bearer challenge and hand out anonymous pull tokens.
+ * The same storage served by a second docker-registry with token auth, and a token service of our own
+ * (the registry verifies the JWT's signature against our certificate), exercise that path for real.
+ */
+describe('a registry that requires a pull token', () => {
+  let secured: Running;
+  let tokenServer: http.Server;
+  let securedHost: string;
+  const tokenRequests: string[] = [];
+
+  /** An RS256 JWT the registry accepts: signed with our key, our certificate in x5c, pull access to the asked scope. */
+  function token(key: string, cert: X509Certificate, scope: string, service: string): string {
+    const b64 = (o: object) => Buffer.from(JSON.stringify(o)).toString('base64url');
+    const [, name, actions] = scope.split(':');
+    const now = Math.floor(Date.now() / 1000);
+    const header = b64({ alg: 'RS256', typ: 'JWT', x5c: [cert.raw.toString('base64')] });
+    const claims = b64({
+      iss: 'pin-images-test',
+      sub: '',
+      aud: service,
+      exp: now + 300,
+      nbf: now - 10,
+      iat: now,
+      jti: randomBytes(8).toString('hex'),
+      access: [{ type: 'repository', name, actions: (actions ?? '').split(',') }],
+    });
+    const signature = createSign('RSA-SHA256').update(`${header}.${claims}`).sign(key).toString('base64url');
+    return `${header}.${claims}.${signature}`;
+  }
+
+  beforeAll(async () => {
+    const keyFile = path.join(dir, 'token.key');
+    const certFile = path.join(dir, 'token.crt');
+    execFileSync(
+      'openssl',
+      ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', keyFile, '-out', certFile, '-subj', '/CN=pin-images-test', '-days', '1'],
+      {
+        stdio: 'ignore',
+      },
+    );
+    const key = fs.readFileSync(keyFile, 'utf8');
+    const cert = new X509Certificate(fs.readFileSync(certFile));
+    const tokenPort = await freePort();
+    tokenServer = http.createServer((req, res) => {
+      const url = new URL(req.url ?? '/', `http://127.0.0.1:${tokenPort}`);
+      tokenRequests.push(url.search);
+      res.setHeader('Content-Type', 'application/json');
+      res.end(JSON.stringify({ token: token(key, cert, url.searchParams.get('scope') ?? '', url.searchParams.get('service') ?? '') }));
+    });
+    await new Promise<void>((resolve) => tokenServer.listen(tokenPort, '127.0.0.1', resolve));
+
+    securedHost = `127.0.0.1:${await freePort()}`;
+    const config = path.join(dir, 'secured.yml');
+    fs.writeFileSync(
+      config,
+      [
+        'version: 0.1',
+        'log: {level: warn}',
+        'storage:',
+        `  filesystem: {rootdirectory: ${path.join(dir, 'data')}}`,
+        'http:',
+        `  addr: ${securedHost}`,
+        'auth:',
+        '  token:',
+        `    realm: http://127.0.0.1:${tokenPort}/token`,
+        '    service: pin-images-registry',
+        '    issuer: pin-images-test',
+        `    rootcertbundle: ${certFile}`,
+        '',
+      ].join('\n'),
+    );
+    const bin = requireExecutable(['docker-registry'], 'docker-registry');
+    secured = await startAndAwait('docker-registry-secured', bin, ['serve', config], path.join(dir, 'secured.log'), async () => {
+      const res = await fetch(`http://${securedHost}/v2/`).catch(() => undefined);
+      return res?.status === 401;
+    });
+  }, 60000);
+
+  afterAll(async () => {
+    await secured?.stop();
+    await new Promise((resolve) => tokenServer?.close(resolve));
+  });
+
+  test('when the registry answers 401 with a Bearer challenge, then pin-images fetches an anonymous pull token for the repository and pins the tag', async () => {
+    const unauthenticated = await fetch(`http://${securedHost}/v2/multi/manifests/2.0`, { method: 'HEAD' });
+    expect(unauthenticated.status).toBe(401);
+    const root = repo({
+      'Pulumi.qa.yaml': stackFile({
+        postgres: `${securedHost}/multi:2.0`,
+        redis: `${securedHost}/tiny:1.0`,
+        grafana: `${host}/tiny:1.0@${digests.tiny}`,
+      }),
+    });
+    const r = await makePinAsync(root, 'qa');
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(read(root)['Pulumi.qa.yaml']).toContain(`image: ${securedHost}/multi:2.0@${digests.multi}   # the database`);
+    expect(read(root)['Pulumi.qa.yaml']).toContain(`image: "${securedHost}/tiny:1.0@${digests.tiny}"`);
+    expect(tokenRequests).toEqual(
+      expect.arrayContaining([
+        expect.stringContaining('scope=repository%3Amulti%3Apull'),
+        expect.stringContaining('service=pin-images-registry'),
+      ]),
+    );
+  });
 });
