@@ -16,7 +16,7 @@ endef
 define require-pulumi
 	@command -v pulumi >/dev/null || { echo "$(1): the Pulumi CLI is not installed (https://www.pulumi.com/docs/install/); offline checks need none: make infra-test, make manifests" >&2; exit 127; }
 	@test -n "$${PULUMI_CONFIG_PASSPHRASE+set}$${PULUMI_CONFIG_PASSPHRASE_FILE:+set}" || { echo "$(1): set PULUMI_CONFIG_PASSPHRASE (or PULUMI_CONFIG_PASSPHRASE_FILE): it encrypts this stack's secrets" >&2; exit 2; }
-	@mkdir -p .pulumi
+	@$(PROMOTE) backend --stack '$(ENV)'
 	@pulumi stack select $(ENV) $(2) >/dev/null
 endef
 
@@ -38,13 +38,13 @@ destroy: install ## Delete every resource of ENV=dev|qa|staging|prod (asks first
 	pulumi destroy $(PULUMI_FLAGS) --yes
 
 .PHONY: outputs
-outputs: ## Print the stack outputs of ENV (app URL, Grafana URL, image reference, version)
+outputs: install ## Print the stack outputs of ENV (app URL, Grafana URL, image reference, version)
 	$(call require-env,outputs)
 	$(call require-pulumi,outputs)
 	@pulumi stack output --stack $(ENV)
 
 .PHONY: admin-token
-admin-token: ## Print the app's ADMIN_TOKEN of a deployed ENV (a secret stack output; creates sensors, docs/deploy.md)
+admin-token: install ## Print the app's ADMIN_TOKEN of a deployed ENV (a secret stack output; creates sensors, docs/deploy.md)
 	$(call require-env,admin-token)
 	$(call require-pulumi,admin-token)
 	@pulumi stack output adminToken --show-secrets --stack $(ENV)

@@ -2,13 +2,16 @@
  * Entry point of `make promote`, `make up`, `make preview`, `make status` and `make release` (run by tsx):
  *   cli.ts promote --version X [--to STAGE] [--deploy 0|1] [--force 0|1] [--root DIR]
  *   cli.ts up|preview --stack STAGE [--root DIR]
+ *   cli.ts backend --stack STAGE          (checks PULUMI_BACKEND_URL for that stage only)
  *   cli.ts status [--root DIR]
  *   cli.ts release [--bump patch|minor|major] [--root DIR]
  * Exit codes: 0 done (or nothing to do), 2 bad input or refused deploy (backend, never promoted…), 3 refused
  * (FORCE=1 overrides), 4 deploy failed.
  */
+import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { checkBackend } from './backend';
 import { deployStack } from './deploy';
 import { PromoteError } from './errors';
 import { promote } from './promote';
@@ -50,6 +53,10 @@ async function main(argv: string[]): Promise<void> {
   } else if (command === 'up' || command === 'preview') {
     const stage = parseStage(values.stack, 'stack ENV');
     deployStack({ root, stage, preview: command === 'preview', env: process.env, log: (line) => console.log(line) });
+  } else if (command === 'backend') {
+    // `make destroy/outputs/admin-token` talk to the state too: the same backend rules.
+    const backend = checkBackend(parseStage(values.stack, 'stack ENV'), process.env);
+    if (backend.kind === 'local') fs.mkdirSync(new URL(backend.url).pathname, { recursive: true });
   } else if (command === 'status') {
     console.log(formatStatus(stageStatuses(root)));
   } else if (command === 'release') {
@@ -58,7 +65,7 @@ async function main(argv: string[]): Promise<void> {
     console.log(`release: committed "Release ${r.to}" and tagged ${r.tag} (annotated)`);
     console.log(`next: git push --follow-tags; the next dev build (pulumi up --stack dev) produces image version ${r.to}`);
   } else {
-    throw new PromoteError(`unknown command "${command ?? ''}": expected promote, up, preview, status or release`);
+    throw new PromoteError(`unknown command "${command ?? ''}": expected promote, up, preview, backend, status or release`);
   }
 }
 

@@ -183,3 +183,16 @@ test('when `make promote` targets a stage never promoted, then it pins the first
   expect(status.stdout).toMatch(new RegExp(`^qa\\s+1\\.2\\.0\\s+sha256:c{64}\\s+\\d{4}-`, 'm'));
   expect(status.stdout).toMatch(/^staging\s+-\s+-\s+never promoted$/m);
 });
+
+test('when `make outputs` or `make destroy` reads a qa/staging/prod stack, then the same backend rules apply', () => {
+  const { root, stub } = fixture();
+  const r = make(root, 'outputs', { ENV: 'prod' }, stub.binDir, { PULUMI_BACKEND_URL: undefined });
+  expect(r.status).not.toBe(0);
+  expect(r.stderr).toMatch(/promote: stack prod refuses the local backend file:\/\/\/\S+\/\.pulumi/);
+  expect(stub.calls()).toEqual([]);
+  expect(make(root, 'outputs', { ENV: 'prod' }, stub.binDir).status).toBe(0);
+  expect(stub.calls()).toEqual([
+    ['stack', 'select', 'prod'],
+    ['stack', 'output', '--stack', 'prod'],
+  ]);
+});
