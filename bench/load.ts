@@ -196,3 +196,61 @@ export async function openLoop(
     targetRate: opts.rate,
   };
 }
+
+/** GET `path` as fast as `connections` allow: request rate and latency of a read. */
+export async function readLoop(
+  target: Target,
+  path: string,
+  opts: { connections: number; durationS: number },
+): Promise<{ reqPerS: number; p50Ms: number; p99Ms: number; errors: number }> {
+  const result = await autocannon({
+    url: target.url,
+    connections: opts.connections,
+    duration: opts.durationS,
+    timeout: 10,
+    requests: [{ method: 'GET', path, headers: target.headers }],
+  });
+  return {
+    reqPerS: result['2xx'] / result.duration,
+    p50Ms: result.latency.p50,
+    p99Ms: result.latency.p99,
+    errors: result.non2xx + result.errors + result.timeouts,
+  };
+}
+
+/** `amount` single-event requests, request i sent with token i mod tokens.length (many distinct sensors). */
+export async function manySensors(
+  url: string,
+  tokens: readonly string[],
+  workload: Workload,
+  seq: Sequence,
+  opts: { connections: number; amount: number },
+): Promise<{ reqPerS: number; p99Ms: number; ok: number; errors: number; errorDetail: Record<string, number> }> {
+  let i = 0;
+  const result = await autocannon({
+    url,
+    connections: opts.connections,
+    amount: opts.amount,
+    timeout: 10,
+    requests: [
+      {
+        method: 'POST',
+        path: EVENTS_PATH,
+        setupRequest(req: Record<string, unknown>) {
+          req.headers = { 'content-type': 'application/json', authorization: `Bearer ${tokens[i++ % tokens.length]}` };
+          req.body = workload.body(seq.next++);
+          return req;
+        },
+      },
+    ],
+  });
+  const errorDetail: Record<string, number> = {};
+  for (const [code, { count }] of Object.entries(result.statusCodeStats)) if (!code.startsWith('2')) errorDetail[`http ${code}`] = count;
+  return {
+    reqPerS: result['2xx'] / result.duration,
+    p99Ms: result.latency.p99,
+    ok: result['2xx'],
+    errors: result.non2xx + result.errors + result.timeouts,
+    errorDetail,
+  };
+}

@@ -22,10 +22,11 @@ import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { Client } from 'pg';
 import { runMigrations } from '../app/src/db/migrate';
-import { freePort, httpOk, portOpen, Running, startAndAwait } from '../tools/stack/process';
+import { freePort, portOpen, Running, startAndAwait } from '../tools/stack/process';
 import { PostgresServer, RedisServer } from '../tools/stack/services';
 import { Acks, closedLoop, openLoop, RunResult, Sequence, Target } from './load';
 import { renderMarkdown, BenchReport, CaseRun, evaluateTargets } from './report';
+import { startBenchService } from './service';
 import { copyFromCsv, exportCsv, flushRows, loadRows } from './storage';
 import { createWorkload, SEQ_OF_EVENT_ID_SQL, Shape, Workload } from './workload';
 
@@ -270,44 +271,19 @@ async function main(): Promise<void> {
     const adminToken = randomBytes(32).toString('hex');
     const profileDir = path.join(ROOT, 'out', 'bench-profile');
     const startService = async (name: string, main: string, database: string, env: Record<string, string> = {}) => {
-      const port = await freePort();
       const nodeArgs = PROFILE && name === 'event-service' ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
-      const proc = await startAndAwait(
+      const svc = await startBenchService({
         name,
-        process.execPath,
-        [...nodeArgs, main],
-        path.join(logDir, `${name}.log`),
-        () => httpOk(`http://127.0.0.1:${port}/readyz`),
-        {
-          env: {
-            ...process.env,
-            NODE_ENV: 'production',
-            PORT: String(port),
-            HOST: '127.0.0.1',
-            DATABASE_URL: dbUrl(database),
-            REDIS_URL: redis.url,
-            ADMIN_TOKEN: adminToken,
-            LOG_LEVEL: 'info',
-            // One sensor per run sends far more than a real sensor: lift its limits so the run measures
-            // ingest. The limiter still runs.
-            RATE_LIMIT_EVENTS: '1000000000',
-            INGEST_BODIES_PER_SENSOR: '100000',
-            ...env,
-          },
-        },
-      );
-      stops.push(() => proc.stop(15000));
-      const url = `http://127.0.0.1:${port}`;
-      const newSensor = async (sensorName: string) => {
-        const res = await fetch(`${url}/api/v1/sensors`, {
-          method: 'POST',
-          headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
-          body: JSON.stringify({ name: sensorName }),
-        });
-        if (res.status !== 201) throw new Error(`creating a sensor failed: ${res.status} ${await res.text()}`);
-        return (await res.json()) as { sensorId: string; token: string };
-      };
-      return { proc, url, database, newSensor };
+        main,
+        databaseUrl: dbUrl(database),
+        redisUrl: redis.url,
+        adminToken,
+        logDir,
+        env,
+        nodeArgs,
+      });
+      stops.push(() => svc.proc.stop(15000));
+      return { ...svc, database };
     };
     const service = await startService('event-service', appMain, 'service');
     let beforeCommit: string | undefined;

@@ -12,3 +12,7 @@ bench-smoke: install bootstrap build ## Benchmark in a few seconds per case (CI)
 	@$(NPX) tsx bench/run.ts --smoke $(BENCH_ARGS)
 
 CI_CHECKS += bench-smoke
+
+.PHONY: bench-scale
+bench-scale: install bootstrap build ## How cost grows (~10 min, by hand): ingest, reads, maintenance at 0/1M/10M rows; 100k sensors; two instances → bench/results/scale.{md,json}
+	@$(NPX) tsx bench/scale.ts $(BENCH_SCALE_ARGS)

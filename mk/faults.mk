@@ -2,7 +2,7 @@
 # property tests and security checks. All of them are part of `make test`; these run subsets.
 
 .PHONY: test-faults
-test-faults: install bootstrap ## Fault tests only: kill -9, PostgreSQL and Redis outages, SIGTERM under load (figures in out/faults/)
+test-faults: install bootstrap ## Fault tests only: kill -9, PostgreSQL and Redis outages, SIGTERM under load, two instances (figures in out/faults/)
 	@echo "test-faults: the service as a child process under steady load; each test stops itself (about a minute)"
 	@mkdir -p out
 	@$(JEST) app/test/faults --json --outputFile=out/jest-faults.json $(JEST_ARGS) || { node scripts/test-summary.js out/jest-faults.json; exit 1; }

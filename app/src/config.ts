@@ -202,7 +202,7 @@ export const settings = {
   DEDUPE_WINDOW_DAYS: setting({
     schema: int(1, 3650),
     default: '8',
-    doc: 'Event ids are remembered this long for dedupe (keep above EVENT_MAX_AGE_S).',
+    doc: 'Event ids are remembered this long for dedupe: a retry within this time of the first acceptance is always caught. Later, only events sent with `ts` and no `sentAt` are still caught (by their stored time, until retention).',
   }),
   MAINTENANCE_LOCK_TIMEOUT_MS: setting({
     schema: ms,
@@ -265,7 +265,7 @@ const CROSS_RULES = [
     reads: ['DEDUPE_WINDOW_DAYS', 'EVENT_MAX_AGE_S'],
     problem: (c) =>
       c.DEDUPE_WINDOW_DAYS * 86400 <= c.EVENT_MAX_AGE_S
-        ? `DEDUPE_WINDOW_DAYS: must cover more than EVENT_MAX_AGE_S (${c.EVENT_MAX_AGE_S} s), or a late retry of an accepted event could be stored twice (got ${c.DEDUPE_WINDOW_DAYS})`
+        ? `DEDUPE_WINDOW_DAYS: must cover more than EVENT_MAX_AGE_S (${c.EVENT_MAX_AGE_S} s), or a retry of an event whose time came from the receive time or \`sentAt\` correction, arriving after its id was forgotten, could be stored twice (got ${c.DEDUPE_WINDOW_DAYS})`
         : undefined,
   }),
   crossRule({

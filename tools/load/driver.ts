@@ -20,6 +20,11 @@ export interface DriverOptions {
   retryDelayMs?: number;
   /** Most requests in flight at once; new batches wait for a slot (keeps a dead service from piling up sockets). */
   maxInFlight?: number;
+  /**
+   * Further instances of the service: a batch's retries go to the next one in turn, as a load
+   * balancer would send a retry elsewhere (`url` takes every first attempt).
+   */
+  otherUrls?: string[];
 }
 
 export interface Attempt {
@@ -69,7 +74,7 @@ export class LoadDriver {
   private loop?: Promise<void>;
 
   constructor(opts: DriverOptions) {
-    this.opts = { requestTimeoutMs: 15000, retryDelayMs: 300, maxInFlight: 32, ...opts };
+    this.opts = { requestTimeoutMs: 15000, retryDelayMs: 300, maxInFlight: 32, otherUrls: [], ...opts };
   }
 
   /** Starts sending new batches at the steady rate; failed batches are re-sent in the background. */
@@ -176,8 +181,9 @@ export class LoadDriver {
   private async send(batch: Batch): Promise<Attempt> {
     this.inFlight++;
     const attempt: Attempt = { batch: batch.index, startedAt: Date.now(), endedAt: 0 };
+    const urls = [this.opts.url, ...this.opts.otherUrls];
     try {
-      const res = await fetch(`${this.opts.url}/api/v1/events`, {
+      const res = await fetch(`${urls[batch.attempts.length % urls.length]}/api/v1/events`, {
         method: 'POST',
         headers: { Authorization: `Bearer ${this.opts.token}`, 'Content-Type': 'application/json' },
         body: batch.body,

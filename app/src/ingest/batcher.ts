@@ -164,9 +164,16 @@ export class Batcher {
       this.logger.error({ err, rows: rows.length, requests: batch.length }, 'flush failed');
       const reply = isDataError(err)
         ? new AppError(400, 'invalid_request', 'PostgreSQL rejected an event of this request; nothing was stored')
-        : new AppError(503, 'unavailable', 'events could not be stored right now; nothing was stored, retry', undefined, {
-            'Retry-After': '2',
-          });
+        : // Not "nothing was stored": a connection lost or a client-side timeout may come after COMMIT.
+          new AppError(
+            503,
+            'unavailable',
+            'events could not be confirmed as stored; retry with the same ids (safe: stored ones count as duplicates)',
+            undefined,
+            {
+              'Retry-After': '2',
+            },
+          );
       for (const p of batch) p.reject(reply);
       return;
     }
