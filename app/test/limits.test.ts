@@ -98,6 +98,7 @@ describe('bodies in flight', () => {
       const bAnswers = await Promise.all(bUploads.map((u) => answeredWithin(u.answer, 1500)));
       expect(statuses(bAnswers)).toEqual([503, 'held', 'held']);
       expect(bAnswers.find((x) => x)?.head).toMatch(/^retry-after: 1$/im);
+      expect(await (await fetch(`${svc.url}/metrics`)).text()).toMatch(/^ingest_bodies_in_flight 6$/m);
 
       // Abandoned uploads give their slots back.
       for (const u of uploads.splice(0, 6)) u.socket.destroy();
