@@ -97,6 +97,14 @@ export function buildApp(config: Config, logger: Logger) {
 
   // The ingest routes first: every router in front of them is matched against each event request.
   const bodies = new BodyGate({ perSensor: config.INGEST_BODIES_PER_SENSOR, total: config.INGEST_BODIES_MAX });
+  new Gauge({
+    name: 'ingest_bodies_in_flight',
+    help: 'Request bodies being received or validated now (bounded by INGEST_BODIES_MAX; beyond it, 503 busy).',
+    registers: [metrics.registry],
+    collect() {
+      this.set(bodies.inFlight);
+    },
+  });
   app.use(
     eventsRouter({
       readPool,

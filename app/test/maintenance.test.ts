@@ -1,7 +1,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { Client } from 'pg';
-import { main } from '../src/jobs/maintenance';
+import { randomUUID } from 'node:crypto';
+import { Client, Pool } from 'pg';
+import { loadSettings } from '../src/config';
+import { main, runMaintenance, SETTINGS } from '../src/jobs/maintenance';
+import { createLogger } from '../src/observability/logger';
 import { writeResult } from './faults/results';
 import { freePort, Running, sleep } from '../../tools/stack/process';
 import { startPushgateway } from '../../tools/stack/services';
@@ -165,5 +168,26 @@ describe('maintenance job', () => {
     expect(await main({ DATABASE_URL: 'mysql://nope' })).toBe(2);
     expect(spy).toHaveBeenCalledWith(expect.stringMatching(/^config error: DATABASE_URL: /));
     spy.mockRestore();
+  });
+
+  it('when event ids are forgotten after DEDUPE_WINDOW_DAYS, then a retry of an event sent with ts is still caught and one timed by its receive time is stored again (the documented guarantee)', async () => {
+    const svc = await startTestService({ DATABASE_URL: db });
+    const pool = new Pool({ connectionString: db });
+    try {
+      const s = await createSensor(svc.url);
+      const withTs = { id: randomUUID(), type: 't', ts: new Date(Date.now() - 60_000).toISOString(), payload: {} };
+      const withoutTs = { id: randomUUID(), type: 't', payload: {} };
+      expect((await postEvents(svc.url, s.token, { events: [withTs, withoutTs] })).body).toEqual({ accepted: 2, duplicates: 0 });
+      // The job as it would run DEDUPE_WINDOW_DAYS (8) + 1 days later: both ids are forgotten.
+      const cfg = loadSettings(SETTINGS, env());
+      const result = await runMaintenance(pool, cfg, createLogger('silent'), Date.now() + 9 * DAY);
+      expect(result.dedupeIdsForgotten).toBeGreaterThanOrEqual(2);
+      expect((await postEvents(svc.url, s.token, { events: [withTs, withoutTs] })).body).toEqual({ accepted: 1, duplicates: 1 });
+      const { rows } = await client.query('SELECT event_id, count(*)::int AS n FROM events WHERE sensor_id = $1 GROUP BY 1', [s.sensorId]);
+      expect(Object.fromEntries(rows.map((r) => [r.event_id, r.n]))).toEqual({ [withTs.id]: 1, [withoutTs.id]: 2 });
+    } finally {
+      await pool.end();
+      await svc.shutdown();
+    }
   });
 });

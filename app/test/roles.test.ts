@@ -104,3 +104,19 @@ test('the stored password is the SCRAM-SHA-256 verifier PostgreSQL itself comput
   expect(stored).toMatch(/^SCRAM-SHA-256\$4096:/);
   expect(stored).not.toContain(decodeURIComponent(new URL(serviceUrl()).password));
 });
+
+test('when the owner may not create roles (a managed database without CREATEROLE), then the migration fails and says what the owner needs', async () => {
+  const suffix = randomUUID().replace(/-/g, '').slice(0, 8);
+  const owner = `owner_${suffix}`;
+  const db = `owned_${suffix}`;
+  await as(ownerUrl(), async (c) => {
+    await c.query(`CREATE ROLE ${owner} LOGIN NOCREATEROLE`);
+    await c.query(`CREATE DATABASE ${db} OWNER ${owner}`);
+  });
+  const url = (user: string) => Object.assign(new URL(ownerUrl()), { username: user, pathname: `/${db}` }).toString();
+  await expect(runMigrations(url(owner), { quiet: true, serviceUrl: url(`svc_${suffix}`) })).rejects.toThrow(
+    new RegExp(
+      `^${owner} may not create the role svc_${suffix} \\(permission denied to create role\\): the migration's user needs CREATEROLE`,
+    ),
+  );
+});

@@ -140,11 +140,19 @@ async function runAgainst(s: { postgres: PostgresServer; redis: RedisServer; pus
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
   const adminToken = randomBytes(24).toString('base64url');
+  // As deployed: the migration and the maintenance job connect as the owner, the service as its own row-only role.
   const dbEnv = ['-e', `DATABASE_URL=${s.postgres.url}`];
+  const serviceDbEnv = ['-e', `DATABASE_URL=${s.postgres.serviceUrl}`];
 
-  await step('migrations run from the image (node dist/db/migrate.js) exit 0', async () => {
-    const r = docker(['run', '--rm', ...HARDENED, ...dbEnv, image, 'node', 'dist/db/migrate.js'], { allowFail: true });
+  await step('migrations run from the image (node dist/db/migrate.js) exit 0 and set up the service role', async () => {
+    const r = docker(
+      ['run', '--rm', ...HARDENED, ...dbEnv, '-e', `SERVICE_DATABASE_URL=${s.postgres.serviceUrl}`, image, 'node', 'dist/db/migrate.js'],
+      {
+        allowFail: true,
+      },
+    );
     expect(r.code === 0, `exit ${r.code}: ${r.err || r.out}`);
+    expect(r.out.includes('migrate: role event_service may read and write rows (no DDL)'), `no service role set up: ${r.out}`);
     return r.out.split('\n').pop();
   });
 
@@ -154,7 +162,7 @@ async function runAgainst(s: { postgres: PostgresServer; redis: RedisServer; pus
     '--name',
     s.name,
     ...HARDENED,
-    ...dbEnv,
+    ...serviceDbEnv,
     '-e',
     `REDIS_URL=${s.redis.url}`,
     '-e',

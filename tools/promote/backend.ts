@@ -44,7 +44,6 @@ export function checkBackend(stage: Stage, env: NodeJS.ProcessEnv): Backend {
     return { url: raw, kind: 'object storage' };
   }
   if (url.protocol === 'https:') return { url: raw, kind: 'service' };
-  throw new PromoteError(
-    `PULUMI_BACKEND_URL "${raw}": scheme ${url.protocol} is not a Pulumi backend (http:// would send tokens in clear); expected ${EXAMPLES}`,
-  );
+  const why = url.protocol === 'http:' ? ' (plain http:// would send tokens in clear)' : '';
+  throw new PromoteError(`PULUMI_BACKEND_URL "${raw}": scheme ${url.protocol} is not a Pulumi backend${why}; expected ${EXAMPLES}`);
 }

@@ -71,7 +71,8 @@ async function main(argv: string[]): Promise<void> {
 
 main(process.argv.slice(2)).catch((err: unknown) => {
   if (err instanceof PromoteError) {
-    console.error(`promote: ${err.message}`);
+    // Named after what the person ran: make promote, up, preview, outputs (backend)… all come through here.
+    console.error(`${process.argv[2] === 'backend' ? 'backend' : (process.argv[2] ?? 'promote')}: ${err.message}`);
     process.exitCode = err.exitCode;
     return;
   }

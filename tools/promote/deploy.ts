@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Backend, checkBackend } from './backend';
 import { PromoteError } from './errors';
-import { PULUMI_MISSING, PulumiCli } from './pulumi-cli';
+import { PulumiCli } from './pulumi-cli';
 import { pinnedImage, readStackFile } from './stack-files';
 import type { Stage } from './stages';
 
@@ -26,7 +26,8 @@ export interface DeployOptions {
 /** Everything that can refuse a deploy, checked before anything changes. */
 export function deployPreconditions(stage: Stage, env: NodeJS.ProcessEnv, pulumi: PulumiCli): Backend {
   const backend = checkBackend(stage, env);
-  if (!pulumi.available) throw new PromoteError(PULUMI_MISSING);
+  if (!pulumi.available)
+    throw new PromoteError('the Pulumi CLI (`pulumi`) is not on PATH: install it (https://www.pulumi.com/docs/install/)');
   // Pulumi Cloud encrypts secrets itself; every other backend uses the passphrase provider.
   if (backend.kind !== 'service' && env.PULUMI_CONFIG_PASSPHRASE === undefined && !env.PULUMI_CONFIG_PASSPHRASE_FILE) {
     throw new PromoteError(`set PULUMI_CONFIG_PASSPHRASE (or PULUMI_CONFIG_PASSPHRASE_FILE): it encrypts stack ${stage}'s secrets`);

@@ -45,7 +45,15 @@ export async function ensureServiceRole(ownerUrl: string, serviceUrl: string): P
     const exists = await client.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [role]);
     // NOSUPERUSER etc. are the defaults; stated so that a role created by hand with more rights is reduced.
     const attributes = `${login} NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS`;
-    await client.query(exists.rowCount ? `ALTER ROLE ${id} ${attributes}` : `CREATE ROLE ${id} ${attributes}`);
+    try {
+      await client.query(exists.rowCount ? `ALTER ROLE ${id} ${attributes}` : `CREATE ROLE ${id} ${attributes}`);
+    } catch (err) {
+      if ((err as { code?: string }).code !== '42501') throw err;
+      throw new Error(
+        `${owner} may not ${exists.rowCount ? 'alter' : 'create'} the role ${role} (${(err as Error).message}): the migration's user needs ` +
+          `CREATEROLE to manage the service's role (on a managed database, the admin user has it: GRANT it, or run the migration as that user)`,
+      );
+    }
     await client.query(`GRANT CONNECT ON DATABASE ${client.escapeIdentifier(db)} TO ${id}`);
     await client.query(`GRANT USAGE ON SCHEMA public TO ${id}`);
     await client.query(`REVOKE CREATE ON SCHEMA public FROM ${id}`);

@@ -20,7 +20,7 @@ const LOCK_ID = 727_001;
 const DAY_MS = 86_400_000;
 const PARTITION_NAME = /^events_(\d{4})(\d{2})(\d{2})$/;
 
-const SETTINGS = [
+export const SETTINGS = [
   'DATABASE_URL',
   'PUSHGATEWAY_URL',
   'LOG_LEVEL',

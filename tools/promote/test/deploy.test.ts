@@ -83,7 +83,7 @@ test('when no backend is configured, then dev uses the local default but qa, sta
     expect(r.status).not.toBe(0);
     expect(r.stderr).toMatch(
       new RegExp(
-        `promote: stack ${stage} refuses the local backend file:///\\S+/\\.pulumi: state in a folder on one machine cannot be shared or locked by a team\\. Set PULUMI_BACKEND_URL .*ALLOW_LOCAL_BACKEND=1`,
+        `up: stack ${stage} refuses the local backend file:///\\S+/\\.pulumi: state in a folder on one machine cannot be shared or locked by a team\\. Set PULUMI_BACKEND_URL .*ALLOW_LOCAL_BACKEND=1`,
       ),
     );
   }
@@ -95,7 +95,7 @@ test('when no backend is configured, then dev uses the local default but qa, sta
 test.each([
   ['not a URL', 'state-bucket/event-stack', /PULUMI_BACKEND_URL "state-bucket\/event-stack" is not a URL: expected s3:\/\/<bucket>/],
   ['a bucket-less object store', 's3:///event-stack', /PULUMI_BACKEND_URL "s3:\/\/\/event-stack" names no bucket or container/],
-  ['plain http', 'http://state.example.com', /scheme http: is not a Pulumi backend \(http:\/\/ would send tokens in clear\)/],
+  ['plain http', 'http://state.example.com', /scheme http: is not a Pulumi backend \(plain http:\/\/ would send tokens in clear\)/],
   ['a relative file path', 'file://state', /PULUMI_BACKEND_URL "file:\/\/state" must name an absolute folder/],
 ])('when the backend URL is %s, then the deploy is refused with a clear message and pulumi is never called', (_what, url, message) => {
   const { root, stub } = fixture();
@@ -124,7 +124,7 @@ test('when the stack is unknown or the passphrase is missing, then `make up` say
   const noPassphrase = make(root, 'up', { ENV: 'qa' }, stub.binDir, { PULUMI_CONFIG_PASSPHRASE: undefined });
   expect(noPassphrase.status).not.toBe(0);
   expect(noPassphrase.stderr).toContain(
-    "promote: set PULUMI_CONFIG_PASSPHRASE (or PULUMI_CONFIG_PASSPHRASE_FILE): it encrypts stack qa's secrets",
+    "up: set PULUMI_CONFIG_PASSPHRASE (or PULUMI_CONFIG_PASSPHRASE_FILE): it encrypts stack qa's secrets",
   );
   expect(stub.calls()).toEqual([]);
 });
@@ -152,7 +152,7 @@ test('when a stage was never promoted, then `make up` refuses and says to promot
   const r = make(root, 'up', { ENV: 'qa' }, stub.binDir);
   expect(r.status).not.toBe(0);
   expect(r.stderr).toContain(
-    'promote: stack qa was never promoted, so it has no image to deploy. Promote a version first: make promote VERSION=x.y.z TO=qa',
+    'up: stack qa was never promoted, so it has no image to deploy. Promote a version first: make promote VERSION=x.y.z TO=qa',
   );
   expect(stub.calls()).toEqual([]);
 
@@ -188,7 +188,7 @@ test('when `make outputs` or `make destroy` reads a qa/staging/prod stack, then 
   const { root, stub } = fixture();
   const r = make(root, 'outputs', { ENV: 'prod' }, stub.binDir, { PULUMI_BACKEND_URL: undefined });
   expect(r.status).not.toBe(0);
-  expect(r.stderr).toMatch(/promote: stack prod refuses the local backend file:\/\/\/\S+\/\.pulumi/);
+  expect(r.stderr).toMatch(/backend: stack prod refuses the local backend file:\/\/\/\S+\/\.pulumi/);
   expect(stub.calls()).toEqual([]);
   expect(make(root, 'outputs', { ENV: 'prod' }, stub.binDir).status).toBe(0);
   expect(stub.calls()).toEqual([
