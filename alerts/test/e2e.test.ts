@@ -17,7 +17,7 @@ import { main as runMaintenanceJob } from '../../app/src/jobs/maintenance';
 import { ADMIN_TOKEN, bearer, createSensor, getJson, postEvents, startTestService, TestService } from '../../app/test/helpers';
 import { allDashboards } from '../../dashboards/src/index';
 import { MonitoringStack, startMonitoringStack } from '../../tools/stack/monitoring-stack';
-import { overrideAlertFor, ruleFilePaths, WATCHDOG_ALERT } from '../../monitoring/src';
+import { APP_JOB, overrideAlertFor, ruleFilePaths, WATCHDOG_ALERT } from '../../monitoring/src';
 import { freePort, sleep, waitFor } from '../../tools/stack/process';
 import { PostgresServer } from '../../tools/stack/services';
 
@@ -120,6 +120,13 @@ function substitute(expr: string, variables: string[], rangeSeconds: number, ste
   return out;
 }
 
+/** About 32 MB of small short-lived objects (small, so they land in the young generation). */
+function makeGarbage(): number {
+  let kept = 0;
+  for (let i = 0; i < 32 * 1024; i++) kept += new Array(128).fill(i).length;
+  return kept;
+}
+
 async function driveTraffic(): Promise<void> {
   const sensor = await createSensor(svc.url);
   const limited = await createSensor(svc.url);
@@ -196,6 +203,17 @@ beforeAll(async () => {
     250,
   );
   await waitFor('the SLO recording rules', () => instantHasData('slo:sli_error:ratio_rate30d'), 20000, 250);
+  // The service runs in this process. Node 24 sizes the young generation from the machine's memory, so the test's
+  // traffic may end before any collection: make garbage until the service's GC metrics have seen one.
+  await waitFor(
+    'a garbage collection in the service’s metrics',
+    () => {
+      makeGarbage();
+      return instantHasData(`increase(nodejs_gc_duration_seconds_count{job="${APP_JOB}"}[5s]) > 0`);
+    },
+    20000,
+    250,
+  );
   await sleep(3000); // a few more scrapes, so every rate window covers the traffic
 }, 120_000);
 
