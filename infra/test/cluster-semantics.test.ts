@@ -6,15 +6,7 @@ import { CHECKS, clusterSemanticsProblems, stackFacts as factsOf, type CheckName
 import { INTENDED_FLOWS, allowedFlows, flowKey } from '../semantics/network';
 import { pathCovers } from '../semantics/exposure';
 import { STACKS, stackFileConfig, type KubernetesObject, type OfflineRun, type RunOptions } from '../offline';
-
-async function run(stack: string, options?: RunOptions): Promise<OfflineRun> {
-  let result: OfflineRun | undefined;
-  await jest.isolateModulesAsync(async () => {
-    const { runOffline } = require('../offline') as typeof import('../offline');
-    result = await runOffline(stack, options);
-  });
-  return result!;
-}
+import { runIsolated as run } from './offline-run';
 
 /** Operator mode, as in operator-mode.test.ts: staging monitored by a cluster's kube-prometheus-stack. */
 const OPERATOR_MONITORING = { mode: 'operator', namespace: 'monitoring', matchLabels: { release: 'kube-prometheus-stack' } };

@@ -6,18 +6,10 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parse } from 'yaml';
-import { OfflineRunError, STACKS, type DeclaredResource, type OfflineRun, type RunOptions } from '../offline';
+import { OfflineRunError, STACKS, type DeclaredResource, type OfflineRun } from '../offline';
+import { runIsolated as run } from './offline-run';
 
 const ROOT = path.resolve(__dirname, '..', '..');
-
-async function run(stack: string, options?: RunOptions): Promise<OfflineRun> {
-  let result: OfflineRun | undefined;
-  await jest.isolateModulesAsync(async () => {
-    const { runOffline } = require('../offline') as typeof import('../offline');
-    result = await runOffline(stack, options);
-  });
-  return result!;
-}
 
 process.setMaxListeners(64);
 const runs = new Map<string, OfflineRun>();

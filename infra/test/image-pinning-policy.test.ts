@@ -3,16 +3,9 @@
  * The rule runs on the objects each real stack file declares, as the policy pack does at `pulumi up`.
  */
 import { advisories, stackOfUrn, violations, type KubernetesObject } from '../policies/rules';
-import { stackFileConfig, type OfflineRun, type RunOptions } from '../offline';
+import { stackFileConfig } from '../offline';
+import { runIsolated as run } from './offline-run';
 
-async function run(stack: string, options?: RunOptions): Promise<OfflineRun> {
-  let result: OfflineRun | undefined;
-  await jest.isolateModulesAsync(async () => {
-    const { runOffline } = require('../offline') as typeof import('../offline');
-    result = await runOffline(stack, options);
-  });
-  return result!;
-}
 process.setMaxListeners(64);
 
 const RULE = 'third-party-images-pinned-by-digest';

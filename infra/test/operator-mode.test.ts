@@ -13,7 +13,8 @@ import { ALERTMANAGER_TEMPLATE, ruleFilePaths } from '../../monitoring/src';
 import { dashboardFiles } from '../monitoring';
 import { violations } from '../policies/rules';
 import { schemaProblems } from './kubernetes-schema';
-import type { KubernetesObject, OfflineRun, OfflineRunError, RunOptions } from '../offline';
+import type { KubernetesObject, OfflineRun, RunOptions } from '../offline';
+import { runFailure, runIsolated } from './offline-run';
 
 const MATCH_LABELS = { release: 'kube-prometheus-stack' };
 const OPERATOR_FIXTURE: RunOptions = {
@@ -21,24 +22,9 @@ const OPERATOR_FIXTURE: RunOptions = {
   remove: ['event-stack:prometheus', 'event-stack:alertmanager', 'event-stack:grafana'],
 };
 
-async function run(options: RunOptions): Promise<OfflineRun> {
-  let result: OfflineRun | undefined;
-  await jest.isolateModulesAsync(async () => {
-    const { runOffline } = require('../offline') as typeof import('../offline');
-    result = await runOffline('staging', options);
-  });
-  return result!;
-}
-
-async function failure(options: RunOptions): Promise<OfflineRunError> {
-  try {
-    await run(options);
-  } catch (e) {
-    if (e instanceof Error && e.name === 'OfflineRunError') return e as OfflineRunError;
-    throw e;
-  }
-  throw new Error('the program ran although it should have failed');
-}
+const STACK = 'staging';
+const run = (options: RunOptions) => runIsolated(STACK, options);
+const failure = (options: RunOptions) => runFailure(STACK, options);
 
 type Obj = KubernetesObject & { spec: any; data?: Record<string, string>; stringData?: Record<string, string> };
 let r: OfflineRun;

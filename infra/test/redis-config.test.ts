@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { freePort, portOpen, startAndAwait, type Running } from '../../tools/stack/process';
 import { redisConfig } from '../components/redis';
-import type { OfflineRun } from '../offline';
+import { runIsolated } from './offline-run';
 import { tempDir } from '../../tools/promote/test/fixtures';
 
 let dir: string;
@@ -37,12 +37,8 @@ function cli(port: number, password: string | undefined, ...args: string[]): str
 }
 
 async function devRedisConf(): Promise<string> {
-  let run: OfflineRun | undefined;
-  await jest.isolateModulesAsync(async () => {
-    const { runOffline } = require('../offline') as typeof import('../offline');
-    run = await runOffline('dev');
-  });
-  const secret = run!.kubernetesObjects.find((o) => o.kind === 'Secret' && o.metadata.name === 'redis-config')!;
+  const run = await runIsolated('dev');
+  const secret = run.kubernetesObjects.find((o) => o.kind === 'Secret' && o.metadata.name === 'redis-config')!;
   return (secret.stringData as Record<string, string>)['redis.conf']!;
 }
 

@@ -12,30 +12,11 @@ import { settings } from '../../app/src/config';
 import { violations } from '../policies/rules';
 import { schemaProblems } from './kubernetes-schema';
 import { quantityBytes } from '../components/redis';
-import { OfflineRunError, STACKS, stackFileConfig, type KubernetesObject, type OfflineRun, type RunOptions } from '../offline';
+import { STACKS, stackFileConfig, type KubernetesObject, type OfflineRun } from '../offline';
+import { runFailure as failure, runIsolated as run } from './offline-run';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const DIGEST = /^[a-z0-9./:_-]+@sha256:[0-9a-f]{64}$/;
-
-/** Fresh @pulumi/pulumi and program modules for every run: their runtime state is module-level. */
-async function run(stack: string, options?: RunOptions): Promise<OfflineRun> {
-  let result: OfflineRun | undefined;
-  await jest.isolateModulesAsync(async () => {
-    const { runOffline } = require('../offline') as typeof import('../offline');
-    result = await runOffline(stack, options);
-  });
-  return result!;
-}
-
-async function failure(stack: string, options: RunOptions): Promise<OfflineRunError> {
-  try {
-    await run(stack, options);
-  } catch (e) {
-    if (e instanceof Error && e.name === 'OfflineRunError') return e as OfflineRunError;
-    throw e;
-  }
-  throw new Error(`the ${stack} program ran although it should have failed`);
-}
 
 const filesOf = (dir: string, ext: RegExp) =>
   fs.existsSync(dir)
