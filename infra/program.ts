@@ -130,7 +130,6 @@ export function deploy(): StackOutputs {
     new Prometheus('prometheus', {
       ...monitoring.prometheus,
       namespace: ns,
-      externalUrl: monitoring.prometheus.externalUrl,
       config: renderClusterPrometheusConfig({
         appPods: { namespace: nsName, labels: selectorFor(APP_NAME, 'server'), portName: APP_PORT_NAME },
         pushgateway: `${dnsName(PUSHGATEWAY_NAME, nsName)}:${PUSHGATEWAY_PORT}`,
@@ -163,7 +162,7 @@ export function deploy(): StackOutputs {
       namespace: ns,
       matchLabels: monitoring.matchLabels,
       scrapeInterval: CLUSTER_SCRAPE_INTERVAL,
-      app: { name: APP_NAME, port: 'http' },
+      app: { name: APP_NAME, port: APP_PORT_NAME },
       services: [
         { job: PUSHGATEWAY_JOB, name: PUSHGATEWAY_NAME, port: 'http' },
         { job: POSTGRES_EXPORTER_JOB, name: POSTGRES_EXPORTER_NAME, port: 'http' },
