@@ -13,6 +13,7 @@ import {
   checksumOf,
   childOptions,
   containerSecurityContext,
+  cronJobPolicy,
   httpProbe,
   ingressTls,
   labelsFor,
@@ -283,10 +284,7 @@ export class EventService extends pulumi.ComponentResource {
         metadata: { name: `${APP_NAME}-maintenance`, namespace: ns, labels: labelsFor(APP_NAME, 'maintenance') },
         spec: {
           schedule: args.maintenanceSchedule,
-          concurrencyPolicy: 'Forbid',
-          startingDeadlineSeconds: 3600,
-          successfulJobsHistoryLimit: 3,
-          failedJobsHistoryLimit: 3,
+          ...cronJobPolicy,
           jobTemplate: {
             spec: {
               backoffLimit: 2,

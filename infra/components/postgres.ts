@@ -14,6 +14,7 @@ import {
   childOptions,
   clusterService,
   containerSecurityContext,
+  cronJobPolicy,
   labelsFor,
   podSecurityContext,
   resourcesOf,
@@ -155,10 +156,7 @@ export class Postgres extends pulumi.ComponentResource {
         metadata: { name: BACKUP_NAME, namespace: args.namespace, labels },
         spec: {
           schedule: args.backup.schedule,
-          concurrencyPolicy: 'Forbid',
-          startingDeadlineSeconds: 3600,
-          successfulJobsHistoryLimit: 3,
-          failedJobsHistoryLimit: 3,
+          ...cronJobPolicy,
           jobTemplate: {
             spec: {
               backoffLimit: 2,

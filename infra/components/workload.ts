@@ -55,6 +55,14 @@ export function dnsName(service: string, namespace: string): string {
   return `${service}.${namespace}.svc.cluster.local`;
 }
 
+/** How the stack's CronJobs run: never two runs at once, a run more than an hour late skipped, three of each outcome kept. */
+export const cronJobPolicy = {
+  concurrencyPolicy: 'Forbid',
+  startingDeadlineSeconds: 3600,
+  successfulJobsHistoryLimit: 3,
+  failedJobsHistoryLimit: 3,
+} satisfies Partial<k8s.types.input.batch.v1.CronJobSpec>;
+
 /** Options every child of a component gets. */
 export function childOptions(parent: pulumi.Resource, provider: k8s.Provider, extra: pulumi.CustomResourceOptions = {}) {
   return { parent, provider, ...extra };
