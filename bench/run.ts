@@ -27,7 +27,7 @@ import { PostgresServer, RedisServer } from '../tools/stack/services';
 import { Acks, closedLoop, openLoop, RunResult, Sequence, Target } from './load';
 import { renderMarkdown, BenchReport, CaseRun, evaluateTargets } from './report';
 import { startBenchService } from './service';
-import { copyFromCsv, exportCsv, flushRows, loadRows } from './storage';
+import { copyFromCsv, exportCsv, flushRows, loadRows, query } from './storage';
 import { createWorkload, SEQ_OF_EVENT_ID_SQL, Shape, Workload } from './workload';
 
 const ROOT = path.join(__dirname, '..');
@@ -112,16 +112,6 @@ async function createDatabase(adminUrl: string, name: string, template: string):
   await client.connect();
   try {
     await client.query(`CREATE DATABASE ${name} TEMPLATE ${template}`);
-  } finally {
-    await client.end();
-  }
-}
-
-async function query<T extends Record<string, unknown>>(url: string, sql: string, values: unknown[] = []): Promise<T[]> {
-  const client = new Client({ connectionString: url });
-  await client.connect();
-  try {
-    return (await client.query<T>(sql, values)).rows;
   } finally {
     await client.end();
   }

@@ -24,6 +24,17 @@ function psql(url: string, command: string): Promise<void> {
   });
 }
 
+/** Runs one statement on a connection of its own and returns its rows. */
+export async function query<T extends Record<string, unknown>>(url: string, sql: string, values: unknown[] = []): Promise<T[]> {
+  const client = new Client({ connectionString: url });
+  await client.connect();
+  try {
+    return (await client.query<T>(sql, values)).rows;
+  } finally {
+    await client.end();
+  }
+}
+
 const COLUMNS = 'sensor_id, event_id, type, ts, received_at, payload';
 
 /** Writes one sensor's stored events to a CSV file (client side, like the COPY that reads it back). */
