@@ -23,8 +23,8 @@ import { freePort } from '../tools/stack/process';
 import { PostgresServer, RedisServer } from '../tools/stack/services';
 import { Acks, closedLoop, manySensors, readLoop, RunResult, Sequence, Target } from './load';
 import { BenchService, startBenchService } from './service';
-import { query } from './storage';
-import { createWorkload, SEQ_OF_EVENT_ID_SQL, Shape, Workload } from './workload';
+import { missingAcknowledged, query } from './storage';
+import { createWorkload, Shape } from './workload';
 
 const ROOT = path.join(__dirname, '..');
 const args = process.argv.slice(2);
@@ -81,19 +81,6 @@ async function bulkLoad(url: string, readerId: string, from: number, total: numb
     await client.end();
   }
   return (performance.now() - start) / 1000;
-}
-
-/** Acknowledged events not found in PostgreSQL (must be 0). */
-async function missing(url: string, sensorId: string, workload: Workload, acks: Acks): Promise<number> {
-  const rows = await query<{ seq: number; n: string }>(
-    url,
-    `SELECT ${SEQ_OF_EVENT_ID_SQL} AS seq, count(*) AS n FROM events WHERE sensor_id = $1 GROUP BY 1`,
-    [sensorId],
-  );
-  const stored = new Map(rows.map((r) => [r.seq, Number(r.n)]));
-  let lost = 0;
-  for (const [seq, accepted] of acks) lost += Math.max(0, accepted - (stored.get(seq) ?? 0));
-  return lost;
 }
 
 interface SizeResult {
@@ -173,7 +160,7 @@ async function main(): Promise<void> {
           eventsPerS: r.eventsPerS,
           p99Ms: r.p99Ms,
           errors: r.errors,
-          missing: await missing(pg.url, sensor.sensorId, workload, acks),
+          missing: (await missingAcknowledged(pg.url, sensor.sensorId, workload, acks)).missing,
         };
         log(
           `  ingest ${shape}: ${Math.round(r.eventsPerS)} events/s, p99 ${r.p99Ms} ms, ${ingest[shape].missing} acknowledged events missing`,
