@@ -36,12 +36,7 @@ export function buildApp(config: Config, logger: Logger) {
   const state = { shuttingDown: false };
   const ingestMetrics = createIngestMetrics(metrics.registry, config.METRIC_TYPE_LABELS_MAX);
   registerPoolMetrics(metrics.registry, pool, config.DB_POOL_MAX);
-  const batcher = new Batcher(
-    batcherOptions(config),
-    (rows) => insertEvents(pool, rows),
-    ingestMetrics,
-    logger,
-  );
+  const batcher = new Batcher(batcherOptions(config), (rows) => insertEvents(pool, rows), ingestMetrics, logger);
   const ingest = new Ingest(batcher, config);
   const auth = createAuthenticator(pool, config.ADMIN_TOKEN, { ttlMs: config.SENSOR_CACHE_TTL_MS, max: config.SENSOR_CACHE_MAX });
   const limiter = new SensorRateLimiter(
