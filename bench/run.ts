@@ -27,8 +27,8 @@ import { PostgresServer, RedisServer } from '../tools/stack/services';
 import { Acks, closedLoop, openLoop, RunResult, Sequence, Target } from './load';
 import { renderMarkdown, BenchReport, CaseRun, evaluateTargets } from './report';
 import { startBenchService } from './service';
-import { copyFromCsv, exportCsv, flushRows, loadRows } from './storage';
-import { createWorkload, SEQ_OF_EVENT_ID_SQL, Shape, Workload } from './workload';
+import { copyFromCsv, exportCsv, flushRows, loadRows, missingAcknowledged, query } from './storage';
+import { createWorkload, Shape, Workload } from './workload';
 
 const ROOT = path.join(__dirname, '..');
 const args = process.argv.slice(2);
@@ -115,35 +115,6 @@ async function createDatabase(adminUrl: string, name: string, template: string):
   } finally {
     await client.end();
   }
-}
-
-async function query<T extends Record<string, unknown>>(url: string, sql: string, values: unknown[] = []): Promise<T[]> {
-  const client = new Client({ connectionString: url });
-  await client.connect();
-  try {
-    return (await client.query<T>(sql, values)).rows;
-  } finally {
-    await client.end();
-  }
-}
-
-/** Acknowledged events whose rows are not in the database (must be 0), and acks that reported duplicates. */
-async function missingAcknowledged(url: string, sensorId: string, workload: Workload, acks: Acks) {
-  const rows = await query<{ seq: number; n: string }>(
-    url,
-    `SELECT ${SEQ_OF_EVENT_ID_SQL} AS seq, count(*) AS n FROM events WHERE sensor_id = $1 GROUP BY 1`,
-    [sensorId],
-  );
-  const stored = new Map(rows.map((r) => [r.seq, Number(r.n)]));
-  let acknowledged = 0;
-  let missing = 0;
-  let partialAcks = 0;
-  for (const [seq, accepted] of acks) {
-    acknowledged += accepted;
-    if (accepted !== workload.eventsPerRequest) partialAcks++;
-    missing += Math.max(0, accepted - (stored.get(seq) ?? 0));
-  }
-  return { acknowledged, missing, partialAcks };
 }
 
 /** Reads a few of the service's own metrics: how large its flushes were and how long they took. */

@@ -23,7 +23,8 @@ import { freePort } from '../tools/stack/process';
 import { PostgresServer, RedisServer } from '../tools/stack/services';
 import { Acks, closedLoop, manySensors, readLoop, RunResult, Sequence, Target } from './load';
 import { BenchService, startBenchService } from './service';
-import { createWorkload, SEQ_OF_EVENT_ID_SQL, Shape, Workload } from './workload';
+import { missingAcknowledged, query } from './storage';
+import { createWorkload, Shape } from './workload';
 
 const ROOT = path.join(__dirname, '..');
 const args = process.argv.slice(2);
@@ -42,16 +43,6 @@ const READ_CONNECTIONS = 8;
 const log = (message: string) => console.log(`bench-scale: ${message}`);
 const rss = (pid: number, field: 'VmHWM' | 'VmRSS') =>
   Math.round(Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]) / 1024);
-
-async function sql<T extends Record<string, unknown>>(url: string, text: string, values: unknown[] = []): Promise<T[]> {
-  const client = new Client({ connectionString: url });
-  await client.connect();
-  try {
-    return (await client.query<T>(text, values)).rows;
-  } finally {
-    await client.end();
-  }
-}
 
 /**
  * Adds rows to `events` (and their ids to `event_ids`, as ingest would) until it holds `total`:
@@ -90,19 +81,6 @@ async function bulkLoad(url: string, readerId: string, from: number, total: numb
     await client.end();
   }
   return (performance.now() - start) / 1000;
-}
-
-/** Acknowledged events not found in PostgreSQL (must be 0). */
-async function missing(url: string, sensorId: string, workload: Workload, acks: Acks): Promise<number> {
-  const rows = await sql<{ seq: number; n: string }>(
-    url,
-    `SELECT ${SEQ_OF_EVENT_ID_SQL} AS seq, count(*) AS n FROM events WHERE sensor_id = $1 GROUP BY 1`,
-    [sensorId],
-  );
-  const stored = new Map(rows.map((r) => [r.seq, Number(r.n)]));
-  let lost = 0;
-  for (const [seq, accepted] of acks) lost += Math.max(0, accepted - (stored.get(seq) ?? 0));
-  return lost;
 }
 
 interface SizeResult {
@@ -159,12 +137,12 @@ async function main(): Promise<void> {
     const sizes: SizeResult[] = [];
     const ts = new Date().toISOString();
     for (const size of SIZES) {
-      const countRows = async () => Number((await sql<{ n: string }>(pg.url, 'SELECT count(*) AS n FROM events'))[0]!.n);
+      const countRows = async () => Number((await query<{ n: string }>(pg.url, 'SELECT count(*) AS n FROM events'))[0]!.n);
       const before = await countRows(); // earlier sizes' ingest runs added rows too
       log(`${size} rows: bulk load of ${Math.max(0, size - before)} rows`);
       const loadS = await bulkLoad(pg.url, reader.sensorId, before, size);
       const count = await countRows();
-      const [{ mb }] = (await sql<{ mb: number }>(
+      const [{ mb }] = (await query<{ mb: number }>(
         pg.url,
         `SELECT round((sum(pg_total_relation_size(c.oid)) / 2^20)::numeric)::int AS mb
          FROM pg_class c WHERE c.relname LIKE 'events_%' OR c.relname = 'event_ids'`,
@@ -182,7 +160,7 @@ async function main(): Promise<void> {
           eventsPerS: r.eventsPerS,
           p99Ms: r.p99Ms,
           errors: r.errors,
-          missing: await missing(pg.url, sensor.sensorId, workload, acks),
+          missing: (await missingAcknowledged(pg.url, sensor.sensorId, workload, acks)).missing,
         };
         log(
           `  ingest ${shape}: ${Math.round(r.eventsPerS)} events/s, p99 ${r.p99Ms} ms, ${ingest[shape].missing} acknowledged events missing`,
@@ -190,11 +168,11 @@ async function main(): Promise<void> {
       }
       const firstPage = await readLoop(readTarget, '/api/v1/events?limit=100', { connections: READ_CONNECTIONS, durationS: SECONDS / 2 });
       // A keyset page 90 % deep into the reader's history: what a client reaches after paging back a long way.
-      const [{ n: readerRows }] = (await sql<{ n: string }>(pg.url, 'SELECT count(*) AS n FROM events WHERE sensor_id = $1', [
+      const [{ n: readerRows }] = (await query<{ n: string }>(pg.url, 'SELECT count(*) AS n FROM events WHERE sensor_id = $1', [
         reader.sensorId,
       ])) as [{ n: string }];
       const offset = Math.floor(Number(readerRows) * 0.9);
-      const [at] = await sql<{ ts: Date; event_id: string }>(
+      const [at] = await query<{ ts: Date; event_id: string }>(
         pg.url,
         'SELECT ts, event_id FROM events WHERE sensor_id = $1 ORDER BY ts DESC, event_id DESC OFFSET $2 LIMIT 1',
         [reader.sensorId, offset],
@@ -212,7 +190,7 @@ async function main(): Promise<void> {
 
     // Many distinct sensors: each one's first request misses the token cache and starts a rate-limit bucket.
     log(`${SENSORS} sensors (tokens derived in SQL and here), each sending single events`);
-    await sql(
+    await query(
       pg.url,
       `INSERT INTO sensors (id, name, token_hash)
        SELECT gen_random_uuid(), 'many-' || g, sha256(convert_to(${TOKEN_SQL}, 'UTF8')) FROM generate_series(1, $1::int) AS g`,
@@ -279,7 +257,7 @@ async function main(): Promise<void> {
       );
       if (answers[0]! + answers[1]! !== 100) acceptedTwice++;
     }
-    const [{ n: sharedRows }] = (await sql<{ n: string }>(pg.url, 'SELECT count(*) AS n FROM events WHERE sensor_id = $1', [
+    const [{ n: sharedRows }] = (await query<{ n: string }>(pg.url, 'SELECT count(*) AS n FROM events WHERE sensor_id = $1', [
       shared.sensorId,
     ])) as [{ n: string }];
     const instances = {
@@ -291,7 +269,7 @@ async function main(): Promise<void> {
       `  one instance ${Math.round(oneInstance.reqPerS)} req/s, two ${Math.round(twoInstances.reqPerS)} req/s; dedupe: ${sharedRows} rows stored of ${DEDUPE_ROUNDS * 100}`,
     );
 
-    const [{ version }] = (await sql<{ version: string }>(pg.url, "SELECT current_setting('server_version') AS version")) as [
+    const [{ version }] = (await query<{ version: string }>(pg.url, "SELECT current_setting('server_version') AS version")) as [
       { version: string },
     ];
     const report = {

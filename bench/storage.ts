@@ -7,6 +7,8 @@ import { spawn } from 'node:child_process';
 import { Client, Pool } from 'pg';
 import { insertEvents, rowsToJson } from '../app/src/db/events-repo';
 import type { EventRow } from '../app/src/ingest/validate';
+import type { Acks } from './load';
+import { SEQ_OF_EVENT_ID_SQL, type Workload } from './workload';
 
 export interface StorageResult {
   rows: number;
@@ -22,6 +24,36 @@ function psql(url: string, command: string): Promise<void> {
     child.once('error', reject);
     child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`psql failed (exit ${code}): ${stderr.trim()}`))));
   });
+}
+
+/** Runs one statement on a connection of its own and returns its rows. */
+export async function query<T extends Record<string, unknown>>(url: string, sql: string, values: unknown[] = []): Promise<T[]> {
+  const client = new Client({ connectionString: url });
+  await client.connect();
+  try {
+    return (await client.query<T>(sql, values)).rows;
+  } finally {
+    await client.end();
+  }
+}
+
+/** Acknowledged events whose rows are not in the database (must be 0), and acks that reported duplicates. */
+export async function missingAcknowledged(url: string, sensorId: string, workload: Workload, acks: Acks) {
+  const rows = await query<{ seq: number; n: string }>(
+    url,
+    `SELECT ${SEQ_OF_EVENT_ID_SQL} AS seq, count(*) AS n FROM events WHERE sensor_id = $1 GROUP BY 1`,
+    [sensorId],
+  );
+  const stored = new Map(rows.map((r) => [r.seq, Number(r.n)]));
+  let acknowledged = 0;
+  let missing = 0;
+  let partialAcks = 0;
+  for (const [seq, accepted] of acks) {
+    acknowledged += accepted;
+    if (accepted !== workload.eventsPerRequest) partialAcks++;
+    missing += Math.max(0, accepted - (stored.get(seq) ?? 0));
+  }
+  return { acknowledged, missing, partialAcks };
 }
 
 const COLUMNS = 'sensor_id, event_id, type, ts, received_at, payload';

@@ -20,7 +20,7 @@ import { errorMiddleware, notFound } from './http/errors';
 import { openApiRouter } from './http/openapi';
 import { sensorsRouter } from './http/sensors';
 import { insertEvents } from './db/events-repo';
-import { Batcher } from './ingest/batcher';
+import { Batcher, batcherOptions } from './ingest/batcher';
 import { Ingest } from './ingest/ingest';
 import { createIngestMetrics, registerPoolMetrics } from './ingest/metrics';
 import { SensorRateLimiter } from './ingest/rate-limit';
@@ -36,18 +36,7 @@ export function buildApp(config: Config, logger: Logger) {
   const state = { shuttingDown: false };
   const ingestMetrics = createIngestMetrics(metrics.registry, config.METRIC_TYPE_LABELS_MAX);
   registerPoolMetrics(metrics.registry, pool, config.DB_POOL_MAX);
-  const batcher = new Batcher(
-    {
-      flushRows: config.INGEST_FLUSH_ROWS,
-      flushMs: config.INGEST_FLUSH_MS,
-      maxConcurrent: config.INGEST_MAX_CONCURRENT_FLUSHES,
-      maxRows: config.INGEST_QUEUE_MAX_ROWS,
-      maxBytes: config.INGEST_QUEUE_MAX_BYTES,
-    },
-    (rows) => insertEvents(pool, rows),
-    ingestMetrics,
-    logger,
-  );
+  const batcher = new Batcher(batcherOptions(config), (rows) => insertEvents(pool, rows), ingestMetrics, logger);
   const ingest = new Ingest(batcher, config);
   const auth = createAuthenticator(pool, config.ADMIN_TOKEN, { ttlMs: config.SENSOR_CACHE_TTL_MS, max: config.SENSOR_CACHE_MAX });
   const limiter = new SensorRateLimiter(

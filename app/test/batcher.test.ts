@@ -7,7 +7,7 @@ import { Pool } from 'pg';
 import { Registry } from 'prom-client';
 import { loadConfig } from '../src/config';
 import { insertEvents } from '../src/db/events-repo';
-import { Batcher } from '../src/ingest/batcher';
+import { Batcher, batcherOptions } from '../src/ingest/batcher';
 import { createIngestMetrics } from '../src/ingest/metrics';
 import type { EventRow } from '../src/ingest/validate';
 import { createLogger } from '../src/observability/logger';
@@ -26,16 +26,9 @@ const row = (sensorId: string): EventRow => {
 
 /** A batcher with the default settings (or `overrides`) whose flushes are recorded as their row counts. */
 function batcherWith(overrides: Record<string, string> = {}) {
-  const config = loadConfig(testEnv(overrides));
   const flushes: number[] = [];
   const batcher = new Batcher(
-    {
-      flushRows: config.INGEST_FLUSH_ROWS,
-      flushMs: config.INGEST_FLUSH_MS,
-      maxConcurrent: config.INGEST_MAX_CONCURRENT_FLUSHES,
-      maxRows: config.INGEST_QUEUE_MAX_ROWS,
-      maxBytes: config.INGEST_QUEUE_MAX_BYTES,
-    },
+    batcherOptions(loadConfig(testEnv(overrides))),
     (rows) => {
       flushes.push(rows.length);
       return insertEvents(pool, rows);

@@ -32,7 +32,7 @@ import {
   ReduceDataOptionsBuilder,
   VizLegendOptionsBuilder,
 } from '@grafana/grafana-foundation-sdk/common';
-import { apiRequestSelector, APP_JOB, appSelector, GRAFANA_DATASOURCE_UID, MAINTENANCE_JOB } from '../../monitoring/src';
+import { API_ROUTE_MATCHER, apiRequestSelector, APP_JOB, appSelector, GRAFANA_DATASOURCE_UID, MAINTENANCE_JOB } from '../../monitoring/src';
 
 /** Every panel and query reads from the datasource the $datasource variable selects. */
 export const DATASOURCE = { type: 'prometheus', uid: '${datasource}' };
@@ -42,7 +42,7 @@ export const APP = `job="${APP_JOB}",instance=~"$instance"`;
 /** Label selector of the maintenance job's pushed series. */
 export const JOB = `job="${MAINTENANCE_JOB}"`;
 /** Requests that count for the SLOs: the API routes, not probes or scrapes. */
-export const API = `${APP},route=~"/api/v1/.+"`;
+export const API = `${APP},${API_ROUTE_MATCHER}`;
 /** The same requests across every instance: the SLOs are about the service, and the SLO dashboard has no $instance. */
 export const API_ALL = apiRequestSelector();
 

@@ -4,7 +4,7 @@
  * Only metrics the Debian exporters (postgres-exporter 0.11, redis-exporter 1.45) expose by default.
  */
 import { ALERTMANAGER_JOB, POSTGRES_EXPORTER_JOB, PROMETHEUS_JOB, PUSHGATEWAY_JOB, REDIS_EXPORTER_JOB } from '../../monitoring/src';
-import { dashboard, stat, timeseries } from './common';
+import { dashboard, rising, stat, timeseries, UP } from './common';
 
 /** The databases chosen in $datname; template databases are never interesting. */
 const PG_DB = `job="${POSTGRES_EXPORTER_JOB}",datname=~"$datname",datname!~"template.*"`;
@@ -25,42 +25,28 @@ export const dependencies = () =>
         title: 'PostgreSQL exporter connected',
         description: 'pg_up: the exporter reached PostgreSQL at its last scrape (0: the server or the exporter is down).',
         unit: 'bool_yes_no',
-        thresholds: [
-          { from: null, color: 'red' },
-          { from: 1, color: 'green' },
-        ],
+        thresholds: UP,
         queries: [{ expr: `min(pg_up{${PG}})`, legend: 'postgres' }],
       }),
       stat({
         title: 'Redis exporter connected',
         description: 'redis_up: the exporter reached Redis at its last scrape.',
         unit: 'bool_yes_no',
-        thresholds: [
-          { from: null, color: 'red' },
-          { from: 1, color: 'green' },
-        ],
+        thresholds: UP,
         queries: [{ expr: `min(redis_up{${REDIS}})`, legend: 'redis' }],
       }),
       stat({
         title: 'PostgreSQL connections used',
         description: 'Server connections in use (every database, every state) as a share of max_connections.',
         unit: 'percentunit',
-        thresholds: [
-          { from: null, color: 'green' },
-          { from: 0.75, color: 'orange' },
-          { from: 0.9, color: 'red' },
-        ],
+        thresholds: rising(0.75, 0.9),
         queries: [{ expr: `sum(pg_stat_activity_count{${PG}}) / max(pg_settings_max_connections{${PG}})`, legend: 'used' }],
       }),
       stat({
         title: 'Longest open transaction',
         description: 'Age of the oldest open transaction in the chosen databases: long ones hold locks and stop vacuum.',
         unit: 's',
-        thresholds: [
-          { from: null, color: 'green' },
-          { from: 60, color: 'orange' },
-          { from: 300, color: 'red' },
-        ],
+        thresholds: rising(60, 300),
         queries: [{ expr: `max(pg_stat_activity_max_tx_duration{${PG_DB}})`, legend: 'oldest' }],
       }),
       timeseries({

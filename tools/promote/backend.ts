@@ -4,6 +4,7 @@
  * (https://) — but a local folder (file://) only for dev: state on one laptop can be neither shared nor
  * locked by a team. ALLOW_LOCAL_BACKEND=1 overrides that, on purpose.
  */
+import fs from 'node:fs';
 import { PromoteError } from './errors';
 import type { Stage } from './stages';
 
@@ -46,4 +47,9 @@ export function checkBackend(stage: Stage, env: NodeJS.ProcessEnv): Backend {
   if (url.protocol === 'https:') return { url: raw, kind: 'service' };
   const why = url.protocol === 'http:' ? ' (plain http:// would send tokens in clear)' : '';
   throw new PromoteError(`PULUMI_BACKEND_URL "${raw}": scheme ${url.protocol} is not a Pulumi backend${why}; expected ${EXAMPLES}`);
+}
+
+/** Creates a local backend's state folder when missing; other backends need nothing here. */
+export function ensureLocalState(backend: Backend): void {
+  if (backend.kind === 'local') fs.mkdirSync(new URL(backend.url).pathname, { recursive: true });
 }

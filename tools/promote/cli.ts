@@ -8,10 +8,9 @@
  * Exit codes: 0 done (or nothing to do), 2 bad input or refused deploy (backend, never promoted…), 3 refused
  * (FORCE=1 overrides), 4 deploy failed.
  */
-import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { checkBackend } from './backend';
+import { checkBackend, ensureLocalState } from './backend';
 import { deployStack } from './deploy';
 import { PromoteError } from './errors';
 import { promote } from './promote';
@@ -55,8 +54,7 @@ async function main(argv: string[]): Promise<void> {
     deployStack({ root, stage, preview: command === 'preview', env: process.env, log: (line) => console.log(line) });
   } else if (command === 'backend') {
     // `make destroy/outputs/admin-token` talk to the state too: the same backend rules.
-    const backend = checkBackend(parseStage(values.stack, 'stack ENV'), process.env);
-    if (backend.kind === 'local') fs.mkdirSync(new URL(backend.url).pathname, { recursive: true });
+    ensureLocalState(checkBackend(parseStage(values.stack, 'stack ENV'), process.env));
   } else if (command === 'status') {
     console.log(formatStatus(stageStatuses(root)));
   } else if (command === 'release') {

@@ -6,7 +6,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { Backend, checkBackend } from './backend';
+import { Backend, checkBackend, ensureLocalState } from './backend';
 import { PromoteError } from './errors';
 import { PulumiCli } from './pulumi-cli';
 import { pinnedImage, readStackFile } from './stack-files';
@@ -44,7 +44,7 @@ export function deployStack(o: DeployOptions): void {
   o.log(
     `${o.preview ? 'preview' : 'deploy'}: stack ${o.stage}, ${backend.kind} backend ${backend.url}, policy pack ${path.relative(process.cwd(), POLICY_PACK) || POLICY_PACK}`,
   );
-  if (backend.kind === 'local') fs.mkdirSync(new URL(backend.url).pathname, { recursive: true });
+  ensureLocalState(backend);
   pulumi.selectOrCreate(o.stage);
   pulumi.up(o.stage, { preview: o.preview ?? false, policyPack: POLICY_PACK });
 }

@@ -10,6 +10,7 @@
  * docs/performance.md). The queue (waiting + in flight) is bounded in events and bytes: past the bound,
  * new requests are refused at once with 503 instead of piling up.
  */
+import type { Config } from '../config';
 import { AppError } from '../http/errors';
 import type { Logger } from '../observability/logger';
 import type { IngestMetrics } from './metrics';
@@ -22,6 +23,17 @@ export interface BatcherOptions {
   maxConcurrent: number;
   maxRows: number;
   maxBytes: number;
+}
+
+/** The batcher's options as the service's settings give them. */
+export function batcherOptions(config: Config): BatcherOptions {
+  return {
+    flushRows: config.INGEST_FLUSH_ROWS,
+    flushMs: config.INGEST_FLUSH_MS,
+    maxConcurrent: config.INGEST_MAX_CONCURRENT_FLUSHES,
+    maxRows: config.INGEST_QUEUE_MAX_ROWS,
+    maxBytes: config.INGEST_QUEUE_MAX_BYTES,
+  };
 }
 
 export interface IngestResult {

@@ -28,6 +28,29 @@ async function manifestOf(repoTag: string, accept = MANIFEST_V2) {
   return { digest: res.headers.get('docker-content-digest') ?? '', size: Number(res.headers.get('content-length')) };
 }
 
+/**
+ * Debian's docker-registry on `addr`, storing under `dir`/data, with `extra` lines of configuration (e.g. auth);
+ * its config and log are `dir`/`file`.yml and .log.
+ */
+function startRegistry(name: string, file: string, addr: string, extra: string[], ready: () => Promise<boolean>): Promise<Running> {
+  const config = path.join(dir, `${file}.yml`);
+  fs.writeFileSync(
+    config,
+    [
+      'version: 0.1',
+      'log: {level: warn}',
+      'storage:',
+      `  filesystem: {rootdirectory: ${path.join(dir, 'data')}}`,
+      'http:',
+      `  addr: ${addr}`,
+      ...extra,
+      '',
+    ].join('\n'),
+  );
+  const bin = requireExecutable(['docker-registry'], 'docker-registry');
+  return startAndAwait(name, bin, ['serve', config], path.join(dir, `${file}.log`), ready);
+}
+
 /** A one-file image, imported into the local engine and pushed. */
 function pushTinyImage(repoTag: string, content: string): void {
   const src = fs.mkdtempSync(path.join(dir, 'img-'));
@@ -42,23 +65,7 @@ beforeAll(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pin-images-'));
   const port = await freePort();
   host = `127.0.0.1:${port}`;
-  const config = path.join(dir, 'registry.yml');
-  fs.writeFileSync(
-    config,
-    [
-      'version: 0.1',
-      'log: {level: warn}',
-      'storage:',
-      `  filesystem: {rootdirectory: ${path.join(dir, 'data')}}`,
-      'http:',
-      `  addr: ${host}`,
-      '',
-    ].join('\n'),
-  );
-  const bin = requireExecutable(['docker-registry'], 'docker-registry');
-  registry = await startAndAwait('docker-registry', bin, ['serve', config], path.join(dir, 'registry.log'), () =>
-    httpOk(`http://${host}/v2/`),
-  );
+  registry = await startRegistry('docker-registry', 'registry', host, [], () => httpOk(`http://${host}/v2/`));
   docker = execFileSync(path.join(ROOT, 'scripts', 'ensure-docker'), { encoding: 'utf8' })
     .trim()
     .split('\n')
@@ -279,27 +286,15 @@ describe('a registry that requires a pull token', () => {
     await new Promise<void>((resolve) => tokenServer.listen(tokenPort, '127.0.0.1', resolve));
 
     securedHost = `127.0.0.1:${await freePort()}`;
-    const config = path.join(dir, 'secured.yml');
-    fs.writeFileSync(
-      config,
-      [
-        'version: 0.1',
-        'log: {level: warn}',
-        'storage:',
-        `  filesystem: {rootdirectory: ${path.join(dir, 'data')}}`,
-        'http:',
-        `  addr: ${securedHost}`,
-        'auth:',
-        '  token:',
-        `    realm: http://127.0.0.1:${tokenPort}/token`,
-        '    service: pin-images-registry',
-        '    issuer: pin-images-test',
-        `    rootcertbundle: ${certFile}`,
-        '',
-      ].join('\n'),
-    );
-    const bin = requireExecutable(['docker-registry'], 'docker-registry');
-    secured = await startAndAwait('docker-registry-secured', bin, ['serve', config], path.join(dir, 'secured.log'), async () => {
+    const auth = [
+      'auth:',
+      '  token:',
+      `    realm: http://127.0.0.1:${tokenPort}/token`,
+      '    service: pin-images-registry',
+      '    issuer: pin-images-test',
+      `    rootcertbundle: ${certFile}`,
+    ];
+    secured = await startRegistry('docker-registry-secured', 'secured', securedHost, auth, async () => {
       const res = await fetch(`http://${securedHost}/v2/`).catch(() => undefined);
       return res?.status === 401;
     });
