@@ -53,9 +53,6 @@ export const SLO = {
   latency: { objective: 0.99, thresholdSeconds: 0.5 },
 } as const;
 
-/** The recording rule holding each SLI's error ratio over a window, e.g. slo:sli_error:ratio_rate5m{slo="availability"}. */
-export const sliErrorRatioRecord = (window: string) => `slo:sli_error:ratio_rate${window}`;
-
 const ROOT = path.join(__dirname, '..', '..');
 export const ALERTS_DIR = path.join(ROOT, 'alerts');
 export const RULES_DIR = path.join(ALERTS_DIR, 'rules');
