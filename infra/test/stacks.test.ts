@@ -243,6 +243,19 @@ describe.each(STACKS)('the %s stack', (stack) => {
     expect(args.filter((a) => a.startsWith('--web.console'))).toEqual([]);
   });
 
+  test('when the Pushgateway restarts, then the pushed metrics survive: it persists them to a claimed volume', () => {
+    const r = declared(stack);
+    const deployment = find(r, 'Deployment', 'pushgateway').spec;
+    const pod = deployment.template.spec;
+    const file = (pod.containers[0].args as string[] | undefined)?.find((a) => a.startsWith('--persistence.file='))?.split('=')[1];
+    expect(file).toBeDefined();
+    const mount = (pod.containers[0].volumeMounts ?? []).find((m: { mountPath: string }) => file!.startsWith(`${m.mountPath}/`));
+    expect(mount).toBeDefined();
+    const volume = pod.volumes.find((v: { name: string }) => v.name === mount.name);
+    expect(find(r, 'PersistentVolumeClaim', volume.persistentVolumeClaim.claimName).spec.accessModes).toEqual(['ReadWriteOnce']);
+    expect(deployment.strategy).toEqual({ type: 'Recreate' }); // a ReadWriteOnce volume: the old pod must let go first
+  });
+
   test('when Alertmanager runs one replica, then it starts no gossip listener', () => {
     const deployment = find(declared(stack), 'Deployment', 'alertmanager').spec;
     expect(deployment.replicas).toBe(1);
