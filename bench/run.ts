@@ -204,7 +204,7 @@ async function main(): Promise<void> {
     const postmasterPid = Number(fs.readFileSync(path.join(work, 'postgres', 'data', 'postmaster.pid'), 'utf8').split('\n')[0]);
     const redisPid = Number(/process_id:(\d+)/.exec(execFileSync('redis-cli', ['-u', redis.url, 'info', 'server']).toString())?.[1]);
     const dbUrl = (name: string) => pg.url.replace(/\/bench_template$/, `/${name}`);
-    for (const db of ['naive', 'service', 'before', 'copy_ceiling', 'flush_dedupe', 'flush_plain'])
+    for (const db of ['naive', 'service', 'before', 'copy_ceiling', 'flush_copy', 'flush_dedupe', 'flush_plain'])
       await createDatabase(pg.adminUrl, db, 'bench_template');
     const [settings] = await query<Record<string, string>>(
       pg.adminUrl,
@@ -289,12 +289,15 @@ async function main(): Promise<void> {
       const rows = await loadRows(dbUrl('service'), sensorId, FLUSH_BENCH_ROWS);
       const flushOpts = { flushRows: 2000, concurrency: 4 };
       log(
-        `flush statement on ${rows.length} rows, ${flushOpts.flushRows} per flush, ${flushOpts.concurrency} at once: with and without event_ids`,
+        `flushes alone on ${rows.length} rows, ${flushOpts.flushRows} per flush, ${flushOpts.concurrency} at once: production (COPY), the deduplicating statement, the statement without event_ids`,
       );
-      const withDedupe = await flushRows(dbUrl('flush_dedupe'), rows, { ...flushOpts, dedupe: true });
-      const withoutDedupe = await flushRows(dbUrl('flush_plain'), rows, { ...flushOpts, dedupe: false });
-      log(`  with dedupe ${Math.round(withDedupe.rowsPerS)} rows/s, without ${Math.round(withoutDedupe.rowsPerS)} rows/s`);
-      return { copy, flush: { ...flushOpts, withDedupe, withoutDedupe } };
+      const production = await flushRows(dbUrl('flush_copy'), rows, { ...flushOpts, path: 'copy' });
+      const statement = await flushRows(dbUrl('flush_dedupe'), rows, { ...flushOpts, path: 'statement' });
+      const withoutDedupe = await flushRows(dbUrl('flush_plain'), rows, { ...flushOpts, path: 'no-dedupe' });
+      log(
+        `  production ${Math.round(production.rowsPerS)} rows/s, statement ${Math.round(statement.rowsPerS)} rows/s, without dedupe ${Math.round(withoutDedupe.rowsPerS)} rows/s`,
+      );
+      return { copy, flush: { ...flushOpts, production, statement, withoutDedupe } };
     };
 
     let batchSensor = '';

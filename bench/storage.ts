@@ -1,11 +1,11 @@
 /**
  * The storage side, without HTTP: (d) PostgreSQL COPY of the rows the service stored, the ceiling;
- * and the service's own flush statement with and without its `event_ids` dedupe step, to show what
- * dedupe costs. Each measurement writes into its own fresh database made from the same migrated template.
+ * and the service's own flush: its production path (binary COPY), the deduplicating statement it falls back
+ * to, and that statement without its `event_ids` dedupe step, to show what each costs. Each measurement writes into its own fresh database made from the same migrated template.
  */
 import { spawn } from 'node:child_process';
 import { Client, Pool } from 'pg';
-import { insertEvents, rowsToJson } from '../app/src/db/events-repo';
+import { insertEvents, rowsToJson, storeEvents, type Stored } from '../app/src/db/events-repo';
 import type { EventRow } from '../app/src/ingest/validate';
 import type { Acks } from './load';
 import { SEQ_OF_EVENT_ID_SQL, type Workload } from './workload';
@@ -78,7 +78,7 @@ SELECT s, e, y, t, r, p FROM json_to_recordset($1::json) AS t(s uuid, e uuid, y 
 ON CONFLICT DO NOTHING
 RETURNING sensor_id || ':' || event_id AS key`;
 
-async function insertWithoutDedupe(pool: Pool, rows: readonly EventRow[]): Promise<Set<string>> {
+async function insertWithoutDedupe(pool: Pool, rows: readonly EventRow[]): Promise<Stored> {
   const result = await pool.query<{ key: string }>(INSERT_WITHOUT_DEDUPE, [rowsToJson(rows)]);
   return new Set(result.rows.map((r) => r.key));
 }
@@ -113,12 +113,12 @@ export async function loadRows(url: string, sensorId: string, limit: number): Pr
 
 /**
  * Stores `rows` in flushes of `flushRows`, `concurrency` at a time (the service's batcher settings),
- * with the production statement (`dedupe`) or without its event_ids step.
+ * the way production does (`copy`), by the deduplicating statement alone, or by that statement without its event_ids step.
  */
 export async function flushRows(
   url: string,
   rows: readonly EventRow[],
-  opts: { flushRows: number; concurrency: number; dedupe: boolean },
+  opts: { flushRows: number; concurrency: number; path: 'copy' | 'statement' | 'no-dedupe' },
 ): Promise<StorageResult> {
   const pool = new Pool({ connectionString: url, max: opts.concurrency });
   try {
@@ -130,8 +130,9 @@ export async function flushRows(
       Array.from({ length: opts.concurrency }, async () => {
         while (next < rows.length) {
           const chunk = rows.slice(next, (next += opts.flushRows));
-          const keys = opts.dedupe ? await insertEvents(pool, chunk) : await insertWithoutDedupe(pool, chunk);
-          stored += keys.size;
+          const store = { copy: storeEvents, statement: insertEvents, 'no-dedupe': insertWithoutDedupe }[opts.path];
+          const keys = await store(pool, chunk);
+          stored += keys === 'all' ? chunk.length : keys.size;
         }
       }),
     );

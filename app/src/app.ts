@@ -19,7 +19,7 @@ import { DependencyProbe, healthRouter } from './http/health';
 import { errorMiddleware, notFound } from './http/errors';
 import { openApiRouter } from './http/openapi';
 import { sensorsRouter } from './http/sensors';
-import { insertEvents } from './db/events-repo';
+import { storeEvents } from './db/events-repo';
 import { Batcher, batcherOptions } from './ingest/batcher';
 import { Ingest } from './ingest/ingest';
 import { createIngestMetrics, registerPoolMetrics } from './ingest/metrics';
@@ -36,7 +36,7 @@ export function buildApp(config: Config, logger: Logger) {
   const state = { shuttingDown: false };
   const ingestMetrics = createIngestMetrics(metrics.registry, config.METRIC_TYPE_LABELS_MAX);
   registerPoolMetrics(metrics.registry, pool, config.DB_POOL_MAX);
-  const batcher = new Batcher(batcherOptions(config), (rows) => insertEvents(pool, rows), ingestMetrics, logger);
+  const batcher = new Batcher(batcherOptions(config), (rows) => storeEvents(pool, rows), ingestMetrics, logger);
   const ingest = new Ingest(batcher, config);
   const auth = createAuthenticator(pool, config.ADMIN_TOKEN, { ttlMs: config.SENSOR_CACHE_TTL_MS, max: config.SENSOR_CACHE_MAX });
   const limiter = new SensorRateLimiter(

@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { Pool } from 'pg';
 import { Registry } from 'prom-client';
 import { loadConfig } from '../src/config';
-import { insertEvents } from '../src/db/events-repo';
+import { storeEvents } from '../src/db/events-repo';
 import { Batcher, batcherOptions } from '../src/ingest/batcher';
 import { createIngestMetrics } from '../src/ingest/metrics';
 import type { EventRow } from '../src/ingest/validate';
@@ -31,7 +31,7 @@ function batcherWith(overrides: Record<string, string> = {}) {
     batcherOptions(loadConfig(testEnv(overrides))),
     (rows) => {
       flushes.push(rows.length);
-      return insertEvents(pool, rows);
+      return storeEvents(pool, rows);
     },
     createIngestMetrics(new Registry(), 10),
     createLogger('silent'),

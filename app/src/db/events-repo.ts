@@ -1,5 +1,6 @@
 /** SQL for events: one statement per flush, and keyset-paginated reads. */
 import type { Pool, PoolClient } from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
 import type { EventRow } from '../ingest/validate';
 
 /**
@@ -43,6 +44,136 @@ export async function insertEvents(db: Pool | PoolClient, rows: readonly EventRo
   // Named: each connection parses and plans the statement once, not on every flush.
   const result = await db.query<{ key: string }>({ name: 'insert-flush', text: INSERT_FLUSH, values: [rowsToJson(rows)] });
   return new Set(result.rows.map((r) => r.key));
+}
+
+/** What a flush stored: every row it was given, or only these keys (`sensorId:eventId`); the rest were duplicates. */
+export type Stored = 'all' | ReadonlySet<string>;
+
+/**
+ * Stores a whole flush in one transaction by binary COPY: each row's (sensor, event id) into `event_ids`,
+ * then the rows into `events`. COPY has no ON CONFLICT, so a single duplicate fails the whole COPY with a
+ * unique violation (23505); the transaction is then rolled back, nothing of it is kept, and the flush is
+ * stored again by the deduplicating statement (`insertEvents`), which reports which rows were new. Retries
+ * are rare, so nearly every flush takes the COPY path: PostgreSQL parses no JSON array, plans no join and
+ * returns no keys, and inserts the heap rows in multi-row batches. The outcome is the same either way:
+ * every row is new and stored (`'all'`), or exactly the new ones are (their keys).
+ */
+export async function storeEvents(pool: Pool, rows: readonly EventRow[]): Promise<Stored> {
+  const client = await pool.connect();
+  let discard: Error | undefined; // set when the connection's state is unknown: it is closed, not reused
+  // A checked-out client has no error listener of the pool's: without this one, losing the connection
+  // mid-flush would be an uncaught 'error' event. The pending query fails with the same error.
+  const onError = (err: Error) => (discard = err);
+  client.on('error', onError);
+  try {
+    await client.query('BEGIN');
+    await copyIn(client, COPY_EVENT_IDS, encodeEventIds(rows));
+    await copyIn(client, COPY_EVENTS, encodeEvents(rows));
+    await client.query('COMMIT');
+    return 'all';
+  } catch (err) {
+    try {
+      await client.query('ROLLBACK'); // a no-op (with a warning) if COMMIT had already ended the transaction
+    } catch (rollbackErr) {
+      discard = rollbackErr as Error;
+      throw err;
+    }
+    if (!RETRY_AS_STATEMENT.has((err as { code?: unknown }).code)) throw err;
+    return await insertEvents(client, rows);
+  } finally {
+    client.removeListener('error', onError);
+    client.release(discard);
+  }
+}
+
+/** A duplicate (unique violation), or two flushes claiming the same ids in opposite orders (deadlock). */
+const RETRY_AS_STATEMENT = new Set<unknown>(['23505', '40P01']);
+const COPY_EVENT_IDS = 'COPY event_ids (sensor_id, event_id, received_at) FROM STDIN (FORMAT binary)';
+const COPY_EVENTS = 'COPY events (sensor_id, event_id, type, ts, received_at, payload) FROM STDIN (FORMAT binary)';
+
+function copyIn(client: PoolClient, sql: string, data: Buffer): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const stream = client.query(copyFrom(sql));
+    stream.once('error', reject);
+    stream.once('finish', () => resolve());
+    stream.end(data);
+  });
+}
+
+// PostgreSQL's binary COPY format: a fixed header, then per row a field count and each field as a
+// 32-bit length and its bytes in the type's binary send format, then a -1 field count.
+const COPY_HEADER = Buffer.concat([Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1'), Buffer.alloc(8)]); // signature, flags, extension length
+const UUID_FIELD = 4 + 16;
+const TIME_FIELD = 4 + 8;
+/** Milliseconds from the Unix epoch to PostgreSQL's (2000-01-01 UTC); its timestamps count microseconds from there. */
+const PG_EPOCH_MS = Date.UTC(2000, 0, 1);
+
+/** Hex digit values by character code ('0'-'9', 'a'-'f', 'A'-'F'). */
+const HEX = new Uint8Array(128);
+for (let i = 0; i < 16; i++) {
+  HEX['0123456789abcdef'.charCodeAt(i)] = i;
+  HEX['0123456789ABCDEF'.charCodeAt(i)] = i;
+}
+
+/** Writes a canonical UUID (36 characters, validated upstream) as its 16 bytes, with its length before it. */
+function writeUuid(buf: Buffer, off: number, uuid: string): number {
+  buf.writeInt32BE(16, off);
+  let o = off + 4;
+  for (let i = 0; i < 36; i += 2) {
+    if (i === 8 || i === 13 || i === 18 || i === 23) i++; // the dashes
+    buf[o++] = (HEX[uuid.charCodeAt(i)]! << 4) | HEX[uuid.charCodeAt(i + 1)]!;
+  }
+  return o;
+}
+
+function writeTime(buf: Buffer, off: number, time: Date): number {
+  const micros = (time.getTime() - PG_EPOCH_MS) * 1000; // below 2^53 for any accepted event time
+  const high = Math.floor(micros / 2 ** 32);
+  buf.writeInt32BE(8, off);
+  buf.writeInt32BE(high, off + 4);
+  buf.writeUInt32BE(micros - high * 2 ** 32, off + 8);
+  return off + TIME_FIELD;
+}
+
+function encodeEventIds(rows: readonly EventRow[]): Buffer {
+  const buf = Buffer.allocUnsafe(COPY_HEADER.length + rows.length * (2 + 2 * UUID_FIELD + TIME_FIELD) + 2);
+  let off = COPY_HEADER.copy(buf, 0);
+  for (const r of rows) {
+    off = buf.writeInt16BE(3, off);
+    off = writeUuid(buf, off, r.sensorId);
+    off = writeUuid(buf, off, r.eventId);
+    off = writeTime(buf, off, r.receivedAt);
+  }
+  buf.writeInt16BE(-1, off);
+  return buf;
+}
+
+function encodeEvents(rows: readonly EventRow[]): Buffer {
+  const typeBytes = new Array<number>(rows.length);
+  const payloadBytes = new Array<number>(rows.length);
+  let size = COPY_HEADER.length + 2;
+  for (let i = 0; i < rows.length; i++) {
+    typeBytes[i] = Buffer.byteLength(rows[i]!.type);
+    payloadBytes[i] = Buffer.byteLength(rows[i]!.payload);
+    size += 2 + 2 * UUID_FIELD + 4 + typeBytes[i]! + 2 * TIME_FIELD + 4 + 1 + payloadBytes[i]!;
+  }
+  const buf = Buffer.allocUnsafe(size);
+  let off = COPY_HEADER.copy(buf, 0);
+  for (let i = 0; i < rows.length; i++) {
+    const r = rows[i]!;
+    off = buf.writeInt16BE(6, off);
+    off = writeUuid(buf, off, r.sensorId);
+    off = writeUuid(buf, off, r.eventId);
+    off = buf.writeInt32BE(typeBytes[i]!, off);
+    off += buf.write(r.type, off, 'utf8');
+    off = writeTime(buf, off, r.ts);
+    off = writeTime(buf, off, r.receivedAt);
+    off = buf.writeInt32BE(1 + payloadBytes[i]!, off);
+    off = buf.writeUInt8(1, off); // jsonb's binary format: a version byte, then the JSON text
+    off += buf.write(r.payload, off, 'utf8');
+  }
+  buf.writeInt16BE(-1, off);
+  return buf;
 }
 
 export const eventKey = (sensorId: string, eventId: string): string => `${sensorId}:${eventId}`;

@@ -14,7 +14,7 @@ import type { Config } from '../config';
 import { AppError } from '../http/errors';
 import type { Logger } from '../observability/logger';
 import type { IngestMetrics } from './metrics';
-import { eventKey } from '../db/events-repo';
+import { eventKey, type Stored } from '../db/events-repo';
 import type { EventRow } from './validate';
 
 export interface BatcherOptions {
@@ -41,8 +41,8 @@ export interface IngestResult {
   duplicates: number;
 }
 
-/** Stores rows in one statement and returns the keys (sensorId:eventId) that were new. */
-export type StoreRows = (rows: EventRow[]) => Promise<Set<string>>;
+/** Stores rows in one transaction and returns what was new: all of them, or these keys (sensorId:eventId). */
+export type StoreRows = (rows: EventRow[]) => Promise<Stored>;
 
 interface Pending {
   rows: EventRow[];
@@ -163,7 +163,7 @@ export class Batcher {
       );
     }
     const end = this.metrics.flushDuration.startTimer();
-    let stored: Set<string>;
+    let stored: Stored;
     try {
       stored = await this.store(rows);
     } catch (err) {
@@ -194,7 +194,7 @@ export class Batcher {
     batch.forEach((p, i) => {
       let accepted = 0;
       p.rows.forEach((r, j) => {
-        if (sent[i]![j] && stored.has(eventKey(r.sensorId, r.eventId))) {
+        if (sent[i]![j] && (stored === 'all' || stored.has(eventKey(r.sensorId, r.eventId)))) {
           accepted++;
           this.metrics.countIngested(r.type);
         }
