@@ -88,8 +88,8 @@ maintenance: build ## Run the maintenance job once (partitions, retention, rollu
 	 node app/dist/jobs/maintenance.js
 
 .PHONY: start
-start: build ## Run the built service, configured only by environment variables (see docs/operations.md)
-	@node app/dist/server.js
+start: build ## Run the built service, configured only by environment variables (see docs/operations.md), with the image's NODE_OPTIONS unless set
+	@NODE_OPTIONS="$${NODE_OPTIONS-$$($(NPX) tsx tools/stack/service-runtime.ts)}" node app/dist/server.js
 
 .PHONY: config-docs
 config-docs: install ## Rewrite the configuration table of docs/operations.md from app/src/config.ts (a test checks it is current)

@@ -24,6 +24,7 @@ import { Client } from 'pg';
 import { runMigrations } from '../app/src/db/migrate';
 import { freePort, portOpen, Running, startAndAwait } from '../tools/stack/process';
 import { PostgresServer, RedisServer } from '../tools/stack/services';
+import { imageNodeOptions } from '../tools/stack/service-runtime';
 import { Acks, closedLoop, openLoop, RunResult, Sequence, Target } from './load';
 import { renderMarkdown, BenchReport, CaseRun, evaluateTargets } from './report';
 import { startBenchService } from './service';
@@ -151,11 +152,11 @@ async function startBaseline(name: string, file: string, env: Record<string, str
  * Builds the service of git revision `rev` into `dir` with that revision's own runtime dependencies
  * (`npm ci` from its lockfile, mostly from npm's cache), compiled without type checking by this checkout's tsc.
  */
-function buildRevision(rev: string, dir: string): { main: string; commit: string } {
+function buildRevision(rev: string, dir: string): { main: string; commit: string; nodeOptions: string } {
   const commit = execFileSync('git', ['-C', ROOT, 'rev-parse', '--short', `${rev}^{commit}`])
     .toString()
     .trim();
-  const files = ['app/src', 'app/package.json', 'app/tsconfig.build.json', 'tsconfig.base.json', 'package.json', 'package-lock.json'];
+  const files = ['app/src', 'app/Dockerfile', 'app/package.json', 'app/tsconfig.build.json', 'tsconfig.base.json', 'package.json', 'package-lock.json'];
   const workspaces = ['dashboards/package.json', 'infra/package.json']; // named by the lockfile, so npm ci wants them
   fs.mkdirSync(dir, { recursive: true });
   const archive = execFileSync('git', ['-C', ROOT, 'archive', commit, ...files, ...workspaces], { maxBuffer: 64 * 2 ** 20 });
@@ -167,7 +168,14 @@ function buildRevision(rev: string, dir: string): { main: string; commit: string
   execFileSync(path.join(ROOT, 'node_modules', '.bin', 'tsc'), ['-p', path.join(dir, 'app', 'tsconfig.build.json'), '--noCheck'], {
     stdio: 'inherit',
   });
-  return { main: path.join(dir, 'app', 'dist', 'server.js'), commit };
+  // Run as that revision's image ran it: with its NODE_OPTIONS, or none if it set none.
+  let nodeOptions = '';
+  try {
+    nodeOptions = imageNodeOptions(fs.readFileSync(path.join(dir, 'app', 'Dockerfile'), 'utf8'));
+  } catch {
+    // that revision's image set no NODE_OPTIONS
+  }
+  return { main: path.join(dir, 'app', 'dist', 'server.js'), commit, nodeOptions };
 }
 
 async function main(): Promise<void> {
@@ -263,7 +271,7 @@ async function main(): Promise<void> {
       log(`building the service of ${BEFORE} for case (c0)`);
       const built = buildRevision(BEFORE, path.join(work, 'before'));
       beforeCommit = built.commit;
-      before = await startService('event-service-before', built.main, 'before');
+      before = await startService('event-service-before', built.main, 'before', { NODE_OPTIONS: built.nodeOptions });
     }
     const services: Array<{ name: CaseRun['case']; s: Awaited<ReturnType<typeof startService>> }> = [
       ...(before ? [{ name: 'before' as const, s: before }] : []),

@@ -1,6 +1,7 @@
 /** The built service as a child process, configured the way every benchmark runs it. */
 import path from 'node:path';
 import { freePort, httpOk, Running, startAndAwait } from '../tools/stack/process';
+import { withImageNodeOptions } from '../tools/stack/service-runtime';
 
 export interface BenchService {
   proc: Running;
@@ -27,7 +28,8 @@ export async function startBenchService(opts: {
     path.join(opts.logDir, `${opts.name}.log`),
     () => httpOk(`http://127.0.0.1:${port}/readyz`),
     {
-      env: {
+      // The image's NODE_OPTIONS (app/Dockerfile) unless a variant sets its own: measured as it runs.
+      env: withImageNodeOptions({
         ...process.env,
         NODE_ENV: 'production',
         PORT: String(port),
@@ -43,7 +45,7 @@ export async function startBenchService(opts: {
         INGEST_BODIES_PER_SENSOR: '100000',
         INGEST_BODIES_MAX: '1024',
         ...opts.env,
-      },
+      }),
     },
   );
   const url = `http://127.0.0.1:${port}`;

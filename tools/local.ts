@@ -8,6 +8,7 @@ import http from 'node:http';
 import path from 'node:path';
 import { runMigrations } from '../app/src/db/migrate';
 import { httpOk, portOpen, Running, startAndAwait } from './stack/process';
+import { withImageNodeOptions } from './stack/service-runtime';
 import { GRAFANA_MISSING_NOTICE, startGrafana, startMonitoringStack } from './stack/monitoring-stack';
 import { findGrafana, PostgresServer, RedisServer } from './stack/services';
 
@@ -138,7 +139,7 @@ async function main(): Promise<void> {
       [appMain],
       path.join(LOCAL, 'app.log'),
       () => httpOk(`http://127.0.0.1:${PORTS.app}/readyz`),
-      { env },
+      { env: withImageNodeOptions(env) },
     );
     stopping.push(() => app.stop(15000));
 
