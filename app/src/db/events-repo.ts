@@ -1,6 +1,6 @@
 /** SQL for events: one statement per flush, and keyset-paginated reads. */
 import type { Pool, PoolClient } from 'pg';
-import { from as copyFrom } from 'pg-copy-streams';
+import { DatabaseError } from 'pg';
 import type { EventRow } from '../ingest/validate';
 
 /**
@@ -50,13 +50,19 @@ export async function insertEvents(db: Pool | PoolClient, rows: readonly EventRo
 export type Stored = 'all' | ReadonlySet<string>;
 
 /**
- * Stores a whole flush in one transaction by binary COPY: each row's (sensor, event id) into `event_ids`,
- * then the rows into `events`. COPY has no ON CONFLICT, so a single duplicate fails the whole COPY with a
- * unique violation (23505); the transaction is then rolled back, nothing of it is kept, and the flush is
- * stored again by the deduplicating statement (`insertEvents`), which reports which rows were new. Retries
- * are rare, so nearly every flush takes the COPY path: PostgreSQL parses no JSON array, plans no join and
- * returns no keys, and inserts the heap rows in multi-row batches. The outcome is the same either way:
- * every row is new and stored (`'all'`), or exactly the new ones are (their keys).
+ * Stores a whole flush by binary COPY: each row's (sensor, event id) into `event_ids`, then the rows into
+ * `events`, both COPY statements in one simple-protocol query, which PostgreSQL runs as one implicit
+ * transaction. The query and both COPYs' data go to the server in a single write, and the flush costs one
+ * round trip: on loopback every socket write costs far more than the bytes it carries (the statement
+ * path took six round trips, ten writes per flush). PostgreSQL reads the data as each COPY asks for it; after
+ * an error it ignores the COPY data still to come (protocol: "accept but ignore"), rolls the whole flush back
+ * and answers ReadyForQuery.
+ *
+ * COPY has no ON CONFLICT, so a single duplicate fails the flush with a unique violation (23505): nothing of
+ * it is kept, and the flush is stored again by the deduplicating statement (`insertEvents`), which reports
+ * which rows were new. Retries are rare, so nearly every flush takes the COPY path: PostgreSQL parses no
+ * JSON, plans no join, returns no keys and inserts heap rows in multi-row batches. The outcome is the same
+ * either way: every row is new and stored (`'all'`), or exactly the new ones are (their keys).
  */
 export async function storeEvents(pool: Pool, rows: readonly EventRow[]): Promise<Stored> {
   const client = await pool.connect();
@@ -66,19 +72,13 @@ export async function storeEvents(pool: Pool, rows: readonly EventRow[]): Promis
   const onError = (err: Error) => (discard = err);
   client.on('error', onError);
   try {
-    await client.query('BEGIN');
-    await copyIn(client, COPY_EVENT_IDS, encodeEventIds(rows));
-    await copyIn(client, COPY_EVENTS, encodeEvents(rows));
-    await client.query('COMMIT');
+    await new Promise<void>((resolve, reject) => client.query(new CopyFlush(encodeFlush(rows), (err) => (err ? reject(err) : resolve()))));
     return 'all';
   } catch (err) {
-    try {
-      await client.query('ROLLBACK'); // a no-op (with a warning) if COMMIT had already ended the transaction
-    } catch (rollbackErr) {
-      discard = rollbackErr as Error;
-      throw err;
-    }
-    if (!RETRY_AS_STATEMENT.has((err as { code?: unknown }).code)) throw err;
+    // A server ERROR leaves the connection ready for the next query; anything else (FATAL: the server is
+    // closing it; a lost connection; a client-side timeout) leaves it closing or in an unknown state.
+    if (!(err instanceof DatabaseError && err.severity === 'ERROR')) discard ??= err as Error;
+    if (discard || !RETRY_AS_STATEMENT.has((err as DatabaseError).code)) throw err;
     return await insertEvents(client, rows);
   } finally {
     client.removeListener('error', onError);
@@ -88,23 +88,54 @@ export async function storeEvents(pool: Pool, rows: readonly EventRow[]): Promis
 
 /** A duplicate (unique violation), or two flushes claiming the same ids in opposite orders (deadlock). */
 const RETRY_AS_STATEMENT = new Set<unknown>(['23505', '40P01']);
-const COPY_EVENT_IDS = 'COPY event_ids (sensor_id, event_id, received_at) FROM STDIN (FORMAT binary)';
-const COPY_EVENTS = 'COPY events (sensor_id, event_id, type, ts, received_at, payload) FROM STDIN (FORMAT binary)';
 
-function copyIn(client: PoolClient, sql: string, data: Buffer): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const stream = client.query(copyFrom(sql));
-    stream.once('error', reject);
-    stream.once('finish', () => resolve());
-    stream.end(data);
-  });
+/** The flush's query: two COPY statements, hence one implicit transaction. */
+const FLUSH_SQL =
+  'COPY event_ids (sensor_id, event_id, received_at) FROM STDIN (FORMAT binary); ' +
+  'COPY events (sensor_id, event_id, type, ts, received_at, payload) FROM STDIN (FORMAT binary)';
+
+/**
+ * pg's extension point for queries it has no API for (a "submittable"): pg hands it the connection once the
+ * connection is free and then passes it the server's messages until ReadyForQuery, or the first error.
+ * `callback` is set by pg's query timeout wrapper as well, so it is always called through `this`.
+ */
+class CopyFlush {
+  constructor(
+    private readonly message: Buffer,
+    public callback: (err?: Error) => void,
+  ) {}
+  submit(connection: { stream: { write(data: Buffer): boolean } }): void {
+    connection.stream.write(this.message);
+  }
+  handleCopyInResponse(): void {} // the data is already on its way
+  handleCommandComplete(): void {}
+  handleReadyForQuery(): void {
+    this.callback();
+  }
+  /** pg forgets the query after an error: the ReadyForQuery that follows reaches pg, not this. */
+  handleError(err: Error): void {
+    this.callback(err);
+  }
 }
 
-// PostgreSQL's binary COPY format: a fixed header, then per row a field count and each field as a
-// 32-bit length and its bytes in the type's binary send format, then a -1 field count.
+// The frontend messages of the protocol that a flush sends, and PostgreSQL's binary COPY format: a
+// fixed header, then per row a field count and each field as a 32-bit length and its bytes in the type's
+// binary send format, then a -1 field count.
+const QUERY_MESSAGE = (() => {
+  const sql = Buffer.from(`${FLUSH_SQL}\0`);
+  const m = Buffer.allocUnsafe(5 + sql.length);
+  m.write('Q', 0, 'latin1');
+  m.writeInt32BE(4 + sql.length, 1);
+  sql.copy(m, 5);
+  return m;
+})();
 const COPY_HEADER = Buffer.concat([Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1'), Buffer.alloc(8)]); // signature, flags, extension length
+const COPY_DATA_HEAD = 5; // 'd' + length
+const COPY_DONE = 5; // 'c' + length
 const UUID_FIELD = 4 + 16;
 const TIME_FIELD = 4 + 8;
+const EVENT_ID_ROW = 2 + 2 * UUID_FIELD + TIME_FIELD;
+const EVENT_ROW_FIXED = 2 + 2 * UUID_FIELD + 4 + 2 * TIME_FIELD + 4 + 1;
 /** Milliseconds from the Unix epoch to PostgreSQL's (2000-01-01 UTC); its timestamps count microseconds from there. */
 const PG_EPOCH_MS = Date.UTC(2000, 0, 1);
 
@@ -135,30 +166,44 @@ function writeTime(buf: Buffer, off: number, time: Date): number {
   return off + TIME_FIELD;
 }
 
-function encodeEventIds(rows: readonly EventRow[]): Buffer {
-  const buf = Buffer.allocUnsafe(COPY_HEADER.length + rows.length * (2 + 2 * UUID_FIELD + TIME_FIELD) + 2);
-  let off = COPY_HEADER.copy(buf, 0);
+/** Starts a CopyData message whose content runs to `end`, and the binary COPY header in it. */
+function beginCopyData(buf: Buffer, off: number, end: number): number {
+  buf.write('d', off, 'latin1');
+  buf.writeInt32BE(end - off - 1, off + 1);
+  return COPY_HEADER.copy(buf, off + COPY_DATA_HEAD) + off + COPY_DATA_HEAD;
+}
+
+/** Ends the binary COPY data (-1 field count) and sends CopyDone. */
+function endCopy(buf: Buffer, off: number): number {
+  off = buf.writeInt16BE(-1, off);
+  buf.write('c', off, 'latin1');
+  return buf.writeInt32BE(4, off + 1);
+}
+
+/** The whole flush as the bytes to send: the query, then each COPY's data and its CopyDone. */
+export function encodeFlush(rows: readonly EventRow[]): Buffer {
+  const typeBytes = new Array<number>(rows.length);
+  const payloadBytes = new Array<number>(rows.length);
+  let eventsSize = COPY_DATA_HEAD + COPY_HEADER.length + 2;
+  for (let i = 0; i < rows.length; i++) {
+    typeBytes[i] = Buffer.byteLength(rows[i]!.type);
+    payloadBytes[i] = Buffer.byteLength(rows[i]!.payload);
+    eventsSize += EVENT_ROW_FIXED + typeBytes[i]! + payloadBytes[i]!;
+  }
+  const idsSize = COPY_DATA_HEAD + COPY_HEADER.length + rows.length * EVENT_ID_ROW + 2;
+  const buf = Buffer.allocUnsafe(QUERY_MESSAGE.length + idsSize + COPY_DONE + eventsSize + COPY_DONE);
+
+  let off = QUERY_MESSAGE.copy(buf, 0);
+  off = beginCopyData(buf, off, off + idsSize);
   for (const r of rows) {
     off = buf.writeInt16BE(3, off);
     off = writeUuid(buf, off, r.sensorId);
     off = writeUuid(buf, off, r.eventId);
     off = writeTime(buf, off, r.receivedAt);
   }
-  buf.writeInt16BE(-1, off);
-  return buf;
-}
+  off = endCopy(buf, off);
 
-function encodeEvents(rows: readonly EventRow[]): Buffer {
-  const typeBytes = new Array<number>(rows.length);
-  const payloadBytes = new Array<number>(rows.length);
-  let size = COPY_HEADER.length + 2;
-  for (let i = 0; i < rows.length; i++) {
-    typeBytes[i] = Buffer.byteLength(rows[i]!.type);
-    payloadBytes[i] = Buffer.byteLength(rows[i]!.payload);
-    size += 2 + 2 * UUID_FIELD + 4 + typeBytes[i]! + 2 * TIME_FIELD + 4 + 1 + payloadBytes[i]!;
-  }
-  const buf = Buffer.allocUnsafe(size);
-  let off = COPY_HEADER.copy(buf, 0);
+  off = beginCopyData(buf, off, off + eventsSize);
   for (let i = 0; i < rows.length; i++) {
     const r = rows[i]!;
     off = buf.writeInt16BE(6, off);
@@ -172,7 +217,8 @@ function encodeEvents(rows: readonly EventRow[]): Buffer {
     off = buf.writeUInt8(1, off); // jsonb's binary format: a version byte, then the JSON text
     off += buf.write(r.payload, off, 'utf8');
   }
-  buf.writeInt16BE(-1, off);
+  off = endCopy(buf, off);
+  if (off !== buf.length) throw new Error(`flush encoding: wrote ${off} of ${buf.length} bytes`);
   return buf;
 }
 
