@@ -23,7 +23,7 @@ import { storeEvents } from './db/events-repo';
 import { Batcher, batcherOptions } from './ingest/batcher';
 import { Ingest } from './ingest/ingest';
 import { createIngestMetrics, registerPoolMetrics } from './ingest/metrics';
-import { SensorRateLimiter } from './ingest/rate-limit';
+import { rateLimitBlock, SensorRateLimiter } from './ingest/rate-limit';
 import { accessLog } from './observability/access-log';
 import { maskInUrls, type Logger } from './observability/logger';
 import { createMetrics, httpMetricsMiddleware } from './observability/metrics';
@@ -41,7 +41,7 @@ export function buildApp(config: Config, logger: Logger) {
   const auth = createAuthenticator(pool, config.ADMIN_TOKEN, { ttlMs: config.SENSOR_CACHE_TTL_MS, max: config.SENSOR_CACHE_MAX });
   const limiter = new SensorRateLimiter(
     redis,
-    { points: config.RATE_LIMIT_EVENTS, durationS: config.RATE_LIMIT_WINDOW_S, block: config.RATE_LIMIT_BLOCK },
+    { points: config.RATE_LIMIT_EVENTS, durationS: config.RATE_LIMIT_WINDOW_S, block: rateLimitBlock(config) },
     () => ingestMetrics.rateLimitFallback.inc(),
     logger,
   );

@@ -170,9 +170,9 @@ export const settings = {
   }),
   RATE_LIMIT_WINDOW_S: setting({ schema: int(1, 86400), default: '60', doc: 'Rate limit window.' }),
   RATE_LIMIT_BLOCK: setting({
-    schema: int(1, 1_000_000),
-    default: '50',
-    doc: 'Units an instance reserves from Redis at once (one round trip per block, not per request); a sensor may be refused up to (instances − 1) × this early.',
+    schema: z.union([z.literal(''), int(1, 1_000_000_000)]),
+    default: '',
+    doc: 'Units an instance reserves from Redis at once (one round trip per block, not per request); a sensor may be refused up to (instances − 1) × this early. Empty: 1 % of RATE_LIMIT_EVENTS (at least 1), so the error stays 1 % of the limit per extra instance whatever the limit.',
   }),
   INGEST_BODIES_PER_SENSOR: setting({
     schema: int(1, 100_000),

@@ -3,10 +3,14 @@
  * unit, a sensor over its budget is refused before its body is read, bodies in flight are bounded per
  * sensor and per instance, and the queue's byte bound counts the UTF-8 bytes it holds.
  */
+import { randomUUID } from 'node:crypto';
 import net from 'node:net';
+import Redis from 'ioredis';
 import { Client } from 'pg';
+import { loadConfig } from '../src/config';
+import { rateLimitBlock } from '../src/ingest/rate-limit';
 import { writeResult } from './faults/results';
-import { bearer, createSensor, freshDatabase, postEvents, startTestService } from './helpers';
+import { bearer, createSensor, freshDatabase, postEvents, startTestService, testEnv } from './helpers';
 
 const MB = 1024 * 1024;
 
@@ -155,6 +159,42 @@ describe('queue byte bound', () => {
       expect(await second).toMatchObject({ status: 503, body: { error: { code: 'queue_full' } } });
     } finally {
       await locker.end();
+      await svc.shutdown();
+    }
+  });
+});
+
+describe('Redis round trips of the rate limit', () => {
+  it('when RATE_LIMIT_BLOCK is left empty, then an instance reserves 1 % of the limit at once (at least 1 unit); a set block is kept', () => {
+    const block = (env: Record<string, string>) => rateLimitBlock(loadConfig(testEnv(env)));
+    expect(block({ RATE_LIMIT_EVENTS: '6000' })).toBe(60);
+    expect(block({ RATE_LIMIT_EVENTS: '100000' })).toBe(1000);
+    expect(block({ RATE_LIMIT_EVENTS: '30' })).toBe(1);
+    expect(block({ RATE_LIMIT_EVENTS: '100000', RATE_LIMIT_BLOCK: '50' })).toBe(50);
+    expect(() => loadConfig(testEnv({ RATE_LIMIT_BLOCK: '0' }))).toThrow(/RATE_LIMIT_BLOCK/);
+  });
+
+  it('when a sensor with a generous limit sends 100-event batches, then the instance asks Redis once per block, not once per request', async () => {
+    const svc = await startTestService({ RATE_LIMIT_EVENTS: '100000' });
+    const monitor = await new Redis(process.env.TEST_REDIS_URL!).monitor();
+    try {
+      const sensor = await createSensor(svc.url);
+      const key = `rl:sensor:${sensor.sensorId}`;
+      let reservations = 0;
+      monitor.on('monitor', (_time: string, args: string[]) => {
+        if (args[0]?.toLowerCase() === 'incrby' && args[1] === key) reservations++; // run by the reservation script
+      });
+      const now = new Date().toISOString();
+      for (let i = 0; i < 20; i++) {
+        const events = Array.from({ length: 100 }, (_, j) => ({ id: randomUUID(), type: 'reading', ts: now, payload: { i, j } }));
+        expect((await postEvents(svc.url, sensor.token, { events })).status).toBe(202);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 200)); // the monitor feed trails the replies
+      // 20 requests of 100 units (a request costs its events, at least one) = 2000 units: 2 blocks of 1000.
+      // With the former fixed block of 50: 40 (each request reserved twice, for its first unit and for the rest).
+      expect(reservations).toBe(2);
+    } finally {
+      monitor.disconnect();
       await svc.shutdown();
     }
   });

@@ -1,7 +1,7 @@
 /**
  * Per-sensor rate limits, shared across instances through Redis without a Redis round trip per
  * request: each instance reserves budget from the sensor's shared counter of the current window in
- * blocks (one INCRBY per RATE_LIMIT_BLOCK units) and spends it locally.
+ * blocks (one INCRBY per RATE_LIMIT_BLOCK units, by default 1 % of the limit) and spends it locally.
  *
  * Tolerance across instances: the shared counter hands out at most RATE_LIMIT_EVENTS units per
  * window, so all instances together never admit more than the limit. Budget one instance reserved
@@ -12,7 +12,21 @@
  * full limit each): Redis trouble never stops ingest.
  */
 import type { Redis } from 'ioredis';
+import type { Config } from '../config';
 import type { Logger } from '../observability/logger';
+
+/** Share of RATE_LIMIT_EVENTS reserved at once when RATE_LIMIT_BLOCK is empty. */
+export const AUTO_BLOCK_SHARE = 0.01;
+
+/**
+ * The units reserved per Redis round trip: RATE_LIMIT_BLOCK, or 1 % of the limit. A fixed block is either
+ * chatty for a generous limit (a 100-event batch against a block of 50 asks Redis on every request) or
+ * coarse for a tight one; a share of the limit keeps both the cost and the error across instances
+ * proportional to the limit.
+ */
+export function rateLimitBlock(config: Pick<Config, 'RATE_LIMIT_BLOCK' | 'RATE_LIMIT_EVENTS'>): number {
+  return config.RATE_LIMIT_BLOCK === '' ? Math.max(1, Math.ceil(config.RATE_LIMIT_EVENTS * AUTO_BLOCK_SHARE)) : config.RATE_LIMIT_BLOCK;
+}
 
 export interface RateDecision {
   allowed: boolean;
