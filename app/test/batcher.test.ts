@@ -27,16 +27,17 @@ const row = (sensorId: string): EventRow => {
 /** A batcher with the default settings (or `overrides`) whose flushes are recorded as their row counts. */
 function batcherWith(overrides: Record<string, string> = {}) {
   const flushes: number[] = [];
+  const registry = new Registry();
   const batcher = new Batcher(
     batcherOptions(loadConfig(testEnv(overrides))),
     (rows) => {
       flushes.push(rows.length);
       return storeEvents(pool, rows);
     },
-    createIngestMetrics(new Registry(), 10),
+    createIngestMetrics(registry, 10),
     createLogger('silent'),
   );
-  return { batcher, flushes };
+  return { batcher, flushes, registry };
 }
 
 const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
@@ -62,5 +63,30 @@ describe('group commit', () => {
     const later = [1, 2, 3].map(() => batcher.submit([row(sensor)], 14));
     await Promise.all([first, ...later]);
     expect(flushes).toEqual([1, 3]);
+  });
+});
+
+describe('one flush, several requests', () => {
+  it('when two requests in one flush carry the same event, then it is stored once and only the first request counts it', async () => {
+    const { batcher, flushes } = batcherWith();
+    const sensor = randomUUID();
+    const shared = row(sensor);
+    const [first, second] = await Promise.all([batcher.submit([shared, row(sensor)], 28), batcher.submit([row(sensor), { ...shared }], 28)]);
+    expect(flushes).toEqual([3]);
+    expect(first).toEqual({ accepted: 2, duplicates: 0 });
+    expect(second).toEqual({ accepted: 1, duplicates: 1 });
+    const { rows } = await pool.query('SELECT count(*)::int AS n FROM events WHERE sensor_id = $1', [sensor]);
+    expect(rows[0].n).toBe(3);
+  });
+
+  it('when a batch mixes types, then events_ingested_total counts each type exactly', async () => {
+    const { batcher, registry } = batcherWith();
+    const sensor = randomUUID();
+    const typed = (type: string) => ({ ...row(sensor), type });
+    await batcher.submit(['a', 'a', 'b', 'a', 'c', 'c'].map(typed), 84);
+    const text = await registry.metrics();
+    expect(text).toMatch(/^events_ingested_total\{type="a"\} 3$/m);
+    expect(text).toMatch(/^events_ingested_total\{type="b"\} 1$/m);
+    expect(text).toMatch(/^events_ingested_total\{type="c"\} 2$/m);
   });
 });

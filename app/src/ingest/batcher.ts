@@ -146,21 +146,29 @@ export class Batcher {
     }
   }
 
-  /** One statement for the whole batch; on a data error, each request alone so one bad row fails only its own request. */
+  /** One transaction for the whole batch; on a data error, each request alone so one bad row fails only its own request. */
   private async flush(batch: Pending[], isolateOnDataError: boolean): Promise<void> {
-    const rows: EventRow[] = [];
-    const sent: boolean[][] = [];
-    const keys = new Set<string>();
-    for (const p of batch) {
-      sent.push(
-        p.rows.map((r) => {
-          const key = eventKey(r.sensorId, r.eventId);
-          if (keys.has(key)) return false; // the same event twice in one flush: the first one counts
-          keys.add(key);
-          rows.push(r);
-          return true;
-        }),
-      );
+    // The same event twice in one flush (a retry racing the original): the first one counts. Validation
+    // already refused repeated ids within a request, so a flush of one request needs no check.
+    let rows: EventRow[];
+    let sent: boolean[][] | undefined; // per request and row: whether the row went into this flush (all, when undefined)
+    if (batch.length === 1) rows = batch[0]!.rows;
+    else {
+      rows = [];
+      sent = [];
+      const seen = new Map<string, Set<string>>(); // sensor → event ids
+      for (const p of batch) {
+        sent.push(
+          p.rows.map((r) => {
+            let ids = seen.get(r.sensorId);
+            if (!ids) seen.set(r.sensorId, (ids = new Set()));
+            if (ids.has(r.eventId)) return false;
+            ids.add(r.eventId);
+            rows.push(r);
+            return true;
+          }),
+        );
+      }
     }
     const end = this.metrics.flushDuration.startTimer();
     let stored: Stored;
@@ -193,12 +201,21 @@ export class Batcher {
     this.metrics.flushRows.observe(rows.length);
     batch.forEach((p, i) => {
       let accepted = 0;
+      // Counted per run of the same type (a batch is mostly one type): one counter update per run, not per event.
+      let runType = '';
+      let run = 0;
       p.rows.forEach((r, j) => {
-        if (sent[i]![j] && (stored === 'all' || stored.has(eventKey(r.sensorId, r.eventId)))) {
+        if ((!sent || sent[i]![j]) && (stored === 'all' || stored.has(eventKey(r.sensorId, r.eventId)))) {
           accepted++;
-          this.metrics.countIngested(r.type);
+          if (r.type !== runType) {
+            if (run) this.metrics.countIngested(runType, run);
+            runType = r.type;
+            run = 0;
+          }
+          run++;
         }
       });
+      if (run) this.metrics.countIngested(runType, run);
       const duplicates = p.rows.length - accepted;
       if (duplicates) this.metrics.duplicates.inc(duplicates);
       p.resolve({ accepted, duplicates });

@@ -82,9 +82,9 @@ export function createIngestMetrics(registry: Registry, typeLabelsMax: number) {
       queueState = fn;
     },
     /** Bounded label set: the first `typeLabelsMax` types seen get a label of their own. */
-    countIngested(type: string) {
+    countIngested(type: string, count = 1) {
       if (!knownTypes.has(type) && knownTypes.size < typeLabelsMax) knownTypes.add(type);
-      ingested.inc({ type: knownTypes.has(type) ? type : OTHER_TYPE });
+      ingested.inc({ type: knownTypes.has(type) ? type : OTHER_TYPE }, count);
     },
   };
 }
