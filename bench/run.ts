@@ -383,7 +383,7 @@ async function main(): Promise<void> {
     for (const { name, s: svc } of services) peakRss[name] = peakRssMb(svc.proc.child.pid!);
     for (const stop of stops.splice(2).reverse()) await stop(); // the servers; PostgreSQL and Redis stay
 
-    // (d) COPY of the rows the service stored in its batched runs, and the flush statement with/without dedupe
+    // (d) COPY of the rows the service stored in its batched runs, and the flush alone: production, statement, no dedupe
     const storage = batchSensor ? await storageCeiling(batchSensor) : undefined;
 
     const report: BenchReport = {

@@ -48,7 +48,7 @@ describe('group commit', () => {
     const sensor = randomUUID();
     const done = Promise.all([batcher.submit([row(sensor)], 14), batcher.submit([row(sensor), row(sensor)], 28)]);
     await nextTurn();
-    expect(flushes).toEqual([3]); // both requests of this turn, in one statement, already sent
+    expect(flushes).toEqual([3]); // both requests of this turn, in one flush, already sent
     await expect(done).resolves.toEqual([
       { accepted: 1, duplicates: 0 },
       { accepted: 2, duplicates: 0 },

@@ -1,11 +1,12 @@
-/** SQL for events: one statement per flush, and keyset-paginated reads. */
+/** SQL for events: one COPY transaction per flush (a deduplicating statement when it holds a duplicate), and keyset-paginated reads. */
 import type { Pool, PoolClient } from 'pg';
 import { DatabaseError } from 'pg';
 import type { EventRow } from '../ingest/validate';
 
 /**
- * Stores a whole flush in one statement. Each (sensor, event id) is first claimed in `event_ids`;
- * only newly claimed ids go into `events`. Returns the keys actually stored: the rest were duplicates.
+ * The deduplicating statement, for flushes the COPY path (`storeEvents`) refused because they hold a
+ * duplicate. Each (sensor, event id) is first claimed in `event_ids`; only newly claimed ids go into
+ * `events`. Returns the keys actually stored: the rest were duplicates.
  *
  * The rows travel as one JSON array parameter, built by concatenation around each payload's JSON
  * text (already serialised by validation): about half the client CPU of pg's per-element array

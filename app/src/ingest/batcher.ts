@@ -1,5 +1,5 @@
 /**
- * Group commit: requests queue their events; one statement stores many requests' events at once;
+ * Group commit: requests queue their events; one transaction stores many requests' events at once;
  * each request is answered only after that statement has committed (or failed).
  *
  * A flush starts as soon as one of INGEST_MAX_CONCURRENT_FLUSHES flush slots is free and takes whatever

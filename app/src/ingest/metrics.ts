@@ -25,7 +25,7 @@ export function createIngestMetrics(registry: Registry, typeLabelsMax: number) {
   });
   const flushDuration = new Histogram({
     name: 'ingest_flush_duration_seconds',
-    help: 'Time of one group-commit flush (one statement and its COMMIT).',
+    help: 'Time of one group-commit flush (its transaction, COMMIT included).',
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
     registers,
   });
