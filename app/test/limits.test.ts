@@ -176,7 +176,8 @@ describe('Redis round trips of the rate limit', () => {
 
   it('when a sensor with a generous limit sends 100-event batches, then the instance asks Redis once per block, not once per request', async () => {
     const svc = await startTestService({ RATE_LIMIT_EVENTS: '100000' });
-    const monitor = await new Redis(process.env.TEST_REDIS_URL!).monitor();
+    const redis = new Redis(process.env.TEST_REDIS_URL!);
+    const monitor = await redis.monitor(); // a connection of its own
     try {
       const sensor = await createSensor(svc.url);
       const key = `rl:sensor:${sensor.sensorId}`;
@@ -195,6 +196,7 @@ describe('Redis round trips of the rate limit', () => {
       expect(reservations).toBe(2);
     } finally {
       monitor.disconnect();
+      redis.disconnect();
       await svc.shutdown();
     }
   });

@@ -28,6 +28,9 @@ const CHILD_ENV = {
   SENSOR_CACHE_TTL_MS: '600000',
   // The driver's retries arrive in bursts from one sensor: lift its limits, these tests are about faults.
   RATE_LIMIT_EVENTS: '1000000',
+  // Small blocks (the default is 1 % of the limit: 10,000 here), so the load keeps reserving from Redis
+  // and a Redis outage reaches the limiter's in-process fallback.
+  RATE_LIMIT_BLOCK: '50',
   INGEST_BODIES_PER_SENSOR: '1000',
 };
 /** 150 events/s in batches of 15: correctness, not speed. */
