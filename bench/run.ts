@@ -156,7 +156,15 @@ function buildRevision(rev: string, dir: string): { main: string; commit: string
   const commit = execFileSync('git', ['-C', ROOT, 'rev-parse', '--short', `${rev}^{commit}`])
     .toString()
     .trim();
-  const files = ['app/src', 'app/Dockerfile', 'app/package.json', 'app/tsconfig.build.json', 'tsconfig.base.json', 'package.json', 'package-lock.json'];
+  const files = [
+    'app/src',
+    'app/Dockerfile',
+    'app/package.json',
+    'app/tsconfig.build.json',
+    'tsconfig.base.json',
+    'package.json',
+    'package-lock.json',
+  ];
   const workspaces = ['dashboards/package.json', 'infra/package.json']; // named by the lockfile, so npm ci wants them
   fs.mkdirSync(dir, { recursive: true });
   const archive = execFileSync('git', ['-C', ROOT, 'archive', commit, ...files, ...workspaces], { maxBuffer: 64 * 2 ** 20 });

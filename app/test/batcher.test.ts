@@ -71,7 +71,10 @@ describe('one flush, several requests', () => {
     const { batcher, flushes } = batcherWith();
     const sensor = randomUUID();
     const shared = row(sensor);
-    const [first, second] = await Promise.all([batcher.submit([shared, row(sensor)], 28), batcher.submit([row(sensor), { ...shared }], 28)]);
+    const [first, second] = await Promise.all([
+      batcher.submit([shared, row(sensor)], 28),
+      batcher.submit([row(sensor), { ...shared }], 28),
+    ]);
     expect(flushes).toEqual([3]);
     expect(first).toEqual({ accepted: 2, duplicates: 0 });
     expect(second).toEqual({ accepted: 1, duplicates: 1 });

@@ -65,7 +65,13 @@ describe('storing a flush', () => {
     expect(a).toHaveLength(250);
     expect(a).toEqual(b); // ids, types, times to the millisecond, jsonb payloads, claims in event_ids
     const first = rows.reduce((x, y) => (x.eventId < y.eventId ? x : y));
-    expect(a[0]).toMatchObject({ event_id: first.eventId, type: first.type, ts: first.ts, received_at: first.receivedAt, claimed_at: first.receivedAt });
+    expect(a[0]).toMatchObject({
+      event_id: first.eventId,
+      type: first.type,
+      ts: first.ts,
+      received_at: first.receivedAt,
+      claimed_at: first.receivedAt,
+    });
     expect(JSON.parse(a[0].payload)).toEqual(JSON.parse(first.payload));
   });
 

@@ -42,16 +42,31 @@ describe('the compiled event schema', () => {
   });
 
   it('when given arbitrary events, near-events and other JSON, then it decides as the runtime parser does', () => {
-    const uuidish = fc.oneof(fc.uuid(), fc.string(), fc.constant('00000000-0000-0000-0000-000000000000'), fc.constant('3F1E2D4C-5B6A-4789-8ABC-DEF012345678'));
+    const uuidish = fc.oneof(
+      fc.uuid(),
+      fc.string(),
+      fc.constant('00000000-0000-0000-0000-000000000000'),
+      fc.constant('3F1E2D4C-5B6A-4789-8ABC-DEF012345678'),
+    );
     const timeish = fc.oneof(
       fc.date({ noInvalidDate: true }).map((d) => d.toISOString()),
-      fc.constantFrom('2026-11-27T10:00:00+01:00', '2026-02-29T00:00:00Z', '2026-11-27T10:00:00', '2026-11-27 10:00:00Z', '2026-11-27T24:00:00Z'),
+      fc.constantFrom(
+        '2026-11-27T10:00:00+01:00',
+        '2026-02-29T00:00:00Z',
+        '2026-11-27T10:00:00',
+        '2026-11-27 10:00:00Z',
+        '2026-11-27T24:00:00Z',
+      ),
       fc.string(),
     );
     const event = fc.record(
       {
         id: fc.oneof(uuidish, fc.integer(), fc.constant(null)),
-        type: fc.oneof(fc.constantFrom('temperature', 'door.opened', 'a:b-c_d', '', 'x'.repeat(65), 'with space', 'ünï'), fc.string(), fc.integer()),
+        type: fc.oneof(
+          fc.constantFrom('temperature', 'door.opened', 'a:b-c_d', '', 'x'.repeat(65), 'with space', 'ünï'),
+          fc.string(),
+          fc.integer(),
+        ),
         ts: timeish,
         payload: fc.oneof(fc.object(), fc.array(fc.integer()), fc.constant(null), fc.string()),
         extra: fc.jsonValue(),
