@@ -21,13 +21,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { Client } from 'pg';
-import { runMigrations } from '../app/src/db/migrate';
 import { freePort, portOpen, Running, startAndAwait } from '../tools/stack/process';
-import { PostgresServer, RedisServer } from '../tools/stack/services';
 import { imageNodeOptions } from '../tools/stack/service-runtime';
 import { Acks, closedLoop, openLoop, RunResult, Sequence, Target } from './load';
 import { renderMarkdown, BenchReport, CaseRun, evaluateTargets } from './report';
-import { startBenchService } from './service';
+import { startBenchService, startBenchStores } from './service';
 import { copyFromCsv, exportCsv, flushRows, loadRows, missingAcknowledged, query } from './storage';
 import { createWorkload, Shape, Workload } from './workload';
 
@@ -177,12 +175,7 @@ function buildRevision(rev: string, dir: string): { main: string; commit: string
     stdio: 'inherit',
   });
   // Run as that revision's image ran it: with its NODE_OPTIONS, or none if it set none.
-  let nodeOptions = '';
-  try {
-    nodeOptions = imageNodeOptions(fs.readFileSync(path.join(dir, 'app', 'Dockerfile'), 'utf8'));
-  } catch {
-    // that revision's image set no NODE_OPTIONS
-  }
+  const nodeOptions = imageNodeOptions(fs.readFileSync(path.join(dir, 'app', 'Dockerfile'), 'utf8'), '');
   return { main: path.join(dir, 'app', 'dist', 'server.js'), commit, nodeOptions };
 }
 
@@ -210,13 +203,7 @@ async function main(): Promise<void> {
 
   try {
     log('starting PostgreSQL (default durability: fsync and synchronous_commit on) and Redis');
-    const pg = new PostgresServer({ dir: path.join(work, 'postgres'), port: await freePort(), database: 'bench_template', fast: false });
-    await pg.start();
-    stops.push(() => pg.stop());
-    const redis = new RedisServer({ dir: path.join(work, 'redis'), port: await freePort() });
-    await redis.start();
-    stops.push(() => redis.stop());
-    await runMigrations(pg.url, { quiet: true });
+    const { pg, redis } = await startBenchStores(work, 'bench_template', stops);
     const postmasterPid = Number(fs.readFileSync(path.join(work, 'postgres', 'data', 'postmaster.pid'), 'utf8').split('\n')[0]);
     const redisPid = Number(/process_id:(\d+)/.exec(execFileSync('redis-cli', ['-u', redis.url, 'info', 'server']).toString())?.[1]);
     const dbUrl = (name: string) => pg.url.replace(/\/bench_template$/, `/${name}`);

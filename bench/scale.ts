@@ -18,11 +18,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { Client } from 'pg';
-import { runMigrations } from '../app/src/db/migrate';
-import { freePort } from '../tools/stack/process';
-import { PostgresServer, RedisServer } from '../tools/stack/services';
 import { Acks, closedLoop, manySensors, readLoop, RunResult, Sequence, Target } from './load';
-import { BenchService, startBenchService } from './service';
+import { BenchService, startBenchService, startBenchStores } from './service';
 import { missingAcknowledged, query } from './storage';
 import { createWorkload, Shape } from './workload';
 
@@ -109,13 +106,7 @@ async function main(): Promise<void> {
   const stops: Array<() => Promise<void>> = [];
   const load1AtStart = os.loadavg()[0]!;
   try {
-    const pg = new PostgresServer({ dir: path.join(work, 'postgres'), port: await freePort(), database: 'scale', fast: false });
-    await pg.start();
-    stops.push(() => pg.stop());
-    const redis = new RedisServer({ dir: path.join(work, 'redis'), port: await freePort() });
-    await redis.start();
-    stops.push(() => redis.stop());
-    await runMigrations(pg.url, { quiet: true });
+    const { pg, redis } = await startBenchStores(work, 'scale', stops);
     const adminToken = randomBytes(32).toString('hex');
     const start = async (name: string) => {
       const svc = await startBenchService({ name, main: appMain, databaseUrl: pg.url, redisUrl: redis.url, adminToken, logDir });

@@ -1,7 +1,25 @@
-/** The built service as a child process, configured the way every benchmark runs it. */
+/** The built service as a child process, configured the way every benchmark runs it, and the stores it uses. */
 import path from 'node:path';
+import { runMigrations } from '../app/src/db/migrate';
 import { freePort, httpOk, Running, startAndAwait } from '../tools/stack/process';
 import { withImageNodeOptions } from '../tools/stack/service-runtime';
+import { PostgresServer, RedisServer } from '../tools/stack/services';
+
+/**
+ * PostgreSQL with its default (production) durability, fsync and synchronous_commit on, and Redis, each
+ * our own on a free loopback port under `work`, with the migrations applied to `database`. Their stops
+ * go onto `stops`, PostgreSQL's first.
+ */
+export async function startBenchStores(work: string, database: string, stops: Array<() => Promise<void>>) {
+  const pg = new PostgresServer({ dir: path.join(work, 'postgres'), port: await freePort(), database, fast: false });
+  await pg.start();
+  stops.push(() => pg.stop());
+  const redis = new RedisServer({ dir: path.join(work, 'redis'), port: await freePort() });
+  await redis.start();
+  stops.push(() => redis.stop());
+  await runMigrations(pg.url, { quiet: true });
+  return { pg, redis };
+}
 
 export interface BenchService {
   proc: Running;

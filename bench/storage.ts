@@ -1,7 +1,8 @@
 /**
  * The storage side, without HTTP: (d) PostgreSQL COPY of the rows the service stored, the ceiling;
  * and the service's own flush: its production path (binary COPY), the deduplicating statement it falls back
- * to, and that statement without its `event_ids` dedupe step, to show what each costs. Each measurement writes into its own fresh database made from the same migrated template.
+ * to, and that statement without its `event_ids` dedupe step, to show what each costs. Each measurement
+ * writes into its own fresh database made from the same migrated template.
  */
 import { spawn } from 'node:child_process';
 import { Client, Pool } from 'pg';
@@ -120,6 +121,7 @@ export async function flushRows(
   rows: readonly EventRow[],
   opts: { flushRows: number; concurrency: number; path: 'copy' | 'statement' | 'no-dedupe' },
 ): Promise<StorageResult> {
+  const store = { copy: storeEvents, statement: insertEvents, 'no-dedupe': insertWithoutDedupe }[opts.path];
   const pool = new Pool({ connectionString: url, max: opts.concurrency });
   try {
     await Promise.all(Array.from({ length: opts.concurrency }, () => pool.query('SELECT 1'))); // connect outside the timing
@@ -130,7 +132,6 @@ export async function flushRows(
       Array.from({ length: opts.concurrency }, async () => {
         while (next < rows.length) {
           const chunk = rows.slice(next, (next += opts.flushRows));
-          const store = { copy: storeEvents, statement: insertEvents, 'no-dedupe': insertWithoutDedupe }[opts.path];
           const keys = await store(pool, chunk);
           stored += keys === 'all' ? chunk.length : keys.size;
         }
