@@ -9,10 +9,14 @@ import path from 'node:path';
 
 const DOCKERFILE = path.join(__dirname, '..', '..', 'app', 'Dockerfile');
 
-/** NODE_OPTIONS as app/Dockerfile's runtime stage sets it; throws if it is missing or quoted. */
-export function imageNodeOptions(dockerfile = fs.readFileSync(DOCKERFILE, 'utf8')): string {
+/**
+ * NODE_OPTIONS as app/Dockerfile's runtime stage sets it. Throws if it is quoted, or if it is missing and no
+ * `ifMissing` is given (an older revision's Dockerfile may set none).
+ */
+export function imageNodeOptions(dockerfile = fs.readFileSync(DOCKERFILE, 'utf8'), ifMissing?: string): string {
   const runtime = dockerfile.slice(dockerfile.search(/^FROM\s+\S+\s+AS\s+runtime\s*$/im));
   const env = /^ENV\s.*?\bNODE_OPTIONS=(\S+)/m.exec(runtime);
+  if (!env && ifMissing !== undefined) return ifMissing;
   if (!env) throw new Error('app/Dockerfile: the runtime stage sets no NODE_OPTIONS (ENV NODE_OPTIONS=--flag …)');
   if (/["'\\]/.test(env[1]!)) throw new Error(`app/Dockerfile: write NODE_OPTIONS unquoted, one flag (got ${env[1]})`);
   return env[1]!;

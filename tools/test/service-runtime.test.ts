@@ -37,5 +37,8 @@ describe('the service runtime options', () => {
     expect(() => imageNodeOptions(`${build}FROM node AS runtime\nENV NODE_ENV=production\n`)).toThrow(/runtime stage sets no NODE_OPTIONS/);
     expect(() => imageNodeOptions(`FROM node AS runtime\nENV NODE_OPTIONS="--a --b"\n`)).toThrow(/unquoted/);
     expect(imageNodeOptions(`${build}FROM node AS runtime\nENV NODE_ENV=production NODE_OPTIONS=--x=1 GIT=y\n`)).toBe('--x=1');
+    // An older revision's Dockerfile (the benchmark's "before" case) may set none: the caller says what that means.
+    expect(imageNodeOptions(`${build}FROM node AS runtime\nENV NODE_ENV=production\n`, '')).toBe('');
+    expect(() => imageNodeOptions(`FROM node AS runtime\nENV NODE_OPTIONS="--a --b"\n`, '')).toThrow(/unquoted/);
   });
 });

@@ -1,6 +1,6 @@
 /**
  * Group commit: requests queue their events; one transaction stores many requests' events at once;
- * each request is answered only after that statement has committed (or failed).
+ * each request is answered only after that transaction has committed (or failed).
  *
  * A flush starts as soon as one of INGEST_MAX_CONCURRENT_FLUSHES flush slots is free and takes whatever
  * queued meanwhile (up to INGEST_FLUSH_ROWS events): no fixed wait. Events therefore wait only while
