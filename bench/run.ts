@@ -23,6 +23,7 @@ import { execFileSync } from 'node:child_process';
 import { Client } from 'pg';
 import { freePort, portOpen, Running, startAndAwait } from '../tools/stack/process';
 import { imageNodeOptions } from '../tools/stack/service-runtime';
+import { postgresSettings } from '../infra/postgres/settings';
 import { Acks, closedLoop, openLoop, RunResult, Sequence, Target } from './load';
 import { renderMarkdown, BenchReport, CaseRun, evaluateTargets } from './report';
 import { startBenchService, startBenchStores } from './service';
@@ -209,11 +210,14 @@ async function main(): Promise<void> {
     const dbUrl = (name: string) => pg.url.replace(/\/bench_template$/, `/${name}`);
     for (const db of ['naive', 'service', 'before', 'copy_ceiling', 'flush_copy', 'flush_dedupe', 'flush_plain'])
       await createDatabase(pg.adminUrl, db, 'bench_template');
+    // The durability settings, and the ones infra/postgres/postgresql.conf sets, as the server reports them
+    const shown = ['fsync', 'synchronous_commit', 'shared_buffers', ...postgresSettings().map(([name]) => name)];
     const [settings] = await query<Record<string, string>>(
       pg.adminUrl,
-      `SELECT current_setting('server_version') AS version, current_setting('fsync') AS fsync,
-              current_setting('synchronous_commit') AS synchronous_commit, current_setting('shared_buffers') AS shared_buffers`,
+      `SELECT current_setting('server_version') AS version, ${shown.map((n, i) => `current_setting($${i + 1}) AS "${i}"`).join(', ')}`,
+      shown,
     );
+    const postgresSettingsShown = shown.map((name, i) => `${name}=${settings![String(i)]}`).join(', ');
     const ts = new Date().toISOString();
     const runs: CaseRun[] = [];
     const peakRss: Record<string, number> = {};
@@ -393,7 +397,7 @@ async function main(): Promise<void> {
         memoryGb: Math.round(os.totalmem() / 2 ** 30),
         node: process.version,
         postgres: settings!.version!,
-        postgresSettings: `fsync=${settings!.fsync}, synchronous_commit=${settings!.synchronous_commit}, shared_buffers=${settings!.shared_buffers}`,
+        postgresSettings: postgresSettingsShown,
         load1AtStart: loadAtStart,
         load1AtEnd: load1(),
       },

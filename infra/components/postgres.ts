@@ -9,6 +9,7 @@ import * as k8s from '@pulumi/kubernetes';
 import * as pulumi from '@pulumi/pulumi';
 import * as random from '@pulumi/random';
 import type { ThirdPartyService } from '../config';
+import { postgresArgs } from '../postgres/settings';
 import {
   checksumOf,
   childOptions,
@@ -89,6 +90,9 @@ export class Postgres extends pulumi.ComponentResource {
                 {
                   name: 'postgres',
                   image: args.image,
+                  // The stack's server settings (infra/postgres/postgresql.conf); the image's entrypoint
+                  // runs `postgres` with arguments that start with a dash.
+                  args: postgresArgs(),
                   ports: [{ name: 'postgres', containerPort: PORT }],
                   envFrom: [{ secretRef: { name: secret.metadata.name } }],
                   env: [{ name: 'PGDATA', value: '/var/lib/postgresql/data/pgdata' }],

@@ -6,6 +6,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parse } from 'yaml';
+import { postgresSettings } from '../postgres/settings';
 import { OfflineRunError, STACKS, type DeclaredResource, type OfflineRun } from '../offline';
 import { runIsolated as run } from './offline-run';
 
@@ -109,6 +110,16 @@ describe.each(['dev', 'qa', 'staging'])('the %s stack (PostgreSQL in the cluster
     const claim = find(stack, 'PersistentVolumeClaim', volumes.backups.persistentVolumeClaim.claimName);
     expect(claim.spec.resources.requests.storage).toBe(backup.storage);
     expect(container.volumeMounts).toEqual(expect.arrayContaining([{ name: 'backups', mountPath: '/backups' }]));
+  });
+
+  test('when the program runs, then the PostgreSQL container gets every setting of infra/postgres/postgresql.conf as `-c name=value`', () => {
+    const [container] = find(stack, 'StatefulSet', 'postgres').spec.template.spec.containers;
+    const expected = postgresSettings().flatMap(([name, value]) => ['-c', `${name}=${value}`]);
+    expect(expected).toContain('backend_flush_after=256kB');
+    expect(container.args).toEqual(expected);
+    // The image's entrypoint hands arguments that start with a dash to `postgres`.
+    expect(container.command).toBeUndefined();
+    expect(container.args[0]).toBe('-c');
   });
 
   test('when the backup pods run, then they are not selected by the database Service or StatefulSet', () => {

@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Client } from 'pg';
 import { SERVICE_ROLE } from '../../app/src/db/service-role';
+import { postgresArgs } from '../../infra/postgres/settings';
 import { Running, findExecutable, httpOk, portOpen, requireExecutable, startAndAwait } from './process';
 
 /** Directories of the installed PostgreSQL versions' programs, newest first (Debian keeps them off PATH). */
@@ -90,6 +91,8 @@ export class PostgresServer {
       `unix_socket_directories=${this.opts.dir}`,
       '-c',
       'max_connections=200',
+      // The stack's server settings (infra/postgres/postgresql.conf), as the cluster's StatefulSet passes them
+      ...postgresArgs(),
     ];
     if (this.opts.fast) args.push('-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off');
     if (this.identity) {
