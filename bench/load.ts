@@ -34,6 +34,9 @@ export interface RunResult {
   loadCpuMs?: number;
   /** The fixed rate asked for (open loop only). */
   targetRate?: number;
+  /** The slowest request and how many took over 50 ms (open loop only). */
+  maxMs?: number;
+  over50Ms?: number;
 }
 
 /** Acknowledgements: request number → events the service said it accepted. */
@@ -194,6 +197,8 @@ export async function openLoop(
     p50Ms: percentile(sorted, 50),
     p99Ms: percentile(sorted, 99),
     targetRate: opts.rate,
+    maxMs: sorted.length ? sorted[sorted.length - 1]! : 0,
+    over50Ms: sorted.filter((ms) => ms > 50).length,
   };
 }
 

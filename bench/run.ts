@@ -24,6 +24,7 @@ import { Client } from 'pg';
 import { freePort, portOpen, Running, startAndAwait } from '../tools/stack/process';
 import { imageNodeOptions } from '../tools/stack/service-runtime';
 import { postgresSettings } from '../infra/postgres/settings';
+import { clusterCpuMs, cpuMs } from './cpu';
 import { Acks, closedLoop, openLoop, RunResult, Sequence, Target } from './load';
 import { renderMarkdown, BenchReport, CaseRun, evaluateTargets } from './report';
 import { startBenchService, startBenchStores } from './service';
@@ -68,35 +69,6 @@ function peakRssMb(pid: number): number {
   const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
   const kb = Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? NaN);
   return Math.round(kb / 1024);
-}
-
-/** Fields of /proc/PID/stat after the command name: [0] state, [1] ppid, [11] utime, [12] stime, [13] cutime, [14] cstime. */
-const statFields = (pid: number | string) => fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-const TICK_MS = 1000 / 100; // USER_HZ is 100 on Linux
-
-/** CPU time (user + system) a process has used so far, in ms. */
-function cpuMs(pid: number): number {
-  const fields = statFields(pid);
-  return (Number(fields[11]) + Number(fields[12])) * TICK_MS;
-}
-
-/**
- * CPU time a whole PostgreSQL cluster has used so far: the postmaster, its live children (backends,
- * WAL writer, checkpointer…) and, through the postmaster's cutime/cstime, the children that exited.
- */
-function clusterCpuMs(postmasterPid: number): number {
-  const own = statFields(postmasterPid);
-  let ticks = Number(own[11]) + Number(own[12]) + Number(own[13]) + Number(own[14]);
-  for (const entry of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const f = statFields(entry);
-      if (Number(f[1]) === postmasterPid) ticks += Number(f[11]) + Number(f[12]);
-    } catch {
-      // the process exited between readdir and read
-    }
-  }
-  return ticks * TICK_MS;
 }
 
 /** CPU time of every process a round involves, so that a round's cost per request can be split by process. */

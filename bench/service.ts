@@ -10,8 +10,14 @@ import { PostgresServer, RedisServer } from '../tools/stack/services';
  * our own on a free loopback port under `work`, with the migrations applied to `database`. Their stops
  * go onto `stops`, PostgreSQL's first.
  */
-export async function startBenchStores(work: string, database: string, stops: Array<() => Promise<void>>) {
-  const pg = new PostgresServer({ dir: path.join(work, 'postgres'), port: await freePort(), database, fast: false });
+export async function startBenchStores(
+  work: string,
+  database: string,
+  stops: Array<() => Promise<void>>,
+  /** Settings over infra/postgres/postgresql.conf's (bench/postgres-settings.ts compares them). */
+  settings: Array<[string, string]> = [],
+) {
+  const pg = new PostgresServer({ dir: path.join(work, 'postgres'), port: await freePort(), database, fast: false, settings });
   await pg.start();
   stops.push(() => pg.stop());
   const redis = new RedisServer({ dir: path.join(work, 'redis'), port: await freePort() });

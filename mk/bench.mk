@@ -13,6 +13,16 @@ bench-smoke: install bootstrap build ## Benchmark in a few seconds per case (CI)
 
 CI_CHECKS += bench-smoke
 
+.PHONY: bench-postgres
+bench-postgres: install bootstrap build ## PostgreSQL settings side by side (~5 min, by hand): infra/postgres/postgresql.conf vs PostgreSQL's defaults (BENCH_POSTGRES_ARGS="--variant NAME:k=v" adds more) → bench/results/postgres-settings.{md,json}
+	@$(NPX) tsx bench/postgres-settings.ts $(BENCH_POSTGRES_ARGS)
+
+.PHONY: bench-postgres-smoke
+bench-postgres-smoke: install bootstrap build ## bench-postgres in a few seconds per session (CI): fails on errors or missing acknowledged events, never on speed
+	@$(NPX) tsx bench/postgres-settings.ts --smoke
+
+CI_CHECKS += bench-postgres-smoke
+
 .PHONY: bench-scale
 bench-scale: install bootstrap build ## How cost grows (~10 min, by hand): ingest, reads, maintenance at 0/1M/10M rows; 100k sensors; two instances → bench/results/scale.{md,json}
 	@$(NPX) tsx bench/scale.ts $(BENCH_SCALE_ARGS)

@@ -40,6 +40,8 @@ export interface PostgresOptions {
   database?: string;
   /** Throwaway clusters may trade durability for speed; `make local` keeps the defaults. */
   fast?: boolean;
+  /** Settings over infra/postgres/postgresql.conf's, for experiments (bench/postgres-settings.ts); later pairs win. */
+  settings?: Array<[string, string]>;
   /** Password in `serviceUrl` (the cluster trusts loopback, so it is never checked; tests set one to prove it is never logged). */
   servicePassword?: string;
 }
@@ -93,6 +95,7 @@ export class PostgresServer {
       'max_connections=200',
       // The stack's server settings (infra/postgres/postgresql.conf), as the cluster's StatefulSet passes them
       ...postgresArgs(),
+      ...postgresArgs(this.opts.settings ?? []),
     ];
     if (this.opts.fast) args.push('-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off');
     if (this.identity) {
