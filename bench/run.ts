@@ -13,6 +13,8 @@
  * --variant NAME:K=V,K=V (repeatable): also runs the checkout's service with those environment settings
  * as case "variant NAME", to compare settings side by side. --only single|batch, --rounds N and
  * --round-s S narrow a run for such experiments.
+ * --postgres name=value,name=value: PostgreSQL settings over infra/postgres/postgresql.conf's for the whole run
+ * (an experiment; `make bench-postgres` compares settings side by side).
  * --render: only rewrite latest.md from latest.json (after editing bench/analysis.md).
  */
 import { randomBytes, randomUUID } from 'node:crypto';
@@ -176,14 +178,26 @@ async function main(): Promise<void> {
 
   try {
     log('starting PostgreSQL (default durability: fsync and synchronous_commit on) and Redis');
-    const { pg, redis } = await startBenchStores(work, 'bench_template', stops);
+    const overrides = (arg('--postgres') ?? '')
+      .split(',')
+      .filter(Boolean)
+      .map((kv) => kv.split(/=(.*)/s) as [string, string]);
+    const { pg, redis } = await startBenchStores(work, 'bench_template', stops, overrides);
     const postmasterPid = Number(fs.readFileSync(path.join(work, 'postgres', 'data', 'postmaster.pid'), 'utf8').split('\n')[0]);
     const redisPid = Number(/process_id:(\d+)/.exec(execFileSync('redis-cli', ['-u', redis.url, 'info', 'server']).toString())?.[1]);
     const dbUrl = (name: string) => pg.url.replace(/\/bench_template$/, `/${name}`);
     for (const db of ['naive', 'service', 'before', 'copy_ceiling', 'flush_copy', 'flush_dedupe', 'flush_plain'])
       await createDatabase(pg.adminUrl, db, 'bench_template');
     // The durability settings, and the ones infra/postgres/postgresql.conf sets, as the server reports them
-    const shown = ['fsync', 'synchronous_commit', 'shared_buffers', ...postgresSettings().map(([name]) => name)];
+    const shown = [
+      ...new Set([
+        'fsync',
+        'synchronous_commit',
+        'shared_buffers',
+        ...postgresSettings().map(([name]) => name),
+        ...overrides.map(([n]) => n),
+      ]),
+    ];
     const [settings] = await query<Record<string, string>>(
       pg.adminUrl,
       `SELECT current_setting('server_version') AS version, ${shown.map((n, i) => `current_setting($${i + 1}) AS "${i}"`).join(', ')}`,
