@@ -33,7 +33,7 @@ export interface BenchReport {
   /** The checkout measured as (c), and the revision measured as (c0) when `--before` was given. */
   commit?: string;
   beforeCommit?: string;
-  timing: { warmupS: number; rounds: number; roundS: number; fixedS: number };
+  timing: { warmupS: number; rounds: number; roundS: number; fixedS: number; fixedWarmupS?: number };
   machine: {
     cores: number;
     cpu: string;
@@ -156,7 +156,7 @@ export function renderMarkdown(report: BenchReport): string {
     }.`,
     `Closed-loop runs: ${report.timing.warmupS} s warm-up per case (discarded), then ${report.timing.rounds} round(s) of ${report.timing.roundS} s per case, ` +
       `the cases interleaved (a, b, c, a, b, c, …) so load drift hits them alike; rates from the totals, p50/p99 the median of the rounds. ` +
-      `Fixed-rate runs: ${report.timing.fixedS} s, open loop, latency from each request's scheduled send time.`,
+      `Fixed-rate runs: ${report.timing.fixedS} s, open loop, latency from each request's scheduled send time${report.timing.fixedWarmupS ? `, after a discarded ${report.timing.fixedWarmupS} s warm-up at the same rate (its events checked too)` : ''}.`,
     '',
     '| case | requests | mode | conns | req/s | events/s | p50 ms | p99 ms | errors | CPU µs/event: server | PostgreSQL | Redis | load gen | acked events | missing | load1 |',
     '| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
