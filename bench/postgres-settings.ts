@@ -24,10 +24,11 @@ import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { Client } from 'pg';
 import { postgresSettings } from '../infra/postgres/settings';
+import { parseVariant } from './args';
 import { clusterCpuMs, cpuMs, machineBusyMs } from './cpu';
 import { Acks, closedLoop, openLoop, RunResult, Sequence, Target } from './load';
 import { startBenchService, startBenchStores } from './service';
-import { missingAcknowledged } from './storage';
+import { missingAcknowledged, query } from './storage';
 import { createWorkload, Shape, Workload } from './workload';
 
 const ROOT = path.join(__dirname, '..');
@@ -46,20 +47,6 @@ const OUT = path.resolve(arg('--out') ?? path.join(ROOT, SMOKE ? 'out/bench-post
 const CONNECTIONS: Record<Shape, number> = { single: 64, batch: 32 };
 const log = (message: string) => console.log(`bench-postgres: ${message}`);
 
-function parseVariant(spec: string): { name: string; settings: Array<[string, string]> } {
-  const [name, list = ''] = spec.split(/:(.*)/s);
-  const settings = list
-    .split(',')
-    .filter(Boolean)
-    .map((kv) => {
-      const [k, v] = kv.split(/=(.*)/s);
-      if (!k || v === undefined) throw new Error(`--variant ${spec}: expected NAME:name=value,name=value`);
-      return [k.trim(), v.trim()] as [string, string];
-    });
-  if (!name) throw new Error(`--variant ${spec}: the variant needs a name`);
-  return { name, settings };
-}
-
 interface Variant {
   name: string;
   /** Settings over the file's. */
@@ -77,52 +64,43 @@ interface VariantRun extends Variant {
   missing: number;
 }
 
-async function withClient<T>(url: string, f: (c: Client) => Promise<T>): Promise<T> {
-  const client = new Client({ connectionString: url });
-  await client.connect();
-  try {
-    return await f(client);
-  } finally {
-    await client.end();
-  }
-}
-
 /** PostgreSQL's built-in values of `names`, in its base units (what `-c name=value` reads without a unit). */
 async function builtInValues(url: string, names: string[]): Promise<Array<[string, string]>> {
-  return withClient(url, async (c) => {
-    const { rows } = await c.query<{ name: string; boot_val: string }>('SELECT name, boot_val FROM pg_settings WHERE name = ANY($1)', [
-      names,
-    ]);
-    const missing = names.filter((n) => !rows.some((r) => r.name === n));
-    if (missing.length) throw new Error(`PostgreSQL does not know the setting(s) ${missing.join(', ')}`);
-    return names.map((n) => [n, rows.find((r) => r.name === n)!.boot_val] as [string, string]);
-  });
+  const rows = await query<{ name: string; boot_val: string }>(url, 'SELECT name, boot_val FROM pg_settings WHERE name = ANY($1)', [names]);
+  const missing = names.filter((n) => !rows.some((r) => r.name === n));
+  if (missing.length) throw new Error(`PostgreSQL does not know the setting(s) ${missing.join(', ')}`);
+  return names.map((n) => [n, rows.find((r) => r.name === n)!.boot_val] as [string, string]);
 }
 
 async function bgwriter(url: string): Promise<{ checkpoints: number; backendBuffers: number }> {
-  return withClient(url, async (c) => {
-    const { rows } = await c.query<{ checkpoints: string; backend: string }>(
-      'SELECT checkpoints_timed + checkpoints_req AS checkpoints, buffers_backend AS backend FROM pg_stat_bgwriter',
-    );
-    return { checkpoints: Number(rows[0]!.checkpoints), backendBuffers: Number(rows[0]!.backend) };
-  });
+  const [row] = await query<{ checkpoints: string; backend: string }>(
+    url,
+    'SELECT checkpoints_timed + checkpoints_req AS checkpoints, buffers_backend AS backend FROM pg_stat_bgwriter',
+  );
+  return { checkpoints: Number(row!.checkpoints), backendBuffers: Number(row!.backend) };
 }
 
 /** Samples what client backends wait on once a statement has run for over 15 ms, until `stop()`. */
 function sampleWaits(url: string): { stop(): Promise<Record<string, number>> } {
   const tally: Record<string, number> = {};
   let running = true;
-  const done = withClient(url, async (c) => {
-    while (running) {
-      const { rows } = await c.query<{ wait: string }>(
-        `SELECT coalesce(wait_event_type || ':' || wait_event, 'CPU') AS wait FROM pg_stat_activity
-          WHERE backend_type = 'client backend' AND state = 'active' AND pid <> pg_backend_pid()
-            AND clock_timestamp() - query_start > interval '15 ms'`,
-      );
-      for (const { wait } of rows) tally[wait] = (tally[wait] ?? 0) + 1;
-      await new Promise((r) => setTimeout(r, 10));
+  const client = new Client({ connectionString: url });
+  const done = (async () => {
+    await client.connect();
+    try {
+      while (running) {
+        const { rows } = await client.query<{ wait: string }>(
+          `SELECT coalesce(wait_event_type || ':' || wait_event, 'CPU') AS wait FROM pg_stat_activity
+            WHERE backend_type = 'client backend' AND state = 'active' AND pid <> pg_backend_pid()
+              AND clock_timestamp() - query_start > interval '15 ms'`,
+        );
+        for (const { wait } of rows) tally[wait] = (tally[wait] ?? 0) + 1;
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    } finally {
+      await client.end();
     }
-  });
+  })();
   return {
     async stop() {
       running = false;
@@ -136,7 +114,11 @@ async function main(): Promise<void> {
   const appMain = path.join(ROOT, 'app', 'dist', 'server.js');
   if (!fs.existsSync(appMain)) throw new Error('app/dist/server.js is missing: run `npm run build -w app` (make bench-postgres does)');
   const fileSettings = postgresSettings();
-  const extra = args.flatMap((a, i) => (a === '--variant' ? [parseVariant(args[i + 1] ?? '')] : []));
+  const extra = args.flatMap((a, i) => {
+    if (a !== '--variant') return [];
+    const { name, pairs } = parseVariant(args[i + 1] ?? '', '--variant');
+    return [{ name, settings: pairs }];
+  });
   fs.mkdirSync(OUT, { recursive: true });
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'event-bench-postgres-'));
   fs.chmodSync(work, 0o755);
@@ -242,16 +224,12 @@ async function main(): Promise<void> {
         log(`${name}: ${m.acknowledged} events acknowledged, ${m.missing} missing in PostgreSQL`);
         st.acknowledged += m.acknowledged;
         st.missing += m.missing;
-        st.shown = await withClient(
+        const [shown] = await query<{ s: string }>(
           pg.adminUrl,
-          async (c) =>
-            (
-              await c.query<{ s: string }>(
-                `SELECT string_agg(name || '=' || current_setting(name), ', ' ORDER BY name) AS s FROM pg_settings WHERE name = ANY($1)`,
-                [fileSettings.map(([n]) => n).concat(st.v.settings.map(([n]) => n))],
-              )
-            ).rows[0]!.s,
+          `SELECT string_agg(name || '=' || current_setting(name), ', ' ORDER BY name) AS s FROM pg_settings WHERE name = ANY($1)`,
+          [fileSettings.map(([n]) => n).concat(st.v.settings.map(([n]) => n))],
         );
+        st.shown = shown!.s;
       } finally {
         for (const stop of stops.splice(mark).reverse())
           await stop().catch((err: Error) => console.error(`bench-postgres: ${err.message}`));

@@ -26,6 +26,7 @@ import { Client } from 'pg';
 import { freePort, portOpen, Running, startAndAwait } from '../tools/stack/process';
 import { imageNodeOptions } from '../tools/stack/service-runtime';
 import { postgresSettings } from '../infra/postgres/settings';
+import { parsePairs, parseVariant } from './args';
 import { clusterCpuMs, cpuMs } from './cpu';
 import { Acks, closedLoop, openLoop, RunResult, Sequence, Target } from './load';
 import { renderMarkdown, BenchReport, CaseRun, evaluateTargets } from './report';
@@ -49,18 +50,10 @@ if (arg('--rounds')) TIMING.rounds = Number(arg('--rounds'));
 if (arg('--round-s')) TIMING.roundS = Number(arg('--round-s'));
 /** `--variant NAME:K=V,K=V`: the service with extra environment settings. */
 const VARIANTS = args
-  .flatMap((a, i) => (a === '--variant' ? [args[i + 1]!] : []))
+  .flatMap((a, i) => (a === '--variant' ? [args[i + 1] ?? ''] : []))
   .map((spec) => {
-    const [name, settings = ''] = spec.split(/:(.*)/s);
-    return {
-      name: name!,
-      env: Object.fromEntries(
-        settings
-          .split(',')
-          .filter(Boolean)
-          .map((kv) => kv.split(/=(.*)/s) as [string, string]),
-      ),
-    };
+    const { name, pairs } = parseVariant(spec, '--variant');
+    return { name, env: Object.fromEntries(pairs) };
   });
 const CONNECTIONS: Record<Shape, number> = { single: 64, batch: 32 };
 /** Rows for the flush-statement comparison (enough for steady state, small enough to hold in memory). */
@@ -180,10 +173,7 @@ async function main(): Promise<void> {
 
   try {
     log('starting PostgreSQL (default durability: fsync and synchronous_commit on) and Redis');
-    const overrides = (arg('--postgres') ?? '')
-      .split(',')
-      .filter(Boolean)
-      .map((kv) => kv.split(/=(.*)/s) as [string, string]);
+    const overrides = parsePairs(arg('--postgres') ?? '', '--postgres');
     const { pg, redis } = await startBenchStores(work, 'bench_template', stops, overrides);
     const postmasterPid = Number(fs.readFileSync(path.join(work, 'postgres', 'data', 'postmaster.pid'), 'utf8').split('\n')[0]);
     const redisPid = Number(/process_id:(\d+)/.exec(execFileSync('redis-cli', ['-u', redis.url, 'info', 'server']).toString())?.[1]);
