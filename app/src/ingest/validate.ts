@@ -56,30 +56,58 @@ function badString(s: string): string | undefined {
   return BAD_CHARS.test(s) ? 'contains a NUL character or an unpaired surrogate' : undefined;
 }
 
-/** Checks a payload without copying it: depth, characters, finite numbers, no `__proto__` keys. */
-export function checkPayload(value: unknown, maxDepth: number, path = 'payload', depth = 1): string | undefined {
+/** A payload problem: what is wrong, and the keys and indexes leading to it, innermost first. */
+interface PayloadProblem {
+  message: string;
+  steps: Array<string | number>;
+}
+
+/**
+ * The first problem in `value`, if any. Allocates nothing while the payload is fine (this runs for every
+ * event): no key arrays, and the path to a problem is only put together once one is found.
+ */
+function payloadProblem(value: unknown, maxDepth: number, depth: number): PayloadProblem | undefined {
   if (typeof value === 'string') {
     const bad = badString(value);
-    return bad && `${path} ${bad}`;
+    return bad === undefined ? undefined : { message: bad, steps: [] };
   }
-  if (typeof value === 'number') return Number.isFinite(value) ? undefined : `${path} is not a finite number`;
+  if (typeof value === 'number') return Number.isFinite(value) ? undefined : { message: 'is not a finite number', steps: [] };
   if (value === null || typeof value !== 'object') return undefined;
-  if (depth > maxDepth) return `${path} is nested deeper than ${maxDepth} levels`;
+  if (depth > maxDepth) return { message: `is nested deeper than ${maxDepth} levels`, steps: [] };
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) {
-      const problem = checkPayload(value[i], maxDepth, `${path}[${i}]`, depth + 1);
-      if (problem) return problem;
+      const problem = payloadProblem(value[i], maxDepth, depth + 1);
+      if (problem) {
+        problem.steps.push(i);
+        return problem;
+      }
     }
     return undefined;
   }
-  for (const key of Object.keys(value)) {
-    if (key === '__proto__') return `${path} has a "__proto__" key`;
+  for (const key in value) {
+    if (!Object.prototype.hasOwnProperty.call(value, key)) continue; // a parsed body's objects have only own keys
+    if (key === '__proto__') return { message: 'has a "__proto__" key', steps: [] };
     const bad = badString(key);
-    if (bad) return `${path} has a key that ${bad}`;
-    const problem = checkPayload((value as Record<string, unknown>)[key], maxDepth, `${path}.${key}`, depth + 1);
-    if (problem) return problem;
+    if (bad !== undefined) return { message: `has a key that ${bad}`, steps: [] };
+    const problem = payloadProblem((value as Record<string, unknown>)[key], maxDepth, depth + 1);
+    if (problem) {
+      problem.steps.push(key);
+      return problem;
+    }
   }
   return undefined;
+}
+
+/** Checks a payload without copying it: depth, characters, finite numbers, no `__proto__` keys. */
+export function checkPayload(value: unknown, maxDepth: number, path = 'payload'): string | undefined {
+  const problem = payloadProblem(value, maxDepth, 1);
+  if (!problem) return undefined;
+  let at = path;
+  for (let i = problem.steps.length - 1; i >= 0; i--) {
+    const step = problem.steps[i]!;
+    at += typeof step === 'number' ? `[${step}]` : `.${step}`;
+  }
+  return `${at} ${problem.message}`;
 }
 
 function zodErrors(error: z.ZodError, index: number | undefined): FieldError[] {
@@ -123,27 +151,28 @@ export function toEventRows(body: unknown, sensorId: string, limits: IngestLimit
   const errors: FieldError[] = [];
   const rows: EventRow[] = [];
   let bytes = 0;
-  const seen = new Set<string>();
+  const seen = items.length > 1 ? new Set<string>() : undefined; // repeated ids within a batch
   const minTs = receivedAt.getTime() - limits.EVENT_MAX_AGE_S * 1000;
   const maxTs = receivedAt.getTime() + limits.EVENT_MAX_FUTURE_S * 1000;
-  items.forEach((item, index) => {
+  for (let index = 0; index < items.length; index++) {
+    const item = items[index];
     const parsed = compiledEventSchema.safeParse(item);
     if (!parsed.success) {
       errors.push(...zodErrors(parsed.error, index));
-      return;
+      continue;
     }
     const { id, type, ts } = parsed.data;
     const payloadValue = (item as { payload: unknown }).payload; // the original, never a copy
     const problem = checkPayload(payloadValue, limits.PAYLOAD_MAX_DEPTH);
     if (problem) {
       errors.push({ index, path: 'payload', message: problem });
-      return;
+      continue;
     }
     const payload = JSON.stringify(payloadValue);
     const payloadBytes = Buffer.byteLength(payload);
     if (payloadBytes > limits.PAYLOAD_MAX_BYTES) {
       errors.push({ index, path: 'payload', message: `payload is larger than ${limits.PAYLOAD_MAX_BYTES} bytes as JSON` });
-      return;
+      continue;
     }
     const time = ts === undefined ? receivedAt.getTime() : Date.parse(ts) + skewMs;
     if (time < minTs || time > maxTs) {
@@ -152,17 +181,17 @@ export function toEventRows(body: unknown, sensorId: string, limits: IngestLimit
         path: 'ts',
         message: `event time ${new Date(time).toISOString()}${skewMs ? ' (after clock-skew correction)' : ''} is outside the accepted window (${limits.EVENT_MAX_AGE_S} s in the past to ${limits.EVENT_MAX_FUTURE_S} s in the future)`,
       });
-      return;
+      continue;
     }
     const eventId = id?.toLowerCase() ?? randomUUID();
-    if (seen.has(eventId)) {
+    if (seen?.has(eventId)) {
       errors.push({ index, path: 'id', message: `id ${eventId} appears more than once in this batch` });
-      return;
+      continue;
     }
-    seen.add(eventId);
+    seen?.add(eventId);
     rows.push({ sensorId, eventId, type, ts: new Date(time), receivedAt, payload });
     bytes += payloadBytes + type.length + ROW_OVERHEAD_BYTES; // `type` is ASCII by its schema
-  });
+  }
   if (errors.length) throw invalid(errors);
   return { rows, bytes };
 }
