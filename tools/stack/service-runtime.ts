@@ -10,16 +10,22 @@ import path from 'node:path';
 const DOCKERFILE = path.join(__dirname, '..', '..', 'app', 'Dockerfile');
 
 /**
- * NODE_OPTIONS as app/Dockerfile's runtime stage sets it. Throws if it is quoted, or if it is missing and no
- * `ifMissing` is given (an older revision's Dockerfile may set none).
+ * NODE_OPTIONS as app/Dockerfile's runtime stage sets it: `NODE_OPTIONS=--flag` or `NODE_OPTIONS="--flag --flag"`.
+ * Throws on any other quoting (single quotes, escapes, `$`: what Docker would expand, this does not), or if it is
+ * missing and no `ifMissing` is given (an older revision's Dockerfile may set none).
  */
 export function imageNodeOptions(dockerfile = fs.readFileSync(DOCKERFILE, 'utf8'), ifMissing?: string): string {
   const runtime = dockerfile.slice(dockerfile.search(/^FROM\s+\S+\s+AS\s+runtime\s*$/im));
-  const env = /^ENV\s.*?\bNODE_OPTIONS=(\S+)/m.exec(runtime);
-  if (!env && ifMissing !== undefined) return ifMissing;
-  if (!env) throw new Error('app/Dockerfile: the runtime stage sets no NODE_OPTIONS (ENV NODE_OPTIONS=--flag …)');
-  if (/["'\\]/.test(env[1]!)) throw new Error(`app/Dockerfile: write NODE_OPTIONS unquoted, one flag (got ${env[1]})`);
-  return env[1]!;
+  const line = /^ENV\s.*?\bNODE_OPTIONS=(.*)$/m.exec(runtime);
+  if (!line && ifMissing !== undefined) return ifMissing;
+  if (!line) throw new Error('app/Dockerfile: the runtime stage sets no NODE_OPTIONS (ENV NODE_OPTIONS=--flag …)');
+  const raw = /^("[^"]*"|[^\s"]+)(?=\s|$)/.exec(line[1]!)?.[1];
+  const value = raw?.startsWith('"') ? raw.slice(1, -1) : raw;
+  if (!value?.trim() || /["'\\$]/.test(value))
+    throw new Error(
+      `app/Dockerfile: write NODE_OPTIONS as --flag or "--flag --flag", without escapes or variables (got NODE_OPTIONS=${line[1]!.trim()})`,
+    );
+  return value.trim().split(/\s+/).join(' ');
 }
 
 /** The environment to start the service with: `env`, plus the image's NODE_OPTIONS unless `env` sets its own (even empty). */
