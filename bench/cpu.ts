@@ -38,3 +38,23 @@ export function machineBusyMs(): number {
   const [, user, nice, system, , , irq, softirq] = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).map(Number);
   return (user! + nice! + system! + irq! + softirq!) * TICK_MS;
 }
+
+/**
+ * Stall time so far from the kernel's pressure stall information (/proc/pressure, µs): time in which some task
+ * waited for a CPU, and time in which every non-idle task waited for I/O. Undefined without PSI.
+ */
+export function pressureUs(): { cpuSome: number; ioFull: number } | undefined {
+  const total = (resource: string, kind: string) => {
+    const line = fs
+      .readFileSync(`/proc/pressure/${resource}`, 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith(`${kind} `));
+    return Number(/total=(\d+)/.exec(line ?? '')?.[1] ?? NaN);
+  };
+  try {
+    const p = { cpuSome: total('cpu', 'some'), ioFull: total('io', 'full') };
+    return Number.isFinite(p.cpuSome) && Number.isFinite(p.ioFull) ? p : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -28,7 +28,7 @@ import { parseVariant } from './args';
 import { clusterCpuMs, cpuMs, machineBusyMs } from './cpu';
 import { Acks, closedLoop, openLoop, RunResult, Sequence, Target } from './load';
 import { startBenchService, startBenchStores } from './service';
-import { missingAcknowledged, query } from './storage';
+import { bgwriter, missingAcknowledged, query } from './storage';
 import { createWorkload, Shape, Workload } from './workload';
 
 const ROOT = path.join(__dirname, '..');
@@ -70,14 +70,6 @@ async function builtInValues(url: string, names: string[]): Promise<Array<[strin
   const missing = names.filter((n) => !rows.some((r) => r.name === n));
   if (missing.length) throw new Error(`PostgreSQL does not know the setting(s) ${missing.join(', ')}`);
   return names.map((n) => [n, rows.find((r) => r.name === n)!.boot_val] as [string, string]);
-}
-
-async function bgwriter(url: string): Promise<{ checkpoints: number; backendBuffers: number }> {
-  const [row] = await query<{ checkpoints: string; backend: string }>(
-    url,
-    'SELECT checkpoints_timed + checkpoints_req AS checkpoints, buffers_backend AS backend FROM pg_stat_bgwriter',
-  );
-  return { checkpoints: Number(row!.checkpoints), backendBuffers: Number(row!.backend) };
 }
 
 /** Samples what client backends wait on once a statement has run for over 15 ms, until `stop()`. */

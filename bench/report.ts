@@ -18,6 +18,11 @@ export interface CaseRun extends RunResult {
   missing?: number;
   partialAcks?: number;
   flush?: { flushes: number; meanRows: number; meanMs: number };
+  /**
+   * Fixed-rate runs: checkpoints that started in the window, and the share of the window in which some task waited
+   * for a CPU, or every task waited for I/O (the kernel's pressure stall information; absent without it).
+   */
+  window?: { checkpoints: number; cpuSomePct?: number; ioFullPct?: number };
 }
 
 export interface Target {
@@ -191,6 +196,12 @@ export function renderMarkdown(report: BenchReport): string {
     `Peak RSS (VmHWM): ${Object.entries(report.peakRssMb)
       .map(([k, v]) => `${k} ${v} MB`)
       .join(', ')}.`,
+    ...report.runs
+      .filter((r) => r.mode === 'fixed' && r.window)
+      .map(
+        (r) =>
+          `Fixed-rate window of ${CASE_LABEL[r.case] ?? r.case}, ${r.shape === 'single' ? 'single events' : '100-event batches'}: slowest request ${round(r.maxMs ?? NaN)} ms, ${r.over50Ms} of ${r.requests} over 50 ms; ${r.window!.checkpoints} checkpoint(s); stalls (share of the window): some task waiting for a CPU ${r.window!.cpuSomePct ?? 'n/a'} %, every task waiting for I/O ${r.window!.ioFullPct ?? 'n/a'} %.`,
+      ),
     ...report.runs
       .filter((r) => r.flush)
       .map(

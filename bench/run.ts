@@ -27,11 +27,11 @@ import { freePort, portOpen, Running, startAndAwait } from '../tools/stack/proce
 import { imageNodeOptions } from '../tools/stack/service-runtime';
 import { postgresSettings } from '../infra/postgres/settings';
 import { parsePairs, parseVariant } from './args';
-import { clusterCpuMs, cpuMs } from './cpu';
+import { clusterCpuMs, cpuMs, pressureUs } from './cpu';
 import { Acks, closedLoop, openLoop, RunResult, Sequence, Target } from './load';
 import { renderMarkdown, BenchReport, CaseRun, evaluateTargets } from './report';
 import { startBenchService, startBenchStores } from './service';
-import { copyFromCsv, exportCsv, flushRows, loadRows, missingAcknowledged, query } from './storage';
+import { bgwriter, copyFromCsv, exportCsv, flushRows, loadRows, missingAcknowledged, query } from './storage';
 import { createWorkload, Shape, Workload } from './workload';
 
 const ROOT = path.join(__dirname, '..');
@@ -75,6 +75,7 @@ function cpuSnapshot(serverPid: number, postmasterPid: number, redisPid: number)
 }
 
 const load1 = () => Math.round(os.loadavg()[0]! * 100) / 100;
+const round1 = (x: number) => Math.round(x * 10) / 10;
 
 async function createDatabase(adminUrl: string, name: string, template: string): Promise<void> {
   const client = new Client({ connectionString: adminUrl });
@@ -358,13 +359,28 @@ async function main(): Promise<void> {
       });
       log(`  warm-up: ${fmt(warm)}`);
       log(`service ${shape}: fixed rate ${rate} req/s for ${TIMING.fixedS} s, open loop`);
+      // What else went on in the window, to tell a slow window's cause: checkpoints, and the machine's stall time.
+      const [bgBefore, pressureBefore, windowStart] = [await bgwriter(pg.adminUrl), pressureUs(), Date.now()];
       const fixed = await openLoop(serviceCase.target, serviceCase.workload, serviceCase.seq, fixedAcks, {
         rate,
         durationS: TIMING.fixedS,
         maxSockets: 256,
       });
-      log(`  ${fmt(fixed)}`);
-      record('service', shape, 'fixed', fixed, await check('service', serviceCase.checked!.sensorId, serviceCase.workload, fixedAcks));
+      const [bgAfter, pressureAfter, windowMs] = [await bgwriter(pg.adminUrl), pressureUs(), Date.now() - windowStart];
+      const stallPct = (key: 'cpuSome' | 'ioFull') =>
+        pressureBefore && pressureAfter ? round1((pressureAfter[key] - pressureBefore[key]) / 10 / windowMs) : undefined;
+      const window = {
+        checkpoints: bgAfter.checkpoints - bgBefore.checkpoints,
+        cpuSomePct: stallPct('cpuSome'),
+        ioFullPct: stallPct('ioFull'),
+      };
+      log(
+        `  ${fmt(fixed)}; slowest ${Math.round(fixed.maxMs ?? NaN)} ms, ${fixed.over50Ms} over 50 ms; ${window.checkpoints} checkpoint(s), stalls: CPU ${window.cpuSomePct ?? '?'} %, I/O ${window.ioFullPct ?? '?'} %`,
+      );
+      record('service', shape, 'fixed', fixed, {
+        ...(await check('service', serviceCase.checked!.sensorId, serviceCase.workload, fixedAcks)),
+        window,
+      });
     }
     peakRss.bare = peakRssMb(bare.proc.child.pid!);
     peakRss.naive = peakRssMb(naive.proc.child.pid!);
