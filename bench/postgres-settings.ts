@@ -149,7 +149,7 @@ async function main(): Promise<void> {
       const sessionStops: Array<() => Promise<void>> = [];
       const mark = stops.length;
       try {
-        const { pg, redis } = await startBenchStores(dir, 'events', sessionStops, st.v.settings);
+        const { pg, redis, postmasterPid } = await startBenchStores(dir, 'events', sessionStops, st.v.settings);
         stops.push(...sessionStops);
         if (!builtIn) {
           builtIn = await builtInValues(
@@ -170,7 +170,6 @@ async function main(): Promise<void> {
         });
         stops.push(() => svc.proc.stop(15000));
         const sensor = await svc.newSensor('bench-postgres');
-        const postmasterPid = Number(fs.readFileSync(path.join(dir, 'postgres', 'data', 'postmaster.pid'), 'utf8').split('\n')[0]);
         const target: Target = { url: svc.url, headers: { authorization: `Bearer ${sensor.token}` } };
         const workload: Workload = createWorkload(SHAPE, ts);
         const seq: Sequence = { next: 0 };

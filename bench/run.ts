@@ -175,8 +175,7 @@ async function main(): Promise<void> {
   try {
     log('starting PostgreSQL (default durability: fsync and synchronous_commit on) and Redis');
     const overrides = parsePairs(arg('--postgres') ?? '', '--postgres');
-    const { pg, redis } = await startBenchStores(work, 'bench_template', stops, overrides);
-    const postmasterPid = Number(fs.readFileSync(path.join(work, 'postgres', 'data', 'postmaster.pid'), 'utf8').split('\n')[0]);
+    const { pg, redis, postmasterPid } = await startBenchStores(work, 'bench_template', stops, overrides);
     const redisPid = Number(/process_id:(\d+)/.exec(execFileSync('redis-cli', ['-u', redis.url, 'info', 'server']).toString())?.[1]);
     const dbUrl = (name: string) => pg.url.replace(/\/bench_template$/, `/${name}`);
     for (const db of ['naive', 'service', 'before', 'copy_ceiling', 'flush_copy', 'flush_dedupe', 'flush_plain'])

@@ -1,4 +1,5 @@
 /** The built service as a child process, configured the way every benchmark runs it, and the stores it uses. */
+import fs from 'node:fs';
 import path from 'node:path';
 import { runMigrations } from '../app/src/db/migrate';
 import { freePort, httpOk, Running, startAndAwait } from '../tools/stack/process';
@@ -8,7 +9,7 @@ import { PostgresServer, RedisServer } from '../tools/stack/services';
 /**
  * PostgreSQL with its default (production) durability, fsync and synchronous_commit on, and Redis, each
  * our own on a free loopback port under `work`, with the migrations applied to `database`. Their stops
- * go onto `stops`, PostgreSQL's first.
+ * go onto `stops`, PostgreSQL's first. Also returns the postmaster's pid.
  */
 export async function startBenchStores(
   work: string,
@@ -24,7 +25,9 @@ export async function startBenchStores(
   await redis.start();
   stops.push(() => redis.stop());
   await runMigrations(pg.url, { quiet: true });
-  return { pg, redis };
+  // The cluster's CPU is counted from its postmaster down (bench/cpu.ts, clusterCpuMs).
+  const postmasterPid = Number(fs.readFileSync(path.join(work, 'postgres', 'data', 'postmaster.pid'), 'utf8').split('\n')[0]);
+  return { pg, redis, postmasterPid };
 }
 
 export interface BenchService {

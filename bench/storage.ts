@@ -38,7 +38,6 @@ export async function query<T extends Record<string, unknown>>(url: string, sql:
   }
 }
 
-/** Acknowledged events whose rows are not in the database (must be 0), and acks that reported duplicates. */
 /** Checkpoints so far (timed and requested) and pages client backends wrote out themselves, from pg_stat_bgwriter. */
 export async function bgwriter(url: string): Promise<{ checkpoints: number; backendBuffers: number }> {
   const [row] = await query<{ checkpoints: string; backend: string }>(
@@ -48,6 +47,7 @@ export async function bgwriter(url: string): Promise<{ checkpoints: number; back
   return { checkpoints: Number(row!.checkpoints), backendBuffers: Number(row!.backend) };
 }
 
+/** Acknowledged events whose rows are not in the database (must be 0), and acks that reported duplicates. */
 export async function missingAcknowledged(url: string, sensorId: string, workload: Workload, acks: Acks) {
   const rows = await query<{ seq: number; n: string }>(
     url,
