@@ -41,7 +41,12 @@ export function buildApp(config: Config, logger: Logger) {
   const auth = createAuthenticator(pool, config.ADMIN_TOKEN, { ttlMs: config.SENSOR_CACHE_TTL_MS, max: config.SENSOR_CACHE_MAX });
   const limiter = new SensorRateLimiter(
     redis,
-    { points: config.RATE_LIMIT_EVENTS, durationS: config.RATE_LIMIT_WINDOW_S, block: rateLimitBlock(config) },
+    {
+      points: config.RATE_LIMIT_EVENTS,
+      durationS: config.RATE_LIMIT_WINDOW_S,
+      block: rateLimitBlock(config),
+      retryMs: config.READY_PROBE_INTERVAL_MS,
+    },
     () => ingestMetrics.rateLimitFallback.inc(),
     logger,
   );

@@ -112,7 +112,7 @@ export const settings = {
   READY_PROBE_INTERVAL_MS: setting({
     schema: int(100, 60_000),
     default: '1000',
-    doc: 'PostgreSQL and Redis are probed this often, on a connection of their own; /readyz and /metrics serve the last result.',
+    doc: 'PostgreSQL and Redis are probed this often, on a connection of their own; /readyz and /metrics serve the last result. After a failed Redis call the rate limiter asks Redis again at most this often (in between, it limits in-process).',
   }),
   BODY_LIMIT_BYTES: setting({
     schema: int(1024, 64 * 1024 * 1024),

@@ -165,7 +165,17 @@ export class RedisServer {
   async stop(): Promise<void> {
     const proc = this.proc;
     this.proc = undefined;
+    proc?.child.kill('SIGCONT'); // a paused server would not act on SIGTERM
     await proc?.stop(5000);
+  }
+
+  /** SIGSTOP: the stalled server keeps its connections open and answers nothing (worse for clients than a dead one). */
+  pause(): void {
+    this.proc?.child.kill('SIGSTOP');
+  }
+
+  resume(): void {
+    this.proc?.child.kill('SIGCONT');
   }
 }
 

@@ -9,7 +9,10 @@
  * refused up to (instances − 1) × RATE_LIMIT_BLOCK units early.
  *
  * When Redis is down or slow the decision is taken in-process instead (fail open, per instance, the
- * full limit each): Redis trouble never stops ingest.
+ * full limit each): Redis trouble never stops ingest. A circuit breaker keeps that fast: after a failed
+ * reservation, every decision is taken in-process until one probe, at most one per `retryMs`, gets an
+ * answer from Redis. A stalled Redis (no answers, connection open) then costs one command timeout per
+ * `retryMs`, paid by one request, instead of one per request.
  */
 import type { Redis } from 'ioredis';
 import type { Config } from '../config';
@@ -71,10 +74,13 @@ export class SensorRateLimiter {
   private readonly block: number;
   private nextSweep = 0;
   private lastWarn = 0;
+  /** The breaker: 0 while Redis answers; after a failure, when the next probe may ask it. */
+  private redisRetryAt = 0;
+  private probing = false;
 
   constructor(
     redis: Redis,
-    private readonly opts: { points: number; durationS: number; block: number },
+    private readonly opts: { points: number; durationS: number; block: number; retryMs: number },
     private readonly onFallback: () => void,
     private readonly logger: Logger,
   ) {
@@ -88,6 +94,7 @@ export class SensorRateLimiter {
   async consume(sensorId: string, points: number, now = Date.now()): Promise<RateDecision> {
     const bucket = this.bucket(sensorId, now);
     while (bucket.available < points && !bucket.exhausted) {
+      if (this.redisRetryAt !== 0 && !this.takeProbe()) return this.local(bucket, points, now);
       if (bucket.reserving) await bucket.reserving;
       else {
         const need = Math.max(this.block, points - bucket.available);
@@ -132,10 +139,19 @@ export class SensorRateLimiter {
     return b;
   }
 
+  /** While the breaker is open: true for the one request that may probe Redis now. */
+  private takeProbe(): boolean {
+    if (this.probing || Date.now() < this.redisRetryAt) return false;
+    this.probing = true;
+    return true;
+  }
+
   /** Reserves up to `units` from the shared counter; false when Redis could not be asked. */
   private async reserve(sensorId: string, bucket: Bucket, units: number): Promise<boolean> {
     try {
       const [after, ttlMs] = await this.redis.reserveBudget(`rl:sensor:${sensorId}`, units, this.windowMs);
+      this.redisRetryAt = 0;
+      this.probing = false;
       const endsAt = Date.now() + ttlMs;
       if (after === units && endsAt > bucket.endsAt) {
         // The shared window ended before this bucket thought: a new one started with this reservation.
@@ -148,7 +164,8 @@ export class SensorRateLimiter {
       if (granted < units) bucket.exhausted = true;
       return true;
     } catch (err) {
-      this.onFallback();
+      this.redisRetryAt = Date.now() + this.opts.retryMs;
+      this.probing = false;
       if (Date.now() - this.lastWarn > 10000) {
         this.lastWarn = Date.now();
         this.logger.warn({ err: (err as Error)?.message ?? String(err) }, 'Redis rate limiter unavailable; limiting in-process');
@@ -159,6 +176,7 @@ export class SensorRateLimiter {
 
   /** The in-process decision while Redis is unavailable: the full limit, on this instance alone. */
   private local(bucket: Bucket, points: number, now: number): RateDecision {
+    this.onFallback();
     const allowed = bucket.spent + points <= this.opts.points;
     if (allowed) bucket.spent += points;
     return {
