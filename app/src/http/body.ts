@@ -1,4 +1,4 @@
-/** JSON bodies only, size-limited before parsing (gzip/deflate bodies are limited after inflating). */
+/** JSON bodies only, size-limited before parsing (gzip, deflate, br and zstd bodies are limited after decoding). */
 import express, { NextFunction, Request, Response } from 'express';
 import { AppError } from './errors';
 

@@ -31,6 +31,9 @@ const BODY_PARSER_ERRORS: Record<string, [number, string, string]> = {
   'stream.encoding.set': [500, 'internal_error', 'internal error'],
 };
 
+/** Codes of Node's decoders: zlib (gzip, deflate) `Z_*`, brotli `ERR__ERROR_*`, zstd `ZSTD_error_*`. */
+const DECODER_ERROR = /^(Z_|ERR__ERROR_|ZSTD_error_)/;
+
 function isPostgresError(err: unknown): err is { code: string; severity: string } {
   const e = err as { code?: unknown; severity?: unknown } | undefined;
   return typeof e?.code === 'string' && typeof e.severity === 'string';
@@ -43,9 +46,9 @@ export function toAppError(err: unknown): AppError {
     const [status, code, message] = BODY_PARSER_ERRORS[type];
     return new AppError(status, code, message);
   }
-  // Inflating a body that is not what its Content-Encoding says (zlib errors carry no `type`).
+  // Decoding a body that is not what its Content-Encoding says (zlib errors carry no `type`, only their library's code).
   const code = (err as { code?: unknown })?.code;
-  if (typeof code === 'string' && code.startsWith('Z_')) {
+  if (typeof code === 'string' && DECODER_ERROR.test(code)) {
     return new AppError(400, 'invalid_body_encoding', 'the body could not be decoded with its Content-Encoding');
   }
   // The router's own client errors, such as a path parameter that is not valid percent-encoding.
