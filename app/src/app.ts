@@ -8,7 +8,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import express, { Express } from 'express';
-import { Gauge } from 'prom-client';
+import { Counter, Gauge } from 'prom-client';
 import type { Config } from './config';
 import { createPool } from './db/pool';
 import { createRedis } from './db/redis';
@@ -25,6 +25,7 @@ import { Ingest } from './ingest/ingest';
 import { createIngestMetrics, registerPoolMetrics } from './ingest/metrics';
 import { rateLimitBlock, SensorRateLimiter } from './ingest/rate-limit';
 import { accessLog } from './observability/access-log';
+import { LogBudget } from './observability/log-budget';
 import { maskInUrls, type Logger } from './observability/logger';
 import { createMetrics, httpMetricsMiddleware } from './observability/metrics';
 
@@ -78,11 +79,18 @@ export function buildApp(config: Config, logger: Logger) {
     },
   });
 
+  const suppressedLines = new Counter({
+    name: 'log_lines_suppressed_total',
+    help: 'Log lines of client errors (4xx access lines, malformed HTTP) not written: over LOG_CLIENT_ERRORS_PER_S.',
+    registers: [metrics.registry],
+  });
+  const clientErrorLines = new LogBudget(config.LOG_CLIENT_ERRORS_PER_S, () => suppressedLines.inc());
+
   maskInUrls(config.ADMIN_TOKEN);
   const app: Express = express();
   app.disable('x-powered-by');
   app.set('trust proxy', false);
-  app.use(accessLog(logger));
+  app.use(accessLog(logger, clientErrorLines));
   app.use(httpMetricsMiddleware(metrics));
   app.use((_req, res, next) => {
     if (state.shuttingDown) res.setHeader('Connection', 'close');
@@ -126,7 +134,7 @@ export function buildApp(config: Config, logger: Logger) {
   app.use(notFound);
   app.use(errorMiddleware(logger));
 
-  return { app, metrics, ingestMetrics, batcher, pool, readPool, redis, probe, state };
+  return { app, metrics, ingestMetrics, batcher, pool, readPool, redis, probe, state, clientErrorLines };
 }
 
 /** Errors Node's HTTP parser raises before Express sees a request, as [status, code, message]. */
@@ -139,14 +147,15 @@ const CLIENT_ERRORS: Record<string, [number, string, string]> = {
  * Answers malformed, oversized or too-slow requests with the same JSON error body as every other
  * error (Node's default is a bare status line), then closes the connection.
  */
-function answerClientError(logger: Logger) {
+function answerClientError(logger: Logger, lines: LogBudget) {
   return (err: NodeJS.ErrnoException, socket: Duplex): void => {
-    if (err.code === 'ECONNRESET' || !socket.writable) {
+    // The client went away (reset, or closed before its headers ended): nobody to answer, nothing worth a line.
+    if (err.code === 'ECONNRESET' || err.code === 'HPE_INVALID_EOF_STATE' || !socket.writable) {
       socket.destroy();
       return;
     }
     const [status, code, message] = CLIENT_ERRORS[err.code ?? ''] ?? [400, 'bad_request', 'the request is not valid HTTP'];
-    logger.warn({ code, err: err.code }, message);
+    if (lines.take()) logger.warn({ code, err: err.code }, message);
     // Node's own rule: never write over a response that has started (its in-flight response is `_httpMessage`).
     const inFlight = (socket as Duplex & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
     if (!inFlight?.headersSent) {
@@ -177,7 +186,7 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
   }
   // Node enforces the header/request timeouts on a timer (30 s by default): check every second so they hold.
   const server = http.createServer({ connectionsCheckingInterval: 1000 }, parts.app);
-  server.on('clientError', answerClientError(logger));
+  server.on('clientError', answerClientError(logger, parts.clientErrorLines));
   server.headersTimeout = config.HTTP_HEADERS_TIMEOUT_MS;
   server.requestTimeout = config.HTTP_REQUEST_TIMEOUT_MS;
   server.keepAliveTimeout = config.HTTP_KEEPALIVE_TIMEOUT_MS;

@@ -82,6 +82,11 @@ export const settings = {
     default: 'info',
     doc: 'pino log level.',
   }),
+  LOG_CLIENT_ERRORS_PER_S: setting({
+    schema: int(0, 100_000),
+    default: '10',
+    doc: 'Most log lines per second about client errors (4xx access lines, malformed HTTP), in bursts of as many; the rest are counted in log_lines_suppressed_total.',
+  }),
   SHUTDOWN_GRACE_MS: setting({
     schema: ms,
     default: '10000',

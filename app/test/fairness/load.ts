@@ -2,7 +2,12 @@
  * Load for the fairness tests: a few loops on loopback, each sending one request after another until
  * a deadline. Tests compare counts and statuses of two phases of the same run, never absolute times.
  */
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import readline from 'node:readline';
+import { sleep } from '../../../tools/stack/process';
 import { postEvents } from '../helpers';
+import type { AttackPlan } from './attacker';
 
 export interface Outcome {
   status: number;
@@ -40,4 +45,64 @@ export function statusCounts(outcomes: Outcome[]): Record<number, number> {
 export function median(outcomes: Outcome[]): number {
   const sorted = outcomes.map((o) => o.ms).sort((a, b) => a - b);
   return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
+}
+
+export interface Attack {
+  /** The legit sensor's requests started while no attack ran. */
+  baseline: Outcome[];
+  /** Its requests started while the attack ran. */
+  legit: Outcome[];
+  /** The attacker's answers by status (0: no HTTP answer). */
+  attack: Record<string, number>;
+}
+
+/**
+ * A legit loop that runs throughout, and an attacker process that attacks in every other window of
+ * `windowMs` (`rounds` times): the legit sensor's requests under attack are compared with its requests
+ * between the attacks of the same run, so a machine that slows down for a while slows both alike.
+ */
+export async function underAttack(opts: {
+  legit: () => Promise<number>;
+  attack: AttackPlan;
+  rounds?: number;
+  windowMs?: number;
+}): Promise<Attack> {
+  const rounds = opts.rounds ?? 3;
+  const windowMs = opts.windowMs ?? 600;
+  const attacker = spawn(process.execPath, ['--import', 'tsx', path.join(__dirname, 'attacker.ts'), JSON.stringify(opts.attack)], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  const lines = readline.createInterface({ input: attacker.stdout! });
+  const next = () => new Promise<string>((resolve) => lines.once('line', resolve));
+  try {
+    if ((await next()) !== 'ready') throw new Error('the attacker did not start');
+    const t0 = Date.now() + 100;
+    const windows = Array.from({ length: rounds }, (_, k) => [t0 + (2 * k + 1) * windowMs, t0 + (2 * k + 2) * windowMs] as const);
+    const result = next();
+    attacker.stdin!.write(`${JSON.stringify(windows)}\n`);
+    const baseline: Outcome[] = [];
+    const legit: Outcome[] = [];
+    await sleep(t0 - Date.now());
+    while (Date.now() < t0 + 2 * rounds * windowMs) {
+      const startedAt = Date.now();
+      const start = performance.now();
+      const status = await opts.legit().catch(() => 0);
+      const attacked = windows.some(([from, to]) => startedAt >= from && startedAt < to);
+      (attacked ? legit : baseline).push({ status, ms: performance.now() - start });
+    }
+    return { baseline, legit, attack: JSON.parse(await result) as Record<string, number> };
+  } finally {
+    lines.close();
+    attacker.kill();
+  }
+}
+
+/** The fairness claim every abuse is held to: the legit sensor is served, the attacker refused with a 4xx. */
+export function expectFair(run: Attack, legitStatus = 202): void {
+  expect(statusCounts(run.legit)).toEqual({ [legitStatus]: run.legit.length });
+  const attackStatuses = Object.keys(run.attack).map(Number);
+  expect(attackStatuses.length).toBeGreaterThan(0);
+  expect(attackStatuses.filter((s) => s < 400 || s >= 500)).toEqual([]);
+  // Shares of the same run, never absolute times: the attack may cost the legit sensor at most half its requests.
+  expect(run.legit.length / run.baseline.length).toBeGreaterThanOrEqual(0.5);
 }

@@ -171,7 +171,14 @@ describe('secrets at rest and in logs', () => {
     await fetch(`${svc.url}/api/v1/sensors/${[...ADMIN_TOKEN].map((c) => `%${c.charCodeAt(0).toString(16)}`).join('')}`, {
       method: 'DELETE',
     });
+    // A sensor token percent-encoded into a path, wholly or only its underscore: decoded before it is redacted.
+    const encoded = [...alice.token].map((c) => `%${c.charCodeAt(0).toString(16)}`).join('');
+    await fetch(`${svc.url}/api/v1/sensors/${encoded}`, { method: 'DELETE' });
+    await fetch(`${svc.url}/api/v1/sensors/${alice.token.replace('_', '%5F')}`, { method: 'DELETE' });
+    await fetch(`${svc.url}/api/v1/sensors/%E0${encoded}`, { method: 'DELETE' });
     const log = svc.logText();
+    expect(log).not.toContain(alice.token.slice(4)); // the token's random part, however it was encoded
+    expect(log).not.toContain(encoded.slice(12));
     expect(log).toContain('/nowhere'); // the requests were logged…
     expect(log).not.toContain(alice.token); // …without the tokens
     expect(log).not.toContain(ADMIN_TOKEN);
