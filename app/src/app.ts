@@ -14,6 +14,7 @@ import { createPool } from './db/pool';
 import { createRedis } from './db/redis';
 import { createAuthenticator } from './http/auth';
 import { BodyGate } from './http/body';
+import type { JsonShapeLimits } from './http/json-shape';
 import { eventsRouter } from './http/events';
 import { DependencyProbe, healthRouter } from './http/health';
 import { errorMiddleware, notFound } from './http/errors';
@@ -117,6 +118,8 @@ export function buildApp(config: Config, logger: Logger) {
       metrics: ingestMetrics,
       bodyLimit: config.BODY_LIMIT_BYTES,
       bodies,
+      bodyShape: bodyShapeLimits(config),
+      bytesPerUnit: config.RATE_LIMIT_BYTES_PER_UNIT,
     }),
   );
   app.use(healthRouter({ probe, isShuttingDown: () => state.shuttingDown }));
@@ -135,6 +138,15 @@ export function buildApp(config: Config, logger: Logger) {
   app.use(errorMiddleware(logger));
 
   return { app, metrics, ingestMetrics, batcher, pool, readPool, redis, probe, state, clientErrorLines };
+}
+
+/**
+ * Bounds of an ingest body before parsing, never tighter than validation: a batch wraps a payload in three
+ * levels (body, `events`, the event), and a payload string within PAYLOAD_MAX_BYTES as JSON may take six
+ * bytes a character as sent (`\u0041`).
+ */
+function bodyShapeLimits(config: Config): JsonShapeLimits {
+  return { maxDepth: config.PAYLOAD_MAX_DEPTH + 3, maxStringBytes: 6 * config.PAYLOAD_MAX_BYTES };
 }
 
 /** Errors Node's HTTP parser raises before Express sees a request, as [status, code, message]. */

@@ -179,6 +179,11 @@ export const settings = {
     default: '',
     doc: 'Units an instance reserves from Redis at once (one round trip per block, not per request); a sensor may be refused up to (instances − 1) × this early. Empty: 1 % of RATE_LIMIT_EVENTS (at least 1), so the error stays 1 % of the limit per extra instance whatever the limit.',
   }),
+  RATE_LIMIT_BYTES_PER_UNIT: setting({
+    schema: int(1024, 64 * 1024 * 1024),
+    default: '16384',
+    doc: 'A request body costs one rate-limit unit per this many bytes (after decompression) when that is more than its events: large bodies with few events are charged for their size.',
+  }),
   INGEST_BODIES_PER_SENSOR: setting({
     schema: int(1, 100_000),
     default: '16',

@@ -1,9 +1,11 @@
 /** JSON bodies only, size-limited before parsing (gzip, deflate, br and zstd bodies are limited after decoding). */
 import express, { NextFunction, Request, Response } from 'express';
 import { AppError } from './errors';
+import { JsonShapeLimits, verifyJsonShape } from './json-shape';
 
-export function jsonBody(limitBytes: number) {
-  const parse = express.json({ limit: limitBytes, strict: false, type: () => true });
+/** With `shape`, nesting and string length are bounded before the body is parsed (json-shape.ts). */
+export function jsonBody(limitBytes: number, shape?: JsonShapeLimits) {
+  const parse = express.json({ limit: limitBytes, strict: false, type: () => true, verify: shape && verifyJsonShape(shape) });
   return (req: Request, res: Response, next: NextFunction): void => {
     const hasBody = req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0;
     if (!hasBody) return next(new AppError(400, 'empty_body', 'the request body is empty; send a JSON object'));

@@ -9,6 +9,7 @@ import type { RateDecision, SensorRateLimiter } from '../ingest/rate-limit';
 import { isoTime, readEventsQuery } from '../ingest/schemas';
 import { Authenticator, currentSensor } from './auth';
 import { BodyGate, jsonBody } from './body';
+import type { JsonShapeLimits } from './json-shape';
 import { AppError, toAppError } from './errors';
 
 /** IETF RateLimit headers on every rate-limited route; Retry-After when refused. */
@@ -68,6 +69,10 @@ export function eventsRouter(deps: {
   metrics: IngestMetrics;
   bodyLimit: number;
   bodies: BodyGate;
+  /** Bounds of nesting and strings, checked before a body is parsed. */
+  bodyShape: JsonShapeLimits;
+  /** A body costs one rate-limit unit per this many bytes (after decoding) when that is more than its events. */
+  bytesPerUnit: number;
 }): Router {
   const router = Router();
 
@@ -85,15 +90,26 @@ export function eventsRouter(deps: {
     next();
   };
 
-  router.post('/api/v1/events', deps.auth.requireSensor, chargeRequest, admitBody, jsonBody(deps.bodyLimit), async (req, res) => {
-    const sensor = currentSensor(res);
-    const events = claimedEvents(req.body);
-    if (events > 1) applyRateLimit(res, await deps.limiter.consume(sensor.sensorId, events - 1));
-    // Validation runs synchronously inside ingest(): once it returns, the body is rows in the bounded queue.
-    const committed = deps.ingest.ingest(sensor.sensorId, req.body);
-    (res.locals.releaseBody as () => void)();
-    res.status(202).json(await committed);
-  });
+  /** Units a read body costs: its events, or its size when that is more (the request paid one already). */
+  const bodyUnits = (res: Response, events: number) => Math.max(events, Math.ceil(Number(res.locals.bodyBytes ?? 0) / deps.bytesPerUnit));
+
+  router.post(
+    '/api/v1/events',
+    deps.auth.requireSensor,
+    chargeRequest,
+    admitBody,
+    jsonBody(deps.bodyLimit, deps.bodyShape),
+    async (req, res) => {
+      const sensor = currentSensor(res);
+      const units = bodyUnits(res, claimedEvents(req.body));
+      res.locals.bodyCharged = true;
+      if (units > 1) applyRateLimit(res, await deps.limiter.consume(sensor.sensorId, units - 1));
+      // Validation runs synchronously inside ingest(): once it returns, the body is rows in the bounded queue.
+      const committed = deps.ingest.ingest(sensor.sensorId, req.body);
+      (res.locals.releaseBody as () => void)();
+      res.status(202).json(await committed);
+    },
+  );
 
   router.get('/api/v1/events', deps.auth.requireSensor, async (req, res) => {
     const sensor = currentSensor(res);
@@ -139,8 +155,12 @@ export function eventsRouter(deps: {
   });
 
   // Count refused ingest requests by reason, then let the app's error middleware answer.
-  router.use((err: unknown, req: Request, _res: Response, next: NextFunction) => {
+  router.use((err: unknown, req: Request, res: Response, next: NextFunction) => {
     if (req.method === 'POST') {
+      // A body read and then refused (not JSON, too deep) still cost its size: charged, never refused for it.
+      if (res.locals.bodyBytes !== undefined && !res.locals.bodyCharged) {
+        void deps.limiter.charge(currentSensor(res).sensorId, bodyUnits(res, 1) - 1);
+      }
       const e = toAppError(err);
       const reason = e.code === 'queue_full' ? 'backpressure' : e.status === 503 ? 'unavailable' : (REJECT_REASON[e.status] ?? 'error');
       deps.metrics.rejected.inc({ reason }, claimedEvents(req.body));

@@ -67,8 +67,8 @@ export async function underAttack(opts: {
   rounds?: number;
   windowMs?: number;
 }): Promise<Attack> {
-  const rounds = opts.rounds ?? 3;
-  const windowMs = opts.windowMs ?? 600;
+  const rounds = opts.rounds ?? 4;
+  const windowMs = opts.windowMs ?? 500;
   const attacker = spawn(process.execPath, ['--import', 'tsx', path.join(__dirname, 'attacker.ts'), JSON.stringify(opts.attack)], {
     stdio: ['pipe', 'pipe', 'inherit'],
   });
@@ -103,6 +103,8 @@ export function expectFair(run: Attack, legitStatus = 202): void {
   const attackStatuses = Object.keys(run.attack).map(Number);
   expect(attackStatuses.length).toBeGreaterThan(0);
   expect(attackStatuses.filter((s) => s < 400 || s >= 500)).toEqual([]);
-  // Shares of the same run, never absolute times: the attack may cost the legit sensor at most half its requests.
-  expect(run.legit.length / run.baseline.length).toBeGreaterThanOrEqual(0.5);
+  // Shares of the same run, never absolute times. The attack may cost the legit sensor at most two thirds of its
+  // requests: on a shared 2-core machine the attacker's own process takes CPU too; the defects this guards against
+  // cost it 80–99 %.
+  expect(run.legit.length / run.baseline.length).toBeGreaterThanOrEqual(1 / 3);
 }
