@@ -36,7 +36,7 @@ export function buildApp(config: Config, logger: Logger) {
   const readPool = createPool(config, logger, { max: config.DB_READ_POOL_MAX, name: 'event-service-reads' });
   const redis = createRedis(config, logger);
   const state = { shuttingDown: false };
-  const ingestMetrics = createIngestMetrics(metrics.registry, config.METRIC_TYPE_LABELS_MAX);
+  const ingestMetrics = createIngestMetrics(metrics.registry, config.METRIC_EVENT_TYPES);
   registerPoolMetrics(metrics.registry, pool, config.DB_POOL_MAX);
   const batcher = new Batcher(batcherOptions(config), (rows) => storeEvents(pool, rows), ingestMetrics, logger);
   const ingest = new Ingest(batcher, config);

@@ -4,6 +4,7 @@
  * `make local` and the Pulumi ConfigMap/Secret keys.
  */
 import { z } from 'zod';
+import { EVENT_TYPE } from './ingest/event-type';
 
 interface Setting<T extends z.ZodType> {
   schema: T;
@@ -194,10 +195,18 @@ export const settings = {
     default: '64',
     doc: 'Request bodies in flight at once on this instance, all sensors together; more get 503 (memory bound: this × BODY_LIMIT_BYTES).',
   }),
-  METRIC_TYPE_LABELS_MAX: setting({
-    schema: int(0, 1000),
-    default: '50',
-    doc: 'Distinct event types that get their own metric label; later ones are counted as `other`.',
+  METRIC_EVENT_TYPES: setting({
+    schema: z
+      .string()
+      .transform((v) =>
+        v
+          .split(',')
+          .map((t) => t.trim())
+          .filter(Boolean),
+      )
+      .pipe(z.array(z.string().max(64).regex(EVENT_TYPE, 'each type must be letters, digits and _ . : - only')).max(200)),
+    default: '',
+    doc: 'Comma-separated event types (at most 200) that get their own `type` label on events_ingested_total; every other type is counted as `other`, so sensors never choose label values.',
   }),
   RETENTION_DAYS: setting({
     schema: int(1, 3650),

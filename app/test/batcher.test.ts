@@ -34,7 +34,7 @@ function batcherWith(overrides: Record<string, string> = {}) {
       flushes.push(rows.length);
       return storeEvents(pool, rows);
     },
-    createIngestMetrics(registry, 10),
+    createIngestMetrics(registry, ['a', 'b', 'c']),
     createLogger('silent'),
   );
   return { batcher, flushes, registry };

@@ -6,7 +6,7 @@ let sensor: CreatedSensor;
 const db = () => process.env.TEST_DATABASE_URL as string;
 
 beforeAll(async () => {
-  svc = await startTestService();
+  svc = await startTestService({ METRIC_EVENT_TYPES: 'metric_probe' });
 });
 afterAll(async () => {
   await svc.shutdown();

@@ -4,11 +4,12 @@ import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 
 export const OTHER_TYPE = 'other';
 
-export function createIngestMetrics(registry: Registry, typeLabelsMax: number) {
+/** `labelledTypes`: the operator's list of event types with a label of their own (METRIC_EVENT_TYPES). */
+export function createIngestMetrics(registry: Registry, labelledTypes: readonly string[]) {
   const registers = [registry];
   const ingested = new Counter({
     name: 'events_ingested_total',
-    help: 'Events stored, by type (after the first METRIC_TYPE_LABELS_MAX types, counted as "other").',
+    help: 'Events stored, by type (the types listed in METRIC_EVENT_TYPES; every other type is counted as "other").',
     labelNames: ['type'] as const,
     registers,
   });
@@ -68,7 +69,7 @@ export function createIngestMetrics(registry: Registry, typeLabelsMax: number) {
     registers,
   });
 
-  const knownTypes = new Set<string>();
+  const knownTypes = new Set(labelledTypes);
   return {
     ingested,
     rejected,
@@ -81,9 +82,8 @@ export function createIngestMetrics(registry: Registry, typeLabelsMax: number) {
     observeQueue(fn: () => { rows: number; bytes: number }) {
       queueState = fn;
     },
-    /** Bounded label set: the first `typeLabelsMax` types seen get a label of their own. */
+    /** Bounded label set, chosen by the operator: a sensor sending made-up types cannot take label values. */
     countIngested(type: string, count = 1) {
-      if (!knownTypes.has(type) && knownTypes.size < typeLabelsMax) knownTypes.add(type);
       ingested.inc({ type: knownTypes.has(type) ? type : OTHER_TYPE }, count);
     },
   };

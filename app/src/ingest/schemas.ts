@@ -4,10 +4,9 @@
  */
 import { extendZodWithOpenApi } from '@asteasolutions/zod-to-openapi';
 import { z } from 'zod';
+import { EVENT_TYPE } from './event-type';
 
 extendZodWithOpenApi(z);
-
-export const EVENT_TYPE = /^[A-Za-z0-9_.:-]+$/;
 
 export const isoTime = z.iso.datetime({ offset: true }).openapi({ example: '2026-11-26T12:00:00.000Z' });
 
