@@ -14,10 +14,11 @@ afterAll(async () => {
 });
 
 describe('request ids', () => {
-  it('when a well-formed X-Request-Id comes in, then it is returned and on every log line of the request', async () => {
-    const id = `test-${Date.now()}`;
-    const res = await fetch(`${svc.url}/version`, { headers: { 'X-Request-Id': id } });
-    expect(res.headers.get('x-request-id')).toBe(id);
+  it('when a well-formed X-Request-Id comes in, then it is returned with a suffix of its own and on every log line of the request', async () => {
+    const sent = `test-${Date.now()}`;
+    const res = await fetch(`${svc.url}/version`, { headers: { 'X-Request-Id': sent } });
+    const id = res.headers.get('x-request-id')!;
+    expect(id).toMatch(new RegExp(`^${sent}\\.[0-9a-f]{8}$`));
     const lines = svc.logs().filter((l) => (l.req as { id?: string } | undefined)?.id === id);
     expect(lines.length).toBeGreaterThanOrEqual(1);
     expect(lines.every((l) => l.msg === 'request completed')).toBe(true);
@@ -26,10 +27,10 @@ describe('request ids', () => {
   it('when a request carries its token in the header and pasted into the URL, then its access line holds the fixed fields and neither copy of the token', async () => {
     // The access line is written without the logger's redaction (it costs 8 µs a line): its fields must be safe by construction.
     const sensor = await createSensor(svc.url);
-    const id = `token-test-${Date.now()}`;
     const res = await fetch(`${svc.url}/api/v1/events?limit=5&token=${sensor.token}`, {
-      headers: { ...bearer(sensor.token), 'X-Request-Id': id, Cookie: `session=${ADMIN_TOKEN}` },
+      headers: { ...bearer(sensor.token), 'X-Request-Id': `token-test-${Date.now()}`, Cookie: `session=${ADMIN_TOKEN}` },
     });
+    const id = res.headers.get('x-request-id');
     expect(res.status).toBe(400); // unknown query parameters
     const lines = svc.logs().filter((l) => (l.req as { id?: string } | undefined)?.id === id);
     const access = lines.filter((l) => l.msg === 'request completed');
@@ -42,6 +43,14 @@ describe('request ids', () => {
     const text = JSON.stringify(lines); // the access line, and the request's other lines (written with redaction)
     expect(text).not.toContain(sensor.token);
     expect(text).not.toContain(ADMIN_TOKEN);
+  });
+
+  it('when two requests carry the same X-Request-Id, then each gets an id of its own', async () => {
+    const headers = { 'X-Request-Id': 'reused-id' };
+    const [a, b] = [await fetch(`${svc.url}/version`, { headers }), await fetch(`${svc.url}/version`, { headers })];
+    expect(a.headers.get('x-request-id')).toMatch(/^reused-id\./);
+    expect(b.headers.get('x-request-id')).toMatch(/^reused-id\./);
+    expect(a.headers.get('x-request-id')).not.toBe(b.headers.get('x-request-id'));
   });
 
   it('when the incoming id is malformed or absent, then a fresh UUID is generated', async () => {

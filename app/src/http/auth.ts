@@ -13,7 +13,8 @@ import { AppError } from './errors';
 export const TOKEN_PREFIX = 'evs_';
 /** 32 random bytes, base64url: 43 characters. */
 const SENSOR_TOKEN = /^evs_[A-Za-z0-9_-]{43}$/;
-const BEARER = /^Bearer ([\x21-\x7e]{1,512})$/;
+/** The scheme is case-insensitive (RFC 7235 section 2.1): `bearer` and `BEARER` are Bearer too. */
+const BEARER = /^bearer +([\x21-\x7e]{1,512})$/i;
 
 export function newSensorToken(): string {
   return TOKEN_PREFIX + randomBytes(32).toString('base64url');
@@ -25,9 +26,18 @@ export function hashToken(token: string): Buffer {
 
 const unauthorized = (code: string, message: string) => new AppError(401, code, message, undefined, { 'WWW-Authenticate': 'Bearer' });
 
+/** Node keeps the first of repeated Authorization headers; a proxy in front may read the last: refuse the ambiguity. */
+function authorizationHeaders(req: Request): number {
+  let count = 0;
+  for (let i = 0; i < req.rawHeaders.length; i += 2)
+    if (req.rawHeaders[i]!.length === 13 && req.rawHeaders[i]!.toLowerCase() === 'authorization') count++;
+  return count;
+}
+
 function bearerToken(req: Request): string {
   const header = req.headers.authorization;
   if (!header) throw unauthorized('missing_token', 'an Authorization: Bearer <token> header is required');
+  if (authorizationHeaders(req) > 1) throw new AppError(400, 'duplicate_authorization', 'send one Authorization header, not several');
   const match = BEARER.exec(header);
   if (!match) throw unauthorized('malformed_token', 'the Authorization header must be "Bearer <token>"');
   return match[1]!;

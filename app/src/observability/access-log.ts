@@ -12,7 +12,7 @@ import { loggableUrl, type Logger } from './logger';
 
 declare module 'node:http' {
   interface IncomingMessage {
-    /** The request id: the caller's X-Request-Id when it looks like one, else a new UUID (set by accessLog). */
+    /** The request id: the caller's X-Request-Id, suffixed, when it looks like one, else a new UUID (set by accessLog). */
     id: string;
   }
 }
@@ -41,7 +41,8 @@ export function accessLog(logger: Logger, clientErrors: LogBudget) {
   const lines = logger.child({}, { redact: [] });
   return (req: Request, res: Response, next: NextFunction): void => {
     const incoming = req.headers['x-request-id'];
-    const id = typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
+    // An incoming id is suffixed: a client reusing one (or another client's) never makes two requests share an id.
+    const id = typeof incoming === 'string' && REQUEST_ID.test(incoming) ? `${incoming}.${randomUUID().slice(0, 8)}` : randomUUID();
     req.id = id;
     res.setHeader('X-Request-Id', id);
     const path = req.url.split('?', 1)[0]!;

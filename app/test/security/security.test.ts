@@ -78,6 +78,9 @@ describe('auth matrix over every route', () => {
     ['a revoked sensor token', () => bearer(revoked.token), [403, 'token_revoked'], [403, 'forbidden']],
     ['the admin token', () => bearer(ADMIN_TOKEN), [403, 'forbidden'], 'ok'],
     ['a sensor token', () => bearer(alice.token), 'ok', [403, 'forbidden']],
+    // The scheme is case-insensitive (RFC 7235).
+    ['a sensor token after "bearer"', () => ({ Authorization: `bearer ${alice.token}` }), 'ok', [403, 'forbidden']],
+    ['the admin token after "BEARER"', () => ({ Authorization: `BEARER ${ADMIN_TOKEN}` }), [403, 'forbidden'], 'ok'],
   ];
 
   it.each(credentials.map(([name, ...rest]) => [name, ...rest] as const))(
