@@ -118,6 +118,7 @@ export function buildApp(config: Config, logger: Logger) {
       metrics: ingestMetrics,
       bodyLimit: config.BODY_LIMIT_BYTES,
       bodies,
+      databaseDown: () => !probe.current().postgres,
       bodyShape: bodyShapeLimits(config),
       bytesPerUnit: config.RATE_LIMIT_BYTES_PER_UNIT,
     }),

@@ -116,8 +116,9 @@ describe('PostgreSQL outage', () => {
       const other = await fetch(`${svc.url}/api/v1/sensor`, { headers: { Authorization: `Bearer evs_${'B'.repeat(43)}` } });
       expect(other.status).toBe(503);
       await pg.start();
-      expect((await postEvents(svc.url, s.token, ev(2))).status).toBe(202);
+      // Ingest follows readiness: it refuses at once while the probe finds PostgreSQL down, and serves once it does not.
       await waitFor('/readyz to be 200 again', async () => (await getJson(`${svc.url}/readyz`)).status === 200, 5000, 100);
+      expect((await postEvents(svc.url, s.token, ev(2))).status).toBe(202);
     } finally {
       await svc.shutdown();
       await pg.stop();

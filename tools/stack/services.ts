@@ -46,6 +46,15 @@ export interface PostgresOptions {
   servicePassword?: string;
 }
 
+/** Signals a process that may have exited meanwhile (a backend ending between listing and signalling). */
+function signal(pid: number, name: NodeJS.Signals): void {
+  try {
+    process.kill(pid, name);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
+  }
+}
+
 /** A PostgreSQL cluster of our own that can be stopped and started again on the same port. */
 export class PostgresServer {
   /** The owner's connection: migrations, maintenance, test assertions. */
@@ -57,6 +66,7 @@ export class PostgresServer {
   private readonly dataDir: string;
   private readonly logFile: string;
   private readonly identity = postgresIdentity();
+  private paused = false;
 
   constructor(private readonly opts: PostgresOptions) {
     this.dataDir = path.join(opts.dir, 'data');
@@ -108,6 +118,7 @@ export class PostgresServer {
 
   /** Fast shutdown (SIGINT): open sessions are ended, as a real outage would. */
   async stop(): Promise<void> {
+    this.resume(); // a paused postmaster would not act on SIGINT
     const proc = this.proc;
     this.proc = undefined;
     if (!proc || proc.child.exitCode !== null) return;
@@ -117,6 +128,38 @@ export class PostgresServer {
 
   get running(): boolean {
     return this.proc !== undefined && this.proc.child.exitCode === null;
+  }
+
+  /** SIGSTOP to the postmaster and each of its processes: connections stay open and nothing answers (a full stall). */
+  pause(): void {
+    this.paused = true;
+    for (const pid of this.processes()) signal(pid, 'SIGSTOP');
+  }
+
+  resume(): void {
+    if (!this.paused) return;
+    this.paused = false;
+    for (const pid of this.processes().reverse()) signal(pid, 'SIGCONT');
+  }
+
+  /** The postmaster first, then its children (backends, checkpointer, …), from /proc. */
+  private processes(): number[] {
+    const root = this.proc?.child.pid;
+    if (root === undefined) return [];
+    const children = fs
+      .readdirSync('/proc')
+      .filter((entry) => /^\d+$/.test(entry))
+      .filter((pid) => {
+        try {
+          // The parent pid is the second field after the command, which is in parentheses and may hold spaces.
+          const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+          return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === root;
+        } catch {
+          return false; // gone meanwhile
+        }
+      })
+      .map(Number);
+    return [root, ...children];
   }
 
   private async accepts(): Promise<boolean> {

@@ -69,6 +69,8 @@ export function eventsRouter(deps: {
   metrics: IngestMetrics;
   bodyLimit: number;
   bodies: BodyGate;
+  /** True while the readiness probe finds PostgreSQL down: ingest then answers 503 at once instead of timing out. */
+  databaseDown: () => boolean;
   /** Bounds of nesting and strings, checked before a body is parsed. */
   bodyShape: JsonShapeLimits;
   /** A body costs one rate-limit unit per this many bytes (after decoding) when that is more than its events. */
@@ -90,11 +92,28 @@ export function eventsRouter(deps: {
     next();
   };
 
+  const refuseWhileDatabaseDown = (_req: Request, _res: Response, next: NextFunction) => {
+    if (!deps.databaseDown()) return next();
+    next(
+      new AppError(
+        503,
+        'unavailable',
+        'the database is unavailable (the readiness probe finds it down): nothing was queued; retry with the same ids shortly',
+        undefined,
+        {
+          'Retry-After': '2',
+          Connection: 'close',
+        },
+      ),
+    );
+  };
+
   /** Units a read body costs: its events, or its size when that is more (the request paid one already). */
   const bodyUnits = (res: Response, events: number) => Math.max(events, Math.ceil(Number(res.locals.bodyBytes ?? 0) / deps.bytesPerUnit));
 
   router.post(
     '/api/v1/events',
+    refuseWhileDatabaseDown,
     deps.auth.requireSensor,
     chargeRequest,
     admitBody,
