@@ -89,7 +89,7 @@ describe('cheap requests pay', () => {
 });
 
 describe('bodies in flight', () => {
-  it('when a sensor holds more unfinished uploads than allowed, then the extra ones get 429 and, past the instance bound, others get 503, both with Retry-After', async () => {
+  it('when a sensor holds more unfinished uploads than allowed, then the extra ones get 429; past the instance bound, the sensor holding the most gives one up to a sensor holding fewer', async () => {
     const svc = await startTestService({ INGEST_BODIES_PER_SENSOR: '4', INGEST_BODIES_MAX: '6' });
     const uploads: Array<ReturnType<typeof partialUpload>> = [];
     try {
@@ -98,17 +98,38 @@ describe('bodies in flight', () => {
       const aAnswers = await Promise.all(uploads.map((u) => answeredWithin(u.answer, 1500)));
       const statuses = (answers: Array<{ status: number } | undefined>) => answers.map((x) => x?.status ?? 'held').sort();
       expect(statuses(aAnswers)).toEqual([429, 429, 'held', 'held', 'held', 'held']);
+      const aHeld = uploads.filter((_, i) => aAnswers[i] === undefined);
+      // The instance is full after B's second; B's third takes a slot from A (4 against 2), which gets 429.
       const bUploads = [0, 1, 2].map(() => partialUpload(svc.url, b.token, 100_000, 1000));
       uploads.push(...bUploads);
-      const bAnswers = await Promise.all(bUploads.map((u) => answeredWithin(u.answer, 1500)));
-      expect(statuses(bAnswers)).toEqual([503, 'held', 'held']);
-      expect(bAnswers.find((x) => x)?.head).toMatch(/^retry-after: 1$/im);
+      expect(statuses(await Promise.all(bUploads.map((u) => answeredWithin(u.answer, 1500))))).toEqual(['held', 'held', 'held']);
+      const evicted = await Promise.all(aHeld.map((u) => answeredWithin(u.answer, 500)));
+      expect(statuses(evicted)).toEqual([429, 'held', 'held', 'held']);
+      expect(evicted.find((x) => x)?.head).toMatch(/^retry-after: 1$/im);
+      // Now both hold their share (3 each): either asking for more gets 429.
+      const more = partialUpload(svc.url, b.token, 100_000, 1000);
+      uploads.push(more);
+      expect((await answeredWithin(more.answer, 1500))?.status).toBe(429);
       expect(await (await fetch(`${svc.url}/metrics`)).text()).toMatch(/^ingest_bodies_in_flight 6$/m);
 
       // Abandoned uploads give their slots back.
       for (const u of uploads.splice(0, 6)) u.socket.destroy();
       await new Promise((r) => setTimeout(r, 200));
       expect((await postEvents(svc.url, a.token, { type: 't', payload: {} })).status).toBe(202);
+    } finally {
+      for (const u of uploads) u.socket.destroy();
+      await svc.shutdown();
+    }
+  });
+
+  it('when the instance is full of sensors holding one upload each, then a sensor holding none gets 503 busy with Retry-After', async () => {
+    const svc = await startTestService({ INGEST_BODIES_PER_SENSOR: '4', INGEST_BODIES_MAX: '2' });
+    const uploads: Array<ReturnType<typeof partialUpload>> = [];
+    try {
+      for (let i = 0; i < 3; i++) uploads.push(partialUpload(svc.url, (await createSensor(svc.url)).token, 100_000, 1000));
+      const answers = await Promise.all(uploads.map((u) => answeredWithin(u.answer, 1500)));
+      expect(answers.map((x) => x?.status ?? 'held')).toEqual(['held', 'held', 503]);
+      expect(answers[2]?.head).toMatch(/^retry-after: 1$/im);
     } finally {
       for (const u of uploads) u.socket.destroy();
       await svc.shutdown();

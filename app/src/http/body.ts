@@ -25,39 +25,77 @@ export function jsonBody(limitBytes: number, shape?: JsonShapeLimits) {
  * Bounds the request bodies in flight (being received, parsed or validated): per sensor (429) and
  * on the instance (503), so slow or unfinished uploads cannot exhaust memory. A refused request is
  * answered before its body is read, and its connection closed rather than drained.
+ *
+ * Per-sensor shares: when the instance is full and a sensor holding fewer bodies asks, the sensor holding
+ * the most (at least two more) loses its oldest body, answered 429 (`evict`): a few sensors trickling slow
+ * bodies cannot lock the others out. A sensor asking for more than its share gets 429; 503 `busy` is left for
+ * a sensor holding none while the instance is full of sensors holding one each.
  */
 export class BodyGate {
   private total = 0;
-  private readonly perSensor = new Map<string, number>();
+  /** Each sensor's bodies in flight, oldest first, with how to give one up. */
+  private readonly perSensor = new Map<string, Set<{ evict(): void }>>();
 
   constructor(private readonly limits: { perSensor: number; total: number }) {}
 
-  /** Takes a slot for this sensor; returns its (idempotent) release, or throws 429/503. */
-  enter(sensorId: string): () => void {
-    const mine = this.perSensor.get(sensorId) ?? 0;
+  /** Takes a slot for this sensor; returns its (idempotent) release, or throws 429/503. `evict` answers and closes it early. */
+  enter(sensorId: string, evict: () => void): () => void {
+    const mine = this.perSensor.get(sensorId)?.size ?? 0;
     if (mine >= this.limits.perSensor) {
       throw new AppError(429, 'too_many_uploads', `this sensor already has ${mine} request bodies in flight; retry shortly`, undefined, {
         'Retry-After': '1',
         Connection: 'close',
       });
     }
-    if (this.total >= this.limits.total) {
-      throw new AppError(503, 'busy', 'too many request bodies in flight on this instance; retry shortly', undefined, {
-        'Retry-After': '1',
-        Connection: 'close',
-      });
-    }
+    if (this.total >= this.limits.total) this.makeRoom(mine);
     this.total++;
-    this.perSensor.set(sensorId, mine + 1);
+    let held = this.perSensor.get(sensorId);
+    if (!held) this.perSensor.set(sensorId, (held = new Set()));
     let released = false;
-    return () => {
+    const release = () => {
       if (released) return;
       released = true;
       this.total--;
-      const left = (this.perSensor.get(sensorId) ?? 1) - 1;
-      if (left > 0) this.perSensor.set(sensorId, left);
-      else this.perSensor.delete(sensorId);
+      held.delete(slot);
+      if (held.size === 0 && this.perSensor.get(sensorId) === held) this.perSensor.delete(sensorId);
     };
+    const slot = {
+      evict: () => {
+        release();
+        evict();
+      },
+    };
+    held.add(slot);
+    return release;
+  }
+
+  /**
+   * The instance is full: frees a slot of the sensor holding the most bodies when that is at least two more
+   * than `mine`; else refuses, with 429 when the asking sensor already holds as many as the others.
+   */
+  private makeRoom(mine: number): void {
+    let largest: Set<{ evict(): void }> | undefined;
+    for (const held of this.perSensor.values()) if (!largest || held.size > largest.size) largest = held;
+    if (largest && largest.size >= mine + 2) {
+      largest.values().next().value!.evict();
+      return;
+    }
+    if (mine > 0) {
+      throw new AppError(
+        429,
+        'too_many_uploads',
+        `this sensor holds its share of request bodies in flight (${mine}); retry shortly`,
+        undefined,
+        {
+          'Retry-After': '1',
+          Connection: 'close',
+        },
+      );
+    }
+    throw new AppError(503, 'busy', 'too many request bodies in flight on this instance; retry shortly', undefined, {
+      'Retry-After': '1',
+      Connection: 'close',
+    });
   }
 
   /** Bodies in flight now (for the metric). */

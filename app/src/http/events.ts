@@ -10,7 +10,7 @@ import { isoTime, readEventsQuery } from '../ingest/schemas';
 import { Authenticator, currentSensor } from './auth';
 import { BodyGate, jsonBody } from './body';
 import type { JsonShapeLimits } from './json-shape';
-import { AppError, toAppError } from './errors';
+import { AppError, type ErrorBody, toAppError } from './errors';
 
 /** IETF RateLimit headers on every rate-limited route; Retry-After when refused. */
 function applyRateLimit(res: Response, d: RateDecision): void {
@@ -23,6 +23,22 @@ function applyRateLimit(res: Response, d: RateDecision): void {
       Connection: 'close',
     });
   }
+}
+
+/**
+ * Gives up a body being received because its sensor holds more than its share while another waits:
+ * answered at once (the body is never read to its end) and the connection closed.
+ */
+function evictBody(req: Request, res: Response): void {
+  if (res.headersSent) return;
+  const body: ErrorBody = {
+    error: {
+      code: 'too_many_uploads',
+      message: 'this sensor holds more than its share of request bodies in flight while other sensors wait; retry shortly',
+      requestId: String(req.id),
+    },
+  };
+  res.status(429).set({ 'Retry-After': '1', Connection: 'close' }).json(body);
 }
 
 const REJECT_REASON: Record<number, string> = {
@@ -85,8 +101,8 @@ export function eventsRouter(deps: {
       .then((d) => applyRateLimit(res, d))
       .then(() => next(), next);
   };
-  const admitBody = (_req: Request, res: Response, next: NextFunction) => {
-    const release = deps.bodies.enter(currentSensor(res).sensorId);
+  const admitBody = (req: Request, res: Response, next: NextFunction) => {
+    const release = deps.bodies.enter(currentSensor(res).sensorId, () => evictBody(req, res));
     res.locals.releaseBody = release;
     res.once('close', release);
     next();
@@ -123,6 +139,7 @@ export function eventsRouter(deps: {
       const units = bodyUnits(res, claimedEvents(req.body));
       res.locals.bodyCharged = true;
       if (units > 1) applyRateLimit(res, await deps.limiter.consume(sensor.sensorId, units - 1));
+      if (res.headersSent) return; // its slot was given to another sensor meanwhile, and 429 answered: store nothing
       // Validation runs synchronously inside ingest(): once it returns, the body is rows in the bounded queue.
       const committed = deps.ingest.ingest(sensor.sensorId, req.body);
       (res.locals.releaseBody as () => void)();

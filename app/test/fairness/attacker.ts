@@ -16,8 +16,11 @@ export type AttackPlan =
       /** All connections together send at most this many requests a second (as fast as answered when absent). */
       perSecond?: number;
     }
-  /** Headers announcing a body, then only its first bytes, held until the server answers or the window ends. */
-  | { kind: 'slow-body'; url: string; head: string; bodyStart: string; connections: number };
+  /**
+   * POST /api/v1/events with headers announcing `contentLength` bytes, then only the first few, held until the
+   * server answers or the window ends: `connections` of them for each token.
+   */
+  | { kind: 'slow-body'; url: string; tokens: string[]; contentLength: number; connections: number };
 
 type Window = [number, number];
 const counts: Record<string, number> = {};
@@ -41,13 +44,16 @@ async function httpLoop(plan: Extract<AttackPlan, { kind: 'http' }>, [start, end
   }
 }
 
-async function slowBodyLoop(plan: Extract<AttackPlan, { kind: 'slow-body' }>, [start, end]: Window): Promise<void> {
+async function slowBodyLoop(plan: Extract<AttackPlan, { kind: 'slow-body' }>, token: string, [start, end]: Window): Promise<void> {
   const { hostname, port } = new URL(plan.url);
+  const head =
+    `POST /api/v1/events HTTP/1.1\r\nHost: ${hostname}\r\nAuthorization: Bearer ${token}\r\n` +
+    `Content-Type: application/json\r\nContent-Length: ${plan.contentLength}\r\n\r\n{"type":"t",`;
   await sleep(start - Date.now());
   while (Date.now() < end) {
     const status = await new Promise<number>((resolve) => {
       let answer = '';
-      const socket = net.connect(Number(port), hostname, () => socket.write(plan.head + plan.bodyStart));
+      const socket = net.connect(Number(port), hostname, () => socket.write(head));
       const timer = setTimeout(() => socket.destroy(), end - Date.now());
       socket.on('data', (d) => (answer += d.toString('latin1')));
       socket.on('error', () => undefined);
@@ -72,8 +78,9 @@ async function main(): Promise<void> {
   }
   const windows = JSON.parse(input) as Window[];
   for (const window of windows) {
-    const loop = plan.kind === 'http' ? httpLoop : slowBodyLoop;
-    await Promise.all(Array.from({ length: plan.connections }, () => loop(plan as never, window)));
+    if (plan.kind === 'http') await Promise.all(Array.from({ length: plan.connections }, () => httpLoop(plan, window)));
+    else
+      await Promise.all(plan.tokens.flatMap((token) => Array.from({ length: plan.connections }, () => slowBodyLoop(plan, token, window))));
   }
   process.stdout.write(`${JSON.stringify(counts)}\n`);
   process.exit(0);
