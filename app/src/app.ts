@@ -15,6 +15,7 @@ import { createRedis } from './db/redis';
 import { createAuthenticator } from './http/auth';
 import { BodyGate } from './http/body';
 import type { JsonShapeLimits } from './http/json-shape';
+import { ReadGate } from './http/read-gate';
 import { eventsRouter } from './http/events';
 import { DependencyProbe, healthRouter } from './http/health';
 import { errorMiddleware, notFound } from './http/errors';
@@ -33,7 +34,11 @@ import { createMetrics, httpMetricsMiddleware } from './observability/metrics';
 export function buildApp(config: Config, logger: Logger) {
   const metrics = createMetrics();
   const pool = createPool(config, logger);
-  const readPool = createPool(config, logger, { max: config.DB_READ_POOL_MAX, name: 'event-service-reads' });
+  const readPool = createPool(config, logger, {
+    max: config.DB_READ_POOL_MAX,
+    name: 'event-service-reads',
+    statementTimeoutMs: config.READ_TIMEOUT_MS,
+  });
   const redis = createRedis(config, logger);
   const state = { shuttingDown: false };
   const ingestMetrics = createIngestMetrics(metrics.registry, config.METRIC_EVENT_TYPES);
@@ -118,6 +123,7 @@ export function buildApp(config: Config, logger: Logger) {
       metrics: ingestMetrics,
       bodyLimit: config.BODY_LIMIT_BYTES,
       bodies,
+      reads: new ReadGate(config.READS_PER_SENSOR),
       databaseDown: () => !probe.current().postgres,
       bodyShape: bodyShapeLimits(config),
       bytesPerUnit: config.RATE_LIMIT_BYTES_PER_UNIT,

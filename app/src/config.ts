@@ -102,6 +102,16 @@ export const settings = {
     default: '2',
     doc: 'PostgreSQL connections for reading events back, apart from DB_POOL_MAX: reads never take the connections flushes need.',
   }),
+  READS_PER_SENSOR: setting({
+    schema: int(1, 100),
+    default: '1',
+    doc: 'Reads one sensor may have in flight at once (more get 429): no sensor holds every read connection while others wait.',
+  }),
+  READ_TIMEOUT_MS: setting({
+    schema: ms,
+    default: '2000',
+    doc: 'Statement timeout of reads; a read running longer gets 503 read_timeout (narrow it with since/until).',
+  }),
   READ_PAGE_MAX_BYTES: setting({
     schema: int(1024, 64 * 1024 * 1024),
     default: '1048576',

@@ -57,7 +57,14 @@ describe('reads', () => {
 
   it('when many slow reads are waiting, then ingest still gets a connection and answers 202', async () => {
     const db = await freshDatabase();
-    const svc = await startTestService({ DATABASE_URL: db, DB_CONNECT_TIMEOUT_MS: '1000', DB_STATEMENT_TIMEOUT_MS: '4000' });
+    // Reads may all come from one sensor here (READS_PER_SENSOR), so that they pile up on the read pool.
+    const svc = await startTestService({
+      DATABASE_URL: db,
+      DB_CONNECT_TIMEOUT_MS: '1000',
+      DB_STATEMENT_TIMEOUT_MS: '4000',
+      READ_TIMEOUT_MS: '4000',
+      READS_PER_SENSOR: '20',
+    });
     const locker = new Client({ connectionString: db });
     await locker.connect();
     try {

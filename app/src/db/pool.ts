@@ -3,14 +3,22 @@ import { Pool } from 'pg';
 import type { Config } from '../config';
 import type { Logger } from '../observability/logger';
 
-/** `max` and `name` default to the main pool (flushes, token lookups); reads get a smaller one of their own. */
-export function createPool(config: Config, logger: Logger, opts = { max: config.DB_POOL_MAX, name: 'event-service' }): Pool {
+/**
+ * `max`, `name` and the statement timeout default to the main pool (flushes, token lookups); reads get a
+ * smaller one of their own, time-boxed by READ_TIMEOUT_MS.
+ */
+export function createPool(
+  config: Config,
+  logger: Logger,
+  opts: { max: number; name: string; statementTimeoutMs?: number } = { max: config.DB_POOL_MAX, name: 'event-service' },
+): Pool {
+  const statementTimeoutMs = opts.statementTimeoutMs ?? config.DB_STATEMENT_TIMEOUT_MS;
   const pool = new Pool({
     connectionString: config.DATABASE_URL,
     max: opts.max,
     connectionTimeoutMillis: config.DB_CONNECT_TIMEOUT_MS,
-    statement_timeout: config.DB_STATEMENT_TIMEOUT_MS,
-    query_timeout: config.DB_STATEMENT_TIMEOUT_MS + 1000,
+    statement_timeout: statementTimeoutMs,
+    query_timeout: statementTimeoutMs + 1000,
     idleTimeoutMillis: 30000,
     application_name: opts.name,
   });

@@ -10,6 +10,7 @@ import { isoTime, readEventsQuery } from '../ingest/schemas';
 import { Authenticator, currentSensor } from './auth';
 import { BodyGate, jsonBody } from './body';
 import type { JsonShapeLimits } from './json-shape';
+import { ReadGate, readFailure } from './read-gate';
 import { AppError, type ErrorBody, toAppError } from './errors';
 
 /** IETF RateLimit headers on every rate-limited route; Retry-After when refused. */
@@ -85,6 +86,8 @@ export function eventsRouter(deps: {
   metrics: IngestMetrics;
   bodyLimit: number;
   bodies: BodyGate;
+  /** Each sensor's share of the read pool. */
+  reads: ReadGate;
   /** True while the readiness probe finds PostgreSQL down: ingest then answers 503 at once instead of timing out. */
   databaseDown: () => boolean;
   /** Bounds of nesting and strings, checked before a body is parsed. */
@@ -163,14 +166,23 @@ export function eventsRouter(deps: {
       );
     }
     const { since, until, type, limit, cursor } = q.data;
-    const events = await readEvents(deps.readPool, {
-      sensorId: sensor.sensorId,
-      since: since ? new Date(since) : undefined,
-      until: until ? new Date(until) : undefined,
-      type,
-      limit: limit + 1,
-      before: cursor ? decodeCursor(cursor) : undefined,
-    });
+    const before = cursor ? decodeCursor(cursor) : undefined;
+    const release = deps.reads.enter(sensor.sensorId);
+    let events: StoredEvent[];
+    try {
+      events = await readEvents(deps.readPool, {
+        sensorId: sensor.sensorId,
+        since: since ? new Date(since) : undefined,
+        until: until ? new Date(until) : undefined,
+        type,
+        limit: limit + 1,
+        before,
+      });
+    } catch (err) {
+      throw readFailure(err);
+    } finally {
+      release();
+    }
     // The page ends at `limit` events or once READ_PAGE_MAX_BYTES of them are in it (always at least one).
     const parts: string[] = [];
     let bytes = 0;
