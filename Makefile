@@ -95,6 +95,10 @@ start: build ## Run the built service, configured only by environment variables 
 config-docs: install ## Rewrite the configuration table of docs/operations.md from app/src/config.ts (a test checks it is current)
 	@$(NPX) tsx scripts/config-table.ts --write
 
+.PHONY: error-docs
+error-docs: install ## Rewrite the error table of docs/api.md from app/src/http/error-catalogue.ts (a test checks it is current)
+	@$(NPX) tsx scripts/error-table.ts --write
+
 .PHONY: ci
 ci: lint typecheck $(CI_CHECKS) test ## What CI runs: lint, type check, every test, and each concern's checks (mk/*.mk)
 

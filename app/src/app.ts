@@ -14,6 +14,7 @@ import { createPool } from './db/pool';
 import { createRedis } from './db/redis';
 import { createAuthenticator } from './http/auth';
 import { BodyGate } from './http/body';
+import { ERRORS, type ErrorCode } from './http/error-catalogue';
 import type { JsonShapeLimits } from './http/json-shape';
 import { ReadGate } from './http/read-gate';
 import { eventsRouter } from './http/events';
@@ -156,10 +157,10 @@ function bodyShapeLimits(config: Config): JsonShapeLimits {
   return { maxDepth: config.PAYLOAD_MAX_DEPTH + 3, maxStringBytes: 6 * config.PAYLOAD_MAX_BYTES };
 }
 
-/** Errors Node's HTTP parser raises before Express sees a request, as [status, code, message]. */
-const CLIENT_ERRORS: Record<string, [number, string, string]> = {
-  ERR_HTTP_REQUEST_TIMEOUT: [408, 'request_timeout', 'the request was not received within the time allowed'],
-  HPE_HEADER_OVERFLOW: [431, 'headers_too_large', 'the request headers are too large'],
+/** Errors Node's HTTP parser raises before Express sees a request, as [code, message] (the status is the catalogue's). */
+const CLIENT_ERRORS: Record<string, [ErrorCode, string]> = {
+  ERR_HTTP_REQUEST_TIMEOUT: ['request_timeout', 'the request was not received within the time allowed'],
+  HPE_HEADER_OVERFLOW: ['headers_too_large', 'the request headers are too large'],
 };
 
 /**
@@ -173,7 +174,8 @@ function answerClientError(logger: Logger, lines: LogBudget) {
       socket.destroy();
       return;
     }
-    const [status, code, message] = CLIENT_ERRORS[err.code ?? ''] ?? [400, 'bad_request', 'the request is not valid HTTP'];
+    const [code, message] = CLIENT_ERRORS[err.code ?? ''] ?? ['bad_request', 'the request is not valid HTTP'];
+    const status = ERRORS[code].status;
     if (lines.take()) logger.warn({ code, err: err.code }, message);
     // Node's own rule: never write over a response that has started (its in-flight response is `_httpMessage`).
     const inFlight = (socket as Duplex & { _httpMessage?: { headersSent?: boolean } })._httpMessage;

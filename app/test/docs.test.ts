@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { CONFIG_DOC, configTable, documentedTable } from '../../scripts/config-table';
+import { API_DOC, documentedErrorTable, errorTable } from '../../scripts/error-table';
 
 const ROOT = path.join(__dirname, '..', '..');
 const DOCS = path.join(ROOT, 'docs');
@@ -35,6 +36,10 @@ function relativeLinks(file: string): [string, string, string][] {
 describe('documentation', () => {
   it('when the config schema changes, then docs/operations.md holds its table exactly as rendered (`make config-docs` rewrites it)', () => {
     expect(documentedTable(fs.readFileSync(CONFIG_DOC, 'utf8'))).toBe(configTable());
+  });
+
+  it('when the error catalogue changes, then docs/api.md holds its table exactly as rendered (`make error-docs` rewrites it)', () => {
+    expect(documentedErrorTable(fs.readFileSync(API_DOC, 'utf8'))).toBe(errorTable());
   });
 
   it.each(documents.map((f) => [path.relative(ROOT, f), f]))('when %s links to a file or a heading, then it exists', (_name, file) => {

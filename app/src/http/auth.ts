@@ -24,7 +24,8 @@ export function hashToken(token: string): Buffer {
   return createHash('sha256').update(token).digest();
 }
 
-const unauthorized = (code: string, message: string) => new AppError(401, code, message, undefined, { 'WWW-Authenticate': 'Bearer' });
+const unauthorized = (code: 'missing_token' | 'malformed_token' | 'unknown_token', message: string) =>
+  new AppError(401, code, message, undefined, { 'WWW-Authenticate': 'Bearer' });
 
 /** Node keeps the first of repeated Authorization headers; a proxy in front may read the last: refuse the ambiguity. */
 function authorizationHeaders(req: Request): number {

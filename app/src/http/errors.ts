@@ -3,11 +3,13 @@ import type { NextFunction, Request, Response } from 'express';
 import { isDatabaseUnavailable } from '../db/pool';
 import { requestLogger } from '../observability/access-log';
 import { loggableUrl, type Logger } from '../observability/logger';
+import { ERRORS, type ErrorCode, type ErrorStatus } from './error-catalogue';
 
-export class AppError extends Error {
+/** `status` must be the catalogue's for `code` (the compiler checks it). */
+export class AppError<C extends ErrorCode = ErrorCode> extends Error {
   constructor(
-    readonly status: number,
-    readonly code: string,
+    readonly status: ErrorStatus<C>,
+    readonly code: C,
     message: string,
     readonly details?: unknown,
     readonly headers: Record<string, string> = {},
@@ -21,15 +23,20 @@ export interface ErrorBody {
 }
 
 /** body-parser's errors carry a `type`; each maps to a client error, never a 5xx. */
-const BODY_PARSER_ERRORS: Record<string, [number, string, string]> = {
-  'entity.parse.failed': [400, 'invalid_json', 'request body is not valid JSON'],
-  'entity.too.large': [413, 'payload_too_large', 'request body is larger than the limit'],
-  'encoding.unsupported': [415, 'unsupported_encoding', 'content encoding is not supported'],
-  'charset.unsupported': [415, 'unsupported_charset', 'charset is not supported'],
-  'request.aborted': [400, 'request_aborted', 'the client aborted the request'],
-  'request.size.invalid': [400, 'invalid_request_size', 'request size did not match Content-Length'],
-  'stream.encoding.set': [500, 'internal_error', 'internal error'],
+const BODY_PARSER_ERRORS: Record<string, [ErrorCode, string]> = {
+  'entity.parse.failed': ['invalid_json', 'request body is not valid JSON'],
+  'entity.too.large': ['payload_too_large', 'request body is larger than the limit'],
+  'encoding.unsupported': ['unsupported_encoding', 'content encoding is not supported'],
+  'charset.unsupported': ['unsupported_charset', 'charset is not supported'],
+  'request.aborted': ['request_aborted', 'the client aborted the request'],
+  'request.size.invalid': ['invalid_request_size', 'request size did not match Content-Length'],
+  'stream.encoding.set': ['internal_error', 'internal error'],
 };
+
+/** An error of the catalogue with its own status, for codes chosen at run time. */
+export function catalogued(code: ErrorCode, message: string): AppError {
+  return new AppError(ERRORS[code].status, code, message);
+}
 
 /** Codes of Node's decoders: zlib (gzip, deflate) `Z_*`, brotli `ERR__ERROR_*`, zstd `ZSTD_error_*`. */
 const DECODER_ERROR = /^(Z_|ERR__ERROR_|ZSTD_error_)/;
@@ -42,10 +49,7 @@ function isPostgresError(err: unknown): err is { code: string; severity: string 
 export function toAppError(err: unknown): AppError {
   if (err instanceof AppError) return err;
   const type = (err as { type?: unknown })?.type;
-  if (typeof type === 'string' && BODY_PARSER_ERRORS[type]) {
-    const [status, code, message] = BODY_PARSER_ERRORS[type];
-    return new AppError(status, code, message);
-  }
+  if (typeof type === 'string' && BODY_PARSER_ERRORS[type]) return catalogued(...BODY_PARSER_ERRORS[type]);
   // Decoding a body that is not what its Content-Encoding says (zlib errors carry no `type`, only their library's code).
   const code = (err as { code?: unknown })?.code;
   if (typeof code === 'string' && DECODER_ERROR.test(code)) {
