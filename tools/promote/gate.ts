@@ -81,7 +81,9 @@ export async function evaluateGate(opts: {
   if (startedAt !== null) result.runningMinutes = Math.max(0, (Date.now() / 1000 - startedAt) / 60);
 
   if (result.runningMinutes === null) {
-    result.reasons.push(`${version} is not running in ${stage} (no instance reports ${SERVICE_METRICS.buildInfo.name}{version="${version}"})`);
+    result.reasons.push(
+      `${version} is not running in ${stage} (no instance reports ${SERVICE_METRICS.buildInfo.name}{version="${version}"})`,
+    );
   } else if (result.runningMinutes < thresholds.soakMinutes) {
     result.reasons.push(
       `soak too short: ${version} has run in ${stage} for ${result.runningMinutes.toFixed(1)} min, ${thresholds.soakMinutes} min required`,
