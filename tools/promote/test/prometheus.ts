@@ -5,7 +5,7 @@
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { APP_JOB } from '../../../monitoring/src';
+import { APP_JOB, SERVICE_METRICS } from '../../../monitoring/src';
 import { freePort, Running } from '../../stack/process';
 import { requireExecutable } from '../../stack/process';
 import { startPrometheus } from '../../stack/services';
@@ -51,15 +51,16 @@ export function openMetrics(h: SyntheticHistory, nowSeconds: number): string {
       c.probesOk += (h.probeRps ?? 0) * STEP_SECONDS * (1 - (h.probeFailureShare ?? 0));
       c.probesFailed += (h.probeRps ?? 0) * STEP_SECONDS * (h.probeFailureShare ?? 0);
       counters.set(i.instance, c);
+      const { buildInfo, httpRequests: requests } = SERVICE_METRICS;
       lines.push(
-        `app_build_info{${labels},version="${i.version}",commit="abc1234"} 1 ${t}`,
+        `${buildInfo.name}{${labels},version="${i.version}",commit="abc1234"} 1 ${t}`,
         `process_start_time_seconds{${labels}} ${Math.floor(started)} ${t}`,
-        `http_requests_total{${labels},method="POST",route="/api/v1/events",code="202"} ${c.ok.toFixed(3)} ${t}`,
+        `${requests.name}{${labels},method="POST",route="/api/v1/events",code="202"} ${c.ok.toFixed(3)} ${t}`,
         ...(h.errorShare
-          ? [`http_requests_total{${labels},method="POST",route="/api/v1/events",code="500"} ${c.failed.toFixed(3)} ${t}`]
+          ? [`${requests.name}{${labels},method="POST",route="/api/v1/events",code="500"} ${c.failed.toFixed(3)} ${t}`]
           : []),
-        `http_requests_total{${labels},method="GET",route="/readyz",code="200"} ${c.probesOk.toFixed(3)} ${t}`,
-        `http_requests_total{${labels},method="GET",route="/readyz",code="503"} ${c.probesFailed.toFixed(3)} ${t}`,
+        `${requests.name}{${labels},method="GET",route="/readyz",code="200"} ${c.probesOk.toFixed(3)} ${t}`,
+        `${requests.name}{${labels},method="GET",route="/readyz",code="503"} ${c.probesFailed.toFixed(3)} ${t}`,
       );
     }
   }
