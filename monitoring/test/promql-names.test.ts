@@ -1,5 +1,6 @@
 /** Reading metric names out of PromQL with Prometheus's own grammar. */
 import { metricReferences } from '../src/promql-names';
+import { APP_JOB, SERVICE_METRICS } from '../src';
 import { availabilityErrorRatio } from '../src/promql';
 
 test('when an expression selects metrics by name, by __name__ and under a job, then each name is found with its job', () => {
@@ -21,7 +22,7 @@ test('when an expression has only functions, labels and numbers, then it referen
 
 test('when the SLI builder is read, then it references the request counter only', () => {
   expect([...new Set(metricReferences(availabilityErrorRatio('5m')).map((r) => `${r.name} ${r.job}`))]).toEqual([
-    'http_requests_total event-service',
+    `${SERVICE_METRICS.httpRequests.name} ${APP_JOB}`,
   ]);
 });
 
