@@ -1,16 +1,18 @@
-/** The rules rendered from the contract: what they read, and that the committed files are the rendered ones. */
+/** The rules rendered from the contract: what they read, that the committed files are the rendered ones, and that the docs say the same. */
 import fs from 'node:fs';
 import path from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import YAML from 'yaml';
 import {
   BURN_WINDOWS,
+  burnAlertName,
   MAINTENANCE_METRICS,
   renderRuleFiles,
   ruleFilePaths,
   ruleFiles,
   SERVICE_METRICS,
   SLI_WINDOWS,
+  SLO,
   THIRD_PARTY_METRICS,
 } from '../src';
 import { metricReferences } from '../src/promql-names';
@@ -51,4 +53,21 @@ test('when the committed alerts/rules are read, then they are what monitoring/sr
     (f) => !isDeepStrictEqual(YAML.parse(fs.readFileSync(f, 'utf8')), YAML.parse(rendered[path.basename(f)]!)),
   );
   expect(stale).toEqual([]);
+});
+
+test('when docs/observability.md describes the burn-rate alerts, then it names every pair of the burn-window table with its factor and `for`, and the objectives', () => {
+  const doc = fs.readFileSync(path.join(__dirname, '..', '..', 'docs', 'observability.md'), 'utf8').split('\n');
+  const row = (alert: string) => doc.find((l) => l.startsWith(`| \`${alert}\` |`)) ?? '';
+  const spoken = (d: string) => d.replace(/^(\d+)([mhd])$/, '$1 $2');
+  const missing = BURN_WINDOWS.filter((w) => {
+    const text = row(burnAlertName('availability', w));
+    return !new RegExp(`> ${w.factor}×(?: budget)? over ${spoken(w.long)} and ${spoken(w.short)} \\(for ${spoken(w.for)}\\)`).test(text);
+  }).map((w) => `${w.long}/${w.short}`);
+  expect(missing).toEqual([]);
+  expect(row(burnAlertName('availability', BURN_WINDOWS[0]))).toContain(
+    `(objective ${SLO.availability.objective * 100} %, ${SLO.windowDays} d)`,
+  );
+  expect(doc.find((l) => l.includes('`EventServiceLatencyBudgetBurnFast`'))).toContain(
+    `slower than ${SLO.latency.thresholdSeconds} s (objective ${SLO.latency.objective * 100} %)`,
+  );
 });
