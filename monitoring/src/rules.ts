@@ -252,14 +252,13 @@ function burnAlert(slo: SloName, w: BurnWindow): AlertRule {
 }
 
 function sloRules(): RuleFile {
-  const pct = (x: number) => `${+(x * 100).toFixed(6)}%`;
   return {
     name: 'slo',
     header: [
       'Service level objectives of the event service: SLI recording rules and multi-window, multi-burn-rate alerts',
       `(Google SRE Workbook, "Alerting on SLOs"). Both SLOs cover the API routes (/api/v1/…) over ${SLO.windowDays} days:`,
-      `  availability: ${pct(SLO.availability.objective)} of API requests answer without a 5xx (a 503 from backpressure counts as an error);`,
-      `  latency:      ${pct(SLO.latency.objective)} of API requests complete within ${SLO.latency.thresholdSeconds} s (the histogram bucket le="${SLO.latency.thresholdSeconds}").`,
+      `  availability: ${humanPercent(SLO.availability.objective)} of API requests answer without a 5xx (a 503 from backpressure counts as an error);`,
+      `  latency:      ${humanPercent(SLO.latency.objective)} of API requests complete within ${SLO.latency.thresholdSeconds} s (the histogram bucket le="${SLO.latency.thresholdSeconds}").`,
       `slo:sli_error:ratio_rate<window> is the fraction of "bad" requests (5xx, or slower than ${SLO.latency.thresholdSeconds} s) per window;`,
       `${SLO_OBJECTIVE_RECORD} holds each objective, so alerts and the SLO dashboard share one number.`,
       'Burn-rate alerts: one rule per window pair (long/short in labels, each pair with its own `for`), as in',
