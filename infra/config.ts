@@ -2,7 +2,7 @@
 import * as pulumi from '@pulumi/pulumi';
 import { decodeStackConfig } from './stack-schema';
 
-export type { AlertReceivers, ImageSource, MonitoringMode, Resources, ThirdPartyService, TlsSetting } from './stack-schema';
+export type { AlertReceivers, Resources, ThirdPartyService, TlsSetting } from './stack-schema';
 
 /**
  * Reads and checks the stack's configuration, secrets included, before any resource is declared, through the

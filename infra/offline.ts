@@ -42,6 +42,8 @@ export interface KubernetesObject {
 
 export interface OfflineRun {
   stack: string;
+  /** Its stack file, read once: the program ran on its values. */
+  file: ReturnType<typeof stackFile>;
   resources: DeclaredResource[];
   kubernetesObjects: KubernetesObject[];
   outputs: Record<string, unknown>;
@@ -159,7 +161,7 @@ export async function runOffline(stack: string, options: RunOptions = {}): Promi
   const kubernetesObjects = resources
     .filter((r) => r.type.startsWith('kubernetes:') && !r.type.startsWith('pulumi:'))
     .map((r) => r.inputs as unknown as KubernetesObject);
-  return { stack, resources, kubernetesObjects, outputs };
+  return { stack, file, resources, kubernetesObjects, outputs };
 }
 
 /** The engine's registration request carries the options the mocks do not see: read them there. */

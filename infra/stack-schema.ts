@@ -20,13 +20,6 @@ export const PROJECT = 'event-stack';
 export const NEVER_PROMOTED = 'never-promoted';
 
 /**
- * Secret keys are set per stack with `pulumi config set --secret` and never committed; only the Pulumi
- * program (which gets them decrypted) checks them.
- */
-export const SECRET_KEYS = ['alertReceivers', 'databaseUrl'] as const;
-type SecretKey = (typeof SECRET_KEYS)[number];
-
-/**
  * Why a text is not a release version, or undefined. A release version is MAJOR.MINOR.PATCH with an optional
  * pre-release, as the `semver` package reads it strictly (no leading zeros, no "v"). Build metadata
  * (`1.2.3+build.5`) is refused: the version is the image tag, which cannot hold "+", and semver precedence
@@ -307,7 +300,10 @@ const SETTINGS = {
   prometheusUrl: httpUrl,
 };
 
-/** The secrets, decrypted: only the Pulumi program sees them. */
+/**
+ * The secrets: set per stack with `pulumi config set --secret` and never committed; only the Pulumi program
+ * (which gets them decrypted) checks them, and their values never appear in a problem.
+ */
 const SECRETS = {
   /** Webhook URLs of the receivers of alerts/alertmanager.yml (critical → pager, warning → ticket, Watchdog → heartbeat). */
   alertReceivers: map(
@@ -321,8 +317,11 @@ const SECRETS = {
   ),
   /** The managed database (`postgres: {external: true}`). */
   databaseUrl: matching(/^postgres(ql)?:\/\/\S+$/, 'a postgres:// URL').optional(),
-} satisfies Record<SecretKey, z.ZodType>;
+};
+type SecretKey = keyof typeof SECRETS;
+const SECRET_KEYS = Object.keys(SECRETS) as SecretKey[];
 
+/** How to set each secret, for the problem saying it is missing. */
 const SECRET_HELP: Record<SecretKey, string> = {
   alertReceivers: "{pager, ticket, heartbeat} of webhook URLs: pulumi config set --secret --path 'alertReceivers.pager' https://…",
   databaseUrl: 'pulumi config set --secret databaseUrl postgres://…',
@@ -412,8 +411,6 @@ export type Resources = z.output<typeof resources>;
 export type ThirdPartyService = z.output<typeof thirdParty>;
 export type TlsSetting = z.output<typeof tls>;
 export type AlertReceivers = StackConfig['alertReceivers'];
-export type ImageSource = StackConfig['image'];
-export type MonitoringMode = StackConfig['monitoring'];
 
 export class StackSettingsError extends Error {
   constructor(
@@ -425,7 +422,7 @@ export class StackSettingsError extends Error {
   }
 }
 
-const isSecretKey = (key: unknown): key is SecretKey => (SECRET_KEYS as readonly unknown[]).includes(key);
+const isSecretKey = (key: unknown): key is SecretKey => (SECRET_KEYS as unknown[]).includes(key);
 
 /**
  * One line per issue: `event-stack:<key>.<path>: <message> (got <value>)`, a secret's value never shown. Of a
