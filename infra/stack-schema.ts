@@ -488,40 +488,31 @@ function stageProblems(s: StackFileConfig, stage: string | undefined): string[] 
   ];
 }
 
-/** Decodes the configuration once through `schema`; every problem, each once, in one StackSettingsError. */
-function decode<T extends StackFileConfig>(
-  schema: z.ZodType<T>,
-  decoded: Record<string, unknown>,
-  initial: string[],
-  undecodable: Set<string>,
-  file: string,
-): T {
+/**
+ * The configuration (Pulumi's form) decoded once through `schema`, keys in `without` left out; every problem,
+ * each once, in one StackSettingsError. The stage is read from the file name (Pulumi.<stage>.yaml).
+ */
+function decode<T extends StackFileConfig>(schema: z.ZodType<T>, values: Record<string, string>, file: string, without: string[] = []): T {
+  const { decoded, problems, undecodable } = decodePulumiConfig(values);
+  for (const key of without) delete decoded[key];
   const result = schema.safeParse(decoded, { reportInput: true });
   const stage = /Pulumi\.([^/]+)\.yaml$/.exec(file)?.[1];
-  const problems = [
-    ...initial,
+  problems.push(
     ...(result.error?.issues.filter((i) => !undecodable.has(String(i.path[0]))).flatMap((i) => describe(i)) ?? []),
     ...(result.success ? stageProblems(result.data, stage) : []),
-  ];
+  );
   if (problems.length || !result.success) throw new StackSettingsError(file, problems);
   return result.data;
 }
 
-/**
- * The Pulumi program's reading of its stack: the configuration as the Pulumi CLI hands it over (secrets
- * decrypted), decoded once, or a StackSettingsError listing every problem once, each line naming its
- * `event-stack:<key>`. The stage is read from the file name (Pulumi.<stage>.yaml).
- */
+/** The Pulumi program's reading of its stack: the configuration as the Pulumi CLI hands it over, secrets decrypted. */
 export function decodeStackConfig(values: Record<string, string>, file: string): StackConfig {
-  const { decoded, problems, undecodable } = decodePulumiConfig(values);
-  return decode(stackSchema, decoded, problems, undecodable, file);
+  return decode(stackSchema, values, file);
 }
 
 /** A tool's reading of a stack's configuration (Pulumi's form): the settings, secrets left sealed and unchecked. */
 export function decodeStackFile(values: Record<string, string>, file: string): StackFileConfig {
-  const { decoded, problems, undecodable } = decodePulumiConfig(values);
-  for (const key of SECRET_KEYS) delete decoded[key];
-  return decode(stackFileSchema, decoded, problems, undecodable, file);
+  return decode(stackFileSchema, values, file, SECRET_KEYS);
 }
 
 /** A stack file parsed once: its YAML document (for in-place edits) and its configuration as Pulumi hands it to the program. */
