@@ -30,6 +30,7 @@ import { rateLimitBlock, SensorRateLimiter } from './ingest/rate-limit';
 import { accessLog } from './observability/access-log';
 import { LogBudget } from './observability/log-budget';
 import { maskInUrls, type Logger } from './observability/logger';
+import { SERVICE_METRICS } from './observability/metric-names';
 import { createMetrics, httpMetricsMiddleware } from './observability/metrics';
 
 export function buildApp(config: Config, logger: Logger) {
@@ -70,27 +71,21 @@ export function buildApp(config: Config, logger: Logger) {
     logger,
   );
   new Gauge({
-    name: 'redis_up',
-    help: '1 when the Redis connection is ready, 0 while it is down (rate limiting then falls back to in-process limits).',
+    ...SERVICE_METRICS.redisUp,
     registers: [metrics.registry],
     collect() {
       this.set(redis.status === 'ready' ? 1 : 0);
     },
   });
   new Gauge({
-    name: 'postgres_up',
-    help: "1 when PostgreSQL answered the readiness probe's last SELECT 1 (every READY_PROBE_INTERVAL_MS, own connection), else 0.",
+    ...SERVICE_METRICS.postgresUp,
     registers: [metrics.registry],
     collect() {
       this.set(probe.current().postgres ? 1 : 0);
     },
   });
 
-  const suppressedLines = new Counter({
-    name: 'log_lines_suppressed_total',
-    help: 'Log lines of client errors (4xx access lines, malformed HTTP) not written: over LOG_CLIENT_ERRORS_PER_S.',
-    registers: [metrics.registry],
-  });
+  const suppressedLines = new Counter({ ...SERVICE_METRICS.logLinesSuppressed, registers: [metrics.registry] });
   const clientErrorLines = new LogBudget(config.LOG_CLIENT_ERRORS_PER_S, () => suppressedLines.inc());
 
   maskInUrls(config.ADMIN_TOKEN);
@@ -107,8 +102,7 @@ export function buildApp(config: Config, logger: Logger) {
   // The ingest routes first: every router in front of them is matched against each event request.
   const bodies = new BodyGate({ perSensor: config.INGEST_BODIES_PER_SENSOR, total: config.INGEST_BODIES_MAX });
   new Gauge({
-    name: 'ingest_bodies_in_flight',
-    help: 'Request bodies being received or validated now (bounded by INGEST_BODIES_MAX; beyond it, 503 busy).',
+    ...SERVICE_METRICS.ingestBodiesInFlight,
     registers: [metrics.registry],
     collect() {
       this.set(bodies.inFlight);
