@@ -104,13 +104,17 @@ export async function loadRows(url: string, sensorId: string, limit: number): Pr
       ts: Date;
       received_at: Date;
       payload: string;
-    }>(`SELECT sensor_id, event_id, type, ts, received_at, payload::text AS payload FROM events WHERE sensor_id = $1 LIMIT $2`, [
-      sensorId,
-      limit,
-    ]);
+      claimed: boolean;
+    }>(
+      `SELECT sensor_id, event_id, type, ts, received_at, payload::text AS payload,
+              EXISTS (SELECT 1 FROM event_ids i WHERE i.sensor_id = e.sensor_id AND i.event_id = e.event_id) AS claimed
+       FROM events e WHERE sensor_id = $1 LIMIT $2`,
+      [sensorId, limit],
+    );
     return rows.map((r) => ({
       sensorId: r.sensor_id,
       eventId: r.event_id,
+      clientId: r.claimed,
       type: r.type,
       ts: r.ts,
       receivedAt: r.received_at,

@@ -22,6 +22,7 @@ function row(sensorId: string, over: Partial<EventRow> = {}): EventRow {
   return {
     sensorId,
     eventId: randomUUID(),
+    clientId: true,
     type: n % 2 ? 'temperature' : 'door.opened',
     ts: new Date(base - n * 1_003),
     receivedAt: new Date(base + n),
@@ -98,6 +99,43 @@ describe('storing a flush', () => {
     const reported = results.map((s, i) => storedKeys(s, i ? [...rows].reverse() : rows));
     expect([...reported[0]!, ...reported[1]!].sort()).toEqual(keysOf(rows).sort());
     await expect(counts(sensor)).resolves.toEqual({ events: 300, ids: 300 });
+  });
+
+  it('when no row has a client id, then all are stored by COPY and none is claimed in event_ids', async () => {
+    const sensor = randomUUID();
+    const rows = Array.from({ length: 50 }, () => row(sensor, { clientId: false }));
+    await expect(storeEvents(pool, rows)).resolves.toBe('all');
+    await expect(counts(sensor)).resolves.toEqual({ events: 50, ids: 0 });
+  });
+
+  it('when a flush mixes both kinds of id, then every row is stored once and only client ids are claimed', async () => {
+    const sensor = randomUUID();
+    const rows = Array.from({ length: 40 }, (_, i) => row(sensor, { clientId: i % 3 === 0 }));
+    await expect(storeEvents(pool, rows)).resolves.toBe('all');
+    await expect(counts(sensor)).resolves.toEqual({ events: 40, ids: 14 });
+    const { rows: claimed } = await pool.query<{ event_id: string }>('SELECT event_id FROM event_ids WHERE sensor_id = $1', [sensor]);
+    expect(claimed.map((r) => r.event_id).sort()).toEqual(
+      rows
+        .filter((r) => r.clientId)
+        .map((r) => r.eventId)
+        .sort(),
+    );
+  });
+
+  it('when a mixed flush holds a client id already stored, then the fallback stores every other row once and claims only client ids', async () => {
+    const sensor = randomUUID();
+    const earlier = row(sensor);
+    await expect(storeEvents(pool, [earlier])).resolves.toBe('all');
+
+    const withoutIds = Array.from({ length: 10 }, () => row(sensor, { clientId: false }));
+    const withIds = Array.from({ length: 10 }, () => row(sensor));
+    const retried = { ...earlier, ts: new Date(earlier.ts.getTime() + 5_000), receivedAt: new Date() };
+    const flush = [...withoutIds.slice(0, 5), retried, ...withIds, ...withoutIds.slice(5)];
+
+    const stored = await storeEvents(pool, flush);
+    expect(stored).not.toBe('all');
+    expect(storedKeys(stored, flush)).toEqual(keysOf([...withoutIds, ...withIds]).sort());
+    await expect(counts(sensor)).resolves.toEqual({ events: 21, ids: 11 });
   });
 
   it('when PostgreSQL rejects a row, then the error reaches the caller, nothing of the flush is kept and the pool stays usable', async () => {

@@ -17,6 +17,11 @@ export const compiledEventSchema = z.compile(eventSchema);
 export interface EventRow {
   sensorId: string;
   eventId: string;
+  /**
+   * Whether the client chose the id: only those ids are claimed in `event_ids` and deduplicated. An id the
+   * service makes up is new on every retry, so claiming it could never catch a duplicate.
+   */
+  clientId: boolean;
   type: string;
   ts: Date;
   receivedAt: Date;
@@ -184,12 +189,14 @@ export function toEventRows(body: unknown, sensorId: string, limits: IngestLimit
       continue;
     }
     const eventId = id?.toLowerCase() ?? randomUUID();
-    if (seen?.has(eventId)) {
-      errors.push({ index, path: 'id', message: `id ${eventId} appears more than once in this batch` });
-      continue;
+    if (id !== undefined) {
+      if (seen?.has(eventId)) {
+        errors.push({ index, path: 'id', message: `id ${eventId} appears more than once in this batch` });
+        continue;
+      }
+      seen?.add(eventId);
     }
-    seen?.add(eventId);
-    rows.push({ sensorId, eventId, type, ts: new Date(time), receivedAt, payload });
+    rows.push({ sensorId, eventId, clientId: id !== undefined, type, ts: new Date(time), receivedAt, payload });
     bytes += payloadBytes + type.length + ROW_OVERHEAD_BYTES; // `type` is ASCII by its schema
   }
   if (errors.length) throw invalid(errors);
