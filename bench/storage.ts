@@ -1,5 +1,6 @@
 /**
- * The storage side, without HTTP: (d) PostgreSQL COPY of the rows the service stored, the ceiling;
+ * The storage side, without HTTP: (d) PostgreSQL COPY of the rows the service stored into `events`, and (d′) into
+ * a primary-key-only table, the storage limit;
  * and the service's own flush: its production path (binary COPY), the deduplicating statement it falls back
  * to, and that statement without its `event_ids` dedupe step, to show what each costs. Each measurement
  * writes into its own fresh database made from the same migrated template.
@@ -9,7 +10,7 @@ import { Client, Pool } from 'pg';
 import { insertEvents, rowsToJson, storeEvents, type Stored } from '../app/src/db/events-repo';
 import type { EventRow } from '../app/src/ingest/validate';
 import type { Acks } from './load';
-import { SEQ_OF_EVENT_ID_SQL, type Workload } from './workload';
+import { seqOfEventSql, type Workload } from './workload';
 
 export interface StorageResult {
   rows: number;
@@ -51,7 +52,7 @@ export async function bgwriter(url: string): Promise<{ checkpoints: number; back
 export async function missingAcknowledged(url: string, sensorId: string, workload: Workload, acks: Acks) {
   const rows = await query<{ seq: number; n: string }>(
     url,
-    `SELECT ${SEQ_OF_EVENT_ID_SQL} AS seq, count(*) AS n FROM events WHERE sensor_id = $1 GROUP BY 1`,
+    `SELECT ${seqOfEventSql(workload.shape)} AS seq, count(*) AS n FROM events WHERE sensor_id = $1 GROUP BY 1`,
     [sensorId],
   );
   const stored = new Map(rows.map((r) => [r.seq, Number(r.n)]));
@@ -77,6 +78,23 @@ export async function exportCsv(url: string, sensorId: string, file: string): Pr
 export async function copyFromCsv(url: string, file: string, rows: number): Promise<StorageResult> {
   const start = performance.now();
   await psql(url, `\\copy events (${COLUMNS}) FROM '${file}' CSV`);
+  const seconds = (performance.now() - start) / 1000;
+  return { rows, seconds, rowsPerS: rows / seconds };
+}
+
+/**
+ * (d′): the same `\copy` into a table whose only index is a primary key on (sensor_id, event_id, ts): no
+ * partitions, no dedupe table; the cheapest durable way to keep these rows, so the storage limit itself.
+ */
+export async function copyIntoPrimaryKeyOnly(url: string, file: string, rows: number): Promise<StorageResult> {
+  await query(
+    url,
+    `CREATE TABLE events_pk_only (
+       sensor_id uuid NOT NULL, event_id uuid NOT NULL, type text NOT NULL, ts timestamptz NOT NULL,
+       received_at timestamptz NOT NULL, payload jsonb NOT NULL, PRIMARY KEY (sensor_id, event_id, ts))`,
+  );
+  const start = performance.now();
+  await psql(url, `\\copy events_pk_only (${COLUMNS}) FROM '${file}' CSV`);
   const seconds = (performance.now() - start) / 1000;
   return { rows, seconds, rowsPerS: rows / seconds };
 }

@@ -18,12 +18,9 @@ export const payloadSchema = z
 
 export const eventSchema = z
   .strictObject({
-    id: z
-      .uuid()
-      .optional()
-      .openapi({
-        description: 'Client-chosen UUID: the dedupe key. Generated when absent, and then not deduplicated (a retry gets a new one).',
-      }),
+    id: z.uuid().optional().openapi({
+      description: 'Client-chosen UUID: the dedupe key. Generated when absent, and then not deduplicated (a retry gets a new one).',
+    }),
     type: z.string().min(1).max(64).regex(EVENT_TYPE, 'must be letters, digits and _ . : - only').openapi({ example: 'temperature' }),
     ts: isoTime.optional().openapi({ description: 'Event time; defaults to the time the request is received.' }),
     payload: payloadSchema,
