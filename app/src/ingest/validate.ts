@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { AppError } from '../http/errors';
 import { batchSchema, eventSchema } from './schemas';
+import { wellFormedEvent } from './well-formed';
 
 /**
  * The event schema compiled by zod into a generated parser (`z.compile`): the same checks and the same
@@ -161,12 +162,17 @@ export function toEventRows(body: unknown, sensorId: string, limits: IngestLimit
   const maxTs = receivedAt.getTime() + limits.EVENT_MAX_FUTURE_S * 1000;
   for (let index = 0; index < items.length; index++) {
     const item = items[index];
-    const parsed = compiledEventSchema.safeParse(item);
-    if (!parsed.success) {
-      errors.push(...zodErrors(parsed.error, index));
-      continue;
+    let event = wellFormedEvent(item);
+    if (!event) {
+      const parsed = compiledEventSchema.safeParse(item);
+      if (!parsed.success) {
+        errors.push(...zodErrors(parsed.error, index));
+        continue;
+      }
+      const { id, type, ts } = parsed.data;
+      event = { id, type, time: ts === undefined ? undefined : Date.parse(ts) };
     }
-    const { id, type, ts } = parsed.data;
+    const { id, type } = event;
     const payloadValue = (item as { payload: unknown }).payload; // the original, never a copy
     const problem = checkPayload(payloadValue, limits.PAYLOAD_MAX_DEPTH);
     if (problem) {
@@ -179,7 +185,7 @@ export function toEventRows(body: unknown, sensorId: string, limits: IngestLimit
       errors.push({ index, path: 'payload', message: `payload is larger than ${limits.PAYLOAD_MAX_BYTES} bytes as JSON` });
       continue;
     }
-    const time = ts === undefined ? receivedAt.getTime() : Date.parse(ts) + skewMs;
+    const time = event.time === undefined ? receivedAt.getTime() : event.time + skewMs;
     if (time < minTs || time > maxTs) {
       errors.push({
         index,
