@@ -134,8 +134,8 @@ export async function loadRows(url: string, sensorId: string, limit: number): Pr
       eventId: r.event_id,
       clientId: r.claimed,
       type: r.type,
-      ts: r.ts,
-      receivedAt: r.received_at,
+      ts: r.ts.getTime(),
+      receivedAt: r.received_at.getTime(),
       payload: r.payload,
     }));
   } finally {

@@ -20,7 +20,7 @@ beforeAll(() => {
 afterAll(() => pool.end());
 
 const row = (sensorId: string): EventRow => {
-  const now = new Date();
+  const now = Date.now();
   return { sensorId, eventId: randomUUID(), clientId: true, type: 'temperature', ts: now, receivedAt: now, payload: '{"celsius":20}' };
 };
 

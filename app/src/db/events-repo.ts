@@ -38,7 +38,7 @@ export function rowsToJson(rows: readonly EventRow[]): string {
     const r = rows[i]!;
     parts[i] =
       `{"s":"${r.sensorId}","e":"${r.eventId}","c":${r.clientId},"y":${JSON.stringify(r.type)},` +
-      `"t":"${r.ts.toISOString()}","r":"${r.receivedAt.toISOString()}","p":${r.payload}}`;
+      `"t":"${new Date(r.ts).toISOString()}","r":"${new Date(r.receivedAt).toISOString()}","p":${r.payload}}`;
   }
   return `[${parts.join(',')}]`;
 }
@@ -161,8 +161,9 @@ function writeUuid(buf: Buffer, off: number, uuid: string): number {
   return o;
 }
 
-function writeTime(buf: Buffer, off: number, time: Date): number {
-  const micros = (time.getTime() - PG_EPOCH_MS) * 1000; // below 2^53 for any accepted event time
+/** Writes a time in milliseconds since the Unix epoch as PostgreSQL's timestamptz (microseconds since 2000), with its length. */
+function writeTime(buf: Buffer, off: number, ms: number): number {
+  const micros = (ms - PG_EPOCH_MS) * 1000; // below 2^53 for any accepted event time
   const high = Math.floor(micros / 2 ** 32);
   buf.writeInt32BE(8, off);
   buf.writeInt32BE(high, off + 4);

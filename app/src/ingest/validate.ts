@@ -24,8 +24,9 @@ export interface EventRow {
    */
   clientId: boolean;
   type: string;
-  ts: Date;
-  receivedAt: Date;
+  /** Event and receive time in milliseconds since the epoch: numbers until the flush encodes them, no Date per event. */
+  ts: number;
+  receivedAt: number;
   /** The payload as JSON text, serialised once: measured here, sent to PostgreSQL as is. */
   payload: string;
 }
@@ -134,7 +135,7 @@ function invalid(errors: FieldError[]): AppError {
 }
 
 /** Validates a single event or a batch and returns its rows; throws AppError (400/413) otherwise. */
-export function toEventRows(body: unknown, sensorId: string, limits: IngestLimits, receivedAt = new Date()): ValidatedRows {
+export function toEventRows(body: unknown, sensorId: string, limits: IngestLimits, receivedAt = Date.now()): ValidatedRows {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     throw invalid([{ path: '(body)', message: 'must be a JSON object: one event, or {"events": [...]}' }]);
   }
@@ -149,7 +150,7 @@ export function toEventRows(body: unknown, sensorId: string, limits: IngestLimit
     const batch = batchSchema.safeParse(body);
     if (!batch.success) throw invalid(zodErrors(batch.error, undefined));
     items = batch.data.events;
-    if (batch.data.sentAt) skewMs = receivedAt.getTime() - Date.parse(batch.data.sentAt);
+    if (batch.data.sentAt) skewMs = receivedAt - Date.parse(batch.data.sentAt);
   } else {
     items = [body];
   }
@@ -158,8 +159,8 @@ export function toEventRows(body: unknown, sensorId: string, limits: IngestLimit
   const rows: EventRow[] = [];
   let bytes = 0;
   const seen = items.length > 1 ? new Set<string>() : undefined; // repeated ids within a batch
-  const minTs = receivedAt.getTime() - limits.EVENT_MAX_AGE_S * 1000;
-  const maxTs = receivedAt.getTime() + limits.EVENT_MAX_FUTURE_S * 1000;
+  const minTs = receivedAt - limits.EVENT_MAX_AGE_S * 1000;
+  const maxTs = receivedAt + limits.EVENT_MAX_FUTURE_S * 1000;
   for (let index = 0; index < items.length; index++) {
     const item = items[index];
     let event = wellFormedEvent(item);
@@ -185,7 +186,7 @@ export function toEventRows(body: unknown, sensorId: string, limits: IngestLimit
       errors.push({ index, path: 'payload', message: `payload is larger than ${limits.PAYLOAD_MAX_BYTES} bytes as JSON` });
       continue;
     }
-    const time = event.time === undefined ? receivedAt.getTime() : event.time + skewMs;
+    const time = event.time === undefined ? receivedAt : event.time + skewMs;
     if (time < minTs || time > maxTs) {
       errors.push({
         index,
@@ -202,7 +203,7 @@ export function toEventRows(body: unknown, sensorId: string, limits: IngestLimit
       }
       seen?.add(eventId);
     }
-    rows.push({ sensorId, eventId, clientId: id !== undefined, type, ts: new Date(time), receivedAt, payload });
+    rows.push({ sensorId, eventId, clientId: id !== undefined, type, ts: time, receivedAt, payload });
     bytes += payloadBytes + type.length + ROW_OVERHEAD_BYTES; // `type` is ASCII by its schema
   }
   if (errors.length) throw invalid(errors);
