@@ -1,6 +1,7 @@
 /** JSON bodies only, size-limited before parsing (gzip/deflate bodies are limited after inflating). */
 import express, { NextFunction, Request, Response } from 'express';
 import { AppError } from './errors';
+import { isPlainUtf8Json, readUtf8Json } from './json-reader';
 
 export function jsonBody(limitBytes: number) {
   const parse = express.json({ limit: limitBytes, strict: false, type: () => true });
@@ -15,7 +16,12 @@ export function jsonBody(limitBytes: number) {
       res.setHeader('Connection', 'close');
       return next(new AppError(413, 'payload_too_large', 'request body is larger than the limit'));
     }
-    parse(req, res, next);
+    if (!isPlainUtf8Json(req)) return parse(req, res, next);
+    readUtf8Json(req, limitBytes, (err, body) => {
+      if (err) return next(err);
+      req.body = body;
+      next();
+    });
   };
 }
 
