@@ -55,9 +55,9 @@ export type Stored = 'all' | ReadonlySet<string>;
 /**
  * Stores a whole flush by binary COPY: each client-chosen (sensor, event id) into `event_ids`, then the rows
  * into `events`, both COPY statements in one simple-protocol query, which PostgreSQL runs as one implicit
- * transaction (a flush without client ids holds only the COPY into `events`). The query and both COPYs' data go to the server in a single write, and the flush costs one
- * round trip: on loopback every socket write costs far more than the bytes it carries (the statement
- * path took six round trips, ten writes per flush). PostgreSQL reads the data as each COPY asks for it; after
+ * transaction (a flush without client ids holds only the COPY into `events`). The query and the COPY data go
+ * to the server in a single write, and the flush costs one round trip: on loopback every socket write costs far
+ * more than the bytes it carries (the statement path took six round trips, ten writes per flush). PostgreSQL reads the data as each COPY asks for it; after
  * an error it ignores the COPY data still to come (protocol: "accept but ignore"), rolls the whole flush back
  * and answers ReadyForQuery.
  *
