@@ -181,6 +181,24 @@ function variants(report: BenchReport): string[] {
   ];
 }
 
+/**
+ * (c) against (d′) by CPU cost instead of rate: the CPU time of every process each side needs per event (service,
+ * PostgreSQL, Redis and load generator; PostgreSQL and psql). Other work on a shared machine slows both rates
+ * unequally (three busy processes against one), their costs much less.
+ */
+function costRatios(report: BenchReport): string[] {
+  const parts = (['batch-no-ids', 'batch'] as const).flatMap((shape) => {
+    const c = find(report, 'service', shape);
+    const limit = report.ceilings?.[shape]?.primaryKeyOnly;
+    if (!c || limit?.dbCpuMs === undefined || limit.clientCpuMs === undefined) return [];
+    const events = c.requests * (c.eventsPerS / c.reqPerS || 1);
+    const cCost = (((c.serverCpuMs ?? 0) + (c.dbCpuMs ?? 0) + (c.redisCpuMs ?? 0) + (c.loadCpuMs ?? 0)) * 1000) / events;
+    const dCost = ((limit.dbCpuMs + limit.clientCpuMs) * 1000) / limit.rows;
+    return [`${SHAPE_LABEL[shape]} ${round(dCost / cCost, 2)} (${round(dCost, 1)} µs per row against ${round(cCost, 1)} µs per event)`];
+  });
+  return parts.length ? [`(c)/(d′) by CPU cost, all processes of each side: ${parts.join('; ')}.`, ''] : [];
+}
+
 /** The flush alone: the production path (binary COPY), the deduplicating statement and that statement without dedupe, against COPY. */
 function flushStatement(report: BenchReport): string[] {
   const { flush } = report;
@@ -197,6 +215,10 @@ function flushStatement(report: BenchReport): string[] {
     '',
   ];
 }
+
+/** A copy's CPU per row in the table's columns: server (none), PostgreSQL, Redis (none), client (psql). */
+const copyCpu = (r: StorageResult) =>
+  ['', r.dbCpuMs, '', r.clientCpuMs].map((ms) => (typeof ms === 'number' ? round((ms * 1000) / r.rows, 1) : '')).join(' | ');
 
 export function renderMarkdown(report: BenchReport): string {
   const m = report.machine;
@@ -238,10 +260,11 @@ export function renderMarkdown(report: BenchReport): string {
       )
       .map((row) => `| ${row} |`),
     ...(Object.entries(report.ceilings ?? {}) as Array<[Shape, NonNullable<BenchReport['ceilings']>[Shape]]>).flatMap(([shape, c]) => [
-      `| (d) PostgreSQL COPY into events | ${c!.copy.rows} rows of (c), ${SHAPE_LABEL[shape]} | psql \\copy, end to end |  |  | ${round(c!.copy.rowsPerS)} |  |  | 0 |  |  |  |  |  |  |  |`,
-      `| (d′) COPY into a primary-key-only table | the same rows | psql \\copy, end to end |  |  | ${round(c!.primaryKeyOnly.rowsPerS)} |  |  | 0 |  |  |  |  |  |  |  |`,
+      `| (d) PostgreSQL COPY into events | ${c!.copy.rows} rows of (c), ${SHAPE_LABEL[shape]} | psql \\copy, end to end |  |  | ${round(c!.copy.rowsPerS)} |  |  | 0 | ${copyCpu(c!.copy)} |  |  |  |`,
+      `| (d′) COPY into a primary-key-only table | the same rows | psql \\copy, end to end |  |  | ${round(c!.primaryKeyOnly.rowsPerS)} |  |  | 0 | ${copyCpu(c!.primaryKeyOnly)} |  |  |  |`,
     ]),
     '',
+    ...costRatios(report),
     ...beforeAfter(report),
     ...variants(report),
     `Peak RSS (VmHWM): ${Object.entries(report.peakRssMb)

@@ -28,11 +28,21 @@ import { freePort, portOpen, Running, startAndAwait } from '../tools/stack/proce
 import { imageNodeOptions } from '../tools/stack/service-runtime';
 import { postgresSettings } from '../infra/postgres/settings';
 import { parsePairs, parseVariant } from './args';
-import { clusterCpuMs, cpuMs, pressureUs } from './cpu';
+import { clusterCpuMs, cpuMs, exitedChildrenCpuMs, pressureUs } from './cpu';
 import { Acks, closedLoop, openLoop, RunResult, Sequence, Target } from './load';
 import { renderMarkdown, BenchReport, CaseRun, evaluateTargets } from './report';
 import { startBenchService, startBenchStores } from './service';
-import { bgwriter, copyFromCsv, copyIntoPrimaryKeyOnly, exportCsv, flushRows, loadRows, missingAcknowledged, query } from './storage';
+import {
+  bgwriter,
+  copyFromCsv,
+  copyIntoPrimaryKeyOnly,
+  exportCsv,
+  flushRows,
+  loadRows,
+  missingAcknowledged,
+  query,
+  type StorageResult,
+} from './storage';
 import { CONNECTIONS, createWorkload, Shape, Workload } from './workload';
 
 const ROOT = path.join(__dirname, '..');
@@ -292,8 +302,14 @@ async function main(): Promise<void> {
       log(
         `copy: psql \\copy of the ${n} rows stored by the service's ${shape} runs into an empty events table, then into a primary-key-only table`,
       );
-      const copy = await copyFromCsv(dbUrl(`copy_${db}`), csv, Number(n));
-      const primaryKeyOnly = await copyIntoPrimaryKeyOnly(dbUrl(`pk_only_${db}`), csv, Number(n));
+      // CPU per row as well as rows/s: on a shared machine the cost is steadier than the rate (as for the cases above)
+      const withCpu = async (copying: Promise<StorageResult>) => {
+        const [db0, client0] = [clusterCpuMs(postmasterPid), exitedChildrenCpuMs()];
+        const result = await copying;
+        return { ...result, dbCpuMs: clusterCpuMs(postmasterPid) - db0, clientCpuMs: exitedChildrenCpuMs() - client0 };
+      };
+      const copy = await withCpu(copyFromCsv(dbUrl(`copy_${db}`), csv, Number(n)));
+      const primaryKeyOnly = await withCpu(copyIntoPrimaryKeyOnly(dbUrl(`pk_only_${db}`), csv, Number(n)));
       log(`  events ${Math.round(copy.rowsPerS)} rows/s, primary-key-only table ${Math.round(primaryKeyOnly.rowsPerS)} rows/s`);
       return { copy, primaryKeyOnly };
     };

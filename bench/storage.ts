@@ -16,6 +16,9 @@ export interface StorageResult {
   rows: number;
   seconds: number;
   rowsPerS: number;
+  /** (d) and (d′): CPU time of the whole PostgreSQL cluster and of psql during the copy. */
+  dbCpuMs?: number;
+  clientCpuMs?: number;
 }
 
 function psql(url: string, command: string): Promise<void> {
