@@ -69,6 +69,8 @@ export interface BenchReport {
   /** (d) COPY into events and (d′) into a primary-key-only table, of the rows (c) stored, per batched shape. */
   ceilings?: Partial<Record<Shape, { copy: StorageResult; primaryKeyOnly: StorageResult }>>;
   flush?: { flushRows: number; concurrency: number; production: StorageResult; statement: StorageResult; withoutDedupe: StorageResult };
+  /** Rows without client ids flushed alone (production COPY path): as stored now, and all claimed in event_ids as before. */
+  claims?: { unclaimed: StorageResult; claimed: StorageResult };
   peakRssMb: Record<string, number>;
   targets: Target[];
 }
@@ -216,6 +218,20 @@ function flushStatement(report: BenchReport): string[] {
   ];
 }
 
+/** What claiming ids the service generated cost: the same rows flushed alone with and without claims. */
+function claimsStatement(report: BenchReport): string[] {
+  const { claims } = report;
+  if (!claims) return [];
+  const perRow = (r: StorageResult) => round(((r.dbCpuMs ?? NaN) * 1000) / r.rows, 2);
+  return [
+    `Rows without client ids, flushed alone (production COPY path, 2,000 per flush, 4 at once, ABBA, ${claims.unclaimed.rows} rows each way): ` +
+      `unclaimed as now ${round(claims.unclaimed.rowsPerS)} rows/s and ${perRow(claims.unclaimed)} µs of PostgreSQL CPU per row; ` +
+      `all claimed in event_ids as before ${round(claims.claimed.rowsPerS)} rows/s and ${perRow(claims.claimed)} µs ` +
+      `(× ${round(claims.unclaimed.rowsPerS / claims.claimed.rowsPerS, 2)} rows/s without claims).`,
+    '',
+  ];
+}
+
 /** A copy's CPU per row in the table's columns: server (none), PostgreSQL, Redis (none), client (psql). */
 const copyCpu = (r: StorageResult) =>
   ['', r.dbCpuMs, '', r.clientCpuMs].map((ms) => (typeof ms === 'number' ? round((ms * 1000) / r.rows, 1) : '')).join(' | ');
@@ -284,6 +300,7 @@ export function renderMarkdown(report: BenchReport): string {
       ),
     '',
     ...flushStatement(report),
+    ...claimsStatement(report),
     '## Targets',
     '',
     '| target | goal | measured | |',

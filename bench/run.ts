@@ -330,6 +330,30 @@ async function main(): Promise<void> {
       return { ...flushOpts, production, statement, withoutDedupe };
     };
 
+    /** Rows without client ids, flushed alone as stored now (no claims) and all claimed as before issue 27, in ABBA order. */
+    const claimsAlone = async (sensorId: string) => {
+      const rows = await loadRows(dbUrl('service'), sensorId, FLUSH_BENCH_ROWS);
+      const claimed = rows.map((r) => ({ ...r, clientId: true }));
+      log(`flushes alone on ${rows.length} rows without client ids, unclaimed and claimed in event_ids, ABBA`);
+      const total = { unclaimed: { rows: 0, seconds: 0, dbCpuMs: 0 }, claimed: { rows: 0, seconds: 0, dbCpuMs: 0 } };
+      for (const [i, kind] of (['unclaimed', 'claimed', 'claimed', 'unclaimed'] as const).entries()) {
+        await createDatabase(pg.adminUrl, `claims_${i}`, 'bench_template');
+        const cpuBefore = clusterCpuMs(postmasterPid);
+        const r = await flushRows(dbUrl(`claims_${i}`), kind === 'claimed' ? claimed : rows, {
+          flushRows: 2000,
+          concurrency: 4,
+          path: 'copy',
+        });
+        total[kind].rows += r.rows;
+        total[kind].seconds += r.seconds;
+        total[kind].dbCpuMs += clusterCpuMs(postmasterPid) - cpuBefore;
+      }
+      const result = (t: { rows: number; seconds: number; dbCpuMs: number }): StorageResult => ({ ...t, rowsPerS: t.rows / t.seconds });
+      const claims = { unclaimed: result(total.unclaimed), claimed: result(total.claimed) };
+      log(`  unclaimed ${Math.round(claims.unclaimed.rowsPerS)} rows/s, claimed ${Math.round(claims.claimed.rowsPerS)} rows/s`);
+      return claims;
+    };
+
     const batchSensors: Partial<Record<Shape, string>> = {};
     for (const shape of SHAPES) {
       const cases: Array<{ name: CaseRun['case']; pid: number; target: Target; checked?: { database: string; sensorId: string } }> =
@@ -440,6 +464,7 @@ async function main(): Promise<void> {
     for (const [shape, sensorId] of Object.entries(batchSensors) as Array<[Shape, string]>)
       ceilings[shape] = await storageCeilings(shape, sensorId);
     const flush = batchSensors.batch ? await flushAlone(batchSensors.batch) : undefined;
+    const claims = batchSensors['batch-no-ids'] ? await claimsAlone(batchSensors['batch-no-ids']) : undefined;
 
     const report: BenchReport = {
       kind: SMOKE ? 'smoke' : 'full',
@@ -461,6 +486,7 @@ async function main(): Promise<void> {
       runs,
       ceilings,
       flush,
+      claims,
       peakRssMb: peakRss,
       targets: [],
     };
