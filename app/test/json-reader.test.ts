@@ -3,7 +3,10 @@
  * body-parser: both must answer alike, over real HTTP, whatever the chunking.
  */
 import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
+import express from 'express';
+import { readUtf8Json } from '../src/http/json-reader';
 import { bearer, createSensor, CreatedSensor, startTestService, storedEvents, TestService } from './helpers';
 
 let svc: TestService;
@@ -84,5 +87,38 @@ describe('reading JSON bodies', () => {
     const res = await send([Buffer.from(JSON.stringify(event), 'utf16le')], { 'Content-Type': 'application/json; charset=utf-16le' });
     expect(res).toMatchObject({ status: 202, body: { accepted: 1 } });
     expect((await storedEvents(db(), sensor.sensorId))[0]?.payload).toEqual(event.payload);
+  });
+
+  it('when given a verify hook, then it sees the raw bytes before decoding, and what it throws refuses the body', async () => {
+    const seen: string[] = [];
+    const app = express();
+    app.post('/', (req, res) =>
+      readUtf8Json(
+        req,
+        res,
+        {
+          limit: 1000,
+          verify: (_req, _res, body, encoding) => {
+            seen.push(`${encoding}:${body.toString('hex')}`);
+            if (body.includes('refuse')) throw new Error('refused by verify');
+          },
+        },
+        (err, body) => res.json(err ? { error: err.message } : { body }),
+      ),
+    );
+    const server = app.listen(0, '127.0.0.1');
+    await new Promise((r) => server.once('listening', r));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+    try {
+      const post = async (body: Buffer) => (await fetch(url, { method: 'POST', body })).json();
+      await expect(post(Buffer.from('\ufeff{"a":1}'))).resolves.toEqual({ body: { a: 1 } });
+      await expect(post(Buffer.from('{"refuse":1}'))).resolves.toEqual({ error: 'refused by verify' });
+      expect(seen).toEqual([
+        `utf-8:${Buffer.from('\ufeff{"a":1}').toString('hex')}`,
+        `utf-8:${Buffer.from('{"refuse":1}').toString('hex')}`,
+      ]);
+    } finally {
+      server.close();
+    }
   });
 });
