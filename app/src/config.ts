@@ -202,7 +202,7 @@ export const settings = {
   DEDUPE_WINDOW_DAYS: setting({
     schema: int(1, 3650),
     default: '8',
-    doc: 'Event ids are remembered this long for dedupe: a retry within this time of the first acceptance is always caught. Later, only events sent with `ts` and no `sentAt` are still caught (by their stored time, until retention).',
+    doc: 'Client-supplied event ids are remembered this long for dedupe (events sent without an id are not deduplicated): a retry within this time of the first acceptance is always caught. Later, only events sent with `ts` and no `sentAt` are still caught (by their stored time, until retention).',
   }),
   MAINTENANCE_LOCK_TIMEOUT_MS: setting({
     schema: ms,
