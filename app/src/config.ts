@@ -4,6 +4,7 @@
  * `make local` and the Pulumi ConfigMap/Secret keys.
  */
 import { z } from 'zod';
+import { PLAINTEXT_SSLMODES } from './db/tls';
 
 interface Setting<T extends z.ZodType> {
   schema: T;
@@ -51,6 +52,11 @@ export const settings = {
     default: '',
     doc: "Migrations: the service's connection URL. Its user is created (or its password set) as a role that may read and write rows but run no DDL; empty manages no role.",
     secret: true,
+  }),
+  DATABASE_CA_FILE: setting({
+    schema: z.union([z.literal(''), z.string().regex(/^\//, 'must be an absolute path')]),
+    default: '',
+    doc: "PEM file of the CA that signed PostgreSQL's certificate (a managed database's own CA, mounted from a ConfigMap or Secret). Set: the service, the migrations and the maintenance job connect with sslmode=verify-full against it (`sslmode=require` alone trusts only Node's public CAs, which a provider's private CA is not). Empty: the URL's sslmode applies.",
   }),
   MIGRATE_WAIT_S: setting({
     schema: int(0, 3600),
@@ -247,6 +253,15 @@ interface CrossRule {
 const crossRule = (r: CrossRule) => r;
 
 const CROSS_RULES = [
+  crossRule({
+    reads: ['DATABASE_URL', 'DATABASE_CA_FILE'],
+    problem: (c) => {
+      const mode = new URL(c.DATABASE_URL).searchParams.get('sslmode');
+      return c.DATABASE_CA_FILE && mode && PLAINTEXT_SSLMODES.includes(mode)
+        ? `DATABASE_CA_FILE: a CA bundle means verified TLS, but DATABASE_URL says sslmode=${mode}: drop its sslmode (verify-full is used) or the bundle`
+        : undefined;
+    },
+  }),
   crossRule({
     reads: ['INGEST_MAX_CONCURRENT_FLUSHES', 'DB_POOL_MAX'],
     problem: (c) =>

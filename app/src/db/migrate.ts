@@ -11,6 +11,7 @@ import { Client } from 'pg';
 import { ConfigError, loadSettings } from '../config';
 import { isDatabaseUnavailable } from './pool';
 import { ensureServiceRole } from './service-role';
+import { certificateHint, databaseUrl } from './tls';
 
 export const MIGRATIONS_DIR = path.join(__dirname, '..', '..', 'migrations');
 
@@ -46,7 +47,7 @@ export async function waitForDatabase(
       return;
     } catch (err) {
       const reason = (err as Error).message || (err as { code?: string }).code || String(err);
-      if (!isDatabaseUnavailable(err)) throw new Error(`PostgreSQL refused the migration: ${reason}`);
+      if (!isDatabaseUnavailable(err)) throw new Error(`PostgreSQL refused the migration: ${reason}${certificateHint(err)}`);
       const delay = retryDelayMs(attempt);
       if (Date.now() + delay > deadline || o.signal?.aborted) {
         throw new Error(
@@ -90,18 +91,20 @@ export async function runMigrations(databaseUrl: string, opts: MigrateOptions = 
 }
 
 if (require.main === module) {
-  let cfg: ReturnType<typeof loadSettings<'DATABASE_URL' | 'SERVICE_DATABASE_URL' | 'MIGRATE_WAIT_S'>>;
+  let cfg: ReturnType<typeof loadSettings<'DATABASE_URL' | 'DATABASE_CA_FILE' | 'SERVICE_DATABASE_URL' | 'MIGRATE_WAIT_S'>>;
+  let url: string;
   try {
-    cfg = loadSettings(['DATABASE_URL', 'SERVICE_DATABASE_URL', 'MIGRATE_WAIT_S']);
+    cfg = loadSettings(['DATABASE_URL', 'DATABASE_CA_FILE', 'SERVICE_DATABASE_URL', 'MIGRATE_WAIT_S']);
+    url = databaseUrl(cfg.DATABASE_URL, cfg.DATABASE_CA_FILE);
   } catch (err) {
-    if (!(err instanceof ConfigError)) throw err;
-    for (const problem of err.problems) console.error(`config error: ${problem}`);
+    if (err instanceof ConfigError) for (const problem of err.problems) console.error(`config error: ${problem}`);
+    else console.error(`config error: ${(err as Error).message}`);
     process.exit(2);
   }
   // As PID 1 in a container nothing else forwards SIGTERM: pass it on to the migration process.
   const abort = new AbortController();
   process.once('SIGTERM', () => abort.abort());
-  runMigrations(cfg.DATABASE_URL, {
+  runMigrations(url, {
     signal: abort.signal,
     serviceUrl: cfg.SERVICE_DATABASE_URL || undefined,
     waitMs: cfg.MIGRATE_WAIT_S * 1000,
