@@ -63,6 +63,16 @@ export const settings = {
     default: '180',
     doc: 'Migrations: how long to wait for PostgreSQL to accept connections (each attempt is logged) before failing.',
   }),
+  MIGRATE_LOCK_TIMEOUT_MS: setting({
+    schema: int(0, 600_000),
+    default: '1000',
+    doc: 'Migrations: lock_timeout of every migration statement, so that ingest of the running version never queues longer than this behind one (0: wait forever).',
+  }),
+  MIGRATE_LOCK_RETRIES: setting({
+    schema: int(0, 1000),
+    default: '20',
+    doc: 'Migrations: runs again after a lock timeout (the attempt is rolled back; pauses double from 0.5 s to 15 s: 20 is about 4 minutes) before failing.',
+  }),
   REDIS_URL: setting({
     schema: url(['redis:', 'rediss:']),
     doc: 'Redis connection URL (rate limiting; the service keeps ingesting when Redis is down).',
