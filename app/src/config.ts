@@ -53,6 +53,12 @@ export const settings = {
     doc: "Migrations: the service's connection URL. Its user is created (or its password set) as a role that may read and write rows but run no DDL; empty manages no role.",
     secret: true,
   }),
+  MONITOR_DATABASE_URL: setting({
+    schema: z.union([z.literal(''), url(['postgres:', 'postgresql:'])]),
+    default: '',
+    doc: "Migrations: the PostgreSQL exporter's connection URL. Its user is created (or its password set) as a role with PostgreSQL's pg_monitor only (statistics, no rows); empty manages no role.",
+    secret: true,
+  }),
   DATABASE_CA_FILE: setting({
     schema: z.union([z.literal(''), z.string().regex(/^\//, 'must be an absolute path')]),
     default: '',

@@ -16,6 +16,7 @@ import path from 'node:path';
 import { Client } from 'pg';
 import { ConfigError, loadSettings } from '../config';
 import { isDatabaseUnavailable } from './pool';
+import { ensureMonitorRole } from './monitor-role';
 import { ensureServiceRole } from './service-role';
 import { certificateHint, databaseUrl } from './tls';
 
@@ -27,6 +28,8 @@ export interface MigrateOptions {
   signal?: AbortSignal;
   /** The service's connection URL: its user becomes a role that reads and writes rows and runs no DDL. */
   serviceUrl?: string;
+  /** The PostgreSQL exporter's connection URL: its user becomes a role with pg_monitor only. */
+  monitorUrl?: string;
   /** How long to wait for PostgreSQL to accept connections before giving up; 0 tries once. */
   waitMs?: number;
   /** Apply only this many pending migrations (an older schema, for compatibility tests); all by default. */
@@ -146,6 +149,10 @@ export async function runMigrations(databaseUrl: string, opts: MigrateOptions = 
     const role = await ensureServiceRole(databaseUrl, opts.serviceUrl);
     log(`migrate: role ${role} may read and write rows (no DDL)`);
   }
+  if (opts.monitorUrl && (opts.direction ?? 'up') === 'up') {
+    const role = await ensureMonitorRole(databaseUrl, opts.monitorUrl, opts.serviceUrl);
+    log(`migrate: role ${role} may read statistics (pg_monitor), no rows`);
+  }
 }
 
 if (require.main === module) {
@@ -153,6 +160,7 @@ if (require.main === module) {
     'DATABASE_URL',
     'DATABASE_CA_FILE',
     'SERVICE_DATABASE_URL',
+    'MONITOR_DATABASE_URL',
     'MIGRATE_WAIT_S',
     'MIGRATE_LOCK_TIMEOUT_MS',
     'MIGRATE_LOCK_RETRIES',
@@ -173,6 +181,7 @@ if (require.main === module) {
   runMigrations(url, {
     signal: abort.signal,
     serviceUrl: cfg.SERVICE_DATABASE_URL || undefined,
+    monitorUrl: cfg.MONITOR_DATABASE_URL || undefined,
     waitMs: cfg.MIGRATE_WAIT_S * 1000,
     lockTimeoutMs: cfg.MIGRATE_LOCK_TIMEOUT_MS,
     lockRetries: cfg.MIGRATE_LOCK_RETRIES,
