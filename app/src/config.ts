@@ -53,6 +53,11 @@ export const settings = {
     doc: "Migrations: the service's connection URL. Its user is created (or its password set) as a role that may read and write rows but run no DDL; empty manages no role.",
     secret: true,
   }),
+  DATABASE_OWNER_ROLE: setting({
+    schema: z.union([z.literal(''), z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a PostgreSQL role name (lower case, digits, _)')]),
+    default: '',
+    doc: "Migrations and maintenance job: the role that owns the tables, when DATABASE_URL's user is a migrator that is a member of it (it may be NOLOGIN): they act as this role (SET ROLE at connect), so nobody logs in as the owner. Empty: DATABASE_URL's user owns the tables.",
+  }),
   MONITOR_DATABASE_URL: setting({
     schema: z.union([z.literal(''), url(['postgres:', 'postgresql:'])]),
     default: '',

@@ -18,6 +18,7 @@ import { ConfigError, loadSettings } from '../config';
 import { isDatabaseUnavailable } from './pool';
 import { ensureMonitorRole } from './monitor-role';
 import { ensureServiceRole } from './service-role';
+import { withSessionSettings } from './session';
 import { certificateHint, databaseUrl } from './tls';
 
 export const MIGRATIONS_DIR = path.join(__dirname, '..', '..', 'migrations');
@@ -34,6 +35,8 @@ export interface MigrateOptions {
   waitMs?: number;
   /** Apply only this many pending migrations (an older schema, for compatibility tests); all by default. */
   count?: number;
+  /** The role that owns the tables (DATABASE_OWNER_ROLE), when the login user is a migrator that is a member of it. */
+  ownerRole?: string;
   /** lock_timeout of every migration statement; 0 waits forever (PostgreSQL's default). */
   lockTimeoutMs?: number;
   /** Runs again after a lock timeout before giving up. */
@@ -47,13 +50,6 @@ const retryDelayMs = (attempt: number) => Math.min(4000, 500 * 2 ** (attempt - 1
 const lockRetryDelayMs = (attempt: number) => Math.min(15_000, 500 * 2 ** (attempt - 1));
 
 class LockTimeout extends Error {}
-
-/** The URL with `-c lock_timeout=…` added to its startup options (kept: options the URL already carries). */
-function withLockTimeout(url: string, ms: number): string {
-  const u = new URL(url);
-  u.searchParams.set('options', `${u.searchParams.get('options') ?? ''} -c lock_timeout=${ms}`.trim());
-  return u.toString();
-}
 
 /**
  * Resolves once PostgreSQL answers a query. Only "not reachable yet" errors are retried (refused,
@@ -124,7 +120,10 @@ export async function runMigrations(databaseUrl: string, opts: MigrateOptions = 
   await waitForDatabase(databaseUrl, { waitMs: opts.waitMs ?? 0, log, signal: opts.signal });
   const lockTimeoutMs = opts.lockTimeoutMs ?? 0;
   const retries = opts.lockRetries ?? 0;
-  const url = lockTimeoutMs ? withLockTimeout(databaseUrl, lockTimeoutMs) : databaseUrl;
+  const url = withSessionSettings(databaseUrl, {
+    ...(lockTimeoutMs ? { lock_timeout: String(lockTimeoutMs) } : {}),
+    ...(opts.ownerRole ? { role: opts.ownerRole } : {}),
+  });
   for (let attempt = 1; ; attempt++) {
     try {
       await runNodePgMigrate(url, opts);
@@ -146,11 +145,11 @@ export async function runMigrations(databaseUrl: string, opts: MigrateOptions = 
     }
   }
   if (opts.serviceUrl && (opts.direction ?? 'up') === 'up') {
-    const role = await ensureServiceRole(databaseUrl, opts.serviceUrl);
+    const role = await ensureServiceRole(databaseUrl, opts.serviceUrl, opts.ownerRole);
     log(`migrate: role ${role} may read and write rows (no DDL)`);
   }
   if (opts.monitorUrl && (opts.direction ?? 'up') === 'up') {
-    const role = await ensureMonitorRole(databaseUrl, opts.monitorUrl, opts.serviceUrl);
+    const role = await ensureMonitorRole(databaseUrl, opts.monitorUrl, opts.serviceUrl, opts.ownerRole);
     log(`migrate: role ${role} may read statistics (pg_monitor), no rows`);
   }
 }
@@ -161,6 +160,7 @@ if (require.main === module) {
     'DATABASE_CA_FILE',
     'SERVICE_DATABASE_URL',
     'MONITOR_DATABASE_URL',
+    'DATABASE_OWNER_ROLE',
     'MIGRATE_WAIT_S',
     'MIGRATE_LOCK_TIMEOUT_MS',
     'MIGRATE_LOCK_RETRIES',
@@ -182,6 +182,7 @@ if (require.main === module) {
     signal: abort.signal,
     serviceUrl: cfg.SERVICE_DATABASE_URL || undefined,
     monitorUrl: cfg.MONITOR_DATABASE_URL || undefined,
+    ownerRole: cfg.DATABASE_OWNER_ROLE,
     waitMs: cfg.MIGRATE_WAIT_S * 1000,
     lockTimeoutMs: cfg.MIGRATE_LOCK_TIMEOUT_MS,
     lockRetries: cfg.MIGRATE_LOCK_RETRIES,

@@ -5,10 +5,10 @@
  * Applied by the migration on every run, like the service's role.
  */
 import { Client } from 'pg';
-import { scramVerifier } from './service-role';
+import { reducedAttributes, scramVerifier } from './service-role';
 
 /** Creates (or updates) the exporter's role from its connection URL; returns the role name. */
-export async function ensureMonitorRole(ownerUrl: string, monitorUrl: string, serviceUrl = ''): Promise<string> {
+export async function ensureMonitorRole(ownerUrl: string, monitorUrl: string, serviceUrl = '', ownerRole = ''): Promise<string> {
   const monitor = new URL(monitorUrl);
   const role = decodeURIComponent(monitor.username);
   const password = decodeURIComponent(monitor.password);
@@ -22,7 +22,7 @@ export async function ensureMonitorRole(ownerUrl: string, monitorUrl: string, se
   try {
     const { rows } = await client.query<{ owner: string; db: string }>('SELECT current_user AS owner, current_database() AS db');
     const { owner, db } = rows[0] as { owner: string; db: string };
-    if (role === owner) {
+    if (role === owner || role === ownerRole) {
       throw new Error(
         `MONITOR_DATABASE_URL connects as ${role}, the owner of the tables: the exporter must use a role with pg_monitor only`,
       );
@@ -30,7 +30,7 @@ export async function ensureMonitorRole(ownerUrl: string, monitorUrl: string, se
     const id = client.escapeIdentifier(role);
     const login = password ? `LOGIN PASSWORD ${client.escapeLiteral(scramVerifier(password))}` : 'LOGIN';
     const exists = await client.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [role]);
-    const attributes = `${login} NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS`;
+    const attributes = `${login} ${await reducedAttributes(client, role)}`;
     try {
       await client.query(exists.rowCount ? `ALTER ROLE ${id} ${attributes}` : `CREATE ROLE ${id} ${attributes}`);
       await client.query(`GRANT pg_monitor TO ${id}`);

@@ -12,6 +12,7 @@
 import { Pool, PoolClient } from 'pg';
 import { Gauge, Pushgateway, Registry } from 'prom-client';
 import { ConfigError, loadSettings } from '../config';
+import { withSessionSettings } from '../db/session';
 import { databaseUrl } from '../db/tls';
 import { createLogger, Logger } from '../observability/logger';
 
@@ -24,6 +25,7 @@ const PARTITION_NAME = /^events_(\d{4})(\d{2})(\d{2})$/;
 export const SETTINGS = [
   'DATABASE_URL',
   'DATABASE_CA_FILE',
+  'DATABASE_OWNER_ROLE',
   'PUSHGATEWAY_URL',
   'LOG_LEVEL',
   'RETENTION_DAYS',
@@ -204,7 +206,10 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<number
   const logger = createLogger(cfg.LOG_LEVEL).child({ job: JOB_NAME });
   let connectionString: string;
   try {
-    connectionString = databaseUrl(cfg.DATABASE_URL, cfg.DATABASE_CA_FILE);
+    connectionString = withSessionSettings(
+      databaseUrl(cfg.DATABASE_URL, cfg.DATABASE_CA_FILE),
+      cfg.DATABASE_OWNER_ROLE ? { role: cfg.DATABASE_OWNER_ROLE } : {},
+    );
   } catch (err) {
     console.error(`config error: ${(err as Error).message}`);
     return 2;
