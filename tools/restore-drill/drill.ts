@@ -95,27 +95,38 @@ async function query<T extends object>(url: string, sql: string, params: unknown
   }
 }
 
-/** Switches to a new WAL segment and waits until PostgreSQL reports every segment up to it archived. */
+/**
+ * Switches to a new WAL segment and waits until PostgreSQL reports every segment up to it archived. Fails once
+ * the archiver has failed three times in a row (PostgreSQL's own immediate retries) since its last success.
+ */
 async function archiveCurrentWal(url: string): Promise<string> {
   const [row] = await query<{ wal: string }>(url, 'SELECT pg_walfile_name(pg_switch_wal()) AS wal');
   const wal = (row as { wal: string }).wal;
+  const started = await archiverState(url);
+  let state = started;
   await waitFor(
     `WAL segment ${wal} to be archived`,
     async () => {
-      const [a] = await query<{ last: string | null; failed: string | null; failedAt: Date | null; lastAt: Date | null }>(
-        url,
-        `SELECT last_archived_wal AS last, last_failed_wal AS failed, last_failed_time AS "failedAt", last_archived_time AS "lastAt"
-         FROM pg_stat_archiver`,
-      );
-      if (a?.failed && (!a.lastAt || (a.failedAt && a.failedAt > a.lastAt))) {
-        throw new DrillFailure(`archiving WAL segment ${a.failed} failed (barman-cloud-wal-archive): see the PostgreSQL log`);
-      }
-      return a?.last !== null && a?.last !== undefined && a.last >= wal;
+      state = await archiverState(url);
+      return (state.last !== null && state.last >= wal) || state.failedCount - started.failedCount >= 3;
     },
     60000,
     200,
   );
+  if (state.last === null || state.last < wal) {
+    throw new DrillFailure(
+      `archiving WAL segment ${state.failed} failed ${state.failedCount - started.failedCount} times (archive_command: barman-cloud-wal-archive): see the PostgreSQL log`,
+    );
+  }
   return wal;
+}
+
+async function archiverState(url: string): Promise<{ last: string | null; failed: string | null; failedCount: number }> {
+  const [a] = await query<{ last: string | null; failed: string | null; failedCount: number }>(
+    url,
+    'SELECT last_archived_wal AS last, last_failed_wal AS failed, failed_count::int AS "failedCount" FROM pg_stat_archiver',
+  );
+  return a as { last: string | null; failed: string | null; failedCount: number };
 }
 
 /** The lines PostgreSQL logged about why recovery stopped, for the failure message. */
