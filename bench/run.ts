@@ -25,6 +25,7 @@ import { execFileSync } from 'node:child_process';
 import { Client } from 'pg';
 import { freePort, portOpen, Running, startAndAwait } from '../tools/stack/process';
 import { imageNodeOptions } from '../tools/stack/service-runtime';
+import { SERVICE_METRICS } from '../monitoring/src';
 import { postgresSettings } from '../infra/postgres/settings';
 import { parsePairs, parseVariant } from './args';
 import { clusterCpuMs, cpuMs, pressureUs } from './cpu';
@@ -91,11 +92,12 @@ async function createDatabase(adminUrl: string, name: string, template: string):
 async function flushStats(baseUrl: string): Promise<{ flushes: number; meanRows: number; meanMs: number }> {
   const text = await (await fetch(`${baseUrl}/metrics`)).text();
   const value = (name: string) => Number(new RegExp(`^${name} ([0-9.e+-]+)$`, 'm').exec(text)?.[1] ?? NaN);
-  const flushes = value('ingest_flush_rows_count');
+  const { ingestFlushRows: rows, ingestFlushDuration: duration } = SERVICE_METRICS;
+  const flushes = value(`${rows.name}_count`);
   return {
     flushes,
-    meanRows: Math.round(value('ingest_flush_rows_sum') / flushes),
-    meanMs: Math.round((value('ingest_flush_duration_seconds_sum') / value('ingest_flush_duration_seconds_count')) * 10000) / 10,
+    meanRows: Math.round(value(`${rows.name}_sum`) / flushes),
+    meanMs: Math.round((value(`${duration.name}_sum`) / value(`${duration.name}_count`)) * 10000) / 10,
   };
 }
 

@@ -7,15 +7,13 @@
  * state at module level, so each run needs fresh modules.
  */
 import { createHash } from 'node:crypto';
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type * as PulumiModule from '@pulumi/pulumi';
 import type * as ProgramModule from './program';
-import { NEVER_PROMOTED, PROJECT, pulumiConfigOfStackFile } from './stack-schema';
+import { loadStackFile, NEVER_PROMOTED, PROJECT } from './stack-schema';
 
 export { PROJECT };
 export const STACKS = ['dev', 'qa', 'staging', 'prod'] as const;
-export type StackName = (typeof STACKS)[number];
 const REPO_ROOT = path.resolve(__dirname, '..');
 
 export interface DeclaredResource {
@@ -44,18 +42,25 @@ export interface KubernetesObject {
 
 export interface OfflineRun {
   stack: string;
+  /** Its stack file, read once: the program ran on its values. */
+  file: ReturnType<typeof stackFile>;
   resources: DeclaredResource[];
   kubernetesObjects: KubernetesObject[];
   outputs: Record<string, unknown>;
 }
 
+/** The repository's Pulumi.<stack>.yaml, read through the stack schema. */
+export function stackFile(stack: string) {
+  return loadStackFile(path.join(REPO_ROOT, `Pulumi.${stack}.yaml`));
+}
+
 /** The `config:` map of Pulumi.<stack>.yaml, as `pulumi` hands it to the program (objects JSON-encoded). */
 export function stackFileConfig(stack: string): Record<string, string> {
-  return pulumiConfigOfStackFile(fs.readFileSync(path.join(REPO_ROOT, `Pulumi.${stack}.yaml`), 'utf8'));
+  return stackFile(stack).values;
 }
 
 /** Values for the secrets that `pulumi config set --secret` would hold on a real stack. */
-export function testSecrets(config: Record<string, string>): Record<string, string> {
+export function testSecrets(externalDatabase: boolean): Record<string, string> {
   const secrets: Record<string, string> = {
     [`${PROJECT}:alertReceivers`]: JSON.stringify({
       pager: 'https://pager.test.invalid/hook',
@@ -63,9 +68,7 @@ export function testSecrets(config: Record<string, string>): Record<string, stri
       heartbeat: 'https://heartbeat.test.invalid/ping',
     }),
   };
-  const postgres = config[`${PROJECT}:postgres`];
-  if (postgres && (JSON.parse(postgres) as { external?: boolean }).external)
-    secrets[`${PROJECT}:databaseUrl`] = 'postgres://events:test-only@db.test.invalid:5432/events?sslmode=require';
+  if (externalDatabase) secrets[`${PROJECT}:databaseUrl`] = 'postgres://events:test-only@db.test.invalid:5432/events?sslmode=require';
   return secrets;
 }
 
@@ -132,9 +135,9 @@ export async function runOffline(stack: string, options: RunOptions = {}): Promi
     false,
   );
   recordOptions(pulumi, declaredOptions);
-  const fromFile = stackFileConfig(stack);
-  const secrets = testSecrets(fromFile);
-  const config: Record<string, string> = { ...fromFile, ...secrets, ...options.set };
+  const file = stackFile(stack);
+  const secrets = testSecrets(file.config.postgres.external);
+  const config: Record<string, string> = { ...file.values, ...secrets, ...options.set };
   // A stack never promoted has no image to run yet (the program refuses it); offline it renders with an obviously fake one.
   if (config[`${PROJECT}:image`] === NEVER_PROMOTED && !options.keepNeverPromoted)
     config[`${PROJECT}:image`] = JSON.stringify({
@@ -158,7 +161,7 @@ export async function runOffline(stack: string, options: RunOptions = {}): Promi
   const kubernetesObjects = resources
     .filter((r) => r.type.startsWith('kubernetes:') && !r.type.startsWith('pulumi:'))
     .map((r) => r.inputs as unknown as KubernetesObject);
-  return { stack, resources, kubernetesObjects, outputs };
+  return { stack, file, resources, kubernetesObjects, outputs };
 }
 
 /** The engine's registration request carries the options the mocks do not see: read them there. */

@@ -1,11 +1,15 @@
 /**
- * The one schema of the stack files' `event-stack:*` keys (Pulumi.<stack>.yaml). The Pulumi program
- * (infra/config.ts) and `make promote`/`make status` (tools/promote/stack-files.ts) both read a stack's
- * settings only through `parseStackSettings`, so they accept and refuse exactly the same files.
- * Add a key here and both see it. It imports neither Pulumi nor tools: both sides can load it.
+ * The one schema of the stack files' `event-stack:*` keys (Pulumi.<stack>.yaml), secrets included, and the one
+ * way to read them: a stack file's YAML is parsed once (`parseStackFile`), its settings decoded once
+ * (`decodeStackConfig` for the Pulumi program, which gets the secrets decrypted; `decodeStackFile` for tools,
+ * which leave the secrets sealed). The decoded value is the program's `StackConfig`, inferred from the schema:
+ * add a key to `SETTINGS` and the program, `make promote`, `make status` and the offline checks all see it,
+ * typed. It imports neither Pulumi nor tools: both sides can load it.
  */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import semver from 'semver';
-import { parse as parseYaml } from 'yaml';
+import { type Document, parseDocument } from 'yaml';
 import { z } from 'zod';
 import { ConfigError, loadSettings, settings, type SettingName } from '../app/src/config';
 import { TLS_REQUIRED_STAGES } from './policies/rules';
@@ -14,12 +18,6 @@ export const PROJECT = 'event-stack';
 
 /** What a qa/staging/prod stack file says in `event-stack:image` until `make promote` first pins an image there. */
 export const NEVER_PROMOTED = 'never-promoted';
-
-/**
- * Secret keys are set per stack with `pulumi config set --secret` and never committed; only the Pulumi
- * program (which gets them decrypted) checks them, with `stackSecretsSchema`.
- */
-export const SECRET_KEYS = ['alertReceivers', 'databaseUrl'] as const;
 
 /**
  * Why a text is not a release version, or undefined. A release version is MAJOR.MINOR.PATCH with an optional
@@ -131,15 +129,22 @@ const resources = z.strictObject(
 );
 const thirdPartyFields = { image: checked(thirdPartyImageProblem, 'an image reference with an explicit version'), resources };
 const map = <T extends z.core.$ZodLooseShape>(shape: T, what: string) => z.strictObject(shape, { error: `must be a map ${what}` });
+const thirdParty = map(thirdPartyFields, '{image, resources}');
 
 /**
  * TLS of an Ingress: `secretName` holds the certificate; with `clusterIssuer` or `issuer` cert-manager issues it
- * into that Secret, without either the Secret must already exist in the namespace.
+ * into that Secret, without either the Secret must already exist in the namespace (created by hand or another tool).
  */
 const tls = map(
   { clusterIssuer: dnsLabel.optional(), issuer: dnsLabel.optional(), secretName: dnsLabel },
   '{clusterIssuer | issuer, secretName} or {secretName} of an existing Secret',
-).refine((t) => !(t.clusterIssuer && t.issuer), { message: 'set clusterIssuer or issuer, not both' });
+)
+  .refine((t) => !(t.clusterIssuer && t.issuer), { message: 'set clusterIssuer or issuer, not both' })
+  .transform(({ clusterIssuer, issuer, secretName }) => {
+    if (clusterIssuer) return { certManager: { kind: 'ClusterIssuer' as const, name: clusterIssuer }, secretName };
+    if (issuer) return { certManager: { kind: 'Issuer' as const, name: issuer }, secretName };
+    return { secretName };
+  });
 
 const NON_SECRET_SETTINGS = (Object.keys(settings) as SettingName[]).filter((name) => !(settings[name] as { secret?: boolean }).secret);
 
@@ -167,153 +172,245 @@ const appEnv = z
         ctx.addIssue({ code: 'custom', path: [name], message: rest.join(': ') });
       }
     }
-  });
+  })
+  // Checked above: every key is a non-secret setting, every value its text.
+  .transform((env) => Object.fromEntries(Object.entries(env).map(([k, v]) => [k, String(v)])) as Partial<Record<SettingName, string>>);
 
 export const DEFAULT_PROMOTION = { soakMinutes: 30, maxErrorRatio: 0.001, maxBurnRate: 1 };
 
 /** Every `event-stack:*` key a stack file may hold (without the `event-stack:` prefix), secrets excepted. */
-export const stackSettingsSchema = z
-  .strictObject({
-    namespace: dnsLabel,
-    /** kubeconfig context; absent: the current context. */
-    kubeContext: text().optional(),
-    /** qa/staging/prod: the image `make promote` pinned, or `never-promoted` until the first promotion. */
-    image: z
-      .union(
-        [
-          z.literal(NEVER_PROMOTED, { error: `must be a map {ref, version}, or ${NEVER_PROMOTED} until the first promotion` }),
-          map(
-            { ref: checked(digestRefProblem, '<repository>@sha256:<64 hex>'), version: checked(versionProblem, 'a semantic version') },
-            '{ref, version}',
-          ),
-        ],
-        { error: `must be a map {ref, version}, or ${NEVER_PROMOTED} until the first promotion` },
-      )
-      .optional(),
-    /** dev: build the image from the repository (tag = app/package.json version). */
-    build: map(
-      {
-        repository: matching(/^[a-z0-9][a-z0-9._\-/:]*$/, 'a lower-case repository name').refine(
-          (r) => !r.includes('@') && !/:[^/]*$/.test(r.replace(/^[^/]*\//, '')),
-          'must be the repository without tag or digest (the tag is the version)',
-        ),
-        dockerfile: text().default('app/Dockerfile'),
-        context: text().default('.'),
-      },
-      '{repository, dockerfile?, context?}',
-    ).optional(),
-    app: map(
-      {
-        replicas: integer(1),
-        maxReplicas: integer(1).optional(),
-        resources,
-        host: hostName,
-        tls: tls.optional(),
-        /** hard: never two replicas on one node; soft: a preference the scheduler may break. */
-        topologySpread: z.enum(['hard', 'soft'], { error: 'must be hard or soft' }).default('soft'),
-        maintenanceSchedule: checked(cronProblem, 'a cron schedule').default('17 3 * * *'),
-        env: appEnv.default({}),
-      },
-      '{replicas, resources, host, …}',
-    ).refine((a) => (a.maxReplicas ?? a.replicas) >= a.replicas, { message: 'maxReplicas must be ≥ replicas', path: ['maxReplicas'] }),
-    ingress: map({ className: text(), namespace: dnsLabel }, '{className, namespace}'),
-    postgres: z.union(
+const SETTINGS = {
+  namespace: dnsLabel,
+  /** kubeconfig context; absent: the current context. */
+  kubeContext: text().optional(),
+  /** qa/staging/prod: the image `make promote` pinned, or `never-promoted` until the first promotion. */
+  image: z
+    .union(
       [
-        map({ external: z.literal(true) }, '{external: true}'),
+        z.literal(NEVER_PROMOTED, { error: `must be a map {ref, version}, or ${NEVER_PROMOTED} until the first promotion` }),
         map(
-          {
-            external: z.literal(false).optional(),
-            ...thirdPartyFields,
-            storage: quantity,
-            /** The in-cluster database's nightly pg_dump (a CronJob): when, how many dumps to keep, the volume's size. */
-            backup: map(
-              { schedule: checked(cronProblem, 'a cron schedule'), keep: integer(1), storage: quantity },
-              '{schedule, keep, storage} (the nightly pg_dump and how many dumps to keep)',
-            ),
-          },
-          '{image, storage, backup, resources}',
+          { ref: checked(digestRefProblem, '<repository>@sha256:<64 hex>'), version: checked(versionProblem, 'a semantic version') },
+          '{ref, version}',
         ),
       ],
-      { error: 'must be a map {image, storage, backup, resources}, or {external: true} with the secret databaseUrl' },
-    ),
-    redis: map(thirdPartyFields, '{image, resources}'),
-    prometheus: map(
-      { ...thirdPartyFields, retention: matching(/^\d+[smhdwy]$/, 'a duration such as 7d or 12h'), storage: quantity },
-      '{image, retention, storage, resources}',
-    ).optional(),
-    pushgateway: map(thirdPartyFields, '{image, resources}'),
-    postgresExporter: map(thirdPartyFields, '{image, resources}'),
-    redisExporter: map(thirdPartyFields, '{image, resources}'),
-    alertmanager: map(thirdPartyFields, '{image, resources}').optional(),
-    grafana: map(
-      { ...thirdPartyFields, storage: quantity.optional(), host: hostName.optional(), tls: tls.optional() },
-      '{image, resources, storage?, host?, tls?}',
-    ).optional(),
-    /**
-     * Who runs Prometheus, Alertmanager and Grafana: this program (bundled, the default) or the cluster's
-     * Prometheus Operator (operator: its Prometheus pods run in `namespace` and select on `matchLabels`).
-     * In operator mode the prometheus, alertmanager and grafana keys are not used and may be left out.
-     */
-    monitoring: z
-      .discriminatedUnion(
-        'mode',
-        [
-          map({ mode: z.literal('bundled') }, '{mode: bundled}'),
-          map(
-            {
-              mode: z.literal('operator'),
-              namespace: dnsLabel,
-              matchLabels: z
-                .record(z.string(), text(), { error: 'must be a map of label → value' })
-                .refine(
-                  (m) => Object.keys(m).length > 0,
-                  'must name the labels the operator selects on (kube-prometheus-stack: {release: <its release name>})',
-                ),
-            },
-            '{mode: operator, namespace, matchLabels}',
+      { error: `must be a map {ref, version}, or ${NEVER_PROMOTED} until the first promotion` },
+    )
+    .optional(),
+  /** dev: build the image from the repository (tag = app/package.json version). */
+  build: map(
+    {
+      repository: matching(/^[a-z0-9][a-z0-9._\-/:]*$/, 'a lower-case repository name').refine(
+        (r) => !r.includes('@') && !/:[^/]*$/.test(r.replace(/^[^/]*\//, '')),
+        'must be the repository without tag or digest (the tag is the version)',
+      ),
+      dockerfile: text().default('app/Dockerfile'),
+      context: text().default('.'),
+    },
+    '{repository, dockerfile?, context?}',
+  ).optional(),
+  app: map(
+    {
+      replicas: integer(1),
+      maxReplicas: integer(1).optional(),
+      resources,
+      host: hostName,
+      tls: tls.optional(),
+      /** hard: never two replicas on one node (DoNotSchedule); soft: a preference the scheduler may break. */
+      topologySpread: z.enum(['hard', 'soft'], { error: 'must be hard or soft' }).default('soft'),
+      maintenanceSchedule: checked(cronProblem, 'a cron schedule').default('17 3 * * *'),
+      /** Non-secret settings of app/src/config.ts that differ from their defaults. */
+      env: appEnv.default({}),
+    },
+    '{replicas, resources, host, …}',
+  )
+    .refine((a) => (a.maxReplicas ?? a.replicas) >= a.replicas, { message: 'maxReplicas must be ≥ replicas', path: ['maxReplicas'] })
+    .transform((a) => ({ ...a, maxReplicas: a.maxReplicas ?? a.replicas })),
+  ingress: map({ className: text(), namespace: dnsLabel }, '{className, namespace}'),
+  postgres: z.union(
+    [
+      map({ external: z.literal(true) }, '{external: true}'),
+      map(
+        {
+          external: z.literal(false).default(false),
+          ...thirdPartyFields,
+          storage: quantity,
+          /** The in-cluster database's nightly pg_dump (a CronJob): when, how many dumps to keep, the volume's size. */
+          backup: map(
+            { schedule: checked(cronProblem, 'a cron schedule'), keep: integer(1), storage: quantity },
+            '{schedule, keep, storage} (the nightly pg_dump and how many dumps to keep)',
           ),
-        ],
-        { error: 'must be {mode: bundled} or {mode: operator, namespace, matchLabels}' },
-      )
-      .default({ mode: 'bundled' }),
-    /** Thresholds of the gate for promoting OUT of this stage (`make promote`); each has a default. */
-    promotion: map(
-      {
-        soakMinutes: integer(0).default(DEFAULT_PROMOTION.soakMinutes),
-        maxErrorRatio: number(0, 1).default(DEFAULT_PROMOTION.maxErrorRatio),
-        maxBurnRate: number(0, Number.MAX_SAFE_INTEGER).default(DEFAULT_PROMOTION.maxBurnRate),
-      },
-      '{soakMinutes?, maxErrorRatio?, maxBurnRate?}',
-    ).optional(),
-    /** This stage's Prometheus, asked by the promotion gate. */
-    prometheusUrl: httpUrl,
-  })
+        },
+        '{image, storage, backup, resources}',
+      ),
+    ],
+    { error: 'must be a map {image, storage, backup, resources}, or {external: true} with the secret databaseUrl' },
+  ),
+  redis: thirdParty,
+  prometheus: map(
+    { ...thirdPartyFields, retention: matching(/^\d+[smhdwy]$/, 'a duration such as 7d or 12h'), storage: quantity },
+    '{image, retention, storage, resources}',
+  ).optional(),
+  pushgateway: thirdParty,
+  /** prometheus-postgres-exporter and prometheus-redis-exporter (their own Deployments). */
+  postgresExporter: thirdParty,
+  redisExporter: thirdParty,
+  alertmanager: thirdParty.optional(),
+  grafana: map(
+    { ...thirdPartyFields, storage: quantity.optional(), host: hostName.optional(), tls: tls.optional() },
+    '{image, resources, storage?, host?, tls?}',
+  ).optional(),
+  /**
+   * Who runs Prometheus, Alertmanager and Grafana: this program (bundled, the default) or the cluster's
+   * Prometheus Operator (kube-prometheus-stack: its Prometheus pods run in `namespace` and select on `matchLabels`;
+   * the program declares monitors, a PrometheusRule, an AlertmanagerConfig and dashboard ConfigMaps).
+   * In operator mode the prometheus, alertmanager and grafana keys are not used and may be left out.
+   */
+  monitoring: z
+    .discriminatedUnion(
+      'mode',
+      [
+        map({ mode: z.literal('bundled') }, '{mode: bundled}'),
+        map(
+          {
+            mode: z.literal('operator'),
+            namespace: dnsLabel,
+            matchLabels: z
+              .record(z.string(), text(), { error: 'must be a map of label → value' })
+              .refine(
+                (m) => Object.keys(m).length > 0,
+                'must name the labels the operator selects on (kube-prometheus-stack: {release: <its release name>})',
+              ),
+          },
+          '{mode: operator, namespace, matchLabels}',
+        ),
+      ],
+      { error: 'must be {mode: bundled} or {mode: operator, namespace, matchLabels}' },
+    )
+    .default({ mode: 'bundled' }),
+  /** Thresholds of the gate for promoting OUT of this stage (`make promote`); each has a default. */
+  promotion: map(
+    {
+      soakMinutes: integer(0).default(DEFAULT_PROMOTION.soakMinutes),
+      maxErrorRatio: number(0, 1).default(DEFAULT_PROMOTION.maxErrorRatio),
+      maxBurnRate: number(0, Number.MAX_SAFE_INTEGER).default(DEFAULT_PROMOTION.maxBurnRate),
+    },
+    '{soakMinutes?, maxErrorRatio?, maxBurnRate?}',
+  ).optional(),
+  /** This stage's Prometheus: asked by the promotion gate; where alert links point (bundled monitoring). */
+  prometheusUrl: httpUrl,
+};
+
+/**
+ * The secrets: set per stack with `pulumi config set --secret` and never committed; only the Pulumi program
+ * (which gets them decrypted) checks them, and their values never appear in a problem.
+ */
+const SECRETS = {
+  /** Webhook URLs of the receivers of alerts/alertmanager.yml (critical → pager, warning → ticket, Watchdog → heartbeat). */
+  alertReceivers: map(
+    {
+      pager: httpUrl,
+      ticket: httpUrl,
+      /** The external dead man's switch that receives the always-firing Watchdog (alerts/alertmanager.yml). */
+      heartbeat: httpUrl,
+    },
+    '{pager, ticket, heartbeat} of webhook URLs',
+  ),
+  /** The managed database (`postgres: {external: true}`). */
+  databaseUrl: matching(/^postgres(ql)?:\/\/\S+$/, 'a postgres:// URL').optional(),
+};
+type SecretKey = keyof typeof SECRETS;
+const SECRET_KEYS = Object.keys(SECRETS) as SecretKey[];
+
+/** How to set each secret, for the problem saying it is missing. */
+const SECRET_HELP: Record<SecretKey, string> = {
+  alertReceivers: "{pager, ticket, heartbeat} of webhook URLs: pulumi config set --secret --path 'alertReceivers.pager' https://…",
+  databaseUrl: 'pulumi config set --secret databaseUrl postgres://…',
+};
+
+const settingsObject = z.strictObject(SETTINGS);
+type Settings = z.output<typeof settingsObject>;
+
+/** The rules that join several keys. */
+function settingRules(s: Settings, ctx: z.core.$RefinementCtx): void {
+  // Bundled monitoring runs our own Prometheus, Alertmanager and Grafana: their settings are required then.
+  if (s.monitoring.mode === 'bundled')
+    for (const key of ['prometheus', 'alertmanager', 'grafana'] as const)
+      if (!s[key]) ctx.addIssue({ code: 'custom', path: [key], message: 'required but not set' });
+  if (s.image && s.build)
+    ctx.addIssue({
+      code: 'custom',
+      path: ['image'],
+      message: `set only one of ${PROJECT}:image and ${PROJECT}:build (a stack either pins an image or builds it)`,
+    });
+  if (!s.image && !s.build)
+    ctx.addIssue({
+      code: 'custom',
+      path: ['image'],
+      message: `required but not set (qa/staging/prod pin {ref: <repository>@sha256:…, version}; dev sets ${PROJECT}:build)`,
+    });
+}
+
+/**
+ * The settings in the shape the program composes: where the image comes from, and who runs monitoring with
+ * what. Every other key passes through as the schema decoded it.
+ */
+function programShape({ image, build, prometheus, alertmanager, grafana, prometheusUrl, monitoring, ...rest }: Settings) {
+  return {
+    ...rest,
+    prometheusUrl,
+    image:
+      image === NEVER_PROMOTED
+        ? { kind: 'never-promoted' as const }
+        : image
+          ? { kind: 'pinned' as const, ...image }
+          : // settingRules: without an image, a build.
+            { kind: 'build' as const, ...build! },
+    monitoring:
+      monitoring.mode === 'operator'
+        ? monitoring
+        : {
+            mode: 'bundled' as const,
+            // settingRules: bundled monitoring has all three.
+            prometheus: { ...prometheus!, externalUrl: prometheusUrl },
+            alertmanager: alertmanager!,
+            grafana: grafana!,
+          },
+  };
+}
+
+/** A stack's settings as tools read them from its file: secrets are sealed there (or absent), so they are left out. */
+const stackFileSchema = settingsObject.superRefine(settingRules).transform(programShape);
+
+/** A stack's settings and decrypted secrets, as the Pulumi program gets them. */
+const stackSchema = z
+  .strictObject({ ...SETTINGS, ...SECRETS })
+  .superRefine(settingRules)
   .superRefine((s, ctx) => {
-    // Bundled monitoring runs our own Prometheus, Alertmanager and Grafana: their settings are required then.
-    if (s.monitoring.mode === 'bundled')
-      for (const key of ['prometheus', 'alertmanager', 'grafana'] as const)
-        if (!s[key]) ctx.addIssue({ code: 'custom', path: [key], message: 'required but not set' });
-    if (s.image && s.build)
+    if (s.postgres.external && s.databaseUrl === undefined)
       ctx.addIssue({
         code: 'custom',
-        path: ['image'],
-        message: `set only one of ${PROJECT}:image and ${PROJECT}:build (a stack either pins an image or builds it)`,
+        path: ['databaseUrl'],
+        message: `required secret when ${PROJECT}:postgres.external is true, not set (${SECRET_HELP.databaseUrl})`,
       });
-    if (!s.image && !s.build)
-      ctx.addIssue({
-        code: 'custom',
-        path: ['image'],
-        message: `required but not set (qa/staging/prod pin {ref: <repository>@sha256:…, version}; dev sets ${PROJECT}:build)`,
-      });
+  })
+  .transform(({ alertReceivers, databaseUrl, ...settings }) => {
+    const config = programShape(settings);
+    return {
+      ...config,
+      alertReceivers,
+      // The refinement above: an external database has its URL.
+      postgres: config.postgres.external ? { external: true as const, databaseUrl: databaseUrl! } : config.postgres,
+    };
   });
 
-export type StackSettings = z.output<typeof stackSettingsSchema>;
-
-/** The secrets, checked only by the Pulumi program (it alone gets them decrypted). */
-export const stackSecretsSchema = z.strictObject({
-  alertReceivers: map({ pager: httpUrl, ticket: httpUrl, heartbeat: httpUrl }, '{pager, ticket, heartbeat} of webhook URLs'),
-  databaseUrl: matching(/^postgres(ql)?:\/\/\S+$/, 'a postgres:// URL').optional(),
-});
+/** What the Pulumi program composes from: every setting of the stack, decoded and checked, secrets included. */
+export type StackConfig = z.output<typeof stackSchema>;
+/** What tools (`make promote`, `make status`, the offline checks) read from a stack file: the same, without secrets. */
+export type StackFileConfig = z.output<typeof stackFileSchema>;
+export type Resources = z.output<typeof resources>;
+export type ThirdPartyService = z.output<typeof thirdParty>;
+export type TlsSetting = z.output<typeof tls>;
+export type AlertReceivers = StackConfig['alertReceivers'];
 
 export class StackSettingsError extends Error {
   constructor(
@@ -325,37 +422,44 @@ export class StackSettingsError extends Error {
   }
 }
 
+const isSecretKey = (key: unknown): key is SecretKey => (SECRET_KEYS as unknown[]).includes(key);
+
 /**
- * One line per issue: `event-stack:<key>.<path>: <message> (got <value>)`. Of a union's branches, the one
- * the value came closest to speaks (a map with a bad image is reported as that, not as "not external").
+ * One line per issue: `event-stack:<key>.<path>: <message> (got <value>)`, a secret's value never shown. Of a
+ * union's branches, the one the value came closest to speaks (a map with a bad image is reported as that, not
+ * as "not external").
  */
-function describe(issue: z.core.$ZodIssue, showValues: boolean, base: PropertyKey[] = []): string[] {
+function describe(issue: z.core.$ZodIssue, base: PropertyKey[] = []): string[] {
   const path = [...base, ...issue.path].map(String);
   if (issue.code === 'invalid_union' && issue.input !== undefined && issue.errors.length) {
     const closest = [...issue.errors].sort((a, b) => a.length - b.length)[0] ?? [];
-    return closest.flatMap((i) => describe(i, showValues, path));
+    return closest.flatMap((i) => describe(i, path));
   }
   const [key, ...rest] = path;
   const where = key === undefined ? 'config' : `${PROJECT}:${key}${rest.map((p) => `.${p}`).join('')}`;
   if (issue.code === 'unrecognized_keys') {
-    const known = key === undefined ? ` (known keys: ${Object.keys(stackSettingsSchema.shape).join(', ')})` : '';
+    const known = key === undefined ? ` (known keys: ${Object.keys(SETTINGS).join(', ')})` : '';
     const keys = issue.keys.map((k) => (key === undefined ? `${PROJECT}:${k}` : k));
     return [`${where}: unknown key${keys.length > 1 ? 's' : ''} ${keys.join(', ')}${known}`];
   }
   if (issue.input === undefined && (issue.code === 'invalid_type' || issue.code === 'invalid_union'))
-    return [`${where}: required but not set`];
+    return [
+      isSecretKey(key) && !rest.length ? `${where}: required secret, not set (${SECRET_HELP[key]})` : `${where}: required but not set`,
+    ];
   const scalar = issue.input !== undefined && (typeof issue.input !== 'object' || issue.input === null);
-  const got = showValues && scalar && !issue.message.includes(JSON.stringify(issue.input)) ? ` (got ${JSON.stringify(issue.input)})` : '';
-  return [`${where}: ${issue.message}${got}`];
+  const showValue = !isSecretKey(key) && scalar && !issue.message.includes(JSON.stringify(issue.input));
+  return [`${where}: ${issue.message}${showValue ? ` (got ${JSON.stringify(issue.input)})` : ''}`];
 }
 
 /**
  * The `event-stack:*` keys of a stack's configuration as the Pulumi CLI hands them to a program
- * (every value a string; maps JSON-encoded), prefix removed. Problems: values that are not JSON.
+ * (every value a string; maps JSON-encoded), prefix removed. Problems: values that are not JSON, each
+ * reported here once; `undecodable` names their keys, whose absence is then no further problem.
  */
-export function decodePulumiConfig(values: Record<string, string>): { decoded: Record<string, unknown>; problems: string[] } {
+function decodePulumiConfig(values: Record<string, string>) {
   const decoded: Record<string, unknown> = {};
   const problems: string[] = [];
+  const undecodable = new Set<string>();
   for (const [fullKey, value] of Object.entries(values)) {
     if (!fullKey.startsWith(`${PROJECT}:`)) continue;
     const key = fullKey.slice(PROJECT.length + 1);
@@ -367,70 +471,76 @@ export function decodePulumiConfig(values: Record<string, string>): { decoded: R
       decoded[key] = JSON.parse(value);
     } catch {
       problems.push(`${fullKey}: is not valid YAML/JSON`);
+      undecodable.add(key);
     }
   }
-  return { decoded, problems };
-}
-
-/** The `config:` map of a stack file's text as the Pulumi CLI passes it to the program: scalars as strings, maps as JSON. */
-export function pulumiConfigOfStackFile(source: string): Record<string, string> {
-  const doc = parseYaml(source) as { config?: Record<string, unknown> } | null;
-  return Object.fromEntries(
-    Object.entries(doc?.config ?? {}).map(([k, v]) => [
-      k,
-      typeof v === 'string' ? v : v !== null && typeof v === 'object' ? JSON.stringify(v) : String(v),
-    ]),
-  );
+  return { decoded, problems, undecodable };
 }
 
 /** What a stage requires beyond the schema: TLS on every Ingress in staging and prod (the policy pack's rule too). */
-function stageProblems(s: StackSettings, stage: string | undefined): string[] {
+function stageProblems(s: StackFileConfig, stage: string | undefined): string[] {
   if (!stage || !TLS_REQUIRED_STAGES.includes(stage)) return [];
   const why = `required in ${stage} (bearer tokens must not cross the network in clear)`;
+  const grafana = s.monitoring.mode === 'bundled' ? s.monitoring.grafana : undefined;
   return [
     ...(s.app.tls ? [] : [`${PROJECT}:app.tls: ${why}`]),
-    ...(s.grafana?.host && !s.grafana.tls ? [`${PROJECT}:grafana.tls: ${why}, since grafana.host exposes Grafana`] : []),
+    ...(grafana?.host && !grafana.tls ? [`${PROJECT}:grafana.tls: ${why}, since grafana.host exposes Grafana`] : []),
   ];
 }
 
 /**
- * The stack's settings from its configuration (Pulumi's form), or a StackSettingsError listing every problem.
- * The stage is read from the file name (Pulumi.<stage>.yaml).
+ * The configuration (Pulumi's form) decoded once through `schema`, keys in `without` left out; every problem,
+ * each once, in one StackSettingsError. The stage is read from the file name (Pulumi.<stage>.yaml).
  */
-export function parseStackSettings(values: Record<string, string>, file: string): StackSettings {
-  const { decoded, problems } = decodePulumiConfig(values);
-  for (const key of SECRET_KEYS) delete decoded[key];
-  const result = stackSettingsSchema.safeParse(decoded, { reportInput: true });
+function decode<T extends StackFileConfig>(schema: z.ZodType<T>, values: Record<string, string>, file: string, without: string[] = []): T {
+  const { decoded, problems, undecodable } = decodePulumiConfig(values);
+  for (const key of without) delete decoded[key];
+  const result = schema.safeParse(decoded, { reportInput: true });
   const stage = /Pulumi\.([^/]+)\.yaml$/.exec(file)?.[1];
   problems.push(
-    ...(result.error?.issues.flatMap((i) => describe(i, true)) ?? []),
+    ...(result.error?.issues.filter((i) => !undecodable.has(String(i.path[0]))).flatMap((i) => describe(i)) ?? []),
     ...(result.success ? stageProblems(result.data, stage) : []),
   );
   if (problems.length || !result.success) throw new StackSettingsError(file, problems);
   return result.data;
 }
 
-const SECRET_HELP: Record<(typeof SECRET_KEYS)[number], string> = {
-  alertReceivers: "{pager, ticket, heartbeat} of webhook URLs: pulumi config set --secret --path 'alertReceivers.pager' https://…",
-  databaseUrl: 'pulumi config set --secret databaseUrl postgres://…',
-};
+/** The Pulumi program's reading of its stack: the configuration as the Pulumi CLI hands it over, secrets decrypted. */
+export function decodeStackConfig(values: Record<string, string>, file: string): StackConfig {
+  return decode(stackSchema, values, file);
+}
 
-/** The secrets of a stack (Pulumi's form, decrypted), or a StackSettingsError. Values are never echoed. */
-export function parseStackSecrets(
-  values: Record<string, string>,
-  file: string,
-  externalDatabase: boolean,
-): z.output<typeof stackSecretsSchema> {
-  const { decoded, problems } = decodePulumiConfig(values);
-  const secrets = Object.fromEntries(SECRET_KEYS.filter((k) => k in decoded).map((k) => [k, decoded[k]]));
-  const result = stackSecretsSchema.safeParse(secrets, { reportInput: true });
-  const missing = (key: (typeof SECRET_KEYS)[number], when = '') =>
-    `${PROJECT}:${key}: required secret${when}, not set (${SECRET_HELP[key]})`;
-  for (const issue of result.error?.issues ?? []) {
-    const key = issue.path[0] as (typeof SECRET_KEYS)[number];
-    problems.push(issue.path.length === 1 && issue.input === undefined ? missing(key) : describe(issue, false).join('\n'));
-  }
-  if (externalDatabase && !('databaseUrl' in secrets)) problems.push(missing('databaseUrl', ` when ${PROJECT}:postgres.external is true`));
-  if (problems.length || !result.success) throw new StackSettingsError(file, problems);
-  return result.data;
+/** A tool's reading of a stack's configuration (Pulumi's form): the settings, secrets left sealed and unchecked. */
+export function decodeStackFile(values: Record<string, string>, file: string): StackFileConfig {
+  return decode(stackFileSchema, values, file, SECRET_KEYS);
+}
+
+/** A stack file parsed once: its YAML document (for in-place edits) and its configuration as Pulumi hands it to the program. */
+export interface ParsedStackFile {
+  /** The file's name, Pulumi.<stage>.yaml, as problems name it. */
+  file: string;
+  source: string;
+  document: Document.Parsed;
+  /** The `config:` map: scalars as strings, maps JSON-encoded. */
+  values: Record<string, string>;
+}
+
+/** Parses a stack file's text; a StackSettingsError when it is not YAML. */
+export function parseStackFile(file: string, source: string): ParsedStackFile {
+  const document = parseDocument(source);
+  if (document.errors.length) throw new StackSettingsError(file, [`not valid YAML: ${document.errors[0]?.message}`]);
+  const config = ((document.toJS() as { config?: Record<string, unknown> } | null)?.config ?? {}) as Record<string, unknown>;
+  const values = Object.fromEntries(
+    Object.entries(config).map(([k, v]) => [
+      k,
+      typeof v === 'string' ? v : v !== null && typeof v === 'object' ? JSON.stringify(v) : String(v),
+    ]),
+  );
+  return { file, source, document, values };
+}
+
+/** A stack file read, parsed and decoded, each once: what every tool reads a stack file with. */
+export function loadStackFile(filePath: string): ParsedStackFile & { config: StackFileConfig } {
+  const parsed = parseStackFile(path.basename(filePath), fs.readFileSync(filePath, 'utf8'));
+  return { ...parsed, config: decodeStackFile(parsed.values, parsed.file) };
 }

@@ -10,5 +10,5 @@ renovate-schema: ## Refresh tools/conventions/renovate-schema.json (the schema t
 	  node -p "'renovate-schema: ' + require('./tools/conventions/renovate-schema.json')['x-renovate-version']"
 
 .PHONY: runbook-urls
-runbook-urls: install ## Rewrite every runbook_url of alerts/rules and their promtool tests from RUNBOOK_URL_PATTERN (monitoring/src/contract.ts)
+runbook-urls: install ## Rewrite the runbook_urls the promtool tests (alerts/test/promtool) expect from RUNBOOK_URL_PATTERN (the rules get theirs from make alerts)
 	@$(NPX) tsx scripts/runbook-urls.ts --write

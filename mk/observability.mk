@@ -16,12 +16,34 @@ dashboards-check: install ## Fail when the committed dashboards/json differs fro
 	@diff -ru dashboards/json $(OBS_OUT)/dashboards || { echo "dashboards-check: dashboards/json is stale: run \`make dashboards\` and commit" >&2; exit 1; }
 	@echo "dashboards-check: dashboards/json matches dashboards/src"
 
+.PHONY: alerts
+alerts: install ## Regenerate alerts/rules/*.yml from the TypeScript in monitoring/src/rules.ts
+	@$(NPX) tsx monitoring/src/generate.ts rules alerts/rules
+
+.PHONY: alerts-rules-check
+alerts-rules-check: install ## Fail when the committed alerts/rules differ from what monitoring/src/rules.ts renders
+	@rm -rf $(OBS_OUT)/rules && mkdir -p $(OBS_OUT)/rules
+	@$(NPX) tsx monitoring/src/generate.ts rules $(OBS_OUT)/rules >/dev/null
+	@diff -ru alerts/rules $(OBS_OUT)/rules || { echo "alerts-rules-check: alerts/rules is stale: run \`make alerts\` and commit" >&2; exit 1; }
+	@echo "alerts-rules-check: alerts/rules matches monitoring/src/rules.ts"
+
+.PHONY: metric-names
+metric-names: install ## Regenerate app/src/observability/metric-names.ts from monitoring/src/metrics.ts
+	@$(NPX) tsx monitoring/src/generate.ts metric-names app/src/observability/metric-names.ts
+
+.PHONY: metric-names-check
+metric-names-check: install ## Fail when the app's copy of the metric names differs from monitoring/src/metrics.ts
+	@mkdir -p $(OBS_OUT)
+	@$(NPX) tsx monitoring/src/generate.ts metric-names $(OBS_OUT)/metric-names.ts >/dev/null
+	@diff -u app/src/observability/metric-names.ts $(OBS_OUT)/metric-names.ts || { echo "metric-names-check: app/src/observability/metric-names.ts is stale: run \`make metric-names\` and commit" >&2; exit 1; }
+	@echo "metric-names-check: the app's metric names match monitoring/src/metrics.ts"
+
 .PHONY: monitoring-config
 monitoring-config: install ## Render prometheus.yml, alertmanager.yml and Grafana provisioning (example addresses) into out/monitoring
 	@$(NPX) tsx tools/observability-check.ts render $(OBS_OUT)
 
 .PHONY: alerts-check
-alerts-check: monitoring-config ## promtool check/lint + unit tests of alerts/rules, amtool check-config and routing of every alert
+alerts-check: alerts-rules-check monitoring-config ## Rules up to date, promtool check/lint + unit tests of alerts/rules, amtool check-config and routing of every alert
 	@echo "alerts-check: promtool check rules --lint-fatal"
 	@$(PROMTOOL) check rules --lint=duplicate-rules --lint-fatal alerts/rules/*.yml
 	@echo "alerts-check: promtool test rules"
@@ -35,4 +57,4 @@ alerts-check: monitoring-config ## promtool check/lint + unit tests of alerts/ru
 prometheus-config-check: monitoring-config ## promtool check config on the generated Prometheus configuration
 	@$(PROMTOOL) check config $(OBS_OUT)/prometheus.yml
 
-CI_CHECKS += dashboards-check alerts-check prometheus-config-check
+CI_CHECKS += dashboards-check metric-names-check alerts-check prometheus-config-check

@@ -3,8 +3,9 @@
  * Pushgateway, Alertmanager and the PostgreSQL and Redis exporters with the rendered configuration and 1 s
  * intervals. After real traffic
  * and a real maintenance run, every dashboard panel query and every rule expression is evaluated by
- * Prometheus; the Watchdog must reach the heartbeat webhook; then PostgreSQL is stopped and the page must
- * reach the pager webhook (both receivers run by this test).
+ * Prometheus, and every metric a rule, a panel or the promotion gate reads must be exported by a target of its
+ * job (every target is scraped and compared); the Watchdog must reach the heartbeat webhook; then PostgreSQL is
+ * stopped and the page must reach the pager webhook (both receivers run by this test).
  */
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
@@ -17,7 +18,18 @@ import { main as runMaintenanceJob } from '../../app/src/jobs/maintenance';
 import { ADMIN_TOKEN, bearer, createSensor, getJson, postEvents, startTestService, TestService } from '../../app/test/helpers';
 import { allDashboards } from '../../dashboards/src/index';
 import { MonitoringStack, startMonitoringStack } from '../../tools/stack/monitoring-stack';
-import { APP_JOB, overrideAlertFor, ruleFilePaths, WATCHDOG_ALERT } from '../../monitoring/src';
+import {
+  APP_JOB,
+  MAINTENANCE_JOB,
+  MAINTENANCE_METRICS,
+  overrideAlertFor,
+  PUSHGATEWAY_JOB,
+  ruleFilePaths,
+  SERVICE_METRICS,
+  WATCHDOG_ALERT,
+} from '../../monitoring/src';
+import { metricReferences } from '../../monitoring/src/promql-names';
+import { burnRateQuery, errorRatioQuery, runningSinceQuery } from '../../tools/promote/queries';
 import { freePort, sleep, waitFor } from '../../tools/stack/process';
 import { PostgresServer } from '../../tools/stack/services';
 
@@ -118,6 +130,56 @@ function substitute(expr: string, variables: string[], rangeSeconds: number, ste
   const left = out.match(/\$\{?\w+\}?/);
   if (left) throw new Error(`${left[0]} is not a variable of this dashboard`);
   return out;
+}
+
+/** Series Prometheus itself adds for every target it scrapes, whatever the job. */
+const SCRAPE_SERIES = [
+  'up',
+  'scrape_duration_seconds',
+  'scrape_samples_scraped',
+  'scrape_samples_post_metric_relabeling',
+  'scrape_series_added',
+];
+
+/**
+ * The metric names each job exports now, read from every active target's own /metrics (not from Prometheus's
+ * storage, which keeps series of a renamed metric until they go stale). A declared family counts even before
+ * its first sample (prom-client lists a labelled counter it has not incremented yet). The Pushgateway is
+ * scraped with honor_labels: each pushed series belongs to the job it was pushed under.
+ */
+async function exportedByJob(): Promise<Map<string, Set<string>>> {
+  const res = await fetch(`${monitoring.prometheus.url}/api/v1/targets?state=active`);
+  const targets = ((await res.json()) as { data: { activeTargets: Array<{ scrapeUrl: string; labels: Record<string, string> }> } }).data
+    .activeTargets;
+  const exported = new Map<string, Set<string>>();
+  const add = (job: string, ...names: string[]) => {
+    const set = exported.get(job) ?? new Set<string>();
+    names.forEach((n) => set.add(n));
+    exported.set(job, set);
+  };
+  for (const t of targets) {
+    const job = t.labels.job!;
+    const honorJob = job === PUSHGATEWAY_JOB;
+    add(job, ...SCRAPE_SERIES);
+    const text = await (await fetch(t.scrapeUrl, { signal: AbortSignal.timeout(10000) })).text();
+    for (const line of text.split('\n')) {
+      const type = /^# TYPE (\S+) (\S+)$/.exec(line);
+      if (type && !honorJob) {
+        const [, name, kind] = type as unknown as [string, string, string];
+        add(
+          job,
+          name,
+          ...(kind === 'histogram' ? ['_bucket', '_sum', '_count'] : kind === 'summary' ? ['_sum', '_count'] : []).map((x) => name + x),
+        );
+        continue;
+      }
+      const sample = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\s/.exec(line);
+      if (!sample) continue;
+      const pushedJob = honorJob ? /(?:^\{|,)job="([^"]*)"/.exec(sample[2] ?? '')?.[1] : undefined;
+      add(pushedJob ?? job, sample[1]!);
+    }
+  }
+  return exported;
 }
 
 /** About 32 MB of small short-lived objects (small, so they land in the young generation). */
@@ -298,6 +360,41 @@ describe('observability end to end', () => {
     const evaluated = loaded.data.groups.flatMap((g) => g.rules);
     expect(evaluated).toHaveLength(rules.length);
     expect(evaluated.filter((r) => r.health !== 'ok').map((r) => `${r.name}: ${r.health} ${r.lastError ?? ''}`)).toEqual([]);
+  });
+
+  test('when every rule, panel and gate query is read, then each metric it reads is exported by a target of its job or recorded by a rule', async () => {
+    const rules = ruleFilePaths().flatMap((f) =>
+      (
+        YAML.parse(fs.readFileSync(f, 'utf8')) as { groups: Array<{ rules: Array<{ alert?: string; record?: string; expr: string }> }> }
+      ).groups.flatMap((g) => g.rules),
+    );
+    const recorded = new Set(rules.flatMap((r) => (r.record ? [r.record] : [])));
+    const queries = [
+      ...rules.map((r) => ({ name: `rule ${r.alert ?? r.record}`, expr: r.expr })),
+      ...panels.map((p) => ({ name: `panel ${p.name}`, expr: substitute(p.expr, p.variables, 300, 15) })),
+      { name: 'gate error ratio', expr: errorRatioQuery(60) },
+      { name: 'gate burn rate', expr: burnRateQuery(5) },
+      { name: 'gate running since', expr: runningSinceQuery('1.0.0') },
+    ];
+    const exported = await exportedByJob();
+    const everywhere = new Set([...exported.values()].flatMap((names) => [...names]));
+    const problems = queries.flatMap((q) =>
+      metricReferences(q.expr)
+        .filter((ref) => !recorded.has(ref.name) && !(ref.job === undefined ? everywhere : exported.get(ref.job))?.has(ref.name))
+        .map((ref) => `${q.name}: ${ref.name}${ref.job === undefined ? '' : ` (job ${ref.job})`} is exported by no target`),
+    );
+    expect(queries.length).toBeGreaterThan(90);
+    expect([...new Set(problems)]).toEqual([]);
+  });
+
+  test('when every target is scraped, then the service exports every metric of the contract and the maintenance job pushed every one of its own', async () => {
+    const exported = await exportedByJob();
+    const missing = (job: string, specs: Record<string, { name: string }>) =>
+      Object.values(specs)
+        .map((m) => m.name)
+        .filter((name) => !exported.get(job)?.has(name))
+        .map((name) => `${job}: ${name}`);
+    expect([...missing(APP_JOB, SERVICE_METRICS), ...missing(MAINTENANCE_JOB, MAINTENANCE_METRICS)]).toEqual([]);
   });
 
   test('when a panel uses a variable its dashboard does not define, then the substitution refuses it', () => {

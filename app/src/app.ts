@@ -27,6 +27,7 @@ import { createIngestMetrics, registerPoolMetrics } from './ingest/metrics';
 import { rateLimitBlock, SensorRateLimiter } from './ingest/rate-limit';
 import { accessLog } from './observability/access-log';
 import { maskInUrls, type Logger } from './observability/logger';
+import { SERVICE_METRICS } from './observability/metric-names';
 import { createMetrics, httpMetricsMiddleware } from './observability/metrics';
 
 export function buildApp(config: Config, logger: Logger) {
@@ -58,16 +59,14 @@ export function buildApp(config: Config, logger: Logger) {
     logger,
   );
   new Gauge({
-    name: 'redis_up',
-    help: '1 when the Redis connection is ready, 0 while it is down (rate limiting then falls back to in-process limits).',
+    ...SERVICE_METRICS.redisUp,
     registers: [metrics.registry],
     collect() {
       this.set(redis.status === 'ready' ? 1 : 0);
     },
   });
   new Gauge({
-    name: 'postgres_up',
-    help: "1 when PostgreSQL answered the readiness probe's last SELECT 1 (every READY_PROBE_INTERVAL_MS, own connection), else 0.",
+    ...SERVICE_METRICS.postgresUp,
     registers: [metrics.registry],
     collect() {
       this.set(probe.current().postgres ? 1 : 0);
@@ -88,8 +87,7 @@ export function buildApp(config: Config, logger: Logger) {
   // The ingest routes first: every router in front of them is matched against each event request.
   const bodies = new BodyGate({ perSensor: config.INGEST_BODIES_PER_SENSOR, total: config.INGEST_BODIES_MAX });
   new Gauge({
-    name: 'ingest_bodies_in_flight',
-    help: 'Request bodies being received or validated now (bounded by INGEST_BODIES_MAX; beyond it, 503 busy).',
+    ...SERVICE_METRICS.ingestBodiesInFlight,
     registers: [metrics.registry],
     collect() {
       this.set(bodies.inFlight);

@@ -32,7 +32,15 @@ import {
   ReduceDataOptionsBuilder,
   VizLegendOptionsBuilder,
 } from '@grafana/grafana-foundation-sdk/common';
-import { API_ROUTE_MATCHER, apiRequestSelector, APP_JOB, appSelector, GRAFANA_DATASOURCE_UID, MAINTENANCE_JOB } from '../../monitoring/src';
+import {
+  API_ROUTE_MATCHER,
+  apiRequestSelector,
+  APP_JOB,
+  appSelector,
+  GRAFANA_DATASOURCE_UID,
+  MAINTENANCE_JOB,
+  SERVICE_METRICS as S,
+} from '../../monitoring/src';
 
 /** Every panel and query reads from the datasource the $datasource variable selects. */
 export const DATASOURCE = { type: 'prometheus', uid: '${datasource}' };
@@ -166,7 +174,7 @@ export function stat(spec: PanelSpec & { thresholds: Thresholds }): StatBuilder 
  * Deploys: a version of the service that no instance ran 5 minutes earlier. Grafana marks each time this
  * returns a series (one per new version), with the version as the title.
  */
-export const DEPLOY_ANNOTATION_EXPR = `count by (version) (app_build_info{${appSelector()}}) unless count by (version) (app_build_info{${appSelector()}} offset 5m)`;
+export const DEPLOY_ANNOTATION_EXPR = `count by (version) (${S.buildInfo.name}{${appSelector()}}) unless count by (version) (${S.buildInfo.name}{${appSelector()}} offset 5m)`;
 
 export interface DashboardSpec {
   uid: string;

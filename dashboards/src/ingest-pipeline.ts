@@ -1,4 +1,5 @@
 /** Ingest pipeline: the group-commit queue, its flushes, the database pool, duplicates, 429s and 503s. */
+import { SERVICE_METRICS as S } from '../../monitoring/src';
 import { APP, dashboard, INFO, rising, stat, timeseries } from './common';
 
 const EVENTS_ROUTE = `${APP},route="/api/v1/events"`;
@@ -19,7 +20,7 @@ export const ingestPipeline = () =>
         thresholds: rising(0.8, 1),
         min: 0,
         max: 1,
-        queries: [{ expr: `max(ingest_queue_rows{${APP}} / ingest_queue_max_rows{${APP}})`, legend: 'saturation' }],
+        queries: [{ expr: `max(${S.ingestQueueRows.name}{${APP}} / ${S.ingestQueueMaxRows.name}{${APP}})`, legend: 'saturation' }],
       }),
       stat({
         title: 'Pool saturation (max)',
@@ -28,36 +29,36 @@ export const ingestPipeline = () =>
         thresholds: rising(0.8, 1),
         min: 0,
         max: 1,
-        queries: [{ expr: `max(db_pool_connections_in_use{${APP}} / db_pool_connections_max{${APP}})`, legend: 'in use' }],
+        queries: [{ expr: `max(${S.dbPoolInUse.name}{${APP}} / ${S.dbPoolMax.name}{${APP}})`, legend: 'in use' }],
       }),
       stat({
         title: 'Duplicates per second',
         description: 'Events dropped as duplicates (same sensor and event id) per second.',
         unit: 'ops',
         thresholds: INFO,
-        queries: [{ expr: `sum(rate(events_duplicates_total{${APP}}[$__rate_interval]))`, legend: 'duplicates' }],
+        queries: [{ expr: `sum(rate(${S.eventsDuplicates.name}{${APP}}[$__rate_interval]))`, legend: 'duplicates' }],
       }),
       stat({
         title: 'Flush failures per second',
         description: 'Group commits that failed (events in them were answered with an error).',
         unit: 'ops',
         thresholds: rising(0.001, 0.1),
-        queries: [{ expr: `sum(rate(ingest_flush_failures_total{${APP}}[$__rate_interval]))`, legend: 'failures' }],
+        queries: [{ expr: `sum(rate(${S.ingestFlushFailures.name}{${APP}}[$__rate_interval]))`, legend: 'failures' }],
       }),
       timeseries({
         title: 'Queue depth (rows)',
         description: 'Events waiting in each instance’s in-memory queue for the next group commit, and the configured bound.',
         unit: 'short',
         queries: [
-          { expr: `sum by (instance) (ingest_queue_rows{${APP}})`, legend: '{{instance}}' },
-          { expr: `max(ingest_queue_max_rows{${APP}})`, legend: 'bound' },
+          { expr: `sum by (instance) (${S.ingestQueueRows.name}{${APP}})`, legend: '{{instance}}' },
+          { expr: `max(${S.ingestQueueMaxRows.name}{${APP}})`, legend: 'bound' },
         ],
       }),
       timeseries({
         title: 'Queue size (bytes)',
         description: 'Bytes of event payload waiting in each instance’s queue.',
         unit: 'bytes',
-        queries: [{ expr: `sum by (instance) (ingest_queue_bytes{${APP}})`, legend: '{{instance}}' }],
+        queries: [{ expr: `sum by (instance) (${S.ingestQueueBytes.name}{${APP}})`, legend: '{{instance}}' }],
       }),
       timeseries({
         title: 'Flush duration',
@@ -65,11 +66,11 @@ export const ingestPipeline = () =>
         unit: 's',
         queries: [
           {
-            expr: `histogram_quantile(0.5, sum by (le) (rate(ingest_flush_duration_seconds_bucket{${APP}}[$__rate_interval])))`,
+            expr: `histogram_quantile(0.5, sum by (le) (rate(${S.ingestFlushDuration.name}_bucket{${APP}}[$__rate_interval])))`,
             legend: 'p50',
           },
           {
-            expr: `histogram_quantile(0.99, sum by (le) (rate(ingest_flush_duration_seconds_bucket{${APP}}[$__rate_interval])))`,
+            expr: `histogram_quantile(0.99, sum by (le) (rate(${S.ingestFlushDuration.name}_bucket{${APP}}[$__rate_interval])))`,
             legend: 'p99',
           },
         ],
@@ -80,10 +81,10 @@ export const ingestPipeline = () =>
         unit: 'short',
         queries: [
           {
-            expr: `sum(rate(ingest_flush_rows_sum{${APP}}[$__rate_interval])) / sum(rate(ingest_flush_rows_count{${APP}}[$__rate_interval]))`,
+            expr: `sum(rate(${S.ingestFlushRows.name}_sum{${APP}}[$__rate_interval])) / sum(rate(${S.ingestFlushRows.name}_count{${APP}}[$__rate_interval]))`,
             legend: 'rows per flush',
           },
-          { expr: `sum(rate(ingest_flush_rows_count{${APP}}[$__rate_interval]))`, legend: 'flushes/s' },
+          { expr: `sum(rate(${S.ingestFlushRows.name}_count{${APP}}[$__rate_interval]))`, legend: 'flushes/s' },
         ],
       }),
       timeseries({
@@ -91,9 +92,9 @@ export const ingestPipeline = () =>
         description: 'Connections in use and callers waiting for a connection, per instance.',
         unit: 'short',
         queries: [
-          { expr: `sum by (instance) (db_pool_connections_in_use{${APP}})`, legend: 'in use {{instance}}' },
-          { expr: `sum by (instance) (db_pool_connections_waiting{${APP}})`, legend: 'waiting {{instance}}' },
-          { expr: `max(db_pool_connections_max{${APP}})`, legend: 'max' },
+          { expr: `sum by (instance) (${S.dbPoolInUse.name}{${APP}})`, legend: 'in use {{instance}}' },
+          { expr: `sum by (instance) (${S.dbPoolWaiting.name}{${APP}})`, legend: 'waiting {{instance}}' },
+          { expr: `max(${S.dbPoolMax.name}{${APP}})`, legend: 'max' },
         ],
       }),
       timeseries({
@@ -101,9 +102,15 @@ export const ingestPipeline = () =>
         description: 'Ingest requests refused per second: 429 over a sensor’s rate limit, 503 when the queue is full (0 when none).',
         unit: 'reqps',
         queries: [
-          { expr: `sum(rate(http_requests_total{${EVENTS_ROUTE},code="429"}[$__rate_interval])) or vector(0)`, legend: '429 rate limited' },
-          { expr: `sum(rate(http_requests_total{${EVENTS_ROUTE},code="503"}[$__rate_interval])) or vector(0)`, legend: '503 backpressure' },
-          { expr: `sum(rate(rate_limit_fallback_total{${APP}}[$__rate_interval]))`, legend: 'in-process limit decisions (Redis down)' },
+          {
+            expr: `sum(rate(${S.httpRequests.name}{${EVENTS_ROUTE},code="429"}[$__rate_interval])) or vector(0)`,
+            legend: '429 rate limited',
+          },
+          {
+            expr: `sum(rate(${S.httpRequests.name}{${EVENTS_ROUTE},code="503"}[$__rate_interval])) or vector(0)`,
+            legend: '503 backpressure',
+          },
+          { expr: `sum(rate(${S.rateLimitFallback.name}{${APP}}[$__rate_interval]))`, legend: 'in-process limit decisions (Redis down)' },
         ],
       }),
     ],

@@ -1,4 +1,5 @@
 /** Resources (USE): CPU, memory, event loop, GC and heap of each instance; reachability of PostgreSQL and Redis. */
+import { SERVICE_METRICS as S } from '../../monitoring/src';
 import { APP, dashboard, INFO, rising, stat, timeseries, UP } from './common';
 
 export const resources = () =>
@@ -11,17 +12,17 @@ export const resources = () =>
     panels: [
       stat({
         title: 'PostgreSQL reachable',
-        description: 'Worst postgres_up across instances: SELECT 1 during the scrape succeeded (1) or failed (0).',
+        description: `Worst ${S.postgresUp.name} across instances: SELECT 1 during the scrape succeeded (1) or failed (0).`,
         unit: 'bool_yes_no',
         thresholds: UP,
-        queries: [{ expr: `min(postgres_up{${APP}})`, legend: 'postgres' }],
+        queries: [{ expr: `min(${S.postgresUp.name}{${APP}})`, legend: 'postgres' }],
       }),
       stat({
         title: 'Redis reachable',
-        description: 'Worst redis_up across instances; when 0, rate limits fall back to in-process counters.',
+        description: `Worst ${S.redisUp.name} across instances; when 0, rate limits fall back to in-process counters.`,
         unit: 'bool_yes_no',
         thresholds: UP,
-        queries: [{ expr: `min(redis_up{${APP}})`, legend: 'redis' }],
+        queries: [{ expr: `min(${S.redisUp.name}{${APP}})`, legend: 'redis' }],
       }),
       stat({
         title: 'Open file descriptors (max)',
@@ -77,13 +78,13 @@ export const resources = () =>
       }),
       timeseries({
         title: 'Dependency reachability',
-        description: 'postgres_up and redis_up per instance over time (1 reachable, 0 not).',
+        description: `${S.postgresUp.name} and ${S.redisUp.name} per instance over time (1 reachable, 0 not).`,
         unit: 'bool_yes_no',
         min: 0,
         max: 1,
         queries: [
-          { expr: `postgres_up{${APP}}`, legend: 'postgres {{instance}}' },
-          { expr: `redis_up{${APP}}`, legend: 'redis {{instance}}' },
+          { expr: `${S.postgresUp.name}{${APP}}`, legend: 'postgres {{instance}}' },
+          { expr: `${S.redisUp.name}{${APP}}`, legend: 'redis {{instance}}' },
         ],
       }),
     ],

@@ -1,8 +1,9 @@
 /** Service overview (RED): rate, errors and duration by route, ingest volume, version and uptime. */
+import { SERVICE_METRICS as S } from '../../monitoring/src';
 import { API, APP, dashboard, INFO, rising, stat, timeseries } from './common';
 
-const REQUESTS = `http_requests_total{${APP}}`;
-const BUCKETS = `http_request_duration_seconds_bucket{${APP}}`;
+const REQUESTS = `${S.httpRequests.name}{${APP}}`;
+const BUCKETS = `${S.httpDuration.name}_bucket{${APP}}`;
 
 function quantile(q: number) {
   return { expr: `histogram_quantile(${q}, sum by (route, le) (rate(${BUCKETS}[$__rate_interval])))`, legend: `p${q * 100} {{route}}` };
@@ -18,11 +19,11 @@ export const serviceOverview = () =>
     panels: [
       stat({
         title: 'Running version',
-        description: 'Versions reported by app_build_info, with the number of instances running each.',
+        description: `Versions reported by ${S.buildInfo.name}, with the number of instances running each.`,
         unit: 'none',
         thresholds: INFO,
         showName: true,
-        queries: [{ expr: `count by (version, commit) (app_build_info{${APP}})`, legend: '{{version}} ({{commit}})' }],
+        queries: [{ expr: `count by (version, commit) (${S.buildInfo.name}{${APP}})`, legend: '{{version}} ({{commit}})' }],
       }),
       stat({
         title: 'Uptime',
@@ -36,7 +37,7 @@ export const serviceOverview = () =>
         description: 'Requests per second to the API routes (/api/v1/…), all instances.',
         unit: 'reqps',
         thresholds: INFO,
-        queries: [{ expr: `sum(rate(http_requests_total{${API}}[$__rate_interval]))`, legend: 'requests' }],
+        queries: [{ expr: `sum(rate(${S.httpRequests.name}{${API}}[$__rate_interval]))`, legend: 'requests' }],
       }),
       stat({
         title: 'API error ratio (5xx)',
@@ -45,7 +46,7 @@ export const serviceOverview = () =>
         thresholds: rising(0.001, 0.05),
         queries: [
           {
-            expr: `(sum(rate(http_requests_total{${API},code=~"5.."}[$__rate_interval])) or vector(0)) / sum(rate(http_requests_total{${API}}[$__rate_interval]))`,
+            expr: `(sum(rate(${S.httpRequests.name}{${API},code=~"5.."}[$__rate_interval])) or vector(0)) / sum(rate(${S.httpRequests.name}{${API}}[$__rate_interval]))`,
             legend: 'errors',
           },
         ],
@@ -63,14 +64,14 @@ export const serviceOverview = () =>
         min: 0,
         queries: [
           {
-            expr: `(sum by (route) (rate(http_requests_total{${APP},code=~"5.."}[$__rate_interval])) or 0 * sum by (route) (rate(${REQUESTS}[$__rate_interval]))) / sum by (route) (rate(${REQUESTS}[$__rate_interval]))`,
+            expr: `(sum by (route) (rate(${S.httpRequests.name}{${APP},code=~"5.."}[$__rate_interval])) or 0 * sum by (route) (rate(${REQUESTS}[$__rate_interval]))) / sum by (route) (rate(${REQUESTS}[$__rate_interval]))`,
             legend: '{{route}}',
           },
         ],
       }),
       timeseries({
         title: 'Latency p50 / p95 / p99 by route',
-        description: 'Request duration quantiles by route template, from the http_request_duration_seconds histogram.',
+        description: `Request duration quantiles by route template, from the ${S.httpDuration.name} histogram.`,
         unit: 's',
         width: 24,
         queries: [quantile(0.5), quantile(0.95), quantile(0.99)],
@@ -79,13 +80,13 @@ export const serviceOverview = () =>
         title: 'Events ingested per second by type',
         description: 'Events committed to PostgreSQL per second, by event type (unknown types are counted as other).',
         unit: 'ops',
-        queries: [{ expr: `sum by (type) (rate(events_ingested_total{${APP}}[$__rate_interval]))`, legend: '{{type}}' }],
+        queries: [{ expr: `sum by (type) (rate(${S.eventsIngested.name}{${APP}}[$__rate_interval]))`, legend: '{{type}}' }],
       }),
       timeseries({
         title: 'Events rejected per second by reason',
         description: 'Events refused per second: invalid, too_large, rate_limited, backpressure, unavailable, unauthorized.',
         unit: 'ops',
-        queries: [{ expr: `sum by (reason) (rate(events_rejected_total{${APP}}[$__rate_interval]))`, legend: '{{reason}}' }],
+        queries: [{ expr: `sum by (reason) (rate(${S.eventsRejected.name}{${APP}}[$__rate_interval]))`, legend: '{{reason}}' }],
       }),
     ],
   });

@@ -8,8 +8,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { stringify } from 'yaml';
-import { runOffline, stackFileConfig, STACKS, type KubernetesObject } from '../offline';
-import { NEVER_PROMOTED } from '../stack-schema';
+import { runOffline, STACKS, type KubernetesObject } from '../offline';
 import { violations } from '../policies/rules';
 import { clusterSemanticsProblems, stackFacts } from '../semantics';
 
@@ -55,7 +54,10 @@ async function main(): Promise<void> {
   });
   console.log(`manifests: ${run.kubernetesObjects.length} objects of stack ${stack} → ${path.relative(process.cwd(), dir)}/`);
   // What a cluster would make of the objects, and what the policy pack refuses everywhere: found now, exit 1.
-  const problems = [...clusterSemanticsProblems(run.kubernetesObjects, stackFacts(stack)), ...violations(run.kubernetesObjects)];
+  const problems = [
+    ...clusterSemanticsProblems(run.kubernetesObjects, stackFacts(stack, run.file.config)),
+    ...violations(run.kubernetesObjects),
+  ];
   // Rules mandatory only in some stages (e.g. digest-pinned third-party images in prod) are release steps
   // (make pin-images): shown here, refused by `pulumi up` itself.
   const everywhere = new Set(problems);
@@ -69,7 +71,7 @@ async function main(): Promise<void> {
   const note =
     stack === 'dev'
       ? ' (a stand-in digest: make up builds the real one)'
-      : stackFileConfig(stack)['event-stack:image'] === NEVER_PROMOTED
+      : run.file.config.image.kind === 'never-promoted'
         ? ` (a stand-in: ${stack} was never promoted, so make up refuses it until make promote pins an image)`
         : '';
   console.log(`manifests: image ${String(run.outputs.imageRef)}${note}`);

@@ -3,8 +3,9 @@
  * without one. Each check is a function from the objects to problem messages (empty = holds), so objects that
  * other components add (exporters, backups…) are checked as soon as the program declares them.
  */
-import { stackFileConfig, type KubernetesObject } from '../offline';
+import { stackFile, type KubernetesObject } from '../offline';
 import { TLS_REQUIRED_STAGES } from '../policies/rules';
+import type { StackFileConfig } from '../stack-schema';
 import { discoveryProblems } from './discovery';
 import { exposureProblems } from './exposure';
 import { networkProblems } from './network';
@@ -23,13 +24,11 @@ export interface StackFacts {
 }
 
 /** The facts of a stack file the checks need. */
-export function stackFacts(stack: string, config = stackFileConfig(stack)): StackFacts {
-  const ingress = JSON.parse(config['event-stack:ingress'] ?? '{}') as { namespace?: string };
-  const monitoring = JSON.parse(config['event-stack:monitoring'] ?? '{}') as { mode?: string; namespace?: string };
+export function stackFacts(stack: string, config: StackFileConfig = stackFile(stack).config): StackFacts {
   return {
-    ingressNamespace: ingress.namespace ?? '',
+    ingressNamespace: config.ingress.namespace,
     tlsRequired: TLS_REQUIRED_STAGES.includes(stack),
-    operatorNamespace: monitoring.mode === 'operator' ? monitoring.namespace : undefined,
+    operatorNamespace: config.monitoring.mode === 'operator' ? config.monitoring.namespace : undefined,
   };
 }
 

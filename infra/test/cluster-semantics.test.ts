@@ -6,6 +6,7 @@ import { CHECKS, clusterSemanticsProblems, stackFacts as factsOf, type CheckName
 import { INTENDED_FLOWS, allowedFlows, flowKey } from '../semantics/network';
 import { pathCovers } from '../semantics/exposure';
 import { STACKS, stackFileConfig, type KubernetesObject, type OfflineRun, type RunOptions } from '../offline';
+import { decodeStackFile } from '../stack-schema';
 import { runIsolated as run } from './offline-run';
 
 /** Operator mode, as in operator-mode.test.ts: staging monitored by a cluster's kube-prometheus-stack. */
@@ -25,7 +26,9 @@ beforeAll(async () => {
 type Obj = KubernetesObject & { spec: any; data?: any; stringData?: any };
 
 const facts = (stack: string) =>
-  stack === 'operator' ? factsOf('staging', { ...stackFileConfig('staging'), ...OPERATOR.set }) : factsOf(stack);
+  stack === 'operator'
+    ? factsOf('staging', decodeStackFile({ ...stackFileConfig('staging'), ...OPERATOR.set }, 'Pulumi.staging.yaml'))
+    : factsOf(stack);
 
 /** A deep copy of a stack's objects, edited; then the named check's problems. */
 function broken(stack: string, check: CheckName, edit: (get: (kind: string, name: string) => Obj, objects: Obj[]) => void): string[] {

@@ -5,9 +5,8 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { parse } from 'yaml';
 import { postgresSettings } from '../postgres/settings';
-import { OfflineRunError, STACKS, type DeclaredResource, type OfflineRun } from '../offline';
+import { OfflineRunError, STACKS, stackFileConfig, type DeclaredResource, type OfflineRun } from '../offline';
 import { runIsolated as run } from './offline-run';
 
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -78,10 +77,8 @@ test('when prod uses an external database, then its migration Job depends on no 
 
 const find = (stack: string, kind: string, name: string) =>
   runs.get(stack)!.kubernetesObjects.find((o) => o.kind === kind && o.metadata.name === name) as any;
-const fileSettings = (stack: string) =>
-  (parse(fs.readFileSync(path.join(ROOT, `Pulumi.${stack}.yaml`), 'utf8')) as { config: Record<string, any> }).config[
-    'event-stack:postgres'
-  ];
+/** `event-stack:postgres` as the stack file writes it (Pulumi's form), so a test can edit and set it. */
+const fileSettings = (stack: string) => JSON.parse(stackFileConfig(stack)['event-stack:postgres']!);
 
 describe.each(['dev', 'qa', 'staging'])('the %s stack (PostgreSQL in the cluster)', (stack) => {
   test('when the program runs, then a CronJob dumps the database nightly with the backup script, keeping the configured number of dumps on its own volume', () => {

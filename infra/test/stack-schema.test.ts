@@ -12,7 +12,7 @@ import { PromoteError } from '../../tools/promote/errors';
 import { readStackFile } from '../../tools/promote/stack-files';
 import type * as ConfigModule from '../config';
 import { testSecrets } from '../offline';
-import { cronProblem, NEVER_PROMOTED, pulumiConfigOfStackFile } from '../stack-schema';
+import { cronProblem, NEVER_PROMOTED, parseStackFile } from '../stack-schema';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const original = (stage: string) => fs.readFileSync(path.join(ROOT, `Pulumi.${stage}.yaml`), 'utf8');
@@ -39,8 +39,8 @@ function edited(stage: string, ...edits: Edit[]): string {
   return doc.toString();
 }
 
-/** The problems the Pulumi program reports for this stack file ([] when it accepts it). */
-async function infraProblems(stage: string, source: string): Promise<string[]> {
+/** The problems the Pulumi program reports for this stack file ([] when it accepts it), with `secrets` (default: the test secrets). */
+async function infraProblems(stage: string, source: string, secrets?: Record<string, string>): Promise<string[]> {
   let problems: string[] = [];
   await jest.isolateModulesAsync(async () => {
     const pulumi = require('@pulumi/pulumi') as typeof PulumiModule;
@@ -50,9 +50,9 @@ async function infraProblems(stage: string, source: string): Promise<string[]> {
       stage,
       false,
     );
-    const config = pulumiConfigOfStackFile(source);
-    const secrets = testSecrets(config);
-    pulumi.runtime.setAllConfig({ ...config, ...secrets }, Object.keys(secrets));
+    const { values, document } = parseStackFile(`Pulumi.${stage}.yaml`, source);
+    const given = secrets ?? testSecrets(document.getIn(['config', 'event-stack:postgres', 'external']) === true);
+    pulumi.runtime.setAllConfig({ ...values, ...given }, Object.keys(given));
     const { readStackConfig } = require('../config') as typeof ConfigModule;
     try {
       readStackConfig();
@@ -269,6 +269,38 @@ describe('the Pulumi program and make promote judge every stack file alike', () 
     expect(promoteProblems(stage, source)).toEqual(infra);
     // Human messages: no pattern source leaks out.
     for (const line of infra) expect(line).not.toMatch(/\/\^|\$\/|\\d/);
+  });
+});
+
+describe('a malformed setting is reported once, with its key', () => {
+  // Pulumi hands maps to the program as JSON: a value that opens a map but is not one cannot be decoded.
+  const malformed = edited('qa', set(['event-stack:app'], '{replicas: 1'), set(['event-stack:redis'], '{image: redis:7.4.1, resources:'));
+
+  test('when two settings are not valid maps, then each is reported exactly once and nothing is reported missing', async () => {
+    const expected = ['event-stack:app: is not valid YAML/JSON', 'event-stack:redis: is not valid YAML/JSON'];
+    expect(await infraProblems('qa', malformed)).toEqual(expected);
+    expect(promoteProblems('qa', malformed)).toEqual(expected);
+  });
+
+  test('when a secret is not a valid map, then it is reported exactly once, and not as missing', async () => {
+    expect(await infraProblems('qa', edited('qa'), { 'event-stack:alertReceivers': '{"pager": ' })).toEqual([
+      'event-stack:alertReceivers: is not valid YAML/JSON',
+    ]);
+  });
+
+  test('when a secret is invalid, then the problem names its key but never shows its value', async () => {
+    const problems = await infraProblems('prod', edited('prod'), {
+      ...testSecrets(true),
+      'event-stack:databaseUrl': 'mysql://events:hunter2@db',
+    });
+    expect(problems).toEqual(['event-stack:databaseUrl: must be a postgres:// URL']);
+  });
+
+  test('when the database is external and its secret is not set, then that secret is reported missing once', async () => {
+    const problems = await infraProblems('qa', edited('qa', set(['event-stack:postgres'], { external: true })), testSecrets(false));
+    expect(problems).toEqual([
+      'event-stack:databaseUrl: required secret when event-stack:postgres.external is true, not set (pulumi config set --secret databaseUrl postgres://…)',
+    ]);
   });
 });
 

@@ -12,7 +12,7 @@ import { settings } from '../../app/src/config';
 import { violations } from '../policies/rules';
 import { schemaProblems } from './kubernetes-schema';
 import { quantityBytes } from '../components/redis';
-import { STACKS, stackFileConfig, type KubernetesObject, type OfflineRun } from '../offline';
+import { STACKS, stackFile, stackFileConfig, type KubernetesObject, type OfflineRun } from '../offline';
 import { runFailure as failure, runIsolated as run } from './offline-run';
 
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -81,7 +81,7 @@ describe.each(STACKS)('the %s stack', (stack) => {
   });
 
   test('when the program runs, then every object declares its name, and all but the Namespace live in the stack namespace', () => {
-    const namespace = JSON.parse(JSON.stringify(stackFileConfig(stack)['event-stack:namespace']));
+    const namespace = stackFile(stack).config.namespace;
     for (const o of declared(stack).kubernetesObjects) {
       expect(o.metadata.name).toMatch(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/);
       if (o.kind !== 'Namespace') expect(o.metadata.namespace).toBe(namespace);
@@ -123,7 +123,7 @@ describe.each(STACKS)('the %s stack', (stack) => {
     const rulesMount = mounts.find((m: { name: string }) => m.name === 'rules').mountPath;
     expect(config.rule_files.every((f: string) => f.startsWith(`${rulesMount}/`))).toBe(true);
     const jobs = Object.fromEntries(config.scrape_configs.map((j: { job_name: string }) => [j.job_name, j]));
-    const namespace = find(r, 'Namespace', JSON.parse(JSON.stringify(stackFileConfig(stack)['event-stack:namespace']))).metadata.name;
+    const namespace = find(r, 'Namespace', stackFile(stack).config.namespace).metadata.name;
     expect(jobs['event-service'].kubernetes_sd_configs).toEqual([
       {
         role: 'pod',
@@ -239,7 +239,7 @@ describe.each(STACKS)('the %s stack', (stack) => {
 
   test('when the program runs, then Prometheus links to its external URL and uses no console flags (gone in Prometheus 3)', () => {
     const args: string[] = find(declared(stack), 'StatefulSet', 'prometheus').spec.template.spec.containers[0].args;
-    expect(args).toContain(`--web.external-url=${stackFileConfig(stack)['event-stack:prometheusUrl']}`);
+    expect(args).toContain(`--web.external-url=${stackFile(stack).config.prometheusUrl}`);
     expect(args.filter((a) => a.startsWith('--web.console'))).toEqual([]);
   });
 
@@ -282,7 +282,7 @@ describe.each(STACKS)('the %s stack', (stack) => {
 
   test('when the program runs, then the PostgreSQL and Redis exporters run as their own Deployments, connect through a Secret, and Prometheus scrapes them', () => {
     const r = declared(stack);
-    const external = stackFileConfig(stack)['event-stack:postgres']!.includes('"external":true');
+    const external = stackFile(stack).config.postgres.external;
     const jobs = Object.fromEntries(
       parse(find(r, 'ConfigMap', 'prometheus-config').data!['prometheus.yml']!).scrape_configs.map(
         (j: { job_name: string; static_configs?: Array<{ targets: string[] }> }) => [j.job_name, j.static_configs?.[0]?.targets],
@@ -319,7 +319,7 @@ describe.each(STACKS)('the %s stack', (stack) => {
     expect(from('postgres-exporter')).toEqual(['prometheus']);
     expect(from('redis-exporter')).toEqual(['prometheus']);
     expect(from('redis')).toEqual(['event-service', 'redis-exporter']);
-    if (!stackFileConfig(stack)['event-stack:postgres']!.includes('"external":true'))
+    if (!stackFile(stack).config.postgres.external)
       expect(from('postgres')).toEqual(['event-service', 'postgres-exporter', 'postgres-backup']);
   });
 
@@ -372,7 +372,7 @@ test.each(['qa', 'staging', 'prod'])(
 test.each(['qa', 'staging', 'prod'])(
   'when %s was never promoted, then its stack file says so and the program refuses to deploy it',
   async (stack) => {
-    expect(stackFileConfig(stack)['event-stack:image']).toBe('never-promoted');
+    expect(stackFile(stack).config.image.kind).toBe('never-promoted');
     const err = await failure(stack, { keepNeverPromoted: true });
     expect(err.message).toContain(
       `event-stack:image: stack ${stack} was never promoted, so it has no image to run. Promote a version first: make promote VERSION=x.y.z TO=${stack}`,

@@ -1,10 +1,13 @@
 /**
  * The monitoring contract: the names and numbers that the app's metrics, the alert rules, the dashboards,
- * the promotion gate, `make local` and the Pulumi program must agree on. Each is defined here once;
- * alerts/rules/*.yml spell them out in PromQL and a test (monitoring/test/contract.test.ts) holds the
- * rule files to these values.
+ * the promotion gate, `make local` and the Pulumi program must agree on. Each is defined here once (metric
+ * names in ./metrics.ts); alerts/rules/*.yml are rendered from them (./rules.ts, `make alerts`), the
+ * dashboards and the gate build their queries from them, and the app registers its metrics from a copy
+ * rendered into app/src (`make metric-names`). The drift checks fail while a rendered file is stale.
  */
 import path from 'node:path';
+
+export * from './metrics';
 
 /** Prometheus job name of the event service's instances; the rules and dashboards select on it. */
 export const APP_JOB = 'event-service';
@@ -24,9 +27,9 @@ export const REDIS_EXPORTER_JOB = 'redis-exporter';
 export const WATCHDOG_ALERT = 'EventStackWatchdog';
 /**
  * Where each alert's runbook entry lives (like the kubernetes-mixin's runbookURLPattern): `%s` is the alert
- * name in lower case, the anchor of its heading in alerts/runbook.md. Prometheus and promtool read the rule
- * files and their tests as plain YAML, so those carry the resulting URLs: `make runbook-urls` rewrites every
- * `runbook_url` from this one setting, and alerts/test/runbook-urls.test.ts fails while one is stale.
+ * name in lower case, the anchor of its heading in alerts/runbook.md. The rule files get their URLs from it
+ * when they are rendered; the promtool tests spell them out, and alerts/test/runbook-urls.test.ts fails while
+ * one of theirs is stale (`make runbook-urls` rewrites them).
  */
 export const RUNBOOK_URL_PATTERN = 'https://github.com/event-stack/event-stack/blob/main/alerts/runbook.md#%s';
 export const runbookUrl = (alert: string, pattern = RUNBOOK_URL_PATTERN) => pattern.replace('%s', alert.toLowerCase());
@@ -46,12 +49,26 @@ export const apiRequestSelector = (...extra: string[]) => appSelector(API_ROUTE_
 
 /** The service level objectives over a 30-day window (Google SRE Workbook, "Alerting on SLOs"). */
 export const SLO = {
+  /** The SLO window: the error budget is what `1 − objective` allows over these days. */
   windowDays: 30,
   /** 99.9 % of API requests answer without a 5xx (a 503 from backpressure counts as an error). */
   availability: { objective: 0.999 },
   /** 99 % of API requests complete within `thresholdSeconds` (a histogram bucket boundary). */
   latency: { objective: 0.99, thresholdSeconds: 0.5 },
 } as const;
+
+/**
+ * Multi-window, multi-burn-rate alerting (SRE Workbook; kubernetes-mixin's table): each pair fires when the
+ * error budget burns `factor` times faster than the SLO window allows over both its long and its short window
+ * (the short one makes the alert stop soon after the errors do). Critical pairs page, warning pairs open a ticket.
+ */
+export const BURN_WINDOWS = [
+  { long: '1h', short: '5m', factor: 14.4, for: '2m', severity: 'critical' },
+  { long: '6h', short: '30m', factor: 6, for: '15m', severity: 'critical' },
+  { long: '1d', short: '2h', factor: 3, for: '1h', severity: 'warning' },
+  { long: '3d', short: '6h', factor: 1, for: '3h', severity: 'warning' },
+] as const;
+export type BurnWindow = (typeof BURN_WINDOWS)[number];
 
 const ROOT = path.join(__dirname, '..', '..');
 export const ALERTS_DIR = path.join(ROOT, 'alerts');

@@ -1,4 +1,6 @@
-/** The monitoring contract (names, selectors, objectives) and the renderers built on it. */
+/** The monitoring contract (names, selectors, objectives, metric names), the PromQL builders, the rules and the renderers built on it. */
 export * from './contract';
+export * from './promql';
+export * from './rules';
 export * from './render';
 export * from './operator';

@@ -1,7 +1,7 @@
 /**
- * The rule files spell the contract out in PromQL (Prometheus has no variables); these tests hold every
- * job, route matcher and objective in alerts/rules to monitoring/src/contract.ts, and the service's own
- * names (it ships without this package) to the same values.
+ * The rule files are rendered from the contract (monitoring/src/rules.ts); these tests hold every job, route
+ * matcher and objective in what Prometheus loads (alerts/rules) to monitoring/src/contract.ts, and the
+ * service's own names (it ships without this package) to the same values.
  */
 import fs from 'node:fs';
 import path from 'node:path';

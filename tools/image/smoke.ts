@@ -12,6 +12,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { MAINTENANCE_JOB, MAINTENANCE_METRICS, SERVICE_METRICS } from '../../monitoring/src';
 import { freePort, Running, sleep, waitFor } from '../stack/process';
 import { PostgresServer, RedisServer, startPushgateway } from '../stack/services';
 
@@ -242,9 +243,9 @@ async function runAgainst(s: { postgres: PostgresServer; redis: RedisServer; pus
     return `${ids.size} events, ids match`;
   });
 
-  await step('GET /metrics has app_build_info for this version and commit', async () => {
+  await step(`GET /metrics has ${SERVICE_METRICS.buildInfo.name} for this version and commit`, async () => {
     const text = await (await fetch(`${base}/metrics`)).text();
-    const line = text.split('\n').find((l) => l.startsWith('app_build_info{'));
+    const line = text.split('\n').find((l) => l.startsWith(`${SERVICE_METRICS.buildInfo.name}{`));
     expect(!!line && line.includes(`version="${version}"`) && line.includes(`commit="${commit}"`), `got ${line}`);
   });
 
@@ -274,12 +275,12 @@ async function runAgainst(s: { postgres: PostgresServer; redis: RedisServer; pus
         pushed =
           text
             .split('\n')
-            .find((l) => l.startsWith('maintenance_last_success_timestamp_seconds{') && l.includes('job="event_maintenance"')) ?? '';
+            .find((l) => l.startsWith(`${MAINTENANCE_METRICS.lastSuccess.name}{`) && l.includes(`job="${MAINTENANCE_JOB}"`)) ?? '';
         return pushed !== '';
       },
       5000,
     );
-    return `exit 0; ${pushed.replace(/\{.*\}/, '{job="event_maintenance",…}')}`;
+    return `exit 0; ${pushed.replace(/\{.*\}/, `{job="${MAINTENANCE_JOB}",…}`)}`;
   });
 }
 

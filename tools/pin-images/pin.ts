@@ -6,7 +6,8 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { isMap, isScalar, isSeq, parseDocument, type Node, Scalar } from 'yaml';
+import { isMap, isScalar, isSeq, type Node, Scalar } from 'yaml';
+import { parseStackFile, StackSettingsError, type ParsedStackFile } from '../../infra/stack-schema';
 import { applyScalarEdits } from '../promote/yaml-edit';
 import { parseImageRef, resolveTag, ResolveError, type Resolved } from './registry';
 
@@ -17,17 +18,12 @@ export interface ImageSite {
   image: string;
 }
 
-export interface FilePlan {
-  file: string;
-  source: string;
-  sites: ImageSite[];
-}
-
-/** Every `image:` string under the stack file's `config:`; the app's own `event-stack:image` ({ref, version}) is not one. */
-export function imageSites(file: string, source: string): ImageSite[] {
-  const doc = parseDocument(source);
-  if (doc.errors.length) throw new ResolveError(`${path.basename(file)}: not valid YAML: ${doc.errors[0]?.message}`);
-  const config = doc.get('config', true);
+/**
+ * Every `image:` string under the stack file's `config:`; the app's own `event-stack:image` ({ref, version}) is not one.
+ * The file is parsed, not decoded: pinning must also reach files the schema would still refuse.
+ */
+export function imageSites({ document }: ParsedStackFile): ImageSite[] {
+  const config = document.get('config', true);
   const sites: ImageSite[] = [];
   const walk = (node: unknown, key: string) => {
     if (isMap(node)) {
@@ -45,6 +41,16 @@ export function imageSites(file: string, source: string): ImageSite[] {
   return sites;
 }
 
+/** The file parsed; bad input (no file changed) when it is not YAML. */
+function parsedStackFile(file: string): ParsedStackFile {
+  try {
+    return parseStackFile(path.basename(file), fs.readFileSync(file, 'utf8'));
+  } catch (err) {
+    if (err instanceof StackSettingsError) throw new ResolveError(err.message);
+    throw err;
+  }
+}
+
 export interface PinOutcome {
   file: string;
   pinned: Array<{ key: string; from: string; to: string; resolved: Resolved }>;
@@ -58,10 +64,10 @@ export async function planPins(files: string[], resolve = resolveTag): Promise<P
   const problems: string[] = [];
   const outcomes: PinOutcome[] = [];
   for (const file of files) {
-    const source = fs.readFileSync(file, 'utf8');
+    const parsed = parsedStackFile(file);
     const outcome: PinOutcome = { file, pinned: [], alreadyPinned: [] };
     const edits = [];
-    for (const site of imageSites(file, source)) {
+    for (const site of imageSites(parsed)) {
       const where = `${path.basename(file)} ${site.key}`;
       try {
         const ref = parseImageRef(site.image);
@@ -79,7 +85,7 @@ export async function planPins(files: string[], resolve = resolveTag): Promise<P
         problems.push(`${where}: ${err.message}`);
       }
     }
-    if (edits.length) outcome.text = applyScalarEdits(source, edits);
+    if (edits.length) outcome.text = applyScalarEdits(parsed.source, edits);
     outcomes.push(outcome);
   }
   if (problems.length) throw new ResolveError(`nothing was changed; resolve these first:\n${problems.map((p) => `  - ${p}`).join('\n')}`);

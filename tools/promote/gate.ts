@@ -2,6 +2,7 @@
  * The health gate in front of every promotion: before a version leaves a stage, that stage's
  * Prometheus must show it has run long enough (soak) and within the error budget.
  */
+import { SERVICE_METRICS } from '../../monitoring/src';
 import { GateThresholds } from './stack-files';
 import { BURN_WINDOW_MINUTES, burnRateQuery, errorRatioQuery, runningSinceQuery, SLO_OBJECTIVE } from './queries';
 import { Stage } from './stages';
@@ -80,7 +81,9 @@ export async function evaluateGate(opts: {
   if (startedAt !== null) result.runningMinutes = Math.max(0, (Date.now() / 1000 - startedAt) / 60);
 
   if (result.runningMinutes === null) {
-    result.reasons.push(`${version} is not running in ${stage} (no instance reports app_build_info{version="${version}"})`);
+    result.reasons.push(
+      `${version} is not running in ${stage} (no instance reports ${SERVICE_METRICS.buildInfo.name}{version="${version}"})`,
+    );
   } else if (result.runningMinutes < thresholds.soakMinutes) {
     result.reasons.push(
       `soak too short: ${version} has run in ${stage} for ${result.runningMinutes.toFixed(1)} min, ${thresholds.soakMinutes} min required`,

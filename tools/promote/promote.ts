@@ -150,7 +150,7 @@ export async function promote(o: PromoteOptions): Promise<PromoteOutcome> {
   try {
     appendLedger(o.root, record);
   } catch (err) {
-    writeFileAtomic(stack.file, stack.source);
+    writeFileAtomic(stack.file, stack.parsed.source);
     throw err;
   }
   log(`promoted ${version} ${source} → ${target}: ${image.ref}`);

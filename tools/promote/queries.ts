@@ -1,9 +1,10 @@
 /**
- * Every PromQL expression the promotion gate runs, in one place, built from the monitoring contract
- * (monitoring/src/contract.ts): the same API traffic the SLO recording rules count, the SLO's objective,
- * `app_build_info` and prom-client's `process_start_time_seconds`.
+ * Every PromQL expression the promotion gate runs, in one place, built with the monitoring contract's
+ * builders (monitoring/src/promql.ts): the error ratio is the SLO recording rules' own expression, over the
+ * same API traffic, against the SLO's objective; `app_build_info` and prom-client's `process_start_time_seconds`
+ * tell which version runs since when.
  */
-import { apiRequestSelector, appSelector, SLO } from '../../monitoring/src';
+import { appSelector, availabilityErrorRatio, errorBudget, SERVICE_METRICS, SLO } from '../../monitoring/src';
 
 /** The availability objective the gate's burn rate is measured against. */
 export const SLO_OBJECTIVE = SLO.availability.objective;
@@ -11,18 +12,17 @@ export const SLO_OBJECTIVE = SLO.availability.objective;
 /** Burn rate is measured over the last few minutes: is the error budget being spent too fast now? */
 export const BURN_WINDOW_MINUTES = 5;
 
-const requests = `http_requests_total{${apiRequestSelector()}}`;
-const failures = `http_requests_total{${apiRequestSelector('code=~"5.."')}}`;
-
-/** Share of API requests answered with a 5xx over the last `minutes`; no result when there were none. */
+/**
+ * Share of API requests answered with a 5xx over the last `minutes`, service-wide: 0 when none failed (even
+ * with no 5xx series at all), no result when there were no requests.
+ */
 export function errorRatioQuery(minutes: number): string {
-  const w = `${Math.max(1, Math.round(minutes))}m`;
-  return `sum(rate(${failures}[${w}])) / sum(rate(${requests}[${w}]))`;
+  return availabilityErrorRatio(`${Math.max(1, Math.round(minutes))}m`);
 }
 
 /** Burn rate: the error ratio over the burn window divided by the error budget (1 − objective). */
 export function burnRateQuery(minutes: number): string {
-  return `(${errorRatioQuery(minutes)}) / ${+(1 - SLO_OBJECTIVE).toFixed(6)}`;
+  return `(${errorRatioQuery(minutes)}) / ${errorBudget(SLO_OBJECTIVE)}`;
 }
 
 /**
@@ -33,6 +33,7 @@ export function burnRateQuery(minutes: number): string {
  */
 export function runningSinceQuery(version: string): string {
   return (
-    `min(process_start_time_seconds{${appSelector()}} ` + `and on(job, instance) app_build_info{${appSelector(`version="${version}"`)}})`
+    `min(process_start_time_seconds{${appSelector()}} ` +
+    `and on(job, instance) ${SERVICE_METRICS.buildInfo.name}{${appSelector(`version="${version}"`)}})`
   );
 }

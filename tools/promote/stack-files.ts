@@ -5,16 +5,17 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { isScalar, parseDocument, Scalar } from 'yaml';
+import { isScalar, Scalar } from 'yaml';
 import {
+  decodeStackFile,
   DEFAULT_PROMOTION,
   isDigestRef,
-  NEVER_PROMOTED,
-  parseStackSettings,
+  loadStackFile,
+  parseStackFile,
   PROJECT,
-  pulumiConfigOfStackFile,
   StackSettingsError,
-  type StackSettings,
+  type ParsedStackFile,
+  type StackFileConfig,
 } from '../../infra/stack-schema';
 import { PromoteError } from './errors';
 import { applyScalarEdits, type ScalarEdit } from './yaml-edit';
@@ -35,8 +36,10 @@ export const DEFAULT_THRESHOLDS: GateThresholds = DEFAULT_PROMOTION;
 
 export interface StackFile {
   stage: Stage;
+  /** The file's path. */
   file: string;
-  source: string;
+  /** Its text and YAML document, parsed once. */
+  parsed: ParsedStackFile;
   /** What the file pins, if anything (dev pins nothing: it builds). */
   image?: Image;
   /** The file says `event-stack:image: never-promoted`: no image has ever been pinned here. */
@@ -55,41 +58,34 @@ export function stackFilePath(root: string, stage: Stage): string {
   return path.join(root, `Pulumi.${stage}.yaml`);
 }
 
-function parse(file: string, source: string) {
-  const doc = parseDocument(source);
-  if (doc.errors.length) throw new PromoteError(`${file}: not valid YAML: ${doc.errors[0]?.message}`);
-  return doc;
-}
-
-/** The settings of a stack file's text, checked by the schema the Pulumi program uses: bad input when it refuses them. */
-function settingsOf(name: string, source: string): StackSettings {
-  parse(name, source);
+/** The schema's verdict as promotion's bad input. */
+function checked<T>(read: () => T): T {
   try {
-    return parseStackSettings(pulumiConfigOfStackFile(source), name);
+    return read();
   } catch (err) {
     if (err instanceof StackSettingsError) throw new PromoteError(err.message);
     throw err;
   }
 }
 
+function pinnedOf(config: StackFileConfig): Image | undefined {
+  return config.image.kind === 'pinned' ? { ref: config.image.ref, version: config.image.version } : undefined;
+}
+
+/** A stage's stack file, read through the schema the Pulumi program uses: bad input when it refuses it. */
 export function readStackFile(root: string, stage: Stage): StackFile {
   const file = stackFilePath(root, stage);
-  let source: string;
-  try {
-    source = fs.readFileSync(file, 'utf8');
-  } catch {
-    throw new PromoteError(`${path.basename(file)} not found in ${root}: every stage needs its stack file`);
-  }
-  const settings = settingsOf(path.basename(file), source);
+  if (!fs.existsSync(file)) throw new PromoteError(`${path.basename(file)} not found in ${root}: every stage needs its stack file`);
+  const { config, ...parsed } = checked(() => loadStackFile(file));
   return {
     stage,
     file,
-    source,
-    image: typeof settings.image === 'object' ? settings.image : undefined,
-    neverPromoted: settings.image === NEVER_PROMOTED,
-    thresholds: settings.promotion ?? DEFAULT_THRESHOLDS,
-    defaultThresholds: settings.promotion === undefined,
-    prometheusUrl: settings.prometheusUrl,
+    parsed,
+    image: pinnedOf(config),
+    neverPromoted: config.image.kind === 'never-promoted',
+    thresholds: config.promotion ?? DEFAULT_THRESHOLDS,
+    defaultThresholds: config.promotion === undefined,
+    prometheusUrl: config.prometheusUrl,
   };
 }
 
@@ -119,8 +115,7 @@ export function pinnedImage(stack: StackFile): Image {
  * through the stack schema.
  */
 export function withPinnedImage(stack: StackFile, image: Image): string {
-  const name = path.basename(stack.file);
-  const doc = parse(name, stack.source);
+  const { file: name, document: doc, source } = stack.parsed;
   const edits: ScalarEdit[] = [];
   const whole = doc.getIn(['config', IMAGE_KEY], true);
   if (stack.neverPromoted && isScalar(whole)) {
@@ -133,10 +128,10 @@ export function withPinnedImage(stack: StackFile, image: Image): string {
       if (!isScalar(node) || !node.range) throw new PromoteError(`${name} has no ${IMAGE_KEY}.${key} to replace`);
       edits.push({ node, value: image[key] });
     }
-  const text = applyScalarEdits(stack.source, edits);
+  const text = applyScalarEdits(source, edits);
   // The edited file must still be one the Pulumi program accepts, and say what was meant.
-  const check = settingsOf(name, text).image;
-  if (typeof check !== 'object' || check.ref !== image.ref || check.version !== image.version) {
+  const check = pinnedOf(checked(() => decodeStackFile(parseStackFile(name, text).values, name)));
+  if (check?.ref !== image.ref || check.version !== image.version) {
     throw new PromoteError(`${name}: editing ${IMAGE_KEY} in place would not yield ${JSON.stringify(image)}; edit it by hand`);
   }
   return text;

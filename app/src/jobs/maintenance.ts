@@ -15,6 +15,7 @@ import { ConfigError, loadSettings } from '../config';
 import { withSessionSettings } from '../db/session';
 import { databaseUrl } from '../db/tls';
 import { createLogger, Logger } from '../observability/logger';
+import { MAINTENANCE_METRICS } from '../observability/metric-names';
 
 export const JOB_NAME = 'event_maintenance';
 /** Two maintenance runs must not overlap (a CronJob may start one while a slow one still runs). */
@@ -160,20 +161,18 @@ export async function runMaintenance(pool: Pool, cfg: MaintenanceConfig, logger:
 /** The job's own registry: pushing it never pushes process metrics. */
 export function jobMetrics() {
   const registry = new Registry();
-  const g = (name: string, help: string) => new Gauge({ name, help, registers: [registry] });
+  const g = (spec: (typeof MAINTENANCE_METRICS)[keyof typeof MAINTENANCE_METRICS]) => new Gauge({ ...spec, registers: [registry] });
+  const m = MAINTENANCE_METRICS;
   return {
     registry,
-    lastSuccess: g('maintenance_last_success_timestamp_seconds', 'When the maintenance job last succeeded (Unix seconds).'),
-    lastRun: g('maintenance_last_run_timestamp_seconds', 'When the maintenance job last finished, successfully or not.'),
-    duration: g('maintenance_duration_seconds', 'Duration of the last maintenance run.'),
-    failed: g('maintenance_failed', '1 when the last maintenance run failed, else 0.'),
-    created: g('maintenance_partitions_created', 'Daily partitions created by the last run.'),
-    dropped: g('maintenance_partitions_dropped', 'Daily partitions dropped by the last run (retention).'),
-    rolledUp: g('maintenance_rows_rolled_up', 'Daily per-sensor count rows written by the last run.'),
-    newestPartition: g(
-      'events_partition_newest_day_timestamp_seconds',
-      "Start (UTC) of the newest daily events partition; tomorrow's exists iff this is in the future.",
-    ),
+    lastSuccess: g(m.lastSuccess),
+    lastRun: g(m.lastRun),
+    duration: g(m.duration),
+    failed: g(m.failed),
+    created: g(m.created),
+    dropped: g(m.dropped),
+    rolledUp: g(m.rolledUp),
+    newestPartition: g(m.newestPartition),
   };
 }
 
@@ -239,14 +238,14 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<number
   m.lastRun.set(Date.now() / 1000);
   if (code !== 0) {
     // A failed run must not push zeros over the last good run's figures.
-    for (const name of [
-      'maintenance_partitions_created',
-      'maintenance_partitions_dropped',
-      'maintenance_rows_rolled_up',
-      'events_partition_newest_day_timestamp_seconds',
-      'maintenance_last_success_timestamp_seconds',
+    for (const spec of [
+      MAINTENANCE_METRICS.created,
+      MAINTENANCE_METRICS.dropped,
+      MAINTENANCE_METRICS.rolledUp,
+      MAINTENANCE_METRICS.newestPartition,
+      MAINTENANCE_METRICS.lastSuccess,
     ]) {
-      m.registry.removeSingleMetric(name);
+      m.registry.removeSingleMetric(spec.name);
     }
   }
   await pushMetrics(cfg.PUSHGATEWAY_URL, m.registry, logger);

@@ -1,10 +1,11 @@
 /**
  * The service's Prometheus registry. One registry per app instance, so tests can run several.
- * Metric names here are the contract that dashboards/ and alerts/ are tested against.
+ * Names, help and labels come from the monitoring contract (through ./metric-names.ts).
  */
 import type { NextFunction, Request, Response } from 'express';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { commit, version } from '../version';
+import { SERVICE_METRICS } from './metric-names';
 
 /** Route label for requests that matched no route: raw paths never become labels. */
 export const UNMATCHED_ROUTE = 'unmatched';
@@ -20,25 +21,9 @@ export function createMetrics() {
     registry.removeSingleMetric(name);
   }
 
-  const httpRequests = new Counter({
-    name: 'http_requests_total',
-    help: 'HTTP requests by method, route template and status code.',
-    labelNames: ['method', 'route', 'code'] as const,
-    registers: [registry],
-  });
-  const httpDuration = new Histogram({
-    name: 'http_request_duration_seconds',
-    help: 'HTTP request latency by method, route template and status code.',
-    labelNames: ['method', 'route', 'code'] as const,
-    buckets: LATENCY_BUCKETS,
-    registers: [registry],
-  });
-  const buildInfo = new Gauge({
-    name: 'app_build_info',
-    help: 'Always 1; labels carry the running version and commit.',
-    labelNames: ['version', 'commit'] as const,
-    registers: [registry],
-  });
+  const httpRequests = new Counter({ ...SERVICE_METRICS.httpRequests, registers: [registry] });
+  const httpDuration = new Histogram({ ...SERVICE_METRICS.httpDuration, buckets: LATENCY_BUCKETS, registers: [registry] });
+  const buildInfo = new Gauge({ ...SERVICE_METRICS.buildInfo, registers: [registry] });
   buildInfo.set({ version, commit }, 1);
 
   return { registry, httpRequests, httpDuration };

@@ -7,7 +7,7 @@ import { tempDir } from './fixtures';
 import { prometheusWithHistory } from './prometheus';
 
 type Prom = Awaited<ReturnType<typeof prometheusWithHistory>>;
-const proms: Record<'healthy' | 'failing' | 'recentSpike' | 'idle' | 'flakyProbes', Prom> = {} as never;
+const proms: Record<'healthy' | 'neverFailed' | 'failing' | 'recentSpike' | 'idle' | 'flakyProbes', Prom> = {} as never;
 let dir: string;
 
 beforeAll(async () => {
@@ -18,6 +18,8 @@ beforeAll(async () => {
   ];
   const histories = {
     healthy: { instances: steady, rps: 10, errorShare: () => 0.0001 },
+    // Never answered a 5xx: no 5xx series exists at all.
+    neverFailed: { instances: steady, rps: 10 },
     failing: { instances: steady, rps: 10, errorShare: () => 0.02 },
     // Fine for hours, then 5 % errors in the last three minutes.
     recentSpike: { instances: steady, rps: 10, errorShare: (ago: number) => (ago < 3 ? 0.05 : 0) },
@@ -48,6 +50,14 @@ test('when the stage is healthy and VERSION has soaked long enough, then the gat
   expect(g.runningMinutes).toBeGreaterThan(179);
   expect(g.runningMinutes).toBeLessThan(182);
   expect(formatGate(g)).toMatch(/PASSED[\s\S]*running 1\.0\.0: 18\d\.\d min \(soak ≥ 60 min\)[\s\S]*error ratio: 0\.010 % \(≤ 0\.100 %\)/);
+});
+
+test('when the stage never answered a 5xx (no 5xx series at all), then the gate passes with an error ratio and burn rate of 0', async () => {
+  const g = await gate(proms.neverFailed);
+  expect(g.reasons).toEqual([]);
+  expect(g.passed).toBe(true);
+  expect(g.errorRatio).toBe(0);
+  expect(g.burnRate).toBe(0);
 });
 
 test('when VERSION started ten minutes ago, then the gate refuses: soak too short', async () => {

@@ -5,7 +5,7 @@
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { APP_JOB } from '../../../monitoring/src';
+import { APP_JOB, SERVICE_METRICS } from '../../../monitoring/src';
 import { freePort, Running } from '../../stack/process';
 import { requireExecutable } from '../../stack/process';
 import { startPrometheus } from '../../stack/services';
@@ -21,8 +21,11 @@ export interface SyntheticHistory {
   instances: SyntheticInstance[];
   /** Requests per second per instance. */
   rps: number;
-  /** Share of requests answered with a 500 at a moment `minutesAgo` before now. */
-  errorShare: (minutesAgo: number) => number;
+  /**
+   * Share of requests answered with a 500 at a moment `minutesAgo` before now. Without it the service never
+   * answered a 5xx, so it has no 5xx series at all (prom-client creates a series on its first increment).
+   */
+  errorShare?: (minutesAgo: number) => number;
   /** Readiness probes per second per instance (never API traffic), and the share of them answered 503. */
   probeRps?: number;
   probeFailureShare?: number;
@@ -42,19 +45,22 @@ export function openMetrics(h: SyntheticHistory, nowSeconds: number): string {
       if (t < started) continue;
       const labels = `job="${APP_JOB}",instance="${i.instance}"`;
       const c = counters.get(i.instance) ?? { ok: 0, failed: 0, probesOk: 0, probesFailed: 0 };
-      const share = h.errorShare((nowSeconds - t) / 60);
+      const share = h.errorShare?.((nowSeconds - t) / 60) ?? 0;
       c.ok += h.rps * STEP_SECONDS * (1 - share);
       c.failed += h.rps * STEP_SECONDS * share;
       c.probesOk += (h.probeRps ?? 0) * STEP_SECONDS * (1 - (h.probeFailureShare ?? 0));
       c.probesFailed += (h.probeRps ?? 0) * STEP_SECONDS * (h.probeFailureShare ?? 0);
       counters.set(i.instance, c);
+      const { buildInfo, httpRequests: requests } = SERVICE_METRICS;
       lines.push(
-        `app_build_info{${labels},version="${i.version}",commit="abc1234"} 1 ${t}`,
+        `${buildInfo.name}{${labels},version="${i.version}",commit="abc1234"} 1 ${t}`,
         `process_start_time_seconds{${labels}} ${Math.floor(started)} ${t}`,
-        `http_requests_total{${labels},method="POST",route="/api/v1/events",code="202"} ${c.ok.toFixed(3)} ${t}`,
-        `http_requests_total{${labels},method="POST",route="/api/v1/events",code="500"} ${c.failed.toFixed(3)} ${t}`,
-        `http_requests_total{${labels},method="GET",route="/readyz",code="200"} ${c.probesOk.toFixed(3)} ${t}`,
-        `http_requests_total{${labels},method="GET",route="/readyz",code="503"} ${c.probesFailed.toFixed(3)} ${t}`,
+        `${requests.name}{${labels},method="POST",route="/api/v1/events",code="202"} ${c.ok.toFixed(3)} ${t}`,
+        ...(h.errorShare
+          ? [`${requests.name}{${labels},method="POST",route="/api/v1/events",code="500"} ${c.failed.toFixed(3)} ${t}`]
+          : []),
+        `${requests.name}{${labels},method="GET",route="/readyz",code="200"} ${c.probesOk.toFixed(3)} ${t}`,
+        `${requests.name}{${labels},method="GET",route="/readyz",code="503"} ${c.probesFailed.toFixed(3)} ${t}`,
       );
     }
   }
