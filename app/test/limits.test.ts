@@ -9,6 +9,7 @@ import Redis from 'ioredis';
 import { Client } from 'pg';
 import { loadConfig } from '../src/config';
 import { rateLimitBlock } from '../src/ingest/rate-limit';
+import { waitFor } from '../../tools/stack/process';
 import { writeResult } from './faults/results';
 import { bearer, createSensor, freshDatabase, postEvents, startTestService, testEnv } from './helpers';
 
@@ -126,7 +127,14 @@ describe('bodies in flight', () => {
     const svc = await startTestService({ INGEST_BODIES_PER_SENSOR: '4', INGEST_BODIES_MAX: '2' });
     const uploads: Array<ReturnType<typeof partialUpload>> = [];
     try {
-      for (let i = 0; i < 3; i++) uploads.push(partialUpload(svc.url, (await createSensor(svc.url)).token, 100_000, 1000));
+      const tokens = [await createSensor(svc.url), await createSensor(svc.url), await createSensor(svc.url)].map((s) => s.token);
+      const inFlight = async () => Number(/^ingest_bodies_in_flight (\d+)$/m.exec(await (await fetch(`${svc.url}/metrics`)).text())?.[1]);
+      // One after another, each admitted before the next starts: the third comes to a full instance.
+      for (const token of tokens.slice(0, 2)) {
+        uploads.push(partialUpload(svc.url, token, 100_000, 1000));
+        await waitFor('the upload to hold a slot', async () => (await inFlight()) === uploads.length, 5000, 20);
+      }
+      uploads.push(partialUpload(svc.url, tokens[2]!, 100_000, 1000));
       const answers = await Promise.all(uploads.map((u) => answeredWithin(u.answer, 1500)));
       expect(answers.map((x) => x?.status ?? 'held')).toEqual(['held', 'held', 503]);
       expect(answers[2]?.head).toMatch(/^retry-after: 1$/im);
@@ -170,7 +178,7 @@ describe('queue byte bound', () => {
       const s = await createSensor(svc.url);
       // Hold every flush, so the first request stays queued while the second arrives.
       await locker.query('BEGIN');
-      await locker.query('LOCK TABLE event_ids IN ACCESS EXCLUSIVE MODE');
+      await locker.query('LOCK TABLE events IN ACCESS EXCLUSIVE MODE');
       const first = postEvents(svc.url, s.token, { type: 't', payload: { a: 1 } });
       await new Promise((r) => setTimeout(r, 300));
       // 1360 '€': 1 UTF-16 unit but 3 UTF-8 bytes each, so 4080 bytes + the first request's: over 4096.

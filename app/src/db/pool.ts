@@ -2,6 +2,7 @@
 import { Pool } from 'pg';
 import type { Config } from '../config';
 import type { Logger } from '../observability/logger';
+import { databaseUrl } from './tls';
 
 /**
  * `max`, `name` and the statement timeout default to the main pool (flushes, token lookups); reads get a
@@ -14,7 +15,7 @@ export function createPool(
 ): Pool {
   const statementTimeoutMs = opts.statementTimeoutMs ?? config.DB_STATEMENT_TIMEOUT_MS;
   const pool = new Pool({
-    connectionString: config.DATABASE_URL,
+    connectionString: databaseUrl(config.DATABASE_URL, config.DATABASE_CA_FILE),
     max: opts.max,
     connectionTimeoutMillis: config.DB_CONNECT_TIMEOUT_MS,
     statement_timeout: statementTimeoutMs,

@@ -2,10 +2,13 @@
 import express, { NextFunction, Request, Response } from 'express';
 import { AppError } from './errors';
 import { JsonShapeLimits, verifyJsonShape } from './json-shape';
+import { isPlainUtf8Json, JsonReaderOptions, readUtf8Json } from './json-reader';
 
-/** With `shape`, nesting and string length are bounded before the body is parsed (json-shape.ts). */
+/** With `shape`, nesting, string length and what parsing would alter are checked before the body is parsed (json-shape.ts). */
 export function jsonBody(limitBytes: number, shape?: JsonShapeLimits) {
-  const parse = express.json({ limit: limitBytes, strict: false, type: () => true, verify: shape && verifyJsonShape(shape) });
+  // One set of options for both readers, so whatever body-parser is told (a `verify` hook, say) the UTF-8 reader does too.
+  const options: JsonReaderOptions = { limit: limitBytes, verify: shape && verifyJsonShape(shape) };
+  const parse = express.json({ ...options, strict: false, type: () => true });
   return (req: Request, res: Response, next: NextFunction): void => {
     const hasBody = req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0;
     if (!hasBody) return next(new AppError(400, 'empty_body', 'the request body is empty; send a JSON object'));
@@ -17,7 +20,12 @@ export function jsonBody(limitBytes: number, shape?: JsonShapeLimits) {
       res.setHeader('Connection', 'close');
       return next(new AppError(413, 'payload_too_large', 'request body is larger than the limit'));
     }
-    parse(req, res, next);
+    if (!isPlainUtf8Json(req)) return parse(req, res, next);
+    readUtf8Json(req, res, options, (err, body) => {
+      if (err) return next(err);
+      req.body = body;
+      next();
+    });
   };
 }
 
