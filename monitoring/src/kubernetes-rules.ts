@@ -43,7 +43,6 @@ export const CLUSTER_METRICS = {
   [KUBELET_JOB]: {
     kubelet_volume_stats_available_bytes: ['namespace', 'persistentvolumeclaim'],
     kubelet_volume_stats_capacity_bytes: ['namespace', 'persistentvolumeclaim'],
-    kubelet_volume_stats_used_bytes: ['namespace', 'persistentvolumeclaim'],
     container_memory_working_set_bytes: ['namespace', 'pod', 'container', 'image'],
   },
 } as const satisfies Record<string, Record<string, readonly string[]>>;
