@@ -9,6 +9,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parse, stringify } from 'yaml';
 import { settings } from '../../app/src/config';
+import { SERVICE_ACCOUNT_DIR } from '../../monitoring/src';
 import { violations } from '../policies/rules';
 import { schemaProblems } from './kubernetes-schema';
 import { quantityBytes } from '../components/redis';
@@ -80,11 +81,14 @@ describe.each(STACKS)('the %s stack', (stack) => {
     expect(schemaProblems(objects)).toEqual([]);
   });
 
-  test('when the program runs, then every object declares its name, and all but the Namespace live in the stack namespace', () => {
+  test('when the program runs, then every object declares its name, all but the cluster-scoped live in the stack namespace, and those are named after it', () => {
     const namespace = stackFile(stack).config.namespace;
+    const clusterScoped = ['Namespace', 'ClusterRole', 'ClusterRoleBinding'];
     for (const o of declared(stack).kubernetesObjects) {
       expect(o.metadata.name).toMatch(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/);
-      if (o.kind !== 'Namespace') expect(o.metadata.namespace).toBe(namespace);
+      if (!clusterScoped.includes(o.kind)) expect(o.metadata.namespace).toBe(namespace);
+      // Several stacks may share a cluster: a cluster-wide name must not collide with another stack's.
+      else expect(o.metadata.name.startsWith(namespace)).toBe(true);
     }
   });
 
@@ -143,7 +147,12 @@ describe.each(STACKS)('the %s stack', (stack) => {
       for (const [file, text] of Object.entries(find(r, 'ConfigMap', 'prometheus-rules').data ?? {}))
         fs.writeFileSync(path.join(dir, 'rules', file), text);
       config.rule_files = config.rule_files.map((f: string) => path.join(dir, 'rules', path.basename(f)));
-      promtoolCheckConfig(path.join(dir, 'prometheus.yml'), config);
+      // Kubernetes mounts the service account's token and CA into the pod; promtool checks that they exist.
+      fs.mkdirSync(path.join(dir, 'serviceaccount'));
+      for (const file of ['token', 'ca.crt']) fs.writeFileSync(path.join(dir, 'serviceaccount', file), 'stand-in\n');
+      const mounted = JSON.stringify(config).replaceAll(SERVICE_ACCOUNT_DIR, path.join(dir, 'serviceaccount'));
+      expect(mounted).not.toBe(JSON.stringify(config));
+      promtoolCheckConfig(path.join(dir, 'prometheus.yml'), JSON.parse(mounted));
       const am = (find(r, 'Secret', 'alertmanager-config').stringData as Record<string, string>)['alertmanager.yml']!;
       fs.writeFileSync(path.join(dir, 'alertmanager.yml'), am);
       execFileSync('amtool', ['check-config', path.join(dir, 'alertmanager.yml')], { stdio: 'pipe' });
