@@ -235,7 +235,7 @@ export function discoveryProblems(objects: KubernetesObject[]): string[] {
           );
       }
       const sds = job.kubernetes_sd_configs ?? [];
-      for (const sd of sds.filter((d: any) => d.role === 'node')) problems.push(...nodeRoleProblems(objects, prom.pod, job, ns));
+      if (sds.some((d: any) => d.role === 'node')) problems.push(...nodeRoleProblems(objects, prom.pod, job, ns));
       for (const sd of sds.filter((d: any) => d.role !== 'node')) {
         const names: string[] | undefined = sd.namespaces?.names;
         if (!names || names.length === 0 || names.some((n) => n !== ns))

@@ -101,6 +101,31 @@ describe.each(STACKS)('the %s stack', (stack) => {
     expect(ingressRules).toEqual([]);
   });
 
+  test('when the program runs, then Prometheus keeps at most its retention size, and kube-state-metrics watches only the stack namespace, allowed to list and watch exactly what it exports', () => {
+    const r = declared(stack);
+    const { namespace, monitoring } = stackFile(stack).config;
+    if (monitoring.mode !== 'bundled') throw new Error(`stack ${stack} is expected to bundle its monitoring`);
+    const promArgs = find(r, 'StatefulSet', 'prometheus').spec.template.spec.containers[0].args;
+    expect(promArgs).toContain(`--storage.tsdb.retention.size=${monitoring.prometheus.retentionSize}`);
+    const ksm = find(r, 'Deployment', 'kube-state-metrics').spec.template.spec;
+    expect(ksm.serviceAccountName).toBe('kube-state-metrics');
+    expect(ksm.containers[0].args).toContain(`--namespaces=${namespace}`);
+    expect(ksm.containers[0].args).toContain('--resources=pods,deployments,horizontalpodautoscalers,cronjobs');
+    expect(find(r, 'Role', 'kube-state-metrics').rules).toEqual([
+      { apiGroups: [''], resources: ['pods'], verbs: ['list', 'watch'] },
+      { apiGroups: ['apps'], resources: ['deployments'], verbs: ['list', 'watch'] },
+      { apiGroups: ['autoscaling'], resources: ['horizontalpodautoscalers'], verbs: ['list', 'watch'] },
+      { apiGroups: ['batch'], resources: ['cronjobs'], verbs: ['list', 'watch'] },
+    ]);
+    expect(find(r, 'RoleBinding', 'kube-state-metrics').subjects).toEqual([
+      { kind: 'ServiceAccount', name: 'kube-state-metrics', namespace },
+    ]);
+    const jobs = parse(find(r, 'ConfigMap', 'prometheus-config').data!['prometheus.yml']!).scrape_configs.map(
+      (j: { job_name: string }) => j.job_name,
+    );
+    expect(jobs).toEqual(expect.arrayContaining(['kube-state-metrics', 'kubelet', 'kubelet-cadvisor']));
+  });
+
   test('when the program runs, then the Grafana dashboards ConfigMap holds exactly the JSON files of dashboards/json', () => {
     const dir = path.join(ROOT, 'dashboards', 'json');
     const data = find(declared(stack), 'ConfigMap', 'grafana-dashboards').data ?? {};
