@@ -64,7 +64,9 @@ describe('dashboards', () => {
   );
 
   const timeseriesPanels = dashboards.flatMap((d) =>
-    panelsOf(d).filter((p) => p.type === 'timeseries').map((p) => [`${d.uid} / ${p.title}`, p] as const),
+    panelsOf(d)
+      .filter((p) => p.type === 'timeseries')
+      .map((p) => [`${d.uid} / ${p.title}`, p] as const),
   );
 
   test.each(timeseriesPanels)(
@@ -82,16 +84,16 @@ describe('dashboards', () => {
       expect(d.annotations?.list?.find((a) => a.name === 'Deploys')?.expr).toContain('app_build_info');
       const defined = new Set((d.templating?.list ?? []).map((v) => v.name));
       const used = new Set(
-        panelsOf(d).flatMap((p) =>
-          (p.targets ?? []).flatMap((t) => [...(t.expr ?? '').matchAll(/\$\{?([a-z]\w*)/g)].map((m) => m[1]!)),
-        ),
+        panelsOf(d).flatMap((p) => (p.targets ?? []).flatMap((t) => [...(t.expr ?? '').matchAll(/\$\{?([a-z]\w*)/g)].map((m) => m[1]!))),
       );
       expect([...used].filter((v) => !defined.has(v))).toEqual([]);
     },
   );
 
   const statPanels = dashboards.flatMap((d) =>
-    panelsOf(d).filter((p) => p.type === 'stat').map((p) => [`${d.uid} / ${p.title}`, p] as const),
+    panelsOf(d)
+      .filter((p) => p.type === 'stat')
+      .map((p) => [`${d.uid} / ${p.title}`, p] as const),
   );
 
   test.each(statPanels)('when stat panel %s is rendered, then it colours its value by explicit thresholds', (_name, panel) => {
