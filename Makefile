@@ -37,8 +37,9 @@ $(STAMP): $(WORKSPACE_MANIFESTS)
 install: $(STAMP) ## Install npm dependencies from the lockfile (skipped when up to date)
 
 .PHONY: bootstrap
-bootstrap: ## Install missing system programs (Postgres, Redis, Prometheus, Pushgateway, Alertmanager, exporters, Docker, barman-cloud) via apt-get
+bootstrap: ## Install missing system programs (Postgres, Redis, Prometheus, Pushgateway, Alertmanager, exporters, Docker, barman-cloud) via apt-get; Grafana from its APT repository when it answers
 	@scripts/bootstrap
+	@scripts/bootstrap-grafana
 
 .PHONY: build
 build: install ## Compile the service (app/dist)

@@ -26,6 +26,7 @@ import {
 import { Grafana, DASHBOARDS_MOUNT, GRAFANA_NAME, GRAFANA_PORT } from './components/grafana';
 import { NetworkPolicies } from './components/network-policies';
 import { OperatorMonitoring } from './components/operator-monitoring';
+import { KUBE_STATE_METRICS_NAME, KUBE_STATE_METRICS_PORT, KubeStateMetrics } from './components/kube-state-metrics';
 import { BACKUP_NAME, Postgres, POSTGRES_NAME } from './components/postgres';
 import { Prometheus, PROMETHEUS_NAME, PROMETHEUS_PORT, RULES_MOUNT } from './components/prometheus';
 import { Pushgateway, PUSHGATEWAY_NAME, PUSHGATEWAY_PORT } from './components/pushgateway';
@@ -127,6 +128,7 @@ export function deploy(): StackOutputs {
   let grafana: Grafana | undefined;
   const monitoring = cfg.monitoring;
   if (monitoring.mode === 'bundled') {
+    new KubeStateMetrics('kube-state-metrics', { ...monitoring.kubeStateMetrics, namespace: ns, provider });
     new Prometheus('prometheus', {
       ...monitoring.prometheus,
       namespace: ns,
@@ -137,6 +139,7 @@ export function deploy(): StackOutputs {
         prometheus: `localhost:${PROMETHEUS_PORT}`,
         postgresExporter: `${dnsName(POSTGRES_EXPORTER_NAME, nsName)}:${POSTGRES_EXPORTER_PORT}`,
         redisExporter: `${dnsName(REDIS_EXPORTER_NAME, nsName)}:${REDIS_EXPORTER_PORT}`,
+        kubeStateMetrics: `${dnsName(KUBE_STATE_METRICS_NAME, nsName)}:${KUBE_STATE_METRICS_PORT}`,
         rulesDir: RULES_MOUNT,
         stage: pulumi.getStack(),
       }),
@@ -160,6 +163,7 @@ export function deploy(): StackOutputs {
   } else {
     new OperatorMonitoring('monitoring', {
       namespace: ns,
+      stackNamespace: nsName,
       matchLabels: monitoring.matchLabels,
       scrapeInterval: CLUSTER_SCRAPE_INTERVAL,
       app: { name: APP_NAME, port: APP_PORT_NAME },
@@ -206,6 +210,7 @@ export function deploy(): StackOutputs {
           prometheus: { name: PROMETHEUS_NAME, port: PROMETHEUS_PORT },
           alertmanager: { name: ALERTMANAGER_NAME, port: ALERTMANAGER_PORT },
           grafana: { name: GRAFANA_NAME, port: GRAFANA_PORT, exposed: monitoring.grafana.host !== undefined },
+          kubeStateMetrics: { name: KUBE_STATE_METRICS_NAME, port: KUBE_STATE_METRICS_PORT },
         }
       : { prometheus: { operatorNamespace: monitoring.namespace } }),
     provider,

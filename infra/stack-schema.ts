@@ -115,6 +115,29 @@ const number = (min: number, max: number) =>
     .max(max, `must be a number in [${min}, ${max}]`);
 
 const QUANTITY = /^\d+(\.\d+)?(m|Ki|Mi|Gi|Ti|k|M|G|T)?$/;
+const QUANTITY_FACTORS: Record<string, number> = {
+  m: 1e-3,
+  '': 1,
+  k: 1e3,
+  M: 1e6,
+  G: 1e9,
+  T: 1e12,
+  Ki: 2 ** 10,
+  Mi: 2 ** 20,
+  Gi: 2 ** 30,
+  Ti: 2 ** 40,
+};
+/** Bytes of a Kubernetes quantity (matching QUANTITY). */
+const quantityBytes = (q: string) => {
+  const [, n, unit] = /^(\d+(?:\.\d+)?)(\D*)$/.exec(q)!;
+  return Number(n) * QUANTITY_FACTORS[unit!]!;
+};
+/** Prometheus' size flags: its units are powers of 1024 (KB = 1024 B). */
+const PROMETHEUS_SIZE = /^\d+(B|KB|MB|GB|TB|PB)$/;
+const prometheusSizeBytes = (size: string) => {
+  const [, n, unit] = /^(\d+)(\D+)$/.exec(size)!;
+  return Number(n) * 1024 ** ['B', 'KB', 'MB', 'GB', 'TB', 'PB'].indexOf(unit!);
+};
 const quantity = matching(QUANTITY, 'a Kubernetes quantity (e.g. 250m, 512Mi, 2Gi)');
 const dnsLabel = matching(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'a DNS label (lower-case letters, digits, "-")');
 const hostName = matching(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, 'a host name (e.g. events.example.com)');
@@ -247,9 +270,22 @@ const SETTINGS = {
   ),
   redis: thirdParty,
   prometheus: map(
-    { ...thirdPartyFields, retention: matching(/^\d+[smhdwy]$/, 'a duration such as 7d or 12h'), storage: quantity },
-    '{image, retention, storage, resources}',
-  ).optional(),
+    {
+      ...thirdPartyFields,
+      retention: matching(/^\d+[smhdwy]$/, 'a duration such as 7d or 12h'),
+      /** --storage.tsdb.retention.size: past it the oldest blocks go before `retention`, instead of the volume filling up. */
+      retentionSize: matching(PROMETHEUS_SIZE, 'a size in Prometheus units such as 40GB (B, KB, MB, GB, TB; powers of 1024)'),
+      storage: quantity,
+    },
+    '{image, retention, retentionSize, storage, resources}',
+  )
+    .refine((p) => prometheusSizeBytes(p.retentionSize) < quantityBytes(p.storage), {
+      message: 'retentionSize must be below storage: the WAL, head chunks and compaction need room beside the blocks',
+      path: ['retentionSize'],
+    })
+    .optional(),
+  /** kube-state-metrics (bundled mode): the state of the stack's Deployments, pods, HPA and CronJobs for the Kubernetes alerts. */
+  kubeStateMetrics: thirdParty.optional(),
   pushgateway: thirdParty,
   /** prometheus-postgres-exporter and prometheus-redis-exporter (their own Deployments). */
   postgresExporter: thirdParty,
@@ -263,7 +299,8 @@ const SETTINGS = {
    * Who runs Prometheus, Alertmanager and Grafana: this program (bundled, the default) or the cluster's
    * Prometheus Operator (kube-prometheus-stack: its Prometheus pods run in `namespace` and select on `matchLabels`;
    * the program declares monitors, a PrometheusRule, an AlertmanagerConfig and dashboard ConfigMaps).
-   * In operator mode the prometheus, alertmanager and grafana keys are not used and may be left out.
+   * In operator mode the prometheus, alertmanager, grafana and kubeStateMetrics keys are not used and may be left out
+   * (kube-prometheus-stack runs its own kube-state-metrics and scrapes the kubelets).
    */
   monitoring: z
     .discriminatedUnion(
@@ -332,9 +369,9 @@ type Settings = z.output<typeof settingsObject>;
 
 /** The rules that join several keys. */
 function settingRules(s: Settings, ctx: z.core.$RefinementCtx): void {
-  // Bundled monitoring runs our own Prometheus, Alertmanager and Grafana: their settings are required then.
+  // Bundled monitoring runs our own Prometheus, Alertmanager, Grafana and kube-state-metrics: their settings are required then.
   if (s.monitoring.mode === 'bundled')
-    for (const key of ['prometheus', 'alertmanager', 'grafana'] as const)
+    for (const key of ['prometheus', 'alertmanager', 'grafana', 'kubeStateMetrics'] as const)
       if (!s[key]) ctx.addIssue({ code: 'custom', path: [key], message: 'required but not set' });
   if (s.image && s.build)
     ctx.addIssue({
@@ -354,7 +391,7 @@ function settingRules(s: Settings, ctx: z.core.$RefinementCtx): void {
  * The settings in the shape the program composes: where the image comes from, and who runs monitoring with
  * what. Every other key passes through as the schema decoded it.
  */
-function programShape({ image, build, prometheus, alertmanager, grafana, prometheusUrl, monitoring, ...rest }: Settings) {
+function programShape({ image, build, prometheus, alertmanager, grafana, kubeStateMetrics, prometheusUrl, monitoring, ...rest }: Settings) {
   return {
     ...rest,
     prometheusUrl,
@@ -370,10 +407,11 @@ function programShape({ image, build, prometheus, alertmanager, grafana, prometh
         ? monitoring
         : {
             mode: 'bundled' as const,
-            // settingRules: bundled monitoring has all three.
+            // settingRules: bundled monitoring has all four.
             prometheus: { ...prometheus!, externalUrl: prometheusUrl },
             alertmanager: alertmanager!,
             grafana: grafana!,
+            kubeStateMetrics: kubeStateMetrics!,
           },
   };
 }

@@ -20,6 +20,7 @@ import { allDashboards } from '../../dashboards/src/index';
 import { MonitoringStack, startMonitoringStack } from '../../tools/stack/monitoring-stack';
 import {
   APP_JOB,
+  CLUSTER_JOBS,
   MAINTENANCE_JOB,
   MAINTENANCE_METRICS,
   overrideAlertFor,
@@ -107,8 +108,14 @@ async function instantHasData(expr: string): Promise<boolean> {
   return r.status === 'success' && (r.data?.result.length ?? 0) > 0;
 }
 
-/** Where each template variable of a dashboard points here: every instance and database the test scrapes. */
-const VARIABLE_VALUES: Record<string, string> = { instance: '.*', datname: '.*' };
+/** Where each template variable of a dashboard points here: every instance, database and namespace. */
+const VARIABLE_VALUES: Record<string, string> = { instance: '.*', datname: '.*', namespace: '.*' };
+
+/**
+ * kube-state-metrics, the kubelet and cAdvisor (CLUSTER_JOBS) cannot run here: their metrics are third-party
+ * names proven on series of their exact shape in dashboards/test/kubernetes-panels.test.ts, not scraped here.
+ */
+const readsOnlyTheCluster = (expr: string) => metricReferences(expr).every((ref) => CLUSTER_JOBS.includes(ref.job ?? ''));
 
 /**
  * Grafana's macros and the dashboard's own template variables, as Grafana would fill them for this time range.
@@ -325,7 +332,7 @@ describe('observability end to end', () => {
         continue;
       }
       const finite = (r.data?.result ?? []).some((s) => (s.values ?? []).some(([, v]) => Number.isFinite(Number(v))));
-      if (!finite && !NO_DATA_EXPECTED[p.name]) problems.push(`${p.name}: no data — ${query}`);
+      if (!finite && !NO_DATA_EXPECTED[p.name] && !readsOnlyTheCluster(query)) problems.push(`${p.name}: no data — ${query}`);
     }
     expect(problems).toEqual([]);
   }, 120_000);
@@ -380,6 +387,7 @@ describe('observability end to end', () => {
     const everywhere = new Set([...exported.values()].flatMap((names) => [...names]));
     const problems = queries.flatMap((q) =>
       metricReferences(q.expr)
+        .filter((ref) => !CLUSTER_JOBS.includes(ref.job ?? ''))
         .filter((ref) => !recorded.has(ref.name) && !(ref.job === undefined ? everywhere : exported.get(ref.job))?.has(ref.name))
         .map((ref) => `${q.name}: ${ref.name}${ref.job === undefined ? '' : ` (job ${ref.job})`} is exported by no target`),
     );

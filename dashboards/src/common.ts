@@ -12,6 +12,7 @@ import {
   DashboardLinkType,
   DatasourceVariableBuilder,
   QueryVariableBuilder,
+  RowBuilder,
   ThresholdsConfigBuilder,
   ThresholdsMode,
   VariableRefresh,
@@ -186,6 +187,8 @@ export interface DashboardSpec {
   /** Further multi-value variables from label values, e.g. the PostgreSQL databases ($datname). */
   labelVariables?: Array<{ name: string; label: string; metric: string }>;
   panels: Array<cog.Builder<Panel>>;
+  /** Rows after the panels, each with a title and its own panels (e.g. the cluster's view of the same pods). */
+  rows?: Array<{ title: string; panels: Array<cog.Builder<Panel>> }>;
 }
 
 /** A multi-value variable over the values of a label, "All" by default. */
@@ -245,6 +248,10 @@ export function dashboard(spec: DashboardSpec): Dashboard {
   for (const v of spec.labelVariables ?? [])
     builder.withVariable(labelValuesVariable(v.name, v.label, `label_values(${v.metric}, ${v.name})`));
   for (const panel of spec.panels) builder.withPanel(panel);
+  for (const row of spec.rows ?? []) {
+    builder.withRow(new RowBuilder(row.title));
+    for (const panel of row.panels) builder.withPanel(panel);
+  }
   const built = builder.build();
   // Stable panel ids, in layout order: links to a panel (viewPanel=N) survive regeneration.
   built.panels?.forEach((p, i) => (p.id = i + 1));

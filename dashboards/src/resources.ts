@@ -1,14 +1,90 @@
-/** Resources (USE): CPU, memory, event loop, GC and heap of each instance; reachability of PostgreSQL and Redis. */
-import { SERVICE_METRICS as S } from '../../monitoring/src';
+/**
+ * Resources (USE): CPU, memory, event loop, GC and heap of each instance; reachability of PostgreSQL and Redis;
+ * and the cluster's view of the stack's pods (kube-state-metrics, the kubelet and its cAdvisor).
+ */
+import { KUBE_STATE_METRICS_JOB, KUBELET_JOB, KUBERNETES_THRESHOLDS, SERVICE_METRICS as S } from '../../monitoring/src';
 import { APP, dashboard, INFO, rising, stat, timeseries, UP } from './common';
+
+const KSM = `job="${KUBE_STATE_METRICS_JOB}",namespace=~"$namespace"`;
+const KUBELET = `job="${KUBELET_JOB}",namespace=~"$namespace"`;
+const CONTAINER = 'namespace, pod, container';
+
+/** The Kubernetes row: every container and volume of the namespaces chosen in $namespace. */
+const kubernetesPanels = () => [
+  timeseries({
+    title: 'Memory vs limit',
+    description:
+      'Working set of each container (what the OOM killer compares) as a share of its memory limit; at 100% the kernel kills it.',
+    unit: 'percentunit',
+    min: 0,
+    thresholds: rising(0.8, 1),
+    queries: [
+      {
+        expr: [
+          `max by (${CONTAINER}) (container_memory_working_set_bytes{${KUBELET},container!=""})`,
+          `/ on (${CONTAINER})`,
+          `max by (${CONTAINER}) (kube_pod_container_resource_limits{${KSM},resource="memory"})`,
+        ].join(' '),
+        legend: '{{pod}} {{container}}',
+      },
+    ],
+  }),
+  timeseries({
+    title: 'Container restarts',
+    description: 'Restarts of each container per interval, whatever the reason (crash, failed liveness probe, OOM kill).',
+    unit: 'short',
+    min: 0,
+    queries: [
+      {
+        expr: `sum by (${CONTAINER}) (increase(kube_pod_container_status_restarts_total{${KSM}}[$__rate_interval]))`,
+        legend: '{{pod}} {{container}}',
+      },
+    ],
+  }),
+  timeseries({
+    title: 'OOM kills',
+    description: 'Restarts of each container whose last termination was the OOM killer (its memory limit was reached).',
+    unit: 'short',
+    min: 0,
+    queries: [
+      {
+        expr: [
+          `sum by (${CONTAINER}) (increase(kube_pod_container_status_restarts_total{${KSM}}[$__rate_interval]))`,
+          `and on (${CONTAINER})`,
+          `kube_pod_container_status_last_terminated_reason{${KSM},reason="OOMKilled"} == 1`,
+        ].join(' '),
+        legend: '{{pod}} {{container}}',
+      },
+    ],
+  }),
+  timeseries({
+    title: 'Volume usage',
+    description: `Used share of each persistent volume (kubelet statistics); the ticket opens above ${KUBERNETES_THRESHOLDS.volumeUsed * 100}%.`,
+    unit: 'percentunit',
+    min: 0,
+    max: 1,
+    thresholds: rising(KUBERNETES_THRESHOLDS.volumeUsed, 0.95),
+    queries: [
+      {
+        expr: `1 - kubelet_volume_stats_available_bytes{${KUBELET}} / kubelet_volume_stats_capacity_bytes{${KUBELET}}`,
+        legend: '{{persistentvolumeclaim}}',
+      },
+    ],
+  }),
+];
 
 export const resources = () =>
   dashboard({
     uid: 'event-service-resources',
     title: 'Event service / Resources (USE)',
-    description: 'CPU, memory, event-loop lag, garbage collection and heap per instance; PostgreSQL and Redis reachability.',
+    description:
+      'CPU, memory, event-loop lag, garbage collection and heap per instance; PostgreSQL and Redis reachability; the Kubernetes view of the pods: memory against the limit, restarts, OOM kills, volume usage.',
     tags: ['use'],
     instanceVariable: true,
+    labelVariables: [
+      { name: 'namespace', label: 'Namespace', metric: `kube_pod_container_resource_limits{job="${KUBE_STATE_METRICS_JOB}"}` },
+    ],
+    rows: [{ title: 'Kubernetes', panels: kubernetesPanels() }],
     panels: [
       stat({
         title: 'PostgreSQL reachable',

@@ -5,6 +5,8 @@ import { allDashboards } from '../src/index';
 
 const JSON_DIR = path.join(__dirname, '..', 'json');
 const dashboards = allDashboards();
+/** A dashboard's panels without its rows (a row is a heading: no query, no unit). */
+const panelsOf = (d: (typeof dashboards)[number]) => (d.panels as PanelJson[]).filter((p) => p.type !== 'row');
 
 interface Target {
   refId?: string;
@@ -44,7 +46,7 @@ describe('dashboards', () => {
     },
   );
 
-  test.each(dashboards.flatMap((d) => (d.panels as PanelJson[]).map((p) => [`${d.uid} / ${p.title}`, p] as const)))(
+  test.each(dashboards.flatMap((d) => panelsOf(d).map((p) => [`${d.uid} / ${p.title}`, p] as const)))(
     'when panel %s is rendered, then it has a description, a unit and refIds, and reads $datasource',
     (_name, panel) => {
       expect(panel.description).toBeTruthy();
@@ -62,7 +64,9 @@ describe('dashboards', () => {
   );
 
   const timeseriesPanels = dashboards.flatMap((d) =>
-    (d.panels as PanelJson[]).filter((p) => p.type === 'timeseries').map((p) => [`${d.uid} / ${p.title}`, p] as const),
+    panelsOf(d)
+      .filter((p) => p.type === 'timeseries')
+      .map((p) => [`${d.uid} / ${p.title}`, p] as const),
   );
 
   test.each(timeseriesPanels)(
@@ -80,16 +84,16 @@ describe('dashboards', () => {
       expect(d.annotations?.list?.find((a) => a.name === 'Deploys')?.expr).toContain('app_build_info');
       const defined = new Set((d.templating?.list ?? []).map((v) => v.name));
       const used = new Set(
-        (d.panels as PanelJson[]).flatMap((p) =>
-          (p.targets ?? []).flatMap((t) => [...(t.expr ?? '').matchAll(/\$\{?([a-z]\w*)/g)].map((m) => m[1]!)),
-        ),
+        panelsOf(d).flatMap((p) => (p.targets ?? []).flatMap((t) => [...(t.expr ?? '').matchAll(/\$\{?([a-z]\w*)/g)].map((m) => m[1]!))),
       );
       expect([...used].filter((v) => !defined.has(v))).toEqual([]);
     },
   );
 
   const statPanels = dashboards.flatMap((d) =>
-    (d.panels as PanelJson[]).filter((p) => p.type === 'stat').map((p) => [`${d.uid} / ${p.title}`, p] as const),
+    panelsOf(d)
+      .filter((p) => p.type === 'stat')
+      .map((p) => [`${d.uid} / ${p.title}`, p] as const),
   );
 
   test.each(statPanels)('when stat panel %s is rendered, then it colours its value by explicit thresholds', (_name, panel) => {

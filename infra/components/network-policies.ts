@@ -23,6 +23,8 @@ export interface NetworkPoliciesArgs {
   /** Absent in operator mode (the operator's run elsewhere). */
   alertmanager?: { name: string; port: number };
   grafana?: { name: string; port: number; exposed: boolean };
+  /** Bundled mode's own kube-state-metrics (operator mode uses the cluster's). */
+  kubeStateMetrics?: { name: string; port: number };
   provider: k8s.Provider;
 }
 
@@ -75,6 +77,7 @@ export class NetworkPolicies extends pulumi.ComponentResource {
     allow('redis-exporter-from-prometheus', args.redisExporter, [prometheus]);
     allow('pushgateway-from-prometheus-and-maintenance', args.pushgateway, [prometheus, fromPods(args.app.name, 'maintenance')]);
     if (args.alertmanager) allow('alertmanager-from-prometheus', args.alertmanager, [prometheus]);
+    if (args.kubeStateMetrics) allow('kube-state-metrics-from-prometheus', args.kubeStateMetrics, [prometheus]);
     if (args.grafana && 'port' in args.prometheus) allow('prometheus-from-grafana', args.prometheus, [fromPods(args.grafana.name)]);
     if (args.grafana?.exposed) allow('grafana-from-ingress', args.grafana, [fromIngress]);
     this.registerOutputs({});

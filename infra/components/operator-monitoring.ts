@@ -18,6 +18,8 @@ const MONITORING_API = 'monitoring.coreos.com/v1';
 
 export interface OperatorMonitoringArgs {
   namespace: pulumi.Input<string>;
+  /** The stack's namespace by name: the Kubernetes rules are scoped to it (the cluster's exporters see every namespace). */
+  stackNamespace: string;
   /** Labels the operator's Prometheus and Alertmanager select their monitors, rules and configs by. */
   matchLabels: Record<string, string>;
   scrapeInterval: string;
@@ -85,7 +87,12 @@ export class OperatorMonitoring extends pulumi.ComponentResource {
       );
     new k8s.apiextensions.CustomResource(
       `${name}-rules`,
-      { apiVersion: MONITORING_API, kind: 'PrometheusRule', metadata: meta('event-stack'), spec: prometheusRuleSpec() },
+      {
+        apiVersion: MONITORING_API,
+        kind: 'PrometheusRule',
+        metadata: meta('event-stack'),
+        spec: prometheusRuleSpec(undefined, args.stackNamespace),
+      },
       o(),
     );
     const urls = new k8s.core.v1.Secret(

@@ -1,4 +1,4 @@
-/** Prometheus: configuration and rule files as ConfigMaps (rolled on change), a PVC, a retention time. */
+/** Prometheus: configuration and rule files as ConfigMaps (rolled on change), a PVC, a retention time and size. */
 import * as k8s from '@pulumi/kubernetes';
 import * as pulumi from '@pulumi/pulumi';
 import type { ThirdPartyService } from '../config';
@@ -19,12 +19,16 @@ export const PROMETHEUS_PORT = 9090;
 export const RULES_MOUNT = '/etc/prometheus/rules';
 /** Name of the service account, Role and RoleBinding of Kubernetes discovery. */
 export const DISCOVERY_NAME = 'prometheus-discovery';
+/** Suffix of the ClusterRole and its binding that let Prometheus find the nodes and read their kubelets' metrics. */
+export const KUBELET_METRICS_NAME = 'prometheus-kubelet-metrics';
 /** nobody, the image's user. */
 const UID = 65534;
 
 export interface PrometheusArgs extends ThirdPartyService {
   namespace: pulumi.Input<string>;
   retention: string;
+  /** --storage.tsdb.retention.size (Prometheus units), below `storage`. */
+  retentionSize: string;
   storage: string;
   /** prometheus.yml */
   config: string;
@@ -83,6 +87,7 @@ export class Prometheus extends pulumi.ComponentResource {
                     '--config.file=/etc/prometheus/prometheus.yml',
                     '--storage.tsdb.path=/prometheus',
                     `--storage.tsdb.retention.time=${args.retention}`,
+                    `--storage.tsdb.retention.size=${args.retentionSize}`,
                     `--web.external-url=${args.externalUrl}`,
                   ],
                   ports: [{ name: 'http', containerPort: PROMETHEUS_PORT }],
@@ -138,6 +143,41 @@ export class Prometheus extends pulumi.ComponentResource {
       },
       o(),
     );
+    this.kubeletAccess(name, ns, account, o);
     return account;
+  }
+
+  /**
+   * The kubelets' metrics (volume statistics, cAdvisor): nodes are cluster-scoped, so a ClusterRole, and the
+   * least one that works: find the nodes (list/watch) and read their metrics endpoints (`nodes/metrics`, not the
+   * `nodes/proxy` that also reaches exec and logs). Named after the namespace: several stacks share a cluster.
+   */
+  private kubeletAccess(
+    name: string,
+    ns: pulumi.Input<string>,
+    account: k8s.core.v1.ServiceAccount,
+    o: () => pulumi.CustomResourceOptions,
+  ) {
+    const metadata = { name: pulumi.interpolate`${ns}-${KUBELET_METRICS_NAME}`, labels: labelsFor(PROMETHEUS_NAME) };
+    const role = new k8s.rbac.v1.ClusterRole(
+      `${name}-kubelet-role`,
+      {
+        metadata,
+        rules: [
+          { apiGroups: [''], resources: ['nodes'], verbs: ['list', 'watch'] },
+          { apiGroups: [''], resources: ['nodes/metrics'], verbs: ['get'] },
+        ],
+      },
+      o(),
+    );
+    new k8s.rbac.v1.ClusterRoleBinding(
+      `${name}-kubelet-binding`,
+      {
+        metadata,
+        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: role.metadata.name },
+        subjects: [{ kind: 'ServiceAccount', name: account.metadata.name, namespace: ns }],
+      },
+      o(),
+    );
   }
 }

@@ -235,7 +235,8 @@ export function discoveryProblems(objects: KubernetesObject[]): string[] {
           );
       }
       const sds = job.kubernetes_sd_configs ?? [];
-      for (const sd of sds) {
+      if (sds.some((d: any) => d.role === 'node')) problems.push(...nodeRoleProblems(objects, prom.pod, job, ns));
+      for (const sd of sds.filter((d: any) => d.role !== 'node')) {
         const names: string[] | undefined = sd.namespaces?.names;
         if (!names || names.length === 0 || names.some((n) => n !== ns))
           problems.push(`job ${job.job_name}: kubernetes_sd role ${sd.role} is not limited to the namespace ${ns}`);
@@ -290,8 +291,68 @@ function rbacProblems(objects: KubernetesObject[], pod: PodTemplate, role: strin
         `job ${job}: service account ${sa} is granted more than discovery needs (${[...extraVerbs, ...extraResources].join(', ')})`,
       );
   }
-  if (objects.some((o) => o.kind === 'ClusterRoleBinding'))
-    problems.push(`job ${job}: the stack declares a ClusterRoleBinding; discovery needs only its namespace`);
+  for (const b of objects.filter((o) => o.kind === 'ClusterRoleBinding'))
+    if (clusterRulesOf(objects, b).some(beyondNodeMetrics))
+      problems.push(
+        `job ${job}: the stack declares ClusterRoleBinding ${b.metadata.name} beyond the kubelets' metrics; discovery needs only its namespace`,
+      );
+  return problems;
+}
+
+/** The rules of the ClusterRole a ClusterRoleBinding grants. */
+function clusterRulesOf(objects: KubernetesObject[], binding: KubernetesObject): any[] {
+  const ref = (binding as any).roleRef;
+  const role = ref?.kind === 'ClusterRole' ? objects.find((o) => o.kind === 'ClusterRole' && o.metadata.name === ref.name) : undefined;
+  return (role as any)?.rules ?? [];
+}
+
+/**
+ * The only cluster-wide grant a stack may hold: finding the nodes (list/watch) and reading their kubelets'
+ * metrics (get nodes/metrics). `nodes/proxy` would also reach the kubelets' exec and log endpoints.
+ */
+const NODE_METRICS_GRANTS: Record<string, string[]> = { nodes: ['list', 'watch'], 'nodes/metrics': ['get'] };
+const beyondNodeMetrics = (r: any) =>
+  (r.apiGroups ?? []).some((g: string) => g !== '') ||
+  (r.nonResourceURLs ?? []).length > 0 ||
+  (r.resources ?? []).some(
+    (res: string) => !NODE_METRICS_GRANTS[res] || (r.verbs ?? []).some((v: string) => !NODE_METRICS_GRANTS[res]!.includes(v)),
+  );
+
+/**
+ * A kubelet scrape (kubernetes_sd role node): nodes are cluster-scoped, so the service account needs a
+ * ClusterRoleBinding granting exactly NODE_METRICS_GRANTS, its token mounted; and since a node's cAdvisor reports
+ * every tenant's containers, the job must keep only the stack's namespace (a `keep` on `namespace` after scraping).
+ */
+function nodeRoleProblems(objects: KubernetesObject[], pod: PodTemplate, job: any, ns: string): string[] {
+  const problems: string[] = [];
+  const name = job.job_name;
+  const sa = pod.spec.serviceAccountName ?? 'default';
+  const account = find(objects, 'ServiceAccount', sa, pod.namespace);
+  const tokenMounted = pod.spec.automountServiceAccountToken ?? (account as any)?.automountServiceAccountToken ?? true;
+  if (!tokenMounted) problems.push(`job ${name}: ${pod.id} does not mount its service account token, so it cannot read the kubelets`);
+  const rules = objects
+    .filter(
+      (b) =>
+        b.kind === 'ClusterRoleBinding' &&
+        ((b as any).subjects ?? []).some((s: any) => s.kind === 'ServiceAccount' && s.name === sa && s.namespace === pod.namespace),
+    )
+    .flatMap((b) => clusterRulesOf(objects, b));
+  for (const [resource, verbs] of Object.entries(NODE_METRICS_GRANTS))
+    for (const verb of verbs)
+      if (!rules.some((r: any) => r.apiGroups?.includes('') && r.resources?.includes(resource) && r.verbs?.includes(verb)))
+        problems.push(
+          `job ${name}: service account ${sa} may not ${verb} ${resource} (kubernetes_sd role node and the kubelet scrape need it)`,
+        );
+  const keepsNamespace = (job.metric_relabel_configs ?? []).some(
+    (r: any) =>
+      r.action === 'keep' &&
+      r.source_labels?.length === 1 &&
+      r.source_labels[0] === 'namespace' &&
+      new RegExp(`^(?:${r.regex})$`).test(ns) &&
+      !new RegExp(`^(?:${r.regex})$`).test(`${ns}-other`) &&
+      !new RegExp(`^(?:${r.regex})$`).test('kube-system'),
+  );
+  if (!keepsNamespace) problems.push(`job ${name}: the kubelet scrape keeps series of other namespaces than ${ns}`);
   return problems;
 }
 

@@ -281,6 +281,7 @@ describe('when the NetworkPolicies differ from the intended flows, then the grap
 
 describe('when discovery would lose unready pods, then "discovery keeps unready pods" fails', () => {
   const DISC: CheckName = 'discovery keeps unready pods';
+  const KUBELET_ROLE = 'event-stack-dev-prometheus-kubelet-metrics';
   const promConfig = (get: any, edit: (c: any) => void) => {
     const cm = get('ConfigMap', 'prometheus-config');
     const yaml = require('yaml') as typeof import('yaml');
@@ -366,6 +367,25 @@ describe('when discovery would lose unready pods, then "discovery keeps unready 
       'a binding to another service account',
       (get: any) => (get('RoleBinding', 'prometheus-discovery').subjects[0].name = 'default'),
       /may not list pods/,
+    ],
+    [
+      'a ClusterRole that also proxies to the kubelets (exec, logs)',
+      (get: any) => get('ClusterRole', KUBELET_ROLE).rules.push({ apiGroups: [''], resources: ['nodes/proxy'], verbs: ['get'] }),
+      /ClusterRoleBinding event-stack-dev-prometheus-kubelet-metrics beyond the kubelets' metrics/,
+    ],
+    [
+      'a ClusterRole that may not read the kubelets’ metrics',
+      (get: any) => (get('ClusterRole', KUBELET_ROLE).rules = get('ClusterRole', KUBELET_ROLE).rules.slice(0, 1)),
+      /job kubelet: service account prometheus-discovery may not get nodes\/metrics/,
+    ],
+    [
+      'a kubelet scrape that keeps every namespace’s containers',
+      (get: any) =>
+        promConfig(get, (c) => {
+          const job = c.scrape_configs.find((j: any) => j.job_name === 'kubelet-cadvisor');
+          job.metric_relabel_configs = job.metric_relabel_configs.filter((r: any) => r.source_labels[0] !== 'namespace');
+        }),
+      /job kubelet-cadvisor: the kubelet scrape keeps series of other namespaces than event-stack-dev/,
     ],
   ])('%s', (_what, edit, message) => {
     expect(broken('dev', DISC, edit).join('\n')).toMatch(message);

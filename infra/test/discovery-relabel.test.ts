@@ -49,6 +49,7 @@ test('when Prometheus relabels the discovered app pods, then the unready pod sta
       prometheus: 'localhost:9090',
       postgresExporter: 'postgres-exporter:9187',
       redisExporter: 'redis-exporter:9121',
+      kubeStateMetrics: 'kube-state-metrics:8080',
       rulesDir: '/rules',
       stage: 'dev',
     }),

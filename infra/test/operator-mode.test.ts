@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { parse, stringify } from 'yaml';
-import { ALERTMANAGER_TEMPLATE, ruleFilePaths } from '../../monitoring/src';
+import { ALERTMANAGER_TEMPLATE, kubernetesRuleFile, renderRuleFile, ruleFilePaths } from '../../monitoring/src';
 import { dashboardFiles } from '../monitoring';
 import { violations } from '../policies/rules';
 import { schemaProblems } from './kubernetes-schema';
@@ -19,10 +19,11 @@ import { runFailure, runIsolated } from './offline-run';
 const MATCH_LABELS = { release: 'kube-prometheus-stack' };
 const OPERATOR_FIXTURE: RunOptions = {
   set: { 'event-stack:monitoring': JSON.stringify({ mode: 'operator', namespace: 'monitoring', matchLabels: MATCH_LABELS }) },
-  remove: ['event-stack:prometheus', 'event-stack:alertmanager', 'event-stack:grafana'],
+  remove: ['event-stack:prometheus', 'event-stack:alertmanager', 'event-stack:grafana', 'event-stack:kubeStateMetrics'],
 };
 
 const STACK = 'staging';
+const NAMESPACE = 'event-stack-staging';
 const run = (options: RunOptions) => runIsolated(STACK, options);
 const failure = (options: RunOptions) => runFailure(STACK, options);
 
@@ -41,6 +42,20 @@ beforeAll(async () => {
 }, 60_000);
 
 describe('operator mode (fixture: staging with the cluster’s kube-prometheus-stack)', () => {
+  test('when the program runs, then every selector of the cluster exporters in the PrometheusRule names the stack namespace (the operator sees every namespace)', () => {
+    const exprs = (one('PrometheusRule', 'event-stack').spec.groups as Array<{ rules: Array<{ expr: string }> }>).flatMap((g) =>
+      g.rules.map((r) => r.expr),
+    );
+    const clusterSelectors = exprs.flatMap((e) => e.match(/\w+\{job="(kube-state-metrics|kubelet)"[^}]*\}/g) ?? []);
+    expect(clusterSelectors.length).toBeGreaterThan(15);
+    expect(clusterSelectors.filter((sel) => !sel.includes(`namespace="${NAMESPACE}"`))).toEqual([]);
+  });
+
+  test('when the program runs, then it deploys no kube-state-metrics and no kubelet access of its own (kube-prometheus-stack provides both)', () => {
+    const own = r.kubernetesObjects.filter((o) => /kube-state-metrics|kubelet/.test(o.metadata.name) || /^Cluster/.test(o.kind));
+    expect(own.map((o) => `${o.kind} ${o.metadata.name}`)).toEqual([]);
+  });
+
   test('when the program runs, then it deploys no Prometheus, Alertmanager or Grafana of its own, and exports no Grafana URL', () => {
     const own = r.kubernetesObjects
       .filter((o) => /^(prometheus|alertmanager|grafana)/.test(o.metadata.name) && !/Monitor$|NetworkPolicy/.test(o.kind))
@@ -56,10 +71,15 @@ describe('operator mode (fixture: staging with the cluster’s kube-prometheus-s
     expect(violations(r.kubernetesObjects, 'staging')).toEqual([]);
   });
 
-  test('when the program runs, then the PrometheusRule holds exactly the groups of alerts/rules, and promtool accepts them', () => {
+  test('when the program runs, then the PrometheusRule holds exactly the groups of alerts/rules (the Kubernetes ones scoped to the stack namespace), and promtool accepts them', () => {
     const rule = one('PrometheusRule', 'event-stack');
     expect(rule.metadata.labels).toMatchObject(MATCH_LABELS);
-    const expected = ruleFilePaths().flatMap((f) => (parse(fs.readFileSync(f, 'utf8')) as { groups: unknown[] }).groups);
+    const groupsOf = (text: string) => (parse(text) as { groups: unknown[] }).groups;
+    const expected = ruleFilePaths().flatMap((f) =>
+      path.basename(f) === 'kubernetes.yml'
+        ? groupsOf(renderRuleFile(kubernetesRuleFile(NAMESPACE)))
+        : groupsOf(fs.readFileSync(f, 'utf8')),
+    );
     expect(rule.spec.groups).toEqual(expected);
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'operator-rules-'));
     try {

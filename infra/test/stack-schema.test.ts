@@ -236,6 +236,24 @@ const REFUSED: [string, 'dev' | 'qa' | 'staging' | 'prod', Edit[], RegExp][] = [
   ],
   ['no Prometheus URL', 'qa', [remove(['event-stack:prometheusUrl'])], /^event-stack:prometheusUrl: required but not set$/],
   [
+    'a Prometheus retention size as large as its volume',
+    'prod',
+    [set(['event-stack:prometheus', 'retentionSize'], '50GB')],
+    /^event-stack:prometheus\.retentionSize: retentionSize must be below storage: the WAL, head chunks and compaction need room beside the blocks$/,
+  ],
+  [
+    'a Prometheus retention size in Kubernetes units',
+    'qa',
+    [set(['event-stack:prometheus', 'retentionSize'], '8Gi')],
+    /^event-stack:prometheus\.retentionSize: must be a size in Prometheus units such as 40GB/,
+  ],
+  [
+    'bundled monitoring without kube-state-metrics',
+    'staging',
+    [remove(['event-stack:kubeStateMetrics'])],
+    /^event-stack:kubeStateMetrics: required but not set$/,
+  ],
+  [
     'a misspelt never-promoted',
     'qa',
     [set(['event-stack:image'], 'not promoted yet')],

@@ -9,6 +9,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parse, stringify } from 'yaml';
 import { settings } from '../../app/src/config';
+import { SERVICE_ACCOUNT_DIR } from '../../monitoring/src';
 import { violations } from '../policies/rules';
 import { schemaProblems } from './kubernetes-schema';
 import { quantityBytes } from '../components/redis';
@@ -80,11 +81,14 @@ describe.each(STACKS)('the %s stack', (stack) => {
     expect(schemaProblems(objects)).toEqual([]);
   });
 
-  test('when the program runs, then every object declares its name, and all but the Namespace live in the stack namespace', () => {
+  test('when the program runs, then every object declares its name, all but the cluster-scoped live in the stack namespace, and those are named after it', () => {
     const namespace = stackFile(stack).config.namespace;
+    const clusterScoped = ['Namespace', 'ClusterRole', 'ClusterRoleBinding'];
     for (const o of declared(stack).kubernetesObjects) {
       expect(o.metadata.name).toMatch(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/);
-      if (o.kind !== 'Namespace') expect(o.metadata.namespace).toBe(namespace);
+      if (!clusterScoped.includes(o.kind)) expect(o.metadata.namespace).toBe(namespace);
+      // Several stacks may share a cluster: a cluster-wide name must not collide with another stack's.
+      else expect(o.metadata.name.startsWith(namespace)).toBe(true);
     }
   });
 
@@ -95,6 +99,31 @@ describe.each(STACKS)('the %s stack', (stack) => {
   test('when the program runs, then its Ingresses pass the TLS and API-only rules as enforced in this stage', () => {
     const ingressRules = violations(declared(stack).kubernetesObjects, stack).filter((v) => v.startsWith('ingress-'));
     expect(ingressRules).toEqual([]);
+  });
+
+  test('when the program runs, then Prometheus keeps at most its retention size, and kube-state-metrics watches only the stack namespace, allowed to list and watch exactly what it exports', () => {
+    const r = declared(stack);
+    const { namespace, monitoring } = stackFile(stack).config;
+    if (monitoring.mode !== 'bundled') throw new Error(`stack ${stack} is expected to bundle its monitoring`);
+    const promArgs = find(r, 'StatefulSet', 'prometheus').spec.template.spec.containers[0].args;
+    expect(promArgs).toContain(`--storage.tsdb.retention.size=${monitoring.prometheus.retentionSize}`);
+    const ksm = find(r, 'Deployment', 'kube-state-metrics').spec.template.spec;
+    expect(ksm.serviceAccountName).toBe('kube-state-metrics');
+    expect(ksm.containers[0].args).toContain(`--namespaces=${namespace}`);
+    expect(ksm.containers[0].args).toContain('--resources=pods,deployments,horizontalpodautoscalers,cronjobs');
+    expect(find(r, 'Role', 'kube-state-metrics').rules).toEqual([
+      { apiGroups: [''], resources: ['pods'], verbs: ['list', 'watch'] },
+      { apiGroups: ['apps'], resources: ['deployments'], verbs: ['list', 'watch'] },
+      { apiGroups: ['autoscaling'], resources: ['horizontalpodautoscalers'], verbs: ['list', 'watch'] },
+      { apiGroups: ['batch'], resources: ['cronjobs'], verbs: ['list', 'watch'] },
+    ]);
+    expect(find(r, 'RoleBinding', 'kube-state-metrics').subjects).toEqual([
+      { kind: 'ServiceAccount', name: 'kube-state-metrics', namespace },
+    ]);
+    const jobs = parse(find(r, 'ConfigMap', 'prometheus-config').data!['prometheus.yml']!).scrape_configs.map(
+      (j: { job_name: string }) => j.job_name,
+    );
+    expect(jobs).toEqual(expect.arrayContaining(['kube-state-metrics', 'kubelet', 'kubelet-cadvisor']));
   });
 
   test('when the program runs, then the Grafana dashboards ConfigMap holds exactly the JSON files of dashboards/json', () => {
@@ -143,7 +172,12 @@ describe.each(STACKS)('the %s stack', (stack) => {
       for (const [file, text] of Object.entries(find(r, 'ConfigMap', 'prometheus-rules').data ?? {}))
         fs.writeFileSync(path.join(dir, 'rules', file), text);
       config.rule_files = config.rule_files.map((f: string) => path.join(dir, 'rules', path.basename(f)));
-      promtoolCheckConfig(path.join(dir, 'prometheus.yml'), config);
+      // Kubernetes mounts the service account's token and CA into the pod; promtool checks that they exist.
+      fs.mkdirSync(path.join(dir, 'serviceaccount'));
+      for (const file of ['token', 'ca.crt']) fs.writeFileSync(path.join(dir, 'serviceaccount', file), 'stand-in\n');
+      const mounted = JSON.stringify(config).replaceAll(SERVICE_ACCOUNT_DIR, path.join(dir, 'serviceaccount'));
+      expect(mounted).not.toBe(JSON.stringify(config));
+      promtoolCheckConfig(path.join(dir, 'prometheus.yml'), JSON.parse(mounted));
       const am = (find(r, 'Secret', 'alertmanager-config').stringData as Record<string, string>)['alertmanager.yml']!;
       fs.writeFileSync(path.join(dir, 'alertmanager.yml'), am);
       execFileSync('amtool', ['check-config', path.join(dir, 'alertmanager.yml')], { stdio: 'pipe' });

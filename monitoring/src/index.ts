@@ -2,5 +2,6 @@
 export * from './contract';
 export * from './promql';
 export * from './rules';
+export * from './kubernetes-rules';
 export * from './render';
 export * from './operator';

@@ -5,14 +5,25 @@
  */
 import fs from 'node:fs';
 import YAML from 'yaml';
+import path from 'node:path';
 import { ALERTMANAGER_TEMPLATE } from './contract';
+import { kubernetesRuleFile } from './kubernetes-rules';
 import { ruleFilePaths } from './render';
+import { renderRuleFile } from './rules';
 
-/** spec of a PrometheusRule: every group of every alerts/rules file, unchanged and in file order. */
-export function prometheusRuleSpec(files = ruleFilePaths()): { groups: unknown[] } {
+/**
+ * spec of a PrometheusRule: every group of every alerts/rules file in file order, unchanged, except that with
+ * `namespace` the Kubernetes rules (kubernetes.yml) are rendered scoped to it: the operator's kube-state-metrics
+ * and kubelet scrapes cover every namespace of the cluster.
+ */
+export function prometheusRuleSpec(files = ruleFilePaths(), namespace?: string): { groups: unknown[] } {
+  const text = (f: string) =>
+    namespace && path.basename(f) === `${kubernetesRuleFile().name}.yml`
+      ? renderRuleFile(kubernetesRuleFile(namespace))
+      : fs.readFileSync(f, 'utf8');
   // An array literal: one derived from fs.readdirSync's array comes from Node's own realm under jest, and
   // Pulumi's serializer (instanceof Array) would turn it into an object with numeric keys.
-  return { groups: [...files.flatMap((f) => (YAML.parse(fs.readFileSync(f, 'utf8')) as { groups: unknown[] }).groups)] };
+  return { groups: [...files.flatMap((f) => (YAML.parse(text(f)) as { groups: unknown[] }).groups)] };
 }
 
 interface Matcher {

@@ -19,6 +19,7 @@ import {
   REDIS_EXPORTER_JOB,
   RULES_DIR,
 } from './contract';
+import { CLUSTER_METRICS, KUBE_STATE_METRICS_JOB, KUBELET_JOB } from './kubernetes-rules';
 
 /** Absolute paths of the Prometheus rule files (alerts/rules/*.yml), sorted. */
 export function ruleFilePaths(dir = RULES_DIR): string[] {
@@ -50,6 +51,8 @@ export interface PrometheusConfigInput {
   scrapeTimeout?: string;
   /** Labels added to every series and alert leaving this Prometheus, e.g. { stage: 'prod' }. */
   externalLabels?: Record<string, string>;
+  /** Further scrape jobs (the cluster's: kube-state-metrics and the kubelets). */
+  extraScrapeConfigs?: Array<Record<string, unknown>>;
 }
 
 const DURATION = /^(\d+(ms|s|m|h|d|w|y))+$/;
@@ -117,6 +120,7 @@ export function renderPrometheusConfig(input: PrometheusConfigInput, appDiscover
       { job_name: PROMETHEUS_JOB, static_configs: [{ targets: requireTargets('prometheusTarget', [input.prometheusTarget]) }] },
       ...exporterJob(POSTGRES_EXPORTER_JOB, input.postgresExporterTargets),
       ...exporterJob(REDIS_EXPORTER_JOB, input.redisExporterTargets),
+      ...(input.extraScrapeConfigs ?? []),
     ],
   };
   return `# Rendered by monitoring/src/render.ts (renderPrometheusConfig); do not edit.\n${YAML.stringify(config, { aliasDuplicateObjects: false })}`;
@@ -139,8 +143,58 @@ export interface ClusterScrapeTargets {
   /** host:port of the PostgreSQL and Redis exporters' Services. */
   postgresExporter: string;
   redisExporter: string;
+  /** host:port of the stack's kube-state-metrics; the kubelets are found through the API (node role). */
+  kubeStateMetrics: string;
   rulesDir: string;
   stage: string;
+}
+
+/** Where Kubernetes mounts a pod's service account token and the cluster's CA. */
+export const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
+
+/**
+ * The cluster's signals about the stack's namespace: kube-state-metrics (which watches only that namespace), and
+ * each node's kubelet on its own port (10250, HTTPS, the service account's token; kubelets serve self-signed
+ * certificates, hence no verification). Only the metrics the rules and dashboards read (CLUSTER_METRICS), and
+ * only series of the stack's namespace, are kept: a node's cAdvisor exports every container of every tenant.
+ * Direct rather than through the API server's node proxy: that needs `nodes/proxy`, which also reaches the
+ * kubelet's exec and log endpoints; `nodes/metrics` reads metrics only.
+ */
+export function clusterSignalScrapeConfigs(namespace: string, kubeStateMetrics: string): Array<Record<string, unknown>> {
+  const keep = (label: string, values: string[]) => ({ source_labels: [label], regex: values.map(escapeRegex).join('|'), action: 'keep' });
+  const kubeletMetrics = Object.keys(CLUSTER_METRICS[KUBELET_JOB]);
+  const kubelet = (jobName: string, metricsPath: string, metrics: string[]) => ({
+    job_name: jobName,
+    scheme: 'https',
+    metrics_path: metricsPath,
+    authorization: { credentials_file: `${SERVICE_ACCOUNT_DIR}/token` },
+    tls_config: { ca_file: `${SERVICE_ACCOUNT_DIR}/ca.crt`, insecure_skip_verify: true },
+    kubernetes_sd_configs: [{ role: 'node' }],
+    relabel_configs: [
+      { source_labels: ['__meta_kubernetes_node_name'], target_label: 'instance' },
+      // Both endpoints are the job the rules read, as in kube-prometheus-stack (metrics_path tells them apart).
+      { target_label: 'job', replacement: KUBELET_JOB },
+      { target_label: 'metrics_path', replacement: metricsPath },
+    ],
+    metric_relabel_configs: [keep('__name__', metrics), keep('namespace', [namespace])],
+  });
+  return [
+    {
+      job_name: KUBE_STATE_METRICS_JOB,
+      static_configs: [{ targets: requireTargets('kubeStateMetrics', [kubeStateMetrics]) }],
+      metric_relabel_configs: [keep('namespace', [namespace])],
+    },
+    kubelet(
+      KUBELET_JOB,
+      '/metrics',
+      kubeletMetrics.filter((m) => m.startsWith('kubelet_')),
+    ),
+    kubelet(
+      `${KUBELET_JOB}-cadvisor`,
+      '/metrics/cadvisor',
+      kubeletMetrics.filter((m) => !m.startsWith('kubelet_')),
+    ),
+  ];
 }
 
 /**
@@ -167,6 +221,7 @@ export function renderClusterPrometheusConfig(t: ClusterScrapeTargets): string {
       scrapeInterval: CLUSTER_SCRAPE_INTERVAL,
       evaluationInterval: CLUSTER_SCRAPE_INTERVAL,
       externalLabels: { stage: t.stage },
+      extraScrapeConfigs: clusterSignalScrapeConfigs(t.appPods.namespace, t.kubeStateMetrics),
     },
     {
       kubernetes_sd_configs: [{ role: 'pod', namespaces: { names: [t.appPods.namespace] }, selectors: [{ role: 'pod', label: selector }] }],

@@ -22,6 +22,7 @@ import {
   WATCHDOG_ALERT,
 } from './contract';
 import { MAINTENANCE_METRICS, SERVICE_METRICS } from './metrics';
+import { kubernetesRuleFile } from './kubernetes-rules';
 import { apiSeries, SLI_ERROR_RATIO, sliErrorRecord, SLO_OBJECTIVE_RECORD } from './promql';
 
 export type Severity = 'critical' | 'warning' | 'none';
@@ -479,7 +480,7 @@ function metaRules(): RuleFile {
 
 /** Every rule file, in the order of their names. */
 export function ruleFiles(): RuleFile[] {
-  return [maintenanceRules(), metaRules(), serviceRules(), sloRules()];
+  return [kubernetesRuleFile(), maintenanceRules(), metaRules(), serviceRules(), sloRules()];
 }
 
 const comment = (text: string) =>

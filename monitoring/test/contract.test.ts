@@ -9,6 +9,7 @@ import YAML from 'yaml';
 import { JOB_NAME as APP_MAINTENANCE_JOB } from '../../app/src/jobs/maintenance';
 import {
   ALERTMANAGER_JOB,
+  CLUSTER_JOBS,
   API_ROUTE_MATCHER,
   APP_JOB,
   MAINTENANCE_JOB,
@@ -47,6 +48,7 @@ test('every job a rule selects on is one of the contract’s jobs', () => {
     PROMETHEUS_JOB,
     POSTGRES_EXPORTER_JOB,
     REDIS_EXPORTER_JOB,
+    ...CLUSTER_JOBS,
   ]);
   const unknown = rules.flatMap((r) =>
     [...r.expr.matchAll(/\bjob\s*(=~|!=|!~|=)\s*"([^"]*)"/g)]

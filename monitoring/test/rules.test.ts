@@ -5,6 +5,7 @@ import { isDeepStrictEqual } from 'node:util';
 import YAML from 'yaml';
 import {
   BURN_WINDOWS,
+  CLUSTER_METRICS,
   burnAlertName,
   MAINTENANCE_METRICS,
   renderRuleFiles,
@@ -14,6 +15,7 @@ import {
   SLI_WINDOWS,
   SLO,
   THIRD_PARTY_METRICS,
+  TSDB_METRICS,
 } from '../src';
 import { metricReferences } from '../src/promql-names';
 
@@ -28,6 +30,9 @@ test('when the rules are rendered, then every metric they read is a metric of th
       `${m.name}_count`,
     ]),
     ...Object.values(THIRD_PARTY_METRICS),
+    // kube-state-metrics', the kubelet's and Prometheus' storage metrics, proven in dashboards/test/kubernetes-panels.test.ts.
+    ...Object.values(CLUSTER_METRICS).flatMap((metrics) => Object.keys(metrics)),
+    ...Object.values(TSDB_METRICS),
     ...rules.flatMap((r) => ('record' in r ? [r.record] : [])),
   ]);
   const unknown = rules.flatMap((r) =>

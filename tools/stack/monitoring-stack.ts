@@ -144,8 +144,7 @@ export async function startGrafana(opts: {
 }
 
 /** What to tell the user when Grafana is not installed. */
-export const GRAFANA_MISSING_NOTICE = `Grafana is not installed, so it was not started. To get it:
-    Debian/Ubuntu: add Grafana's APT repository (https://apt.grafana.com, see https://grafana.com/docs/grafana/latest/setup-grafana/installation/debian/)
-                   then apt-get install grafana; or put a grafana / grafana-server binary on PATH.
-    The dashboards are plain JSON in ${path.relative(process.cwd(), DASHBOARDS_JSON_DIR) || DASHBOARDS_JSON_DIR}/ (import them into any Grafana,
+export const GRAFANA_MISSING_NOTICE = `Grafana is not installed, so it was not started. \`make bootstrap\` installs it from Grafana's
+    APT repository when this machine reaches it (and says in one line why not otherwise); or put a grafana /
+    grafana-server binary on PATH. The dashboards are plain JSON in ${path.relative(process.cwd(), DASHBOARDS_JSON_DIR) || DASHBOARDS_JSON_DIR}/ (import them into any Grafana,
     with a Prometheus datasource of uid "prometheus").`;
