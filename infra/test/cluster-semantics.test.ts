@@ -55,7 +55,7 @@ describe("operator mode (staging monitored by the cluster's Prometheus Operator)
     expect(facts('operator').operatorNamespace).toBe('monitoring');
     expect(clusterSemanticsProblems(runs.get('operator')!.kubernetesObjects, facts('operator'))).toEqual([]);
     const flows = allowedFlows(runs.get('operator')!.kubernetesObjects, facts('operator')).map(flowKey);
-    expect(flows).toContain("the operator's Prometheus → Deployment/event-service:8080");
+    expect(flows).toContain("the operator's Prometheus → Rollout/event-service:8080");
   });
 
   test('when the PodMonitor keeps only Ready pods, then "discovery keeps unready pods" fails', () => {
@@ -66,7 +66,7 @@ describe("operator mode (staging monitored by the cluster's Prometheus Operator)
         regex: 'true',
       }),
     );
-    expect(problems).toEqual(['PodMonitor/event-service: pods of Deployment/event-service stop being targets when they are not Ready']);
+    expect(problems).toEqual(['PodMonitor/event-service: pods of Rollout/event-service stop being targets when they are not Ready']);
   });
 
   test("when the policies admit Prometheus from another namespace than the operator's, then its scrapes are reported blocked", () => {
@@ -77,9 +77,7 @@ describe("operator mode (staging monitored by the cluster's Prometheus Operator)
             if (peer.namespaceSelector?.matchLabels?.['kubernetes.io/metadata.name'] === 'monitoring')
               peer.namespaceSelector.matchLabels['kubernetes.io/metadata.name'] = 'observability';
     });
-    expect(problems).toContain(
-      "blocked but intended (PodMonitor/event-service): the operator's Prometheus → Deployment/event-service:8080",
-    );
+    expect(problems).toContain("blocked but intended (PodMonitor/event-service): the operator's Prometheus → Rollout/event-service:8080");
   });
 });
 
@@ -379,10 +377,10 @@ describe('when an Ingress exposes too much or serves without TLS, then "exposure
   test('routing / to the app (the defect of issue #13 item 3) makes health and metrics public', () => {
     const problems = broken('prod', EXP, (get) => (appPaths(get)[0].path = '/'));
     expect(problems).toEqual([
-      'Ingress/event-service: path / routes more than the API (/api/) to Deployment/event-service',
-      'Ingress/event-service: path / makes /healthz of Deployment/event-service public',
-      'Ingress/event-service: path / makes /readyz of Deployment/event-service public',
-      'Ingress/event-service: path / makes /metrics of Deployment/event-service public',
+      'Ingress/event-service: path / routes more than the API (/api/) to Rollout/event-service',
+      'Ingress/event-service: path / makes /healthz of Rollout/event-service public',
+      'Ingress/event-service: path / makes /readyz of Rollout/event-service public',
+      'Ingress/event-service: path / makes /metrics of Rollout/event-service public',
     ]);
   });
 
@@ -502,29 +500,28 @@ describe('when a budget, autoscaler or spread cannot work, then "disruption budg
     [
       'a budget as large as the fewest replicas',
       (get: any) => (get('PodDisruptionBudget', 'event-service').spec.minAvailable = 3),
-      /minAvailable 3 with as few as 3 replica\(s\) of Deployment\/event-service blocks every node drain/,
+      /minAvailable 3 with as few as 3 replica\(s\) of Rollout\/event-service blocks every node drain/,
     ],
     [
-      'an autoscaler aimed at a missing Deployment',
+      'an autoscaler aimed at a missing Rollout',
       (get: any) => (get('HorizontalPodAutoscaler', 'event-service').spec.scaleTargetRef.name = 'events'),
-      /scales Deployment events, which the stack does not declare/,
+      /scales Rollout events, which the stack does not declare/,
     ],
     [
       'a CPU autoscaler over pods without a CPU request',
-      (get: any) => delete container(get('Deployment', 'event-service')).resources.requests.cpu,
+      (get: any) => delete container(get('Rollout', 'event-service')).resources.requests.cpu,
       /requests no CPU/,
     ],
     [
-      'a Deployment that also fixes its replicas',
-      (get: any) => (get('Deployment', 'event-service').spec.replicas = 3),
+      'a Rollout that also fixes its replicas',
+      (get: any) => (get('Rollout', 'event-service').spec.replicas = 3),
       /also sets spec\.replicas/,
     ],
     [
       'a spread counting other pods',
       (get: any) =>
-        (podOf(get('Deployment', 'event-service')).spec.topologySpreadConstraints[0].labelSelector.matchLabels[
-          'app.kubernetes.io/component'
-        ] = 'worker'),
+        (podOf(get('Rollout', 'event-service')).spec.topologySpreadConstraints[0].labelSelector.matchLabels['app.kubernetes.io/component'] =
+          'worker'),
       /topology spread over kubernetes\.io\/hostname counts pods that do not include its own/,
     ],
   ])('%s', (_what, edit, message) => {
