@@ -14,7 +14,7 @@ import { readStackConfig } from './config';
 import { DEFAULT_PROMOTION, StackSettingsError } from './stack-schema';
 import { Alertmanager, ALERTMANAGER_NAME, ALERTMANAGER_PORT } from './components/alertmanager';
 import { AppImage } from './components/app-image';
-import { canaryThresholds } from './components/canary-analysis';
+import { canaryThresholds } from './components/canary';
 import { OPERATOR_PROMETHEUS_SERVICE } from './components/canary-rollout';
 import { APP_NAME, APP_PORT_NAME, appEnvironment, EventService, type EventServiceArgs } from './components/event-service';
 import {

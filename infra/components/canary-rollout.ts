@@ -7,12 +7,9 @@
  */
 import * as k8s from '@pulumi/kubernetes';
 import * as pulumi from '@pulumi/pulumi';
-import { canaryAnalysisMetrics, CANARY_HASH_ARG, type CanaryThresholds } from './canary-analysis';
+import { canaryAnalysisMetrics, CANARY_HASH_ARG, ROLLOUT_API_VERSION, ROLLOUTS_CONTROLLER, type CanaryThresholds } from './canary';
 import { childOptions, labelsFor, selectorFor } from './workload';
 
-/** The namespace and pod labels of the Argo Rollouts controller as its install manifests create them. */
-export const ROLLOUTS_CONTROLLER = { namespace: 'argo-rollouts', labels: { 'app.kubernetes.io/name': 'argo-rollouts' } };
-export const ROLLOUT_API_VERSION = 'argoproj.io/v1alpha1';
 /** The Service the Prometheus Operator creates in front of its Prometheus pods (port 9090), in their namespace. */
 export const OPERATOR_PROMETHEUS_SERVICE = 'prometheus-operated';
 /** The pause before each analysis: long enough for the canary to fill the analysis window with its own traffic. */

@@ -9,7 +9,8 @@ import * as k8s from '@pulumi/kubernetes';
 import * as pulumi from '@pulumi/pulumi';
 import { settings, type SettingName } from '../../app/src/config';
 import type { Resources, TlsSetting } from '../config';
-import { CanaryRollout, ROLLOUT_API_VERSION, type CanaryRolloutArgs } from './canary-rollout';
+import { ROLLOUT_API_VERSION } from './canary';
+import { CanaryRollout, type CanaryRolloutArgs } from './canary-rollout';
 import {
   checksumOf,
   childOptions,

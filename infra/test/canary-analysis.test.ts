@@ -12,7 +12,7 @@ import path from 'node:path';
 import { APP_JOB, SERVICE_METRICS, SLO } from '../../monitoring/src';
 import { freePort, requireExecutable, type Running } from '../../tools/stack/process';
 import { startPrometheus } from '../../tools/stack/services';
-import { CANARY_HASH_PLACEHOLDER, canaryPodsMatcher } from '../components/canary-analysis';
+import { CANARY_HASH_PLACEHOLDER, canaryPodsMatcher } from '../components/canary';
 import type { KubernetesObject, OfflineRun } from '../offline';
 import { runIsolated as run } from './offline-run';
 

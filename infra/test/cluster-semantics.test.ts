@@ -533,3 +533,89 @@ describe('when a budget, autoscaler or spread cannot work, then "disruption budg
     expect(problems).toEqual(['StatefulSet/prometheus: serviceName prometheus-headless is not a Service of the stack']);
   });
 });
+
+describe('when a canary release is miswired, then "canary releases are wired" or the graph check fails', () => {
+  const CANARY: CheckName = 'canary releases are wired';
+  const prometheusConfig = (get: (kind: string, name: string) => Obj, edit: (config: any) => void) => {
+    const yaml = require('yaml') as typeof import('yaml');
+    const cm = get('ConfigMap', 'prometheus-config');
+    const config = yaml.parse(cm.data['prometheus.yml']);
+    edit(config);
+    cm.data['prometheus.yml'] = yaml.stringify(config);
+  };
+
+  test('when staging renders, then the controller may ask its Prometheus, and nothing else of the stack', () => {
+    const flows = allowedFlows(runs.get('staging')!.kubernetesObjects, facts('staging')).map(flowKey);
+    expect(flows.filter((f) => f.startsWith('the Argo Rollouts controller'))).toEqual([
+      'the Argo Rollouts controller → StatefulSet/prometheus:9090',
+    ]);
+  });
+
+  test.each([
+    [
+      'a canary Service whose selector misses the pods',
+      (get: any) => (get('Service', 'event-service-canary').spec.selector['app.kubernetes.io/component'] = 'canary'),
+      'Rollout/event-service: Service event-service-canary does not select its pods',
+    ],
+    [
+      'the Ingress routed to the stable Service (the canary would get no public traffic)',
+      (get: any) => (get('Ingress', 'event-service').spec.rules[0].http.paths[0].backend.service.name = 'event-service-stable'),
+      "Rollout/event-service: an Ingress routes to Service event-service-stable, which the controller narrows to one side's pods (without traffic routing)",
+    ],
+    [
+      'an autoscaler naming the Rollout with the apps/v1 API (no such kind there)',
+      (get: any) => (get('HorizontalPodAutoscaler', 'event-service').spec.scaleTargetRef.apiVersion = 'apps/v1'),
+      'HorizontalPodAutoscaler/event-service: scales Rollout event-service through apps/v1, not argoproj.io/v1alpha1',
+    ],
+    [
+      'an analysis step naming a template that does not exist',
+      (get: any) =>
+        (get('Rollout', 'event-service').spec.strategy.canary.steps[2].analysis.templates[0].templateName = 'event-service-smoke'),
+      'Rollout/event-service: AnalysisTemplate event-service-smoke is not declared by the stack',
+    ],
+    [
+      'an analysis step without the canary hash',
+      (get: any) => (get('Rollout', 'event-service').spec.strategy.canary.steps[5].analysis.args = []),
+      'Rollout/event-service: its analysis does not give argument canary-pod-template-hash of AnalysisTemplate/event-service-canary',
+    ],
+    [
+      'an analysis asking a Prometheus Service the stack does not have',
+      (get: any) =>
+        (get('AnalysisTemplate', 'event-service-canary').spec.metrics[0].provider.prometheus.address =
+          'http://prometheus-server.event-stack-prod.svc.cluster.local:9090'),
+      'AnalysisTemplate/event-service-canary metric api-requests: address http://prometheus-server.event-stack-prod.svc.cluster.local:9090 reaches no pod of the stack (Service prometheus-server)',
+    ],
+    [
+      'Prometheus naming the app pods by address instead of pod name (the canary matcher would select nothing)',
+      (get: any) =>
+        prometheusConfig(get, (config) => {
+          const job = config.scrape_configs.find((j: any) => j.job_name === 'event-service');
+          job.relabel_configs = job.relabel_configs.filter((r: any) => r.target_label !== 'instance');
+        }),
+      /AnalysisTemplate\/event-service-canary metric api-requests: pods of Rollout\/event-service are scraped as instance="event-service-0\.pod:8080", not by pod name/,
+    ],
+  ])('%s', (_what, edit, message) => {
+    const problems = broken('prod', CANARY, edit);
+    if (typeof message === 'string') expect(problems).toContain(message);
+    else expect(problems.join('\n')).toMatch(message);
+  });
+
+  test('without the policy admitting the controller, the analyses cannot reach Prometheus', () => {
+    const problems = broken('staging', 'network flows are exactly the intended ones', (_get, objects) =>
+      objects.splice(
+        objects.findIndex((o) => o.metadata.name === 'prometheus-from-rollouts-controller'),
+        1,
+      ),
+    );
+    expect(problems).toEqual([
+      'blocked but intended (analysis AnalysisTemplate/event-service-canary): the Argo Rollouts controller → StatefulSet/prometheus:9090',
+    ]);
+  });
+
+  test('an autoscaler still aimed at the Deployment the Rollout replaced scales nothing', () => {
+    const problems = broken('prod', 'disruption budgets, autoscaling and spread hold', (get) =>
+      Object.assign(get('HorizontalPodAutoscaler', 'event-service').spec.scaleTargetRef, { apiVersion: 'apps/v1', kind: 'Deployment' }),
+    );
+    expect(problems).toContain('HorizontalPodAutoscaler/event-service: scales Deployment event-service, which the stack does not declare');
+  });
+});

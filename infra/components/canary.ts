@@ -1,11 +1,16 @@
 /**
- * What the canary of a Rollout is judged on, as Argo Rollouts metrics: the canary pods' own API traffic, their
- * availability error ratio and their share of requests slower than the latency SLO's threshold, each query built
- * by the monitoring contract's builders (monitoring/src/promql.ts) narrowed to the canary's pods. Plain data
- * (no Pulumi): the Rollout component renders it into an AnalysisTemplate, and the tests evaluate the very same
- * queries and conditions on a real Prometheus.
+ * The plain facts of a canary release (no Pulumi), shared by the Rollout component, the cluster-semantics checks
+ * and the tests: where the Argo Rollouts controller runs, and what a canary is judged on. The judgement is a set
+ * of Argo Rollouts metrics: the canary pods' own API traffic, their availability error ratio and their share of
+ * requests slower than the latency SLO's threshold, each query built by the monitoring contract's builders
+ * (monitoring/src/promql.ts) narrowed to the canary's pods. The Rollout component renders them into an
+ * AnalysisTemplate; the tests evaluate the very same queries and conditions on a real Prometheus.
  */
 import { apiRequestCount, availabilityErrorRatio, errorBudget, latencyErrorRatio, SLO } from '../../monitoring/src';
+
+/** The namespace and pod labels of the Argo Rollouts controller as its install manifests create them. */
+export const ROLLOUTS_CONTROLLER = { namespace: 'argo-rollouts', labels: { 'app.kubernetes.io/name': 'argo-rollouts' } };
+export const ROLLOUT_API_VERSION = 'argoproj.io/v1alpha1';
 
 /** The analysis argument Argo fills with the canary's pod-template-hash (valueFrom.podTemplateHashValue: Latest). */
 export const CANARY_HASH_ARG = 'canary-pod-template-hash';
