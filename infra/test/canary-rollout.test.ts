@@ -70,6 +70,11 @@ describe.each(['staging', 'prod'])('%s (rollout: canary)', (stack) => {
     ]);
   });
 
+  test('when rendered, then the Rollout, like the Deployment, waits for the migration Job of its image', () => {
+    const declared = runs.get(stack)!.resources.find((r) => r.type === 'kubernetes:argoproj.io/v1alpha1:Rollout')!;
+    expect(declared.options.dependsOn).toContain('app-migrate');
+  });
+
   test('when rendered, then the canary takes 10 % and then half of the pods, each step paused and analysed, without losing capacity', () => {
     const canary = find(stack, 'Rollout', 'event-service').spec.strategy.canary;
     const analysis = {
