@@ -11,10 +11,12 @@ import * as random from '@pulumi/random';
 import { settings } from '../app/src/config';
 import { SERVICE_ROLE } from '../app/src/db/service-role';
 import { readStackConfig } from './config';
-import { StackSettingsError } from './stack-schema';
+import { DEFAULT_PROMOTION, StackSettingsError } from './stack-schema';
 import { Alertmanager, ALERTMANAGER_NAME, ALERTMANAGER_PORT } from './components/alertmanager';
 import { AppImage } from './components/app-image';
-import { APP_NAME, APP_PORT_NAME, appEnvironment, EventService } from './components/event-service';
+import { canaryThresholds } from './components/canary';
+import { OPERATOR_PROMETHEUS_SERVICE } from './components/canary-rollout';
+import { APP_NAME, APP_PORT_NAME, appEnvironment, EventService, type EventServiceArgs } from './components/event-service';
 import {
   POSTGRES_EXPORTER_NAME,
   POSTGRES_EXPORTER_PORT,
@@ -192,6 +194,7 @@ export function deploy(): StackOutputs {
     env,
     secretEnv,
     ownerSecretEnv: { DATABASE_URL: databaseUrl, SERVICE_DATABASE_URL: serviceDatabaseUrl },
+    canary: cfg.rollout === 'canary' ? canaryOf(cfg, nsName) : undefined,
     provider,
     dependsOn: databaseReady,
   });
@@ -225,6 +228,23 @@ export function deploy(): StackOutputs {
     imageRef,
     version: pulumi.output(version),
     namespace: nsName,
+  };
+}
+
+/**
+ * How the canary is judged: by the stage's own promotion bar, in the Prometheus that scrapes it (ours, which must
+ * then admit the Argo Rollouts controller, or the operator's, reached through the Service the operator creates).
+ */
+function canaryOf(cfg: ReturnType<typeof readStackConfig>, namespace: string): EventServiceArgs['canary'] {
+  const monitoring = cfg.monitoring;
+  return {
+    thresholds: canaryThresholds({ ...DEFAULT_PROMOTION, ...cfg.promotion }),
+    ...(monitoring.mode === 'bundled'
+      ? {
+          prometheusAddress: `http://${dnsName(PROMETHEUS_NAME, namespace)}:${PROMETHEUS_PORT}`,
+          ownPrometheus: { name: PROMETHEUS_NAME, port: PROMETHEUS_PORT },
+        }
+      : { prometheusAddress: `http://${dnsName(OPERATOR_PROMETHEUS_SERVICE, monitoring.namespace)}:${PROMETHEUS_PORT}` }),
   };
 }
 

@@ -249,6 +249,13 @@ const SETTINGS = {
     .refine((a) => (a.maxReplicas ?? a.replicas) >= a.replicas, { message: 'maxReplicas must be ≥ replicas', path: ['maxReplicas'] })
     .transform((a) => ({ ...a, maxReplicas: a.maxReplicas ?? a.replicas })),
   ingress: map({ className: text(), namespace: dnsLabel }, '{className, namespace}'),
+  /**
+   * How a new version of the service replaces the old in this stage. rolling: the Deployment's rolling update.
+   * canary: an Argo Rollouts Rollout that moves a share of the pods to the new version, checks the canary's own
+   * error ratio, latency and traffic in this stage's Prometheus, and rolls back by itself when they fail
+   * (the Argo Rollouts controller must run in the cluster: docs/deploy.md).
+   */
+  rollout: z.enum(['canary', 'rolling'], { error: 'must be canary or rolling' }).default('rolling'),
   postgres: z.union(
     [
       map({ external: z.literal(true) }, '{external: true}'),

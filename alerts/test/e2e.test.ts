@@ -31,6 +31,8 @@ import {
 } from '../../monitoring/src';
 import { metricReferences } from '../../monitoring/src/promql-names';
 import { burnRateQuery, errorRatioQuery, runningSinceQuery } from '../../tools/promote/queries';
+import { canaryAnalysisMetrics, canaryThresholds } from '../../infra/components/canary';
+import { DEFAULT_PROMOTION } from '../../infra/stack-schema';
 import { freePort, sleep, waitFor } from '../../tools/stack/process';
 import { PostgresServer } from '../../tools/stack/services';
 
@@ -382,6 +384,10 @@ describe('observability end to end', () => {
       { name: 'gate error ratio', expr: errorRatioQuery(60) },
       { name: 'gate burn rate', expr: burnRateQuery(5) },
       { name: 'gate running since', expr: runningSinceQuery('1.0.0') },
+      ...canaryAnalysisMetrics('event-service', canaryThresholds(DEFAULT_PROMOTION)).map((m) => ({
+        name: `canary ${m.name}`,
+        expr: m.query,
+      })),
     ];
     const exported = await exportedByJob();
     const everywhere = new Set([...exported.values()].flatMap((names) => [...names]));

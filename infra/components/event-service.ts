@@ -1,7 +1,7 @@
 /**
  * The event service: its configuration (ConfigMap + Secret from app/src/config.ts), the migration Job that
- * completes before the Deployment rolls, the Deployment, Services, Ingress, the maintenance CronJob and,
- * with more than one replica, a PodDisruptionBudget, a HorizontalPodAutoscaler and topology spread.
+ * completes before the Deployment rolls, the Deployment (or with `canary`, an Argo Rollouts Rollout in its place),
+ * Services, Ingress, the maintenance CronJob and, with more than one replica, a PodDisruptionBudget, a HorizontalPodAutoscaler and topology spread.
  * The public Ingress routes only the API (/api/): health, readiness and metrics stay inside the cluster.
  */
 import { createHash } from 'node:crypto';
@@ -9,6 +9,8 @@ import * as k8s from '@pulumi/kubernetes';
 import * as pulumi from '@pulumi/pulumi';
 import { settings, type SettingName } from '../../app/src/config';
 import type { Resources, TlsSetting } from '../config';
+import { ROLLOUT_API_VERSION } from './canary';
+import { CanaryRollout, type CanaryRolloutArgs } from './canary-rollout';
 import {
   checksumOf,
   childOptions,
@@ -50,6 +52,8 @@ export interface EventServiceArgs {
   secretEnv: Record<string, pulumi.Input<string>>;
   /** The migration's and the maintenance job's database settings: DATABASE_URL as the owner, SERVICE_DATABASE_URL. */
   ownerSecretEnv: { DATABASE_URL: pulumi.Input<string>; SERVICE_DATABASE_URL: pulumi.Input<string> };
+  /** Present: a new pod template rolls out as a canary (Argo Rollouts) judged so; absent: the Deployment's rolling update. */
+  canary?: Pick<CanaryRolloutArgs, 'thresholds' | 'prometheusAddress' | 'ownPrometheus'>;
   provider: k8s.Provider;
   dependsOn?: pulumi.Input<pulumi.Resource>[];
 }
@@ -161,67 +165,87 @@ export class EventService extends pulumi.ComponentResource {
     );
 
     const many = args.replicas > 1;
-    new k8s.apps.v1.Deployment(
-      `${name}-deployment`,
-      {
-        metadata: { name: APP_NAME, namespace: ns, labels },
-        spec: {
-          // With an autoscaler the HPA owns the count (minReplicas = configured replicas).
-          replicas: many ? undefined : args.replicas,
-          selector: { matchLabels: selectorFor(APP_NAME, 'server') },
-          strategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
-          template: {
-            metadata: {
-              labels,
-              annotations: {
-                'prometheus.io/scrape': 'true',
-                'prometheus.io/port': String(port),
-                'prometheus.io/path': '/metrics',
-                ...rollOn,
-              },
-            },
-            spec: {
-              automountServiceAccountToken: false,
-              securityContext: podSecurityContext(APP_UID),
-              terminationGracePeriodSeconds: terminationGraceSeconds(shutdownGraceMs),
-              // Hard: a node failure takes at most one replica (a pod stays Pending rather than double up).
-              // Zones stay a preference: a single-zone cluster must still schedule.
-              topologySpreadConstraints: many
-                ? (
-                    [
-                      ['kubernetes.io/hostname', args.topologySpread === 'hard' ? 'DoNotSchedule' : 'ScheduleAnyway'],
-                      ['topology.kubernetes.io/zone', 'ScheduleAnyway'],
-                    ] as const
-                  ).map(([topologyKey, whenUnsatisfiable]) => ({
-                    maxSkew: 1,
-                    topologyKey,
-                    whenUnsatisfiable,
-                    labelSelector: { matchLabels: selectorFor(APP_NAME, 'server') },
-                  }))
-                : undefined,
-              containers: [
-                {
-                  name: APP_NAME,
-                  image: args.image,
-                  command: ['node', 'dist/server.js'],
-                  ports: [{ name: APP_PORT_NAME, containerPort: port }],
-                  envFrom,
-                  resources: resourcesOf(args.resources),
-                  securityContext: containerSecurityContext,
-                  startupProbe: httpProbe('/healthz', 'http', 2, 30),
-                  livenessProbe: httpProbe('/healthz', 'http', 10, 3),
-                  readinessProbe: httpProbe('/readyz', 'http', 5, 2),
-                  lifecycle: { preStop: { exec: { command: ['node', '-e', `setTimeout(() => {}, ${PRE_STOP_SECONDS * 1000})`] } } },
-                  volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }],
-                },
-              ],
-              volumes: [{ name: 'tmp', emptyDir: {} }],
-            },
-          },
+    const template = {
+      metadata: {
+        labels,
+        annotations: {
+          'prometheus.io/scrape': 'true',
+          'prometheus.io/port': String(port),
+          'prometheus.io/path': '/metrics',
+          ...rollOn,
         },
       },
-      o({ dependsOn: [migration] }),
-    );
+      spec: {
+        automountServiceAccountToken: false,
+        securityContext: podSecurityContext(APP_UID),
+        terminationGracePeriodSeconds: terminationGraceSeconds(shutdownGraceMs),
+        // Hard: a node failure takes at most one replica (a pod stays Pending rather than double up).
+        // Zones stay a preference: a single-zone cluster must still schedule.
+        topologySpreadConstraints: many
+          ? (
+              [
+                ['kubernetes.io/hostname', args.topologySpread === 'hard' ? 'DoNotSchedule' : 'ScheduleAnyway'],
+                ['topology.kubernetes.io/zone', 'ScheduleAnyway'],
+              ] as const
+            ).map(([topologyKey, whenUnsatisfiable]) => ({
+              maxSkew: 1,
+              topologyKey,
+              whenUnsatisfiable,
+              labelSelector: { matchLabels: selectorFor(APP_NAME, 'server') },
+            }))
+          : undefined,
+        containers: [
+          {
+            name: APP_NAME,
+            image: args.image,
+            command: ['node', 'dist/server.js'],
+            ports: [{ name: APP_PORT_NAME, containerPort: port }],
+            envFrom,
+            resources: resourcesOf(args.resources),
+            securityContext: containerSecurityContext,
+            startupProbe: httpProbe('/healthz', 'http', 2, 30),
+            livenessProbe: httpProbe('/healthz', 'http', 10, 3),
+            readinessProbe: httpProbe('/readyz', 'http', 5, 2),
+            lifecycle: { preStop: { exec: { command: ['node', '-e', `setTimeout(() => {}, ${PRE_STOP_SECONDS * 1000})`] } } },
+            volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }],
+          },
+        ],
+        volumes: [{ name: 'tmp', emptyDir: {} }],
+      },
+    };
+    // With an autoscaler the HPA owns the count (minReplicas = configured replicas).
+    const replicas = many ? undefined : args.replicas;
+    if (args.canary)
+      new CanaryRollout(
+        `${name}-canary`,
+        {
+          ...args.canary,
+          namespace: ns,
+          name: APP_NAME,
+          labels,
+          selector: selectorFor(APP_NAME, 'server'),
+          replicas,
+          template,
+          port: { name: 'http', targetPort: APP_PORT_NAME },
+          provider: args.provider,
+          dependsOn: [migration],
+        },
+        { parent: this },
+      );
+    else
+      new k8s.apps.v1.Deployment(
+        `${name}-deployment`,
+        {
+          metadata: { name: APP_NAME, namespace: ns, labels },
+          spec: {
+            replicas,
+            selector: { matchLabels: selectorFor(APP_NAME, 'server') },
+            strategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
+            template,
+          },
+        },
+        o({ dependsOn: [migration] }),
+      );
 
     const service = new k8s.core.v1.Service(
       `${name}-service`,
@@ -268,7 +292,9 @@ export class EventService extends pulumi.ComponentResource {
         {
           metadata: { name: APP_NAME, namespace: ns, labels: labelsFor(APP_NAME) },
           spec: {
-            scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: APP_NAME },
+            scaleTargetRef: args.canary
+              ? { apiVersion: ROLLOUT_API_VERSION, kind: 'Rollout', name: APP_NAME }
+              : { apiVersion: 'apps/v1', kind: 'Deployment', name: APP_NAME },
             minReplicas: args.replicas,
             maxReplicas: Math.max(args.maxReplicas, args.replicas),
             metrics: [{ type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: 70 } } }],

@@ -30,7 +30,7 @@ type PodSpec = { securityContext?: any; containers?: any[]; initContainers?: any
 
 /** The label that marks the pods running the event service's image. */
 export const APP_LABEL = { key: 'app.kubernetes.io/name', value: 'event-service' };
-const LONG_RUNNING = new Set(['Deployment', 'StatefulSet', 'DaemonSet', 'ReplicaSet']);
+const LONG_RUNNING = new Set(['Deployment', 'Rollout', 'StatefulSet', 'DaemonSet', 'ReplicaSet']);
 const DIGEST = /@sha256:[0-9a-f]{64}$/;
 
 /** The pod template of a workload, or undefined when the object runs no pods. */
@@ -39,7 +39,9 @@ export function podTemplateOf(obj: KubernetesObject): { labels: Record<string, s
   switch (obj.kind) {
     case 'Pod':
       return { labels: obj.metadata?.labels ?? {}, spec: spec ?? {} };
+    // Argo Rollouts' Rollout holds a Deployment's pod template.
     case 'Deployment':
+    case 'Rollout':
     case 'StatefulSet':
     case 'DaemonSet':
     case 'ReplicaSet':

@@ -11,6 +11,7 @@ import { exposureProblems } from './exposure';
 import { networkProblems } from './network';
 import { operatorDiscoveryProblems } from './operator';
 import { podSecurityProblems } from './pod-security';
+import { rolloutProblems } from './rollout';
 import { schedulingProblems } from './scheduling';
 import { commandLineSecretProblems, portProblems, referenceProblems, serviceSelectionProblems } from './wiring';
 
@@ -42,6 +43,7 @@ export const CHECKS = {
   'no secret on a command line': (o: KubernetesObject[]) => commandLineSecretProblems(o),
   'pods pass the Pod Security level of their namespace': (o: KubernetesObject[]) => podSecurityProblems(o),
   'disruption budgets, autoscaling and spread hold': (o: KubernetesObject[]) => schedulingProblems(o),
+  'canary releases are wired': (o: KubernetesObject[]) => rolloutProblems(o),
 } as const;
 
 export type CheckName = keyof typeof CHECKS;

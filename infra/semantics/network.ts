@@ -7,6 +7,7 @@ import type { KubernetesObject } from '../offline';
 import { scrapeFlows } from './discovery';
 import { operatorTargets } from './operator';
 import { containersOf, namespaceOf, podTemplates, selects, selectsByMap, type LabelSelector, type Labels, type PodTemplate } from './model';
+import { analysisFlows, ROLLOUTS_CONTROLLER_PEER } from './rollout';
 import { ingressPaths } from './wiring';
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- Kubernetes and Prometheus documents are walked structurally here. */
@@ -37,6 +38,7 @@ export function outsidePeers(n: Neighbours): Endpoint[] {
     ...(n.operatorNamespace
       ? [{ id: OPERATOR_PROMETHEUS, namespace: n.operatorNamespace, labels: { 'app.kubernetes.io/name': 'prometheus' } }]
       : []),
+    { id: ROLLOUTS_CONTROLLER_PEER.id, namespace: ROLLOUTS_CONTROLLER_PEER.namespace, labels: ROLLOUTS_CONTROLLER_PEER.labels },
     { id: 'a pod of another namespace', namespace: 'elsewhere', labels: {} },
     { id: 'outside the cluster', namespace: '', labels: {}, external: true },
   ];
@@ -199,6 +201,7 @@ export function expectedFlows(
       }
   }
   for (const s of scrapeFlows(objects)) flows.push({ from: s.from.id, to: s.to.id, port: s.port, why: `Prometheus ${s.why}` });
+  for (const a of analysisFlows(objects)) flows.push({ from: ROLLOUTS_CONTROLLER_PEER.id, to: a.to.id, port: a.port, why: a.why });
   if (n.operatorNamespace)
     for (const t of operatorTargets(objects).filter((x) => x.ready))
       flows.push({ from: OPERATOR_PROMETHEUS, to: t.pod.id, port: t.port, why: t.via });

@@ -55,7 +55,7 @@ describe("operator mode (staging monitored by the cluster's Prometheus Operator)
     expect(facts('operator').operatorNamespace).toBe('monitoring');
     expect(clusterSemanticsProblems(runs.get('operator')!.kubernetesObjects, facts('operator'))).toEqual([]);
     const flows = allowedFlows(runs.get('operator')!.kubernetesObjects, facts('operator')).map(flowKey);
-    expect(flows).toContain("the operator's Prometheus → Deployment/event-service:8080");
+    expect(flows).toContain("the operator's Prometheus → Rollout/event-service:8080");
   });
 
   test('when the PodMonitor keeps only Ready pods, then "discovery keeps unready pods" fails', () => {
@@ -66,7 +66,7 @@ describe("operator mode (staging monitored by the cluster's Prometheus Operator)
         regex: 'true',
       }),
     );
-    expect(problems).toEqual(['PodMonitor/event-service: pods of Deployment/event-service stop being targets when they are not Ready']);
+    expect(problems).toEqual(['PodMonitor/event-service: pods of Rollout/event-service stop being targets when they are not Ready']);
   });
 
   test("when the policies admit Prometheus from another namespace than the operator's, then its scrapes are reported blocked", () => {
@@ -77,9 +77,7 @@ describe("operator mode (staging monitored by the cluster's Prometheus Operator)
             if (peer.namespaceSelector?.matchLabels?.['kubernetes.io/metadata.name'] === 'monitoring')
               peer.namespaceSelector.matchLabels['kubernetes.io/metadata.name'] = 'observability';
     });
-    expect(problems).toContain(
-      "blocked but intended (PodMonitor/event-service): the operator's Prometheus → Deployment/event-service:8080",
-    );
+    expect(problems).toContain("blocked but intended (PodMonitor/event-service): the operator's Prometheus → Rollout/event-service:8080");
   });
 });
 
@@ -399,10 +397,10 @@ describe('when an Ingress exposes too much or serves without TLS, then "exposure
   test('routing / to the app (the defect of issue #13 item 3) makes health and metrics public', () => {
     const problems = broken('prod', EXP, (get) => (appPaths(get)[0].path = '/'));
     expect(problems).toEqual([
-      'Ingress/event-service: path / routes more than the API (/api/) to Deployment/event-service',
-      'Ingress/event-service: path / makes /healthz of Deployment/event-service public',
-      'Ingress/event-service: path / makes /readyz of Deployment/event-service public',
-      'Ingress/event-service: path / makes /metrics of Deployment/event-service public',
+      'Ingress/event-service: path / routes more than the API (/api/) to Rollout/event-service',
+      'Ingress/event-service: path / makes /healthz of Rollout/event-service public',
+      'Ingress/event-service: path / makes /readyz of Rollout/event-service public',
+      'Ingress/event-service: path / makes /metrics of Rollout/event-service public',
     ]);
   });
 
@@ -522,29 +520,28 @@ describe('when a budget, autoscaler or spread cannot work, then "disruption budg
     [
       'a budget as large as the fewest replicas',
       (get: any) => (get('PodDisruptionBudget', 'event-service').spec.minAvailable = 3),
-      /minAvailable 3 with as few as 3 replica\(s\) of Deployment\/event-service blocks every node drain/,
+      /minAvailable 3 with as few as 3 replica\(s\) of Rollout\/event-service blocks every node drain/,
     ],
     [
-      'an autoscaler aimed at a missing Deployment',
+      'an autoscaler aimed at a missing Rollout',
       (get: any) => (get('HorizontalPodAutoscaler', 'event-service').spec.scaleTargetRef.name = 'events'),
-      /scales Deployment events, which the stack does not declare/,
+      /scales Rollout events, which the stack does not declare/,
     ],
     [
       'a CPU autoscaler over pods without a CPU request',
-      (get: any) => delete container(get('Deployment', 'event-service')).resources.requests.cpu,
+      (get: any) => delete container(get('Rollout', 'event-service')).resources.requests.cpu,
       /requests no CPU/,
     ],
     [
-      'a Deployment that also fixes its replicas',
-      (get: any) => (get('Deployment', 'event-service').spec.replicas = 3),
+      'a Rollout that also fixes its replicas',
+      (get: any) => (get('Rollout', 'event-service').spec.replicas = 3),
       /also sets spec\.replicas/,
     ],
     [
       'a spread counting other pods',
       (get: any) =>
-        (podOf(get('Deployment', 'event-service')).spec.topologySpreadConstraints[0].labelSelector.matchLabels[
-          'app.kubernetes.io/component'
-        ] = 'worker'),
+        (podOf(get('Rollout', 'event-service')).spec.topologySpreadConstraints[0].labelSelector.matchLabels['app.kubernetes.io/component'] =
+          'worker'),
       /topology spread over kubernetes\.io\/hostname counts pods that do not include its own/,
     ],
   ])('%s', (_what, edit, message) => {
@@ -554,5 +551,91 @@ describe('when a budget, autoscaler or spread cannot work, then "disruption budg
   test('a StatefulSet naming a missing Service', () => {
     const problems = broken('dev', SCHED, (get) => (get('StatefulSet', 'prometheus').spec.serviceName = 'prometheus-headless'));
     expect(problems).toEqual(['StatefulSet/prometheus: serviceName prometheus-headless is not a Service of the stack']);
+  });
+});
+
+describe('when a canary release is miswired, then "canary releases are wired" or the graph check fails', () => {
+  const CANARY: CheckName = 'canary releases are wired';
+  const prometheusConfig = (get: (kind: string, name: string) => Obj, edit: (config: any) => void) => {
+    const yaml = require('yaml') as typeof import('yaml');
+    const cm = get('ConfigMap', 'prometheus-config');
+    const config = yaml.parse(cm.data['prometheus.yml']);
+    edit(config);
+    cm.data['prometheus.yml'] = yaml.stringify(config);
+  };
+
+  test('when staging renders, then the controller may ask its Prometheus, and nothing else of the stack', () => {
+    const flows = allowedFlows(runs.get('staging')!.kubernetesObjects, facts('staging')).map(flowKey);
+    expect(flows.filter((f) => f.startsWith('the Argo Rollouts controller'))).toEqual([
+      'the Argo Rollouts controller → StatefulSet/prometheus:9090',
+    ]);
+  });
+
+  test.each([
+    [
+      'a canary Service whose selector misses the pods',
+      (get: any) => (get('Service', 'event-service-canary').spec.selector['app.kubernetes.io/component'] = 'canary'),
+      'Rollout/event-service: Service event-service-canary does not select its pods',
+    ],
+    [
+      'the Ingress routed to the stable Service (the canary would get no public traffic)',
+      (get: any) => (get('Ingress', 'event-service').spec.rules[0].http.paths[0].backend.service.name = 'event-service-stable'),
+      "Rollout/event-service: an Ingress routes to Service event-service-stable, which the controller narrows to one side's pods (without traffic routing)",
+    ],
+    [
+      'an autoscaler naming the Rollout with the apps/v1 API (no such kind there)',
+      (get: any) => (get('HorizontalPodAutoscaler', 'event-service').spec.scaleTargetRef.apiVersion = 'apps/v1'),
+      'HorizontalPodAutoscaler/event-service: scales Rollout event-service through apps/v1, not argoproj.io/v1alpha1',
+    ],
+    [
+      'an analysis step naming a template that does not exist',
+      (get: any) =>
+        (get('Rollout', 'event-service').spec.strategy.canary.steps[2].analysis.templates[0].templateName = 'event-service-smoke'),
+      'Rollout/event-service: AnalysisTemplate event-service-smoke is not declared by the stack',
+    ],
+    [
+      'an analysis step without the canary hash',
+      (get: any) => (get('Rollout', 'event-service').spec.strategy.canary.steps[5].analysis.args = []),
+      'Rollout/event-service: its analysis does not give argument canary-pod-template-hash of AnalysisTemplate/event-service-canary',
+    ],
+    [
+      'an analysis asking a Prometheus Service the stack does not have',
+      (get: any) =>
+        (get('AnalysisTemplate', 'event-service-canary').spec.metrics[0].provider.prometheus.address =
+          'http://prometheus-server.event-stack-prod.svc.cluster.local:9090'),
+      'AnalysisTemplate/event-service-canary metric api-requests: address http://prometheus-server.event-stack-prod.svc.cluster.local:9090 reaches no pod of the stack (Service prometheus-server)',
+    ],
+    [
+      'Prometheus naming the app pods by address instead of pod name (the canary matcher would select nothing)',
+      (get: any) =>
+        prometheusConfig(get, (config) => {
+          const job = config.scrape_configs.find((j: any) => j.job_name === 'event-service');
+          job.relabel_configs = job.relabel_configs.filter((r: any) => r.target_label !== 'instance');
+        }),
+      /AnalysisTemplate\/event-service-canary metric api-requests: pods of Rollout\/event-service are scraped as instance="event-service-0\.pod:8080", not by pod name/,
+    ],
+  ])('%s', (_what, edit, message) => {
+    const problems = broken('prod', CANARY, edit);
+    if (typeof message === 'string') expect(problems).toContain(message);
+    else expect(problems.join('\n')).toMatch(message);
+  });
+
+  test('without the policy admitting the controller, the analyses cannot reach Prometheus', () => {
+    const problems = broken('staging', 'network flows are exactly the intended ones', (_get, objects) =>
+      objects.splice(
+        objects.findIndex((o) => o.metadata.name === 'prometheus-from-rollouts-controller'),
+        1,
+      ),
+    );
+    expect(problems).toEqual([
+      'blocked but intended (analysis AnalysisTemplate/event-service-canary): the Argo Rollouts controller → StatefulSet/prometheus:9090',
+    ]);
+  });
+
+  test('an autoscaler still aimed at the Deployment the Rollout replaced scales nothing', () => {
+    const problems = broken('prod', 'disruption budgets, autoscaling and spread hold', (get) =>
+      Object.assign(get('HorizontalPodAutoscaler', 'event-service').spec.scaleTargetRef, { apiVersion: 'apps/v1', kind: 'Deployment' }),
+    );
+    expect(problems).toContain('HorizontalPodAutoscaler/event-service: scales Deployment event-service, which the stack does not declare');
   });
 });

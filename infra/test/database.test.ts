@@ -56,7 +56,9 @@ describe.each(STACKS)('the %s stack', (stack) => {
 
     const secretsOf = (kind: string, name: string) =>
       JSON.stringify(resource(stack, `kubernetes:${kind}`, named(name)).inputs).match(/"secretRef":\{"name":"[^"]+"/g);
-    expect(secretsOf('apps/v1:Deployment', 'event-service')).toEqual(['"secretRef":{"name":"event-service-secret"']);
+    // The service's workload: a Rollout where the stage releases by canary.
+    const workload = runs.get(stack)!.file.config.rollout === 'canary' ? 'argoproj.io/v1alpha1:Rollout' : 'apps/v1:Deployment';
+    expect(secretsOf(workload, 'event-service')).toEqual(['"secretRef":{"name":"event-service-secret"']);
     expect(secretsOf('batch/v1:CronJob', 'event-service-maintenance')).toEqual(['"secretRef":{"name":"event-service-owner-db"']);
     expect(JSON.stringify(migrationJob(stack).inputs)).toContain('"secretRef":{"name":"event-service-owner-db"');
     expect(JSON.stringify(migrationJob(stack).inputs)).not.toContain('event-service-secret');

@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 const PACKAGES = {
   'monitoring.coreos.com': '@kubernetes-models/prometheus-operator',
   'cert-manager.io': '@kubernetes-models/cert-manager',
+  'argoproj.io': '@kubernetes-models/argo-rollouts',
 };
 
 async function modelFor(apiVersion, kind) {

@@ -90,6 +90,7 @@ const ACCEPTED: [string, 'dev' | 'qa' | 'staging' | 'prod', Edit[]][] = [
   ['the prod stack file as committed (external database)', 'prod', []],
   ['a pre-release version', 'qa', [qaImage('1.3.0-rc.1')]],
   ['no promotion thresholds (the defaults apply)', 'staging', [remove(['event-stack:promotion'])]],
+  ['no rollout strategy (rolling applies)', 'prod', [remove(['event-stack:rollout'])]],
   ['a schedule with steps', 'qa', [schedule('*/15 * * * *')]],
   ['a schedule with names and ranges', 'qa', [schedule('30 2 * JAN-JUN MON-FRI')]],
   ['a schedule macro', 'qa', [schedule('@daily')]],
@@ -101,6 +102,12 @@ const ACCEPTED: [string, 'dev' | 'qa' | 'staging' | 'prod', Edit[]][] = [
 
 const REFUSED: [string, 'dev' | 'qa' | 'staging' | 'prod', Edit[], RegExp][] = [
   ['prod without TLS', 'prod', [remove(['event-stack:app', 'tls'])], /^event-stack:app\.tls: required in prod/],
+  [
+    'an unknown rollout strategy',
+    'staging',
+    [set(['event-stack:rollout'], 'blue-green')],
+    /^event-stack:rollout: must be canary or rolling/,
+  ],
   ['staging without TLS', 'staging', [remove(['event-stack:app', 'tls'])], /^event-stack:app\.tls: required in staging/],
   [
     'both cert-manager issuers',

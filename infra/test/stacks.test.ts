@@ -31,6 +31,8 @@ const find = (r: OfflineRun, kind: string, name: string) => {
   if (!found) throw new Error(`${r.stack} declares no ${kind} ${name}`);
   return found as KubernetesObject & { spec: any; data?: Record<string, string> };
 };
+/** The app's workload: a Rollout where the stage releases by canary, else the Deployment. */
+const appWorkload = (r: OfflineRun) => find(r, r.file.config.rollout === 'canary' ? 'Rollout' : 'Deployment', 'event-service');
 const imagesOfApp = (r: OfflineRun) =>
   r.kubernetesObjects
     .filter((o) => o.metadata.labels?.['app.kubernetes.io/name'] === 'event-service')
@@ -244,7 +246,7 @@ describe.each(STACKS)('the %s stack', (stack) => {
       return hash.digest('hex');
     };
     const pairs: [string, string, string, string][] = [
-      ['Deployment', 'event-service', 'event-service-config', 'checksum/config'],
+      [appWorkload(r).kind, 'event-service', 'event-service-config', 'checksum/config'],
       ['StatefulSet', 'prometheus', 'prometheus-config', 'checksum/config'],
       ['StatefulSet', 'prometheus', 'prometheus-rules', 'checksum/rules'],
       ['Deployment', 'grafana', 'grafana-dashboards', 'checksum/dashboards'],
@@ -256,7 +258,7 @@ describe.each(STACKS)('the %s stack', (stack) => {
 
   test('when SIGTERM arrives, then the pod gets the preStop pause plus SHUTDOWN_GRACE_MS before it is killed', () => {
     const r = declared(stack);
-    const pod = find(r, 'Deployment', 'event-service').spec.template.spec;
+    const pod = appWorkload(r).spec.template.spec;
     const graceMs = Number(find(r, 'ConfigMap', 'event-service-config').data!.SHUTDOWN_GRACE_MS);
     const preStopMs = Number(/setTimeout\(\(\) => \{\}, (\d+)\)/.exec(pod.containers[0].lifecycle.preStop.exec.command[2])![1]);
     expect(pod.terminationGracePeriodSeconds * 1000).toBeGreaterThan(preStopMs + graceMs);
@@ -424,10 +426,11 @@ test('when prod runs, then the app has at least 2 replicas, a PodDisruptionBudge
   const r = declared('prod');
   const hpa = find(r, 'HorizontalPodAutoscaler', 'event-service');
   expect(hpa.spec.minReplicas).toBeGreaterThanOrEqual(2);
-  expect(hpa.spec.scaleTargetRef).toEqual({ apiVersion: 'apps/v1', kind: 'Deployment', name: 'event-service' });
+  // prod releases by canary: the autoscaler scales the Rollout that replaces the Deployment.
+  expect(hpa.spec.scaleTargetRef).toEqual({ apiVersion: 'argoproj.io/v1alpha1', kind: 'Rollout', name: 'event-service' });
   expect(find(r, 'PodDisruptionBudget', 'event-service').spec.minAvailable).toBeGreaterThanOrEqual(1);
   // Hard across nodes (issue #13 item 6: soft spread let every replica land on one node), soft across zones.
-  expect(find(r, 'Deployment', 'event-service').spec.template.spec.topologySpreadConstraints).toEqual([
+  expect(find(r, 'Rollout', 'event-service').spec.template.spec.topologySpreadConstraints).toEqual([
     expect.objectContaining({ topologyKey: 'kubernetes.io/hostname', whenUnsatisfiable: 'DoNotSchedule', maxSkew: 1 }),
     expect.objectContaining({ topologyKey: 'topology.kubernetes.io/zone', whenUnsatisfiable: 'ScheduleAnyway', maxSkew: 1 }),
   ]);
