@@ -49,7 +49,7 @@ const NO_DATA_EXPECTED: Record<string, string> = {};
 interface Notification {
   receiver: string;
   status: string;
-  alerts: Array<{ status: string; labels: Record<string, string>; annotations: Record<string, string> }>;
+  alerts: Array<{ status: string; labels: Record<string, string>; annotations: Record<string, string>; generatorURL?: string }>;
 }
 
 let dir: string;
@@ -422,6 +422,8 @@ describe('observability end to end', () => {
     const delivered = heartbeat()!;
     expect(delivered.path).toBe('/heartbeat');
     expect(delivered.receiver).toBe('heartbeat');
+    // The alert's link opens the Prometheus that evaluated it (make local prints that address).
+    expect(delivered.alerts[0]!.generatorURL).toMatch(new RegExp(`^${monitoring.prometheus.url}/graph\\?`));
     expect(notifications.filter((n) => n.path !== '/heartbeat' && n.alerts.some((a) => a.labels.alertname === WATCHDOG_ALERT))).toEqual([]);
   }, 40_000);
 

@@ -92,7 +92,11 @@ export async function startMonitoringStack(opts: MonitoringStackOptions): Promis
       dir: path.join(opts.dir, 'prometheus'),
       port: opts.ports.prometheus,
       configFile: files.prometheus,
-      extraArgs: opts.alertResendDelay ? [`--rules.alert.resend-delay=${opts.alertResendDelay}`] : [],
+      // Alert links (generatorURL) open this Prometheus, as a cluster's open its --web.external-url.
+      extraArgs: [
+        `--web.external-url=http://${host(opts.ports.prometheus)}`,
+        ...(opts.alertResendDelay ? [`--rules.alert.resend-delay=${opts.alertResendDelay}`] : []),
+      ],
     });
     started.push(prometheus);
     return { prometheus, pushgateway, alertmanager, postgresExporter, redisExporter, files, stop };
