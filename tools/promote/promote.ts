@@ -125,6 +125,7 @@ export async function promote(o: PromoteOptions): Promise<PromoteOutcome> {
     stage: source,
     version,
     prometheusUrl: stacks[source].prometheusUrl,
+    prometheusStage: stacks[source].prometheusStage,
     thresholds: stacks[source].thresholds,
   });
   log(formatGate(gate));

@@ -48,6 +48,8 @@ export interface StackFile {
   /** True when the file has no `event-stack:promotion` and the defaults apply. */
   defaultThresholds: boolean;
   prometheusUrl: string;
+  /** The identity label (`stage`) its Prometheus must report. */
+  prometheusStage: string;
 }
 
 export function digestOf(ref: string): string {
@@ -86,6 +88,7 @@ export function readStackFile(root: string, stage: Stage): StackFile {
     thresholds: config.promotion ?? DEFAULT_THRESHOLDS,
     defaultThresholds: config.promotion === undefined,
     prometheusUrl: config.prometheusUrl,
+    prometheusStage: config.prometheusStage ?? stage,
   };
 }
 

@@ -14,6 +14,7 @@ import {
   PulumiStub,
   ref,
   REPO_ROOT,
+  SHARED_PROMETHEUS_STAGE,
   snapshot,
   stackFiles,
   tempDir,
@@ -31,6 +32,7 @@ beforeAll(async () => {
   prom = await prometheusWithHistory(path.join(dir, 'prom'), {
     instances: [{ instance: 'a', version: '1.2.0', startedMinutesAgo: 120 }],
     rps: 5,
+    stage: SHARED_PROMETHEUS_STAGE,
     errorShare: () => 0,
   });
 }, 60000);

@@ -27,6 +27,9 @@ export function ref(n: string, repository = 'registry.example/event-service'): s
   return `${repository}@sha256:${n.repeat(64).slice(0, 64)}`;
 }
 
+/** The external label `stage` of the Prometheus the fixtures' stages share. */
+export const SHARED_PROMETHEUS_STAGE = 'shared';
+
 export function tempDir(prefix: string): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), `promote-${prefix}-`));
 }
@@ -53,6 +56,8 @@ function settings(stage: string, indent: string): string[] {
   ];
   return [
     i(1, `event-stack:namespace: event-stack-${stage}`),
+    // The tests' stages share one Prometheus, so its identity label names none of them.
+    i(1, `event-stack:prometheusStage: ${SHARED_PROMETHEUS_STAGE}`),
     i(1, 'event-stack:app:'),
     i(2, 'replicas: 1'),
     i(2, `host: events.${stage}.example.com`),

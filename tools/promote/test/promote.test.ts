@@ -8,7 +8,19 @@ import { PromoteError, RefusedError } from '../errors';
 import { readLedger } from '../ledger';
 import { promote, PromoteOptions } from '../promote';
 import { Image } from '../stack-files';
-import { pathWithout, pulumiStub, PulumiStub, ref, snapshot, stackFiles, tempDir, writeRepo, DEPLOY_ENV, deployCalls } from './fixtures';
+import {
+  pathWithout,
+  pulumiStub,
+  PulumiStub,
+  ref,
+  SHARED_PROMETHEUS_STAGE,
+  snapshot,
+  stackFiles,
+  tempDir,
+  writeRepo,
+  DEPLOY_ENV,
+  deployCalls,
+} from './fixtures';
 import { prometheusWithHistory } from './prometheus';
 
 type Prom = Awaited<ReturnType<typeof prometheusWithHistory>>;
@@ -30,11 +42,13 @@ beforeAll(async () => {
         { instance: 'e', version: '1.3.0', startedMinutesAgo: 10 },
       ],
       rps: 10,
+      stage: SHARED_PROMETHEUS_STAGE,
       errorShare: () => 0.0001,
     }),
     prometheusWithHistory(path.join(dir, 'unhealthy'), {
       instances: [{ instance: 'd', version: '1.2.0', startedMinutesAgo: long }],
       rps: 10,
+      stage: SHARED_PROMETHEUS_STAGE,
       errorShare: () => 0.02,
     }),
   ]);
@@ -271,7 +285,11 @@ describe('promote: refusals, and FORCE', () => {
 
   test('when VERSION has not soaked long enough in its stage, then the gate refuses', async () => {
     const s = setup({}, { dev: { ref: ref('e'), version: '1.3.0' } });
-    await expectRefused(s, { version: '1.3.0' }, /gate: soak too short: 1\.3\.0 has run in dev for (9|10)\.\d min, 60 min required/);
+    await expectRefused(
+      s,
+      { version: '1.3.0' },
+      /gate: soak too short: the newest process of 1\.3\.0 in dev has run for (9|10)\.\d min, 60 min required/,
+    );
   });
 
   test("when the source stage's Prometheus cannot be reached, then the gate refuses", async () => {
