@@ -34,8 +34,8 @@ export interface GateResult {
 
 const apiUrl = (baseUrl: string, rel: string) => new URL(rel, baseUrl.endsWith('/') ? baseUrl : `${baseUrl}/`);
 
-async function getJson<T>(url: URL): Promise<T> {
-  const res = await fetch(url, { signal: AbortSignal.timeout(10000) });
+export async function getJson<T>(url: URL, timeoutMs = 10000): Promise<T> {
+  const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
   const body = (await res.json().catch(() => ({}))) as { status?: string; error?: string; data?: T };
   if (!res.ok || body.status !== 'success' || body.data === undefined) {
     throw new Error(`HTTP ${res.status}: ${body.error ?? 'unexpected answer'} (${url.pathname}${url.search})`);

@@ -50,6 +50,9 @@ export interface StackFile {
   prometheusUrl: string;
   /** The identity label (`stage`) its Prometheus must report. */
   prometheusStage: string;
+  /** Where the stage runs: kube context (absent: the current one) and namespace. */
+  kubeContext?: string;
+  namespace: string;
 }
 
 export function digestOf(ref: string): string {
@@ -89,6 +92,8 @@ export function readStackFile(root: string, stage: Stage): StackFile {
     defaultThresholds: config.promotion === undefined,
     prometheusUrl: config.prometheusUrl,
     prometheusStage: config.prometheusStage ?? stage,
+    kubeContext: config.kubeContext,
+    namespace: config.namespace,
   };
 }
 

@@ -40,6 +40,8 @@ export interface FixtureOptions {
   prod: Image;
   prometheusUrl: string;
   soakMinutes?: number;
+  /** The watch after a deploy to each stage; seconds, so the tests do not wait minutes. */
+  bakeMinutes?: number;
 }
 
 /**
@@ -78,6 +80,7 @@ function settings(stage: string, indent: string): string[] {
 /** Each stage's file is written in a different style, so byte-for-byte preservation is tested across styles. */
 export function stackFiles(o: FixtureOptions): Record<string, string> {
   const soak = o.soakMinutes ?? 60;
+  const bake = o.bakeMinutes ?? 0.02;
   return {
     'Pulumi.yaml': 'name: event-stack\nruntime: nodejs\nmain: infra/\n',
     'Pulumi.dev.yaml': [
@@ -90,6 +93,7 @@ export function stackFiles(o: FixtureOptions): Record<string, string> {
       `    soakMinutes: ${soak}   # leave dev after an hour`,
       '    maxErrorRatio: 0.001',
       '    maxBurnRate: 1',
+      `    bakeMinutes: ${bake}`,
       '',
     ].join('\n'),
     'Pulumi.qa.yaml': [
@@ -104,6 +108,7 @@ export function stackFiles(o: FixtureOptions): Record<string, string> {
       `    soakMinutes: ${soak}`,
       '    maxErrorRatio: 0.001',
       '    maxBurnRate: 1',
+      `    bakeMinutes: ${bake}`,
       `  event-stack:prometheusUrl: "${o.prometheusUrl}"`,
       '  event-stack:kubeContext: "qa-cluster"',
       ...settings('qa', '  '),
@@ -115,7 +120,7 @@ export function stackFiles(o: FixtureOptions): Record<string, string> {
       '    event-stack:image:',
       `        version: "${o.staging.version}"`,
       `        ref: "${o.staging.ref}"`,
-      `    event-stack:promotion: {soakMinutes: ${soak}, maxErrorRatio: 0.002, maxBurnRate: 2}`,
+      `    event-stack:promotion: {soakMinutes: ${soak}, maxErrorRatio: 0.002, maxBurnRate: 2, bakeMinutes: ${bake}}`,
       `    event-stack:prometheusUrl: '${o.prometheusUrl}'`,
       ...settings('staging', '    '),
       '# trailing comment',
@@ -125,6 +130,7 @@ export function stackFiles(o: FixtureOptions): Record<string, string> {
       'config:',
       `  event-stack:image: {ref: '${o.prod.ref}', version: '${o.prod.version}'}  # prod`,
       `  event-stack:prometheusUrl: ${o.prometheusUrl}`,
+      `  event-stack:promotion: {bakeMinutes: ${bake}}`,
       ...settings('prod', '  '),
       '',
     ].join('\n'),
