@@ -107,6 +107,10 @@ async function main(argv: string[]): Promise<void> {
     console.log(formatStatus(await stageStatuses(root), { verbose: values.verbose }));
   } else if (command === 'release') {
     const r = release({ root, bump: values.bump || 'patch' });
+    if (r.firstRelease)
+      console.log(
+        `release: no v* tag yet, so this first release lists every commit since the first one (once: later releases start at the last tag)`,
+      );
     console.log(`release: ${r.from} → ${r.to} in app/package.json and package-lock.json; ${CHANGELOG} lists ${r.changes.length} commit(s)`);
     console.log(`release: committed "Release ${r.to}" and tagged ${r.tag} (annotated)`);
     console.log(`next: git push --follow-tags; the next dev build (pulumi up --stack dev) produces image version ${r.to}`);
