@@ -11,7 +11,7 @@ import { BadVersionError, PromoteError, RolledBackError } from '../errors';
 import { actionOf, readLedger } from '../ledger';
 import { promote } from '../promote';
 import { LockedError } from '../repo';
-import { rollback } from '../rollback';
+import { rollback, unmarkBad } from '../rollback';
 import { stageStatuses } from '../status';
 import { STAGES } from '../stages';
 import { DEPLOY_ENV, deployCalls, gitRepo, pathWithout, pulumiStub, ref, REPO_ROOT, stackFiles, tempDir, writeRepo } from './fixtures';
@@ -184,3 +184,28 @@ test('when a stack file has uncommitted changes, then promote and rollback refus
   expect(rb?.message).toMatch(/^uncommitted changes in Pulumi\.qa\.yaml/);
   expect(r.stub.calls()).toEqual([]);
 });
+
+test('when a version marked bad by a rollback is unmarked with a reason, then it may be promoted again, and both steps are recorded', async () => {
+  const r = repository();
+  r.stub.setOutputs({ imageRef: V1.ref, version: V1.version });
+  await promote({ ...r.ctx, version: V1.version, deploy: true, force: false });
+  r.stub.setOutputs({ imageRef: V2.ref, version: V2.version });
+  await promote({ ...r.ctx, version: V2.version, deploy: true, force: false });
+  expect((await settle(rollback({ ...r.ctx, stage: 'qa', reason: ' ', deploy: true, watch: true })))?.message).toMatch(
+    /^REASON is required/,
+  );
+  await rollback({ ...r.ctx, stage: 'qa', reason: 'wrong export format', deploy: true, watch: true });
+  expect(await settle(promote({ ...r.ctx, version: V2.version, deploy: true, force: false }))).toBeInstanceOf(BadVersionError);
+
+  unmarkBad({ ...r.ctx, version: V2.version, reason: 'the consumer was at fault' });
+  await promote({ ...r.ctx, version: V2.version, deploy: true, force: false });
+  expect(readLedger(r.root).map((x) => [actionOf(x), x.version, x.outcome ?? null, x.markedBad ?? null])).toEqual([
+    ['promote', '0.1.1', 'deployed', null],
+    ['promote', '0.1.2', 'deployed', null],
+    ['rollback', '0.1.1', 'deployed', '0.1.2'],
+    ['unmark-bad', '0.1.2', null, null],
+    ['promote', '0.1.2', 'deployed', null],
+  ]);
+  expect(r.commits()).toBe(6);
+  expect(r.git('status', '--porcelain')).toBe('');
+}, 60000);
