@@ -199,7 +199,7 @@ const appEnv = z
   // Checked above: every key is a non-secret setting, every value its text.
   .transform((env) => Object.fromEntries(Object.entries(env).map(([k, v]) => [k, String(v)])) as Partial<Record<SettingName, string>>);
 
-export const DEFAULT_PROMOTION = { soakMinutes: 30, maxErrorRatio: 0.001, maxBurnRate: 1 };
+export const DEFAULT_PROMOTION = { soakMinutes: 30, maxErrorRatio: 0.001, maxBurnRate: 1, minRequests: 100, bakeMinutes: 10 };
 
 /** Every `event-stack:*` key a stack file may hold (without the `event-stack:` prefix), secrets excepted. */
 const SETTINGS = {
@@ -331,15 +331,29 @@ const SETTINGS = {
       { error: 'must be {mode: bundled} or {mode: operator, namespace, matchLabels}' },
     )
     .default({ mode: 'bundled' }),
-  /** Thresholds of the gate for promoting OUT of this stage (`make promote`); each has a default. */
+  /**
+   * Thresholds of the gate for promoting OUT of this stage (`make promote`), and the watch after every deploy
+   * INTO it (promote and rollback): for `bakeMinutes` the new version's burn rates must stay ≤ maxBurnRate, else
+   * it is rolled back. `minRequests`: API requests of the version within the soak window below which its health
+   * cannot be judged. Each has a default.
+   */
   promotion: map(
     {
       soakMinutes: integer(0).default(DEFAULT_PROMOTION.soakMinutes),
       maxErrorRatio: number(0, 1).default(DEFAULT_PROMOTION.maxErrorRatio),
       maxBurnRate: number(0, Number.MAX_SAFE_INTEGER).default(DEFAULT_PROMOTION.maxBurnRate),
+      minRequests: integer(1).default(DEFAULT_PROMOTION.minRequests),
+      // A number, not an integer: the tests bake for seconds.
+      bakeMinutes: number(0, 24 * 60).default(DEFAULT_PROMOTION.bakeMinutes),
     },
-    '{soakMinutes?, maxErrorRatio?, maxBurnRate?}',
+    '{soakMinutes?, maxErrorRatio?, maxBurnRate?, minRequests?, bakeMinutes?}',
   ).optional(),
+  /**
+   * The value of the external label `stage` this stage's Prometheus reports (the stack renders it as the stack's
+   * name; a Prometheus of the operator may carry another). The gate and the watch refuse a Prometheus whose label
+   * differs: a laptop's `make local` (stage="local") must never pass for dev.
+   */
+  prometheusStage: text().optional(),
   /** This stage's Prometheus: asked by the promotion gate; where alert links point (bundled monitoring). */
   prometheusUrl: httpUrl,
 };

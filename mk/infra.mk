@@ -28,7 +28,7 @@ preview: install ## Show what `make up` would change in ENV=dev|qa|staging|prod 
 .PHONY: up
 up: install ## Deploy ENV=dev|qa|staging|prod: shared backend (file:// dev only), promoted image, policy pack
 	$(call require-env,up)
-	@$(PROMOTE) up --root '$(PROMOTE_ROOT)' --stack '$(ENV)'
+	@$(PROMOTE) up --root '$(PROMOTE_ROOT)' --stack '$(ENV)' --watch '$(WATCH)' --poll-seconds '$(POLL_SECONDS)' || $(PROMOTE_EXIT)
 
 .PHONY: destroy
 destroy: install ## Delete every resource of ENV=dev|qa|staging|prod (asks first unless YES=1)

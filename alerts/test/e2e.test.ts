@@ -30,7 +30,7 @@ import {
   WATCHDOG_ALERT,
 } from '../../monitoring/src';
 import { metricReferences } from '../../monitoring/src/promql-names';
-import { burnRateQuery, errorRatioQuery, runningSinceQuery } from '../../tools/promote/queries';
+import { versionQueries } from '../../tools/promote/queries';
 import { canaryAnalysisMetrics, canaryThresholds } from '../../infra/components/canary';
 import { DEFAULT_PROMOTION } from '../../infra/stack-schema';
 import { freePort, sleep, waitFor } from '../../tools/stack/process';
@@ -381,9 +381,10 @@ describe('observability end to end', () => {
     const queries = [
       ...rules.map((r) => ({ name: `rule ${r.alert ?? r.record}`, expr: r.expr })),
       ...panels.map((p) => ({ name: `panel ${p.name}`, expr: substitute(p.expr, p.variables, 300, 15) })),
-      { name: 'gate error ratio', expr: errorRatioQuery(60) },
-      { name: 'gate burn rate', expr: burnRateQuery(5) },
-      { name: 'gate running since', expr: runningSinceQuery('1.0.0') },
+      ...Object.entries(versionQueries('1.0.0', { soakMinutes: 60, burnMinutes: 5 })).map(([name, expr]) => ({
+        name: `gate ${name}`,
+        expr,
+      })),
       ...canaryAnalysisMetrics('event-service', canaryThresholds(DEFAULT_PROMOTION)).map((m) => ({
         name: `canary ${m.name}`,
         expr: m.query,

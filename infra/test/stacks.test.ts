@@ -279,6 +279,12 @@ describe.each(STACKS)('the %s stack', (stack) => {
     expect(args.filter((a) => a.startsWith('--web.console'))).toEqual([]);
   });
 
+  test('when the program runs, then its Prometheus names its stage in the external label the promotion gate checks', () => {
+    const config = parse(find(declared(stack), 'ConfigMap', 'prometheus-config').data!['prometheus.yml']!);
+    const expected = stackFile(stack).config.prometheusStage ?? stack;
+    expect(config.global.external_labels).toEqual({ stage: expected });
+  });
+
   test('when the Pushgateway restarts, then the pushed metrics survive: it persists them to a claimed volume', () => {
     const r = declared(stack);
     const deployment = find(r, 'Deployment', 'pushgateway').spec;

@@ -1,11 +1,16 @@
 /**
- * The health gate in front of every promotion: before a version leaves a stage, that stage's
- * Prometheus must show it has run long enough (soak) and within the error budget.
+ * The health gate in front of every promotion: before a version leaves a stage, that stage's own
+ * Prometheus must show the version has run long enough (soak, from its newest process), served enough
+ * API requests to judge, and stayed within both SLOs' error budgets.
  */
-import { SERVICE_METRICS } from '../../monitoring/src';
+import YAML from 'yaml';
+import { SERVICE_METRICS, SLO } from '../../monitoring/src';
 import { GateThresholds } from './stack-files';
-import { BURN_WINDOW_MINUTES, burnRateQuery, errorRatioQuery, runningSinceQuery, SLO_OBJECTIVE } from './queries';
+import { BURN_WINDOW_MINUTES, SLO_OBJECTIVE, versionQueries } from './queries';
 import { Stage } from './stages';
+
+/** The external label that names the stage a Prometheus belongs to (monitoring/src/render.ts writes it). */
+export const STAGE_LABEL = 'stage';
 
 export interface GateResult {
   stage: Stage;
@@ -13,31 +18,63 @@ export interface GateResult {
   prometheusUrl: string | null;
   thresholds: GateThresholds;
   passed: boolean;
-  /** Error ratio over the soak window (null: no requests, or Prometheus unreachable). */
+  /** API requests of the version over the soak window (null: Prometheus unreachable or the version not scraped). */
+  requests: number | null;
+  /** Error ratio of the version over the soak window (null: no requests, or Prometheus unreachable). */
   errorRatio: number | null;
-  /** Burn rate over the last BURN_WINDOW_MINUTES (null as above). */
+  /** Availability burn rate of the version over the last BURN_WINDOW_MINUTES (null as above). */
   burnRate: number | null;
-  /** Minutes since the oldest process running the version started (null: not running). */
+  /** Latency burn rate (requests slower than the SLO's threshold) over the same window. */
+  latencyBurnRate: number | null;
+  /** Minutes since the newest process running the version started (null: not running). */
   runningMinutes: number | null;
   /** Why the gate refused; empty when it passed. */
   reasons: string[];
 }
 
+const apiUrl = (baseUrl: string, rel: string) => new URL(rel, baseUrl.endsWith('/') ? baseUrl : `${baseUrl}/`);
+
+export async function getJson<T>(url: URL, timeoutMs = 10000): Promise<T> {
+  const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
+  const body = (await res.json().catch(() => ({}))) as { status?: string; error?: string; data?: T };
+  if (!res.ok || body.status !== 'success' || body.data === undefined) {
+    throw new Error(`HTTP ${res.status}: ${body.error ?? 'unexpected answer'} (${url.pathname}${url.search})`);
+  }
+  return body.data;
+}
+
 /** One instant query; null when the result is empty or not a number (e.g. 0/0 without traffic). */
-async function instantQuery(baseUrl: string, query: string): Promise<number | null> {
-  const url = new URL('api/v1/query', baseUrl.endsWith('/') ? baseUrl : `${baseUrl}/`);
+export async function instantQuery(baseUrl: string, query: string): Promise<number | null> {
+  const url = apiUrl(baseUrl, 'api/v1/query');
   url.searchParams.set('query', query);
-  const res = await fetch(url, { signal: AbortSignal.timeout(10000) });
-  const body = (await res.json().catch(() => ({}))) as {
-    status?: string;
-    error?: string;
-    data?: { resultType?: string; result?: { value?: [number, string] }[] };
-  };
-  if (!res.ok || body.status !== 'success') throw new Error(`HTTP ${res.status}: ${body.error ?? 'unexpected answer'} (query: ${query})`);
-  const value = body.data?.result?.[0]?.value?.[1];
+  const data = await getJson<{ result?: { value?: [number, string] }[] }>(url);
+  const value = data.result?.[0]?.value?.[1];
   if (value === undefined) return null;
   const n = Number(value);
   return Number.isFinite(n) ? n : null;
+}
+
+/** The value of the external label `stage` of the Prometheus at `baseUrl` (undefined: it has none). */
+export async function prometheusStage(baseUrl: string): Promise<string | undefined> {
+  const data = await getJson<{ yaml?: string }>(apiUrl(baseUrl, 'api/v1/status/config'));
+  const config = YAML.parse(data.yaml ?? '') as { global?: { external_labels?: Record<string, string> } } | null;
+  return config?.global?.external_labels?.[STAGE_LABEL];
+}
+
+/** Why the Prometheus at `url` is not `stage`'s own, or undefined when its identity label says it is. */
+export async function identityProblem(url: string, stage: Stage, expected: string): Promise<string | undefined> {
+  const actual = await prometheusStage(url);
+  if (actual === expected) return undefined;
+  return (
+    `the Prometheus at ${url} is not ${stage}'s: its external label ${STAGE_LABEL} is ` +
+    `${actual === undefined ? 'missing' : `"${actual}"`}, expected "${expected}" (is another stage's port-forward, or make local, on that port?)`
+  );
+}
+
+/** The error of a failed query, with its network cause, for the terminal. */
+export function queryFailure(stage: Stage, url: string, err: unknown): string {
+  const cause = (err as Error & { cause?: { code?: string } }).cause?.code;
+  return `could not query ${stage}'s Prometheus at ${url}: ${(err as Error).message}${cause ? ` (${cause})` : ''}; is its port-forward running (make port-forward ENV=${stage})?`;
 }
 
 const percent = (x: number) => `${(x * 100).toFixed(3)} %`;
@@ -46,6 +83,8 @@ export async function evaluateGate(opts: {
   stage: Stage;
   version: string;
   prometheusUrl: string | undefined;
+  /** The identity label the stage's Prometheus must report; defaults to the stage's name. */
+  prometheusStage?: string;
   thresholds: GateThresholds;
 }): Promise<GateResult> {
   const { stage, version, thresholds } = opts;
@@ -55,8 +94,10 @@ export async function evaluateGate(opts: {
     prometheusUrl: opts.prometheusUrl ?? null,
     thresholds,
     passed: false,
+    requests: null,
     errorRatio: null,
     burnRate: null,
+    latencyBurnRate: null,
     runningMinutes: null,
     reasons: [],
   };
@@ -64,18 +105,27 @@ export async function evaluateGate(opts: {
     result.reasons.push(`no Prometheus for ${stage}: set event-stack:prometheusUrl in Pulumi.${stage}.yaml`);
     return result;
   }
-  const burnMinutes = Math.min(BURN_WINDOW_MINUTES, Math.max(1, thresholds.soakMinutes));
+  const soakMinutes = Math.max(1, thresholds.soakMinutes);
+  const burnMinutes = Math.min(BURN_WINDOW_MINUTES, soakMinutes);
+  const q = versionQueries(version, { soakMinutes, burnMinutes });
   let startedAt: number | null;
   try {
-    [result.errorRatio, result.burnRate, startedAt] = await Promise.all([
-      instantQuery(opts.prometheusUrl, errorRatioQuery(thresholds.soakMinutes)),
-      instantQuery(opts.prometheusUrl, burnRateQuery(burnMinutes)),
-      instantQuery(opts.prometheusUrl, runningSinceQuery(version)),
+    const wrong = await identityProblem(opts.prometheusUrl, stage, opts.prometheusStage ?? stage);
+    if (wrong) {
+      result.reasons.push(wrong);
+      return result;
+    }
+    const url = opts.prometheusUrl;
+    const ask = (query: string) => instantQuery(url, query);
+    [result.requests, result.errorRatio, result.burnRate, result.latencyBurnRate, startedAt] = await Promise.all([
+      ask(q.requests),
+      ask(q.errorRatio),
+      ask(q.burnRate),
+      ask(q.latencyBurnRate),
+      ask(q.runningSince),
     ]);
   } catch (err) {
-    const cause = (err as Error & { cause?: { code?: string } }).cause?.code;
-    const why = `${(err as Error).message}${cause ? ` (${cause})` : ''}`;
-    result.reasons.push(`could not query ${stage}'s Prometheus at ${opts.prometheusUrl}: ${why}; is its port-forward running?`);
+    result.reasons.push(queryFailure(stage, opts.prometheusUrl, err));
     return result;
   }
   if (startedAt !== null) result.runningMinutes = Math.max(0, (Date.now() / 1000 - startedAt) / 60);
@@ -86,19 +136,27 @@ export async function evaluateGate(opts: {
     );
   } else if (result.runningMinutes < thresholds.soakMinutes) {
     result.reasons.push(
-      `soak too short: ${version} has run in ${stage} for ${result.runningMinutes.toFixed(1)} min, ${thresholds.soakMinutes} min required`,
+      `soak too short: the newest process of ${version} in ${stage} has run for ${result.runningMinutes.toFixed(1)} min, ${thresholds.soakMinutes} min required`,
     );
   }
-  if (result.errorRatio === null) {
-    result.reasons.push(`no requests in ${stage} over the last ${thresholds.soakMinutes} min: health cannot be judged`);
-  } else if (result.errorRatio > thresholds.maxErrorRatio) {
+  // A version that runs nowhere has no traffic either: the first reason says it all.
+  if (result.runningMinutes !== null && (result.requests ?? 0) < thresholds.minRequests) {
     result.reasons.push(
-      `error ratio over ${thresholds.soakMinutes} min is ${percent(result.errorRatio)}, above the limit ${percent(thresholds.maxErrorRatio)}`,
+      `not enough traffic to judge: ${Math.round(result.requests ?? 0)} API requests to ${version} in ${stage} over the last ${soakMinutes} min, ${thresholds.minRequests} required`,
+    );
+  } else if (result.errorRatio !== null && result.errorRatio > thresholds.maxErrorRatio) {
+    result.reasons.push(
+      `error ratio over ${soakMinutes} min is ${percent(result.errorRatio)}, above the limit ${percent(thresholds.maxErrorRatio)}`,
     );
   }
   if (result.burnRate !== null && result.burnRate > thresholds.maxBurnRate) {
     result.reasons.push(
       `burn rate over the last ${burnMinutes} min is ${result.burnRate.toFixed(2)}× the budget of a ${SLO_OBJECTIVE * 100} % SLO, above the limit ${thresholds.maxBurnRate}`,
+    );
+  }
+  if (result.latencyBurnRate !== null && result.latencyBurnRate > thresholds.maxBurnRate) {
+    result.reasons.push(
+      `latency burn rate over the last ${burnMinutes} min is ${result.latencyBurnRate.toFixed(2)}× the budget of a ${SLO.latency.objective * 100} % within ${SLO.latency.thresholdSeconds} s SLO, above the limit ${thresholds.maxBurnRate}`,
     );
   }
   result.passed = result.reasons.length === 0;
@@ -111,8 +169,9 @@ export function formatGate(g: GateResult): string {
   return [
     `gate ${g.stage} (${g.prometheusUrl ?? 'no Prometheus'}): ${g.passed ? 'PASSED' : 'REFUSED'}`,
     `  running ${g.version}: ${fmt(g.runningMinutes, (m) => `${m.toFixed(1)} min`)} (soak ≥ ${g.thresholds.soakMinutes} min)`,
+    `  API requests: ${fmt(g.requests, (n) => String(Math.round(n)))} (≥ ${g.thresholds.minRequests})`,
     `  error ratio: ${fmt(g.errorRatio, percent)} (≤ ${percent(g.thresholds.maxErrorRatio)})`,
-    `  burn rate:   ${fmt(g.burnRate, (b) => b.toFixed(2))} (≤ ${g.thresholds.maxBurnRate})`,
+    `  burn rate:   ${fmt(g.burnRate, (b) => b.toFixed(2))} availability, ${fmt(g.latencyBurnRate, (b) => b.toFixed(2))} latency (≤ ${g.thresholds.maxBurnRate})`,
     ...g.reasons.map((r) => `  ✗ ${r}`),
   ].join('\n');
 }

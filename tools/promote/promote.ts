@@ -4,16 +4,18 @@
  * stage's Prometheus (gate) → pin the digest in the target's stack file and append to the ledger
  * → `pulumi up` the target stack.
  */
-import fs from 'node:fs';
 import path from 'node:path';
 import { resolveDevImage, DevImage } from './dev-image';
-import { PromoteError, RefusedError } from './errors';
+import { BadVersionError, DeployFailedError, PromoteError, RefusedError, RolledBackError } from './errors';
 import { evaluateGate, formatGate } from './gate';
-import { deployPreconditions, deployStack } from './deploy';
-import { appendLedger, gitUser, LEDGER_FILE, LedgerRecord } from './ledger';
+import { deployPreconditions } from './deploy';
+import { badVersions, gitUser, LEDGER_FILE, LedgerRecord, readLedger } from './ledger';
+import { applyImage, ApplyContext, recordAndCommit } from './apply';
+import { requireCommitted, withStageLock } from './repo';
+import { rollbackLocked } from './rollback';
 import { PULUMI_MISSING, PulumiCli } from './pulumi-cli';
 import { checkVersion, compareVersions } from './semver';
-import { digestOf, Image, pinnedImage, readStackFile, StackFile, withPinnedImage } from './stack-files';
+import { digestOf, Image, pinnedImage, readStackFile, StackFile, stackFilePath } from './stack-files';
 import { nextStage, parseStage, previousStage, Stage, stageIndex, STAGES } from './stages';
 
 export interface PromoteOptions {
@@ -26,6 +28,10 @@ export interface PromoteOptions {
   deploy: boolean;
   /** Override ordering, downgrade and gate refusals (FORCE=1); every override is logged. */
   force: boolean;
+  /** Watch the new version for the target's bake time and roll back on a breach (WATCH=0: skip, recorded). */
+  watch?: boolean;
+  /** Seconds between the watch's queries. */
+  pollSeconds?: number;
   env?: NodeJS.ProcessEnv;
   user?: string;
   log?: (line: string) => void;
@@ -38,12 +44,6 @@ export interface PromoteOutcome {
 
 const PINNED_STAGES = STAGES.filter((s) => s !== 'dev');
 
-function writeFileAtomic(file: string, text: string): void {
-  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.tmp`);
-  fs.writeFileSync(tmp, text);
-  fs.renameSync(tmp, file);
-}
-
 export async function promote(o: PromoteOptions): Promise<PromoteOutcome> {
   const env = o.env ?? process.env;
   const log = o.log ?? ((line: string) => console.log(line));
@@ -51,6 +51,15 @@ export async function promote(o: PromoteOptions): Promise<PromoteOutcome> {
   if (!version) throw new PromoteError('VERSION is required, e.g. `make promote VERSION=1.4.2` (see `make status`)');
   checkVersion(version, 'VERSION');
   const requested = o.to ? parseStage(o.to, 'target stage TO') : undefined;
+  const user = o.user ?? ciIdentity(env) ?? gitUser(o.root);
+  // Promotions are commits: they start from committed stack files and ledger.
+  requireCommitted(o.root, [...STAGES.map((st) => path.basename(stackFilePath(o.root, st))), LEDGER_FILE]);
+  const bad = badVersions(readLedger(o.root)).get(version);
+  if (bad) {
+    throw new BadVersionError(
+      `${version} is marked bad (rolled back ${bad}): make unmark-bad VERSION=${version} REASON=… if it is good after all`,
+    );
+  }
   if (requested === 'dev') {
     throw new PromoteError('dev is not a promotion target: dev runs the image it builds from app/ (`make release`, then deploy dev)');
   }
@@ -120,57 +129,96 @@ export async function promote(o: PromoteOptions): Promise<PromoteOutcome> {
   // Refused deploys (backend, passphrase, CLI) change no file.
   if (o.deploy) deployPreconditions(target, env, pulumi);
 
-  // Gate: the stage the version leaves must be healthy and have run it long enough.
-  const gate = await evaluateGate({
-    stage: source,
-    version,
-    prometheusUrl: stacks[source].prometheusUrl,
-    thresholds: stacks[source].thresholds,
-  });
-  log(formatGate(gate));
-  if (!gate.passed && !o.force) throw new RefusedError(gate.reasons.map((r) => `gate: ${r}`));
-  const forced = [...refusals, ...gate.reasons.map((r) => `gate: ${r}`)];
-  for (const reason of forced) log(`FORCE=1 overrides: ${reason}`);
-
-  // The change: stack file and ledger in one step (the stack file is restored if the ledger cannot be written).
-  const record: LedgerRecord = {
-    time: new Date().toISOString(),
-    version,
-    digest: digestOf(image.ref),
-    ref: image.ref,
-    from: source,
-    to: target,
-    user: o.user ?? gitUser(o.root),
-    gate,
-    forced,
-    deploy: o.deploy,
-  };
-  const stack = stacks[target];
-  writeFileAtomic(stack.file, withPinnedImage(stack, { ref: image.ref, version }));
-  try {
-    appendLedger(o.root, record);
-  } catch (err) {
-    writeFileAtomic(stack.file, stack.parsed.source);
-    throw err;
-  }
-  log(`promoted ${version} ${source} → ${target}: ${image.ref}`);
-  log(
-    `  changed ${path.basename(stack.file)} and ${LEDGER_FILE}${forced.length ? ` (FORCED: ${forced.length} override(s) recorded)` : ''}`,
-  );
-  if (!o.deploy) {
-    log(`DEPLOY=0: review and commit both files, then deploy with \`make up ENV=${target}\``);
-    return { record };
-  }
-  try {
-    deployStack({ root: o.root, stage: target, env, log });
-  } catch (err) {
-    if (err instanceof PromoteError) {
-      err.message +=
-        `. The stack file and the ledger already record the promotion: fix the cause and run \`make up ENV=${target}\` again, ` +
-        'or revert the change with git.';
+  return withStageLock(o.root, target, { user, command: `promote ${version} ${source} → ${target}` }, async () => {
+    // Another promotion may have finished while this one was reading: judge only what is committed now.
+    requireCommitted(o.root, [path.basename(stacks[target].file), LEDGER_FILE]);
+    if (readStackFile(o.root, target).parsed.source !== stacks[target].parsed.source) {
+      throw new PromoteError(`Pulumi.${target}.yaml changed while this promotion started: run it again`);
     }
-    throw err;
-  }
-  log(`deployed ${version} to ${target}; commit ${path.basename(stack.file)} and ${LEDGER_FILE} together`);
-  return { record };
+    // Gate: the stage the version leaves must be healthy and have run it long enough.
+    const gate = await evaluateGate({
+      stage: source,
+      version,
+      prometheusUrl: stacks[source].prometheusUrl,
+      prometheusStage: stacks[source].prometheusStage,
+      thresholds: stacks[source].thresholds,
+    });
+    log(formatGate(gate));
+    if (!gate.passed && !o.force) throw new RefusedError(gate.reasons.map((r) => `gate: ${r}`));
+    const forced = [...refusals, ...gate.reasons.map((r) => `gate: ${r}`)];
+    for (const reason of forced) log(`FORCE=1 overrides: ${reason}`);
+
+    const ctx: ApplyContext = { root: o.root, env, log, user, deploy: o.deploy, watch: o.watch ?? true, pollSeconds: o.pollSeconds };
+    const stack = stacks[target];
+    const applied = await applyImage(ctx, stack, image, { action: 'promote', from: source, gate, forced });
+    const { record } = applied;
+    log(`promoted ${version} ${source} → ${target}: ${image.ref} (${record.outcome})`);
+    recordAndCommit(ctx, stack, record, `Promote ${version} ${source} → ${target}`, [
+      `${image.ref} (${record.digest}) now pinned in ${path.basename(stack.file)}.`,
+      `Gate ${source}: ${gate.passed ? 'PASSED' : 'REFUSED'}${forced.length ? `, FORCED past ${forced.length} refusal(s)` : ''}; ` +
+        `${gate.runningMinutes?.toFixed(0) ?? 'n/a'} min soak, ${Math.round(gate.requests ?? 0)} requests, ` +
+        `burn ${gate.burnRate?.toFixed(2) ?? 'n/a'} availability / ${gate.latencyBurnRate?.toFixed(2) ?? 'n/a'} latency.`,
+      `Outcome: ${record.outcome}${record.watch === 'skipped' ? ' (not watched: WATCH=0)' : ''}.`,
+    ]);
+    if (applied.deployError) {
+      throw new DeployFailedError(
+        `${applied.deployError.message}. Recorded as failed in ${LEDGER_FILE}: fix the cause and run \`make up ENV=${target}\` ` +
+          `(recorded too), or \`make rollback ENV=${target} REASON=…\``,
+      );
+    }
+    if (record.outcome === 'not-deployed') {
+      log(`DEPLOY=0: deploy it with \`make up ENV=${target}\` (the ledger records that deploy too)`);
+      return { record };
+    }
+    if (applied.watch && !applied.watch.judged) {
+      throw new DeployFailedError(`${target} runs ${version}, but the watch could not judge it: ${applied.watch.breach}`);
+    }
+    if (record.outcome === 'rolled-back') {
+      const reason = `watch: ${applied.watch?.breach ?? 'breach'}`;
+      log(`watch: ${reason}; rolling ${target} back`);
+      await rollbackLocked({ ...ctx, stage: target, reason });
+      throw new RolledBackError(`${version} was rolled back in ${target} and marked bad: ${reason}`);
+    }
+    log(`deployed ${version} to ${target}`);
+    return { record };
+  });
+}
+
+/**
+ * Who runs a promotion from a GitHub Actions workflow: the actor and the run, so the ledger names the approved
+ * run (the environment's reviewers are on its page). Undefined outside Actions.
+ */
+export function ciIdentity(env: NodeJS.ProcessEnv): string | undefined {
+  if (env.GITHUB_ACTIONS !== 'true' || !env.GITHUB_ACTOR) return undefined;
+  const run = `${env.GITHUB_SERVER_URL ?? 'https://github.com'}/${env.GITHUB_REPOSITORY ?? ''}/actions/runs/${env.GITHUB_RUN_ID ?? ''}`;
+  return `${env.GITHUB_ACTOR} (GitHub Actions ${run}) <${env.GITHUB_ACTOR}@users.noreply.github.com>`;
+}
+
+/**
+ * `make up ENV=<qa|staging|prod>`: deploys what the stack file pins, through the same lock, watch and ledger as
+ * a promotion, so the retry after a failed deploy is recorded (action up) with its outcome.
+ */
+export async function upRecorded(o: Omit<ApplyContext, 'deploy'> & { stage: Stage }): Promise<void> {
+  const ctx: ApplyContext = { ...o, deploy: true };
+  // What can refuse the deploy (never promoted, backend, CLI, passphrase) refuses before anything is locked.
+  pinnedImage(readStackFile(o.root, o.stage));
+  deployPreconditions(o.stage, o.env, new PulumiCli(o.root, o.env));
+  await withStageLock(o.root, o.stage, { user: o.user, command: `up ${o.stage}` }, async () => {
+    const stack = readStackFile(o.root, o.stage);
+    const image = pinnedImage(stack);
+    requireCommitted(o.root, [path.basename(stack.file), LEDGER_FILE]);
+    const applied = await applyImage(ctx, stack, image, { action: 'up', from: o.stage, forced: [] });
+    recordAndCommit(ctx, stack, applied.record, `Deploy ${image.version} to ${o.stage} again`, [
+      `make up ENV=${o.stage}: ${image.ref}.`,
+      `Outcome: ${applied.record.outcome}.`,
+    ]);
+    if (applied.deployError) throw new DeployFailedError(`${applied.deployError.message}. Recorded as failed in ${LEDGER_FILE}`);
+    if (applied.watch && !applied.watch.judged)
+      throw new DeployFailedError(`${o.stage} runs ${image.version}, unwatched: ${applied.watch.breach}`);
+    if (applied.record.outcome === 'rolled-back') {
+      const reason = `watch: ${applied.watch?.breach ?? 'breach'}`;
+      await rollbackLocked({ ...ctx, stage: o.stage, reason });
+      throw new RolledBackError(`${image.version} was rolled back in ${o.stage} and marked bad: ${reason}`);
+    }
+  });
 }

@@ -28,6 +28,8 @@ export interface Release {
   tag: string;
   /** The commit subjects the changelog section lists. */
   changes: string[];
+  /** No `v*` tag existed: the section lists every commit since the first one. */
+  firstRelease: boolean;
 }
 
 const appVersion = (root: string): string =>
@@ -39,17 +41,43 @@ function run(cmd: string, args: string[], root: string, env?: NodeJS.ProcessEnv)
   return r.stdout;
 }
 
-/** Keep a Changelog groups; a subject starting with "Fix" is a fix, every other one a change. */
+/**
+ * Keep a Changelog groups; a subject starting with "Fix" is a fix, every other one a change. What was written by
+ * hand under [Unreleased] keeps its place; its `### Kind` groups take the commits of their kind, so each heading
+ * appears once in the section.
+ */
 function section(version: string, date: string, handWritten: string, subjects: string[]): string {
-  const fixed = subjects.filter((s) => /^fix\b/i.test(s));
-  const changed = subjects.filter((s) => !/^fix\b/i.test(s));
-  const group = (title: string, items: string[]) => (items.length ? [`### ${title}`, ...items.map((s) => `- ${s}`), ''] : []);
+  const groups = new Map<string, string[]>();
+  const preamble: string[] = [];
+  let current: string[] = preamble;
+  for (const line of handWritten ? handWritten.split('\n') : []) {
+    const heading = /^### (.+?)\s*$/.exec(line);
+    if (heading) {
+      current = groups.get(heading[1]!) ?? [];
+      groups.set(heading[1]!, current);
+    } else current.push(line);
+  }
+  const add = (kind: string, items: string[]) => {
+    if (!items.length) return;
+    const group = groups.get(kind) ?? [];
+    while (group.length && group[group.length - 1]!.trim() === '') group.pop();
+    group.push(...items.map((s) => `- ${s}`));
+    groups.set(kind, group);
+  };
+  add(
+    'Changed',
+    subjects.filter((s) => !/^fix\b/i.test(s)),
+  );
+  add(
+    'Fixed',
+    subjects.filter((s) => /^fix\b/i.test(s)),
+  );
+  const trimmed = (lines: string[]) => lines.join('\n').trim();
   return [
     `## [${version}] - ${date}`,
     '',
-    ...(handWritten ? [handWritten, ''] : []),
-    ...group('Changed', changed),
-    ...group('Fixed', fixed),
+    ...(trimmed(preamble) ? [trimmed(preamble), ''] : []),
+    ...[...groups].flatMap(([kind, lines]) => [`### ${kind}`, trimmed(lines), '']),
   ].join('\n');
 }
 
@@ -78,7 +106,15 @@ export function release(o: ReleaseOptions): Release {
   const tag = `v${to}`;
   if (git('tag', '--list', tag).trim()) throw new PromoteError(`tag ${tag} exists already`);
   const lastTag = git('tag', '--list', 'v*', '--merged', 'HEAD', '--sort=-v:refname').split('\n')[0]?.trim();
-  const subjects = git('log', '--no-merges', '--format=%s', ...(lastTag ? [`${lastTag}..HEAD`] : []))
+  // Promotion, rollback and deploy commits (tools/promote/apply.ts) record deploys, not changes of the product.
+  const subjects = git(
+    'log',
+    '--no-merges',
+    '--invert-grep',
+    '--grep=^Event-Stack-Ledger: ',
+    '--format=%s',
+    ...(lastTag ? [`${lastTag}..HEAD`] : []),
+  )
     .split('\n')
     .filter((s) => s.trim() !== '');
   const changelogFile = path.join(root, CHANGELOG);
@@ -102,5 +138,5 @@ export function release(o: ReleaseOptions): Release {
     .trim();
   // verbatim: by default git drops message lines starting with "#", the changelog's headings.
   git('tag', '--annotate', '--cleanup=verbatim', tag, '--message', `event-stack ${to}\n\n${notes}`);
-  return { from, to, tag, changes: subjects };
+  return { from, to, tag, changes: subjects, firstRelease: !lastTag };
 }

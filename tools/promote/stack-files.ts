@@ -48,6 +48,11 @@ export interface StackFile {
   /** True when the file has no `event-stack:promotion` and the defaults apply. */
   defaultThresholds: boolean;
   prometheusUrl: string;
+  /** The identity label (`stage`) its Prometheus must report. */
+  prometheusStage: string;
+  /** Where the stage runs: kube context (absent: the current one) and namespace. */
+  kubeContext?: string;
+  namespace: string;
 }
 
 export function digestOf(ref: string): string {
@@ -86,6 +91,9 @@ export function readStackFile(root: string, stage: Stage): StackFile {
     thresholds: config.promotion ?? DEFAULT_THRESHOLDS,
     defaultThresholds: config.promotion === undefined,
     prometheusUrl: config.prometheusUrl,
+    prometheusStage: config.prometheusStage ?? stage,
+    kubeContext: config.kubeContext,
+    namespace: config.namespace,
   };
 }
 

@@ -20,8 +20,25 @@ interface Step {
 const steps = (f: string): Step[] =>
   Object.values((parse(read(f)) as { jobs: Record<string, { steps: Step[] }> }).jobs).flatMap((job) => job.steps);
 
-test('there is a CI workflow and a manifests-diff workflow', () => {
-  expect(files.sort()).toEqual(['ci.yml', 'manifests.yml']);
+test('there is a CI workflow, a manifests-diff workflow and a promote workflow', () => {
+  expect(files.sort()).toEqual(['ci.yml', 'manifests.yml', 'promote.yml']);
+});
+
+test("when the promote workflow runs, then it waits for the target stage's environment, one run per stage, and keeps the exit code", () => {
+  const w = parse(read('promote.yml')) as {
+    on: { workflow_dispatch: { inputs: { to: { options: string[] } } } };
+    concurrency: { group: string; 'cancel-in-progress': boolean };
+    jobs: Record<string, { environment: string }>;
+  };
+  // dev → qa stays local; staging and prod go through approval.
+  expect(w.on.workflow_dispatch.inputs.to.options).toEqual(['staging', 'prod']);
+  expect(w.concurrency).toEqual({ group: 'promote-${{ inputs.to }}', 'cancel-in-progress': false });
+  expect(Object.values(w.jobs).map((j) => j.environment)).toEqual(['${{ inputs.to }}']);
+  const run = steps('promote.yml')
+    .map((s) => s.run ?? '')
+    .join('\n');
+  expect(run).toContain('bin/event-stack promote --version "$VERSION" --to "$TO" --watch "$WATCH"');
+  expect(run).toContain('make port-forward ENV="$stage"');
 });
 
 test.each(files)('when %s is validated against the workflow schema, then it has no error', (file) => {

@@ -14,6 +14,7 @@ import {
   PulumiStub,
   ref,
   REPO_ROOT,
+  SHARED_PROMETHEUS_STAGE,
   snapshot,
   stackFiles,
   tempDir,
@@ -31,12 +32,13 @@ beforeAll(async () => {
   prom = await prometheusWithHistory(path.join(dir, 'prom'), {
     instances: [{ instance: 'a', version: '1.2.0', startedMinutesAgo: 120 }],
     rps: 5,
+    stage: SHARED_PROMETHEUS_STAGE,
     errorShare: () => 0,
   });
 }, 60000);
 
 /** A fixture repository of its own for each test, and a stand-in pulumi beside it (not on PATH unless asked). */
-function fixture(): { root: string; stub: PulumiStub } {
+function fixture(o: { git?: boolean } = {}): { root: string; stub: PulumiStub } {
   const base = fs.mkdtempSync(path.join(dir, 'repo-'));
   const root = path.join(base, 'repo');
   writeRepo(root, {
@@ -48,6 +50,8 @@ function fixture(): { root: string; stub: PulumiStub } {
     }),
     ...npmWorkspace(),
   });
+  // Promotions are commits: the fixture is a repository, unless the test makes it one itself.
+  if (o.git ?? true) gitRepo(root);
   const stub = pulumiStub(base);
   stub.setOutputs({ imageRef: ref('c'), version: '1.2.0' });
   return { root, stub };
@@ -109,12 +113,16 @@ test("when a stand-in pulumi is on PATH, then `make promote` reads dev's outputs
   const status = make(root, 'status', {}, { PATH: pathWithout([stub.binDir]) });
   expect(status.status).toBe(0);
   const lines = status.stdout.split('\n');
-  expect(lines[0]).toMatch(/^stage\s+version\s+digest\s+last promotion$/);
-  expect(lines[1]).toMatch(new RegExp(`^dev\\s+1\\.2\\.0\\s+sha256:c{64}\\s+\\(builds\\)$`));
-  expect(lines[2]).toMatch(new RegExp(`^qa\\s+1\\.2\\.0\\s+sha256:c{64}\\s+\\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z from dev by .+$`));
-  expect(lines[3]).toMatch(new RegExp(`^staging\\s+1\\.0\\.0\\s+sha256:a{64}\\s+\\(none in ledger\\)$`));
-  expect(lines[4]).toMatch(new RegExp(`^prod\\s+0\\.9\\.0\\s+sha256:9{64}\\s+\\(none in ledger\\)$`));
-  expect(status.stdout).toContain(`qa: ${ref('c')}`);
+  expect(lines[0]).toMatch(/^stage\s+pinned\s+ledger\s+running\s+last change$/);
+  expect(lines[1]).toMatch(/^dev\s+1\.2\.0\s+\(builds\)\s+1\.2\.0$/);
+  expect(lines[2]).toMatch(/^qa\s+1\.2\.0\s+1\.2\.0 promote deployed\s+1\.2\.0\s+\d{4}-\d\d-\d\d \d\d:\d\d \S+/);
+  // The fixtures' stages share one Prometheus, which runs only 1.2.0: the others are flagged.
+  expect(lines[3]).toMatch(/^staging\s+1\.0\.0\s+\(none\)\s+1\.2\.0\s+!$/);
+  expect(lines[4]).toMatch(/^prod\s+0\.9\.0\s+\(none\)\s+1\.2\.0\s+!$/);
+  expect(status.stdout).toContain('staging: ! running 1.2.0, but the stack file pins 1.0.0');
+  for (const line of lines) expect(line.length).toBeLessThanOrEqual(100);
+  expect(status.stdout).not.toContain(ref('c'));
+  expect(make(root, 'status', { V: '1' }, { PATH: pathWithout([stub.binDir]) }).stdout).toContain(`qa: ${ref('c')}`);
 });
 
 test('when a stack file was edited by hand after its promotion, then `make status` warns that it differs from the ledger', () => {
@@ -123,16 +131,18 @@ test('when a stack file was edited by hand after its promotion, then `make statu
   const file = path.join(root, 'Pulumi.qa.yaml');
   fs.writeFileSync(file, fs.readFileSync(file, 'utf8').replace(ref('c'), ref('d')));
   const status = make(root, 'status', {}, { DEV_IMAGE_REF: ref('c'), DEV_VERSION: '1.2.0' });
-  expect(status.stdout).toMatch(/qa: WARNING the stack file differs from the ledger's last promotion \(1\.2\.0 .*@sha256:c{64}\)/);
+  expect(status.stdout).toMatch(
+    /qa: ! the stack file pins 1\.2\.0, the ledger's last deploy is 1\.2\.0 \(.*@sha256:c{64}\): edited by hand\?/,
+  );
 });
 
 test('when the Pulumi CLI is missing, then `make status` still shows the pinned stages and says why dev is unknown', () => {
   const { root } = fixture();
   const status = make(root, 'status', {});
   expect(status.status).toBe(0);
-  expect(status.stdout).toMatch(/^dev\s+\?\s+\?/m);
+  expect(status.stdout).toMatch(/^dev\s+\?\s+\(builds\)/m);
   expect(status.stdout).toMatch(/dev: unknown: cannot tell what dev runs: the Pulumi CLI .* DEV_IMAGE_REF=/);
-  expect(status.stdout).toMatch(/^staging\s+1\.0\.0\s+sha256:a{64}/m);
+  expect(status.stdout).toMatch(/^staging\s+1\.0\.0\s+\(none\)/m);
 });
 
 test('when TO skips a stage, then `make promote` refuses and says FORCE=1 overrides', () => {
@@ -145,7 +155,7 @@ test('when TO skips a stage, then `make promote` refuses and says FORCE=1 overri
 });
 
 test('when `make release BUMP=minor`, then app/package.json, the lockfile and CHANGELOG.md carry the next minor version, committed and tagged', () => {
-  const { root } = fixture();
+  const { root } = fixture({ git: false });
   fs.writeFileSync(path.join(root, 'CHANGELOG.md'), '# Changelog\n\n## [Unreleased]\n');
   const { git, env } = gitRepo(root);
   const from = (JSON.parse(fs.readFileSync(path.join(root, 'app/package.json'), 'utf8')) as { version: string }).version;
@@ -172,7 +182,9 @@ test('when bin/event-stack is called directly, then its exit code tells bad inpu
   const b = fixture();
   b.stub.setUpExit(1);
   expect(bin(b.root, b.stub, '--version', '1.2.0')).toBe(4);
-  // Through make the same refusal is make's own exit code 2: why bin/event-stack exists.
+  // Through make the same refusal is make's own exit code 2, after the tool's code and its meaning: why bin/event-stack exists.
   const c = fixture();
-  expect(make(c.root, 'promote', { VERSION: '1.2.0', TO: 'staging', DEPLOY: '0' }, { PATH: pathWithout([c.stub.binDir]) }).status).toBe(2);
+  const r = make(c.root, 'promote', { VERSION: '1.2.0', TO: 'staging', DEPLOY: '0' }, { PATH: pathWithout([c.stub.binDir]) });
+  expect(r.status).toBe(2);
+  expect(r.stderr).toContain('event-stack: exit 3 (refused)');
 });

@@ -2,12 +2,13 @@
  * Deploys through one door: `make up`, `make preview` and `make promote` check the state backend,
  * create the stack when missing and always pass the policy pack (a stand-in `pulumi` records the calls).
  */
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import {
   DEPLOY_ENV,
   deployCalls,
+  gitRepo,
   pathWithout,
   POLICY_PACK,
   pulumiStub,
@@ -18,6 +19,7 @@ import {
   tempDir,
   writeRepo,
 } from './fixtures';
+import { readLedger } from '../ledger';
 
 let dir: string;
 beforeAll(() => {
@@ -37,6 +39,7 @@ function fixture() {
       prometheusUrl: 'http://127.0.0.1:1',
     }),
   );
+  gitRepo(root);
   return { root, stub: pulumiStub(base) };
 }
 
@@ -54,12 +57,16 @@ function make(root: string, target: string, vars: Record<string, string>, binDir
   return { status: run.status, stdout: run.stdout, stderr: run.stderr };
 }
 
-test('when `make up` deploys, then it selects (creating if missing) the stack and runs pulumi up with the policy pack', () => {
+test('when `make up` deploys, then it selects (creating if missing) the stack, runs pulumi up with the policy pack, and records the deploy in one commit', () => {
   const { root, stub } = fixture();
-  const r = make(root, 'up', { ENV: 'qa' }, stub.binDir);
+  const r = make(root, 'up', { ENV: 'qa', WATCH: '0' }, stub.binDir);
   expect(r.stderr).toBe('');
   expect(r.status).toBe(0);
   expect(stub.calls()).toEqual(deployCalls('qa'));
+  expect(readLedger(root)).toEqual([
+    expect.objectContaining({ action: 'up', version: '1.1.0', ref: ref('b'), to: 'qa', outcome: 'deployed', watch: 'skipped' }),
+  ]);
+  expect(spawnSync('git', ['-C', root, 'log', '-1', '--format=%s'], { encoding: 'utf8' }).stdout).toBe('Deploy 1.1.0 to qa again\n');
   expect(fs.existsSync(path.join(POLICY_PACK, 'PulumiPolicy.yaml'))).toBe(true);
   expect(r.stdout).toContain('deploy: stack qa, object storage backend s3://event-stack-state/test, policy pack');
 });
@@ -88,7 +95,7 @@ test('when no backend is configured, then dev uses the local default but qa, sta
     );
   }
   expect(stub.calls()).toEqual(deployCalls('dev'));
-  expect(make(root, 'up', { ENV: 'prod' }, stub.binDir, { ...noBackend, ALLOW_LOCAL_BACKEND: '1' }).status).toBe(0);
+  expect(make(root, 'up', { ENV: 'prod', WATCH: '0' }, stub.binDir, { ...noBackend, ALLOW_LOCAL_BACKEND: '1' }).status).toBe(0);
   expect(stub.calls().slice(2)).toEqual(deployCalls('prod'));
 });
 
@@ -144,6 +151,9 @@ function neverPromotedFixture(stages: string[]) {
     expect(text).toContain('never-promoted');
     fs.writeFileSync(file, text);
   }
+  execFileSync('git', ['-C', root, 'commit', '--quiet', '-am', 'Never promoted'], {
+    env: { ...process.env, GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@t', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@t' },
+  });
   return { root, stub };
 }
 
@@ -158,16 +168,17 @@ test('when a stage was never promoted, then `make up` refuses and says to promot
 
   const status = make(root, 'status', {}, stub.binDir, { DEV_IMAGE_REF: ref('c'), DEV_VERSION: '1.2.0' });
   expect(status.status).toBe(0);
-  expect(status.stdout).toMatch(/^qa\s+-\s+-\s+never promoted$/m);
-  expect(status.stdout).toContain('qa: never promoted: make promote VERSION=x.y.z TO=qa pins its first image');
-  expect(status.stdout).toMatch(/^staging\s+1\.0\.0\s+sha256:a{64}/m);
+  expect(status.stdout).toMatch(/^qa\s+never promoted\s+\(none\)/m);
+  // Not TO=qa: a first pin further on would skip a stage, which promote refuses.
+  expect(status.stdout).toContain('qa: never promoted: make promote VERSION=x.y.z pins its first image (one stage at a time)');
+  expect(status.stdout).toMatch(/^staging\s+1\.0\.0\s+\(none\)/m);
 });
 
 test('when `make promote` targets a stage never promoted, then it pins the first image in place, creates the stack and deploys it', () => {
   const { root, stub } = neverPromotedFixture(['qa', 'staging']);
   stub.setOutputs({ imageRef: ref('c'), version: '1.2.0' });
   const before = snapshot(root);
-  const r = make(root, 'promote', { VERSION: '1.2.0', FORCE: '1' }, stub.binDir);
+  const r = make(root, 'promote', { VERSION: '1.2.0', FORCE: '1', WATCH: '0' }, stub.binDir);
   expect(r.stderr).toBe('');
   expect(r.status).toBe(0);
   const after = snapshot(root);
@@ -180,8 +191,8 @@ test('when `make promote` targets a stage never promoted, then it pins the first
   expect(after['Pulumi.staging.yaml']).toBe(before['Pulumi.staging.yaml']);
   expect(stub.calls()).toEqual([['stack', 'output', '--json', '--stack', 'dev'], ...deployCalls('qa')]);
   const status = make(root, 'status', {}, stub.binDir);
-  expect(status.stdout).toMatch(new RegExp(`^qa\\s+1\\.2\\.0\\s+sha256:c{64}\\s+\\d{4}-`, 'm'));
-  expect(status.stdout).toMatch(/^staging\s+-\s+-\s+never promoted$/m);
+  expect(status.stdout).toMatch(/^qa\s+1\.2\.0\s+1\.2\.0 promote deployed\s+unknown\s+\d{4}-/m);
+  expect(status.stdout).toMatch(/^staging\s+never promoted\s+\(none\)/m);
 });
 
 test('when `make outputs` or `make destroy` reads a qa/staging/prod stack, then the same backend rules apply', () => {

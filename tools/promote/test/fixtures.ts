@@ -27,6 +27,9 @@ export function ref(n: string, repository = 'registry.example/event-service'): s
   return `${repository}@sha256:${n.repeat(64).slice(0, 64)}`;
 }
 
+/** The external label `stage` of the Prometheus the fixtures' stages share. */
+export const SHARED_PROMETHEUS_STAGE = 'shared';
+
 export function tempDir(prefix: string): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), `promote-${prefix}-`));
 }
@@ -37,6 +40,8 @@ export interface FixtureOptions {
   prod: Image;
   prometheusUrl: string;
   soakMinutes?: number;
+  /** The watch after a deploy to each stage; seconds, so the tests do not wait minutes. */
+  bakeMinutes?: number;
 }
 
 /**
@@ -53,6 +58,8 @@ function settings(stage: string, indent: string): string[] {
   ];
   return [
     i(1, `event-stack:namespace: event-stack-${stage}`),
+    // The tests' stages share one Prometheus, so its identity label names none of them.
+    i(1, `event-stack:prometheusStage: ${SHARED_PROMETHEUS_STAGE}`),
     i(1, 'event-stack:app:'),
     i(2, 'replicas: 1'),
     i(2, `host: events.${stage}.example.com`),
@@ -74,6 +81,7 @@ function settings(stage: string, indent: string): string[] {
 /** Each stage's file is written in a different style, so byte-for-byte preservation is tested across styles. */
 export function stackFiles(o: FixtureOptions): Record<string, string> {
   const soak = o.soakMinutes ?? 60;
+  const bake = o.bakeMinutes ?? 0.02;
   return {
     'Pulumi.yaml': 'name: event-stack\nruntime: nodejs\nmain: infra/\n',
     'Pulumi.dev.yaml': [
@@ -86,6 +94,7 @@ export function stackFiles(o: FixtureOptions): Record<string, string> {
       `    soakMinutes: ${soak}   # leave dev after an hour`,
       '    maxErrorRatio: 0.001',
       '    maxBurnRate: 1',
+      `    bakeMinutes: ${bake}`,
       '',
     ].join('\n'),
     'Pulumi.qa.yaml': [
@@ -100,6 +109,7 @@ export function stackFiles(o: FixtureOptions): Record<string, string> {
       `    soakMinutes: ${soak}`,
       '    maxErrorRatio: 0.001',
       '    maxBurnRate: 1',
+      `    bakeMinutes: ${bake}`,
       `  event-stack:prometheusUrl: "${o.prometheusUrl}"`,
       '  event-stack:kubeContext: "qa-cluster"',
       ...settings('qa', '  '),
@@ -111,7 +121,7 @@ export function stackFiles(o: FixtureOptions): Record<string, string> {
       '    event-stack:image:',
       `        version: "${o.staging.version}"`,
       `        ref: "${o.staging.ref}"`,
-      `    event-stack:promotion: {soakMinutes: ${soak}, maxErrorRatio: 0.002, maxBurnRate: 2}`,
+      `    event-stack:promotion: {soakMinutes: ${soak}, maxErrorRatio: 0.002, maxBurnRate: 2, bakeMinutes: ${bake}}`,
       `    event-stack:prometheusUrl: '${o.prometheusUrl}'`,
       ...settings('staging', '    '),
       '# trailing comment',
@@ -121,6 +131,7 @@ export function stackFiles(o: FixtureOptions): Record<string, string> {
       'config:',
       `  event-stack:image: {ref: '${o.prod.ref}', version: '${o.prod.version}'}  # prod`,
       `  event-stack:prometheusUrl: ${o.prometheusUrl}`,
+      `  event-stack:promotion: {bakeMinutes: ${bake}}`,
       ...settings('prod', '  '),
       '',
     ].join('\n'),

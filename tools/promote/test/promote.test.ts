@@ -2,13 +2,27 @@
  * Promotion rules end to end through the module: real stack files in temp dirs, a real Prometheus
  * with synthetic history behind the gate, and a stand-in `pulumi` on PATH recording its arguments.
  */
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { PromoteError, RefusedError } from '../errors';
 import { readLedger } from '../ledger';
 import { promote, PromoteOptions } from '../promote';
 import { Image } from '../stack-files';
-import { pathWithout, pulumiStub, PulumiStub, ref, snapshot, stackFiles, tempDir, writeRepo, DEPLOY_ENV, deployCalls } from './fixtures';
+import {
+  gitRepo,
+  pathWithout,
+  pulumiStub,
+  PulumiStub,
+  ref,
+  SHARED_PROMETHEUS_STAGE,
+  snapshot,
+  stackFiles,
+  tempDir,
+  writeRepo,
+  DEPLOY_ENV,
+  deployCalls,
+} from './fixtures';
 import { prometheusWithHistory } from './prometheus';
 
 type Prom = Awaited<ReturnType<typeof prometheusWithHistory>>;
@@ -30,11 +44,13 @@ beforeAll(async () => {
         { instance: 'e', version: '1.3.0', startedMinutesAgo: 10 },
       ],
       rps: 10,
+      stage: SHARED_PROMETHEUS_STAGE,
       errorShare: () => 0.0001,
     }),
     prometheusWithHistory(path.join(dir, 'unhealthy'), {
       instances: [{ instance: 'd', version: '1.2.0', startedMinutesAgo: long }],
       rps: 10,
+      stage: SHARED_PROMETHEUS_STAGE,
       errorShare: () => 0.02,
     }),
   ]);
@@ -70,6 +86,7 @@ function setup(
   if (opts.devPrometheus) files['Pulumi.dev.yaml'] = (files['Pulumi.dev.yaml'] ?? '').replace(healthy.url, opts.devPrometheus);
   opts.edit?.(files);
   writeRepo(root, files);
+  gitRepo(root);
   const stub = pulumiStub(dir);
   const dev = opts.dev ?? DEV;
   stub.setOutputs({ imageRef: dev.ref, version: dev.version, url: 'http://127.0.0.1:1' });
@@ -86,6 +103,8 @@ function setup(
           version: '',
           deploy: true,
           force: false,
+          // The watch has tests of its own (watch.test.ts, walk.test.ts).
+          watch: false,
           user: 'Test User <test@example.org>',
           env: { PATH: pathWithout([stub.binDir]), ...DEPLOY_ENV, ...env },
           log: (l) => lines.push(l),
@@ -130,8 +149,8 @@ describe('promote: the ordinary path', () => {
       gate: { stage: 'dev', passed: true, prometheusUrl: healthy.url, reasons: [] },
     });
     expect(Date.now() - Date.parse(record?.time ?? '')).toBeLessThan(60000);
-    expect(record?.gate.errorRatio).toBeCloseTo(0.0001, 5);
-    expect(record?.gate.runningMinutes).toBeGreaterThan(170);
+    expect(record?.gate?.errorRatio).toBeCloseTo(0.0001, 5);
+    expect(record?.gate?.runningMinutes).toBeGreaterThan(170);
 
     expect(s.stub.calls()).toEqual([['stack', 'output', '--json', '--stack', 'dev'], ...deployCalls('qa')]);
     expect(lines.join('\n')).toContain('promoted 1.2.0 dev → qa');
@@ -264,14 +283,18 @@ describe('promote: refusals, and FORCE', () => {
     expect(error).toBeUndefined();
     expect(lines.join('\n')).toMatch(/gate dev .*REFUSED[\s\S]*FORCE=1 overrides: gate: error ratio/);
     const [record] = readLedger(s.root);
-    expect(record?.gate.passed).toBe(false);
-    expect(record?.gate.errorRatio).toBeCloseTo(0.02, 3);
+    expect(record?.gate?.passed).toBe(false);
+    expect(record?.gate?.errorRatio).toBeCloseTo(0.02, 3);
     expect(record?.forced.join('\n')).toMatch(/gate: error ratio[\s\S]*gate: burn rate/);
   });
 
   test('when VERSION has not soaked long enough in its stage, then the gate refuses', async () => {
     const s = setup({}, { dev: { ref: ref('e'), version: '1.3.0' } });
-    await expectRefused(s, { version: '1.3.0' }, /gate: soak too short: 1\.3\.0 has run in dev for (9|10)\.\d min, 60 min required/);
+    await expectRefused(
+      s,
+      { version: '1.3.0' },
+      /gate: soak too short: the newest process of 1\.3\.0 in dev has run for (9|10)\.\d min, 60 min required/,
+    );
   });
 
   test("when the source stage's Prometheus cannot be reached, then the gate refuses", async () => {
@@ -361,15 +384,20 @@ describe('promote: the Pulumi CLI boundary', () => {
     expect(snapshot(s.root)).toEqual(s.before);
   });
 
-  test('when pulumi up fails, then exit code 4 says the files already record the promotion and how to retry', async () => {
+  test('when pulumi up fails, then exit code 4, the ledger records the outcome failed in one commit, and the message says how to retry', async () => {
     const s = setup();
     s.stub.setUpExit(1);
     const { error } = await s.run({ version: '1.2.0' });
     expect(error?.exitCode).toBe(4);
     expect(error?.message).toMatch(
-      /pulumi up --stack qa --yes --non-interactive --policy-pack \S+` failed \(exit 1\)\. The stack file and the ledger already record the promotion: .*run `make up ENV=qa` again/,
+      /pulumi up --stack qa --yes --non-interactive --policy-pack \S+` failed \(exit 1\)\. Recorded as failed in deploy\/ledger\.jsonl: .*run `make up ENV=qa`/,
     );
     expect(read(s, 'Pulumi.qa.yaml')).toContain(DEV.ref);
-    expect(readLedger(s.root)).toHaveLength(1);
+    expect(readLedger(s.root)).toEqual([expect.objectContaining({ action: 'promote', version: '1.2.0', to: 'qa', outcome: 'failed' })]);
+    const git = (...args: string[]) => execFileSync('git', ['-C', s.root, ...args], { encoding: 'utf8' });
+    expect(git('status', '--porcelain')).toBe('');
+    expect(git('show', '--stat', '--format=%s', 'HEAD')).toMatch(
+      /^Promote 1\.2\.0 dev → qa\n[\s\S]*Pulumi\.qa\.yaml[\s\S]*deploy\/ledger\.jsonl/,
+    );
   });
 });

@@ -61,6 +61,7 @@ test('when BUMP=minor, then the bump, the changelog section and an annotated tag
     from: '1.4.2',
     to: '1.5.0',
     tag: 'v1.5.0',
+    firstRelease: false,
     changes: ['Merge-free change', 'Fix: a cursor with a bad time got 500', 'Add the heartbeat receiver'],
   });
   const after = snapshot(root);
@@ -129,6 +130,35 @@ test('when something is written under [Unreleased], then it opens the new sectio
   expect(text).toContain(
     '## [Unreleased]\n\n## [1.5.0] - 2026-11-27\n\n### Removed\n- The old flag\n\n### Changed\n- A change\n\n## [1.4.2]',
   );
+});
+
+test('when the hand-written text under [Unreleased] has a ### Changed group, then the commits join it: one heading of each kind', () => {
+  const text = withReleaseSection(
+    CHANGELOG.replace('## [Unreleased]\n', '## [Unreleased]\n\nA note.\n\n### Changed\n- By hand\n\n### Fixed\n- A hand fix\n'),
+    '1.5.0',
+    '2026-11-27',
+    ['A change', 'Fix a bug'],
+  );
+  expect(text).toContain(
+    '## [1.5.0] - 2026-11-27\n\nA note.\n\n### Changed\n- By hand\n- A change\n\n### Fixed\n- A hand fix\n- Fix a bug\n\n## [1.4.2]',
+  );
+});
+
+test('when promotions and rollbacks were committed since the last tag, then the release notes leave them out', () => {
+  const { root, git, env } = repo('1.4.2', ['A change']);
+  fs.writeFileSync(path.join(root, 'ledger.txt'), 'x');
+  git('add', '--all');
+  git('commit', '--quiet', '-m', 'Promote 1.4.2 dev → qa\n\nbody\n\nEvent-Stack-Ledger: promote');
+  expect(release({ root, bump: 'patch', env, date: '2026-11-27' })).toMatchObject({ changes: ['A change'], firstRelease: false });
+});
+
+test('when the repository has no v* tag, then the first release lists every commit since the first and says it is the first', () => {
+  const { root, git, env } = repo('1.4.2', ['A change']);
+  git('tag', '--delete', 'v1.4.2');
+  expect(release({ root, bump: 'patch', env, date: '2026-11-27' })).toMatchObject({
+    changes: ['A change', 'Initial import'],
+    firstRelease: true,
+  });
 });
 
 const BAD_INPUT: [string, string, (root: string) => void, string, RegExp][] = [
