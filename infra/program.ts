@@ -208,6 +208,10 @@ export function deploy(): StackOutputs {
           grafana: { name: GRAFANA_NAME, port: GRAFANA_PORT, exposed: monitoring.grafana.host !== undefined },
         }
       : { prometheus: { operatorNamespace: monitoring.namespace } }),
+    acmeSolver: [cfg.app.tls, monitoring.mode === 'bundled' ? monitoring.grafana.tls : undefined].some((t) => t?.certManager),
+    egress: cfg.egress,
+    // An external database is reached through its addresses; the in-namespace one through the namespace rule.
+    databaseClients: cfg.postgres.external ? [APP_NAME, POSTGRES_EXPORTER_NAME] : undefined,
     provider,
   });
 

@@ -146,6 +146,17 @@ const tls = map(
     return { secretName };
   });
 
+const CIDR = /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}\/(3[0-2]|[12]?\d)$/;
+const cidr = matching(CIDR, 'an IPv4 CIDR (e.g. 10.0.0.1/32)');
+const egressRule = map(
+  {
+    cidrs: z.array(cidr, { error: 'must be a list of IPv4 CIDRs' }).min(1, 'must name at least one CIDR'),
+    except: z.array(cidr, { error: 'must be a list of IPv4 CIDRs' }).default([]),
+    port: integer(1).max(65535, 'must be a port (1-65535)'),
+  },
+  '{cidrs, except?, port}',
+);
+
 const NON_SECRET_SETTINGS = (Object.keys(settings) as SettingName[]).filter((name) => !(settings[name] as { secret?: boolean }).secret);
 
 /** `app.env`: non-secret settings of app/src/config.ts, each valid, and together passing its cross-setting rules. */
@@ -296,6 +307,20 @@ const SETTINGS = {
     },
     '{soakMinutes?, maxErrorRatio?, maxBurnRate?}',
   ).optional(),
+  /**
+   * Where pods may connect outside the namespace (egress is denied by default; DNS to kube-dns and the
+   * namespace's own pods are always allowed): the API server for Prometheus' pod discovery, the managed
+   * database, the alert receivers. Addresses as CIDRs: a NetworkPolicy cannot name a host. 169.254.169.254
+   * (the cloud metadata address) is excepted from every rule whatever the CIDRs say.
+   */
+  egress: map(
+    {
+      kubernetesApi: egressRule,
+      database: egressRule.optional(),
+      alertReceivers: egressRule.optional(),
+    },
+    '{kubernetesApi, database?, alertReceivers?} of {cidrs, except?, port}',
+  ),
   /** This stage's Prometheus: asked by the promotion gate; where alert links point (bundled monitoring). */
   prometheusUrl: httpUrl,
 };
@@ -336,6 +361,18 @@ function settingRules(s: Settings, ctx: z.core.$RefinementCtx): void {
   if (s.monitoring.mode === 'bundled')
     for (const key of ['prometheus', 'alertmanager', 'grafana'] as const)
       if (!s[key]) ctx.addIssue({ code: 'custom', path: [key], message: 'required but not set' });
+  if (s.postgres.external && !s.egress.database)
+    ctx.addIssue({
+      code: 'custom',
+      path: ['egress', 'database'],
+      message: "required when postgres.external is true (the managed database's CIDRs and port)",
+    });
+  if (s.monitoring.mode === 'bundled' && !s.egress.alertReceivers)
+    ctx.addIssue({
+      code: 'custom',
+      path: ['egress', 'alertReceivers'],
+      message: 'required with bundled monitoring (where Alertmanager sends its webhooks)',
+    });
   if (s.image && s.build)
     ctx.addIssue({
       code: 'custom',
@@ -409,6 +446,7 @@ export type StackConfig = z.output<typeof stackSchema>;
 export type StackFileConfig = z.output<typeof stackFileSchema>;
 export type Resources = z.output<typeof resources>;
 export type ThirdPartyService = z.output<typeof thirdParty>;
+export type EgressRule = z.output<typeof egressRule>;
 export type TlsSetting = z.output<typeof tls>;
 export type AlertReceivers = StackConfig['alertReceivers'];
 

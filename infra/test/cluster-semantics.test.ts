@@ -3,7 +3,7 @@
  * (a rendered object mutated the way a real mistake would) to show that it can fail.
  */
 import { CHECKS, clusterSemanticsProblems, stackFacts as factsOf, type CheckName } from '../semantics';
-import { INTENDED_FLOWS, allowedFlows, flowKey } from '../semantics/network';
+import { INTENDED_FLOWS, allowedFlows, flowKey, networkProblems } from '../semantics/network';
 import { pathCovers } from '../semantics/exposure';
 import { STACKS, stackFileConfig, type KubernetesObject, type OfflineRun, type RunOptions } from '../offline';
 import { decodeStackFile } from '../stack-schema';
@@ -232,21 +232,60 @@ describe('when the NetworkPolicies differ from the intended flows, then the grap
     expect(problems).toEqual([]);
   });
 
-  test('an egress deny-all on the app blocks all of its intended flows', () => {
-    const problems = broken('dev', NET, (_get, objects) =>
-      objects.push({
-        apiVersion: 'networking.k8s.io/v1',
-        kind: 'NetworkPolicy',
-        metadata: { name: 'app-no-egress', namespace: 'event-stack-dev' },
-        spec: { podSelector: { matchLabels: { 'app.kubernetes.io/component': 'server' } }, policyTypes: ['Egress'] },
-      }),
-    );
+  test('without the egress rule for DNS and the namespace, every pod loses name resolution and its in-namespace flows', () => {
+    const problems = broken('dev', NET, (_get, objects) => remove(objects, 'egress-to-dns-and-namespace'));
     expect(problems).toEqual(
       expect.arrayContaining([
+        'blocked but intended (name resolution): Deployment/event-service → kube-dns:53/UDP',
         'blocked but intended (app → postgres): Deployment/event-service → StatefulSet/postgres:5432',
         'blocked but intended (app → redis): Deployment/event-service → Deployment/redis:6379',
       ]),
     );
+  });
+
+  test('without egress policies (as before issue 25), every pod reaches the internet, other namespaces and the metadata address', () => {
+    const problems = broken('dev', NET, (_get, objects) => {
+      for (let i = objects.length - 1; i >= 0; i--)
+        if (objects[i]!.kind === 'NetworkPolicy' && objects[i]!.spec.policyTypes.includes('Egress')) objects.splice(i, 1);
+    });
+    expect(problems).toEqual(
+      expect.arrayContaining([
+        'allowed but not intended: Deployment/grafana → the internet:443',
+        'allowed but not intended: Deployment/event-service → a pod of another namespace:8080',
+        'reaches the cloud metadata address: Deployment/event-service → the cloud metadata address:80',
+      ]),
+    );
+  });
+
+  test('an ipBlock of the whole internet without the metadata exception, on any port, reaches the metadata address', () => {
+    const problems = broken('dev', NET, (get) => {
+      const rule = get('NetworkPolicy', 'alertmanager-to-receivers').spec.egress[0];
+      rule.to = [{ ipBlock: { cidr: '0.0.0.0/0' } }];
+      delete rule.ports;
+    });
+    expect(problems).toContain('reaches the cloud metadata address: Deployment/alertmanager → the cloud metadata address:80');
+  });
+
+  test('without the policy for the HTTP-01 solver, cert-manager never gets its certificate', () => {
+    const problems = broken('staging', NET, (_get, objects) => remove(objects, 'acme-solver-from-ingress'));
+    expect(problems).toEqual([
+      'blocked but intended (ingress-controller → acme-solver): ingress-controller → Pod/cm-acme-http-solver:8089',
+    ]);
+  });
+
+  test('the HTTP-01 flow is in the intended table: without it, the rendered policy is reported as unintended', () => {
+    const table = INTENDED_FLOWS.filter((f) => f.to !== 'acme-solver');
+    expect(networkProblems(runs.get('staging')!.kubernetesObjects, factsOf('staging'), table)).toEqual([
+      'allowed but not intended: ingress-controller → Pod/cm-acme-http-solver:8089',
+    ]);
+  });
+
+  test('dev has no HTTP-01 solver to reach: it issues no certificate', () => {
+    expect(
+      allowedFlows(runs.get('dev')!.kubernetesObjects, factsOf('dev'))
+        .map(flowKey)
+        .filter((f) => f.includes('acme')),
+    ).toEqual([]);
   });
 
   test('a new workload of a role in the table (a backup CronJob) without a policy gets its intended flow reported as blocked', () => {
@@ -276,6 +315,48 @@ describe('when the NetworkPolicies differ from the intended flows, then the grap
     const flows = allowedFlows(runs.get('dev')!.kubernetesObjects, factsOf('dev')).map(flowKey);
     expect(flows).toContain('ingress-controller → Deployment/event-service:8080');
     expect(flows.filter((f) => f.startsWith('outside') || f.startsWith('a pod of another'))).toEqual([]);
+  });
+});
+
+/** The reachability matrix of egress: each row one flow, allowed or denied by the rendered policies. */
+describe('egress reachability', () => {
+  const reaches = (stack: string, flow: string) =>
+    allowedFlows(runs.get(stack)!.kubernetesObjects, facts(stack)).map(flowKey).includes(flow);
+  test.each([
+    ['dev', 'Deployment/event-service → kube-dns:53/UDP'],
+    ['dev', 'Deployment/event-service → kube-dns:53'],
+    ['dev', 'Deployment/event-service → StatefulSet/postgres:5432'],
+    ['dev', 'Deployment/event-service → Deployment/redis:6379'],
+    ['dev', 'CronJob/event-service-maintenance → Deployment/pushgateway:9091'],
+    ['dev', 'StatefulSet/prometheus → the Kubernetes API (172.18.0.1):6443'],
+    ['dev', 'Deployment/alertmanager → the internet:443'],
+    ['prod', 'Deployment/event-service → the managed database (10.0.64.1):5432'],
+    ['prod', 'Deployment/postgres-exporter → the managed database (10.0.64.1):5432'],
+    ['prod', 'CronJob/event-service-maintenance → the managed database (10.0.64.1):5432'],
+    ['staging', 'ingress-controller → Pod/cm-acme-http-solver:8089'],
+    ['operator', "the operator's Prometheus → Deployment/event-service:8080"],
+  ])('in %s, when the policies are rendered, then %s is allowed', (stack, flow) => {
+    expect(reaches(stack, flow)).toBe(true);
+  });
+
+  test.each([
+    ...STACKS.map((stack) => [stack, 'Deployment/event-service → the cloud metadata address:80']),
+    ['dev', 'Deployment/alertmanager → the cloud metadata address:80'],
+    ['dev', 'StatefulSet/prometheus → the cloud metadata address:80'],
+    ['dev', 'Deployment/event-service → the internet:443'],
+    ['dev', 'Deployment/grafana → the internet:443'],
+    ['dev', 'Deployment/alertmanager → the internet:80'],
+    ['dev', 'Deployment/event-service → a pod of another namespace:8080'],
+    ['dev', 'Deployment/event-service → metrics-server in kube-system:10250'],
+    ['dev', 'Deployment/event-service → the Kubernetes API (172.18.0.1):6443'],
+    ['dev', 'Deployment/grafana → the Kubernetes API (172.18.0.1):6443'],
+    ['dev', 'Deployment/event-service → an alert receiver (0.0.0.1):443'],
+    ['prod', 'Deployment/grafana → the managed database (10.0.64.1):5432'],
+    ['prod', 'Deployment/redis → the managed database (10.0.64.1):5432'],
+    ['prod', 'Deployment/event-service → the internet:5432'],
+    ['operator', 'Deployment/event-service → the Kubernetes API (10.0.0.1):443'],
+  ])('in %s, when the policies are rendered, then %s is denied', (stack, flow) => {
+    expect(reaches(stack, flow)).toBe(false);
   });
 });
 
