@@ -170,6 +170,8 @@ export class EventService extends pulumi.ComponentResource {
           replicas: many ? undefined : args.replicas,
           selector: { matchLabels: selectorFor(APP_NAME, 'server') },
           strategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
+          // A new pod must stay Ready this long before the rollout counts it and stops an old one.
+          minReadySeconds: MIN_READY_SECONDS,
           template: {
             metadata: {
               labels,
@@ -184,21 +186,7 @@ export class EventService extends pulumi.ComponentResource {
               automountServiceAccountToken: false,
               securityContext: podSecurityContext(APP_UID),
               terminationGracePeriodSeconds: terminationGraceSeconds(shutdownGraceMs),
-              // Hard: a node failure takes at most one replica (a pod stays Pending rather than double up).
-              // Zones stay a preference: a single-zone cluster must still schedule.
-              topologySpreadConstraints: many
-                ? (
-                    [
-                      ['kubernetes.io/hostname', args.topologySpread === 'hard' ? 'DoNotSchedule' : 'ScheduleAnyway'],
-                      ['topology.kubernetes.io/zone', 'ScheduleAnyway'],
-                    ] as const
-                  ).map(([topologyKey, whenUnsatisfiable]) => ({
-                    maxSkew: 1,
-                    topologyKey,
-                    whenUnsatisfiable,
-                    labelSelector: { matchLabels: selectorFor(APP_NAME, 'server') },
-                  }))
-                : undefined,
+              ...(many ? placement(args.topologySpread) : {}),
               containers: [
                 {
                   name: APP_NAME,
@@ -259,7 +247,8 @@ export class EventService extends pulumi.ComponentResource {
         `${name}-pdb`,
         {
           metadata: { name: APP_NAME, namespace: ns, labels: labelsFor(APP_NAME) },
-          spec: { minAvailable: 1, selector: { matchLabels: selectorFor(APP_NAME, 'server') } },
+          // One replica at a time, whatever the count: a drain never takes two at once.
+          spec: { maxUnavailable: 1, selector: { matchLabels: selectorFor(APP_NAME, 'server') } },
         },
         o(),
       );
@@ -304,4 +293,42 @@ export class EventService extends pulumi.ComponentResource {
     this.url = pulumi.output(`${args.tls ? 'https' : 'http'}://${args.host}`);
     this.registerOutputs({ serviceName: this.serviceName, url: this.url });
   }
+}
+
+const MIN_READY_SECONDS = 10;
+
+/**
+ * Where the server's replicas go. Each term counts only pods of the same revision (pod-template-hash), so a
+ * rolling update's surge pod is never kept off a node by the replicas it replaces; tainted nodes the pods cannot
+ * run on are not spread domains (nodeTaintsPolicy: Honor), so an empty control-plane node does not hold the skew.
+ * Hard: never two replicas of a revision on one node (required anti-affinity: a spread of maxSkew 1 still
+ * allows 2/1/1); a replica waits Pending rather than double up. Zones stay a preference.
+ */
+function placement(spread: 'hard' | 'soft'): Pick<k8s.types.input.core.v1.PodSpec, 'topologySpreadConstraints' | 'affinity'> {
+  const labelSelector = { matchLabels: selectorFor(APP_NAME, 'server') };
+  const matchLabelKeys = ['pod-template-hash'];
+  return {
+    topologySpreadConstraints: (
+      [
+        ['kubernetes.io/hostname', spread === 'hard' ? 'DoNotSchedule' : 'ScheduleAnyway'],
+        ['topology.kubernetes.io/zone', 'ScheduleAnyway'],
+      ] as const
+    ).map(([topologyKey, whenUnsatisfiable]) => ({
+      maxSkew: 1,
+      topologyKey,
+      whenUnsatisfiable,
+      labelSelector,
+      matchLabelKeys,
+      nodeTaintsPolicy: 'Honor',
+    })),
+    ...(spread === 'hard'
+      ? {
+          affinity: {
+            podAntiAffinity: {
+              requiredDuringSchedulingIgnoredDuringExecution: [{ topologyKey: 'kubernetes.io/hostname', labelSelector, matchLabelKeys }],
+            },
+          },
+        }
+      : {}),
+  };
 }

@@ -5,6 +5,7 @@
 import { CHECKS, clusterSemanticsProblems, stackFacts as factsOf, type CheckName } from '../semantics';
 import { INTENDED_FLOWS, allowedFlows, flowKey, networkProblems } from '../semantics/network';
 import { pathCovers } from '../semantics/exposure';
+import { clusterFor } from '../semantics/scheduling';
 import { STACKS, stackFileConfig, type KubernetesObject, type OfflineRun, type RunOptions } from '../offline';
 import { decodeStackFile } from '../stack-schema';
 import { runIsolated as run } from './offline-run';
@@ -610,6 +611,59 @@ describe('when a budget, autoscaler or spread cannot work, then "disruption budg
     ],
   ])('%s', (_what, edit, message) => {
     expect(broken('prod', SCHED, edit).join('\n')).toMatch(message);
+  });
+
+  const spreadOf = (get: any) => podOf(get('Deployment', 'event-service')).spec;
+  test.each([
+    [
+      'a hard spread that counts the tainted node and every revision (as before issue 25)',
+      (get: any) => {
+        delete spreadOf(get).affinity;
+        for (const t of spreadOf(get).topologySpreadConstraints) {
+          delete t.nodeTaintsPolicy;
+          delete t.matchLabelKeys;
+        }
+      },
+      'Deployment/event-service (3 replicas, 4 nodes, one tainted): the rollout stalls with 3 old pod(s) left and 1 new pod(s) Pending',
+    ],
+    [
+      'an anti-affinity that keeps the surge pod off the nodes of the replicas it replaces',
+      (get: any) => delete spreadOf(get).affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution[0].matchLabelKeys,
+      'Deployment/event-service (3 replicas, 4 nodes, one tainted): the rollout stalls with 3 old pod(s) left and 1 new pod(s) Pending',
+    ],
+    [
+      'a budget of minAvailable 1 (as before issue 25)',
+      (get: any) =>
+        (get('PodDisruptionBudget', 'event-service').spec = {
+          ...get('PodDisruptionBudget', 'event-service').spec,
+          maxUnavailable: undefined,
+          minAvailable: 1,
+        }),
+      'PodDisruptionBudget/event-service: minAvailable lets a drain take 2 replicas of Deployment/event-service at once',
+    ],
+    [
+      'a budget no drain can satisfy',
+      (get: any) =>
+        (get('PodDisruptionBudget', 'event-service').spec = {
+          ...get('PodDisruptionBudget', 'event-service').spec,
+          maxUnavailable: undefined,
+          minAvailable: '100%',
+        }),
+      'Deployment/event-service (3 replicas, 4 nodes, one tainted): draining node-1 stalls: the budget allows no eviction',
+    ],
+    [
+      'no minReadySeconds',
+      (get: any) => delete get('Deployment', 'event-service').spec.minReadySeconds,
+      'Deployment/event-service: no minReadySeconds, so a pod that fails right after its first Ready already counts as available',
+    ],
+  ])('on a cluster with a tainted node, %s', (_what, edit, message) => {
+    expect(broken('prod', SCHED, edit)).toContain(message);
+  });
+
+  test('in staging (2 replicas, soft spread), a 3-node cluster with one tainted node completes a rollout and a drain', () => {
+    const problems = CHECKS[SCHED](runs.get('staging')!.kubernetesObjects, facts('staging'));
+    expect(problems).toEqual([]);
+    expect(clusterFor(2)).toHaveLength(3);
   });
 
   test('a StatefulSet naming a missing Service', () => {

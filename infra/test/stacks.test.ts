@@ -386,17 +386,21 @@ test('when dev runs, then its app workloads use the digest of the image it built
   expect(new Set(images)).toEqual(new Set([declared('dev').outputs.imageRef]));
 });
 
-test('when prod runs, then the app has at least 2 replicas, a PodDisruptionBudget, an autoscaler and a hard spread over nodes', () => {
+test('when prod runs, then the app has at least 2 replicas, a PodDisruptionBudget of one at a time, an autoscaler and never two replicas on one node', () => {
   const r = declared('prod');
   const hpa = find(r, 'HorizontalPodAutoscaler', 'event-service');
   expect(hpa.spec.minReplicas).toBeGreaterThanOrEqual(2);
   expect(hpa.spec.scaleTargetRef).toEqual({ apiVersion: 'apps/v1', kind: 'Deployment', name: 'event-service' });
-  expect(find(r, 'PodDisruptionBudget', 'event-service').spec.minAvailable).toBeGreaterThanOrEqual(1);
+  expect(find(r, 'PodDisruptionBudget', 'event-service').spec).toEqual(expect.objectContaining({ maxUnavailable: 1 }));
   // Hard across nodes (issue #13 item 6: soft spread let every replica land on one node), soft across zones.
   expect(find(r, 'Deployment', 'event-service').spec.template.spec.topologySpreadConstraints).toEqual([
     expect.objectContaining({ topologyKey: 'kubernetes.io/hostname', whenUnsatisfiable: 'DoNotSchedule', maxSkew: 1 }),
     expect.objectContaining({ topologyKey: 'topology.kubernetes.io/zone', whenUnsatisfiable: 'ScheduleAnyway', maxSkew: 1 }),
   ]);
+  // maxSkew 1 alone allows 2/1/1: the anti-affinity is what keeps two replicas of a revision off one node.
+  expect(
+    find(r, 'Deployment', 'event-service').spec.template.spec.affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution,
+  ).toEqual([expect.objectContaining({ topologyKey: 'kubernetes.io/hostname', matchLabelKeys: ['pod-template-hash'] })]);
 });
 
 test('when a stack has one replica, then it declares neither PodDisruptionBudget nor autoscaler', () => {
