@@ -12,7 +12,13 @@ import { settings } from '../app/src/config';
 import { SERVICE_ROLE } from '../app/src/db/service-role';
 import { readStackConfig } from './config';
 import { StackSettingsError } from './stack-schema';
-import { Alertmanager, ALERTMANAGER_NAME, ALERTMANAGER_PORT } from './components/alertmanager';
+import {
+  Alertmanager,
+  alertmanagerAddresses,
+  ALERTMANAGER_CLUSTER_PORT,
+  ALERTMANAGER_NAME,
+  ALERTMANAGER_PORT,
+} from './components/alertmanager';
 import { AppImage } from './components/app-image';
 import { APP_NAME, APP_PORT_NAME, appEnvironment, EventService } from './components/event-service';
 import {
@@ -133,7 +139,7 @@ export function deploy(): StackOutputs {
       config: renderClusterPrometheusConfig({
         appPods: { namespace: nsName, labels: selectorFor(APP_NAME, 'server'), portName: APP_PORT_NAME },
         pushgateway: `${dnsName(PUSHGATEWAY_NAME, nsName)}:${PUSHGATEWAY_PORT}`,
-        alertmanager: `${dnsName(ALERTMANAGER_NAME, nsName)}:${ALERTMANAGER_PORT}`,
+        alertmanagers: alertmanagerAddresses(monitoring.alertmanager.replicas, nsName),
         prometheus: `localhost:${PROMETHEUS_PORT}`,
         postgresExporter: `${dnsName(POSTGRES_EXPORTER_NAME, nsName)}:${POSTGRES_EXPORTER_PORT}`,
         redisExporter: `${dnsName(REDIS_EXPORTER_NAME, nsName)}:${REDIS_EXPORTER_PORT}`,
@@ -145,7 +151,8 @@ export function deploy(): StackOutputs {
     });
     new Alertmanager('alertmanager', {
       ...monitoring.alertmanager,
-      namespace: ns,
+      // A string, not the Namespace's output: the peers' addresses are in the arguments.
+      namespace: nsName,
       config: cfg.alertReceivers.apply(renderClusterAlertmanagerConfig),
       provider,
     });
@@ -204,7 +211,11 @@ export function deploy(): StackOutputs {
     ...(monitoring.mode === 'bundled'
       ? {
           prometheus: { name: PROMETHEUS_NAME, port: PROMETHEUS_PORT },
-          alertmanager: { name: ALERTMANAGER_NAME, port: ALERTMANAGER_PORT },
+          alertmanager: {
+            name: ALERTMANAGER_NAME,
+            port: ALERTMANAGER_PORT,
+            clusterPort: monitoring.alertmanager.replicas > 1 ? ALERTMANAGER_CLUSTER_PORT : undefined,
+          },
           grafana: { name: GRAFANA_NAME, port: GRAFANA_PORT, exposed: monitoring.grafana.host !== undefined },
         }
       : { prometheus: { operatorNamespace: monitoring.namespace } }),

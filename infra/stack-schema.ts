@@ -265,7 +265,14 @@ const SETTINGS = {
   /** prometheus-postgres-exporter and prometheus-redis-exporter (their own Deployments). */
   postgresExporter: thirdParty,
   redisExporter: thirdParty,
-  alertmanager: thirdParty.optional(),
+  /**
+   * replicas > 1 gossip silences and the notification log (--cluster.peer through a headless Service); storage
+   * keeps them on a volume across restarts (staging and prod), without it on an emptyDir.
+   */
+  alertmanager: map(
+    { ...thirdPartyFields, replicas: integer(1).default(1), storage: quantity.optional() },
+    '{image, resources, replicas?, storage?}',
+  ).optional(),
   grafana: map(
     { ...thirdPartyFields, storage: quantity.optional(), host: hostName.optional(), tls: tls.optional() },
     '{image, resources, storage?, host?, tls?}',
@@ -321,8 +328,16 @@ const SETTINGS = {
     },
     '{kubernetesApi, database?, alertReceivers?} of {cidrs, except?, port}',
   ),
-  /** This stage's Prometheus: asked by the promotion gate; where alert links point (bundled monitoring). */
+  /** This stage's Prometheus as `make promote` reaches it (a port-forward): asked by the promotion gate. */
   prometheusUrl: httpUrl,
+  /**
+   * Where people open Prometheus, Alertmanager and Grafana (bundled monitoring): every link of a notification
+   * (--web.external-url of both, Grafana's root_url), never the promote port-forward.
+   */
+  publicUrls: map(
+    { prometheus: httpUrl, alertmanager: httpUrl, grafana: httpUrl },
+    '{prometheus, alertmanager, grafana} of URLs',
+  ).optional(),
 };
 
 /**
@@ -361,6 +376,8 @@ function settingRules(s: Settings, ctx: z.core.$RefinementCtx): void {
   if (s.monitoring.mode === 'bundled')
     for (const key of ['prometheus', 'alertmanager', 'grafana'] as const)
       if (!s[key]) ctx.addIssue({ code: 'custom', path: [key], message: 'required but not set' });
+  if (s.monitoring.mode === 'bundled' && !s.publicUrls)
+    ctx.addIssue({ code: 'custom', path: ['publicUrls'], message: 'required with bundled monitoring (the links of every notification)' });
   if (s.postgres.external && !s.egress.database)
     ctx.addIssue({
       code: 'custom',
@@ -391,7 +408,7 @@ function settingRules(s: Settings, ctx: z.core.$RefinementCtx): void {
  * The settings in the shape the program composes: where the image comes from, and who runs monitoring with
  * what. Every other key passes through as the schema decoded it.
  */
-function programShape({ image, build, prometheus, alertmanager, grafana, prometheusUrl, monitoring, ...rest }: Settings) {
+function programShape({ image, build, prometheus, alertmanager, grafana, prometheusUrl, publicUrls, monitoring, ...rest }: Settings) {
   return {
     ...rest,
     prometheusUrl,
@@ -408,9 +425,9 @@ function programShape({ image, build, prometheus, alertmanager, grafana, prometh
         : {
             mode: 'bundled' as const,
             // settingRules: bundled monitoring has all three.
-            prometheus: { ...prometheus!, externalUrl: prometheusUrl },
-            alertmanager: alertmanager!,
-            grafana: grafana!,
+            prometheus: { ...prometheus!, externalUrl: publicUrls!.prometheus },
+            alertmanager: { ...alertmanager!, externalUrl: publicUrls!.alertmanager },
+            grafana: { ...grafana!, externalUrl: publicUrls!.grafana },
           },
   };
 }

@@ -44,7 +44,7 @@ export interface NetworkPoliciesArgs {
   postgresExporter: { name: string; port: number };
   redisExporter: { name: string; port: number };
   /** Absent in operator mode (the operator's run elsewhere). */
-  alertmanager?: { name: string; port: number };
+  alertmanager?: { name: string; port: number; /** Replicas gossip on it (TCP and UDP) when there are several. */ clusterPort?: number };
   grafana?: { name: string; port: number; exposed: boolean };
   /** Some Ingress has cert-manager issue its certificate: an HTTP-01 solver pod must be reachable. */
   acmeSolver: boolean;
@@ -104,6 +104,24 @@ export class NetworkPolicies extends pulumi.ComponentResource {
     allow('redis-exporter-from-prometheus', args.redisExporter, [prometheus]);
     allow('pushgateway-from-prometheus-and-maintenance', args.pushgateway, [prometheus, fromPods(args.app.name, 'maintenance')]);
     if (args.alertmanager) allow('alertmanager-from-prometheus', args.alertmanager, [prometheus]);
+    if (args.alertmanager?.clusterPort)
+      new k8s.networking.v1.NetworkPolicy(
+        `${name}-alertmanager-gossip`,
+        {
+          metadata: { name: 'alertmanager-gossip', namespace: args.namespace, labels: labelsFor('network-policy') },
+          spec: {
+            podSelector: { matchLabels: selectorFor(args.alertmanager.name) },
+            policyTypes: ['Ingress'],
+            ingress: [
+              {
+                from: [fromPods(args.alertmanager.name)],
+                ports: ['TCP', 'UDP'].map((protocol) => ({ protocol, port: args.alertmanager!.clusterPort! })),
+              },
+            ],
+          },
+        },
+        childOptions(this, args.provider),
+      );
     if (args.grafana && 'port' in args.prometheus) allow('prometheus-from-grafana', args.prometheus, [fromPods(args.grafana.name)]);
     if (args.grafana?.exposed) allow('grafana-from-ingress', args.grafana, [fromIngress]);
     // cert-manager's HTTP-01 solver pod (created in this namespace per challenge) answers the ACME server

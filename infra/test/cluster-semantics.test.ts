@@ -201,8 +201,8 @@ describe('when the NetworkPolicies differ from the intended flows, then the grap
     const problems = broken('dev', NET, (get) =>
       get('NetworkPolicy', 'alertmanager-from-prometheus').spec.ingress[0].from.push({ namespaceSelector: {} }),
     );
-    expect(problems).toContain('allowed but not intended: a pod of another namespace → Deployment/alertmanager:9093');
-    expect(problems).toContain('allowed but not intended: ingress-controller → Deployment/alertmanager:9093');
+    expect(problems).toContain('allowed but not intended: a pod of another namespace → StatefulSet/alertmanager:9093');
+    expect(problems).toContain('allowed but not intended: ingress-controller → StatefulSet/alertmanager:9093');
   });
 
   test('an ipBlock peer opens a pod to the outside', () => {
@@ -264,7 +264,7 @@ describe('when the NetworkPolicies differ from the intended flows, then the grap
       rule.to = [{ ipBlock: { cidr: '0.0.0.0/0' } }];
       delete rule.ports;
     });
-    expect(problems).toContain('reaches the cloud metadata address: Deployment/alertmanager → the cloud metadata address:80');
+    expect(problems).toContain('reaches the cloud metadata address: StatefulSet/alertmanager → the cloud metadata address:80');
   });
 
   test('without the policy for the HTTP-01 solver, cert-manager never gets its certificate', () => {
@@ -330,7 +330,7 @@ describe('egress reachability', () => {
     ['dev', 'Deployment/event-service → Deployment/redis:6379'],
     ['dev', 'CronJob/event-service-maintenance → Deployment/pushgateway:9091'],
     ['dev', 'StatefulSet/prometheus → the Kubernetes API (172.18.0.1):6443'],
-    ['dev', 'Deployment/alertmanager → the internet:443'],
+    ['dev', 'StatefulSet/alertmanager → the internet:443'],
     ['prod', 'Deployment/event-service → the managed database (10.0.64.1):5432'],
     ['prod', 'Deployment/postgres-exporter → the managed database (10.0.64.1):5432'],
     ['prod', 'CronJob/event-service-maintenance → the managed database (10.0.64.1):5432'],
@@ -342,11 +342,11 @@ describe('egress reachability', () => {
 
   test.each([
     ...STACKS.map((stack) => [stack, 'Deployment/event-service → the cloud metadata address:80']),
-    ['dev', 'Deployment/alertmanager → the cloud metadata address:80'],
+    ['dev', 'StatefulSet/alertmanager → the cloud metadata address:80'],
     ['dev', 'StatefulSet/prometheus → the cloud metadata address:80'],
     ['dev', 'Deployment/event-service → the internet:443'],
     ['dev', 'Deployment/grafana → the internet:443'],
-    ['dev', 'Deployment/alertmanager → the internet:80'],
+    ['dev', 'StatefulSet/alertmanager → the internet:80'],
     ['dev', 'Deployment/event-service → a pod of another namespace:8080'],
     ['dev', 'Deployment/event-service → metrics-server in kube-system:10250'],
     ['dev', 'Deployment/event-service → the Kubernetes API (172.18.0.1):6443'],
@@ -549,7 +549,7 @@ describe('when a pod breaks the Pod Security level its namespace enforces, then 
     ],
     [
       'an added capability',
-      (get: any) => (container(get('Deployment', 'alertmanager')).securityContext.capabilities.add = ['NET_ADMIN']),
+      (get: any) => (container(get('StatefulSet', 'alertmanager')).securityContext.capabilities.add = ['NET_ADMIN']),
       /adds capability NET_ADMIN/,
     ],
     [
@@ -661,7 +661,7 @@ describe('when a budget, autoscaler or spread cannot work, then "disruption budg
   });
 
   test('in staging (2 replicas, soft spread), a 3-node cluster with one tainted node completes a rollout and a drain', () => {
-    const problems = CHECKS[SCHED](runs.get('staging')!.kubernetesObjects, facts('staging'));
+    const problems = CHECKS[SCHED](runs.get('staging')!.kubernetesObjects);
     expect(problems).toEqual([]);
     expect(clusterFor(2)).toHaveLength(3);
   });

@@ -237,10 +237,28 @@ describe.each(STACKS)('the %s stack', (stack) => {
     });
   });
 
-  test('when the program runs, then Prometheus links to its external URL and uses no console flags (gone in Prometheus 3)', () => {
-    const args: string[] = find(declared(stack), 'StatefulSet', 'prometheus').spec.template.spec.containers[0].args;
-    expect(args).toContain(`--web.external-url=${stackFile(stack).config.prometheusUrl}`);
+  test('when the program runs, then Prometheus, Alertmanager and Grafana link to their public URLs, never the promote port-forward', () => {
+    const r = declared(stack);
+    const monitoring = stackFile(stack).config.monitoring;
+    if (monitoring.mode !== 'bundled') throw new Error(`${stack} runs bundled monitoring`);
+    const publicUrls = {
+      prometheus: monitoring.prometheus.externalUrl,
+      alertmanager: monitoring.alertmanager.externalUrl,
+      grafana: monitoring.grafana.externalUrl,
+    };
+    expect(Object.values(publicUrls).every((u) => u.startsWith('https://'))).toBe(true);
+    const args: string[] = find(r, 'StatefulSet', 'prometheus').spec.template.spec.containers[0].args;
+    expect(args).toContain(`--web.external-url=${publicUrls.prometheus}`);
     expect(args.filter((a) => a.startsWith('--web.console'))).toEqual([]);
+    expect(find(r, 'StatefulSet', 'alertmanager').spec.template.spec.containers[0].args).toContain(
+      `--web.external-url=${publicUrls.alertmanager}`,
+    );
+    expect(find(r, 'Deployment', 'grafana').spec.template.spec.containers[0].env).toContainEqual({
+      name: 'GF_SERVER_ROOT_URL',
+      value: publicUrls.grafana,
+    });
+    const all = JSON.stringify(r.kubernetesObjects.filter((o) => ['StatefulSet', 'Deployment'].includes(o.kind)));
+    expect(all).not.toContain(stackFile(stack).config.prometheusUrl);
   });
 
   test('when the Pushgateway restarts, then the pushed metrics survive: it persists them to a claimed volume', () => {
@@ -256,10 +274,31 @@ describe.each(STACKS)('the %s stack', (stack) => {
     expect(deployment.strategy).toEqual({ type: 'Recreate' }); // a ReadWriteOnce volume: the old pod must let go first
   });
 
-  test('when Alertmanager runs one replica, then it starts no gossip listener', () => {
-    const deployment = find(declared(stack), 'Deployment', 'alertmanager').spec;
-    expect(deployment.replicas).toBe(1);
-    expect(deployment.template.spec.containers[0].args).toContain('--cluster.listen-address=');
+  test('when Alertmanager runs, then one replica starts no gossip listener and several gossip with each other, keeping silences on a volume where the stack gives one', () => {
+    const r = declared(stack);
+    const spec = find(r, 'StatefulSet', 'alertmanager').spec;
+    const setting = stackFile(stack).config.monitoring;
+    if (setting.mode !== 'bundled') throw new Error(`${stack} runs bundled monitoring`);
+    const args: string[] = spec.template.spec.containers[0].args;
+    expect(spec.replicas).toBe(setting.alertmanager.replicas);
+    if (spec.replicas === 1) expect(args).toContain('--cluster.listen-address=');
+    else {
+      const ns = stackFile(stack).config.namespace;
+      expect(args.filter((a) => a.startsWith('--cluster.peer='))).toEqual(
+        Array.from({ length: spec.replicas }, (_, i) => `--cluster.peer=alertmanager-${i}.alertmanager-peers.${ns}.svc.cluster.local:9094`),
+      );
+      expect(find(r, 'Service', 'alertmanager-peers').spec).toMatchObject({ clusterIP: 'None', publishNotReadyAddresses: true });
+      expect(spec.serviceName).toBe('alertmanager-peers');
+    }
+    const claims = (spec.volumeClaimTemplates ?? []).map((c: { metadata: { name: string } }) => c.metadata.name);
+    expect(claims).toEqual(setting.alertmanager.storage ? ['data'] : []);
+  });
+
+  test('when Prometheus sends alerts, then it sends them to every Alertmanager replica, not through one load-balanced Service', () => {
+    const r = declared(stack);
+    const config = parse((find(r, 'ConfigMap', 'prometheus-config').data as Record<string, string>)['prometheus.yml']!);
+    const replicas = find(r, 'StatefulSet', 'alertmanager').spec.replicas;
+    expect(config.alerting.alertmanagers[0].static_configs[0].targets).toHaveLength(replicas);
   });
 
   test('when Grafana runs with a read-only root filesystem, then it logs to stdout only', () => {
