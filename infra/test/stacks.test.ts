@@ -12,6 +12,7 @@ import { settings } from '../../app/src/config';
 import { violations } from '../policies/rules';
 import { schemaProblems } from './kubernetes-schema';
 import { quantityBytes } from '../components/redis';
+import { NON_HEAP_MIB } from '../components/event-service';
 import { STACKS, stackFile, stackFileConfig, type KubernetesObject, type OfflineRun } from '../offline';
 import { runFailure as failure, runIsolated as run } from './offline-run';
 
@@ -224,8 +225,19 @@ describe.each(STACKS)('the %s stack', (stack) => {
     const r = declared(stack);
     const pod = find(r, 'Deployment', 'event-service').spec.template.spec;
     const graceMs = Number(find(r, 'ConfigMap', 'event-service-config').data!.SHUTDOWN_GRACE_MS);
-    const preStopMs = Number(/setTimeout\(\(\) => \{\}, (\d+)\)/.exec(pod.containers[0].lifecycle.preStop.exec.command[2])![1]);
+    // The kubelet's sleep action: no second node process inside the container's memory limit (issue 25).
+    expect(pod.containers[0].lifecycle.preStop.exec).toBeUndefined();
+    const preStopMs = pod.containers[0].lifecycle.preStop.sleep.seconds * 1000;
     expect(pod.terminationGracePeriodSeconds * 1000).toBeGreaterThan(preStopMs + graceMs);
+  });
+
+  test('when the service runs, then its V8 heap ceiling is derived from the container memory limit and stays below it', () => {
+    const container = find(declared(stack), 'Deployment', 'event-service').spec.template.spec.containers[0];
+    const options: string = container.env.find((e: { name: string }) => e.name === 'NODE_OPTIONS').value;
+    const oldSpaceMiB = Number(/--max-old-space-size=(\d+)/.exec(options)![1]);
+    const limitMiB = quantityBytes(container.resources.limits.memory) / 2 ** 20;
+    expect(oldSpaceMiB).toBe(Math.max(Math.floor(limitMiB / 2), limitMiB - NON_HEAP_MIB));
+    expect(oldSpaceMiB + 3 * 16 + 64).toBeLessThan(limitMiB);
   });
 
   test('when the program runs, then its namespace admits only pods of the Pod Security "restricted" profile', () => {
