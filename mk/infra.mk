@@ -63,3 +63,8 @@ manifests-check: install ## Render and check the manifests of every stack offlin
 	@for s in $(STACKS); do $(NPX) tsx infra/scripts/manifests.ts $$s; done
 
 CI_CHECKS += manifests-check
+
+.PHONY: kube-env
+kube-env: ## Print CTX and NS of ENV's stack for the runbook's kubectl commands: eval "$$(make -s kube-env ENV=prod)"
+	$(call require-env,kube-env)
+	@$(NPX) tsx infra/scripts/kube-env.ts $(ENV)
