@@ -68,3 +68,8 @@ CI_CHECKS += manifests-check
 kube-env: ## Print CTX and NS of ENV's stack for the runbook's kubectl commands: eval "$$(make -s kube-env ENV=prod)"
 	$(call require-env,kube-env)
 	@$(NPX) tsx infra/scripts/kube-env.ts $(ENV)
+
+.PHONY: preflight
+preflight: install ## Before a first deploy of ENV: placeholders left in its stack file; with a reachable cluster, its prerequisites (kubectl)
+	$(call require-env,preflight)
+	@$(NPX) tsx infra/scripts/preflight.ts $(ENV)
