@@ -36,6 +36,7 @@ import { BACKUP_NAME, Postgres, POSTGRES_NAME } from './components/postgres';
 import { Prometheus, PROMETHEUS_NAME, PROMETHEUS_PORT, RULES_MOUNT } from './components/prometheus';
 import { Pushgateway, PUSHGATEWAY_NAME, PUSHGATEWAY_PORT } from './components/pushgateway';
 import { Redis, REDIS_NAME } from './components/redis';
+import { RegistryAccess, withMirrors } from './components/registry';
 import { dnsName, labelsFor, selectorFor } from './components/workload';
 import { dashboardFiles, REPO_ROOT, renderClusterAlertmanagerConfig, renderGrafanaProvisioning, ruleFiles } from './monitoring';
 import {
@@ -81,7 +82,8 @@ export function buildProvenance(): { commit: string; created: string; source: st
 }
 
 export function deploy(): StackOutputs {
-  const cfg = readStackConfig();
+  // Third-party images as the cluster pulls them: through the stack's mirrors.
+  const cfg = withMirrors(readStackConfig());
   const nsName = cfg.namespace;
 
   const provider = new k8s.Provider('k8s', { context: cfg.kubeContext, namespace: nsName, enableServerSideApply: true });
@@ -124,6 +126,7 @@ export function deploy(): StackOutputs {
     databaseUrl,
     new random.RandomPassword('service-db-password', { length: 32, special: false }).result,
   );
+  if (cfg.registry.pullSecrets.length) new RegistryAccess('registry', { namespace: ns, pullSecrets: cfg.registry.pullSecrets, provider });
   const redis = new Redis('redis', { ...cfg.redis, namespace: ns, provider });
   new Pushgateway('pushgateway', { ...cfg.pushgateway, namespace: ns, provider });
   new PostgresExporter('postgres-exporter', { ...cfg.postgresExporter, namespace: ns, databaseUrl, provider });
@@ -135,6 +138,7 @@ export function deploy(): StackOutputs {
   if (monitoring.mode === 'bundled') {
     new Prometheus('prometheus', {
       ...monitoring.prometheus,
+      imagePullSecrets: cfg.registry.pullSecrets,
       namespace: ns,
       config: renderClusterPrometheusConfig({
         appPods: { namespace: nsName, labels: selectorFor(APP_NAME, 'server'), portName: APP_PORT_NAME },

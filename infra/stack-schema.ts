@@ -328,6 +328,21 @@ const SETTINGS = {
     },
     '{kubernetesApi, database?, alertReceivers?} of {cidrs, except?, port}',
   ),
+  /**
+   * Third-party images through a mirror (source registry → prefix, e.g. docker.io: harbor.example.com/dockerhub)
+   * and the pull secrets (existing docker-registry Secrets of the namespace) every pod presents.
+   */
+  registry: map(
+    {
+      pullSecrets: z.array(dnsLabel, { error: 'must be a list of Secret names' }).default([]),
+      mirrors: z
+        .record(hostName, text('a registry prefix such as harbor.example.com/dockerhub'), {
+          error: 'must be a map of registry → mirror prefix',
+        })
+        .default({}),
+    },
+    '{pullSecrets?, mirrors?}',
+  ).default({ pullSecrets: [], mirrors: {} }),
   /** This stage's Prometheus as `make promote` reaches it (a port-forward): asked by the promotion gate. */
   prometheusUrl: httpUrl,
   /**
