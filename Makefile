@@ -37,7 +37,7 @@ $(STAMP): $(WORKSPACE_MANIFESTS)
 install: $(STAMP) ## Install npm dependencies from the lockfile (skipped when up to date)
 
 .PHONY: bootstrap
-bootstrap: ## Install missing system programs (Postgres, Redis, Prometheus, Pushgateway, Alertmanager, exporters, Docker) via apt-get
+bootstrap: ## Install missing system programs (Postgres, Redis, Prometheus, Pushgateway, Alertmanager, exporters, Docker, barman-cloud) via apt-get
 	@scripts/bootstrap
 
 .PHONY: build

@@ -13,7 +13,7 @@ async function lockWaiters(client: Client): Promise<number> {
     `SELECT count(*)::int AS n FROM pg_locks
       WHERE NOT granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`,
   );
-  return rows[0].n;
+  return rows[0]?.n ?? 0;
 }
 
 describe('reads', () => {
