@@ -14,7 +14,7 @@ import { loadStackFile, NEVER_PROMOTED, PROJECT } from './stack-schema';
 
 export { PROJECT };
 export const STACKS = ['dev', 'qa', 'staging', 'prod'] as const;
-const REPO_ROOT = path.resolve(__dirname, '..');
+export const REPO_ROOT = path.resolve(__dirname, '..');
 
 export interface DeclaredResource {
   type: string;

@@ -12,7 +12,13 @@ import { settings } from '../app/src/config';
 import { SERVICE_ROLE } from '../app/src/db/service-role';
 import { readStackConfig } from './config';
 import { DEFAULT_PROMOTION, StackSettingsError } from './stack-schema';
-import { Alertmanager, ALERTMANAGER_NAME, ALERTMANAGER_PORT } from './components/alertmanager';
+import {
+  Alertmanager,
+  alertmanagerAddresses,
+  ALERTMANAGER_CLUSTER_PORT,
+  ALERTMANAGER_NAME,
+  ALERTMANAGER_PORT,
+} from './components/alertmanager';
 import { AppImage } from './components/app-image';
 import { canaryThresholds } from './components/canary';
 import { OPERATOR_PROMETHEUS_SERVICE } from './components/canary-rollout';
@@ -33,6 +39,7 @@ import { BACKUP_NAME, Postgres, POSTGRES_NAME } from './components/postgres';
 import { Prometheus, PROMETHEUS_NAME, PROMETHEUS_PORT, RULES_MOUNT } from './components/prometheus';
 import { Pushgateway, PUSHGATEWAY_NAME, PUSHGATEWAY_PORT } from './components/pushgateway';
 import { Redis, REDIS_NAME } from './components/redis';
+import { RegistryAccess, withMirrors } from './components/registry';
 import { dnsName, labelsFor, selectorFor } from './components/workload';
 import { dashboardFiles, REPO_ROOT, renderClusterAlertmanagerConfig, renderGrafanaProvisioning, ruleFiles } from './monitoring';
 import {
@@ -78,7 +85,8 @@ export function buildProvenance(): { commit: string; created: string; source: st
 }
 
 export function deploy(): StackOutputs {
-  const cfg = readStackConfig();
+  // Third-party images as the cluster pulls them: through the stack's mirrors.
+  const cfg = withMirrors(readStackConfig());
   const nsName = cfg.namespace;
 
   const provider = new k8s.Provider('k8s', { context: cfg.kubeContext, namespace: nsName, enableServerSideApply: true });
@@ -121,6 +129,7 @@ export function deploy(): StackOutputs {
     databaseUrl,
     new random.RandomPassword('service-db-password', { length: 32, special: false }).result,
   );
+  if (cfg.registry.pullSecrets.length) new RegistryAccess('registry', { namespace: ns, pullSecrets: cfg.registry.pullSecrets, provider });
   const redis = new Redis('redis', { ...cfg.redis, namespace: ns, provider });
   new Pushgateway('pushgateway', { ...cfg.pushgateway, namespace: ns, provider });
   new PostgresExporter('postgres-exporter', { ...cfg.postgresExporter, namespace: ns, databaseUrl, provider });
@@ -133,11 +142,12 @@ export function deploy(): StackOutputs {
     new KubeStateMetrics('kube-state-metrics', { ...monitoring.kubeStateMetrics, namespace: ns, provider });
     new Prometheus('prometheus', {
       ...monitoring.prometheus,
+      imagePullSecrets: cfg.registry.pullSecrets,
       namespace: ns,
       config: renderClusterPrometheusConfig({
         appPods: { namespace: nsName, labels: selectorFor(APP_NAME, 'server'), portName: APP_PORT_NAME },
         pushgateway: `${dnsName(PUSHGATEWAY_NAME, nsName)}:${PUSHGATEWAY_PORT}`,
-        alertmanager: `${dnsName(ALERTMANAGER_NAME, nsName)}:${ALERTMANAGER_PORT}`,
+        alertmanagers: alertmanagerAddresses(monitoring.alertmanager.replicas, nsName),
         prometheus: `localhost:${PROMETHEUS_PORT}`,
         postgresExporter: `${dnsName(POSTGRES_EXPORTER_NAME, nsName)}:${POSTGRES_EXPORTER_PORT}`,
         redisExporter: `${dnsName(REDIS_EXPORTER_NAME, nsName)}:${REDIS_EXPORTER_PORT}`,
@@ -150,7 +160,8 @@ export function deploy(): StackOutputs {
     });
     new Alertmanager('alertmanager', {
       ...monitoring.alertmanager,
-      namespace: ns,
+      // A string, not the Namespace's output: the peers' addresses are in the arguments.
+      namespace: nsName,
       config: cfg.alertReceivers.apply(renderClusterAlertmanagerConfig),
       provider,
     });
@@ -211,11 +222,19 @@ export function deploy(): StackOutputs {
     ...(monitoring.mode === 'bundled'
       ? {
           prometheus: { name: PROMETHEUS_NAME, port: PROMETHEUS_PORT },
-          alertmanager: { name: ALERTMANAGER_NAME, port: ALERTMANAGER_PORT },
+          alertmanager: {
+            name: ALERTMANAGER_NAME,
+            port: ALERTMANAGER_PORT,
+            clusterPort: monitoring.alertmanager.replicas > 1 ? ALERTMANAGER_CLUSTER_PORT : undefined,
+          },
           grafana: { name: GRAFANA_NAME, port: GRAFANA_PORT, exposed: monitoring.grafana.host !== undefined },
           kubeStateMetrics: { name: KUBE_STATE_METRICS_NAME, port: KUBE_STATE_METRICS_PORT },
         }
       : { prometheus: { operatorNamespace: monitoring.namespace } }),
+    acmeSolver: [cfg.app.tls, monitoring.mode === 'bundled' ? monitoring.grafana.tls : undefined].some((t) => t?.certManager),
+    egress: cfg.egress,
+    // An external database is reached through its addresses; the in-namespace one through the namespace rule.
+    databaseClients: cfg.postgres.external ? [APP_NAME, POSTGRES_EXPORTER_NAME] : undefined,
     provider,
   });
 

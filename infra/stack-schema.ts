@@ -169,6 +169,17 @@ const tls = map(
     return { secretName };
   });
 
+const CIDR = /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}\/(3[0-2]|[12]?\d)$/;
+const cidr = matching(CIDR, 'an IPv4 CIDR (e.g. 10.0.0.1/32)');
+const egressRule = map(
+  {
+    cidrs: z.array(cidr, { error: 'must be a list of IPv4 CIDRs' }).min(1, 'must name at least one CIDR'),
+    except: z.array(cidr, { error: 'must be a list of IPv4 CIDRs' }).default([]),
+    port: integer(1).max(65535, 'must be a port (1-65535)'),
+  },
+  '{cidrs, except?, port}',
+);
+
 const NON_SECRET_SETTINGS = (Object.keys(settings) as SettingName[]).filter((name) => !(settings[name] as { secret?: boolean }).secret);
 
 /** `app.env`: non-secret settings of app/src/config.ts, each valid, and together passing its cross-setting rules. */
@@ -297,7 +308,14 @@ const SETTINGS = {
   /** prometheus-postgres-exporter and prometheus-redis-exporter (their own Deployments). */
   postgresExporter: thirdParty,
   redisExporter: thirdParty,
-  alertmanager: thirdParty.optional(),
+  /**
+   * replicas > 1 gossip silences and the notification log (--cluster.peer through a headless Service); storage
+   * keeps them on a volume across restarts (staging and prod), without it on an emptyDir.
+   */
+  alertmanager: map(
+    { ...thirdPartyFields, replicas: integer(1).default(1), storage: quantity.optional() },
+    '{image, resources, replicas?, storage?}',
+  ).optional(),
   grafana: map(
     { ...thirdPartyFields, storage: quantity.optional(), host: hostName.optional(), tls: tls.optional() },
     '{image, resources, storage?, host?, tls?}',
@@ -354,8 +372,45 @@ const SETTINGS = {
    * differs: a laptop's `make local` (stage="local") must never pass for dev.
    */
   prometheusStage: text().optional(),
-  /** This stage's Prometheus: asked by the promotion gate; where alert links point (bundled monitoring). */
+  /**
+   * Where pods may connect outside the namespace (egress is denied by default; DNS to kube-dns and the
+   * namespace's own pods are always allowed): the API server for Prometheus' pod discovery, the managed
+   * database, the alert receivers. Addresses as CIDRs: a NetworkPolicy cannot name a host. 169.254.169.254
+   * (the cloud metadata address) is excepted from every rule whatever the CIDRs say.
+   */
+  egress: map(
+    {
+      kubernetesApi: egressRule,
+      database: egressRule.optional(),
+      alertReceivers: egressRule.optional(),
+    },
+    '{kubernetesApi, database?, alertReceivers?} of {cidrs, except?, port}',
+  ),
+  /**
+   * Third-party images through a mirror (source registry → prefix, e.g. docker.io: harbor.example.com/dockerhub)
+   * and the pull secrets (existing docker-registry Secrets of the namespace) every pod presents.
+   */
+  registry: map(
+    {
+      pullSecrets: z.array(dnsLabel, { error: 'must be a list of Secret names' }).default([]),
+      mirrors: z
+        .record(hostName, text('a registry prefix such as harbor.example.com/dockerhub'), {
+          error: 'must be a map of registry → mirror prefix',
+        })
+        .default({}),
+    },
+    '{pullSecrets?, mirrors?}',
+  ).default({ pullSecrets: [], mirrors: {} }),
+  /** This stage's Prometheus as `make promote` reaches it (a port-forward): asked by the promotion gate. */
   prometheusUrl: httpUrl,
+  /**
+   * Where people open Prometheus, Alertmanager and Grafana (bundled monitoring): every link of a notification
+   * (--web.external-url of both, Grafana's root_url), never the promote port-forward.
+   */
+  publicUrls: map(
+    { prometheus: httpUrl, alertmanager: httpUrl, grafana: httpUrl },
+    '{prometheus, alertmanager, grafana} of URLs',
+  ).optional(),
 };
 
 /**
@@ -394,6 +449,20 @@ function settingRules(s: Settings, ctx: z.core.$RefinementCtx): void {
   if (s.monitoring.mode === 'bundled')
     for (const key of ['prometheus', 'alertmanager', 'grafana', 'kubeStateMetrics'] as const)
       if (!s[key]) ctx.addIssue({ code: 'custom', path: [key], message: 'required but not set' });
+  if (s.monitoring.mode === 'bundled' && !s.publicUrls)
+    ctx.addIssue({ code: 'custom', path: ['publicUrls'], message: 'required with bundled monitoring (the links of every notification)' });
+  if (s.postgres.external && !s.egress.database)
+    ctx.addIssue({
+      code: 'custom',
+      path: ['egress', 'database'],
+      message: "required when postgres.external is true (the managed database's CIDRs and port)",
+    });
+  if (s.monitoring.mode === 'bundled' && !s.egress.alertReceivers)
+    ctx.addIssue({
+      code: 'custom',
+      path: ['egress', 'alertReceivers'],
+      message: 'required with bundled monitoring (where Alertmanager sends its webhooks)',
+    });
   if (s.image && s.build)
     ctx.addIssue({
       code: 'custom',
@@ -412,7 +481,18 @@ function settingRules(s: Settings, ctx: z.core.$RefinementCtx): void {
  * The settings in the shape the program composes: where the image comes from, and who runs monitoring with
  * what. Every other key passes through as the schema decoded it.
  */
-function programShape({ image, build, prometheus, alertmanager, grafana, kubeStateMetrics, prometheusUrl, monitoring, ...rest }: Settings) {
+function programShape({
+  image,
+  build,
+  prometheus,
+  alertmanager,
+  grafana,
+  kubeStateMetrics,
+  prometheusUrl,
+  publicUrls,
+  monitoring,
+  ...rest
+}: Settings) {
   return {
     ...rest,
     prometheusUrl,
@@ -429,9 +509,9 @@ function programShape({ image, build, prometheus, alertmanager, grafana, kubeSta
         : {
             mode: 'bundled' as const,
             // settingRules: bundled monitoring has all four.
-            prometheus: { ...prometheus!, externalUrl: prometheusUrl },
-            alertmanager: alertmanager!,
-            grafana: grafana!,
+            prometheus: { ...prometheus!, externalUrl: publicUrls!.prometheus },
+            alertmanager: { ...alertmanager!, externalUrl: publicUrls!.alertmanager },
+            grafana: { ...grafana!, externalUrl: publicUrls!.grafana },
             kubeStateMetrics: kubeStateMetrics!,
           },
   };
@@ -468,6 +548,7 @@ export type StackConfig = z.output<typeof stackSchema>;
 export type StackFileConfig = z.output<typeof stackFileSchema>;
 export type Resources = z.output<typeof resources>;
 export type ThirdPartyService = z.output<typeof thirdParty>;
+export type EgressRule = z.output<typeof egressRule>;
 export type TlsSetting = z.output<typeof tls>;
 export type AlertReceivers = StackConfig['alertReceivers'];
 

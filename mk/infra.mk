@@ -63,3 +63,13 @@ manifests-check: install ## Render and check the manifests of every stack offlin
 	@for s in $(STACKS); do $(NPX) tsx infra/scripts/manifests.ts $$s; done
 
 CI_CHECKS += manifests-check
+
+.PHONY: kube-env
+kube-env: ## Print CTX and NS of ENV's stack for the runbook's kubectl commands: eval "$$(make -s kube-env ENV=prod)"
+	$(call require-env,kube-env)
+	@$(NPX) tsx infra/scripts/kube-env.ts $(ENV)
+
+.PHONY: preflight
+preflight: install ## Before a first deploy of ENV: placeholders left in its stack file; with a reachable cluster, its prerequisites (kubectl)
+	$(call require-env,preflight)
+	@$(NPX) tsx infra/scripts/preflight.ts $(ENV)

@@ -25,6 +25,8 @@ export interface CanaryRolloutArgs {
   selector: Record<string, string>;
   /** Absent with an autoscaler, which then owns the count. */
   replicas?: number;
+  /** How long a new pod stays Ready before it counts as available (as the Deployment's). */
+  minReadySeconds: number;
   template: k8s.types.input.core.v1.PodTemplateSpec;
   /** The port the Services expose (80 → the pods' named port). */
   port: { name: string; targetPort: string };
@@ -100,6 +102,7 @@ export class CanaryRollout extends pulumi.ComponentResource {
           selector: { matchLabels: args.selector },
           template: args.template,
           revisionHistoryLimit: 3,
+          minReadySeconds: args.minReadySeconds,
           // Pods that never become ready abort the rollout as a failed analysis would, instead of waiting forever.
           progressDeadlineSeconds: 600,
           progressDeadlineAbort: true,

@@ -11,6 +11,8 @@ import { settings, type SettingName } from '../../app/src/config';
 import type { Resources, TlsSetting } from '../config';
 import { ROLLOUT_API_VERSION } from './canary';
 import { CanaryRollout, type CanaryRolloutArgs } from './canary-rollout';
+import { REVISION_LABEL } from '../semantics/model';
+import { quantityBytes } from './redis';
 import {
   checksumOf,
   childOptions,
@@ -179,21 +181,7 @@ export class EventService extends pulumi.ComponentResource {
         automountServiceAccountToken: false,
         securityContext: podSecurityContext(APP_UID),
         terminationGracePeriodSeconds: terminationGraceSeconds(shutdownGraceMs),
-        // Hard: a node failure takes at most one replica (a pod stays Pending rather than double up).
-        // Zones stay a preference: a single-zone cluster must still schedule.
-        topologySpreadConstraints: many
-          ? (
-              [
-                ['kubernetes.io/hostname', args.topologySpread === 'hard' ? 'DoNotSchedule' : 'ScheduleAnyway'],
-                ['topology.kubernetes.io/zone', 'ScheduleAnyway'],
-              ] as const
-            ).map(([topologyKey, whenUnsatisfiable]) => ({
-              maxSkew: 1,
-              topologyKey,
-              whenUnsatisfiable,
-              labelSelector: { matchLabels: selectorFor(APP_NAME, 'server') },
-            }))
-          : undefined,
+        ...(many ? placement(args.topologySpread, args.canary ? 'Rollout' : 'Deployment') : {}),
         containers: [
           {
             name: APP_NAME,
@@ -206,7 +194,9 @@ export class EventService extends pulumi.ComponentResource {
             startupProbe: httpProbe('/healthz', 'http', 2, 30),
             livenessProbe: httpProbe('/healthz', 'http', 10, 3),
             readinessProbe: httpProbe('/readyz', 'http', 5, 2),
-            lifecycle: { preStop: { exec: { command: ['node', '-e', `setTimeout(() => {}, ${PRE_STOP_SECONDS * 1000})`] } } },
+            // The kubelet waits (Kubernetes ≥ 1.30, the sleep action): no second process inside the memory limit.
+            lifecycle: { preStop: { sleep: { seconds: PRE_STOP_SECONDS } } },
+            env: [{ name: 'NODE_OPTIONS', value: nodeOptions(args.resources.limits.memory) }],
             volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }],
           },
         ],
@@ -225,6 +215,7 @@ export class EventService extends pulumi.ComponentResource {
           labels,
           selector: selectorFor(APP_NAME, 'server'),
           replicas,
+          minReadySeconds: MIN_READY_SECONDS,
           template,
           port: { name: 'http', targetPort: APP_PORT_NAME },
           provider: args.provider,
@@ -241,6 +232,8 @@ export class EventService extends pulumi.ComponentResource {
             replicas,
             selector: { matchLabels: selectorFor(APP_NAME, 'server') },
             strategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
+            // A new pod must stay Ready this long before the rollout counts it and stops an old one.
+            minReadySeconds: MIN_READY_SECONDS,
             template,
           },
         },
@@ -283,7 +276,8 @@ export class EventService extends pulumi.ComponentResource {
         `${name}-pdb`,
         {
           metadata: { name: APP_NAME, namespace: ns, labels: labelsFor(APP_NAME) },
-          spec: { minAvailable: 1, selector: { matchLabels: selectorFor(APP_NAME, 'server') } },
+          // One replica at a time, whatever the count: a drain never takes two at once.
+          spec: { maxUnavailable: 1, selector: { matchLabels: selectorFor(APP_NAME, 'server') } },
         },
         o(),
       );
@@ -330,4 +324,62 @@ export class EventService extends pulumi.ComponentResource {
     this.url = pulumi.output(`${args.tls ? 'https' : 'http'}://${args.host}`);
     this.registerOutputs({ serviceName: this.serviceName, url: this.url });
   }
+}
+
+const MIN_READY_SECONDS = 10;
+
+/**
+ * Where the server's replicas go. Each term counts only pods of the same revision (the label the workload's
+ * controller puts on each revision's pods: pod-template-hash, or rollouts-pod-template-hash for a Rollout), so a
+ * rolling update's surge pod is never kept off a node by the replicas it replaces; tainted nodes the pods cannot
+ * run on are not spread domains (nodeTaintsPolicy: Honor), so an empty control-plane node does not hold the skew.
+ * Hard: never two replicas of a revision on one node (required anti-affinity: a spread of maxSkew 1 still
+ * allows 2/1/1); a replica waits Pending rather than double up. Zones stay a preference.
+ */
+function placement(
+  spread: 'hard' | 'soft',
+  workload: keyof typeof REVISION_LABEL,
+): Pick<k8s.types.input.core.v1.PodSpec, 'topologySpreadConstraints' | 'affinity'> {
+  const labelSelector = { matchLabels: selectorFor(APP_NAME, 'server') };
+  const matchLabelKeys = [REVISION_LABEL[workload]];
+  return {
+    topologySpreadConstraints: (
+      [
+        ['kubernetes.io/hostname', spread === 'hard' ? 'DoNotSchedule' : 'ScheduleAnyway'],
+        ['topology.kubernetes.io/zone', 'ScheduleAnyway'],
+      ] as const
+    ).map(([topologyKey, whenUnsatisfiable]) => ({
+      maxSkew: 1,
+      topologyKey,
+      whenUnsatisfiable,
+      labelSelector,
+      matchLabelKeys,
+      nodeTaintsPolicy: 'Honor',
+    })),
+    ...(spread === 'hard'
+      ? {
+          affinity: {
+            podAntiAffinity: {
+              requiredDuringSchedulingIgnoredDuringExecution: [{ topologyKey: 'kubernetes.io/hostname', labelSelector, matchLabelKeys }],
+            },
+          },
+        }
+      : {}),
+  };
+}
+
+/**
+ * V8's heap flags from the container's memory limit (they replace the image's NODE_OPTIONS). Outside the old
+ * generation the container holds the young generation (3 × 16 MiB semi-spaces), request bodies in flight
+ * (off-heap Buffers, up to 64 × 1 MiB) and the process' native memory: NON_HEAP_MIB in a large container, half
+ * of a small one. A constant would let the heap grow past a small limit (1024 MiB in 512Mi: the kernel kills the
+ * pod before V8 collects).
+ */
+export const NON_HEAP_MIB = 192;
+export function oldSpaceMiB(memoryLimit: string): number {
+  const limitMiB = Math.floor(quantityBytes(memoryLimit) / 2 ** 20);
+  return Math.max(Math.floor(limitMiB / 2), limitMiB - NON_HEAP_MIB);
+}
+export function nodeOptions(memoryLimit: string): string {
+  return `--max-semi-space-size=16 --max-old-space-size=${oldSpaceMiB(memoryLimit)}`;
 }

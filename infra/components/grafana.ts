@@ -27,6 +27,8 @@ export interface GrafanaArgs extends ThirdPartyService {
   host?: string;
   tls?: TlsSetting;
   ingressClassName: string;
+  /** Where people open it (root_url): the links Grafana itself renders. */
+  externalUrl: string;
   /** dashboard JSON by file name */
   dashboards: Record<string, string>;
   provisioning: { datasources: string; dashboards: string };
@@ -96,6 +98,7 @@ export class Grafana extends pulumi.ComponentResource {
                   envFrom: [{ secretRef: { name: admin.metadata.name } }],
                   env: [
                     { name: 'GF_AUTH_ANONYMOUS_ENABLED', value: 'false' },
+                    { name: 'GF_SERVER_ROOT_URL', value: args.externalUrl },
                     { name: 'GF_USERS_ALLOW_SIGN_UP', value: 'false' },
                     { name: 'GF_ANALYTICS_REPORTING_ENABLED', value: 'false' },
                     { name: 'GF_PATHS_DATA', value: '/var/lib/grafana' },

@@ -1,12 +1,35 @@
 /**
- * Who may talk to whom: ingress is denied in the namespace unless a rule below allows it.
- * Egress is not restricted (the pods resolve DNS and the app reaches its dependencies).
+ * Who may talk to whom: ingress and egress are denied in the namespace unless a rule below allows them.
+ * Egress: every pod resolves names through kube-dns and reaches the namespace's pods (whose ingress rules
+ * decide); beyond that only the addresses of the stack's egress setting, each to the workloads that need it.
  */
 import * as k8s from '@pulumi/kubernetes';
 import * as pulumi from '@pulumi/pulumi';
+import { cidrWithin, METADATA_ADDRESS } from '../cidr';
+import type { EgressRule } from '../stack-schema';
 import { childOptions, labelsFor, selectorFor } from './workload';
 
 type Peer = k8s.types.input.networking.v1.NetworkPolicyPeer;
+
+type EgressRuleInput = k8s.types.input.networking.v1.NetworkPolicyEgressRule;
+
+/** cert-manager labels its HTTP-01 solver pods so, and they listen on this port. */
+export const ACME_SOLVER_LABEL = 'acme.cert-manager.io/http01-solver';
+export const ACME_SOLVER_PORT = 8089;
+/** CoreDNS keeps kube-dns' label in kubeadm, EKS, GKE and AKS clusters. */
+export const KUBE_DNS = { 'k8s-app': 'kube-dns' };
+
+/** The ipBlocks of a setting, the metadata address excepted from each block that contains it. */
+function toAddresses(rule: EgressRule): EgressRuleInput {
+  const metadata = `${METADATA_ADDRESS}/32`;
+  return {
+    to: rule.cidrs.map((cidr) => {
+      const except = [...rule.except, ...(cidrWithin(metadata, cidr) ? [metadata] : [])].filter((e) => cidrWithin(e, cidr));
+      return { ipBlock: { cidr, ...(except.length ? { except } : {}) } };
+    }),
+    ports: [{ protocol: 'TCP', port: rule.port }],
+  };
+}
 
 export interface NetworkPoliciesArgs {
   namespace: pulumi.Input<string>;
@@ -21,10 +44,16 @@ export interface NetworkPoliciesArgs {
   postgresExporter: { name: string; port: number };
   redisExporter: { name: string; port: number };
   /** Absent in operator mode (the operator's run elsewhere). */
-  alertmanager?: { name: string; port: number };
+  alertmanager?: { name: string; port: number; /** Replicas gossip on it (TCP and UDP) when there are several. */ clusterPort?: number };
   grafana?: { name: string; port: number; exposed: boolean };
   /** Bundled mode's own kube-state-metrics (operator mode uses the cluster's). */
   kubeStateMetrics?: { name: string; port: number };
+  /** Some Ingress has cert-manager issue its certificate: an HTTP-01 solver pod must be reachable. */
+  acmeSolver: boolean;
+  /** The stack's egress setting: addresses outside the namespace, by who needs them. */
+  egress: { kubernetesApi: EgressRule; database?: EgressRule; alertReceivers?: EgressRule };
+  /** The pods' name labels that connect to an external database (absent: the database is in the namespace). */
+  databaseClients?: string[];
   provider: k8s.Provider;
 }
 
@@ -78,8 +107,74 @@ export class NetworkPolicies extends pulumi.ComponentResource {
     allow('pushgateway-from-prometheus-and-maintenance', args.pushgateway, [prometheus, fromPods(args.app.name, 'maintenance')]);
     if (args.alertmanager) allow('alertmanager-from-prometheus', args.alertmanager, [prometheus]);
     if (args.kubeStateMetrics) allow('kube-state-metrics-from-prometheus', args.kubeStateMetrics, [prometheus]);
+    if (args.alertmanager?.clusterPort)
+      new k8s.networking.v1.NetworkPolicy(
+        `${name}-alertmanager-gossip`,
+        {
+          metadata: { name: 'alertmanager-gossip', namespace: args.namespace, labels: labelsFor('network-policy') },
+          spec: {
+            podSelector: { matchLabels: selectorFor(args.alertmanager.name) },
+            policyTypes: ['Ingress'],
+            ingress: [
+              {
+                from: [fromPods(args.alertmanager.name)],
+                ports: ['TCP', 'UDP'].map((protocol) => ({ protocol, port: args.alertmanager!.clusterPort! })),
+              },
+            ],
+          },
+        },
+        childOptions(this, args.provider),
+      );
     if (args.grafana && 'port' in args.prometheus) allow('prometheus-from-grafana', args.prometheus, [fromPods(args.grafana.name)]);
     if (args.grafana?.exposed) allow('grafana-from-ingress', args.grafana, [fromIngress]);
+    // cert-manager's HTTP-01 solver pod (created in this namespace per challenge) answers the ACME server
+    // through the ingress controller; DNS-01 issuers start no pod and need no rule (docs/deploy.md).
+    if (args.acmeSolver)
+      new k8s.networking.v1.NetworkPolicy(
+        `${name}-acme-solver-from-ingress`,
+        {
+          metadata: { name: 'acme-solver-from-ingress', namespace: args.namespace, labels: labelsFor('network-policy') },
+          spec: {
+            podSelector: { matchLabels: { [ACME_SOLVER_LABEL]: 'true' } },
+            policyTypes: ['Ingress'],
+            ingress: [{ from: [fromIngress], ports: [{ protocol: 'TCP', port: ACME_SOLVER_PORT }] }],
+          },
+        },
+        childOptions(this, args.provider),
+      );
+
+    const egress = (policy: string, podSelector: k8s.types.input.meta.v1.LabelSelector, rules: EgressRuleInput[]) =>
+      new k8s.networking.v1.NetworkPolicy(
+        `${name}-${policy}`,
+        {
+          metadata: { name: policy, namespace: args.namespace, labels: labelsFor('network-policy') },
+          spec: { podSelector, policyTypes: ['Egress'], egress: rules },
+        },
+        childOptions(this, args.provider),
+      );
+    egress('default-deny-egress', {}, []);
+    egress('egress-to-dns-and-namespace', {}, [
+      {
+        to: [
+          { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'kube-system' } }, podSelector: { matchLabels: KUBE_DNS } },
+        ],
+        ports: [
+          { protocol: 'UDP', port: 53 },
+          { protocol: 'TCP', port: 53 },
+        ],
+      },
+      { to: [{ podSelector: {} }] },
+    ]);
+    if ('port' in args.prometheus)
+      egress('prometheus-to-kubernetes-api', { matchLabels: selectorFor(args.prometheus.name) }, [toAddresses(args.egress.kubernetesApi)]);
+    if (args.alertmanager && args.egress.alertReceivers)
+      egress('alertmanager-to-receivers', { matchLabels: selectorFor(args.alertmanager.name) }, [toAddresses(args.egress.alertReceivers)]);
+    if (args.databaseClients && args.egress.database)
+      egress(
+        'database-clients-to-database',
+        { matchExpressions: [{ key: 'app.kubernetes.io/name', operator: 'In', values: args.databaseClients }] },
+        [toAddresses(args.egress.database)],
+      );
     this.registerOutputs({});
   }
 }

@@ -36,6 +36,8 @@ export interface PrometheusArgs extends ThirdPartyService {
   rules: Record<string, string>;
   /** The URL people open this Prometheus at: alert and graph links point there. */
   externalUrl: string;
+  /** Its pods run as their own account, not the namespace's default: the pull secrets go on it too. */
+  imagePullSecrets: string[];
   provider: k8s.Provider;
 }
 
@@ -55,7 +57,7 @@ export class Prometheus extends pulumi.ComponentResource {
       { metadata: { name: `${PROMETHEUS_NAME}-rules`, namespace: ns, labels: labelsFor(PROMETHEUS_NAME) }, data: args.rules },
       o(),
     );
-    const account = this.discoveryAccount(name, ns, o);
+    const account = this.discoveryAccount(name, ns, args.imagePullSecrets, o);
     const service = clusterService(
       `${name}-service`,
       { name: PROMETHEUS_NAME, namespace: ns, port: PROMETHEUS_PORT, portName: 'http' },
@@ -126,9 +128,19 @@ export class Prometheus extends pulumi.ComponentResource {
    * The service account Prometheus discovers pods with: list/watch pods in its own namespace, nothing else
    * (a namespaced Role, no ClusterRole). Only the Prometheus pod mounts its token.
    */
-  private discoveryAccount(name: string, ns: pulumi.Input<string>, o: () => pulumi.CustomResourceOptions): k8s.core.v1.ServiceAccount {
+  private discoveryAccount(
+    name: string,
+    ns: pulumi.Input<string>,
+    pullSecrets: string[],
+    o: () => pulumi.CustomResourceOptions,
+  ): k8s.core.v1.ServiceAccount {
     const metadata = { name: DISCOVERY_NAME, namespace: ns, labels: labelsFor(PROMETHEUS_NAME) };
-    const account = new k8s.core.v1.ServiceAccount(`${name}-account`, { metadata, automountServiceAccountToken: false }, o());
+    const imagePullSecrets = pullSecrets.length ? pullSecrets.map((s) => ({ name: s })) : undefined;
+    const account = new k8s.core.v1.ServiceAccount(
+      `${name}-account`,
+      { metadata, automountServiceAccountToken: false, imagePullSecrets },
+      o(),
+    );
     const role = new k8s.rbac.v1.Role(
       `${name}-discovery-role`,
       { metadata, rules: [{ apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'watch'] }] },

@@ -4,6 +4,7 @@
  * Each rule returns one message per violation, naming the object and container.
  */
 import { settings } from '../../app/src/config';
+import { postgresSettings } from '../postgres/settings';
 
 export interface KubernetesObject {
   apiVersion?: string;
@@ -210,6 +211,56 @@ export const rules: Rule[] = [
         : [`${where(obj)}: label pod-security.kubernetes.io/enforce is not "restricted"`];
     },
   },
+  {
+    name: 'app-memory-request-equals-limit',
+    description: `The event service requests the memory it may use (request = limit), so it is never the first pod evicted under node pressure (mandatory in ${TLS_REQUIRED_STAGES.join(' and ')}).`,
+    mandatoryIn: TLS_REQUIRED_STAGES,
+    check(obj) {
+      const pod = podTemplateOf(obj);
+      if (!pod || !LONG_RUNNING.has(obj.kind ?? '') || pod.labels[APP_LABEL.key] !== APP_LABEL.value) return [];
+      return containersOf(pod.spec)
+        .filter((c) => c.resources?.requests?.memory !== c.resources?.limits?.memory)
+        .map((c) => `${where(obj, c)}: requests ${c.resources?.requests?.memory} of memory but may use ${c.resources?.limits?.memory}`);
+    },
+  },
+];
+
+/** A rule over a stack's objects together: a fact that no single object holds. */
+export interface StackRule {
+  name: string;
+  description: string;
+  check(objects: KubernetesObject[]): string[];
+}
+
+const SUPERUSER_RESERVED_CONNECTIONS = 3;
+/** The maintenance job's connections (docs/operations.md), the migration's and the PostgreSQL exporter's. */
+const OTHER_CONNECTIONS = 2 + 1 + 1;
+
+export const stackRules: StackRule[] = [
+  {
+    name: 'database-connections-fit',
+    description:
+      "At the autoscaler's maximum, every replica's pools (DB_POOL_MAX + DB_READ_POOL_MAX + the readiness probe's) plus the jobs and the exporter fit PostgreSQL's max_connections (infra/postgres/postgresql.conf; a managed database takes the same value).",
+    check(objects) {
+      const server = objects.find((o) => o.kind === 'Deployment' && o.metadata?.name === APP_LABEL.value);
+      if (!server) return [];
+      const hpa = objects.find((o) => o.kind === 'HorizontalPodAutoscaler' && (o.spec as any)?.scaleTargetRef?.name === APP_LABEL.value);
+      const replicas: number = (hpa?.spec as any)?.maxReplicas ?? (server.spec as any)?.replicas ?? 1;
+      const env = (objects.find((o) => o.kind === 'ConfigMap' && o.metadata?.name === `${APP_LABEL.value}-config`)?.data ?? {}) as Record<
+        string,
+        string
+      >;
+      const setting = (name: 'DB_POOL_MAX' | 'DB_READ_POOL_MAX') => Number(env[name] ?? settings[name].default);
+      const perReplica = setting('DB_POOL_MAX') + setting('DB_READ_POOL_MAX') + 1;
+      const needed = replicas * perReplica + OTHER_CONNECTIONS + SUPERUSER_RESERVED_CONNECTIONS;
+      const maxConnections = Number(new Map(postgresSettings()).get('max_connections') ?? 100);
+      return needed > maxConnections
+        ? [
+            `${replicas} replicas × ${perReplica} connections + ${OTHER_CONNECTIONS} (jobs, exporter) + ${SUPERUSER_RESERVED_CONNECTIONS} reserved = ${needed} exceed max_connections ${maxConnections}: raise it in infra/postgres/postgresql.conf (and the managed database's parameter group), or lower maxReplicas or the pools`,
+          ]
+        : [];
+    },
+  },
 ];
 
 /** Whether the rule refuses a deploy of `stack` (an unknown stack: only the rules mandatory everywhere). */
@@ -220,7 +271,10 @@ export function isMandatory(rule: Rule, stack?: string): boolean {
 /** Every violation of every rule that is mandatory in `stack`, as "rule: message". */
 export function violations(objects: KubernetesObject[], stack?: string): string[] {
   const mandatory = rules.filter((rule) => isMandatory(rule, stack));
-  return objects.flatMap((obj) => mandatory.flatMap((rule) => rule.check(obj).map((m) => `${rule.name}: ${m}`)));
+  return [
+    ...objects.flatMap((obj) => mandatory.flatMap((rule) => rule.check(obj).map((m) => `${rule.name}: ${m}`))),
+    ...stackRules.flatMap((rule) => rule.check(objects).map((m) => `${rule.name}: ${m}`)),
+  ];
 }
 
 /** What the advisory rules of `stack` report (shown by `pulumi up`, not refused). */

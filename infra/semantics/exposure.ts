@@ -31,7 +31,7 @@ function internalPaths(objects: KubernetesObject[], pod: PodTemplate): string[] 
   return [...new Set([...probes, ...scraped])];
 }
 
-const CERT_MANAGER_ANNOTATIONS = ['cert-manager.io/cluster-issuer', 'cert-manager.io/issuer'];
+export const CERT_MANAGER_ANNOTATIONS = ['cert-manager.io/cluster-issuer', 'cert-manager.io/issuer'];
 
 /**
  * - The app is reachable through an Ingress at the API path, and every Ingress path to the app is under /api/.

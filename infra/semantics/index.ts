@@ -22,6 +22,8 @@ export interface StackFacts {
   tlsRequired: boolean;
   /** Operator mode: the namespace of the Prometheus Operator's Prometheus (event-stack:monitoring.namespace). */
   operatorNamespace?: string;
+  /** The addresses outside the namespace the stack's pods may reach (event-stack:egress). */
+  egress: StackFileConfig['egress'];
 }
 
 /** The facts of a stack file the checks need. */
@@ -30,6 +32,7 @@ export function stackFacts(stack: string, config: StackFileConfig = stackFile(st
     ingressNamespace: config.ingress.namespace,
     tlsRequired: TLS_REQUIRED_STAGES.includes(stack),
     operatorNamespace: config.monitoring.mode === 'operator' ? config.monitoring.namespace : undefined,
+    egress: config.egress,
   };
 }
 

@@ -107,11 +107,18 @@ export function serviceEndpoints(objects: KubernetesObject[], service: Kubernete
 }
 
 /**
- * The Service a DNS name means from inside `namespace`: `svc`, `svc.ns`, `svc.ns.svc`, `svc.ns.svc.cluster.local`.
+ * The Service a DNS name means from inside `namespace`: `svc`, `svc.ns`, `svc.ns.svc`, `svc.ns.svc.cluster.local`,
+ * or `pod.svc.ns.svc(.cluster.local)` of a headless Service (the pod's template stands for the pod).
  * Undefined for anything else (an external host).
  */
 export function serviceForHost(objects: KubernetesObject[], host: string, namespace: string): KubernetesObject | undefined {
   const parts = host.replace(/\.$/, '').split('.');
+  // <pod>.<headless Service>.<namespace>.svc…: a StatefulSet pod's own name, under the Service its serviceName names.
+  const podSuffix = parts.slice(3).join('.');
+  if (parts.length > 3 && (podSuffix === 'svc' || podSuffix === 'svc.cluster.local')) {
+    const service = find(objects, 'Service', parts[1]!, parts[2]!);
+    return (service?.spec as any)?.clusterIP === 'None' ? service : undefined;
+  }
   const suffix = parts.slice(2).join('.');
   if (parts.length > 2 && suffix !== 'svc' && suffix !== 'svc.cluster.local') return undefined;
   return find(objects, 'Service', parts[0]!, parts[1] ?? namespace);
@@ -129,3 +136,9 @@ export function endpointsOfAddress(objects: KubernetesObject[], address: string,
     return podsOfService(objects, service).flatMap((pod) => (resolveContainerPort(pod, port) === undefined ? [] : [{ pod, port }]));
   return serviceEndpoints(objects, service, port);
 }
+
+/**
+ * The label each workload controller puts on the pods of one revision (a Deployment's ReplicaSet, a Rollout's):
+ * what matchLabelKeys names so that spread and anti-affinity count only pods of the same revision.
+ */
+export const REVISION_LABEL = { Deployment: 'pod-template-hash', Rollout: 'rollouts-pod-template-hash' } as const;

@@ -3,8 +3,9 @@
  * (a rendered object mutated the way a real mistake would) to show that it can fail.
  */
 import { CHECKS, clusterSemanticsProblems, stackFacts as factsOf, type CheckName } from '../semantics';
-import { INTENDED_FLOWS, allowedFlows, flowKey } from '../semantics/network';
+import { INTENDED_FLOWS, allowedFlows, flowKey, networkProblems } from '../semantics/network';
 import { pathCovers } from '../semantics/exposure';
+import { clusterFor } from '../semantics/scheduling';
 import { STACKS, stackFileConfig, type KubernetesObject, type OfflineRun, type RunOptions } from '../offline';
 import { decodeStackFile } from '../stack-schema';
 import { runIsolated as run } from './offline-run';
@@ -198,8 +199,8 @@ describe('when the NetworkPolicies differ from the intended flows, then the grap
     const problems = broken('dev', NET, (get) =>
       get('NetworkPolicy', 'alertmanager-from-prometheus').spec.ingress[0].from.push({ namespaceSelector: {} }),
     );
-    expect(problems).toContain('allowed but not intended: a pod of another namespace → Deployment/alertmanager:9093');
-    expect(problems).toContain('allowed but not intended: ingress-controller → Deployment/alertmanager:9093');
+    expect(problems).toContain('allowed but not intended: a pod of another namespace → StatefulSet/alertmanager:9093');
+    expect(problems).toContain('allowed but not intended: ingress-controller → StatefulSet/alertmanager:9093');
   });
 
   test('an ipBlock peer opens a pod to the outside', () => {
@@ -230,21 +231,60 @@ describe('when the NetworkPolicies differ from the intended flows, then the grap
     expect(problems).toEqual([]);
   });
 
-  test('an egress deny-all on the app blocks all of its intended flows', () => {
-    const problems = broken('dev', NET, (_get, objects) =>
-      objects.push({
-        apiVersion: 'networking.k8s.io/v1',
-        kind: 'NetworkPolicy',
-        metadata: { name: 'app-no-egress', namespace: 'event-stack-dev' },
-        spec: { podSelector: { matchLabels: { 'app.kubernetes.io/component': 'server' } }, policyTypes: ['Egress'] },
-      }),
-    );
+  test('without the egress rule for DNS and the namespace, every pod loses name resolution and its in-namespace flows', () => {
+    const problems = broken('dev', NET, (_get, objects) => remove(objects, 'egress-to-dns-and-namespace'));
     expect(problems).toEqual(
       expect.arrayContaining([
+        'blocked but intended (name resolution): Deployment/event-service → kube-dns:53/UDP',
         'blocked but intended (app → postgres): Deployment/event-service → StatefulSet/postgres:5432',
         'blocked but intended (app → redis): Deployment/event-service → Deployment/redis:6379',
       ]),
     );
+  });
+
+  test('without egress policies (as before issue 25), every pod reaches the internet, other namespaces and the metadata address', () => {
+    const problems = broken('dev', NET, (_get, objects) => {
+      for (let i = objects.length - 1; i >= 0; i--)
+        if (objects[i]!.kind === 'NetworkPolicy' && objects[i]!.spec.policyTypes.includes('Egress')) objects.splice(i, 1);
+    });
+    expect(problems).toEqual(
+      expect.arrayContaining([
+        'allowed but not intended: Deployment/grafana → the internet:443',
+        'allowed but not intended: Deployment/event-service → a pod of another namespace:8080',
+        'reaches the cloud metadata address: Deployment/event-service → the cloud metadata address:80',
+      ]),
+    );
+  });
+
+  test('an ipBlock of the whole internet without the metadata exception, on any port, reaches the metadata address', () => {
+    const problems = broken('dev', NET, (get) => {
+      const rule = get('NetworkPolicy', 'alertmanager-to-receivers').spec.egress[0];
+      rule.to = [{ ipBlock: { cidr: '0.0.0.0/0' } }];
+      delete rule.ports;
+    });
+    expect(problems).toContain('reaches the cloud metadata address: StatefulSet/alertmanager → the cloud metadata address:80');
+  });
+
+  test('without the policy for the HTTP-01 solver, cert-manager never gets its certificate', () => {
+    const problems = broken('staging', NET, (_get, objects) => remove(objects, 'acme-solver-from-ingress'));
+    expect(problems).toEqual([
+      'blocked but intended (ingress-controller → acme-solver): ingress-controller → Pod/cm-acme-http-solver:8089',
+    ]);
+  });
+
+  test('the HTTP-01 flow is in the intended table: without it, the rendered policy is reported as unintended', () => {
+    const table = INTENDED_FLOWS.filter((f) => f.to !== 'acme-solver');
+    expect(networkProblems(runs.get('staging')!.kubernetesObjects, factsOf('staging'), table)).toEqual([
+      'allowed but not intended: ingress-controller → Pod/cm-acme-http-solver:8089',
+    ]);
+  });
+
+  test('dev has no HTTP-01 solver to reach: it issues no certificate', () => {
+    expect(
+      allowedFlows(runs.get('dev')!.kubernetesObjects, factsOf('dev'))
+        .map(flowKey)
+        .filter((f) => f.includes('acme')),
+    ).toEqual([]);
   });
 
   test('a new workload of a role in the table (a backup CronJob) without a policy gets its intended flow reported as blocked', () => {
@@ -274,6 +314,55 @@ describe('when the NetworkPolicies differ from the intended flows, then the grap
     const flows = allowedFlows(runs.get('dev')!.kubernetesObjects, factsOf('dev')).map(flowKey);
     expect(flows).toContain('ingress-controller → Deployment/event-service:8080');
     expect(flows.filter((f) => f.startsWith('outside') || f.startsWith('a pod of another'))).toEqual([]);
+  });
+});
+
+/** The reachability matrix of egress: each row one flow, allowed or denied by the rendered policies. */
+describe('egress reachability', () => {
+  // APP: the service's workload in that stack, a Rollout where it releases by canary, else the Deployment (a
+  // denied row naming a workload the stack does not declare would pass without checking anything).
+  const reaches = (stack: string, flow: string) => {
+    const objects = runs.get(stack)!.kubernetesObjects;
+    const app = objects.find((o) => ['Deployment', 'Rollout'].includes(o.kind) && o.metadata.name === 'event-service')!;
+    return allowedFlows(objects, facts(stack))
+      .map(flowKey)
+      .includes(flow.replace('APP', `${app.kind}/event-service`));
+  };
+  test.each([
+    ['dev', 'APP → kube-dns:53/UDP'],
+    ['dev', 'APP → kube-dns:53'],
+    ['dev', 'APP → StatefulSet/postgres:5432'],
+    ['dev', 'APP → Deployment/redis:6379'],
+    ['dev', 'CronJob/event-service-maintenance → Deployment/pushgateway:9091'],
+    ['dev', 'StatefulSet/prometheus → the Kubernetes API (172.18.0.1):6443'],
+    ['dev', 'StatefulSet/alertmanager → the internet:443'],
+    ['prod', 'APP → the managed database (10.0.64.1):5432'],
+    ['prod', 'Deployment/postgres-exporter → the managed database (10.0.64.1):5432'],
+    ['prod', 'CronJob/event-service-maintenance → the managed database (10.0.64.1):5432'],
+    ['staging', 'ingress-controller → Pod/cm-acme-http-solver:8089'],
+    ['operator', "the operator's Prometheus → APP:8080"],
+  ])('in %s, when the policies are rendered, then %s is allowed', (stack, flow) => {
+    expect(reaches(stack, flow)).toBe(true);
+  });
+
+  test.each([
+    ...STACKS.map((stack) => [stack, 'APP → the cloud metadata address:80']),
+    ['dev', 'StatefulSet/alertmanager → the cloud metadata address:80'],
+    ['dev', 'StatefulSet/prometheus → the cloud metadata address:80'],
+    ['dev', 'APP → the internet:443'],
+    ['dev', 'Deployment/grafana → the internet:443'],
+    ['dev', 'StatefulSet/alertmanager → the internet:80'],
+    ['dev', 'APP → a pod of another namespace:8080'],
+    ['dev', 'APP → metrics-server in kube-system:10250'],
+    ['dev', 'APP → the Kubernetes API (172.18.0.1):6443'],
+    ['dev', 'Deployment/grafana → the Kubernetes API (172.18.0.1):6443'],
+    ['dev', 'APP → an alert receiver (0.0.0.1):443'],
+    ['prod', 'Deployment/grafana → the managed database (10.0.64.1):5432'],
+    ['prod', 'Deployment/redis → the managed database (10.0.64.1):5432'],
+    ['prod', 'APP → the internet:5432'],
+    ['operator', 'APP → the Kubernetes API (10.0.0.1):443'],
+  ])('in %s, when the policies are rendered, then %s is denied', (stack, flow) => {
+    expect(reaches(stack, flow)).toBe(false);
   });
 });
 
@@ -485,7 +574,7 @@ describe('when a pod breaks the Pod Security level its namespace enforces, then 
     ],
     [
       'an added capability',
-      (get: any) => (container(get('Deployment', 'alertmanager')).securityContext.capabilities.add = ['NET_ADMIN']),
+      (get: any) => (container(get('StatefulSet', 'alertmanager')).securityContext.capabilities.add = ['NET_ADMIN']),
       /adds capability NET_ADMIN/,
     ],
     [
@@ -546,6 +635,59 @@ describe('when a budget, autoscaler or spread cannot work, then "disruption budg
     ],
   ])('%s', (_what, edit, message) => {
     expect(broken('prod', SCHED, edit).join('\n')).toMatch(message);
+  });
+
+  const spreadOf = (get: any) => podOf(get('Rollout', 'event-service')).spec;
+  test.each([
+    [
+      'a hard spread that counts the tainted node and every revision (as before issue 25)',
+      (get: any) => {
+        delete spreadOf(get).affinity;
+        for (const t of spreadOf(get).topologySpreadConstraints) {
+          delete t.nodeTaintsPolicy;
+          delete t.matchLabelKeys;
+        }
+      },
+      'Rollout/event-service (3 replicas, 4 nodes, one tainted): the rollout stalls with 3 old pod(s) left and 1 new pod(s) Pending',
+    ],
+    [
+      'an anti-affinity that keeps the surge pod off the nodes of the replicas it replaces',
+      (get: any) => delete spreadOf(get).affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution[0].matchLabelKeys,
+      'Rollout/event-service (3 replicas, 4 nodes, one tainted): the rollout stalls with 3 old pod(s) left and 1 new pod(s) Pending',
+    ],
+    [
+      'a budget of minAvailable 1 (as before issue 25)',
+      (get: any) =>
+        (get('PodDisruptionBudget', 'event-service').spec = {
+          ...get('PodDisruptionBudget', 'event-service').spec,
+          maxUnavailable: undefined,
+          minAvailable: 1,
+        }),
+      'PodDisruptionBudget/event-service: minAvailable lets a drain take 2 replicas of Rollout/event-service at once',
+    ],
+    [
+      'a budget no drain can satisfy',
+      (get: any) =>
+        (get('PodDisruptionBudget', 'event-service').spec = {
+          ...get('PodDisruptionBudget', 'event-service').spec,
+          maxUnavailable: undefined,
+          minAvailable: '100%',
+        }),
+      'Rollout/event-service (3 replicas, 4 nodes, one tainted): draining node-1 stalls: the budget allows no eviction',
+    ],
+    [
+      'no minReadySeconds',
+      (get: any) => delete get('Rollout', 'event-service').spec.minReadySeconds,
+      'Rollout/event-service: no minReadySeconds, so a pod that fails right after its first Ready already counts as available',
+    ],
+  ])('on a cluster with a tainted node, %s', (_what, edit, message) => {
+    expect(broken('prod', SCHED, edit)).toContain(message);
+  });
+
+  test('in staging (2 replicas, soft spread), a 3-node cluster with one tainted node completes a rollout and a drain', () => {
+    const problems = CHECKS[SCHED](runs.get('staging')!.kubernetesObjects);
+    expect(problems).toEqual([]);
+    expect(clusterFor(2)).toHaveLength(3);
   });
 
   test('a StatefulSet naming a missing Service', () => {

@@ -45,7 +45,7 @@ test('when Prometheus relabels the discovered app pods, then the unready pod sta
     renderClusterPrometheusConfig({
       appPods: { namespace: 'event-stack-dev', labels: { 'app.kubernetes.io/name': 'event-service' }, portName: 'http' },
       pushgateway: 'pushgateway:9091',
-      alertmanager: 'alertmanager:9093',
+      alertmanagers: ['alertmanager:9093'],
       prometheus: 'localhost:9090',
       postgresExporter: 'postgres-exporter:9187',
       redisExporter: 'redis-exporter:9121',

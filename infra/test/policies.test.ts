@@ -128,3 +128,42 @@ test('when a Namespace does not enforce the restricted Pod Security profile, the
   expect(broken(ns({ 'pod-security.kubernetes.io/enforce': 'baseline' }))).toEqual(['namespace-pod-security-restricted']);
   expect(violations([ns({ 'pod-security.kubernetes.io/enforce': 'restricted' })])).toEqual([]);
 });
+
+test('when the event service requests less memory than its limit, then app-memory-request-equals-limit reports it, mandatory in staging and prod only', () => {
+  const app = deployment();
+  expect(violations([app], 'prod')).toContain(
+    'app-memory-request-equals-limit: Deployment event-service container main: requests 16Mi of memory but may use 64Mi',
+  );
+  expect(violations([app], 'dev').filter((v) => v.startsWith('app-memory'))).toEqual([]);
+  expect(advisories([app], 'dev').filter((v) => v.startsWith('app-memory'))).toHaveLength(1);
+  const equal = deployment((c) => (c.resources.requests.memory = '64Mi'));
+  expect(violations([equal], 'prod').filter((v) => v.startsWith('app-memory'))).toEqual([]);
+});
+
+describe('database-connections-fit', () => {
+  const hpa = (maxReplicas: number): KubernetesObject => ({
+    kind: 'HorizontalPodAutoscaler',
+    metadata: { name: 'event-service' },
+    spec: { scaleTargetRef: { kind: 'Deployment', name: 'event-service' }, maxReplicas },
+  });
+  const config = (data: Record<string, string>): KubernetesObject => ({
+    kind: 'ConfigMap',
+    metadata: { name: 'event-service-config' },
+    data,
+  });
+  const connections = (objects: KubernetesObject[]) => violations(objects).filter((v) => v.startsWith('database-connections-fit'));
+
+  test("when prod's autoscaler maximum of 10 replicas meets the stack's max_connections, then they fit", () => {
+    expect(connections([deployment(), hpa(10), config({})])).toEqual([]);
+  });
+
+  test('when the autoscaler may run more replicas than max_connections holds, then the rule fails, naming the sum', () => {
+    expect(connections([deployment(), hpa(12), config({})])).toEqual([
+      "database-connections-fit: 12 replicas × 13 connections + 4 (jobs, exporter) + 3 reserved = 163 exceed max_connections 160: raise it in infra/postgres/postgresql.conf (and the managed database's parameter group), or lower maxReplicas or the pools",
+    ]);
+  });
+
+  test('when a stack raises the pools in app.env, then the rule counts them', () => {
+    expect(connections([deployment(), hpa(10), config({ DB_POOL_MAX: '15' })])).toHaveLength(1);
+  });
+});

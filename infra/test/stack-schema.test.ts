@@ -321,8 +321,23 @@ describe('a malformed setting is reported once, with its key', () => {
     expect(problems).toEqual(['event-stack:databaseUrl: must be a postgres:// URL']);
   });
 
+  test('when the database is external and the egress setting has no database addresses, then they are reported missing', async () => {
+    const problems = await infraProblems('qa', edited('qa', set(['event-stack:postgres'], { external: true })), testSecrets(true));
+    expect(problems).toEqual([
+      "event-stack:egress.database: required when postgres.external is true (the managed database's CIDRs and port)",
+    ]);
+  });
+
   test('when the database is external and its secret is not set, then that secret is reported missing once', async () => {
-    const problems = await infraProblems('qa', edited('qa', set(['event-stack:postgres'], { external: true })), testSecrets(false));
+    const problems = await infraProblems(
+      'qa',
+      edited(
+        'qa',
+        set(['event-stack:postgres'], { external: true }),
+        set(['event-stack:egress', 'database'], { cidrs: ['10.0.64.0/24'], port: 5432 }),
+      ),
+      testSecrets(false),
+    );
     expect(problems).toEqual([
       'event-stack:databaseUrl: required secret when event-stack:postgres.external is true, not set (pulumi config set --secret databaseUrl postgres://…)',
     ]);

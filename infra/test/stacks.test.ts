@@ -13,6 +13,7 @@ import { SERVICE_ACCOUNT_DIR } from '../../monitoring/src';
 import { violations } from '../policies/rules';
 import { schemaProblems } from './kubernetes-schema';
 import { quantityBytes } from '../components/redis';
+import { NON_HEAP_MIB } from '../components/event-service';
 import { STACKS, stackFile, stackFileConfig, type KubernetesObject, type OfflineRun } from '../offline';
 import { runFailure as failure, runIsolated as run } from './offline-run';
 
@@ -260,8 +261,19 @@ describe.each(STACKS)('the %s stack', (stack) => {
     const r = declared(stack);
     const pod = appWorkload(r).spec.template.spec;
     const graceMs = Number(find(r, 'ConfigMap', 'event-service-config').data!.SHUTDOWN_GRACE_MS);
-    const preStopMs = Number(/setTimeout\(\(\) => \{\}, (\d+)\)/.exec(pod.containers[0].lifecycle.preStop.exec.command[2])![1]);
+    // The kubelet's sleep action: no second node process inside the container's memory limit (issue 25).
+    expect(pod.containers[0].lifecycle.preStop.exec).toBeUndefined();
+    const preStopMs = pod.containers[0].lifecycle.preStop.sleep.seconds * 1000;
     expect(pod.terminationGracePeriodSeconds * 1000).toBeGreaterThan(preStopMs + graceMs);
+  });
+
+  test('when the service runs, then its V8 heap ceiling is derived from the container memory limit and stays below it', () => {
+    const container = appWorkload(declared(stack)).spec.template.spec.containers[0];
+    const options: string = container.env.find((e: { name: string }) => e.name === 'NODE_OPTIONS').value;
+    const oldSpaceMiB = Number(/--max-old-space-size=(\d+)/.exec(options)![1]);
+    const limitMiB = quantityBytes(container.resources.limits.memory) / 2 ** 20;
+    expect(oldSpaceMiB).toBe(Math.max(Math.floor(limitMiB / 2), limitMiB - NON_HEAP_MIB));
+    expect(oldSpaceMiB + 3 * 16 + 64).toBeLessThan(limitMiB);
   });
 
   test('when the program runs, then its namespace admits only pods of the Pod Security "restricted" profile', () => {
@@ -273,10 +285,28 @@ describe.each(STACKS)('the %s stack', (stack) => {
     });
   });
 
-  test('when the program runs, then Prometheus links to its external URL and uses no console flags (gone in Prometheus 3)', () => {
-    const args: string[] = find(declared(stack), 'StatefulSet', 'prometheus').spec.template.spec.containers[0].args;
-    expect(args).toContain(`--web.external-url=${stackFile(stack).config.prometheusUrl}`);
+  test('when the program runs, then Prometheus, Alertmanager and Grafana link to their public URLs, never the promote port-forward', () => {
+    const r = declared(stack);
+    const monitoring = stackFile(stack).config.monitoring;
+    if (monitoring.mode !== 'bundled') throw new Error(`${stack} runs bundled monitoring`);
+    const publicUrls = {
+      prometheus: monitoring.prometheus.externalUrl,
+      alertmanager: monitoring.alertmanager.externalUrl,
+      grafana: monitoring.grafana.externalUrl,
+    };
+    expect(Object.values(publicUrls).every((u) => u.startsWith('https://'))).toBe(true);
+    const args: string[] = find(r, 'StatefulSet', 'prometheus').spec.template.spec.containers[0].args;
+    expect(args).toContain(`--web.external-url=${publicUrls.prometheus}`);
     expect(args.filter((a) => a.startsWith('--web.console'))).toEqual([]);
+    expect(find(r, 'StatefulSet', 'alertmanager').spec.template.spec.containers[0].args).toContain(
+      `--web.external-url=${publicUrls.alertmanager}`,
+    );
+    expect(find(r, 'Deployment', 'grafana').spec.template.spec.containers[0].env).toContainEqual({
+      name: 'GF_SERVER_ROOT_URL',
+      value: publicUrls.grafana,
+    });
+    const all = JSON.stringify(r.kubernetesObjects.filter((o) => ['StatefulSet', 'Deployment'].includes(o.kind)));
+    expect(all).not.toContain(stackFile(stack).config.prometheusUrl);
   });
 
   test('when the program runs, then its Prometheus names its stage in the external label the promotion gate checks', () => {
@@ -298,10 +328,31 @@ describe.each(STACKS)('the %s stack', (stack) => {
     expect(deployment.strategy).toEqual({ type: 'Recreate' }); // a ReadWriteOnce volume: the old pod must let go first
   });
 
-  test('when Alertmanager runs one replica, then it starts no gossip listener', () => {
-    const deployment = find(declared(stack), 'Deployment', 'alertmanager').spec;
-    expect(deployment.replicas).toBe(1);
-    expect(deployment.template.spec.containers[0].args).toContain('--cluster.listen-address=');
+  test('when Alertmanager runs, then one replica starts no gossip listener and several gossip with each other, keeping silences on a volume where the stack gives one', () => {
+    const r = declared(stack);
+    const spec = find(r, 'StatefulSet', 'alertmanager').spec;
+    const setting = stackFile(stack).config.monitoring;
+    if (setting.mode !== 'bundled') throw new Error(`${stack} runs bundled monitoring`);
+    const args: string[] = spec.template.spec.containers[0].args;
+    expect(spec.replicas).toBe(setting.alertmanager.replicas);
+    if (spec.replicas === 1) expect(args).toContain('--cluster.listen-address=');
+    else {
+      const ns = stackFile(stack).config.namespace;
+      expect(args.filter((a) => a.startsWith('--cluster.peer='))).toEqual(
+        Array.from({ length: spec.replicas }, (_, i) => `--cluster.peer=alertmanager-${i}.alertmanager-peers.${ns}.svc.cluster.local:9094`),
+      );
+      expect(find(r, 'Service', 'alertmanager-peers').spec).toMatchObject({ clusterIP: 'None', publishNotReadyAddresses: true });
+      expect(spec.serviceName).toBe('alertmanager-peers');
+    }
+    const claims = (spec.volumeClaimTemplates ?? []).map((c: { metadata: { name: string } }) => c.metadata.name);
+    expect(claims).toEqual(setting.alertmanager.storage ? ['data'] : []);
+  });
+
+  test('when Prometheus sends alerts, then it sends them to every Alertmanager replica, not through one load-balanced Service', () => {
+    const r = declared(stack);
+    const config = parse((find(r, 'ConfigMap', 'prometheus-config').data as Record<string, string>)['prometheus.yml']!);
+    const replicas = find(r, 'StatefulSet', 'alertmanager').spec.replicas;
+    expect(config.alerting.alertmanagers[0].static_configs[0].targets).toHaveLength(replicas);
   });
 
   test('when Grafana runs with a read-only root filesystem, then it logs to stdout only', () => {
@@ -428,18 +479,22 @@ test('when dev runs, then its app workloads use the digest of the image it built
   expect(new Set(images)).toEqual(new Set([declared('dev').outputs.imageRef]));
 });
 
-test('when prod runs, then the app has at least 2 replicas, a PodDisruptionBudget, an autoscaler and a hard spread over nodes', () => {
+test('when prod runs, then the app has at least 2 replicas, a PodDisruptionBudget of one at a time, an autoscaler and never two replicas on one node', () => {
   const r = declared('prod');
   const hpa = find(r, 'HorizontalPodAutoscaler', 'event-service');
   expect(hpa.spec.minReplicas).toBeGreaterThanOrEqual(2);
   // prod releases by canary: the autoscaler scales the Rollout that replaces the Deployment.
   expect(hpa.spec.scaleTargetRef).toEqual({ apiVersion: 'argoproj.io/v1alpha1', kind: 'Rollout', name: 'event-service' });
-  expect(find(r, 'PodDisruptionBudget', 'event-service').spec.minAvailable).toBeGreaterThanOrEqual(1);
+  expect(find(r, 'PodDisruptionBudget', 'event-service').spec).toEqual(expect.objectContaining({ maxUnavailable: 1 }));
   // Hard across nodes (issue #13 item 6: soft spread let every replica land on one node), soft across zones.
   expect(find(r, 'Rollout', 'event-service').spec.template.spec.topologySpreadConstraints).toEqual([
     expect.objectContaining({ topologyKey: 'kubernetes.io/hostname', whenUnsatisfiable: 'DoNotSchedule', maxSkew: 1 }),
     expect.objectContaining({ topologyKey: 'topology.kubernetes.io/zone', whenUnsatisfiable: 'ScheduleAnyway', maxSkew: 1 }),
   ]);
+  // maxSkew 1 alone allows 2/1/1: the anti-affinity is what keeps two replicas of a revision off one node.
+  expect(
+    find(r, 'Rollout', 'event-service').spec.template.spec.affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution,
+  ).toEqual([expect.objectContaining({ topologyKey: 'kubernetes.io/hostname', matchLabelKeys: ['rollouts-pod-template-hash'] })]);
 });
 
 test('when a stack has one replica, then it declares neither PodDisruptionBudget nor autoscaler', () => {

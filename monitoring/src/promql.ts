@@ -55,14 +55,6 @@ export function latencyErrorRatio(window: string, o: SliOptions = {}): string {
   return `1 - (\n  ${fast}\n  /\n  ${all}\n)\n`;
 }
 
-/**
- * API requests answered over `window`: how much traffic an error ratio of the same window stands on. No
- * result when no API request series exists yet (prom-client creates one on a route's first request).
- */
-export function apiRequestCount(window: string, o: SliOptions = {}): string {
-  return `${sum(o.by, `increase(${apiSeries(SERVICE_METRICS.httpRequests.name, ...(o.matchers ?? []))}[${window}])`)}\n`;
-}
-
 /** The error ratio of each SLO, by its name. */
 export const SLI_ERROR_RATIO = { availability: availabilityErrorRatio, latency: latencyErrorRatio } as const;
 

@@ -137,7 +137,8 @@ export interface ClusterScrapeTargets {
    */
   appPods: { namespace: string; labels: Record<string, string>; portName: string };
   pushgateway: string;
-  alertmanager: string;
+  /** host:port of every Alertmanager replica: alerts go to each (a load-balanced Service would split them). */
+  alertmanagers: string[];
   /** host:port Prometheus scrapes itself under (its own pod). */
   prometheus: string;
   /** host:port of the PostgreSQL and Redis exporters' Services. */
@@ -213,7 +214,7 @@ export function renderClusterPrometheusConfig(t: ClusterScrapeTargets): string {
     {
       appTargets: [],
       pushgatewayTarget: t.pushgateway,
-      alertmanagerTargets: [t.alertmanager],
+      alertmanagerTargets: t.alertmanagers,
       prometheusTarget: t.prometheus,
       postgresExporterTargets: [t.postgresExporter],
       redisExporterTargets: [t.redisExporter],

@@ -257,7 +257,12 @@ export async function startPushgateway(opts: { dir: string; port: number }): Pro
 }
 
 /** Alertmanager with a given configuration; clustering off so it binds nothing but loopback. */
-export async function startAlertmanager(opts: { dir: string; port: number; configFile: string }): Promise<Running & { url: string }> {
+export async function startAlertmanager(opts: {
+  dir: string;
+  port: number;
+  configFile: string;
+  extraArgs?: string[];
+}): Promise<Running & { url: string }> {
   const bin = requireExecutable(['prometheus-alertmanager', 'alertmanager'], 'prometheus-alertmanager');
   const url = `http://127.0.0.1:${opts.port}`;
   const args = [
@@ -265,6 +270,7 @@ export async function startAlertmanager(opts: { dir: string; port: number; confi
     `--storage.path=${path.join(opts.dir, 'data')}`,
     `--web.listen-address=127.0.0.1:${opts.port}`,
     '--cluster.listen-address=',
+    ...(opts.extraArgs ?? []),
   ];
   const proc = await startAndAwait('alertmanager', bin, args, path.join(opts.dir, 'alertmanager.log'), () => httpOk(`${url}/-/ready`));
   return Object.assign(proc, { url });

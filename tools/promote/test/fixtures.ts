@@ -75,6 +75,13 @@ function settings(stage: string, indent: string): string[] {
     ...service('redisExporter', 'oliver006/redis_exporter:v1.62.0'),
     ...service('alertmanager', 'prom/alertmanager:v0.27.0'),
     ...service('grafana', 'grafana/grafana:11.3.0'),
+    i(1, 'event-stack:egress:'),
+    i(2, "kubernetesApi: {cidrs: ['10.0.0.1/32'], port: 443}"),
+    i(2, "alertReceivers: {cidrs: ['0.0.0.0/0'], port: 443}"),
+    i(1, 'event-stack:publicUrls:'),
+    i(2, `prometheus: https://prometheus.${stage}.example.com`),
+    i(2, `alertmanager: https://alertmanager.${stage}.example.com`),
+    i(2, `grafana: https://grafana.${stage}.example.com`),
   ];
 }
 
