@@ -12,7 +12,8 @@ describe('body slots', () => {
         // 16 connections a sensor, each announcing 100,000 bytes and sending 12 (the report's attack).
         attack: { kind: 'slow-body', url: svc.url, tokens: attackers.map((a) => a.token), contentLength: 100000, connections: 16 },
       });
-      expectFair(run);
+      // 0: an upload whose connection closed without an answer (given up, or cut by the server): never a 5xx.
+      expectFair(run, 202, [0]);
     } finally {
       await svc.shutdown();
     }
