@@ -15,7 +15,7 @@ export const OPERATOR_PROMETHEUS_SERVICE = 'prometheus-operated';
 /** The pause before each analysis: long enough for the canary to fill the analysis window with its own traffic. */
 const BAKE_BEFORE_ANALYSIS = '5m';
 /** The canary's share of the pods at each step; after the last, all of them. */
-export const CANARY_WEIGHTS = [10, 50] as const;
+const CANARY_WEIGHTS = [10, 50] as const;
 
 export interface CanaryRolloutArgs {
   namespace: pulumi.Input<string>;
