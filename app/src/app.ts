@@ -32,7 +32,11 @@ import { createMetrics, httpMetricsMiddleware } from './observability/metrics';
 export function buildApp(config: Config, logger: Logger) {
   const metrics = createMetrics();
   const pool = createPool(config, logger);
-  const readPool = createPool(config, logger, { max: config.DB_READ_POOL_MAX, name: 'event-service-reads' });
+  // Reads may go to replicas (READ_DATABASE_URL); they see what was committed there, a replication lag behind.
+  const readPool = createPool({ ...config, DATABASE_URL: config.READ_DATABASE_URL || config.DATABASE_URL }, logger, {
+    max: config.DB_READ_POOL_MAX,
+    name: 'event-service-reads',
+  });
   const redis = createRedis(config, logger);
   const state = { shuttingDown: false };
   const ingestMetrics = createIngestMetrics(metrics.registry, config.METRIC_TYPE_LABELS_MAX);
