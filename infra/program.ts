@@ -26,7 +26,7 @@ import {
 import { Grafana, DASHBOARDS_MOUNT, GRAFANA_NAME, GRAFANA_PORT } from './components/grafana';
 import { NetworkPolicies } from './components/network-policies';
 import { OperatorMonitoring } from './components/operator-monitoring';
-import { BACKUP_NAME, Postgres, POSTGRES_NAME } from './components/postgres';
+import { CNPG_INSTANCE_LABELS, Postgres, POSTGRES_PORT } from './components/postgres';
 import { Prometheus, PROMETHEUS_NAME, PROMETHEUS_PORT, RULES_MOUNT } from './components/prometheus';
 import { Pushgateway, PUSHGATEWAY_NAME, PUSHGATEWAY_PORT } from './components/pushgateway';
 import { Redis, REDIS_NAME } from './components/redis';
@@ -108,16 +108,20 @@ export function deploy(): StackOutputs {
   // The owner's URL (migrations, maintenance) and the service's (its own role, rows only, made by the migration).
   let databaseUrl: pulumi.Output<string>;
   let databaseReady: pulumi.Resource[] = [];
+  let readHost: pulumi.Output<string> | undefined;
   if (cfg.postgres.external) databaseUrl = cfg.postgres.databaseUrl;
   else {
     const postgres = new Postgres('postgres', { ...cfg.postgres, namespace: ns, provider });
     databaseUrl = postgres.databaseUrl;
-    databaseReady = [postgres.statefulSet];
+    databaseReady = [postgres.cluster];
+    if (cfg.postgres.readsFromReplicas) readHost = postgres.readHost;
   }
   const serviceDatabaseUrl = serviceUrlOf(
     databaseUrl,
     new random.RandomPassword('service-db-password', { length: 32, special: false }).result,
   );
+  // The service's own role on the replicas (the -ro Service): the same URL with the other host.
+  const readDatabaseUrl = readHost ? withHost(serviceDatabaseUrl, readHost) : '';
   const redis = new Redis('redis', { ...cfg.redis, namespace: ns, provider });
   new Pushgateway('pushgateway', { ...cfg.pushgateway, namespace: ns, provider });
   new PostgresExporter('postgres-exporter', { ...cfg.postgresExporter, namespace: ns, databaseUrl, provider });
@@ -139,6 +143,7 @@ export function deploy(): StackOutputs {
         redisExporter: `${dnsName(REDIS_EXPORTER_NAME, nsName)}:${REDIS_EXPORTER_PORT}`,
         rulesDir: RULES_MOUNT,
         stage: pulumi.getStack(),
+        cnpgPods: cfg.postgres.external ? undefined : { namespace: nsName, labels: CNPG_INSTANCE_LABELS, portName: 'metrics' },
       }),
       rules: ruleFiles(),
       provider,
@@ -169,6 +174,7 @@ export function deploy(): StackOutputs {
         { job: REDIS_EXPORTER_JOB, name: REDIS_EXPORTER_NAME, port: 'http' },
       ],
       receivers: cfg.alertReceivers,
+      cnpgPods: cfg.postgres.external ? undefined : { labels: CNPG_INSTANCE_LABELS, port: 'metrics' },
       dashboards: dashboardFiles(),
       provider,
     });
@@ -177,7 +183,7 @@ export function deploy(): StackOutputs {
   const admin = adminToken();
   const { env, secretEnv } = appEnvironment(
     { PUSHGATEWAY_URL: `http://${dnsName(PUSHGATEWAY_NAME, nsName)}:${PUSHGATEWAY_PORT}`, ...cfg.app.env },
-    { DATABASE_URL: serviceDatabaseUrl, REDIS_URL: redis.redisUrl, ADMIN_TOKEN: admin },
+    { DATABASE_URL: serviceDatabaseUrl, READ_DATABASE_URL: readDatabaseUrl, REDIS_URL: redis.redisUrl, ADMIN_TOKEN: admin },
   );
   const app = new EventService('app', {
     ...cfg.app,
@@ -196,7 +202,9 @@ export function deploy(): StackOutputs {
     namespace: ns,
     ingressNamespace: cfg.ingress.namespace,
     app: { name: APP_NAME, port: appPort },
-    postgres: cfg.postgres.external ? undefined : { name: POSTGRES_NAME, port: 5432, backup: BACKUP_NAME },
+    postgres: cfg.postgres.external
+      ? undefined
+      : { instances: CNPG_INSTANCE_LABELS, port: POSTGRES_PORT, operatorNamespace: cfg.postgres.operatorNamespace },
     redis: { name: REDIS_NAME, port: 6379 },
     pushgateway: { name: PUSHGATEWAY_NAME, port: PUSHGATEWAY_PORT },
     postgresExporter: { name: POSTGRES_EXPORTER_NAME, port: POSTGRES_EXPORTER_PORT },
@@ -242,6 +250,16 @@ function serviceUrlOf(ownerUrl: pulumi.Output<string>, password: pulumi.Output<s
       url.username = SERVICE_ROLE;
       url.password = pw;
       return url.toString();
+    }),
+  );
+}
+
+function withHost(url: pulumi.Output<string>, host: pulumi.Output<string>): pulumi.Output<string> {
+  return pulumi.secret(
+    pulumi.all([url, host]).apply(([u, h]) => {
+      const parsed = new URL(u);
+      parsed.hostname = h;
+      return parsed.toString();
     }),
   );
 }

@@ -63,3 +63,20 @@ manifests-check: install ## Render and check the manifests of every stack offlin
 	@for s in $(STACKS); do $(NPX) tsx infra/scripts/manifests.ts $$s; done
 
 CI_CHECKS += manifests-check
+
+# CloudNativePG's Cluster and ScheduledBackup (operator 1.29.1) and the Barman Cloud plugin's ObjectStore (v0.14.0):
+# the CRDs are vendored in infra/crds (their source in each file's first line), the models generated from them.
+CRD_FILES := infra/crds/clusters.postgresql.cnpg.io.yaml infra/crds/scheduledbackups.postgresql.cnpg.io.yaml infra/crds/objectstores.barmancloud.cnpg.io.yaml
+
+.PHONY: crd-models
+crd-models: install ## Regenerate the TypeScript models of the vendored CRDs (infra/crds/models) with @kubernetes-models/crd-generate
+	@rm -rf infra/crds/models && $(NPX) crd-generate --input $(CRD_FILES) --output infra/crds/models >/dev/null
+	@echo '{ "type": "module" }' > infra/crds/models/package.json
+	@echo "crd-models: infra/crds/models regenerated from $(words $(CRD_FILES)) CRDs"
+
+.PHONY: crd-models-check
+crd-models-check: crd-models ## Fail when infra/crds/models differs from what the vendored CRDs generate
+	@git diff --exit-code --stat -- infra/crds/models || { echo "crd-models-check: infra/crds/models is stale: run make crd-models and commit" >&2; exit 1; }
+	@test -z "$$(git ls-files --others --exclude-standard infra/crds/models)" || { echo "crd-models-check: untracked files in infra/crds/models: run make crd-models and commit" >&2; exit 1; }
+
+CI_CHECKS += crd-models-check

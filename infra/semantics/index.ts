@@ -6,6 +6,7 @@
 import { stackFile, type KubernetesObject } from '../offline';
 import { TLS_REQUIRED_STAGES } from '../policies/rules';
 import type { StackFileConfig } from '../stack-schema';
+import { withCnpgManaged } from './cnpg';
 import { discoveryProblems } from './discovery';
 import { exposureProblems } from './exposure';
 import { networkProblems } from './network';
@@ -21,6 +22,8 @@ export interface StackFacts {
   tlsRequired: boolean;
   /** Operator mode: the namespace of the Prometheus Operator's Prometheus (event-stack:monitoring.namespace). */
   operatorNamespace?: string;
+  /** Where the CloudNativePG operator runs (event-stack:postgres.operatorNamespace), for an in-cluster database. */
+  cnpgOperatorNamespace?: string;
 }
 
 /** The facts of a stack file the checks need. */
@@ -29,6 +32,7 @@ export function stackFacts(stack: string, config: StackFileConfig = stackFile(st
     ingressNamespace: config.ingress.namespace,
     tlsRequired: TLS_REQUIRED_STAGES.includes(stack),
     operatorNamespace: config.monitoring.mode === 'operator' ? config.monitoring.namespace : undefined,
+    cnpgOperatorNamespace: config.postgres.external ? undefined : config.postgres.operatorNamespace,
   };
 }
 
@@ -46,9 +50,10 @@ export const CHECKS = {
 
 export type CheckName = keyof typeof CHECKS;
 
-/** Every problem of every check, as "check: message". */
+/** Every problem of every check, as "check: message"; operators' objects (CloudNativePG's pods and Services) included. */
 export function clusterSemanticsProblems(objects: KubernetesObject[], facts: StackFacts): string[] {
+  const all = withCnpgManaged(objects);
   return (Object.entries(CHECKS) as [CheckName, (o: KubernetesObject[], f: StackFacts) => string[]][]).flatMap(([name, check]) =>
-    check(objects, facts).map((m) => `${name}: ${m}`),
+    check(all, facts).map((m) => `${name}: ${m}`),
   );
 }

@@ -25,7 +25,11 @@ export interface Endpoint {
 export interface Neighbours {
   ingressNamespace: string;
   operatorNamespace?: string;
+  /** Where the CloudNativePG operator runs, when the stack has an in-cluster database. */
+  cnpgOperatorNamespace?: string;
 }
+
+export const CNPG_OPERATOR = 'cnpg-operator';
 
 export const OPERATOR_PROMETHEUS = "the operator's Prometheus";
 
@@ -36,6 +40,9 @@ export function outsidePeers(n: Neighbours): Endpoint[] {
     // kube-prometheus-stack's Prometheus pods carry this name label.
     ...(n.operatorNamespace
       ? [{ id: OPERATOR_PROMETHEUS, namespace: n.operatorNamespace, labels: { 'app.kubernetes.io/name': 'prometheus' } }]
+      : []),
+    ...(n.cnpgOperatorNamespace
+      ? [{ id: CNPG_OPERATOR, namespace: n.cnpgOperatorNamespace, labels: { 'app.kubernetes.io/name': 'cloudnative-pg' } }]
       : []),
     { id: 'a pod of another namespace', namespace: 'elsewhere', labels: {} },
     { id: 'outside the cluster', namespace: '', labels: {}, external: true },
@@ -132,8 +139,8 @@ export const ROLES: Record<string, Labels> = {
   app: { 'app.kubernetes.io/name': 'event-service', 'app.kubernetes.io/component': 'server' },
   migration: { 'app.kubernetes.io/name': 'event-service', 'app.kubernetes.io/component': 'migrate' },
   maintenance: { 'app.kubernetes.io/name': 'event-service', 'app.kubernetes.io/component': 'maintenance' },
-  postgres: { 'app.kubernetes.io/name': 'postgres' },
-  backup: { 'app.kubernetes.io/name': 'postgres-backup' },
+  // CloudNativePG's instance pods (infra/semantics/cnpg.ts): the primary and the replicas.
+  postgres: { 'cnpg.io/podRole': 'instance' },
   redis: { 'app.kubernetes.io/name': 'redis' },
   pushgateway: { 'app.kubernetes.io/name': 'pushgateway' },
   prometheus: { 'app.kubernetes.io/name': 'prometheus' },
@@ -144,7 +151,7 @@ export const ROLES: Record<string, Labels> = {
 };
 
 export interface IntendedFlow {
-  from: keyof typeof ROLES | 'ingress-controller';
+  from: keyof typeof ROLES | 'ingress-controller' | typeof CNPG_OPERATOR;
   to: keyof typeof ROLES;
   /** The name of the destination's container port. */
   port: string;
@@ -162,20 +169,23 @@ const routedByIngress = (service: string) => (objects: KubernetesObject[]) =>
 export const INTENDED_FLOWS: IntendedFlow[] = [
   { from: 'ingress-controller', to: 'app', port: 'http' },
   { from: 'ingress-controller', to: 'grafana', port: 'http', when: routedByIngress('grafana') },
-  { from: 'app', to: 'postgres', port: 'postgres' },
+  { from: 'app', to: 'postgres', port: 'postgresql' },
   { from: 'app', to: 'redis', port: 'redis' },
-  { from: 'migration', to: 'postgres', port: 'postgres' },
-  { from: 'maintenance', to: 'postgres', port: 'postgres' },
+  { from: 'migration', to: 'postgres', port: 'postgresql' },
+  { from: 'maintenance', to: 'postgres', port: 'postgresql' },
   // The maintenance job pushes its metrics; the server has nothing to push.
   { from: 'maintenance', to: 'pushgateway', port: 'http' },
-  { from: 'backup', to: 'postgres', port: 'postgres' },
-  { from: 'postgres-exporter', to: 'postgres', port: 'postgres' },
+  // Streaming replication between the instances; the operator drives them (SQL and the instance manager).
+  { from: 'postgres', to: 'postgres', port: 'postgresql' },
+  { from: CNPG_OPERATOR, to: 'postgres', port: 'postgresql' },
+  { from: CNPG_OPERATOR, to: 'postgres', port: 'status' },
+  { from: 'postgres-exporter', to: 'postgres', port: 'postgresql' },
   { from: 'redis-exporter', to: 'redis', port: 'redis' },
   { from: 'grafana', to: 'prometheus', port: 'http' },
 ];
 
 function roleMembers(objects: KubernetesObject[], role: string, n: Neighbours): Endpoint[] {
-  if (role === 'ingress-controller') return outsidePeers(n).filter((p) => p.id === role);
+  if (role === 'ingress-controller' || role === CNPG_OPERATOR) return outsidePeers(n).filter((p) => p.id === role);
   return podTemplates(objects)
     .filter((p) => selectsByMap(ROLES[role], p.labels))
     .map(endpointOf);

@@ -3,6 +3,7 @@
  * (a rendered object mutated the way a real mistake would) to show that it can fail.
  */
 import { CHECKS, clusterSemanticsProblems, stackFacts as factsOf, type CheckName } from '../semantics';
+import { withCnpgManaged } from '../semantics/cnpg';
 import { INTENDED_FLOWS, allowedFlows, flowKey } from '../semantics/network';
 import { pathCovers } from '../semantics/exposure';
 import { STACKS, stackFileConfig, type KubernetesObject, type OfflineRun, type RunOptions } from '../offline';
@@ -39,7 +40,8 @@ function broken(stack: string, check: CheckName, edit: (get: (kind: string, name
     return found;
   };
   edit(get, objects);
-  return CHECKS[check](objects, facts(stack));
+  // As in clusterSemanticsProblems: the pods and Services CloudNativePG makes of the (edited) Cluster.
+  return CHECKS[check](withCnpgManaged(objects), facts(stack));
 }
 const podOf = (o: Obj) => (o.kind === 'CronJob' ? o.spec.jobTemplate.spec.template : o.spec.template);
 const container = (o: Obj, i = 0) => podOf(o).spec.containers[i];
@@ -243,26 +245,35 @@ describe('when the NetworkPolicies differ from the intended flows, then the grap
     );
     expect(problems).toEqual(
       expect.arrayContaining([
-        'blocked but intended (app → postgres): Deployment/event-service → StatefulSet/postgres:5432',
+        'blocked but intended (app → postgres): Deployment/event-service → Pod/postgres-primary:5432',
         'blocked but intended (app → redis): Deployment/event-service → Deployment/redis:6379',
       ]),
     );
   });
 
-  test('a new workload of a role in the table (a backup CronJob) without a policy gets its intended flow reported as blocked', () => {
-    const isBackup = (labels?: Record<string, string>) => labels?.['app.kubernetes.io/name'] === 'postgres-backup';
-    const problems = broken('dev', NET, (get, objects) => {
-      // Start from a stack without any backup workload nor a policy peer for one, whatever the program declares.
-      for (let i = objects.length - 1; i >= 0; i--) if (isBackup(objects[i]!.metadata.labels)) objects.splice(i, 1);
-      for (const p of objects.filter((o) => o.kind === 'NetworkPolicy'))
-        for (const rule of p.spec.ingress ?? [])
-          rule.from = (rule.from ?? []).filter((peer: any) => !isBackup(peer.podSelector?.matchLabels));
-      const backup = structuredClone(get('CronJob', 'event-service-maintenance'));
-      backup.metadata = { ...backup.metadata, name: 'postgres-backup', labels: { 'app.kubernetes.io/name': 'postgres-backup' } };
-      podOf(backup).metadata.labels = { 'app.kubernetes.io/name': 'postgres-backup', 'app.kubernetes.io/component': 'backup' };
-      objects.push(backup);
+  test('when the instances of a CloudNativePG cluster lose their own peer, then replication between primary and replicas is reported blocked', () => {
+    const problems = broken('staging', NET, (_get, objects) => {
+      const policy = objects.find((o) => o.kind === 'NetworkPolicy' && o.spec.podSelector.matchLabels?.['cnpg.io/podRole'] === 'instance')!;
+      for (const rule of policy.spec.ingress)
+        rule.from = rule.from.filter((peer: any) => peer.podSelector?.matchLabels?.['cnpg.io/podRole'] !== 'instance');
     });
-    expect(problems).toEqual(['blocked but intended (backup → postgres): CronJob/postgres-backup → StatefulSet/postgres:5432']);
+    expect(problems.sort()).toEqual([
+      'blocked but intended (postgres → postgres): Pod/postgres-primary → Pod/postgres-replica:5432',
+      'blocked but intended (postgres → postgres): Pod/postgres-replica → Pod/postgres-primary:5432',
+    ]);
+  });
+
+  test('when the CloudNativePG operator runs in another namespace than the policy admits, then its flows to the instances are reported blocked', () => {
+    const problems = broken('dev', NET, (_get, objects) => {
+      const policy = objects.find((o) => o.kind === 'NetworkPolicy' && o.spec.podSelector.matchLabels?.['cnpg.io/podRole'] === 'instance')!;
+      for (const rule of policy.spec.ingress)
+        for (const peer of rule.from)
+          if (peer.namespaceSelector) peer.namespaceSelector.matchLabels['kubernetes.io/metadata.name'] = 'elsewhere-cnpg';
+    });
+    expect(problems.sort()).toEqual([
+      'blocked but intended (cnpg-operator → postgres): cnpg-operator → Pod/postgres-primary:5432',
+      'blocked but intended (cnpg-operator → postgres): cnpg-operator → Pod/postgres-primary:8000',
+    ]);
   });
 
   test('an intended flow whose end does not exist (no in-cluster PostgreSQL in prod) is not expected', () => {
