@@ -4,6 +4,7 @@
 // models are generated TypeScript, infra/crds/models, from the vendored CRDs).
 // stdin: a JSON array of objects. stdout: a JSON array of problems (one string per invalid object).
 import { readFileSync } from 'node:fs';
+import { URL } from 'node:url';
 
 const CRD_MODELS = new URL('../crds/models/', import.meta.url);
 
