@@ -11,6 +11,7 @@ import {
   ALERTMANAGER_JOB,
   API_ROUTE_MATCHER,
   APP_JOB,
+  CNPG_JOB,
   MAINTENANCE_JOB,
   POSTGRES_EXPORTER_JOB,
   PROMETHEUS_JOB,
@@ -47,6 +48,7 @@ test('every job a rule selects on is one of the contract’s jobs', () => {
     PROMETHEUS_JOB,
     POSTGRES_EXPORTER_JOB,
     REDIS_EXPORTER_JOB,
+    CNPG_JOB,
   ]);
   const unknown = rules.flatMap((r) =>
     [...r.expr.matchAll(/\bjob\s*(=~|!=|!~|=)\s*"([^"]*)"/g)]

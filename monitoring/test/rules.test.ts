@@ -14,6 +14,7 @@ import {
   SLI_WINDOWS,
   SLO,
   THIRD_PARTY_METRICS,
+  CNPG_METRICS,
 } from '../src';
 import { metricReferences } from '../src/promql-names';
 
@@ -28,6 +29,7 @@ test('when the rules are rendered, then every metric they read is a metric of th
       `${m.name}_count`,
     ]),
     ...Object.values(THIRD_PARTY_METRICS),
+    ...Object.values(CNPG_METRICS),
     ...rules.flatMap((r) => ('record' in r ? [r.record] : [])),
   ]);
   const unknown = rules.flatMap((r) =>
