@@ -37,7 +37,7 @@ $(STAMP): $(WORKSPACE_MANIFESTS)
 install: $(STAMP) ## Install npm dependencies from the lockfile (skipped when up to date)
 
 .PHONY: bootstrap
-bootstrap: ## Install missing system programs (Postgres, Redis, Prometheus, Pushgateway, Alertmanager, exporters, Docker) via apt-get
+bootstrap: ## Install missing system programs (Postgres, Redis, Prometheus, Pushgateway, Alertmanager, exporters, Docker, barman-cloud) via apt-get
 	@scripts/bootstrap
 
 .PHONY: build
@@ -62,10 +62,14 @@ format: install ## Rewrite files in the project's format (prettier)
 
 .PHONY: test
 test: install bootstrap ## Run every test (jest) against real Postgres, Redis, Prometheus… started on free ports
-	@echo "test: jest (the global setup starts ephemeral PostgreSQL and Redis)"
+	@echo "test: jest, projects unit and integration (the integration project's global setup starts ephemeral PostgreSQL and Redis)"
 	@mkdir -p out
 	@$(JEST) --json --outputFile=out/jest-results.json $(JEST_ARGS) || { node scripts/test-summary.js out/jest-results.json; exit 1; }
 	@node scripts/test-summary.js out/jest-results.json
+
+.PHONY: test-unit
+test-unit: install ## Run only the tests that need no harness PostgreSQL/Redis (jest project `unit`; starts neither)
+	@$(JEST) --selectProjects unit $(JEST_ARGS)
 
 .PHONY: local
 local: install bootstrap build ## Run the whole stack on this machine (data in .local/, Ctrl-C stops it)

@@ -30,6 +30,12 @@ export function clusterCpuMs(postmasterPid: number): number {
   return ticks * TICK_MS;
 }
 
+/** CPU time (user + system) of this process's children that have exited and been waited for, in ms (such as psql). */
+export function exitedChildrenCpuMs(): number {
+  const fields = statFields('self');
+  return (Number(fields[13]) + Number(fields[14])) * TICK_MS;
+}
+
 /**
  * CPU time the whole machine has spent busy so far (user, nice, system, irq, softirq of every core), in ms:
  * with the processes above it shows work done outside them, such as the kernel's write-back threads.

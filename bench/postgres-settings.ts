@@ -29,7 +29,7 @@ import { clusterCpuMs, cpuMs, machineBusyMs } from './cpu';
 import { Acks, closedLoop, openLoop, RunResult, Sequence, Target } from './load';
 import { startBenchService, startBenchStores } from './service';
 import { bgwriter, missingAcknowledged, query } from './storage';
-import { createWorkload, Shape, Workload } from './workload';
+import { CONNECTIONS, createWorkload, Shape, Workload } from './workload';
 
 const ROOT = path.join(__dirname, '..');
 const args = process.argv.slice(2);
@@ -44,7 +44,6 @@ const WINDOWS = Number(arg('--windows') ?? (SMOKE ? 1 : 3));
 const WINDOW_S = Number(arg('--window-s') ?? (SMOKE ? 2 : 20));
 const WARMUP_S = SMOKE ? 1 : 5;
 const OUT = path.resolve(arg('--out') ?? path.join(ROOT, SMOKE ? 'out/bench-postgres' : 'bench/results'));
-const CONNECTIONS: Record<Shape, number> = { single: 64, batch: 32 };
 const log = (message: string) => console.log(`bench-postgres: ${message}`);
 
 interface Variant {

@@ -30,6 +30,20 @@ export interface Target {
   goal: string;
   measured: string;
   met: boolean;
+  /** A p99 miss in a window whose stall share was at or above STALL_SHARE_LIMIT_PCT: the machine's, not the service's. */
+  machineStalled?: boolean;
+}
+
+/**
+ * The rule for p99 at half load: a window counts only when its stall share (CPU some + I/O full pressure) stayed
+ * below this. The benchmark's own processes at half load on 2 cores make 20–30 % (docs/performance.md).
+ */
+export const STALL_SHARE_LIMIT_PCT = 50;
+
+/** The share of a window in which the machine held work back: some task waiting for a CPU, plus every task waiting for I/O. */
+export function stallSharePct(window: CaseRun['window']): number | undefined {
+  if (window?.cpuSomePct === undefined || window.ioFullPct === undefined) return undefined;
+  return Math.round((window.cpuSomePct + window.ioFullPct) * 10) / 10;
 }
 
 export interface BenchReport {
@@ -38,6 +52,8 @@ export interface BenchReport {
   /** The checkout measured as (c), and the revision measured as (c0) when `--before` was given. */
   commit?: string;
   beforeCommit?: string;
+  /** Variants run from a git revision (`--variant NAME@REV`): name → commit. */
+  variantCommits?: Record<string, string>;
   timing: { warmupS: number; rounds: number; roundS: number; fixedS: number; fixedWarmupS?: number };
   machine: {
     cores: number;
@@ -50,9 +66,11 @@ export interface BenchReport {
     load1AtEnd: number;
   };
   runs: CaseRun[];
-  /** Absent when the run measured no batches (`--only single`). */
-  copy?: StorageResult;
+  /** (d) COPY into events and (d′) into a primary-key-only table, of the rows (c) stored, per batched shape. */
+  ceilings?: Partial<Record<Shape, { copy: StorageResult; primaryKeyOnly: StorageResult }>>;
   flush?: { flushRows: number; concurrency: number; production: StorageResult; statement: StorageResult; withoutDedupe: StorageResult };
+  /** Rows without client ids flushed alone (production COPY path): as stored now, and all claimed in event_ids as before. */
+  claims?: { unclaimed: StorageResult; claimed: StorageResult };
   peakRssMb: Record<string, number>;
   targets: Target[];
 }
@@ -62,6 +80,12 @@ const CASE_LABEL: Record<string, string> = {
   naive: '(b) naive Express + pg',
   before: '(c0) this service before',
   service: '(c) this service',
+};
+
+const SHAPE_LABEL: Record<Shape, string> = {
+  single: 'single events',
+  batch: '100-event batches',
+  'batch-no-ids': '100-event batches without ids',
 };
 
 const round = (n: number, digits = 0) => (Number.isFinite(n) ? n.toFixed(digits) : 'n/a');
@@ -80,19 +104,21 @@ export function evaluateTargets(report: BenchReport): Target[] {
     met: value >= goal,
   });
   const req = (c: CaseRun['case'], shape: Shape) => find(report, c, shape)?.reqPerS ?? NaN;
+  const vsCeiling = (shape: Shape, ceiling: 'copy' | 'primaryKeyOnly', goal: number, name: string) => {
+    const service = rate(find(report, 'service', shape));
+    const limit = report.ceilings?.[shape]?.[ceiling].rowsPerS ?? NaN;
+    return ratio(name, goal, service / limit, `${round(service)} vs ${round(limit)} events/s`);
+  };
   const targets = [
     ratio(
       '(c)/(b) single events vs naive Express + pg',
-      1.2,
+      1.5,
       req('service', 'single') / req('naive', 'single'),
       `${round(req('service', 'single'))} vs ${round(req('naive', 'single'))} req/s`,
     ),
-    ratio(
-      '(c)/(d) 100-event batches vs COPY',
-      0.5,
-      serviceBatch / (report.copy?.rowsPerS ?? NaN),
-      `${round(serviceBatch)} vs ${round(report.copy?.rowsPerS ?? NaN)} events/s`,
-    ),
+    vsCeiling('batch', 'copy', 0.5, '(c)/(d) 100-event batches vs COPY into events'),
+    vsCeiling('batch-no-ids', 'primaryKeyOnly', 0.5, '(c)/(d′) 100-event batches without ids vs COPY into a primary-key-only table'),
+    vsCeiling('batch', 'primaryKeyOnly', 0.4, '(c)/(d′) 100-event batches with client ids vs COPY into a primary-key-only table'),
     ratio(
       '(c)/(b) batches vs naive',
       10,
@@ -102,11 +128,14 @@ export function evaluateTargets(report: BenchReport): Target[] {
   ];
   for (const shape of ['single', 'batch'] as const) {
     const fixed = find(report, 'service', shape, 'fixed');
+    const stall = stallSharePct(fixed?.window);
+    const met = (fixed?.p99Ms ?? Infinity) < 50;
     targets.push({
-      name: `p99 at half load, ${shape === 'single' ? 'single events' : '100-event batches'}`,
+      name: `p99 at half load, ${SHAPE_LABEL[shape]} (counts when the stall share < ${STALL_SHARE_LIMIT_PCT} %)`,
       goal: '< 50 ms',
-      measured: `${round(fixed?.p99Ms ?? NaN, 1)} ms at ${round(fixed?.targetRate ?? NaN)} req/s`,
-      met: (fixed?.p99Ms ?? Infinity) < 50,
+      measured: `${round(fixed?.p99Ms ?? NaN, 1)} ms at ${round(fixed?.targetRate ?? NaN)} req/s, stall share ${stall ?? 'n/a'} %`,
+      met,
+      machineStalled: !met && stall !== undefined && stall >= STALL_SHARE_LIMIT_PCT,
     });
   }
   const rss = report.peakRssMb.service ?? NaN;
@@ -121,9 +150,9 @@ export function evaluateTargets(report: BenchReport): Target[] {
 /** (c) against (c0), the same service at revision `beforeCommit`, measured in the same run. */
 function beforeAfter(report: BenchReport): string[] {
   if (!report.beforeCommit) return [];
-  const shapes = (['single', 'batch'] as const).map((shape) => {
+  const shapes = (['single', 'batch', 'batch-no-ids'] as const).map((shape) => {
     const [b, a] = [find(report, 'before', shape), find(report, 'service', shape)];
-    return `${shape === 'single' ? 'single events' : '100-event batches'} ${round(b?.eventsPerS ?? NaN)} → ${round(a?.eventsPerS ?? NaN)} events/s (× ${round((a?.eventsPerS ?? NaN) / (b?.eventsPerS ?? NaN), 2)})`;
+    return `${SHAPE_LABEL[shape]} ${round(b?.eventsPerS ?? NaN)} → ${round(a?.eventsPerS ?? NaN)} events/s (× ${round((a?.eventsPerS ?? NaN) / (b?.eventsPerS ?? NaN), 2)})`;
   });
   return [
     `Before → after, side by side in this run ((c0) = commit ${report.beforeCommit}, (c) = this checkout): ${shapes.join('; ')}.`,
@@ -131,9 +160,51 @@ function beforeAfter(report: BenchReport): string[] {
   ];
 }
 
+/** Each variant against (c) in the same run: events/s and the service's CPU per event, per shape. */
+function variants(report: BenchReport): string[] {
+  const names = [...new Set(report.runs.filter((r) => r.case.startsWith('variant ')).map((r) => r.case))];
+  if (!names.length) return [];
+  const cpuPerEvent = (r: CaseRun) => ((r.serverCpuMs ?? NaN) * 1000) / (r.requests * (r.eventsPerS / r.reqPerS || 1));
+  return [
+    'Variants against (c), side by side in this run (events/s, service CPU µs per event):',
+    '',
+    ...names.map((name) => {
+      const commit = report.variantCommits?.[name.slice('variant '.length)];
+      const shapes = (['single', 'batch', 'batch-no-ids'] as const).flatMap((shape) => {
+        const [v, c] = [find(report, name, shape), find(report, 'service', shape)];
+        if (!v || !c) return [];
+        return [
+          `${SHAPE_LABEL[shape]} ${round(v.eventsPerS)} vs ${round(c.eventsPerS)} (× ${round(v.eventsPerS / c.eventsPerS, 3)}), ${round(cpuPerEvent(v), 2)} vs ${round(cpuPerEvent(c), 2)} µs`,
+        ];
+      });
+      return `- ${name}${commit ? ` (commit ${commit})` : ''}: ${shapes.join('; ')}`;
+    }),
+    '',
+  ];
+}
+
+/**
+ * (c) against (d′) by CPU cost instead of rate: the CPU time of every process each side needs per event (service,
+ * PostgreSQL, Redis and load generator; PostgreSQL and psql). Other work on a shared machine slows both rates
+ * unequally (three busy processes against one), their costs much less.
+ */
+function costRatios(report: BenchReport): string[] {
+  const parts = (['batch-no-ids', 'batch'] as const).flatMap((shape) => {
+    const c = find(report, 'service', shape);
+    const limit = report.ceilings?.[shape]?.primaryKeyOnly;
+    if (!c || limit?.dbCpuMs === undefined || limit.clientCpuMs === undefined) return [];
+    const events = c.requests * (c.eventsPerS / c.reqPerS || 1);
+    const cCost = (((c.serverCpuMs ?? 0) + (c.dbCpuMs ?? 0) + (c.redisCpuMs ?? 0) + (c.loadCpuMs ?? 0)) * 1000) / events;
+    const dCost = ((limit.dbCpuMs + limit.clientCpuMs) * 1000) / limit.rows;
+    return [`${SHAPE_LABEL[shape]} ${round(dCost / cCost, 2)} (${round(dCost, 1)} µs per row against ${round(cCost, 1)} µs per event)`];
+  });
+  return parts.length ? [`(c)/(d′) by CPU cost, all processes of each side: ${parts.join('; ')}.`, ''] : [];
+}
+
 /** The flush alone: the production path (binary COPY), the deduplicating statement and that statement without dedupe, against COPY. */
 function flushStatement(report: BenchReport): string[] {
-  const { flush, copy } = report;
+  const { flush } = report;
+  const copy = report.ceilings?.batch?.copy;
   if (!flush?.production || !copy) return [];
   const pct = (a: StorageResult, b: StorageResult) => round((1 - a.rowsPerS / b.rowsPerS) * 100);
   return [
@@ -146,6 +217,24 @@ function flushStatement(report: BenchReport): string[] {
     '',
   ];
 }
+
+/** What claiming ids the service generated cost: the same rows flushed alone with and without claims. */
+function claimsStatement(report: BenchReport): string[] {
+  const { claims } = report;
+  if (!claims) return [];
+  const perRow = (r: StorageResult) => round(((r.dbCpuMs ?? NaN) * 1000) / r.rows, 2);
+  return [
+    `Rows without client ids, flushed alone (production COPY path, 2,000 per flush, 4 at once, ABBA, ${claims.unclaimed.rows} rows each way): ` +
+      `unclaimed as now ${round(claims.unclaimed.rowsPerS)} rows/s and ${perRow(claims.unclaimed)} µs of PostgreSQL CPU per row; ` +
+      `all claimed in event_ids as before ${round(claims.claimed.rowsPerS)} rows/s and ${perRow(claims.claimed)} µs ` +
+      `(× ${round(claims.unclaimed.rowsPerS / claims.claimed.rowsPerS, 2)} rows/s without claims).`,
+    '',
+  ];
+}
+
+/** A copy's CPU per row in the table's columns: server (none), PostgreSQL, Redis (none), client (psql). */
+const copyCpu = (r: StorageResult) =>
+  ['', r.dbCpuMs, '', r.clientCpuMs].map((ms) => (typeof ms === 'number' ? round((ms * 1000) / r.rows, 1) : '')).join(' | ');
 
 export function renderMarkdown(report: BenchReport): string {
   const m = report.machine;
@@ -169,7 +258,7 @@ export function renderMarkdown(report: BenchReport): string {
       .map((r) =>
         [
           CASE_LABEL[r.case] ?? `(c) ${r.case}`,
-          r.shape === 'single' ? 'single event' : '100-event batch',
+          SHAPE_LABEL[r.shape],
           r.mode === 'max' ? 'max (closed loop)' : `fixed ${round(r.targetRate ?? NaN)} req/s`,
           r.connections ?? '≤256',
           round(r.reqPerS),
@@ -186,13 +275,14 @@ export function renderMarkdown(report: BenchReport): string {
         ].join(' | '),
       )
       .map((row) => `| ${row} |`),
-    ...(report.copy
-      ? [
-          `| (d) PostgreSQL COPY | ${report.copy.rows} rows of (c) batched | psql \\copy, end to end |  |  | ${round(report.copy.rowsPerS)} |  |  | 0 |  |  |  |  |  |  |  |`,
-        ]
-      : []),
+    ...(Object.entries(report.ceilings ?? {}) as Array<[Shape, NonNullable<BenchReport['ceilings']>[Shape]]>).flatMap(([shape, c]) => [
+      `| (d) PostgreSQL COPY into events | ${c!.copy.rows} rows of (c), ${SHAPE_LABEL[shape]} | psql \\copy, end to end |  |  | ${round(c!.copy.rowsPerS)} |  |  | 0 | ${copyCpu(c!.copy)} |  |  |  |`,
+      `| (d′) COPY into a primary-key-only table | the same rows | psql \\copy, end to end |  |  | ${round(c!.primaryKeyOnly.rowsPerS)} |  |  | 0 | ${copyCpu(c!.primaryKeyOnly)} |  |  |  |`,
+    ]),
     '',
+    ...costRatios(report),
     ...beforeAfter(report),
+    ...variants(report),
     `Peak RSS (VmHWM): ${Object.entries(report.peakRssMb)
       .map(([k, v]) => `${k} ${v} MB`)
       .join(', ')}.`,
@@ -200,7 +290,7 @@ export function renderMarkdown(report: BenchReport): string {
       .filter((r) => r.mode === 'fixed' && r.window)
       .map(
         (r) =>
-          `Fixed-rate window of ${CASE_LABEL[r.case] ?? r.case}, ${r.shape === 'single' ? 'single events' : '100-event batches'}: slowest request ${round(r.maxMs ?? NaN)} ms, ${r.over50Ms} of ${r.requests} over 50 ms; ${r.window!.checkpoints} checkpoint(s); stalls (share of the window): some task waiting for a CPU ${r.window!.cpuSomePct ?? 'n/a'} %, every task waiting for I/O ${r.window!.ioFullPct ?? 'n/a'} %.`,
+          `Fixed-rate window of ${CASE_LABEL[r.case] ?? r.case}, ${SHAPE_LABEL[r.shape]}: p99 ${round(r.p99Ms, 1)} ms, slowest request ${round(r.maxMs ?? NaN)} ms, ${r.over50Ms} of ${r.requests} over 50 ms; ${r.window!.checkpoints} checkpoint(s); stall share ${stallSharePct(r.window) ?? 'n/a'} % (some task waiting for a CPU ${r.window!.cpuSomePct ?? 'n/a'} %, every task waiting for I/O ${r.window!.ioFullPct ?? 'n/a'} %).`,
       ),
     ...report.runs
       .filter((r) => r.flush)
@@ -210,11 +300,15 @@ export function renderMarkdown(report: BenchReport): string {
       ),
     '',
     ...flushStatement(report),
+    ...claimsStatement(report),
     '## Targets',
     '',
     '| target | goal | measured | |',
     '| --- | --- | --- | --- |',
-    ...report.targets.map((t) => `| ${t.name} | ${t.goal} | ${t.measured} | ${t.met ? 'met' : '**missed**'} |`),
+    ...report.targets.map(
+      (t) =>
+        `| ${t.name} | ${t.goal} | ${t.measured} | ${t.met ? 'met' : t.machineStalled ? 'missed, machine stalled (not counted)' : '**missed**'} |`,
+    ),
     '',
   ];
   const analysis = path.join(__dirname, 'analysis.md');

@@ -11,8 +11,9 @@
  * --before REV: also builds the service of git revision REV and runs it as case (c0), interleaved with
  * the others, so "before" and "after" are measured side by side in one run.
  * --variant NAME:K=V,K=V (repeatable): also runs the checkout's service with those environment settings
- * as case "variant NAME", to compare settings side by side. --only single|batch, --rounds N and
- * --round-s S narrow a run for such experiments.
+ * as case "variant NAME", to compare settings side by side; NAME@REV:K=V,… runs the service of git revision REV
+ * instead (built like --before), to compare code side by side. --only SHAPE,SHAPE (single, batch,
+ * batch-no-ids), --rounds N and --round-s S narrow a run for such experiments.
  * --postgres name=value,name=value: PostgreSQL settings over infra/postgres/postgresql.conf's for the whole run
  * (an experiment; `make bench-postgres` compares settings side by side).
  * --render: only rewrite latest.md from latest.json (after editing bench/analysis.md).
@@ -28,12 +29,22 @@ import { imageNodeOptions } from '../tools/stack/service-runtime';
 import { SERVICE_METRICS } from '../monitoring/src';
 import { postgresSettings } from '../infra/postgres/settings';
 import { parsePairs, parseVariant } from './args';
-import { clusterCpuMs, cpuMs, pressureUs } from './cpu';
+import { clusterCpuMs, cpuMs, exitedChildrenCpuMs, pressureUs } from './cpu';
 import { Acks, closedLoop, openLoop, RunResult, Sequence, Target } from './load';
 import { renderMarkdown, BenchReport, CaseRun, evaluateTargets } from './report';
 import { startBenchService, startBenchStores } from './service';
-import { bgwriter, copyFromCsv, exportCsv, flushRows, loadRows, missingAcknowledged, query } from './storage';
-import { createWorkload, Shape, Workload } from './workload';
+import {
+  bgwriter,
+  copyFromCsv,
+  copyIntoPrimaryKeyOnly,
+  exportCsv,
+  flushRows,
+  loadRows,
+  missingAcknowledged,
+  query,
+  type StorageResult,
+} from './storage';
+import { CONNECTIONS, createWorkload, Shape, Workload } from './workload';
 
 const ROOT = path.join(__dirname, '..');
 const args = process.argv.slice(2);
@@ -49,17 +60,23 @@ const TIMING = SMOKE
   : { warmupS: 5, rounds: 4, roundS: 5, fixedWarmupS: 2, fixedS: 20 };
 if (arg('--rounds')) TIMING.rounds = Number(arg('--rounds'));
 if (arg('--round-s')) TIMING.roundS = Number(arg('--round-s'));
-/** `--variant NAME:K=V,K=V`: the service with extra environment settings. */
+/** `--variant NAME[@REV]:K=V,K=V`: the service (of revision REV, or this checkout) with extra environment settings. */
 const VARIANTS = args
   .flatMap((a, i) => (a === '--variant' ? [args[i + 1] ?? ''] : []))
   .map((spec) => {
-    const { name, pairs } = parseVariant(spec, '--variant');
-    return { name, env: Object.fromEntries(pairs) };
+    const { name: nameAt, pairs } = parseVariant(spec, '--variant');
+    const [name = '', rev] = nameAt.split('@');
+    return { name, rev, env: Object.fromEntries(pairs) };
   });
-const CONNECTIONS: Record<Shape, number> = { single: 64, batch: 32 };
 /** Rows for the flush-statement comparison (enough for steady state, small enough to hold in memory). */
 const FLUSH_BENCH_ROWS = SMOKE ? 20_000 : 200_000;
-const SHAPES: Shape[] = (['single', 'batch'] as const).filter((s) => !arg('--only') || arg('--only') === s);
+const SHAPES: Shape[] = (['single', 'batch', 'batch-no-ids'] as const).filter(
+  (s) => !arg('--only') || arg('--only')!.split(',').includes(s),
+);
+/** Bare Express and the naive server measure the HTTP ceiling and the first version: client ids alone suffice. */
+const BASELINE_SHAPES: Shape[] = ['single', 'batch'];
+/** Fixed-rate windows (p99 at half load) of the service. */
+const FIXED_RATE_SHAPES: Shape[] = ['single', 'batch'];
 
 const log = (message: string) => console.log(`bench: ${message}`);
 
@@ -180,7 +197,7 @@ async function main(): Promise<void> {
     const { pg, redis, postmasterPid } = await startBenchStores(work, 'bench_template', stops, overrides);
     const redisPid = Number(/process_id:(\d+)/.exec(execFileSync('redis-cli', ['-u', redis.url, 'info', 'server']).toString())?.[1]);
     const dbUrl = (name: string) => pg.url.replace(/\/bench_template$/, `/${name}`);
-    for (const db of ['naive', 'service', 'before', 'copy_ceiling', 'flush_copy', 'flush_dedupe', 'flush_plain'])
+    for (const db of ['naive', 'service', 'before', 'flush_copy', 'flush_dedupe', 'flush_plain'])
       await createDatabase(pg.adminUrl, db, 'bench_template');
     // The durability settings, and the ones infra/postgres/postgresql.conf sets, as the server reports them
     const shown = [
@@ -255,24 +272,50 @@ async function main(): Promise<void> {
     const services: Array<{ name: CaseRun['case']; s: Awaited<ReturnType<typeof startService>> }> = [
       ...(before ? [{ name: 'before' as const, s: before }] : []),
     ];
+    const variantCommits: Record<string, string> = {};
     for (const v of VARIANTS) {
       await createDatabase(pg.adminUrl, `variant_${v.name}`, 'bench_template');
+      let main = appMain;
+      let env = v.env;
+      if (v.rev) {
+        log(`building the service of ${v.rev} for variant ${v.name}`);
+        const built = buildRevision(v.rev, path.join(work, `variant-${v.name}`));
+        variantCommits[v.name] = built.commit;
+        main = built.main;
+        env = { NODE_OPTIONS: built.nodeOptions, ...env };
+      }
       services.push({
         name: `variant ${v.name}` as const,
-        s: await startService(`event-service-${v.name}`, appMain, `variant_${v.name}`, v.env),
+        s: await startService(`event-service-${v.name}`, main, `variant_${v.name}`, env),
       });
     }
     services.push({ name: 'service', s: service });
 
-    const storageCeiling = async (sensorId: string) => {
-      const csv = path.join(work, 'batch-rows.csv');
+    /** (d) and (d′): COPY of the rows the service stored in its batched runs of `shape`, into events and into a primary-key-only table. */
+    const storageCeilings = async (shape: Shape, sensorId: string) => {
+      const csv = path.join(work, `${shape}-rows.csv`);
       await exportCsv(dbUrl('service'), sensorId, csv);
       const [{ n }] = (await query<{ n: string }>(dbUrl('service'), 'SELECT count(*) AS n FROM events WHERE sensor_id = $1', [
         sensorId,
       ])) as [{ n: string }];
-      log(`copy: psql \\copy of the ${n} rows stored by the batched service runs into an empty events table`);
-      const copy = await copyFromCsv(dbUrl('copy_ceiling'), csv, Number(n));
-      log(`  ${Math.round(copy.rowsPerS)} rows/s`);
+      const db = shape.replace(/-/g, '_');
+      await createDatabase(pg.adminUrl, `copy_${db}`, 'bench_template');
+      await createDatabase(pg.adminUrl, `pk_only_${db}`, 'bench_template');
+      log(
+        `copy: psql \\copy of the ${n} rows stored by the service's ${shape} runs into an empty events table, then into a primary-key-only table`,
+      );
+      // CPU per row as well as rows/s: on a shared machine the cost is steadier than the rate (as for the cases above)
+      const withCpu = async (copying: Promise<StorageResult>) => {
+        const [db0, client0] = [clusterCpuMs(postmasterPid), exitedChildrenCpuMs()];
+        const result = await copying;
+        return { ...result, dbCpuMs: clusterCpuMs(postmasterPid) - db0, clientCpuMs: exitedChildrenCpuMs() - client0 };
+      };
+      const copy = await withCpu(copyFromCsv(dbUrl(`copy_${db}`), csv, Number(n)));
+      const primaryKeyOnly = await withCpu(copyIntoPrimaryKeyOnly(dbUrl(`pk_only_${db}`), csv, Number(n)));
+      log(`  events ${Math.round(copy.rowsPerS)} rows/s, primary-key-only table ${Math.round(primaryKeyOnly.rowsPerS)} rows/s`);
+      return { copy, primaryKeyOnly };
+    };
+    const flushAlone = async (sensorId: string) => {
       const rows = await loadRows(dbUrl('service'), sensorId, FLUSH_BENCH_ROWS);
       const flushOpts = { flushRows: 2000, concurrency: 4 };
       log(
@@ -284,18 +327,45 @@ async function main(): Promise<void> {
       log(
         `  production ${Math.round(production.rowsPerS)} rows/s, statement ${Math.round(statement.rowsPerS)} rows/s, without dedupe ${Math.round(withoutDedupe.rowsPerS)} rows/s`,
       );
-      return { copy, flush: { ...flushOpts, production, statement, withoutDedupe } };
+      return { ...flushOpts, production, statement, withoutDedupe };
     };
 
-    let batchSensor = '';
+    /** Rows without client ids, flushed alone as stored now (no claims) and all claimed as before issue 27, in ABBA order. */
+    const claimsAlone = async (sensorId: string) => {
+      const rows = await loadRows(dbUrl('service'), sensorId, FLUSH_BENCH_ROWS);
+      const claimed = rows.map((r) => ({ ...r, clientId: true }));
+      log(`flushes alone on ${rows.length} rows without client ids, unclaimed and claimed in event_ids, ABBA`);
+      const total = { unclaimed: { rows: 0, seconds: 0, dbCpuMs: 0 }, claimed: { rows: 0, seconds: 0, dbCpuMs: 0 } };
+      for (const [i, kind] of (['unclaimed', 'claimed', 'claimed', 'unclaimed'] as const).entries()) {
+        await createDatabase(pg.adminUrl, `claims_${i}`, 'bench_template');
+        const cpuBefore = clusterCpuMs(postmasterPid);
+        const r = await flushRows(dbUrl(`claims_${i}`), kind === 'claimed' ? claimed : rows, {
+          flushRows: 2000,
+          concurrency: 4,
+          path: 'copy',
+        });
+        total[kind].rows += r.rows;
+        total[kind].seconds += r.seconds;
+        total[kind].dbCpuMs += clusterCpuMs(postmasterPid) - cpuBefore;
+      }
+      const result = (t: { rows: number; seconds: number; dbCpuMs: number }): StorageResult => ({ ...t, rowsPerS: t.rows / t.seconds });
+      const claims = { unclaimed: result(total.unclaimed), claimed: result(total.claimed) };
+      log(`  unclaimed ${Math.round(claims.unclaimed.rowsPerS)} rows/s, claimed ${Math.round(claims.claimed.rowsPerS)} rows/s`);
+      return claims;
+    };
+
+    const batchSensors: Partial<Record<Shape, string>> = {};
     for (const shape of SHAPES) {
-      const cases: Array<{ name: CaseRun['case']; pid: number; target: Target; checked?: { database: string; sensorId: string } }> = [
-        { name: 'bare', pid: bare.proc.child.pid!, target: bare.target },
-        { name: 'naive', pid: naive.proc.child.pid!, target: naive.target },
-      ];
+      const cases: Array<{ name: CaseRun['case']; pid: number; target: Target; checked?: { database: string; sensorId: string } }> =
+        BASELINE_SHAPES.includes(shape)
+          ? [
+              { name: 'bare', pid: bare.proc.child.pid!, target: bare.target },
+              { name: 'naive', pid: naive.proc.child.pid!, target: naive.target },
+            ]
+          : [];
       for (const { name, s: svc } of services) {
         const sensor = await svc.newSensor(`bench-${shape}`);
-        if (shape === 'batch' && name === 'service') batchSensor = sensor.sensorId;
+        if (shape !== 'single' && name === 'service') batchSensors[shape] = sensor.sensorId;
         cases.push({
           name,
           pid: svc.proc.child.pid!,
@@ -344,6 +414,7 @@ async function main(): Promise<void> {
         record(c.name, shape, 'max', combine(c.rounds, c.workload.eventsPerRequest), extra);
       }
 
+      if (!FIXED_RATE_SHAPES.includes(shape)) continue;
       const serviceCase = runsOf[runsOf.length - 1]!;
       const max = runs[runs.length - 1]!;
       const rate = Math.max(1, Math.round(max.reqPerS / 2));
@@ -388,14 +459,19 @@ async function main(): Promise<void> {
     for (const { name, s: svc } of services) peakRss[name] = peakRssMb(svc.proc.child.pid!);
     for (const stop of stops.splice(2).reverse()) await stop(); // the servers; PostgreSQL and Redis stay
 
-    // (d) COPY of the rows the service stored in its batched runs, and the flush alone: production, statement, no dedupe
-    const storage = batchSensor ? await storageCeiling(batchSensor) : undefined;
+    // (d) and (d′) for the rows the service stored in each batched shape, and the flush alone: production, statement, no dedupe
+    const ceilings: BenchReport['ceilings'] = {};
+    for (const [shape, sensorId] of Object.entries(batchSensors) as Array<[Shape, string]>)
+      ceilings[shape] = await storageCeilings(shape, sensorId);
+    const flush = batchSensors.batch ? await flushAlone(batchSensors.batch) : undefined;
+    const claims = batchSensors['batch-no-ids'] ? await claimsAlone(batchSensors['batch-no-ids']) : undefined;
 
     const report: BenchReport = {
       kind: SMOKE ? 'smoke' : 'full',
       date: new Date().toISOString(),
       commit: execFileSync('git', ['-C', ROOT, 'rev-parse', '--short', 'HEAD']).toString().trim(),
       beforeCommit,
+      variantCommits,
       timing: TIMING,
       machine: {
         cores: os.cpus().length,
@@ -408,7 +484,9 @@ async function main(): Promise<void> {
         load1AtEnd: load1(),
       },
       runs,
-      ...storage,
+      ceilings,
+      flush,
+      claims,
       peakRssMb: peakRss,
       targets: [],
     };
@@ -419,9 +497,12 @@ async function main(): Promise<void> {
     console.log(`\n${markdown}`);
     log(`results written to ${path.relative(ROOT, OUT)}/latest.{md,json}`);
 
+    // A smoke run judges errors, never speed: its naive 100-event batch (100 awaited INSERTs behind 31 others) can
+    // outlast a 2 s round on a loaded machine (2.8 s per request at load 18), which is no error of either server.
+    const tooSlowToJudge = (r: CaseRun) => SMOKE && r.case === 'naive' && r.shape !== 'single' && r.errors === 0;
     const problems = [
       ...runs.filter((r) => r.missing).map((r) => `${r.case} ${r.shape} ${r.mode}: ${r.missing} acknowledged events missing`),
-      ...runs.filter((r) => r.ok === 0).map((r) => `${r.case} ${r.shape} ${r.mode}: no successful request`),
+      ...runs.filter((r) => r.ok === 0 && !tooSlowToJudge(r)).map((r) => `${r.case} ${r.shape} ${r.mode}: no successful request`),
       ...runs.filter((r) => r.partialAcks).map((r) => `${r.case} ${r.shape} ${r.mode}: ${r.partialAcks} answers reported duplicates`),
       ...(SMOKE
         ? runs.filter((r) => r.errors).map((r) => `${r.case} ${r.shape} ${r.mode}: ${r.errors} errors ${JSON.stringify(r.errorDetail)}`)

@@ -21,7 +21,7 @@ import { Client } from 'pg';
 import { Acks, closedLoop, manySensors, readLoop, RunResult, Sequence, Target } from './load';
 import { BenchService, startBenchService, startBenchStores } from './service';
 import { missingAcknowledged, query } from './storage';
-import { createWorkload, Shape } from './workload';
+import { CONNECTIONS, createWorkload, Shape } from './workload';
 
 const ROOT = path.join(__dirname, '..');
 const args = process.argv.slice(2);
@@ -34,7 +34,6 @@ const OUT = path.resolve(arg('--out') ?? path.join(ROOT, 'bench/results'));
 const LOAD_CHUNK = 1_000_000;
 /** Sensors the bulk-loaded rows belong to; one of them (the reader) gets a tenth of the bulk-loaded rows. */
 const LOADED_SENSORS = 1000;
-const CONNECTIONS: Record<Shape, number> = { single: 64, batch: 32 };
 const READ_CONNECTIONS = 8;
 
 const log = (message: string) => console.log(`bench-scale: ${message}`);

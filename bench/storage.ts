@@ -1,5 +1,6 @@
 /**
- * The storage side, without HTTP: (d) PostgreSQL COPY of the rows the service stored, the ceiling;
+ * The storage side, without HTTP: (d) PostgreSQL COPY of the rows the service stored into `events`, and (d′) into
+ * a primary-key-only table, the storage limit;
  * and the service's own flush: its production path (binary COPY), the deduplicating statement it falls back
  * to, and that statement without its `event_ids` dedupe step, to show what each costs. Each measurement
  * writes into its own fresh database made from the same migrated template.
@@ -9,12 +10,15 @@ import { Client, Pool } from 'pg';
 import { insertEvents, rowsToJson, storeEvents, type Stored } from '../app/src/db/events-repo';
 import type { EventRow } from '../app/src/ingest/validate';
 import type { Acks } from './load';
-import { SEQ_OF_EVENT_ID_SQL, type Workload } from './workload';
+import { seqOfEventSql, type Workload } from './workload';
 
 export interface StorageResult {
   rows: number;
   seconds: number;
   rowsPerS: number;
+  /** (d) and (d′): CPU time of the whole PostgreSQL cluster and of psql during the copy. */
+  dbCpuMs?: number;
+  clientCpuMs?: number;
 }
 
 function psql(url: string, command: string): Promise<void> {
@@ -51,7 +55,7 @@ export async function bgwriter(url: string): Promise<{ checkpoints: number; back
 export async function missingAcknowledged(url: string, sensorId: string, workload: Workload, acks: Acks) {
   const rows = await query<{ seq: number; n: string }>(
     url,
-    `SELECT ${SEQ_OF_EVENT_ID_SQL} AS seq, count(*) AS n FROM events WHERE sensor_id = $1 GROUP BY 1`,
+    `SELECT ${seqOfEventSql(workload.shape)} AS seq, count(*) AS n FROM events WHERE sensor_id = $1 GROUP BY 1`,
     [sensorId],
   );
   const stored = new Map(rows.map((r) => [r.seq, Number(r.n)]));
@@ -81,6 +85,23 @@ export async function copyFromCsv(url: string, file: string, rows: number): Prom
   return { rows, seconds, rowsPerS: rows / seconds };
 }
 
+/**
+ * (d′): the same `\copy` into a table whose only index is a primary key on (sensor_id, event_id, ts): no
+ * partitions, no dedupe table; the cheapest durable way to keep these rows, so the storage limit itself.
+ */
+export async function copyIntoPrimaryKeyOnly(url: string, file: string, rows: number): Promise<StorageResult> {
+  await query(
+    url,
+    `CREATE TABLE events_pk_only (
+       sensor_id uuid NOT NULL, event_id uuid NOT NULL, type text NOT NULL, ts timestamptz NOT NULL,
+       received_at timestamptz NOT NULL, payload jsonb NOT NULL, PRIMARY KEY (sensor_id, event_id, ts))`,
+  );
+  const start = performance.now();
+  await psql(url, `\\copy events_pk_only (${COLUMNS}) FROM '${file}' CSV`);
+  const seconds = (performance.now() - start) / 1000;
+  return { rows, seconds, rowsPerS: rows / seconds };
+}
+
 /** The service's flush statement minus the `event_ids` step (same JSON input): bench only, for comparison. */
 const INSERT_WITHOUT_DEDUPE = `
 INSERT INTO events (${COLUMNS})
@@ -104,16 +125,20 @@ export async function loadRows(url: string, sensorId: string, limit: number): Pr
       ts: Date;
       received_at: Date;
       payload: string;
-    }>(`SELECT sensor_id, event_id, type, ts, received_at, payload::text AS payload FROM events WHERE sensor_id = $1 LIMIT $2`, [
-      sensorId,
-      limit,
-    ]);
+      claimed: boolean;
+    }>(
+      `SELECT sensor_id, event_id, type, ts, received_at, payload::text AS payload,
+              EXISTS (SELECT 1 FROM event_ids i WHERE i.sensor_id = e.sensor_id AND i.event_id = e.event_id) AS claimed
+       FROM events e WHERE sensor_id = $1 LIMIT $2`,
+      [sensorId, limit],
+    );
     return rows.map((r) => ({
       sensorId: r.sensor_id,
       eventId: r.event_id,
+      clientId: r.claimed,
       type: r.type,
-      ts: r.ts,
-      receivedAt: r.received_at,
+      ts: r.ts.getTime(),
+      receivedAt: r.received_at.getTime(),
       payload: r.payload,
     }));
   } finally {

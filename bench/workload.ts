@@ -1,13 +1,17 @@
 /**
  * The request bodies every case receives: the same events, in single-event requests or 100-event
- * batches. Event ids encode (run, request number, index), so after a run the database can be asked
- * which events of each acknowledged request it holds, without the load generator keeping the ids.
+ * batches, the batches also without ids. Event ids encode (run, request number, index), so after a run
+ * the database can be asked which events of each acknowledged request it holds, without the load
+ * generator keeping the ids; events sent without an id carry that reference in their payload instead.
  */
 import { randomBytes } from 'node:crypto';
 
-export type Shape = 'single' | 'batch';
+export type Shape = 'single' | 'batch' | 'batch-no-ids';
 
 export const BATCH_SIZE = 100;
+
+/** Closed-loop connections per shape (enough to keep the service's flush slots full). */
+export const CONNECTIONS: Record<Shape, number> = { single: 64, batch: 32, 'batch-no-ids': 32 };
 
 export interface Workload {
   shape: Shape;
@@ -16,10 +20,10 @@ export interface Workload {
   body(seq: number): string;
 }
 
-/** A realistic small reading: about 120 bytes of payload JSON. */
-function eventJson(id: string, ts: string, i: number): string {
+/** A realistic small reading: about 120 bytes of payload JSON (plus the reference when the event has no id). */
+function eventJson(id: string, ts: string, i: number, withId: boolean): string {
   const payload = { celsius: 20 + (i % 10) / 10, humidity: 40 + (i % 7), battery: 3.1, site: 'greenhouse-7', firmware: '2.4.1' };
-  return JSON.stringify({ id, type: 'temperature', ts, payload });
+  return JSON.stringify(withId ? { id, type: 'temperature', ts, payload } : { type: 'temperature', ts, payload: { ...payload, ref: id } });
 }
 
 const hex = (n: number, width: number) => n.toString(16).padStart(width, '0');
@@ -34,7 +38,7 @@ export function createWorkload(shape: Shape, ts: string): Workload & { runTag: s
   const eventsPerRequest = shape === 'single' ? 1 : BATCH_SIZE;
   // Build the body once with marker ids, then split it at the markers: each request only joins strings.
   const marker = (i: number) => `${runTag}-@@@@-4@@@-8${hex(i, 3)}-${tail}`;
-  const events = Array.from({ length: eventsPerRequest }, (_, i) => eventJson(marker(i), ts, i));
+  const events = Array.from({ length: eventsPerRequest }, (_, i) => eventJson(marker(i), ts, i, shape !== 'batch-no-ids'));
   const template = shape === 'single' ? events[0]! : `{"events":[${events.join(',')}]}`;
   const parts = template.split(/@@@@-4@@@/);
   return {
@@ -48,5 +52,8 @@ export function createWorkload(shape: Shape, ts: string): Workload & { runTag: s
   };
 }
 
-/** The request number encoded in an event id produced by `createWorkload` (SQL side of `body`). */
-export const SEQ_OF_EVENT_ID_SQL = `('x' || substr(event_id::text, 10, 4) || substr(event_id::text, 16, 3))::bit(28)::int`;
+/** The request number encoded in the id (or the payload's reference) of an event of `createWorkload` (SQL side of `body`). */
+export function seqOfEventSql(shape: Shape): string {
+  const ref = shape === 'batch-no-ids' ? `(payload->>'ref')` : 'event_id::text';
+  return `('x' || substr(${ref}, 10, 4) || substr(${ref}, 16, 3))::bit(28)::int`;
+}

@@ -7,6 +7,12 @@
 -- EXCLUSIVE on that default partition (which every read locks), and DETACH CONCURRENTLY is refused
 -- altogether. So the default partition goes: the maintenance job keeps partitions from
 -- EVENT_MAX_AGE_S in the past to PARTITIONS_AHEAD_DAYS ahead, which covers every accepted event time.
+--
+-- Dropping the default partition needs ACCESS EXCLUSIVE on `events` while the previous version still ingests.
+-- Both locks are taken first and together: under the runner's lock_timeout (MIGRATE_LOCK_TIMEOUT_MS) the
+-- migration either gets them at once or rolls back and is retried, so ingest queues behind it for at most
+-- lock_timeout, never behind a long reader (a pg_dump) the migration would otherwise wait for.
+LOCK TABLE events, events_default IN ACCESS EXCLUSIVE MODE;
 DO $$
 DECLARE
   d date;
@@ -16,6 +22,7 @@ BEGIN
   END LOOP;
 END;
 $$;
+-- contract: no release reads or writes events_default by name (rows reached it only through `events`).
 DROP TABLE events_default;
 
 -- Creates the daily partition for `day` (UTC) unless it exists: a standalone table with a CHECK that

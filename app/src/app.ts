@@ -12,6 +12,7 @@ import { Gauge } from 'prom-client';
 import type { Config } from './config';
 import { createPool } from './db/pool';
 import { createRedis } from './db/redis';
+import { databaseUrl } from './db/tls';
 import { createAuthenticator } from './http/auth';
 import { BodyGate } from './http/body';
 import { eventsRouter } from './http/events';
@@ -53,7 +54,7 @@ export function buildApp(config: Config, logger: Logger) {
 
   const probe = new DependencyProbe(
     {
-      connectionString: config.DATABASE_URL,
+      connectionString: databaseUrl(config.DATABASE_URL, config.DATABASE_CA_FILE),
       connectionTimeoutMillis: config.READY_CHECK_TIMEOUT_MS,
       statement_timeout: config.READY_CHECK_TIMEOUT_MS,
     },

@@ -4,6 +4,7 @@
  * `make local` and the Pulumi ConfigMap/Secret keys.
  */
 import { z } from 'zod';
+import { PLAINTEXT_SSLMODES } from './db/tls';
 
 interface Setting<T extends z.ZodType> {
   schema: T;
@@ -58,10 +59,36 @@ export const settings = {
     doc: "Reading events back (GET /api/v1/events) connects here instead of DATABASE_URL, e.g. a cluster's read-only replicas; empty reads from DATABASE_URL.",
     secret: true,
   }),
+  DATABASE_OWNER_ROLE: setting({
+    schema: z.union([z.literal(''), z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a PostgreSQL role name (lower case, digits, _)')]),
+    default: '',
+    doc: "Migrations and maintenance job: the role that owns the tables, when DATABASE_URL's user is a migrator that is a member of it (it may be NOLOGIN): they act as this role (SET ROLE at connect), so nobody logs in as the owner. Empty: DATABASE_URL's user owns the tables.",
+  }),
+  MONITOR_DATABASE_URL: setting({
+    schema: z.union([z.literal(''), url(['postgres:', 'postgresql:'])]),
+    default: '',
+    doc: "Migrations: the PostgreSQL exporter's connection URL. Its user is created (or its password set) as a role with PostgreSQL's pg_monitor only (statistics, no rows); empty manages no role.",
+    secret: true,
+  }),
+  DATABASE_CA_FILE: setting({
+    schema: z.union([z.literal(''), z.string().regex(/^\//, 'must be an absolute path')]),
+    default: '',
+    doc: "PEM file of the CA that signed PostgreSQL's certificate (a managed database's own CA, mounted from a ConfigMap or Secret). Set: the service, the migrations and the maintenance job connect with sslmode=verify-full against it (`sslmode=require` alone trusts only Node's public CAs, which a provider's private CA is not). Empty: the URL's sslmode applies.",
+  }),
   MIGRATE_WAIT_S: setting({
     schema: int(0, 3600),
     default: '180',
     doc: 'Migrations: how long to wait for PostgreSQL to accept connections (each attempt is logged) before failing.',
+  }),
+  MIGRATE_LOCK_TIMEOUT_MS: setting({
+    schema: int(0, 600_000),
+    default: '1000',
+    doc: 'Migrations: lock_timeout of every migration statement, so that ingest of the running version never queues longer than this behind one (0: wait forever).',
+  }),
+  MIGRATE_LOCK_RETRIES: setting({
+    schema: int(0, 1000),
+    default: '20',
+    doc: 'Migrations: runs again after a lock timeout (the attempt is rolled back; pauses double from 0.5 s to 15 s: 20 is about 4 minutes) before failing.',
   }),
   REDIS_URL: setting({
     schema: url(['redis:', 'rediss:']),
@@ -208,7 +235,7 @@ export const settings = {
   DEDUPE_WINDOW_DAYS: setting({
     schema: int(1, 3650),
     default: '8',
-    doc: 'Event ids are remembered this long for dedupe: a retry within this time of the first acceptance is always caught. Later, only events sent with `ts` and no `sentAt` are still caught (by their stored time, until retention).',
+    doc: 'Client-supplied event ids are remembered this long for dedupe (events sent without an id are not deduplicated): a retry within this time of the first acceptance is always caught. Later, only events sent with `ts` and no `sentAt` are still caught (by their stored time, until retention).',
   }),
   MAINTENANCE_LOCK_TIMEOUT_MS: setting({
     schema: ms,
@@ -253,6 +280,15 @@ interface CrossRule {
 const crossRule = (r: CrossRule) => r;
 
 const CROSS_RULES = [
+  crossRule({
+    reads: ['DATABASE_URL', 'DATABASE_CA_FILE'],
+    problem: (c) => {
+      const mode = new URL(c.DATABASE_URL).searchParams.get('sslmode');
+      return c.DATABASE_CA_FILE && mode && PLAINTEXT_SSLMODES.includes(mode)
+        ? `DATABASE_CA_FILE: a CA bundle means verified TLS, but DATABASE_URL says sslmode=${mode}: drop its sslmode (verify-full is used) or the bundle`
+        : undefined;
+    },
+  }),
   crossRule({
     reads: ['INGEST_MAX_CONCURRENT_FLUSHES', 'DB_POOL_MAX'],
     problem: (c) =>

@@ -20,8 +20,8 @@ beforeAll(() => {
 afterAll(() => pool.end());
 
 const row = (sensorId: string): EventRow => {
-  const now = new Date();
-  return { sensorId, eventId: randomUUID(), type: 'temperature', ts: now, receivedAt: now, payload: '{"celsius":20}' };
+  const now = Date.now();
+  return { sensorId, eventId: randomUUID(), clientId: true, type: 'temperature', ts: now, receivedAt: now, payload: '{"celsius":20}' };
 };
 
 /** A batcher with the default settings (or `overrides`) whose flushes are recorded as their row counts. */

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { Client } from 'pg';
 import { createSensor, CreatedSensor, getJson, postEvents, startTestService, storedEvents, TestService } from './helpers';
 
 let svc: TestService;
@@ -14,6 +15,20 @@ afterAll(async () => {
 beforeEach(async () => {
   sensor = await createSensor(svc.url);
 });
+
+/** The ids claimed for dedupe in `event_ids` for a sensor, sorted. */
+async function claimedIds(sensorId: string): Promise<string[]> {
+  const client = new Client({ connectionString: db() });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ event_id: string }>('SELECT event_id FROM event_ids WHERE sensor_id = $1 ORDER BY event_id', [
+      sensorId,
+    ]);
+    return rows.map((r) => r.event_id);
+  } finally {
+    await client.end();
+  }
+}
 
 const event = (extra: Record<string, unknown> = {}): Record<string, any> => ({
   id: randomUUID(),
@@ -62,6 +77,44 @@ describe('POST /api/v1/events', () => {
     expect(results.map((r) => r.status)).toEqual(Array(8).fill(202));
     expect(results.reduce((n, r) => n + r.body.accepted, 0)).toBe(1);
     expect(await storedEvents(db(), sensor.sensorId)).toHaveLength(1);
+  });
+
+  it('when events are sent without ids, then each is stored once under an id of its own and none is claimed for dedupe', async () => {
+    const events = Array.from({ length: 30 }, (_, i) => ({ type: 'temperature', payload: { i } }));
+    expect((await postEvents(svc.url, sensor.token, { events })).body).toEqual({ accepted: 30, duplicates: 0 });
+    expect((await postEvents(svc.url, sensor.token, { type: 'door', payload: { i: 30 } })).body).toEqual({ accepted: 1, duplicates: 0 });
+    const rows = await storedEvents(db(), sensor.sensorId);
+    expect(new Set(rows.map((r) => r.event_id)).size).toBe(31);
+    expect(rows.map((r) => (r.payload as { i: number }).i).sort((a, b) => a - b)).toEqual(Array.from({ length: 31 }, (_, i) => i));
+    expect(await claimedIds(sensor.sensorId)).toEqual([]);
+  });
+
+  it('when an event without an id is retried, then it is stored again: only client ids are deduplicated', async () => {
+    const e = { type: 'temperature', ts: new Date().toISOString(), payload: { celsius: 20 } };
+    expect((await postEvents(svc.url, sensor.token, e)).body).toEqual({ accepted: 1, duplicates: 0 });
+    expect((await postEvents(svc.url, sensor.token, e)).body).toEqual({ accepted: 1, duplicates: 0 });
+    expect(await storedEvents(db(), sensor.sensorId)).toHaveLength(2);
+  });
+
+  it('when a batch mixes events with and without ids, then each is stored once and only the client ids are claimed', async () => {
+    const events = Array.from({ length: 20 }, (_, i) => (i % 2 ? event() : { type: 'temperature', payload: { i } }));
+    expect((await postEvents(svc.url, sensor.token, { events })).body).toEqual({ accepted: 20, duplicates: 0 });
+    expect(await storedEvents(db(), sensor.sensorId)).toHaveLength(20);
+    const clientIds = events.flatMap((e) => ('id' in e ? [e.id as string] : [])).sort();
+    expect(await claimedIds(sensor.sensorId)).toEqual(clientIds);
+  });
+
+  it('when a mixed batch is retried with one more event of each kind, then the client ids count as duplicates and the rest is stored', async () => {
+    const withIds = Array.from({ length: 5 }, () => event());
+    const withoutIds = Array.from({ length: 5 }, (_, i) => ({ type: 'temperature', payload: { i } }));
+    expect((await postEvents(svc.url, sensor.token, { events: [...withIds, ...withoutIds] })).body).toEqual({
+      accepted: 10,
+      duplicates: 0,
+    });
+    const retry = [...withIds, event(), ...withoutIds, { type: 'temperature', payload: { i: 5 } }];
+    expect((await postEvents(svc.url, sensor.token, { events: retry })).body).toEqual({ accepted: 7, duplicates: 5 });
+    expect(await storedEvents(db(), sensor.sensorId)).toHaveLength(17);
+    expect(await claimedIds(sensor.sensorId)).toHaveLength(6);
   });
 
   it('when one event of a batch is invalid, then the whole batch is rejected with per-index errors and nothing is stored', async () => {

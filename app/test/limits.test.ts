@@ -148,7 +148,7 @@ describe('queue byte bound', () => {
       const s = await createSensor(svc.url);
       // Hold every flush, so the first request stays queued while the second arrives.
       await locker.query('BEGIN');
-      await locker.query('LOCK TABLE event_ids IN ACCESS EXCLUSIVE MODE');
+      await locker.query('LOCK TABLE events IN ACCESS EXCLUSIVE MODE');
       const first = postEvents(svc.url, s.token, { type: 't', payload: { a: 1 } });
       await new Promise((r) => setTimeout(r, 300));
       // 1360 '€': 1 UTF-16 unit but 3 UTF-8 bytes each, so 4080 bytes + the first request's: over 4096.

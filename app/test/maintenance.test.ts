@@ -125,9 +125,9 @@ describe('maintenance job', () => {
       });
 
       expect(answers.map((a) => a.status)).toEqual(answers.map(() => 202));
+      // The reader holds its lock for 4 s and the service's statement timeout is 2 s: a flush queued behind
+      // a lock would have answered 503, so every answer being 202 says none was.
       expect(answers.length).toBeGreaterThanOrEqual(10);
-      // Shorter than the statement timeout by far: no flush queued behind a lock.
-      expect(Math.max(...answers.map((a) => a.ms))).toBeLessThan(1500);
       const parts = await partitions();
       expect(parts).toContain(`events_${day(40).replace(/-/g, '')}`);
       expect(parts).not.toContain('events_20010101');

@@ -71,7 +71,7 @@ describe('backpressure', () => {
     try {
       const s = await createSensor(svc.url);
       await locker.query('BEGIN');
-      await locker.query('LOCK TABLE event_ids IN ACCESS EXCLUSIVE MODE'); // every flush now waits
+      await locker.query('LOCK TABLE events IN ACCESS EXCLUSIVE MODE'); // every flush now waits
       const first = postEvents(svc.url, s.token, ev(8));
       await new Promise((r) => setTimeout(r, 200));
       const refused = await postEvents(svc.url, s.token, ev(5));

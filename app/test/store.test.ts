@@ -22,9 +22,10 @@ function row(sensorId: string, over: Partial<EventRow> = {}): EventRow {
   return {
     sensorId,
     eventId: randomUUID(),
+    clientId: true,
     type: n % 2 ? 'temperature' : 'door.opened',
-    ts: new Date(base - n * 1_003),
-    receivedAt: new Date(base + n),
+    ts: base - n * 1_003,
+    receivedAt: base + n,
     payload: JSON.stringify({ n, text: 'tab\t"quote" back\\slash ünïcödé ✓ 🌡', nested: { list: [1, 2.5, null, true] } }),
     ...over,
   };
@@ -68,9 +69,9 @@ describe('storing a flush', () => {
     expect(a[0]).toMatchObject({
       event_id: first.eventId,
       type: first.type,
-      ts: first.ts,
-      received_at: first.receivedAt,
-      claimed_at: first.receivedAt,
+      ts: new Date(first.ts),
+      received_at: new Date(first.receivedAt),
+      claimed_at: new Date(first.receivedAt),
     });
     expect(JSON.parse(a[0].payload)).toEqual(JSON.parse(first.payload));
   });
@@ -82,7 +83,7 @@ describe('storing a flush', () => {
 
     const fresh = Array.from({ length: 20 }, () => row(sensor));
     // A retry of an event sent without `ts`: the same id, a new server-assigned time, so `events` alone cannot tell.
-    const retried = { ...earlier[2]!, ts: new Date(earlier[2]!.ts.getTime() + 5_000) };
+    const retried = { ...earlier[2]!, ts: earlier[2]!.ts + 5_000 };
     const flush = [...fresh.slice(0, 10), retried, ...fresh.slice(10), earlier[4]!];
 
     const stored = await storeEvents(pool, flush);
@@ -100,6 +101,43 @@ describe('storing a flush', () => {
     await expect(counts(sensor)).resolves.toEqual({ events: 300, ids: 300 });
   });
 
+  it('when no row has a client id, then all are stored by COPY and none is claimed in event_ids', async () => {
+    const sensor = randomUUID();
+    const rows = Array.from({ length: 50 }, () => row(sensor, { clientId: false }));
+    await expect(storeEvents(pool, rows)).resolves.toBe('all');
+    await expect(counts(sensor)).resolves.toEqual({ events: 50, ids: 0 });
+  });
+
+  it('when a flush mixes both kinds of id, then every row is stored once and only client ids are claimed', async () => {
+    const sensor = randomUUID();
+    const rows = Array.from({ length: 40 }, (_, i) => row(sensor, { clientId: i % 3 === 0 }));
+    await expect(storeEvents(pool, rows)).resolves.toBe('all');
+    await expect(counts(sensor)).resolves.toEqual({ events: 40, ids: 14 });
+    const { rows: claimed } = await pool.query<{ event_id: string }>('SELECT event_id FROM event_ids WHERE sensor_id = $1', [sensor]);
+    expect(claimed.map((r) => r.event_id).sort()).toEqual(
+      rows
+        .filter((r) => r.clientId)
+        .map((r) => r.eventId)
+        .sort(),
+    );
+  });
+
+  it('when a mixed flush holds a client id already stored, then the fallback stores every other row once and claims only client ids', async () => {
+    const sensor = randomUUID();
+    const earlier = row(sensor);
+    await expect(storeEvents(pool, [earlier])).resolves.toBe('all');
+
+    const withoutIds = Array.from({ length: 10 }, () => row(sensor, { clientId: false }));
+    const withIds = Array.from({ length: 10 }, () => row(sensor));
+    const retried = { ...earlier, ts: earlier.ts + 5_000, receivedAt: Date.now() };
+    const flush = [...withoutIds.slice(0, 5), retried, ...withIds, ...withoutIds.slice(5)];
+
+    const stored = await storeEvents(pool, flush);
+    expect(stored).not.toBe('all');
+    expect(storedKeys(stored, flush)).toEqual(keysOf([...withoutIds, ...withIds]).sort());
+    await expect(counts(sensor)).resolves.toEqual({ events: 21, ids: 11 });
+  });
+
   it('when PostgreSQL rejects a row, then the error reaches the caller, nothing of the flush is kept and the pool stays usable', async () => {
     const sensor = randomUUID();
     const rows = [row(sensor), row(sensor, { payload: '{"bad":"\\u0000"}' }), row(sensor)];
@@ -112,7 +150,7 @@ describe('storing a flush', () => {
 
   it('when a row falls outside every partition, then nothing of the flush is kept', async () => {
     const sensor = randomUUID();
-    const rows = [row(sensor), row(sensor, { ts: new Date(Date.UTC(1990, 0, 1)) })];
+    const rows = [row(sensor), row(sensor, { ts: Date.UTC(1990, 0, 1) })];
     await expect(storeEvents(pool, rows)).rejects.toMatchObject({ code: '23514' });
     await expect(counts(sensor)).resolves.toEqual({ events: 0, ids: 0 });
   });

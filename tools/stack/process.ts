@@ -142,17 +142,12 @@ export async function startAndAwait(
 ): Promise<Running> {
   const { timeoutMs = 30000, ...spawnOptions } = options;
   const proc = startProcess(name, command, args, logFile, spawnOptions);
-  let exitedEarly = false;
-  proc.child.once('exit', () => (exitedEarly = true));
+  let exit: string | undefined;
+  proc.child.once('exit', (code, signal) => (exit = signal ? `signal ${signal}` : `exit code ${code}`));
   try {
-    await waitFor(
-      name,
-      async () => {
-        if (exitedEarly) throw new Error(`${name} exited during start-up`);
-        return ready();
-      },
-      timeoutMs,
-    );
+    // An exit ends the wait at once: waitFor retries a check that throws, which would wait out the whole timeout.
+    await waitFor(name, async () => exit !== undefined || ready(), timeoutMs);
+    if (exit !== undefined) throw new Error(`${name} exited during start-up (${exit})`);
   } catch (err) {
     await proc.stop(2000);
     throw new Error(`${(err as Error).message}\n--- ${logFile} ---\n${logTail(logFile)}`);

@@ -22,8 +22,8 @@ export const PG_BIN_DIRS = (() => {
   }
 })();
 
-/** uid/gid to run Postgres as: it refuses to run as root. */
-function postgresIdentity(): { uid: number; gid: number } | undefined {
+/** uid/gid to run Postgres (and the tools that read its data directory) as: it refuses to run as root. */
+export function postgresIdentity(): { uid: number; gid: number } | undefined {
   if (process.getuid?.() !== 0) return undefined;
   try {
     const uid = Number(execFileSync('id', ['-u', 'postgres']).toString().trim());
@@ -44,6 +44,8 @@ export interface PostgresOptions {
   settings?: Array<[string, string]>;
   /** Password in `serviceUrl` (the cluster trusts loopback, so it is never checked; tests set one to prove it is never logged). */
   servicePassword?: string;
+  /** Environment of the server, and so of its archive_command and restore_command (object store credentials). */
+  env?: NodeJS.ProcessEnv;
 }
 
 /** A PostgreSQL cluster of our own that can be stopped and started again on the same port. */
@@ -102,7 +104,10 @@ export class PostgresServer {
       fs.writeFileSync(this.logFile, '', { flag: 'a' });
       fs.chownSync(this.logFile, this.identity.uid, this.identity.gid);
     }
-    this.proc = await startAndAwait('postgres', postgres, args, this.logFile, () => this.accepts(), { ...(this.identity ?? {}) });
+    this.proc = await startAndAwait('postgres', postgres, args, this.logFile, () => this.accepts(), {
+      ...(this.identity ?? {}),
+      ...(this.opts.env ? { env: { ...process.env, ...this.opts.env } } : {}),
+    });
     await this.ensureDatabase();
   }
 

@@ -5,8 +5,9 @@ import type { EventRow } from '../ingest/validate';
 
 /**
  * The deduplicating statement, for flushes the COPY path (`storeEvents`) refused because they hold a
- * duplicate. Each (sensor, event id) is first claimed in `event_ids`; only newly claimed ids go into
- * `events`. Returns the keys actually stored: the rest were duplicates.
+ * duplicate. Each client-chosen (sensor, event id) is first claimed in `event_ids`; only newly claimed
+ * ids go into `events`, beside every row whose id the service made up (never claimed: it cannot repeat).
+ * Returns the keys actually stored: the rest were duplicates.
  *
  * The rows travel as one JSON array parameter, built by concatenation around each payload's JSON
  * text (already serialised by validation): about half the client CPU of pg's per-element array
@@ -14,16 +15,17 @@ import type { EventRow } from '../ingest/validate';
  */
 const INSERT_FLUSH = `
 WITH input AS (
-  SELECT * FROM json_to_recordset($1::json) AS t(s uuid, e uuid, y text, t timestamptz, r timestamptz, p jsonb)
+  SELECT * FROM json_to_recordset($1::json) AS t(s uuid, e uuid, c boolean, y text, t timestamptz, r timestamptz, p jsonb)
 ), fresh AS (
   INSERT INTO event_ids (sensor_id, event_id, received_at)
-  SELECT s, e, r FROM input
+  SELECT s, e, r FROM input WHERE c
   ON CONFLICT DO NOTHING
   RETURNING sensor_id, event_id
 ), stored AS (
   INSERT INTO events (sensor_id, event_id, type, ts, received_at, payload)
   SELECT i.s, i.e, i.y, i.t, i.r, i.p
-  FROM input i JOIN fresh f ON f.sensor_id = i.s AND f.event_id = i.e
+  FROM input i LEFT JOIN fresh f ON f.sensor_id = i.s AND f.event_id = i.e
+  WHERE NOT i.c OR f.event_id IS NOT NULL
   ON CONFLICT DO NOTHING
   RETURNING sensor_id, event_id
 )
@@ -35,8 +37,8 @@ export function rowsToJson(rows: readonly EventRow[]): string {
   for (let i = 0; i < rows.length; i++) {
     const r = rows[i]!;
     parts[i] =
-      `{"s":"${r.sensorId}","e":"${r.eventId}","y":${JSON.stringify(r.type)},` +
-      `"t":"${r.ts.toISOString()}","r":"${r.receivedAt.toISOString()}","p":${r.payload}}`;
+      `{"s":"${r.sensorId}","e":"${r.eventId}","c":${r.clientId},"y":${JSON.stringify(r.type)},` +
+      `"t":"${new Date(r.ts).toISOString()}","r":"${new Date(r.receivedAt).toISOString()}","p":${r.payload}}`;
   }
   return `[${parts.join(',')}]`;
 }
@@ -51,11 +53,11 @@ export async function insertEvents(db: Pool | PoolClient, rows: readonly EventRo
 export type Stored = 'all' | ReadonlySet<string>;
 
 /**
- * Stores a whole flush by binary COPY: each row's (sensor, event id) into `event_ids`, then the rows into
- * `events`, both COPY statements in one simple-protocol query, which PostgreSQL runs as one implicit
- * transaction. The query and both COPYs' data go to the server in a single write, and the flush costs one
- * round trip: on loopback every socket write costs far more than the bytes it carries (the statement
- * path took six round trips, ten writes per flush). PostgreSQL reads the data as each COPY asks for it; after
+ * Stores a whole flush by binary COPY: each client-chosen (sensor, event id) into `event_ids`, then the rows
+ * into `events`, both COPY statements in one simple-protocol query, which PostgreSQL runs as one implicit
+ * transaction (a flush without client ids holds only the COPY into `events`). The query and the COPY data go
+ * to the server in a single write, and the flush costs one round trip: on loopback every socket write costs far
+ * more than the bytes it carries (the statement path took six round trips, ten writes per flush). PostgreSQL reads the data as each COPY asks for it; after
  * an error it ignores the COPY data still to come (protocol: "accept but ignore"), rolls the whole flush back
  * and answers ReadyForQuery.
  *
@@ -90,10 +92,8 @@ export async function storeEvents(pool: Pool, rows: readonly EventRow[]): Promis
 /** A duplicate (unique violation), or two flushes claiming the same ids in opposite orders (deadlock). */
 const RETRY_AS_STATEMENT = new Set<unknown>(['23505', '40P01']);
 
-/** The flush's query: two COPY statements, hence one implicit transaction. */
-const FLUSH_SQL =
-  'COPY event_ids (sensor_id, event_id, received_at) FROM STDIN (FORMAT binary); ' +
-  'COPY events (sensor_id, event_id, type, ts, received_at, payload) FROM STDIN (FORMAT binary)';
+const COPY_IDS_SQL = 'COPY event_ids (sensor_id, event_id, received_at) FROM STDIN (FORMAT binary)';
+const COPY_EVENTS_SQL = 'COPY events (sensor_id, event_id, type, ts, received_at, payload) FROM STDIN (FORMAT binary)';
 
 /**
  * pg's extension point for queries it has no API for (a "submittable"): pg hands it the connection once the
@@ -122,14 +122,17 @@ class CopyFlush {
 // The frontend messages of the protocol that a flush sends, and PostgreSQL's binary COPY format: a
 // fixed header, then per row a field count and each field as a 32-bit length and its bytes in the type's
 // binary send format, then a -1 field count.
-const QUERY_MESSAGE = (() => {
-  const sql = Buffer.from(`${FLUSH_SQL}\0`);
+function queryMessage(text: string): Buffer {
+  const sql = Buffer.from(`${text}\0`);
   const m = Buffer.allocUnsafe(5 + sql.length);
   m.write('Q', 0, 'latin1');
   m.writeInt32BE(4 + sql.length, 1);
   sql.copy(m, 5);
   return m;
-})();
+}
+/** Both COPY statements in one query, hence one implicit transaction; or the rows alone when nothing is claimed. */
+const CLAIM_AND_STORE = queryMessage(`${COPY_IDS_SQL}; ${COPY_EVENTS_SQL}`);
+const STORE_ONLY = queryMessage(COPY_EVENTS_SQL);
 const COPY_HEADER = Buffer.concat([Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1'), Buffer.alloc(8)]); // signature, flags, extension length
 const COPY_DATA_HEAD = 5; // 'd' + length
 const COPY_DONE = 5; // 'c' + length
@@ -158,8 +161,9 @@ function writeUuid(buf: Buffer, off: number, uuid: string): number {
   return o;
 }
 
-function writeTime(buf: Buffer, off: number, time: Date): number {
-  const micros = (time.getTime() - PG_EPOCH_MS) * 1000; // below 2^53 for any accepted event time
+/** Writes a time in milliseconds since the Unix epoch as PostgreSQL's timestamptz (microseconds since 2000), with its length. */
+function writeTime(buf: Buffer, off: number, ms: number): number {
+  const micros = (ms - PG_EPOCH_MS) * 1000; // below 2^53 for any accepted event time
   const high = Math.floor(micros / 2 ** 32);
   buf.writeInt32BE(8, off);
   buf.writeInt32BE(high, off + 4);
@@ -185,24 +189,31 @@ function endCopy(buf: Buffer, off: number): number {
 export function encodeFlush(rows: readonly EventRow[]): Buffer {
   const typeBytes = new Array<number>(rows.length);
   const payloadBytes = new Array<number>(rows.length);
+  let claimed = 0;
   let eventsSize = COPY_DATA_HEAD + COPY_HEADER.length + 2;
   for (let i = 0; i < rows.length; i++) {
-    typeBytes[i] = Buffer.byteLength(rows[i]!.type);
-    payloadBytes[i] = Buffer.byteLength(rows[i]!.payload);
+    const r = rows[i]!;
+    if (r.clientId) claimed++;
+    typeBytes[i] = Buffer.byteLength(r.type);
+    payloadBytes[i] = Buffer.byteLength(r.payload);
     eventsSize += EVENT_ROW_FIXED + typeBytes[i]! + payloadBytes[i]!;
   }
-  const idsSize = COPY_DATA_HEAD + COPY_HEADER.length + rows.length * EVENT_ID_ROW + 2;
-  const buf = Buffer.allocUnsafe(QUERY_MESSAGE.length + idsSize + COPY_DONE + eventsSize + COPY_DONE);
+  const query = claimed ? CLAIM_AND_STORE : STORE_ONLY;
+  const idsSize = claimed ? COPY_DATA_HEAD + COPY_HEADER.length + claimed * EVENT_ID_ROW + 2 : 0;
+  const buf = Buffer.allocUnsafe(query.length + (claimed ? idsSize + COPY_DONE : 0) + eventsSize + COPY_DONE);
 
-  let off = QUERY_MESSAGE.copy(buf, 0);
-  off = beginCopyData(buf, off, off + idsSize);
-  for (const r of rows) {
-    off = buf.writeInt16BE(3, off);
-    off = writeUuid(buf, off, r.sensorId);
-    off = writeUuid(buf, off, r.eventId);
-    off = writeTime(buf, off, r.receivedAt);
+  let off = query.copy(buf, 0);
+  if (claimed) {
+    off = beginCopyData(buf, off, off + idsSize);
+    for (const r of rows) {
+      if (!r.clientId) continue;
+      off = buf.writeInt16BE(3, off);
+      off = writeUuid(buf, off, r.sensorId);
+      off = writeUuid(buf, off, r.eventId);
+      off = writeTime(buf, off, r.receivedAt);
+    }
+    off = endCopy(buf, off);
   }
-  off = endCopy(buf, off);
 
   off = beginCopyData(buf, off, off + eventsSize);
   for (let i = 0; i < rows.length; i++) {

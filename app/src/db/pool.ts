@@ -2,11 +2,12 @@
 import { Pool } from 'pg';
 import type { Config } from '../config';
 import type { Logger } from '../observability/logger';
+import { databaseUrl } from './tls';
 
 /** `max` and `name` default to the main pool (flushes, token lookups); reads get a smaller one of their own. */
 export function createPool(config: Config, logger: Logger, opts = { max: config.DB_POOL_MAX, name: 'event-service' }): Pool {
   const pool = new Pool({
-    connectionString: config.DATABASE_URL,
+    connectionString: databaseUrl(config.DATABASE_URL, config.DATABASE_CA_FILE),
     max: opts.max,
     connectionTimeoutMillis: config.DB_CONNECT_TIMEOUT_MS,
     statement_timeout: config.DB_STATEMENT_TIMEOUT_MS,

@@ -25,8 +25,34 @@ export function scramVerifier(password: string, salt = randomBytes(16), iteratio
   return `SCRAM-SHA-256$${iterations}:${salt.toString('base64')}$${storedKey.toString('base64')}:${serverKey.toString('base64')}`;
 }
 
-/** Creates (or updates) the service's role from its connection URL; returns the role name. */
-export async function ensureServiceRole(ownerUrl: string, serviceUrl: string): Promise<string> {
+/**
+ * The attributes that take every right beyond logging in from a role (a role created by hand with more is
+ * reduced). PostgreSQL lets only a superuser even mention SUPERUSER, REPLICATION or BYPASSRLS in ALTER ROLE,
+ * and a managed database's admin is no superuser: it gets the rest, and a role that holds one of those three
+ * is refused with a reason (only a superuser can take them away).
+ */
+export async function reducedAttributes(client: Client, role: string): Promise<string> {
+  const { rows } = await client.query<{ superuser: boolean; rolsuper: boolean; rolreplication: boolean; rolbypassrls: boolean }>(
+    `SELECT (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) AS superuser, r.rolsuper, r.rolreplication, r.rolbypassrls
+     FROM (SELECT 1) AS one LEFT JOIN pg_roles r ON r.rolname = $1`,
+    [role],
+  );
+  const r = rows[0] as { superuser: boolean; rolsuper: boolean | null; rolreplication: boolean | null; rolbypassrls: boolean | null };
+  if (r.superuser) return 'NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS';
+  const excess = (['rolsuper', 'rolreplication', 'rolbypassrls'] as const).filter((a) => r[a]);
+  if (excess.length) {
+    throw new Error(
+      `the role ${role} has ${excess.map((a) => a.slice(3).toUpperCase()).join(', ')}, which only a superuser can take away: drop or reduce it first`,
+    );
+  }
+  return 'NOCREATEDB NOCREATEROLE';
+}
+
+/**
+ * Creates (or updates) the service's role from its connection URL; returns the role name. `ownerRole`: the
+ * role that owns the tables when the migration logs in as a member of it (DATABASE_OWNER_ROLE), not as it.
+ */
+export async function ensureServiceRole(ownerUrl: string, serviceUrl: string, ownerRole = ''): Promise<string> {
   const service = new URL(serviceUrl);
   const role = decodeURIComponent(service.username);
   const password = decodeURIComponent(service.password);
@@ -37,14 +63,13 @@ export async function ensureServiceRole(ownerUrl: string, serviceUrl: string): P
   try {
     const { rows } = await client.query<{ owner: string; db: string }>('SELECT current_user AS owner, current_database() AS db');
     const { owner, db } = rows[0] as { owner: string; db: string };
-    if (role === owner) {
+    if (role === owner || role === ownerRole) {
       throw new Error(`SERVICE_DATABASE_URL connects as ${role}, the owner of the tables: the service must use a role without DDL rights`);
     }
     const id = client.escapeIdentifier(role);
     const login = password ? `LOGIN PASSWORD ${client.escapeLiteral(scramVerifier(password))}` : 'LOGIN';
     const exists = await client.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [role]);
-    // NOSUPERUSER etc. are the defaults; stated so that a role created by hand with more rights is reduced.
-    const attributes = `${login} NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS`;
+    const attributes = `${login} ${await reducedAttributes(client, role)}`;
     try {
       await client.query(exists.rowCount ? `ALTER ROLE ${id} ${attributes}` : `CREATE ROLE ${id} ${attributes}`);
     } catch (err) {
@@ -62,7 +87,8 @@ export async function ensureServiceRole(ownerUrl: string, serviceUrl: string): P
     // node-pg-migrate's bookkeeping is the owner's alone: the service must not fake an applied migration.
     await client.query(`REVOKE ALL ON TABLE pgmigrations FROM ${id}`);
     // Tables the owner creates later (the maintenance job's daily partitions) get the same grants.
-    await client.query(`ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT ${ROW_PRIVILEGES} ON TABLES TO ${id}`);
+    const creator = ownerRole ? `FOR ROLE ${client.escapeIdentifier(ownerRole)} ` : '';
+    await client.query(`ALTER DEFAULT PRIVILEGES ${creator}IN SCHEMA public GRANT ${ROW_PRIVILEGES} ON TABLES TO ${id}`);
     return role;
   } finally {
     await client.end();

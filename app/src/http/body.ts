@@ -1,9 +1,12 @@
 /** JSON bodies only, size-limited before parsing (gzip/deflate bodies are limited after inflating). */
 import express, { NextFunction, Request, Response } from 'express';
 import { AppError } from './errors';
+import { isPlainUtf8Json, JsonReaderOptions, readUtf8Json } from './json-reader';
 
 export function jsonBody(limitBytes: number) {
-  const parse = express.json({ limit: limitBytes, strict: false, type: () => true });
+  // One set of options for both readers, so whatever body-parser is told (a `verify` hook, say) the UTF-8 reader does too.
+  const options: JsonReaderOptions = { limit: limitBytes };
+  const parse = express.json({ ...options, strict: false, type: () => true });
   return (req: Request, res: Response, next: NextFunction): void => {
     const hasBody = req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0;
     if (!hasBody) return next(new AppError(400, 'empty_body', 'the request body is empty; send a JSON object'));
@@ -15,7 +18,12 @@ export function jsonBody(limitBytes: number) {
       res.setHeader('Connection', 'close');
       return next(new AppError(413, 'payload_too_large', 'request body is larger than the limit'));
     }
-    parse(req, res, next);
+    if (!isPlainUtf8Json(req)) return parse(req, res, next);
+    readUtf8Json(req, res, options, (err, body) => {
+      if (err) return next(err);
+      req.body = body;
+      next();
+    });
   };
 }
 

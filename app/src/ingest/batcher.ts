@@ -149,7 +149,8 @@ export class Batcher {
   /** One transaction for the whole batch; on a data error, each request alone so one bad row fails only its own request. */
   private async flush(batch: Pending[], isolateOnDataError: boolean): Promise<void> {
     // The same event twice in one flush (a retry racing the original): the first one counts. Validation
-    // already refused repeated ids within a request, so a flush of one request needs no check.
+    // already refused repeated ids within a request, so a flush of one request needs no check; ids the
+    // service made up cannot repeat.
     let rows: EventRow[];
     let sent: boolean[][] | undefined; // per request and row: whether the row went into this flush (all, when undefined)
     if (batch.length === 1) rows = batch[0]!.rows;
@@ -160,6 +161,10 @@ export class Batcher {
       for (const p of batch) {
         sent.push(
           p.rows.map((r) => {
+            if (!r.clientId) {
+              rows.push(r);
+              return true;
+            }
             let ids = seen.get(r.sensorId);
             if (!ids) seen.set(r.sensorId, (ids = new Set()));
             if (ids.has(r.eventId)) return false;

@@ -11,14 +11,18 @@ export const EVENT_TYPE = /^[A-Za-z0-9_.:-]+$/;
 
 export const isoTime = z.iso.datetime({ offset: true }).openapi({ example: '2026-11-26T12:00:00.000Z' });
 
+export const isJsonObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
 /** The payload is checked by `checkPayload` (size, depth, characters) without being copied. */
 export const payloadSchema = z
-  .custom<Record<string, unknown>>((v) => typeof v === 'object' && v !== null && !Array.isArray(v), 'must be a JSON object')
+  .custom<Record<string, unknown>>(isJsonObject, 'must be a JSON object')
   .openapi({ type: 'object', additionalProperties: true, description: 'Any JSON object within the size and depth limits.' });
 
 export const eventSchema = z
   .strictObject({
-    id: z.uuid().optional().openapi({ description: 'Client-chosen UUID: the dedupe key. Generated when absent.' }),
+    id: z.uuid().optional().openapi({
+      description: 'Client-chosen UUID: the dedupe key. Generated when absent, and then not deduplicated (a retry gets a new one).',
+    }),
     type: z.string().min(1).max(64).regex(EVENT_TYPE, 'must be letters, digits and _ . : - only').openapi({ example: 'temperature' }),
     ts: isoTime.optional().openapi({ description: 'Event time; defaults to the time the request is received.' }),
     payload: payloadSchema,

@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { AppError } from '../http/errors';
 import { batchSchema, eventSchema } from './schemas';
+import { wellFormedEvent } from './well-formed';
 
 /**
  * The event schema compiled by zod into a generated parser (`z.compile`): the same checks and the same
@@ -17,9 +18,15 @@ export const compiledEventSchema = z.compile(eventSchema);
 export interface EventRow {
   sensorId: string;
   eventId: string;
+  /**
+   * Whether the client chose the id: only those ids are claimed in `event_ids` and deduplicated. An id the
+   * service makes up is new on every retry, so claiming it could never catch a duplicate.
+   */
+  clientId: boolean;
   type: string;
-  ts: Date;
-  receivedAt: Date;
+  /** Event and receive time in milliseconds since the epoch: numbers until the flush encodes them, no Date per event. */
+  ts: number;
+  receivedAt: number;
   /** The payload as JSON text, serialised once: measured here, sent to PostgreSQL as is. */
   payload: string;
 }
@@ -128,7 +135,7 @@ function invalid(errors: FieldError[]): AppError {
 }
 
 /** Validates a single event or a batch and returns its rows; throws AppError (400/413) otherwise. */
-export function toEventRows(body: unknown, sensorId: string, limits: IngestLimits, receivedAt = new Date()): ValidatedRows {
+export function toEventRows(body: unknown, sensorId: string, limits: IngestLimits, receivedAt = Date.now()): ValidatedRows {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     throw invalid([{ path: '(body)', message: 'must be a JSON object: one event, or {"events": [...]}' }]);
   }
@@ -143,7 +150,7 @@ export function toEventRows(body: unknown, sensorId: string, limits: IngestLimit
     const batch = batchSchema.safeParse(body);
     if (!batch.success) throw invalid(zodErrors(batch.error, undefined));
     items = batch.data.events;
-    if (batch.data.sentAt) skewMs = receivedAt.getTime() - Date.parse(batch.data.sentAt);
+    if (batch.data.sentAt) skewMs = receivedAt - Date.parse(batch.data.sentAt);
   } else {
     items = [body];
   }
@@ -152,16 +159,21 @@ export function toEventRows(body: unknown, sensorId: string, limits: IngestLimit
   const rows: EventRow[] = [];
   let bytes = 0;
   const seen = items.length > 1 ? new Set<string>() : undefined; // repeated ids within a batch
-  const minTs = receivedAt.getTime() - limits.EVENT_MAX_AGE_S * 1000;
-  const maxTs = receivedAt.getTime() + limits.EVENT_MAX_FUTURE_S * 1000;
+  const minTs = receivedAt - limits.EVENT_MAX_AGE_S * 1000;
+  const maxTs = receivedAt + limits.EVENT_MAX_FUTURE_S * 1000;
   for (let index = 0; index < items.length; index++) {
     const item = items[index];
-    const parsed = compiledEventSchema.safeParse(item);
-    if (!parsed.success) {
-      errors.push(...zodErrors(parsed.error, index));
-      continue;
+    let event = wellFormedEvent(item);
+    if (!event) {
+      const parsed = compiledEventSchema.safeParse(item);
+      if (!parsed.success) {
+        errors.push(...zodErrors(parsed.error, index));
+        continue;
+      }
+      const { id, type, ts } = parsed.data;
+      event = { id, type, time: ts === undefined ? undefined : Date.parse(ts) };
     }
-    const { id, type, ts } = parsed.data;
+    const { id, type } = event;
     const payloadValue = (item as { payload: unknown }).payload; // the original, never a copy
     const problem = checkPayload(payloadValue, limits.PAYLOAD_MAX_DEPTH);
     if (problem) {
@@ -174,7 +186,7 @@ export function toEventRows(body: unknown, sensorId: string, limits: IngestLimit
       errors.push({ index, path: 'payload', message: `payload is larger than ${limits.PAYLOAD_MAX_BYTES} bytes as JSON` });
       continue;
     }
-    const time = ts === undefined ? receivedAt.getTime() : Date.parse(ts) + skewMs;
+    const time = event.time === undefined ? receivedAt : event.time + skewMs;
     if (time < minTs || time > maxTs) {
       errors.push({
         index,
@@ -184,12 +196,14 @@ export function toEventRows(body: unknown, sensorId: string, limits: IngestLimit
       continue;
     }
     const eventId = id?.toLowerCase() ?? randomUUID();
-    if (seen?.has(eventId)) {
-      errors.push({ index, path: 'id', message: `id ${eventId} appears more than once in this batch` });
-      continue;
+    if (id !== undefined) {
+      if (seen?.has(eventId)) {
+        errors.push({ index, path: 'id', message: `id ${eventId} appears more than once in this batch` });
+        continue;
+      }
+      seen?.add(eventId);
     }
-    seen?.add(eventId);
-    rows.push({ sensorId, eventId, type, ts: new Date(time), receivedAt, payload });
+    rows.push({ sensorId, eventId, clientId: id !== undefined, type, ts: time, receivedAt, payload });
     bytes += payloadBytes + type.length + ROW_OVERHEAD_BYTES; // `type` is ASCII by its schema
   }
   if (errors.length) throw invalid(errors);

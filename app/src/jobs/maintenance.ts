@@ -12,6 +12,8 @@
 import { Pool, PoolClient } from 'pg';
 import { Gauge, Pushgateway, Registry } from 'prom-client';
 import { ConfigError, loadSettings } from '../config';
+import { withSessionSettings } from '../db/session';
+import { databaseUrl } from '../db/tls';
 import { createLogger, Logger } from '../observability/logger';
 import { MAINTENANCE_METRICS } from '../observability/metric-names';
 
@@ -23,6 +25,8 @@ const PARTITION_NAME = /^events_(\d{4})(\d{2})(\d{2})$/;
 
 export const SETTINGS = [
   'DATABASE_URL',
+  'DATABASE_CA_FILE',
+  'DATABASE_OWNER_ROLE',
   'PUSHGATEWAY_URL',
   'LOG_LEVEL',
   'RETENTION_DAYS',
@@ -199,7 +203,17 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<number
     return 2;
   }
   const logger = createLogger(cfg.LOG_LEVEL).child({ job: JOB_NAME });
-  const pool = new Pool({ connectionString: cfg.DATABASE_URL, max: 2, statement_timeout: Math.max(cfg.DB_STATEMENT_TIMEOUT_MS, 300_000) });
+  let connectionString: string;
+  try {
+    connectionString = withSessionSettings(
+      databaseUrl(cfg.DATABASE_URL, cfg.DATABASE_CA_FILE),
+      cfg.DATABASE_OWNER_ROLE ? { role: cfg.DATABASE_OWNER_ROLE } : {},
+    );
+  } catch (err) {
+    console.error(`config error: ${(err as Error).message}`);
+    return 2;
+  }
+  const pool = new Pool({ connectionString, max: 2, statement_timeout: Math.max(cfg.DB_STATEMENT_TIMEOUT_MS, 300_000) });
   pool.on('error', (err) => logger.warn({ err: err.message }, 'idle PostgreSQL connection failed'));
   const m = jobMetrics();
   const start = process.hrtime.bigint();

@@ -31,7 +31,7 @@ afterAll(async () => {
 });
 
 async function storedCount(): Promise<number> {
-  const { rows } = await db.query<{ n: string }>('SELECT count(*) AS n FROM event_ids WHERE sensor_id = $1', [sensor.sensorId]);
+  const { rows } = await db.query<{ n: string }>('SELECT count(*) AS n FROM events WHERE sensor_id = $1', [sensor.sensorId]);
   return Number(rows[0]!.n);
 }
 
