@@ -30,7 +30,7 @@ import { CNPG_INSTANCE_LABELS, Postgres, POSTGRES_PORT } from './components/post
 import { Prometheus, PROMETHEUS_NAME, PROMETHEUS_PORT, RULES_MOUNT } from './components/prometheus';
 import { Pushgateway, PUSHGATEWAY_NAME, PUSHGATEWAY_PORT } from './components/pushgateway';
 import { Redis, REDIS_NAME } from './components/redis';
-import { dnsName, labelsFor, selectorFor } from './components/workload';
+import { DATABASE_CA_FILE, dnsName, labelsFor, selectorFor } from './components/workload';
 import { dashboardFiles, REPO_ROOT, renderClusterAlertmanagerConfig, renderGrafanaProvisioning, ruleFiles } from './monitoring';
 import {
   CLUSTER_SCRAPE_INTERVAL,
@@ -122,9 +122,21 @@ export function deploy(): StackOutputs {
   );
   // The service's own role on the replicas (the -ro Service): the same URL with the other host.
   const readDatabaseUrl = readHost ? withHost(serviceDatabaseUrl, readHost) : '';
+  // A managed database's private CA: one ConfigMap, mounted wherever PostgreSQL is reached from.
+  const caBundle =
+    cfg.postgres.external && cfg.postgres.caCertificate
+      ? new k8s.core.v1.ConfigMap(
+          'postgres-ca',
+          {
+            metadata: { name: 'postgres-ca', namespace: ns, labels: labelsFor('postgres-ca') },
+            data: { 'ca.crt': cfg.postgres.caCertificate },
+          },
+          { provider },
+        ).metadata.name
+      : undefined;
   const redis = new Redis('redis', { ...cfg.redis, namespace: ns, provider });
   new Pushgateway('pushgateway', { ...cfg.pushgateway, namespace: ns, provider });
-  new PostgresExporter('postgres-exporter', { ...cfg.postgresExporter, namespace: ns, databaseUrl, provider });
+  new PostgresExporter('postgres-exporter', { ...cfg.postgresExporter, namespace: ns, databaseUrl, caBundle, provider });
   new RedisExporter('redis-exporter', { ...cfg.redisExporter, namespace: ns, redisUrl: redis.redisUrl, provider });
   const appPort = Number(cfg.app.env.PORT ?? settings.PORT.default);
   // Bundled: our own Prometheus, Alertmanager and Grafana. Operator: the cluster's, fed with custom resources.
@@ -182,7 +194,11 @@ export function deploy(): StackOutputs {
 
   const admin = adminToken();
   const { env, secretEnv } = appEnvironment(
-    { PUSHGATEWAY_URL: `http://${dnsName(PUSHGATEWAY_NAME, nsName)}:${PUSHGATEWAY_PORT}`, ...cfg.app.env },
+    {
+      PUSHGATEWAY_URL: `http://${dnsName(PUSHGATEWAY_NAME, nsName)}:${PUSHGATEWAY_PORT}`,
+      ...(caBundle ? { DATABASE_CA_FILE } : {}),
+      ...cfg.app.env,
+    },
     { DATABASE_URL: serviceDatabaseUrl, READ_DATABASE_URL: readDatabaseUrl, REDIS_URL: redis.redisUrl, ADMIN_TOKEN: admin },
   );
   const app = new EventService('app', {
@@ -196,6 +212,7 @@ export function deploy(): StackOutputs {
     ownerSecretEnv: { DATABASE_URL: databaseUrl, SERVICE_DATABASE_URL: serviceDatabaseUrl },
     provider,
     dependsOn: databaseReady,
+    caBundle,
   });
 
   new NetworkPolicies('network', {

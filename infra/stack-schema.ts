@@ -228,7 +228,17 @@ const SETTINGS = {
   ingress: map({ className: text(), namespace: dnsLabel }, '{className, namespace}'),
   postgres: z.union(
     [
-      map({ external: z.literal(true) }, '{external: true}'),
+      map(
+        {
+          external: z.literal(true),
+          /**
+           * The managed database's CA certificate(s), PEM (public, so in the stack file): mounted into the app, the
+           * migration, the maintenance job and the exporter, which then connect with verify-full against it.
+           */
+          caCertificate: matching(/^-----BEGIN CERTIFICATE-----[\s\S]+-----END CERTIFICATE-----\s*$/, 'PEM certificate(s)').optional(),
+        },
+        '{external: true, caCertificate?}',
+      ),
       map(
         {
           external: z.literal(false).default(false),
@@ -446,7 +456,7 @@ const stackSchema = z
       ...config,
       alertReceivers,
       // The refinement above: an external database has its URL.
-      postgres: config.postgres.external ? { external: true as const, databaseUrl: databaseUrl! } : config.postgres,
+      postgres: config.postgres.external ? { ...config.postgres, external: true as const, databaseUrl: databaseUrl! } : config.postgres,
     };
   });
 

@@ -20,6 +20,7 @@ import {
   podSecurityContext,
   resourcesOf,
   selectorFor,
+  caBundleVolume,
 } from './workload';
 
 export const APP_NAME = 'event-service';
@@ -52,6 +53,8 @@ export interface EventServiceArgs {
   ownerSecretEnv: { DATABASE_URL: pulumi.Input<string>; SERVICE_DATABASE_URL: pulumi.Input<string> };
   provider: k8s.Provider;
   dependsOn?: pulumi.Input<pulumi.Resource>[];
+  /** A managed database's CA bundle (ConfigMap name): mounted into the server, the migration and the maintenance job. */
+  caBundle?: pulumi.Input<string>;
 }
 
 /** terminationGracePeriodSeconds that covers the preStop pause and the app's SHUTDOWN_GRACE_MS. */
@@ -106,6 +109,7 @@ export class EventService extends pulumi.ComponentResource {
       },
       o(),
     );
+    const ca = caBundleVolume(args.caBundle);
     const envFrom = [{ configMapRef: { name: config.metadata.name } }, { secretRef: { name: secret.metadata.name } }];
     const jobEnvFrom = [{ configMapRef: { name: config.metadata.name } }, { secretRef: { name: ownerSecret.metadata.name } }];
     const rollOn = { 'checksum/config': checksumOf(args.env), 'checksum/secret': checksumOf(args.secretEnv) };
@@ -117,7 +121,7 @@ export class EventService extends pulumi.ComponentResource {
       envFrom: jobEnvFrom,
       resources: resourcesOf(args.resources),
       securityContext: containerSecurityContext,
-      volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }],
+      volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }, ...ca.volumeMounts],
     });
     const jobPod = (component: string) => ({
       metadata: { labels: labelsFor(APP_NAME, component) },
@@ -125,7 +129,7 @@ export class EventService extends pulumi.ComponentResource {
         restartPolicy: 'Never',
         automountServiceAccountToken: false,
         securityContext: podSecurityContext(APP_UID),
-        volumes: [{ name: 'tmp', emptyDir: {} }],
+        volumes: [{ name: 'tmp', emptyDir: {} }, ...ca.volumes],
       },
     });
 
@@ -212,10 +216,10 @@ export class EventService extends pulumi.ComponentResource {
                   livenessProbe: httpProbe('/healthz', 'http', 10, 3),
                   readinessProbe: httpProbe('/readyz', 'http', 5, 2),
                   lifecycle: { preStop: { exec: { command: ['node', '-e', `setTimeout(() => {}, ${PRE_STOP_SECONDS * 1000})`] } } },
-                  volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }],
+                  volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }, ...ca.volumeMounts],
                 },
               ],
-              volumes: [{ name: 'tmp', emptyDir: {} }],
+              volumes: [{ name: 'tmp', emptyDir: {} }, ...ca.volumes],
             },
           },
         },

@@ -188,3 +188,30 @@ test('when an in-cluster database has no backup settings, then the program names
   expect(error).toBeInstanceOf(Error);
   expect((error as OfflineRunError).message).toContain('event-stack:postgres.backup: required but not set');
 });
+
+test('when prod names its managed database CA, then the bundle is mounted into the app, the migration, the maintenance job and the exporter, which verify the server against it', async () => {
+  const caCertificate = '-----BEGIN CERTIFICATE-----\nMIIBtest\n-----END CERTIFICATE-----\n';
+  const r = await run('prod', { set: { 'event-stack:postgres': JSON.stringify({ external: true, caCertificate }) } });
+  const get = (kind: string, name: string) => r.kubernetesObjects.find((o) => o.kind === kind && o.metadata.name === name) as any;
+  expect(get('ConfigMap', 'postgres-ca').data).toEqual({ 'ca.crt': caCertificate });
+  const pods = {
+    server: get('Deployment', 'event-service').spec.template.spec,
+    migration: (r.kubernetesObjects.find((o) => o.kind === 'Job') as any).spec.template.spec,
+    maintenance: get('CronJob', 'event-service-maintenance').spec.jobTemplate.spec.template.spec,
+    exporter: get('Deployment', 'postgres-exporter').spec.template.spec,
+  };
+  for (const [what, pod] of Object.entries(pods)) {
+    expect({ what, volume: pod.volumes.find((v: any) => v.name === 'postgres-ca')?.configMap.name }).toEqual({
+      what,
+      volume: 'postgres-ca',
+    });
+    expect({ what, mount: pod.containers[0].volumeMounts.find((m: any) => m.name === 'postgres-ca')?.mountPath }).toEqual({
+      what,
+      mount: '/etc/postgres-ca',
+    });
+  }
+  expect(get('ConfigMap', 'event-service-config').data.DATABASE_CA_FILE).toBe('/etc/postgres-ca/ca.crt');
+  const dsn = new URL(get('Secret', 'postgres-exporter-connection').stringData.DATA_SOURCE_NAME);
+  expect([dsn.searchParams.get('sslmode'), dsn.searchParams.get('sslrootcert')]).toEqual(['verify-full', '/etc/postgres-ca/ca.crt']);
+  expect(clusterSemanticsProblems(r.kubernetesObjects, stackFacts('prod', r.file.config))).toEqual([]);
+});
