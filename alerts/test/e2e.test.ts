@@ -314,6 +314,8 @@ describe('observability end to end', () => {
     const step = 1;
     const problems: string[] = [];
     for (const p of panels) {
+      // No CloudNativePG instance runs here: dashboards/test/cnpg-panels.test.ts proves those panels on its series.
+      if (p.expr.includes(`job="${CNPG_JOB}"`)) continue;
       let query: string;
       try {
         query = substitute(p.expr, p.variables, end - start, step);
