@@ -31,8 +31,9 @@ up: install ## Deploy ENV=dev|qa|staging|prod: shared backend (file:// dev only)
 	@$(PROMOTE) up --root '$(PROMOTE_ROOT)' --stack '$(ENV)'
 
 .PHONY: destroy
-destroy: install ## Delete every resource of ENV=dev|qa|staging|prod (asks first unless YES=1)
+destroy: install ## Delete every resource of ENV=dev|qa|staging|prod (asks first unless YES=1; a stack retaining its database needs ALLOW_DATA_LOSS=1)
 	$(call require-env,destroy)
+	@$(NPX) tsx infra/scripts/destroy-guard.ts $(ENV)
 	$(call require-pulumi,destroy)
 	@if [ "$(YES)" != 1 ]; then read -r -p "destroy: delete everything of stack $(ENV)? type the stack name: " a; [ "$$a" = "$(ENV)" ] || { echo "destroy: cancelled" >&2; exit 1; }; fi
 	pulumi destroy $(PULUMI_FLAGS) --yes
