@@ -81,3 +81,9 @@ crd-models-check: crd-models ## Fail when infra/crds/models differs from what th
 	@test -z "$$(git ls-files --others --exclude-standard infra/crds/models)" || { echo "crd-models-check: untracked files in infra/crds/models: run make crd-models and commit" >&2; exit 1; }
 
 CI_CHECKS += crd-models-check
+
+.PHONY: restore
+restore: install ## Render and check offline the point-in-time recovery of ENV's database to TARGET_TIME (RFC 3339): a new CloudNativePG Cluster from the WAL archive
+	$(call require-env,restore)
+	@test -n "$(TARGET_TIME)" || { echo "restore: give TARGET_TIME, e.g. make restore ENV=$(ENV) TARGET_TIME=2026-12-01T10:30:00Z" >&2; exit 2; }
+	@$(NPX) tsx infra/scripts/restore.ts '$(ENV)' '$(TARGET_TIME)'
