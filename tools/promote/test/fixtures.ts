@@ -59,7 +59,11 @@ function settings(stage: string, indent: string): string[] {
     i(2, 'tls: {secretName: events-tls}'),
     i(2, 'resources: {requests: {cpu: 50m, memory: 128Mi}, limits: {cpu: 500m, memory: 256Mi}}'),
     i(1, 'event-stack:ingress: {className: nginx, namespace: ingress-nginx}'),
-    ...service('postgres', 'postgres:16.6', ['storage: 1Gi', "backup: {schedule: '43 2 * * *', keep: 3, storage: 2Gi}"]),
+    ...service('postgres', 'ghcr.io/cloudnative-pg/postgresql:16.6', [
+      'storage: 1Gi',
+      'instances: 1',
+      "backup: {schedule: '43 2 * * *', retention: 7d, objectStore: {provider: s3, destinationPath: 's3://backups/test', secret: backup-credentials}}",
+    ]),
     ...service('redis', 'redis:7.4.1'),
     ...service('prometheus', 'prom/prometheus:v2.54.1', ['retention: 3d', 'storage: 1Gi']),
     ...service('pushgateway', 'prom/pushgateway:v1.10.0'),
