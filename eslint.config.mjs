@@ -2,7 +2,9 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['**/node_modules/**', '**/dist/**', 'out/**', '.local/**', 'dashboards/json/**', 'bench/results/**'] },
+  {
+    ignores: ['**/node_modules/**', '**/dist/**', 'out/**', '.local/**', 'dashboards/json/**', 'bench/results/**', 'infra/crds/models/**'],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

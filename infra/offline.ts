@@ -30,6 +30,9 @@ export interface DeclaredOptions {
   /** Names of the resources this one waits for (explicit dependsOn and inputs taken from other resources). */
   dependsOn: string[];
   customTimeouts: { create?: string; update?: string; delete?: string };
+  /** Data that must outlive a destroy: Pulumi refuses to delete it (protect) and leaves it in the cluster (retainOnDelete). */
+  protect: boolean;
+  retainOnDelete: boolean;
 }
 
 /** A Kubernetes object as the program declares it (apiVersion, kind, metadata, spec/data…). */
@@ -171,6 +174,8 @@ function recordOptions(pulumi: typeof PulumiModule, into: Map<string, DeclaredOp
     getName(): string;
     getDeletebeforereplace(): boolean;
     getReplaceonchangesList(): string[];
+    getProtect(): boolean | undefined;
+    getRetainondelete(): boolean | undefined;
     getDependenciesList(): string[];
     getCustomtimeouts(): { getCreate(): string; getUpdate(): string; getDelete(): string } | undefined;
   }
@@ -181,6 +186,8 @@ function recordOptions(pulumi: typeof PulumiModule, into: Map<string, DeclaredOp
     into.set(`${req.getType()}::${req.getName()}`, {
       deleteBeforeReplace: req.getDeletebeforereplace(),
       replaceOnChanges: req.getReplaceonchangesList(),
+      protect: req.getProtect() ?? false,
+      retainOnDelete: req.getRetainondelete() ?? false,
       // URNs end in `::<name>`.
       dependsOn: req.getDependenciesList().map((urn) => urn.slice(urn.lastIndexOf('::') + 2)),
       customTimeouts: Object.fromEntries(

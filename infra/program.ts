@@ -35,12 +35,12 @@ import { Grafana, DASHBOARDS_MOUNT, GRAFANA_NAME, GRAFANA_PORT } from './compone
 import { NetworkPolicies } from './components/network-policies';
 import { OperatorMonitoring } from './components/operator-monitoring';
 import { KUBE_STATE_METRICS_NAME, KUBE_STATE_METRICS_PORT, KubeStateMetrics } from './components/kube-state-metrics';
-import { BACKUP_NAME, Postgres, POSTGRES_NAME } from './components/postgres';
+import { CNPG_INSTANCE_LABELS, Postgres, POSTGRES_PORT } from './components/postgres';
 import { Prometheus, PROMETHEUS_NAME, PROMETHEUS_PORT, RULES_MOUNT } from './components/prometheus';
 import { Pushgateway, PUSHGATEWAY_NAME, PUSHGATEWAY_PORT } from './components/pushgateway';
 import { Redis, REDIS_NAME } from './components/redis';
 import { RegistryAccess, withMirrors } from './components/registry';
-import { dnsName, labelsFor, selectorFor } from './components/workload';
+import { DATABASE_CA_FILE, dnsName, labelsFor, selectorFor } from './components/workload';
 import { dashboardFiles, REPO_ROOT, renderClusterAlertmanagerConfig, renderGrafanaProvisioning, ruleFiles } from './monitoring';
 import {
   CLUSTER_SCRAPE_INTERVAL,
@@ -119,20 +119,36 @@ export function deploy(): StackOutputs {
   // The owner's URL (migrations, maintenance) and the service's (its own role, rows only, made by the migration).
   let databaseUrl: pulumi.Output<string>;
   let databaseReady: pulumi.Resource[] = [];
+  let readHost: pulumi.Output<string> | undefined;
   if (cfg.postgres.external) databaseUrl = cfg.postgres.databaseUrl;
   else {
     const postgres = new Postgres('postgres', { ...cfg.postgres, namespace: ns, provider });
     databaseUrl = postgres.databaseUrl;
-    databaseReady = [postgres.statefulSet];
+    databaseReady = [postgres.cluster];
+    if (cfg.postgres.readsFromReplicas) readHost = postgres.readHost;
   }
   const serviceDatabaseUrl = serviceUrlOf(
     databaseUrl,
     new random.RandomPassword('service-db-password', { length: 32, special: false }).result,
   );
   if (cfg.registry.pullSecrets.length) new RegistryAccess('registry', { namespace: ns, pullSecrets: cfg.registry.pullSecrets, provider });
+  // The service's own role on the replicas (the -ro Service): the same URL with the other host.
+  const readDatabaseUrl = readHost ? withHost(serviceDatabaseUrl, readHost) : '';
+  // A managed database's private CA: one ConfigMap, mounted wherever PostgreSQL is reached from.
+  const caBundle =
+    cfg.postgres.external && cfg.postgres.caCertificate
+      ? new k8s.core.v1.ConfigMap(
+          'postgres-ca',
+          {
+            metadata: { name: 'postgres-ca', namespace: ns, labels: labelsFor('postgres-ca') },
+            data: { 'ca.crt': cfg.postgres.caCertificate },
+          },
+          { provider },
+        ).metadata.name
+      : undefined;
   const redis = new Redis('redis', { ...cfg.redis, namespace: ns, provider });
   new Pushgateway('pushgateway', { ...cfg.pushgateway, namespace: ns, provider });
-  new PostgresExporter('postgres-exporter', { ...cfg.postgresExporter, namespace: ns, databaseUrl, provider });
+  new PostgresExporter('postgres-exporter', { ...cfg.postgresExporter, namespace: ns, databaseUrl, caBundle, provider });
   new RedisExporter('redis-exporter', { ...cfg.redisExporter, namespace: ns, redisUrl: redis.redisUrl, provider });
   const appPort = Number(cfg.app.env.PORT ?? settings.PORT.default);
   // Bundled: our own Prometheus, Alertmanager and Grafana. Operator: the cluster's, fed with custom resources.
@@ -154,6 +170,7 @@ export function deploy(): StackOutputs {
         kubeStateMetrics: `${dnsName(KUBE_STATE_METRICS_NAME, nsName)}:${KUBE_STATE_METRICS_PORT}`,
         rulesDir: RULES_MOUNT,
         stage: pulumi.getStack(),
+        cnpgPods: cfg.postgres.external ? undefined : { namespace: nsName, labels: CNPG_INSTANCE_LABELS, portName: 'metrics' },
       }),
       rules: ruleFiles(),
       provider,
@@ -186,6 +203,7 @@ export function deploy(): StackOutputs {
         { job: REDIS_EXPORTER_JOB, name: REDIS_EXPORTER_NAME, port: 'http' },
       ],
       receivers: cfg.alertReceivers,
+      cnpgPods: cfg.postgres.external ? undefined : { labels: CNPG_INSTANCE_LABELS, port: 'metrics' },
       dashboards: dashboardFiles(),
       provider,
     });
@@ -193,8 +211,12 @@ export function deploy(): StackOutputs {
 
   const admin = adminToken();
   const { env, secretEnv } = appEnvironment(
-    { PUSHGATEWAY_URL: `http://${dnsName(PUSHGATEWAY_NAME, nsName)}:${PUSHGATEWAY_PORT}`, ...cfg.app.env },
-    { DATABASE_URL: serviceDatabaseUrl, REDIS_URL: redis.redisUrl, ADMIN_TOKEN: admin },
+    {
+      PUSHGATEWAY_URL: `http://${dnsName(PUSHGATEWAY_NAME, nsName)}:${PUSHGATEWAY_PORT}`,
+      ...(caBundle ? { DATABASE_CA_FILE } : {}),
+      ...cfg.app.env,
+    },
+    { DATABASE_URL: serviceDatabaseUrl, READ_DATABASE_URL: readDatabaseUrl, REDIS_URL: redis.redisUrl, ADMIN_TOKEN: admin },
   );
   const app = new EventService('app', {
     ...cfg.app,
@@ -208,13 +230,16 @@ export function deploy(): StackOutputs {
     canary: cfg.rollout === 'canary' ? canaryOf(cfg, nsName) : undefined,
     provider,
     dependsOn: databaseReady,
+    caBundle,
   });
 
   new NetworkPolicies('network', {
     namespace: ns,
     ingressNamespace: cfg.ingress.namespace,
     app: { name: APP_NAME, port: appPort },
-    postgres: cfg.postgres.external ? undefined : { name: POSTGRES_NAME, port: 5432, backup: BACKUP_NAME },
+    postgres: cfg.postgres.external
+      ? undefined
+      : { instances: CNPG_INSTANCE_LABELS, port: POSTGRES_PORT, operatorNamespace: cfg.postgres.operatorNamespace },
     redis: { name: REDIS_NAME, port: 6379 },
     pushgateway: { name: PUSHGATEWAY_NAME, port: PUSHGATEWAY_PORT },
     postgresExporter: { name: POSTGRES_EXPORTER_NAME, port: POSTGRES_EXPORTER_PORT },
@@ -286,6 +311,16 @@ function serviceUrlOf(ownerUrl: pulumi.Output<string>, password: pulumi.Output<s
       url.username = SERVICE_ROLE;
       url.password = pw;
       return url.toString();
+    }),
+  );
+}
+
+function withHost(url: pulumi.Output<string>, host: pulumi.Output<string>): pulumi.Output<string> {
+  return pulumi.secret(
+    pulumi.all([url, host]).apply(([u, h]) => {
+      const parsed = new URL(u);
+      parsed.hostname = h;
+      return parsed.toString();
     }),
   );
 }

@@ -269,22 +269,79 @@ const SETTINGS = {
   rollout: z.enum(['canary', 'rolling'], { error: 'must be canary or rolling' }).default('rolling'),
   postgres: z.union(
     [
-      map({ external: z.literal(true) }, '{external: true}'),
+      map(
+        {
+          external: z.literal(true),
+          /**
+           * The managed database's CA certificate(s), PEM (public, so in the stack file): mounted into the app, the
+           * migration, the maintenance job and the exporter, which then connect with verify-full against it.
+           */
+          caCertificate: matching(/^-----BEGIN CERTIFICATE-----[\s\S]+-----END CERTIFICATE-----\s*$/, 'PEM certificate(s)').optional(),
+        },
+        '{external: true, caCertificate?}',
+      ),
       map(
         {
           external: z.literal(false).default(false),
+          /** A CloudNativePG operand image (ghcr.io/cloudnative-pg/postgresql:<version>). */
           ...thirdPartyFields,
           storage: quantity,
-          /** The in-cluster database's nightly pg_dump (a CronJob): when, how many dumps to keep, the volume's size. */
+          /** CloudNativePG instances: one primary and instances − 1 streaming replicas (≥ 3: synchronous commit to one). */
+          instances: integer(1),
+          /** GET /api/v1/events from the replicas (the cluster's -ro Service): needs instances ≥ 2. */
+          readsFromReplicas: z.boolean().default(false),
+          /** protect + retainOnDelete on the Cluster and its ObjectStore: a destroy leaves the data and the archive. */
+          retain: z.boolean().default(false),
+          /** Where the CloudNativePG operator runs (a prerequisite, docs/deploy.md): it reaches the instances. */
+          operatorNamespace: dnsLabel.default('cnpg-system'),
           backup: map(
-            { schedule: checked(cronProblem, 'a cron schedule'), keep: integer(1), storage: quantity },
-            '{schedule, keep, storage} (the nightly pg_dump and how many dumps to keep)',
+            {
+              /** Base backups (a ScheduledBackup); WAL is archived continuously. */
+              schedule: checked(cronProblem, 'a cron schedule'),
+              /** How long backups and WAL stay recoverable (Barman's retention policy). */
+              retention: matching(/^[1-9][0-9]*[dwm]$/, 'a retention such as 7d, 4w or 3m'),
+              objectStore: map(
+                {
+                  provider: z.enum(['s3', 'gcs', 'azure'], { error: 'must be s3, gcs or azure' }),
+                  /** s3://bucket/path, gs://bucket/path or https://account.blob.core.windows.net/container/path. */
+                  destinationPath: matching(/^(s3|gs|https):\/\/\S+$/, 'an s3://, gs:// or https:// path'),
+                  /** An S3-compatible endpoint other than AWS (MinIO…). */
+                  endpointURL: httpUrl.optional(),
+                  /** The Secret holding the credentials (created beforehand: docs/deploy.md). */
+                  secret: dnsLabel,
+                },
+                '{provider, destinationPath, endpointURL?, secret}',
+              ),
+            },
+            '{schedule, retention, objectStore} (base backups and the WAL archive)',
           ),
+          /** Point-in-time recovery: a new cluster bootstrapped from the archive of `fromServer` up to `targetTime`. */
+          recovery: map(
+            {
+              targetTime: matching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$/, 'an RFC 3339 time'),
+              fromServer: dnsLabel.default('postgres'),
+            },
+            '{targetTime, fromServer?}',
+          ).optional(),
         },
-        '{image, storage, backup, resources}',
-      ),
+        '{image, storage, instances, backup, resources, …}',
+      )
+        .refine((p) => !p.readsFromReplicas || p.instances >= 2, {
+          message: 'readsFromReplicas needs instances ≥ 2 (one instance has no replica to read from)',
+          path: ['readsFromReplicas'],
+        })
+        .refine(
+          (p) =>
+            p.backup.objectStore.destinationPath.startsWith(
+              { s3: 's3://', gcs: 'gs://', azure: 'https://' }[p.backup.objectStore.provider],
+            ),
+          {
+            message: 'destinationPath must match the provider (s3://, gs:// or https://)',
+            path: ['backup', 'objectStore', 'destinationPath'],
+          },
+        ),
     ],
-    { error: 'must be a map {image, storage, backup, resources}, or {external: true} with the secret databaseUrl' },
+    { error: 'must be a map {image, storage, instances, backup, resources, …}, or {external: true} with the secret databaseUrl' },
   ),
   redis: thirdParty,
   prometheus: map(
@@ -383,8 +440,10 @@ const SETTINGS = {
       kubernetesApi: egressRule,
       database: egressRule.optional(),
       alertReceivers: egressRule.optional(),
+      /** Where the in-cluster database's instances archive WAL and base backups (the backup object store). */
+      objectStore: egressRule.optional(),
     },
-    '{kubernetesApi, database?, alertReceivers?} of {cidrs, except?, port}',
+    '{kubernetesApi, database?, alertReceivers?, objectStore?} of {cidrs, except?, port}',
   ),
   /**
    * Third-party images through a mirror (source registry → prefix, e.g. docker.io: harbor.example.com/dockerhub)
@@ -456,6 +515,12 @@ function settingRules(s: Settings, ctx: z.core.$RefinementCtx): void {
       code: 'custom',
       path: ['egress', 'database'],
       message: "required when postgres.external is true (the managed database's CIDRs and port)",
+    });
+  if (!s.postgres.external && !s.egress.objectStore)
+    ctx.addIssue({
+      code: 'custom',
+      path: ['egress', 'objectStore'],
+      message: "required with an in-cluster database (the backup object store's CIDRs and port, where WAL is archived)",
     });
   if (s.monitoring.mode === 'bundled' && !s.egress.alertReceivers)
     ctx.addIssue({
@@ -538,7 +603,7 @@ const stackSchema = z
       ...config,
       alertReceivers,
       // The refinement above: an external database has its URL.
-      postgres: config.postgres.external ? { external: true as const, databaseUrl: databaseUrl! } : config.postgres,
+      postgres: config.postgres.external ? { ...config.postgres, external: true as const, databaseUrl: databaseUrl! } : config.postgres,
     };
   });
 

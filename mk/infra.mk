@@ -31,8 +31,9 @@ up: install ## Deploy ENV=dev|qa|staging|prod: shared backend (file:// dev only)
 	@$(PROMOTE) up --root '$(PROMOTE_ROOT)' --stack '$(ENV)' --watch '$(WATCH)' --poll-seconds '$(POLL_SECONDS)' || $(PROMOTE_EXIT)
 
 .PHONY: destroy
-destroy: install ## Delete every resource of ENV=dev|qa|staging|prod (asks first unless YES=1)
+destroy: install ## Delete every resource of ENV=dev|qa|staging|prod (asks first unless YES=1; a stack retaining its database needs ALLOW_DATA_LOSS=1)
 	$(call require-env,destroy)
+	@$(NPX) tsx infra/scripts/destroy-guard.ts $(ENV)
 	$(call require-pulumi,destroy)
 	@if [ "$(YES)" != 1 ]; then read -r -p "destroy: delete everything of stack $(ENV)? type the stack name: " a; [ "$$a" = "$(ENV)" ] || { echo "destroy: cancelled" >&2; exit 1; }; fi
 	pulumi destroy $(PULUMI_FLAGS) --yes
@@ -73,3 +74,25 @@ kube-env: ## Print CTX and NS of ENV's stack for the runbook's kubectl commands:
 preflight: install ## Before a first deploy of ENV: placeholders left in its stack file; with a reachable cluster, its prerequisites (kubectl)
 	$(call require-env,preflight)
 	@$(NPX) tsx infra/scripts/preflight.ts $(ENV)
+# CloudNativePG's Cluster and ScheduledBackup (operator 1.29.1) and the Barman Cloud plugin's ObjectStore (v0.14.0):
+# the CRDs are vendored in infra/crds (their source in each file's first line), the models generated from them.
+CRD_FILES := infra/crds/clusters.postgresql.cnpg.io.yaml infra/crds/scheduledbackups.postgresql.cnpg.io.yaml infra/crds/objectstores.barmancloud.cnpg.io.yaml
+
+.PHONY: crd-models
+crd-models: install ## Regenerate the TypeScript models of the vendored CRDs (infra/crds/models) with @kubernetes-models/crd-generate
+	@rm -rf infra/crds/models && $(NPX) crd-generate --input $(CRD_FILES) --output infra/crds/models >/dev/null
+	@echo '{ "type": "module" }' > infra/crds/models/package.json
+	@echo "crd-models: infra/crds/models regenerated from $(words $(CRD_FILES)) CRDs"
+
+.PHONY: crd-models-check
+crd-models-check: crd-models ## Fail when infra/crds/models differs from what the vendored CRDs generate
+	@git diff --exit-code --stat -- infra/crds/models || { echo "crd-models-check: infra/crds/models is stale: run make crd-models and commit" >&2; exit 1; }
+	@test -z "$$(git ls-files --others --exclude-standard infra/crds/models)" || { echo "crd-models-check: untracked files in infra/crds/models: run make crd-models and commit" >&2; exit 1; }
+
+CI_CHECKS += crd-models-check
+
+.PHONY: restore
+restore: install ## Render and check offline the point-in-time recovery of ENV's database to TARGET_TIME (RFC 3339): a new CloudNativePG Cluster from the WAL archive
+	$(call require-env,restore)
+	@test -n "$(TARGET_TIME)" || { echo "restore: give TARGET_TIME, e.g. make restore ENV=$(ENV) TARGET_TIME=2026-12-01T10:30:00Z" >&2; exit 2; }
+	@$(NPX) tsx infra/scripts/restore.ts '$(ENV)' '$(TARGET_TIME)'

@@ -37,7 +37,8 @@ import { createMetrics, httpMetricsMiddleware } from './observability/metrics';
 export function buildApp(config: Config, logger: Logger) {
   const metrics = createMetrics();
   const pool = createPool(config, logger);
-  const readPool = createPool(config, logger, {
+  // Reads may go to replicas (READ_DATABASE_URL); they see what was committed there, a replication lag behind.
+  const readPool = createPool({ ...config, DATABASE_URL: config.READ_DATABASE_URL || config.DATABASE_URL }, logger, {
     max: config.DB_READ_POOL_MAX,
     name: 'event-service-reads',
     statementTimeoutMs: config.READ_TIMEOUT_MS,

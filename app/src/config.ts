@@ -54,6 +54,12 @@ export const settings = {
     doc: "Migrations: the service's connection URL. Its user is created (or its password set) as a role that may read and write rows but run no DDL; empty manages no role.",
     secret: true,
   }),
+  READ_DATABASE_URL: setting({
+    schema: z.union([z.literal(''), url(['postgres:', 'postgresql:'])]),
+    default: '',
+    doc: "Reading events back (GET /api/v1/events) connects here instead of DATABASE_URL, e.g. a cluster's read-only replicas; empty reads from DATABASE_URL.",
+    secret: true,
+  }),
   DATABASE_OWNER_ROLE: setting({
     schema: z.union([z.literal(''), z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a PostgreSQL role name (lower case, digits, _)')]),
     default: '',

@@ -99,4 +99,26 @@ describe('reads', () => {
       await svc.shutdown();
     }
   });
+  it('when READ_DATABASE_URL names another database (a replica), then reads come from it and ingest still writes to DATABASE_URL', async () => {
+    const replica = await freshDatabase();
+    const svc = await startTestService({ READ_DATABASE_URL: replica });
+    const store = new Client({ connectionString: replica });
+    await store.connect();
+    try {
+      const s = await createSensor(svc.url);
+      expect((await postEvents(svc.url, s.token, { type: 't', payload: { on: 'primary' } })).status).toBe(202);
+      await store.query(
+        'INSERT INTO events (sensor_id, event_id, type, ts, received_at, payload) VALUES ($1, gen_random_uuid(), $2, now(), now(), $3)',
+        [s.sensorId, 'on-replica', {}],
+      );
+      const read = await getJson(`${svc.url}/api/v1/events`, s.token);
+      expect({ status: read.status, types: read.body.events.map((e: { type: string }) => e.type) }).toEqual({
+        status: 200,
+        types: ['on-replica'],
+      });
+    } finally {
+      await store.end();
+      await svc.shutdown();
+    }
+  });
 });

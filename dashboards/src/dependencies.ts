@@ -3,13 +3,26 @@
  * Redis from prometheus-redis-exporter, and Prometheus, Alertmanager and the Pushgateway watching themselves.
  * Only metrics the Debian exporters (postgres-exporter 0.11, redis-exporter 1.45) expose by default.
  */
-import { ALERTMANAGER_JOB, POSTGRES_EXPORTER_JOB, PROMETHEUS_JOB, PUSHGATEWAY_JOB, REDIS_EXPORTER_JOB } from '../../monitoring/src';
+import {
+  ALERTMANAGER_JOB,
+  BACKUP_STALE_HOURS,
+  CNPG_JOB,
+  CNPG_METRICS,
+  POSTGRES_EXPORTER_JOB,
+  PROMETHEUS_JOB,
+  PUSHGATEWAY_JOB,
+  REDIS_EXPORTER_JOB,
+  REPLICATION_LAG_MAX_S,
+  WAL_READY_MAX,
+} from '../../monitoring/src';
 import { dashboard, rising, stat, timeseries, UP } from './common';
 
 /** The databases chosen in $datname; template databases are never interesting. */
 const PG_DB = `job="${POSTGRES_EXPORTER_JOB}",datname=~"$datname",datname!~"template.*"`;
 const PG = `job="${POSTGRES_EXPORTER_JOB}"`;
 const REDIS = `job="${REDIS_EXPORTER_JOB}"`;
+/** CloudNativePG's instance managers (in-cluster database only; a managed database shows no data here). */
+const CNPG = `job="${CNPG_JOB}"`;
 
 export const dependencies = () =>
   dashboard({
@@ -148,6 +161,30 @@ export const dependencies = () =>
             expr: `sum(rate(redis_keyspace_hits_total{${REDIS}}[$__rate_interval])) / (sum(rate(redis_keyspace_hits_total{${REDIS}}[$__rate_interval])) + sum(rate(redis_keyspace_misses_total{${REDIS}}[$__rate_interval])))`,
             legend: 'hit ratio',
           },
+        ],
+      }),
+      stat({
+        title: 'Last base backup (CloudNativePG)',
+        description: `Age of the newest base backup the Barman Cloud plugin reports, per cluster (EventPostgresBackupStale past ${BACKUP_STALE_HOURS}h).`,
+        unit: 's',
+        thresholds: rising(24 * 3600, BACKUP_STALE_HOURS * 3600),
+        queries: [{ expr: `time() - max by (cluster) (${CNPG_METRICS.lastBackup}{${CNPG}})`, legend: '{{cluster}}' }],
+      }),
+      timeseries({
+        title: 'Replication lag (CloudNativePG)',
+        description: `How far each replica replays behind the primary (EventPostgresReplicationLagHigh past ${REPLICATION_LAG_MAX_S}s): reads from replicas are this stale.`,
+        unit: 's',
+        min: 0,
+        queries: [{ expr: `max by (pod) (${CNPG_METRICS.replicationLag}{${CNPG}})`, legend: '{{pod}}' }],
+      }),
+      timeseries({
+        title: 'WAL archive (CloudNativePG)',
+        description: `WAL segments waiting for the archiver per instance (EventPostgresWalArchivingLagging past ${WAL_READY_MAX}), and failed archive attempts per second (any: EventPostgresWalArchivingFailing).`,
+        unit: 'short',
+        min: 0,
+        queries: [
+          { expr: `max by (pod) (${CNPG_METRICS.walArchiveStatus}{${CNPG},value="ready"})`, legend: '{{pod}} waiting' },
+          { expr: `sum by (pod) (rate(${CNPG_METRICS.archiveFailures}{${CNPG}}[$__rate_interval]))`, legend: '{{pod}} failed/s' },
         ],
       }),
       timeseries({

@@ -24,6 +24,7 @@ import {
   podSecurityContext,
   resourcesOf,
   selectorFor,
+  caBundleVolume,
 } from './workload';
 
 export const APP_NAME = 'event-service';
@@ -58,6 +59,8 @@ export interface EventServiceArgs {
   canary?: Pick<CanaryRolloutArgs, 'thresholds' | 'prometheusAddress' | 'ownPrometheus'>;
   provider: k8s.Provider;
   dependsOn?: pulumi.Input<pulumi.Resource>[];
+  /** A managed database's CA bundle (ConfigMap name): mounted into the server, the migration and the maintenance job. */
+  caBundle?: pulumi.Input<string>;
 }
 
 /** terminationGracePeriodSeconds that covers the preStop pause and the app's SHUTDOWN_GRACE_MS. */
@@ -112,6 +115,7 @@ export class EventService extends pulumi.ComponentResource {
       },
       o(),
     );
+    const ca = caBundleVolume(args.caBundle);
     const envFrom = [{ configMapRef: { name: config.metadata.name } }, { secretRef: { name: secret.metadata.name } }];
     const jobEnvFrom = [{ configMapRef: { name: config.metadata.name } }, { secretRef: { name: ownerSecret.metadata.name } }];
     const rollOn = { 'checksum/config': checksumOf(args.env), 'checksum/secret': checksumOf(args.secretEnv) };
@@ -123,7 +127,7 @@ export class EventService extends pulumi.ComponentResource {
       envFrom: jobEnvFrom,
       resources: resourcesOf(args.resources),
       securityContext: containerSecurityContext,
-      volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }],
+      volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }, ...ca.volumeMounts],
     });
     const jobPod = (component: string) => ({
       metadata: { labels: labelsFor(APP_NAME, component) },
@@ -131,7 +135,7 @@ export class EventService extends pulumi.ComponentResource {
         restartPolicy: 'Never',
         automountServiceAccountToken: false,
         securityContext: podSecurityContext(APP_UID),
-        volumes: [{ name: 'tmp', emptyDir: {} }],
+        volumes: [{ name: 'tmp', emptyDir: {} }, ...ca.volumes],
       },
     });
 
@@ -197,10 +201,10 @@ export class EventService extends pulumi.ComponentResource {
             // The kubelet waits (Kubernetes ≥ 1.30, the sleep action): no second process inside the memory limit.
             lifecycle: { preStop: { sleep: { seconds: PRE_STOP_SECONDS } } },
             env: [{ name: 'NODE_OPTIONS', value: nodeOptions(args.resources.limits.memory) }],
-            volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }],
+            volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }, ...ca.volumeMounts],
           },
         ],
-        volumes: [{ name: 'tmp', emptyDir: {} }],
+        volumes: [{ name: 'tmp', emptyDir: {} }, ...ca.volumes],
       },
     };
     // With an autoscaler the HPA owns the count (minReplicas = configured replicas).

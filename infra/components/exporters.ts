@@ -17,6 +17,8 @@ import {
   podSecurityContext,
   resourcesOf,
   selectorFor,
+  caBundleVolume,
+  DATABASE_CA_FILE,
 } from './workload';
 
 /** Workload and Service names: the scrape job names of the monitoring contract. */
@@ -36,13 +38,14 @@ class Exporter extends pulumi.ComponentResource {
   constructor(
     type: string,
     name: string,
-    spec: { workload: string; port: number; env: Record<string, pulumi.Input<string>> },
+    spec: { workload: string; port: number; env: Record<string, pulumi.Input<string>>; caBundle?: pulumi.Input<string> },
     args: ExporterArgs,
     opts?: pulumi.ComponentResourceOptions,
   ) {
     super(type, name, {}, opts);
     const o = () => childOptions(this, args.provider);
     const secretName = `${spec.workload}-connection`;
+    const ca = caBundleVolume(spec.caBundle);
     new k8s.core.v1.Secret(
       `${name}-connection`,
       { metadata: { name: secretName, namespace: args.namespace, labels: labelsFor(spec.workload) }, stringData: spec.env },
@@ -70,8 +73,10 @@ class Exporter extends pulumi.ComponentResource {
                   securityContext: containerSecurityContext,
                   livenessProbe: httpProbe('/', 'http', 20, 3),
                   readinessProbe: httpProbe('/', 'http', 10, 2),
+                  volumeMounts: ca.volumeMounts,
                 },
               ],
+              volumes: ca.volumes,
             },
           },
         },
@@ -85,7 +90,11 @@ class Exporter extends pulumi.ComponentResource {
 
 /** prometheus-postgres-exporter against the owner's URL (in-cluster or external). */
 export class PostgresExporter extends Exporter {
-  constructor(name: string, args: ExporterArgs & { databaseUrl: pulumi.Input<string> }, opts?: pulumi.ComponentResourceOptions) {
+  constructor(
+    name: string,
+    args: ExporterArgs & { databaseUrl: pulumi.Input<string>; caBundle?: pulumi.Input<string> },
+    opts?: pulumi.ComponentResourceOptions,
+  ) {
     super(
       'event-stack:monitoring:PostgresExporter',
       name,
@@ -93,9 +102,10 @@ export class PostgresExporter extends Exporter {
         workload: POSTGRES_EXPORTER_NAME,
         port: POSTGRES_EXPORTER_PORT,
         env: {
-          DATA_SOURCE_NAME: pulumi.secret(pulumi.output(args.databaseUrl).apply(exporterDataSource)),
+          DATA_SOURCE_NAME: pulumi.secret(pulumi.output(args.databaseUrl).apply((u) => exporterDataSource(u, !!args.caBundle))),
           PG_EXPORTER_WEB_LISTEN_ADDRESS: `:${POSTGRES_EXPORTER_PORT}`,
         },
+        caBundle: args.caBundle,
       },
       args,
       opts,
@@ -124,8 +134,13 @@ export class RedisExporter extends Exporter {
  * The exporter's connection string: the database URL unchanged, except that an in-cluster database (no TLS)
  * gets sslmode=disable when the URL names none, because the exporter's driver would otherwise require TLS.
  */
-export function exporterDataSource(databaseUrl: string): string {
+export function exporterDataSource(databaseUrl: string, caBundle = false): string {
   const url = new URL(databaseUrl);
+  // The managed database's own CA, as the app's DATABASE_CA_FILE: its driver (lib/pq) verifies host and chain.
+  if (caBundle) {
+    url.searchParams.set('sslmode', 'verify-full');
+    url.searchParams.set('sslrootcert', DATABASE_CA_FILE);
+  }
   if (!url.searchParams.has('sslmode') && url.hostname.endsWith('.svc.cluster.local')) url.searchParams.set('sslmode', 'disable');
   return url.toString();
 }

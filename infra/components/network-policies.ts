@@ -35,8 +35,8 @@ export interface NetworkPoliciesArgs {
   namespace: pulumi.Input<string>;
   ingressNamespace: string;
   app: { name: string; port: number };
-  /** The in-cluster database and its backup pods' name label. */
-  postgres?: { name: string; port: number; backup: string };
+  /** The in-cluster database: CloudNativePG's instance pods (their labels), and where its operator runs. */
+  postgres?: { instances: Record<string, string>; port: number; operatorNamespace: string };
   redis: { name: string; port: number };
   /** Our own Prometheus, or (operator mode) the namespace of the operator's, whose pods are named prometheus. */
   prometheus: { name: string; port: number } | { operatorNamespace: string };
@@ -51,7 +51,7 @@ export interface NetworkPoliciesArgs {
   /** Some Ingress has cert-manager issue its certificate: an HTTP-01 solver pod must be reachable. */
   acmeSolver: boolean;
   /** The stack's egress setting: addresses outside the namespace, by who needs them. */
-  egress: { kubernetesApi: EgressRule; database?: EgressRule; alertReceivers?: EgressRule };
+  egress: { kubernetesApi: EgressRule; database?: EgressRule; alertReceivers?: EgressRule; objectStore?: EgressRule };
   /** The pods' name labels that connect to an external database (absent: the database is in the namespace). */
   databaseClients?: string[];
   provider: k8s.Provider;
@@ -95,12 +95,33 @@ export class NetworkPolicies extends pulumi.ComponentResource {
         : fromPods(args.prometheus.name);
     allow('app-from-ingress-and-prometheus', args.app, [fromIngress, prometheus], 'server');
     // The exporters read the databases' statistics; only Prometheus reads the exporters.
-    if (args.postgres)
-      allow('postgres-from-app-exporter-and-backup', args.postgres, [
-        fromPods(args.app.name),
-        fromPods(args.postgresExporter.name),
-        fromPods(args.postgres.backup),
-      ]);
+    if (args.postgres) {
+      // The instances replicate from one another; the operator reaches PostgreSQL and each instance manager's
+      // status port; Prometheus reads the instance managers' metrics (backups and WAL archiving included).
+      const instances: Peer = { podSelector: { matchLabels: args.postgres.instances } };
+      const operator: Peer = { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': args.postgres.operatorNamespace } } };
+      const tcp = (...ports: (number | string)[]) => ports.map((port) => ({ protocol: 'TCP', port }));
+      new k8s.networking.v1.NetworkPolicy(
+        `${name}-postgres`,
+        {
+          metadata: {
+            name: 'postgres-from-app-exporter-instances-and-operator',
+            namespace: args.namespace,
+            labels: labelsFor('network-policy'),
+          },
+          spec: {
+            podSelector: { matchLabels: args.postgres.instances },
+            policyTypes: ['Ingress'],
+            ingress: [
+              { from: [fromPods(args.app.name), fromPods(args.postgresExporter.name), instances], ports: tcp(args.postgres.port) },
+              { from: [operator], ports: tcp(args.postgres.port, 'status') },
+              { from: [prometheus], ports: tcp('metrics') },
+            ],
+          },
+        },
+        childOptions(this, args.provider),
+      );
+    }
     allow('redis-from-app-and-exporter', args.redis, [fromPods(args.app.name, 'server'), fromPods(args.redisExporter.name)]);
     allow('postgres-exporter-from-prometheus', args.postgresExporter, [prometheus]);
     allow('redis-exporter-from-prometheus', args.redisExporter, [prometheus]);
@@ -167,6 +188,12 @@ export class NetworkPolicies extends pulumi.ComponentResource {
     ]);
     if ('port' in args.prometheus)
       egress('prometheus-to-kubernetes-api', { matchLabels: selectorFor(args.prometheus.name) }, [toAddresses(args.egress.kubernetesApi)]);
+    // CloudNativePG's instance manager talks to the API server; the instances archive WAL to the object store.
+    if (args.postgres)
+      egress('postgres-to-kubernetes-api-and-object-store', { matchLabels: args.postgres.instances }, [
+        toAddresses(args.egress.kubernetesApi),
+        ...(args.egress.objectStore ? [toAddresses(args.egress.objectStore)] : []),
+      ]);
     if (args.alertmanager && args.egress.alertReceivers)
       egress('alertmanager-to-receivers', { matchLabels: selectorFor(args.alertmanager.name) }, [toAddresses(args.egress.alertReceivers)]);
     if (args.databaseClients && args.egress.database)

@@ -7,7 +7,7 @@
 import * as k8s from '@pulumi/kubernetes';
 import * as pulumi from '@pulumi/pulumi';
 import type { AlertReceivers } from '../config';
-import { alertmanagerConfigSpec, APP_JOB, prometheusRuleSpec, PUSHGATEWAY_JOB } from '../../monitoring/src';
+import { alertmanagerConfigSpec, APP_JOB, CNPG_JOB, prometheusRuleSpec, PUSHGATEWAY_JOB } from '../../monitoring/src';
 import { childOptions, labelsFor, selectorFor } from './workload';
 
 /** The label kube-prometheus-stack's Grafana sidecar loads dashboard ConfigMaps by (its default). */
@@ -26,6 +26,8 @@ export interface OperatorMonitoringArgs {
   /** The app's pods (label app.kubernetes.io/name, component server) and the Services of the pushed and exported metrics. */
   app: { name: string; port: string };
   services: Array<{ job: string; name: string; port: string }>;
+  /** CloudNativePG's instance pods (in-cluster database): the labels that select them and their metrics port name. */
+  cnpgPods?: { labels: Record<string, string>; port: string };
   receivers: pulumi.Output<AlertReceivers>;
   /** dashboards/json: file name → JSON text. */
   dashboards: Record<string, string>;
@@ -63,6 +65,31 @@ export class OperatorMonitoring extends pulumi.ComponentResource {
       },
       o(),
     );
+    // CloudNativePG deprecated its own enablePodMonitor: the PodMonitor is ours, with the labels its dashboards use.
+    if (args.cnpgPods)
+      new k8s.apiextensions.CustomResource(
+        `${name}-cnpg`,
+        {
+          apiVersion: MONITORING_API,
+          kind: 'PodMonitor',
+          metadata: meta(CNPG_JOB),
+          spec: {
+            selector: { matchLabels: args.cnpgPods.labels },
+            podMetricsEndpoints: [
+              {
+                port: args.cnpgPods.port,
+                interval: args.scrapeInterval,
+                relabelings: [
+                  ...relabelings(CNPG_JOB),
+                  { action: 'replace', sourceLabels: ['__meta_kubernetes_pod_label_cnpg_io_cluster'], targetLabel: 'cluster' },
+                  { action: 'replace', sourceLabels: ['__meta_kubernetes_pod_name'], targetLabel: 'pod' },
+                ],
+              },
+            ],
+          },
+        },
+        o(),
+      );
     for (const svc of args.services)
       new k8s.apiextensions.CustomResource(
         `${name}-${svc.name}`,

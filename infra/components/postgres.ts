@@ -1,212 +1,168 @@
 /**
- * PostgreSQL in the cluster: a StatefulSet with a PVC, a Service, a Secret holding a generated password,
- * and the nightly backup: a CronJob running infra/backup/pg-backup.sh (pg_dump of the same image) onto a
- * volume of its own, keeping the newest `backup.keep` dumps. Restore: docs/deploy.md.
+ * PostgreSQL in the cluster on CloudNativePG: a `Cluster` (one primary, instances − 1 streaming replicas,
+ * synchronous commit to one replica from 3 instances), WAL archived continuously and base backups taken by the
+ * Barman Cloud plugin into an `ObjectStore`, a `ScheduledBackup`, and the owner's credentials. The operator and the
+ * plugin are cluster-wide prerequisites (docs/deploy.md "Database"); their CRDs are vendored in infra/crds and every
+ * object here is validated against them offline (infra/test/cnpg.test.ts).
+ * Point-in-time recovery: `recovery` bootstraps a new Cluster (a new name, so the old one is never overwritten)
+ * from the archive up to a target time.
  */
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import * as k8s from '@pulumi/kubernetes';
 import * as pulumi from '@pulumi/pulumi';
 import * as random from '@pulumi/random';
-import type { ThirdPartyService } from '../config';
-import { postgresArgs } from '../postgres/settings';
-import {
-  checksumOf,
-  childOptions,
-  clusterService,
-  containerSecurityContext,
-  cronJobPolicy,
-  labelsFor,
-  podSecurityContext,
-  resourcesOf,
-  selectorFor,
-} from './workload';
+import type { StackConfig } from '../stack-schema';
+import { postgresSettings } from '../postgres/settings';
+import { childOptions, labelsFor, resourcesOf } from './workload';
+
+type InCluster = Exclude<StackConfig['postgres'], { external: true }>;
 
 export const POSTGRES_NAME = 'postgres';
-/** The backup pods' name label: not `postgres`, or the database's Service and StatefulSet would select them. */
-export const BACKUP_NAME = 'postgres-backup';
-const BACKUP_SCRIPTS = path.join(__dirname, '..', 'backup');
-const PORT = 5432;
-/** The uid of the official image's postgres user. */
-const UID = 999;
+export const POSTGRES_PORT = 5432;
+/** The labels CloudNativePG puts on every instance pod (pkg/specs of the pinned operator). */
+export const CNPG_CLUSTER_LABEL = 'cnpg.io/cluster';
+export const CNPG_INSTANCE_LABELS = { 'cnpg.io/podRole': 'instance' };
+/** The instance manager's metrics port and its name on the instance pods. */
+export const CNPG_METRICS_PORT = 9187;
+/** The Barman Cloud plugin's name in `spec.plugins` and `externalClusters`. */
+const BARMAN_PLUGIN = 'barman-cloud.cloudnative-pg.io';
 const DATABASE = 'events';
 const USER = 'events';
 
-export interface BackupSettings {
-  /** Cron schedule of the CronJob. */
-  schedule: string;
-  /** How many dumps to keep (the newest). */
-  keep: number;
-  /** Size of the backup volume. */
-  storage: string;
-}
-
-export interface PostgresArgs extends ThirdPartyService {
+export interface PostgresArgs extends InCluster {
   namespace: pulumi.Input<string>;
-  storage: string;
-  backup: BackupSettings;
   provider: k8s.Provider;
 }
 
+/** The Cluster's name: a recovery is a new cluster, named after its target so a second recovery is again new. */
+export function clusterNameOf(recovery: InCluster['recovery']): string {
+  if (!recovery) return POSTGRES_NAME;
+  return `${POSTGRES_NAME}-pitr-${recovery.targetTime
+    .replace(/\.\d+/, '')
+    .replace(/[^0-9]/g, '')
+    .slice(0, 14)}`;
+}
+
+/** A 5-field cron schedule as CloudNativePG's 6-field one (seconds first). */
+export const withSeconds = (schedule: string) => (schedule.startsWith('@') ? schedule : `0 ${schedule}`);
+
+/** The ObjectStore's credentials, by provider, from the Secret named in the stack file (keys: docs/deploy.md). */
+function credentialsOf(store: InCluster['backup']['objectStore']): Record<string, unknown> {
+  const key = (k: string) => ({ name: store.secret, key: k });
+  if (store.provider === 's3') return { s3Credentials: { accessKeyId: key('ACCESS_KEY_ID'), secretAccessKey: key('ACCESS_SECRET_KEY') } };
+  if (store.provider === 'gcs') return { googleCredentials: { applicationCredentials: key('APPLICATION_CREDENTIALS') } };
+  return { azureCredentials: { connectionString: key('AZURE_CONNECTION_STRING') } };
+}
+
 export class Postgres extends pulumi.ComponentResource {
-  /** postgres://… of the in-cluster database, a secret output. */
+  /** postgres://… of the primary (the -rw Service), a secret output. */
   readonly databaseUrl: pulumi.Output<string>;
-  readonly statefulSet: k8s.apps.v1.StatefulSet;
+  /** The Service reads may use: -ro (replicas only) when the stack reads from replicas, else -rw. */
+  readonly readHost: pulumi.Output<string>;
+  readonly cluster: k8s.apiextensions.CustomResource;
 
   constructor(name: string, args: PostgresArgs, opts?: pulumi.ComponentResourceOptions) {
     super('event-stack:data:Postgres', name, {}, opts);
+    // The data and its archive outlive a destroy or a rename in the stacks that say so.
+    const keep: pulumi.CustomResourceOptions = args.retain ? { protect: true, retainOnDelete: true } : {};
     const o = (extra: pulumi.CustomResourceOptions = {}) => childOptions(this, args.provider, extra);
+    const clusterName = clusterNameOf(args.recovery);
     const password = new random.RandomPassword(`${name}-password`, { length: 32, special: false }, { parent: this });
-    const credentials = { POSTGRES_USER: USER, POSTGRES_DB: DATABASE, POSTGRES_PASSWORD: password.result };
-    const secret = new k8s.core.v1.Secret(
+    const credentials = new k8s.core.v1.Secret(
       `${name}-credentials`,
       {
         metadata: { name: `${POSTGRES_NAME}-credentials`, namespace: args.namespace, labels: labelsFor(POSTGRES_NAME) },
-        stringData: credentials,
+        type: 'kubernetes.io/basic-auth',
+        stringData: { username: USER, password: password.result },
       },
       o(),
     );
-    const service = clusterService(
-      `${name}-service`,
-      { name: POSTGRES_NAME, namespace: args.namespace, port: PORT, portName: 'postgres' },
-      o(),
-    );
-    const ready = { exec: { command: ['pg_isready', '-h', '127.0.0.1', '-U', USER, '-d', DATABASE] } };
-    this.statefulSet = new k8s.apps.v1.StatefulSet(
-      `${name}-statefulset`,
+    const store = args.backup.objectStore;
+    const objectStore = new k8s.apiextensions.CustomResource(
+      `${name}-object-store`,
       {
-        metadata: { name: POSTGRES_NAME, namespace: args.namespace, labels: labelsFor(POSTGRES_NAME) },
+        apiVersion: 'barmancloud.cnpg.io/v1',
+        kind: 'ObjectStore',
+        metadata: { name: `${POSTGRES_NAME}-archive`, namespace: args.namespace, labels: labelsFor(POSTGRES_NAME, 'archive') },
         spec: {
-          serviceName: service.metadata.name,
-          replicas: 1,
-          selector: { matchLabels: selectorFor(POSTGRES_NAME) },
-          template: {
-            metadata: { labels: labelsFor(POSTGRES_NAME), annotations: { 'checksum/secret': checksumOf(credentials) } },
-            spec: {
-              automountServiceAccountToken: false,
-              securityContext: podSecurityContext(UID),
-              terminationGracePeriodSeconds: 60,
-              containers: [
-                {
-                  name: 'postgres',
-                  image: args.image,
-                  // The stack's server settings (infra/postgres/postgresql.conf); the image's entrypoint
-                  // runs `postgres` with arguments that start with a dash.
-                  args: postgresArgs(),
-                  ports: [{ name: 'postgres', containerPort: PORT }],
-                  envFrom: [{ secretRef: { name: secret.metadata.name } }],
-                  env: [{ name: 'PGDATA', value: '/var/lib/postgresql/data/pgdata' }],
-                  resources: resourcesOf(args.resources),
-                  securityContext: containerSecurityContext,
-                  startupProbe: { ...ready, periodSeconds: 5, failureThreshold: 60 },
-                  livenessProbe: { ...ready, periodSeconds: 15, failureThreshold: 4, timeoutSeconds: 5 },
-                  readinessProbe: { ...ready, periodSeconds: 5, failureThreshold: 2, timeoutSeconds: 3 },
-                  volumeMounts: [
-                    { name: 'data', mountPath: '/var/lib/postgresql/data' },
-                    { name: 'run', mountPath: '/var/run/postgresql' },
-                    { name: 'tmp', mountPath: '/tmp' },
-                  ],
-                },
-              ],
-              volumes: [
-                { name: 'run', emptyDir: {} },
-                { name: 'tmp', emptyDir: {} },
-              ],
-            },
+          retentionPolicy: args.backup.retention,
+          configuration: {
+            destinationPath: store.destinationPath,
+            ...(store.endpointURL ? { endpointURL: store.endpointURL } : {}),
+            ...credentialsOf(store),
+            wal: { compression: 'gzip' },
+            data: { compression: 'gzip' },
           },
-          volumeClaimTemplates: [
-            {
-              metadata: { name: 'data', labels: labelsFor(POSTGRES_NAME) },
-              spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: args.storage } } },
-            },
-          ],
         },
       },
-      o(),
+      o(keep),
     );
-    this.backup(name, args, secret, service);
-    this.databaseUrl = pulumi.secret(
-      pulumi.interpolate`postgres://${USER}:${password.result}@${POSTGRES_NAME}.${args.namespace}.svc.cluster.local:${PORT}/${DATABASE}`,
-    );
-    this.registerOutputs({ databaseUrl: this.databaseUrl });
-  }
-
-  private backup(name: string, args: PostgresArgs, credentials: k8s.core.v1.Secret, service: k8s.core.v1.Service): void {
-    const o = (extra: pulumi.CustomResourceOptions = {}) => childOptions(this, args.provider, extra);
-    const labels = labelsFor(BACKUP_NAME, 'backup');
-    const scripts = new k8s.core.v1.ConfigMap(
-      `${name}-backup-scripts`,
+    const archive = { barmanObjectName: objectStore.metadata.name };
+    const replicas = args.instances - 1;
+    this.cluster = new k8s.apiextensions.CustomResource(
+      `${name}-cluster`,
       {
-        metadata: { name: `${BACKUP_NAME}-scripts`, namespace: args.namespace, labels },
-        data: Object.fromEntries(['pg-backup.sh', 'pg-restore.sh'].map((f) => [f, fs.readFileSync(path.join(BACKUP_SCRIPTS, f), 'utf8')])),
-      },
-      o(),
-    );
-    const volume = new k8s.core.v1.PersistentVolumeClaim(
-      `${name}-backups`,
-      {
-        metadata: { name: `${BACKUP_NAME}s`, namespace: args.namespace, labels },
-        spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: args.backup.storage } } },
-      },
-      o(),
-    );
-    const fromCredentials = (name: string, key: string) => ({
-      name,
-      valueFrom: { secretKeyRef: { name: credentials.metadata.name, key } },
-    });
-    new k8s.batch.v1.CronJob(
-      `${name}-backup`,
-      {
-        metadata: { name: BACKUP_NAME, namespace: args.namespace, labels },
+        apiVersion: 'postgresql.cnpg.io/v1',
+        kind: 'Cluster',
+        metadata: { name: clusterName, namespace: args.namespace, labels: labelsFor(POSTGRES_NAME) },
         spec: {
-          schedule: args.backup.schedule,
-          ...cronJobPolicy,
-          jobTemplate: {
-            spec: {
-              backoffLimit: 2,
-              activeDeadlineSeconds: 3 * 3600,
-              template: {
-                metadata: { labels },
-                spec: {
-                  restartPolicy: 'Never',
-                  automountServiceAccountToken: false,
-                  securityContext: podSecurityContext(UID),
-                  containers: [
-                    {
-                      name: 'backup',
-                      // The server's own image: its pg_dump matches the server's major version.
-                      image: args.image,
-                      command: ['sh', '/scripts/pg-backup.sh'],
-                      env: [
-                        { name: 'PGHOST', value: service.metadata.name },
-                        { name: 'PGPORT', value: String(PORT) },
-                        fromCredentials('PGUSER', 'POSTGRES_USER'),
-                        fromCredentials('PGPASSWORD', 'POSTGRES_PASSWORD'),
-                        fromCredentials('PGDATABASE', 'POSTGRES_DB'),
-                        { name: 'BACKUP_DIR', value: '/backups' },
-                        { name: 'BACKUP_KEEP', value: String(args.backup.keep) },
-                      ],
-                      resources: resourcesOf(args.resources),
-                      securityContext: containerSecurityContext,
-                      volumeMounts: [
-                        { name: 'scripts', mountPath: '/scripts', readOnly: true },
-                        { name: 'backups', mountPath: '/backups' },
-                        { name: 'tmp', mountPath: '/tmp' },
-                      ],
-                    },
-                  ],
-                  volumes: [
-                    { name: 'scripts', configMap: { name: scripts.metadata.name, defaultMode: 0o555 } },
-                    { name: 'backups', persistentVolumeClaim: { claimName: volume.metadata.name } },
-                    { name: 'tmp', emptyDir: {} },
-                  ],
+          instances: args.instances,
+          imageName: args.image,
+          primaryUpdateStrategy: 'unsupervised',
+          storage: { size: args.storage },
+          resources: resourcesOf(args.resources),
+          enableSuperuserAccess: false,
+          postgresql: {
+            parameters: Object.fromEntries(postgresSettings()),
+            // From 3 instances a commit waits for one replica: a failover loses no acknowledged event.
+            ...(args.instances >= 3 ? { synchronous: { method: 'any', number: 1 } } : {}),
+          },
+          // Each instance on its own node when the cluster has nodes for it.
+          affinity: { enablePodAntiAffinity: true, topologyKey: 'kubernetes.io/hostname', podAntiAffinityType: 'preferred' },
+          // Archiving is the plugin's; this cluster's WAL goes under its own server name.
+          plugins: [{ name: BARMAN_PLUGIN, isWALArchiver: true, parameters: { ...archive, serverName: clusterName } }],
+          bootstrap: args.recovery
+            ? { recovery: { source: 'origin', recoveryTarget: { targetTime: args.recovery.targetTime } } }
+            : {
+                initdb: {
+                  database: DATABASE,
+                  owner: USER,
+                  secret: { name: credentials.metadata.name },
+                  // The migration creates the service's role (app/src/db/service-role.ts), as on a managed database.
+                  postInitSQL: [`ALTER ROLE ${USER} CREATEROLE`],
                 },
               },
-            },
-          },
+          ...(args.recovery
+            ? {
+                externalClusters: [
+                  { name: 'origin', plugin: { name: BARMAN_PLUGIN, parameters: { ...archive, serverName: args.recovery.fromServer } } },
+                ],
+              }
+            : {}),
         },
       },
-      o(),
+      o({ ...keep, dependsOn: [objectStore, credentials] }),
     );
+    new k8s.apiextensions.CustomResource(
+      `${name}-scheduled-backup`,
+      {
+        apiVersion: 'postgresql.cnpg.io/v1',
+        kind: 'ScheduledBackup',
+        metadata: { name: `${clusterName}-nightly`, namespace: args.namespace, labels: labelsFor(POSTGRES_NAME, 'backup') },
+        spec: {
+          schedule: withSeconds(args.backup.schedule),
+          backupOwnerReference: 'self',
+          cluster: { name: clusterName },
+          method: 'plugin',
+          pluginConfiguration: { name: BARMAN_PLUGIN },
+          // From a replica when there is one: the primary keeps serving writes at full speed.
+          target: replicas > 0 ? 'prefer-standby' : 'primary',
+        },
+      },
+      o({ dependsOn: [this.cluster] }),
+    );
+    const host = (service: string) => pulumi.interpolate`${clusterName}-${service}.${args.namespace}.svc.cluster.local`;
+    this.databaseUrl = pulumi.secret(pulumi.interpolate`postgres://${USER}:${password.result}@${host('rw')}:${POSTGRES_PORT}/${DATABASE}`);
+    this.readHost = args.readsFromReplicas ? host('ro') : host('rw');
+    this.registerOutputs({ databaseUrl: this.databaseUrl });
   }
 }

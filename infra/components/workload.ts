@@ -34,6 +34,19 @@ export const containerSecurityContext: k8s.types.input.core.v1.SecurityContext =
   seccompProfile: { type: 'RuntimeDefault' },
 };
 
+/** Where a managed database's CA bundle (a ConfigMap, key ca.crt) is mounted; DATABASE_CA_FILE names the file. */
+export const DATABASE_CA_DIR = '/etc/postgres-ca';
+export const DATABASE_CA_FILE = `${DATABASE_CA_DIR}/ca.crt`;
+
+/** The volume and mount of the CA bundle's ConfigMap, or nothing when there is none. */
+export function caBundleVolume(configMap: pulumi.Input<string> | undefined) {
+  if (!configMap) return { volumes: [], volumeMounts: [] };
+  return {
+    volumes: [{ name: 'postgres-ca', configMap: { name: configMap, items: [{ key: 'ca.crt', path: 'ca.crt' }] } }],
+    volumeMounts: [{ name: 'postgres-ca', mountPath: DATABASE_CA_DIR, readOnly: true }],
+  };
+}
+
 export function resourcesOf(r: Resources): k8s.types.input.core.v1.ResourceRequirements {
   return { requests: { ...r.requests }, limits: { ...r.limits } };
 }

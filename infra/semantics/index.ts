@@ -6,6 +6,7 @@
 import { stackFile, type KubernetesObject } from '../offline';
 import { TLS_REQUIRED_STAGES } from '../policies/rules';
 import type { StackFileConfig } from '../stack-schema';
+import { withCnpgManaged } from './cnpg';
 import { discoveryProblems } from './discovery';
 import { exposureProblems } from './exposure';
 import { networkProblems } from './network';
@@ -24,6 +25,8 @@ export interface StackFacts {
   operatorNamespace?: string;
   /** The addresses outside the namespace the stack's pods may reach (event-stack:egress). */
   egress: StackFileConfig['egress'];
+  /** Where the CloudNativePG operator runs (event-stack:postgres.operatorNamespace), for an in-cluster database. */
+  cnpgOperatorNamespace?: string;
 }
 
 /** The facts of a stack file the checks need. */
@@ -33,6 +36,7 @@ export function stackFacts(stack: string, config: StackFileConfig = stackFile(st
     tlsRequired: TLS_REQUIRED_STAGES.includes(stack),
     operatorNamespace: config.monitoring.mode === 'operator' ? config.monitoring.namespace : undefined,
     egress: config.egress,
+    cnpgOperatorNamespace: config.postgres.external ? undefined : config.postgres.operatorNamespace,
   };
 }
 
@@ -51,9 +55,10 @@ export const CHECKS = {
 
 export type CheckName = keyof typeof CHECKS;
 
-/** Every problem of every check, as "check: message". */
+/** Every problem of every check, as "check: message"; operators' objects (CloudNativePG's pods and Services) included. */
 export function clusterSemanticsProblems(objects: KubernetesObject[], facts: StackFacts): string[] {
+  const all = withCnpgManaged(objects);
   return (Object.entries(CHECKS) as [CheckName, (o: KubernetesObject[], f: StackFacts) => string[]][]).flatMap(([name, check]) =>
-    check(objects, facts).map((m) => `${name}: ${m}`),
+    check(all, facts).map((m) => `${name}: ${m}`),
   );
 }

@@ -32,15 +32,21 @@ export interface Neighbours {
   ingressNamespace: string;
   operatorNamespace?: string;
   /** The stack's egress setting: the addresses outside the namespace its pods are meant to reach. */
-  egress?: { kubernetesApi: EgressRule; database?: EgressRule; alertReceivers?: EgressRule };
+  egress?: { kubernetesApi: EgressRule; database?: EgressRule; alertReceivers?: EgressRule; objectStore?: EgressRule };
+  /** Where the CloudNativePG operator runs, when the stack has an in-cluster database. */
+  cnpgOperatorNamespace?: string;
 }
 
 /** Who is meant to reach each address of the egress setting. */
-export const EGRESS_NEEDS: Record<'kubernetesApi' | 'database' | 'alertReceivers', { label: string; roles: (keyof typeof ROLES)[] }> = {
-  // Prometheus discovers the app's pods through the API server.
-  kubernetesApi: { label: 'the Kubernetes API', roles: ['prometheus'] },
+export const EGRESS_NEEDS: Record<
+  'kubernetesApi' | 'database' | 'alertReceivers' | 'objectStore',
+  { label: string; roles: (keyof typeof ROLES)[] }
+> = {
+  // Prometheus discovers the app's pods through the API server; CloudNativePG's instance manager runs on it.
+  kubernetesApi: { label: 'the Kubernetes API', roles: ['prometheus', 'postgres'] },
   database: { label: 'the managed database', roles: ['app', 'migration', 'maintenance', 'backup', 'postgres-exporter'] },
   alertReceivers: { label: 'an alert receiver', roles: ['alertmanager'] },
+  objectStore: { label: 'the backup object store', roles: ['postgres'] },
 };
 
 interface Port {
@@ -103,6 +109,8 @@ function acmeSolvers(objects: KubernetesObject[]): PodTemplate[] {
 /** The stack's pods as a cluster runs them: its pod templates, and the solver pods cert-manager adds. */
 const stackPods = (objects: KubernetesObject[]) => [...podTemplates(objects), ...acmeSolvers(objects)];
 
+export const CNPG_OPERATOR = 'cnpg-operator';
+
 export const OPERATOR_PROMETHEUS = "the operator's Prometheus";
 
 /** Peers outside the stack that policies must be checked against. */
@@ -114,6 +122,9 @@ export function outsidePeers(n: Neighbours): Endpoint[] {
       ? [{ id: OPERATOR_PROMETHEUS, namespace: n.operatorNamespace, labels: { 'app.kubernetes.io/name': 'prometheus' } }]
       : []),
     { id: ROLLOUTS_CONTROLLER_PEER.id, namespace: ROLLOUTS_CONTROLLER_PEER.namespace, labels: ROLLOUTS_CONTROLLER_PEER.labels },
+    ...(n.cnpgOperatorNamespace
+      ? [{ id: CNPG_OPERATOR, namespace: n.cnpgOperatorNamespace, labels: { 'app.kubernetes.io/name': 'cloudnative-pg' } }]
+      : []),
     { id: 'a pod of another namespace', namespace: 'elsewhere', labels: {} },
     { id: 'outside the cluster', namespace: '', labels: {}, external: true },
   ];
@@ -229,8 +240,8 @@ export const ROLES: Record<string, Labels> = {
   app: { 'app.kubernetes.io/name': 'event-service', 'app.kubernetes.io/component': 'server' },
   migration: { 'app.kubernetes.io/name': 'event-service', 'app.kubernetes.io/component': 'migrate' },
   maintenance: { 'app.kubernetes.io/name': 'event-service', 'app.kubernetes.io/component': 'maintenance' },
-  postgres: { 'app.kubernetes.io/name': 'postgres' },
-  backup: { 'app.kubernetes.io/name': 'postgres-backup' },
+  // CloudNativePG's instance pods (infra/semantics/cnpg.ts): the primary and the replicas.
+  postgres: { 'cnpg.io/podRole': 'instance' },
   redis: { 'app.kubernetes.io/name': 'redis' },
   pushgateway: { 'app.kubernetes.io/name': 'pushgateway' },
   prometheus: { 'app.kubernetes.io/name': 'prometheus' },
@@ -242,7 +253,7 @@ export const ROLES: Record<string, Labels> = {
 };
 
 export interface IntendedFlow {
-  from: keyof typeof ROLES | 'ingress-controller';
+  from: keyof typeof ROLES | 'ingress-controller' | typeof CNPG_OPERATOR;
   to: keyof typeof ROLES;
   /** The name of the destination's container port. */
   port: string;
@@ -260,14 +271,17 @@ const routedByIngress = (service: string) => (objects: KubernetesObject[]) =>
 export const INTENDED_FLOWS: IntendedFlow[] = [
   { from: 'ingress-controller', to: 'app', port: 'http' },
   { from: 'ingress-controller', to: 'grafana', port: 'http', when: routedByIngress('grafana') },
-  { from: 'app', to: 'postgres', port: 'postgres' },
+  { from: 'app', to: 'postgres', port: 'postgresql' },
   { from: 'app', to: 'redis', port: 'redis' },
-  { from: 'migration', to: 'postgres', port: 'postgres' },
-  { from: 'maintenance', to: 'postgres', port: 'postgres' },
+  { from: 'migration', to: 'postgres', port: 'postgresql' },
+  { from: 'maintenance', to: 'postgres', port: 'postgresql' },
   // The maintenance job pushes its metrics; the server has nothing to push.
   { from: 'maintenance', to: 'pushgateway', port: 'http' },
-  { from: 'backup', to: 'postgres', port: 'postgres' },
-  { from: 'postgres-exporter', to: 'postgres', port: 'postgres' },
+  // Streaming replication between the instances; the operator drives them (SQL and the instance manager).
+  { from: 'postgres', to: 'postgres', port: 'postgresql' },
+  { from: CNPG_OPERATOR, to: 'postgres', port: 'postgresql' },
+  { from: CNPG_OPERATOR, to: 'postgres', port: 'status' },
+  { from: 'postgres-exporter', to: 'postgres', port: 'postgresql' },
   { from: 'redis-exporter', to: 'redis', port: 'redis' },
   { from: 'grafana', to: 'prometheus', port: 'http' },
   // cert-manager's HTTP-01 challenge: the ACME server's request reaches the solver through the ingress controller.
@@ -275,7 +289,7 @@ export const INTENDED_FLOWS: IntendedFlow[] = [
 ];
 
 function roleMembers(objects: KubernetesObject[], role: string, n: Neighbours): Endpoint[] {
-  if (role === 'ingress-controller') return outsidePeers(n).filter((p) => p.id === role);
+  if (role === 'ingress-controller' || role === CNPG_OPERATOR) return outsidePeers(n).filter((p) => p.id === role);
   return stackPods(objects)
     .filter((p) => selectsByMap(ROLES[role], p.labels))
     .map(endpointOf);

@@ -41,7 +41,12 @@ describe.each(['staging', 'prod'])('%s (rollout: canary)', (stack) => {
     const deployment = find(`${stack}-rolling`, 'Deployment', 'event-service');
     expect(rollout.apiVersion).toBe('argoproj.io/v1alpha1');
     expect(rollout.metadata.labels).toEqual(deployment.metadata.labels);
-    expect(rollout.spec.template).toEqual(deployment.spec.template);
+    // The same template but for the label that tells revisions apart in spread and anti-affinity: each controller
+    // puts its own on its pods (pod-template-hash on a Deployment's, rollouts-pod-template-hash on a Rollout's).
+    const template = JSON.stringify(rollout.spec.template);
+    expect(template).toContain('"rollouts-pod-template-hash"');
+    expect(JSON.parse(template.replaceAll('"rollouts-pod-template-hash"', '"pod-template-hash"'))).toEqual(deployment.spec.template);
+    expect(rollout.spec.minReadySeconds).toBe(deployment.spec.minReadySeconds);
     expect(rollout.spec.selector).toEqual(deployment.spec.selector);
     // The autoscaler owns the count, as it does the Deployment's.
     expect(rollout.spec.replicas).toBeUndefined();

@@ -3,6 +3,7 @@
  * (a rendered object mutated the way a real mistake would) to show that it can fail.
  */
 import { CHECKS, clusterSemanticsProblems, stackFacts as factsOf, type CheckName } from '../semantics';
+import { withCnpgManaged } from '../semantics/cnpg';
 import { INTENDED_FLOWS, allowedFlows, flowKey, networkProblems } from '../semantics/network';
 import { pathCovers } from '../semantics/exposure';
 import { clusterFor } from '../semantics/scheduling';
@@ -40,7 +41,8 @@ function broken(stack: string, check: CheckName, edit: (get: (kind: string, name
     return found;
   };
   edit(get, objects);
-  return CHECKS[check](objects, facts(stack));
+  // As in clusterSemanticsProblems: the pods and Services CloudNativePG makes of the (edited) Cluster.
+  return CHECKS[check](withCnpgManaged(objects), facts(stack));
 }
 const podOf = (o: Obj) => (o.kind === 'CronJob' ? o.spec.jobTemplate.spec.template : o.spec.template);
 const container = (o: Obj, i = 0) => podOf(o).spec.containers[i];
@@ -236,7 +238,7 @@ describe('when the NetworkPolicies differ from the intended flows, then the grap
     expect(problems).toEqual(
       expect.arrayContaining([
         'blocked but intended (name resolution): Deployment/event-service → kube-dns:53/UDP',
-        'blocked but intended (app → postgres): Deployment/event-service → StatefulSet/postgres:5432',
+        'blocked but intended (app → postgres): Deployment/event-service → Pod/postgres-primary:5432',
         'blocked but intended (app → redis): Deployment/event-service → Deployment/redis:6379',
       ]),
     );
@@ -279,6 +281,18 @@ describe('when the NetworkPolicies differ from the intended flows, then the grap
     ]);
   });
 
+  test('without the egress policy of the database instances, CloudNativePG can reach neither the API server nor the object store', () => {
+    const problems = broken('dev', NET, (_get, objects) => remove(objects, 'postgres-to-kubernetes-api-and-object-store'));
+    expect(problems).toEqual(
+      expect.arrayContaining([
+        'blocked but intended (postgres → the Kubernetes API): Pod/postgres-primary → the Kubernetes API (172.18.0.1):6443',
+        'blocked but intended (postgres → the backup object store): Pod/postgres-primary → the backup object store (0.0.0.1):443',
+      ]),
+    );
+    // dev's object store is any public address on 443, so every such destination of the model is reported too.
+    expect(problems.every((p) => p.startsWith('blocked but intended (postgres → '))).toBe(true);
+  });
+
   test('dev has no HTTP-01 solver to reach: it issues no certificate', () => {
     expect(
       allowedFlows(runs.get('dev')!.kubernetesObjects, factsOf('dev'))
@@ -287,20 +301,33 @@ describe('when the NetworkPolicies differ from the intended flows, then the grap
     ).toEqual([]);
   });
 
-  test('a new workload of a role in the table (a backup CronJob) without a policy gets its intended flow reported as blocked', () => {
-    const isBackup = (labels?: Record<string, string>) => labels?.['app.kubernetes.io/name'] === 'postgres-backup';
-    const problems = broken('dev', NET, (get, objects) => {
-      // Start from a stack without any backup workload nor a policy peer for one, whatever the program declares.
-      for (let i = objects.length - 1; i >= 0; i--) if (isBackup(objects[i]!.metadata.labels)) objects.splice(i, 1);
-      for (const p of objects.filter((o) => o.kind === 'NetworkPolicy'))
-        for (const rule of p.spec.ingress ?? [])
-          rule.from = (rule.from ?? []).filter((peer: any) => !isBackup(peer.podSelector?.matchLabels));
-      const backup = structuredClone(get('CronJob', 'event-service-maintenance'));
-      backup.metadata = { ...backup.metadata, name: 'postgres-backup', labels: { 'app.kubernetes.io/name': 'postgres-backup' } };
-      podOf(backup).metadata.labels = { 'app.kubernetes.io/name': 'postgres-backup', 'app.kubernetes.io/component': 'backup' };
-      objects.push(backup);
+  test('when the instances of a CloudNativePG cluster lose their own peer, then replication between primary and replicas is reported blocked', () => {
+    const problems = broken('staging', NET, (_get, objects) => {
+      const policy = objects.find(
+        (o) => o.kind === 'NetworkPolicy' && o.spec.podSelector.matchLabels?.['cnpg.io/podRole'] === 'instance' && o.spec.ingress,
+      )!;
+      for (const rule of policy.spec.ingress)
+        rule.from = rule.from.filter((peer: any) => peer.podSelector?.matchLabels?.['cnpg.io/podRole'] !== 'instance');
     });
-    expect(problems).toEqual(['blocked but intended (backup → postgres): CronJob/postgres-backup → StatefulSet/postgres:5432']);
+    expect(problems.sort()).toEqual([
+      'blocked but intended (postgres → postgres): Pod/postgres-primary → Pod/postgres-replica:5432',
+      'blocked but intended (postgres → postgres): Pod/postgres-replica → Pod/postgres-primary:5432',
+    ]);
+  });
+
+  test('when the CloudNativePG operator runs in another namespace than the policy admits, then its flows to the instances are reported blocked', () => {
+    const problems = broken('dev', NET, (_get, objects) => {
+      const policy = objects.find(
+        (o) => o.kind === 'NetworkPolicy' && o.spec.podSelector.matchLabels?.['cnpg.io/podRole'] === 'instance' && o.spec.ingress,
+      )!;
+      for (const rule of policy.spec.ingress)
+        for (const peer of rule.from)
+          if (peer.namespaceSelector) peer.namespaceSelector.matchLabels['kubernetes.io/metadata.name'] = 'elsewhere-cnpg';
+    });
+    expect(problems.sort()).toEqual([
+      'blocked but intended (cnpg-operator → postgres): cnpg-operator → Pod/postgres-primary:5432',
+      'blocked but intended (cnpg-operator → postgres): cnpg-operator → Pod/postgres-primary:8000',
+    ]);
   });
 
   test('an intended flow whose end does not exist (no in-cluster PostgreSQL in prod) is not expected', () => {
@@ -322,7 +349,8 @@ describe('egress reachability', () => {
   // APP: the service's workload in that stack, a Rollout where it releases by canary, else the Deployment (a
   // denied row naming a workload the stack does not declare would pass without checking anything).
   const reaches = (stack: string, flow: string) => {
-    const objects = runs.get(stack)!.kubernetesObjects;
+    // The pods and Services CloudNativePG makes from the Cluster are part of what the cluster runs.
+    const objects = withCnpgManaged(runs.get(stack)!.kubernetesObjects);
     const app = objects.find((o) => ['Deployment', 'Rollout'].includes(o.kind) && o.metadata.name === 'event-service')!;
     return allowedFlows(objects, facts(stack))
       .map(flowKey)
@@ -331,7 +359,7 @@ describe('egress reachability', () => {
   test.each([
     ['dev', 'APP → kube-dns:53/UDP'],
     ['dev', 'APP → kube-dns:53'],
-    ['dev', 'APP → StatefulSet/postgres:5432'],
+    ['dev', 'APP → Pod/postgres-primary:5432'],
     ['dev', 'APP → Deployment/redis:6379'],
     ['dev', 'CronJob/event-service-maintenance → Deployment/pushgateway:9091'],
     ['dev', 'StatefulSet/prometheus → the Kubernetes API (172.18.0.1):6443'],
@@ -341,6 +369,8 @@ describe('egress reachability', () => {
     ['prod', 'CronJob/event-service-maintenance → the managed database (10.0.64.1):5432'],
     ['staging', 'ingress-controller → Pod/cm-acme-http-solver:8089'],
     ['operator', "the operator's Prometheus → APP:8080"],
+    ['dev', 'Pod/postgres-primary → the Kubernetes API (172.18.0.1):6443'],
+    ['staging', 'Pod/postgres-replica → the backup object store (0.0.0.1):443'],
   ])('in %s, when the policies are rendered, then %s is allowed', (stack, flow) => {
     expect(reaches(stack, flow)).toBe(true);
   });

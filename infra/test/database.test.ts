@@ -1,15 +1,13 @@
 /**
  * The database as each stack declares it (offline; resource options are read from the engine's registration
- * requests): ordering and recovery of the migration, the two roles, and the in-cluster PostgreSQL's backup,
- * whose CronJob runs the very script app/test/backup.test.ts proves on a real PostgreSQL.
+ * requests): ordering and recovery of the migration, the two roles, and the in-cluster PostgreSQL on CloudNativePG
+ * with its continuous archive, base backups, replicas and point-in-time recovery.
  */
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { postgresSettings } from '../postgres/settings';
 import { OfflineRunError, STACKS, stackFileConfig, type DeclaredResource, type OfflineRun } from '../offline';
+import { clusterSemanticsProblems, stackFacts } from '../semantics';
+import { schemaProblems } from './kubernetes-schema';
 import { runIsolated as run } from './offline-run';
-
-const ROOT = path.resolve(__dirname, '..', '..');
 
 process.setMaxListeners(64);
 const runs = new Map<string, OfflineRun>();
@@ -66,9 +64,9 @@ describe.each(STACKS)('the %s stack', (stack) => {
 });
 
 test.each(STACKS.filter((s) => s !== 'prod'))(
-  'when %s runs PostgreSQL in the cluster, then the migration Job waits for its StatefulSet to be ready',
+  'when %s runs PostgreSQL in the cluster, then the migration Job waits for its CloudNativePG Cluster',
   (stack) => {
-    expect(migrationJob(stack).options.dependsOn).toContain('postgres-statefulset');
+    expect(migrationJob(stack).options.dependsOn).toContain('postgres-cluster');
   },
 );
 
@@ -83,54 +81,101 @@ const find = (stack: string, kind: string, name: string) =>
 const fileSettings = (stack: string) => JSON.parse(stackFileConfig(stack)['event-stack:postgres']!);
 
 describe.each(['dev', 'qa', 'staging'])('the %s stack (PostgreSQL in the cluster)', (stack) => {
-  test('when the program runs, then a CronJob dumps the database nightly with the backup script, keeping the configured number of dumps on its own volume', () => {
-    const backup = fileSettings(stack).backup;
-    const cron = find(stack, 'CronJob', 'postgres-backup');
-    expect(cron.spec.schedule).toBe(backup.schedule);
-    expect(cron.spec.concurrencyPolicy).toBe('Forbid');
-    const pod = cron.spec.jobTemplate.spec.template.spec;
-    const [container] = pod.containers;
-    expect(container.image).toBe(fileSettings(stack).image); // the server's own pg_dump
-    expect(container.command).toEqual(['sh', '/scripts/pg-backup.sh']);
-    const env = Object.fromEntries(container.env.map((e: any) => [e.name, e.value ?? e.valueFrom.secretKeyRef]));
-    expect(env).toMatchObject({
-      PGHOST: 'postgres',
-      PGPORT: '5432',
-      PGUSER: { name: 'postgres-credentials', key: 'POSTGRES_USER' },
-      PGPASSWORD: { name: 'postgres-credentials', key: 'POSTGRES_PASSWORD' },
-      PGDATABASE: { name: 'postgres-credentials', key: 'POSTGRES_DB' },
-      BACKUP_DIR: '/backups',
-      BACKUP_KEEP: String(backup.keep),
-    });
-    const volumes = Object.fromEntries(pod.volumes.map((v: any) => [v.name, v]));
-    const scripts = find(stack, 'ConfigMap', volumes.scripts.configMap.name);
-    for (const file of ['pg-backup.sh', 'pg-restore.sh'])
-      expect(scripts.data[file]).toBe(fs.readFileSync(path.join(ROOT, 'infra', 'backup', file), 'utf8'));
-    const claim = find(stack, 'PersistentVolumeClaim', volumes.backups.persistentVolumeClaim.claimName);
-    expect(claim.spec.resources.requests.storage).toBe(backup.storage);
-    expect(container.volumeMounts).toEqual(expect.arrayContaining([{ name: 'backups', mountPath: '/backups' }]));
+  const settings = () => fileSettings(stack);
+  const cluster = () => find(stack, 'Cluster', 'postgres');
+
+  test('when the program runs, then its Cluster, ObjectStore and ScheduledBackup validate against the vendored CloudNativePG and Barman Cloud CRDs', () => {
+    const cnpg = runs.get(stack)!.kubernetesObjects.filter((o) => o.apiVersion.endsWith('cnpg.io/v1'));
+    expect(cnpg.map((o) => o.kind).sort()).toEqual(['Cluster', 'ObjectStore', 'ScheduledBackup']);
+    expect(schemaProblems(cnpg)).toEqual([]);
   });
 
-  test('when the program runs, then the PostgreSQL container gets every setting of infra/postgres/postgresql.conf as `-c name=value`', () => {
-    const [container] = find(stack, 'StatefulSet', 'postgres').spec.template.spec.containers;
-    const expected = postgresSettings().flatMap(([name, value]) => ['-c', `${name}=${value}`]);
-    expect(expected).toContain('backend_flush_after=256kB');
-    expect(container.args).toEqual(expected);
-    // The image's entrypoint hands arguments that start with a dash to `postgres`.
-    expect(container.command).toBeUndefined();
-    expect(container.args[0]).toBe('-c');
+  test('when the program runs, then the Cluster has the instances of the stack, its server settings, and writes go to -rw', () => {
+    const spec = cluster().spec;
+    expect(spec.instances).toBe(settings().instances);
+    expect(spec.imageName).toBe(settings().image);
+    expect(spec.postgresql.parameters).toEqual(Object.fromEntries(postgresSettings()));
+    const owner = new URL(secretData(stack, 'event-service-owner-db').DATABASE_URL);
+    expect(owner.hostname).toBe(`postgres-rw.event-stack-${stack}.svc.cluster.local`);
+    // Fewer than 3 instances: a synchronous replica would stop every commit while the one replica is away.
+    expect(spec.postgresql.synchronous).toBeUndefined();
   });
 
-  test('when the backup pods run, then they are not selected by the database Service or StatefulSet', () => {
-    const labels = find(stack, 'CronJob', 'postgres-backup').spec.jobTemplate.spec.template.metadata.labels;
-    const selects = (selector: Record<string, string>) => Object.entries(selector).every(([k, v]) => labels[k] === v);
-    expect(selects(find(stack, 'Service', 'postgres').spec.selector)).toBe(false);
-    expect(selects(find(stack, 'StatefulSet', 'postgres').spec.selector.matchLabels)).toBe(false);
+  test('when the program runs, then WAL goes to the ObjectStore through the Barman Cloud plugin and base backups follow the schedule', () => {
+    const backup = settings().backup;
+    const store = find(stack, 'ObjectStore', 'postgres-archive');
+    expect(store.spec.retentionPolicy).toBe(backup.retention);
+    expect(store.spec.configuration.destinationPath).toBe(backup.objectStore.destinationPath);
+    expect(store.spec.configuration.s3Credentials.accessKeyId).toEqual({ name: backup.objectStore.secret, key: 'ACCESS_KEY_ID' });
+    expect(cluster().spec.plugins).toEqual([
+      {
+        name: 'barman-cloud.cloudnative-pg.io',
+        isWALArchiver: true,
+        parameters: { barmanObjectName: 'postgres-archive', serverName: 'postgres' },
+      },
+    ]);
+    // Not the in-tree barmanObjectStore, deprecated since 1.26.
+    expect(cluster().spec.backup).toBeUndefined();
+    const scheduled = find(stack, 'ScheduledBackup', 'postgres-nightly');
+    expect(scheduled.spec).toMatchObject({ schedule: `0 ${backup.schedule}`, method: 'plugin', cluster: { name: 'postgres' } });
+  });
+
+  test('when the program runs, then the database and its archive are protected and retained on delete exactly when the stack says so', () => {
+    const keep = settings().retain === true;
+    for (const type of ['kubernetes:postgresql.cnpg.io/v1:Cluster', 'kubernetes:barmancloud.cnpg.io/v1:ObjectStore']) {
+      const r = runs.get(stack)!.resources.find((x) => x.type === type)!;
+      expect({ type, protect: r.options.protect, retainOnDelete: r.options.retainOnDelete }).toEqual({
+        type,
+        protect: keep,
+        retainOnDelete: keep,
+      });
+    }
+    expect(keep).toBe(stack === 'staging');
   });
 });
 
-test('when prod uses its provider-managed database, then no backup CronJob is declared (the provider backs it up: docs/deploy.md)', () => {
-  expect(find('prod', 'CronJob', 'postgres-backup')).toBeUndefined();
+test('when staging reads from replicas, then the READ_DATABASE_URL of the service names the -ro Service with its own role, and the reads of qa stay on the primary', () => {
+  const service = secretData('staging', 'event-service-secret');
+  const read = new URL(service.READ_DATABASE_URL);
+  expect(read.hostname).toBe('postgres-ro.event-stack-staging.svc.cluster.local');
+  expect(read.username).toBe(new URL(service.DATABASE_URL).username);
+  expect(secretData('qa', 'event-service-secret').READ_DATABASE_URL).toBe('');
+});
+
+test('when a stack runs 3 instances, then commits wait for one synchronous replica and the base backup is taken from a standby', async () => {
+  const r = await run('staging', { set: { 'event-stack:postgres': JSON.stringify({ ...fileSettings('staging'), instances: 3 }) } });
+  const spec = (r.kubernetesObjects.find((o) => o.kind === 'Cluster') as any).spec;
+  expect(spec.instances).toBe(3);
+  expect(spec.postgresql.synchronous).toEqual({ method: 'any', number: 1 });
+  expect((r.kubernetesObjects.find((o) => o.kind === 'ScheduledBackup') as any).spec.target).toBe('prefer-standby');
+  expect(schemaProblems(r.kubernetesObjects.filter((o) => o.apiVersion.endsWith('cnpg.io/v1')))).toEqual([]);
+  expect(clusterSemanticsProblems(r.kubernetesObjects, stackFacts('staging', r.file.config))).toEqual([]);
+});
+
+test('when a stack sets a recovery target, then a new Cluster is bootstrapped from the archive to that time, writes its own WAL apart, and the app moves to it', async () => {
+  const targetTime = '2026-12-01T10:30:00Z';
+  const r = await run('qa', { set: { 'event-stack:postgres': JSON.stringify({ ...fileSettings('qa'), recovery: { targetTime } }) } });
+  const cnpg = r.kubernetesObjects.filter((o) => o.apiVersion.endsWith('cnpg.io/v1'));
+  expect(schemaProblems(cnpg)).toEqual([]);
+  const spec = (cnpg.find((o) => o.kind === 'Cluster') as any).spec;
+  const name = 'postgres-pitr-20261201103000';
+  expect(cnpg.find((o) => o.kind === 'Cluster')!.metadata.name).toBe(name);
+  expect(spec.bootstrap).toEqual({ recovery: { source: 'origin', recoveryTarget: { targetTime } } });
+  expect(spec.externalClusters).toEqual([
+    {
+      name: 'origin',
+      plugin: { name: 'barman-cloud.cloudnative-pg.io', parameters: { barmanObjectName: 'postgres-archive', serverName: 'postgres' } },
+    },
+  ]);
+  // The recovered cluster never archives over the archive it recovers from.
+  expect(spec.plugins[0].parameters.serverName).toBe(name);
+  const owner = (r.kubernetesObjects.find((o) => o.metadata.name === 'event-service-owner-db') as any).stringData.DATABASE_URL;
+  expect(new URL(owner).hostname).toBe(`${name}-rw.event-stack-qa.svc.cluster.local`);
+  expect(clusterSemanticsProblems(r.kubernetesObjects, stackFacts('qa', r.file.config))).toEqual([]);
+});
+
+test('when prod uses its provider-managed database, then no CloudNativePG object is declared (the provider backs it up: docs/deploy.md)', () => {
+  expect(runs.get('prod')!.kubernetesObjects.filter((o) => o.apiVersion.endsWith('cnpg.io/v1'))).toEqual([]);
 });
 
 test('when an in-cluster database has no backup settings, then the program names the missing key', async () => {
@@ -144,4 +189,31 @@ test('when an in-cluster database has no backup settings, then the program names
   }
   expect(error).toBeInstanceOf(Error);
   expect((error as OfflineRunError).message).toContain('event-stack:postgres.backup: required but not set');
+});
+
+test('when prod names its managed database CA, then the bundle is mounted into the app, the migration, the maintenance job and the exporter, which verify the server against it', async () => {
+  const caCertificate = '-----BEGIN CERTIFICATE-----\nMIIBtest\n-----END CERTIFICATE-----\n';
+  const r = await run('prod', { set: { 'event-stack:postgres': JSON.stringify({ external: true, caCertificate }) } });
+  const get = (kind: string, name: string) => r.kubernetesObjects.find((o) => o.kind === kind && o.metadata.name === name) as any;
+  expect(get('ConfigMap', 'postgres-ca').data).toEqual({ 'ca.crt': caCertificate });
+  const pods = {
+    server: get('Rollout', 'event-service').spec.template.spec, // prod releases by canary
+    migration: (r.kubernetesObjects.find((o) => o.kind === 'Job') as any).spec.template.spec,
+    maintenance: get('CronJob', 'event-service-maintenance').spec.jobTemplate.spec.template.spec,
+    exporter: get('Deployment', 'postgres-exporter').spec.template.spec,
+  };
+  for (const [what, pod] of Object.entries(pods)) {
+    expect({ what, volume: pod.volumes.find((v: any) => v.name === 'postgres-ca')?.configMap.name }).toEqual({
+      what,
+      volume: 'postgres-ca',
+    });
+    expect({ what, mount: pod.containers[0].volumeMounts.find((m: any) => m.name === 'postgres-ca')?.mountPath }).toEqual({
+      what,
+      mount: '/etc/postgres-ca',
+    });
+  }
+  expect(get('ConfigMap', 'event-service-config').data.DATABASE_CA_FILE).toBe('/etc/postgres-ca/ca.crt');
+  const dsn = new URL(get('Secret', 'postgres-exporter-connection').stringData.DATA_SOURCE_NAME);
+  expect([dsn.searchParams.get('sslmode'), dsn.searchParams.get('sslrootcert')]).toEqual(['verify-full', '/etc/postgres-ca/ca.crt']);
+  expect(clusterSemanticsProblems(r.kubernetesObjects, stackFacts('prod', r.file.config))).toEqual([]);
 });

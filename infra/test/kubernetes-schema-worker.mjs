@@ -1,14 +1,20 @@
 // Validates Kubernetes objects against the OpenAPI schemas of kubernetes-models (and the CRD models of
 // @kubernetes-models/* for third-party API groups). The models are ES modules only, which jest's CommonJS
-// runtime cannot load, so kubernetes-schema.ts runs this file in a plain Node process.
+// runtime cannot load, so kubernetes-schema.ts runs this file in a plain Node process (with tsx: CloudNativePG's
+// models are generated TypeScript, infra/crds/models, from the vendored CRDs).
 // stdin: a JSON array of objects. stdout: a JSON array of problems (one string per invalid object).
 import { readFileSync } from 'node:fs';
+import { URL } from 'node:url';
+
+const CRD_MODELS = new URL('../crds/models/', import.meta.url);
 
 /** API group → the npm package that models it (the core and built-in groups are in kubernetes-models). */
 const PACKAGES = {
   'monitoring.coreos.com': '@kubernetes-models/prometheus-operator',
   'cert-manager.io': '@kubernetes-models/cert-manager',
   'argoproj.io': '@kubernetes-models/argo-rollouts',
+  'postgresql.cnpg.io': CRD_MODELS,
+  'barmancloud.cnpg.io': CRD_MODELS,
 };
 
 async function modelFor(apiVersion, kind) {
@@ -16,7 +22,7 @@ async function modelFor(apiVersion, kind) {
   const pkg = PACKAGES[group] ?? 'kubernetes-models';
   let mod;
   try {
-    mod = await import(`${pkg}/${apiVersion}`);
+    mod = await import(pkg === CRD_MODELS ? new URL(`${apiVersion}/index.ts`, CRD_MODELS).href : `${pkg}/${apiVersion}`);
   } catch {
     throw new Error(`${pkg} has no apiVersion ${apiVersion}`);
   }

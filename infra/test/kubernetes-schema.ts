@@ -7,7 +7,11 @@ const WORKER = path.join(__dirname, 'kubernetes-schema-worker.mjs');
 
 /** One message per invalid object (empty when all are valid), from the schemas of kubernetes-models. */
 export function schemaProblems(objects: KubernetesObject[]): string[] {
-  const run = spawnSync(process.execPath, [WORKER], { input: JSON.stringify(objects), encoding: 'utf8', maxBuffer: 64 << 20 });
+  const run = spawnSync(process.execPath, ['--import', 'tsx', WORKER], {
+    input: JSON.stringify(objects),
+    encoding: 'utf8',
+    maxBuffer: 64 << 20,
+  });
   if (run.status !== 0) throw new Error(`schema validation failed to run: ${run.stderr || run.error?.message}`);
   return JSON.parse(run.stdout) as string[];
 }

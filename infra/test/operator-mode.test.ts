@@ -52,7 +52,9 @@ describe('operator mode (fixture: staging with the cluster’s kube-prometheus-s
   });
 
   test('when the program runs, then it deploys no kube-state-metrics and no kubelet access of its own (kube-prometheus-stack provides both)', () => {
-    const own = r.kubernetesObjects.filter((o) => /kube-state-metrics|kubelet/.test(o.metadata.name) || /^Cluster/.test(o.kind));
+    const own = r.kubernetesObjects.filter(
+      (o) => /kube-state-metrics|kubelet/.test(o.metadata.name) || /^Cluster(Role|RoleBinding)$/.test(o.kind),
+    );
     expect(own.map((o) => `${o.kind} ${o.metadata.name}`)).toEqual([]);
   });
 

@@ -273,10 +273,22 @@ const REFUSED: [string, 'dev' | 'qa' | 'staging' | 'prod', Edit[], RegExp][] = [
     /^event-stack:postgres\.backup: required but not set$/,
   ],
   [
-    'backups keeping no dump',
+    'backups kept for no time',
     'staging',
-    [set(['event-stack:postgres', 'backup', 'keep'], 0)],
-    /^event-stack:postgres\.backup\.keep: must be an integer ≥ 1/,
+    [set(['event-stack:postgres', 'backup', 'retention'], '0d')],
+    /^event-stack:postgres\.backup\.retention: must be a retention such as 7d/,
+  ],
+  [
+    'reads from replicas with a single instance',
+    'qa',
+    [set(['event-stack:postgres', 'readsFromReplicas'], true)],
+    /^event-stack:postgres\.readsFromReplicas: readsFromReplicas needs instances ≥ 2/,
+  ],
+  [
+    'an archive path of another provider',
+    'qa',
+    [set(['event-stack:postgres', 'backup', 'objectStore', 'destinationPath'], 'gs://bucket/qa')],
+    /^event-stack:postgres\.backup\.objectStore\.destinationPath: destinationPath must match the provider/,
   ],
 ];
 

@@ -412,8 +412,17 @@ describe.each(STACKS)('the %s stack', (stack) => {
     expect(from('postgres-exporter')).toEqual(['prometheus']);
     expect(from('redis-exporter')).toEqual(['prometheus']);
     expect(from('redis')).toEqual(['event-service', 'redis-exporter']);
-    if (!stackFile(stack).config.postgres.external)
-      expect(from('postgres')).toEqual(['event-service', 'postgres-exporter', 'postgres-backup']);
+    if (!stackFile(stack).config.postgres.external) {
+      // CloudNativePG's instances: the app's pods, the exporter, the other instances (replication); the operator by namespace.
+      const instances = policies.find((p) => p.spec.podSelector.matchLabels?.['cnpg.io/podRole'] === 'instance' && p.spec.ingress)!;
+      const [clients, operator] = instances.spec.ingress;
+      expect(clients.from.map((f: { podSelector: { matchLabels: Record<string, string> } }) => f.podSelector.matchLabels)).toEqual([
+        { 'app.kubernetes.io/name': 'event-service' },
+        { 'app.kubernetes.io/name': 'postgres-exporter' },
+        { 'cnpg.io/podRole': 'instance' },
+      ]);
+      expect(operator.from).toEqual([{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'cnpg-system' } } }]);
+    }
   });
 
   test('when the program runs, then it exports the app URL, Grafana URL, the image reference by digest and the version', () => {

@@ -20,6 +20,8 @@ export const PROMETHEUS_JOB = 'prometheus';
 /** Scrape job names of the dependency exporters (prometheus-postgres-exporter, prometheus-redis-exporter). */
 export const POSTGRES_EXPORTER_JOB = 'postgres-exporter';
 export const REDIS_EXPORTER_JOB = 'redis-exporter';
+/** CloudNativePG's instance managers (an in-cluster database's instances): a third-party exporter, see THIRD_PARTY_METRICS. */
+export const CNPG_JOB = 'cnpg';
 /**
  * The always-firing alert (dead man's switch). Alertmanager routes it to its own `heartbeat` receiver, an
  * external service that raises the alarm when the notifications stop: then the pipeline itself is broken.

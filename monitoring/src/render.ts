@@ -13,6 +13,7 @@ import {
   APP_JOB,
   DASHBOARDS_JSON_DIR,
   GRAFANA_DATASOURCE_UID,
+  CNPG_JOB,
   POSTGRES_EXPORTER_JOB,
   PROMETHEUS_JOB,
   PUSHGATEWAY_JOB,
@@ -148,6 +149,11 @@ export interface ClusterScrapeTargets {
   kubeStateMetrics: string;
   rulesDir: string;
   stage: string;
+  /**
+   * CloudNativePG's instance pods (an in-cluster database): their namespace, the labels that select them and the
+   * name of the instance manager's metrics port (replication, WAL archiving, backups: job CNPG_JOB).
+   */
+  cnpgPods?: { namespace: string; labels: Record<string, string>; portName: string };
 }
 
 /** Where Kubernetes mounts a pod's service account token and the cluster's CA. */
@@ -210,7 +216,7 @@ export function renderClusterPrometheusConfig(t: ClusterScrapeTargets): string {
     .map(([k, v]) => `${k}=${v}`)
     .join(',');
   if (!selector) throw new Error('appPods.labels is empty: discovery would scrape every pod of the namespace');
-  return renderPrometheusConfig(
+  const text = renderPrometheusConfig(
     {
       appTargets: [],
       pushgatewayTarget: t.pushgateway,
@@ -233,6 +239,35 @@ export function renderClusterPrometheusConfig(t: ClusterScrapeTargets): string {
       ],
     },
   );
+  if (!t.cnpgPods) return text;
+  const config = YAML.parse(text) as { scrape_configs: unknown[] };
+  const cnpg = t.cnpgPods;
+  config.scrape_configs.push({
+    job_name: CNPG_JOB,
+    kubernetes_sd_configs: [
+      {
+        role: 'pod',
+        namespaces: { names: [cnpg.namespace] },
+        selectors: [
+          {
+            role: 'pod',
+            label: Object.entries(cnpg.labels)
+              .map(([k, v]) => `${k}=${v}`)
+              .join(','),
+          },
+        ],
+      },
+    ],
+    relabel_configs: [
+      { source_labels: ['__meta_kubernetes_pod_container_port_name'], regex: escapeRegex(cnpg.portName), action: 'keep' },
+      { source_labels: ['__meta_kubernetes_pod_name'], target_label: 'instance' },
+      // The rules and panels group by the cluster and pod, as CloudNativePG's own dashboards do.
+      { source_labels: ['__meta_kubernetes_pod_label_cnpg_io_cluster'], target_label: 'cluster' },
+      { source_labels: ['__meta_kubernetes_pod_name'], target_label: 'pod' },
+      { source_labels: ['__meta_kubernetes_namespace'], target_label: 'namespace' },
+    ],
+  });
+  return `# Rendered by monitoring/src/render.ts (renderPrometheusConfig); do not edit.\n${YAML.stringify(config, { aliasDuplicateObjects: false })}`;
 }
 
 const escapeRegex = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');

@@ -8,6 +8,7 @@ import YAML from 'yaml';
 import {
   ALERTMANAGER_JOB,
   APP_JOB,
+  CNPG_JOB,
   appSelector,
   BURN_WINDOWS,
   BurnWindow,
@@ -381,6 +382,118 @@ export const THIRD_PARTY_METRICS = {
   redisExporterUp: 'redis_up',
 } as const;
 
+/**
+ * CloudNativePG's instance managers and the Barman Cloud plugin (job CNPG_JOB), in the names of the pinned operator
+ * (1.29: docs/src/monitoring.md, config/manager/default-monitoring.yaml) and plugin (v0.14: web/docs/observability.md).
+ * No operator runs here: the end-to-end test cannot scrape them, so alerts/test/promtool/database.test.yml and the
+ * dashboard test prove every rule and panel on series of exactly these names and labels.
+ */
+export const CNPG_METRICS = {
+  lastBackup: 'barman_cloud_cloudnative_pg_io_last_available_backup_timestamp',
+  lastFailedBackup: 'barman_cloud_cloudnative_pg_io_last_failed_backup_timestamp',
+  archiveFailures: 'cnpg_pg_stat_archiver_failed_count',
+  walArchiveStatus: 'cnpg_collector_pg_wal_archive_status',
+  replicationLag: 'cnpg_pg_replication_lag',
+  streamingReplicas: 'cnpg_pg_replication_streaming_replicas',
+  syncReplicas: 'cnpg_collector_sync_replicas',
+  postgresUp: 'cnpg_collector_up',
+} as const;
+
+/** Base backups run daily (every stack's event-stack:postgres.backup.schedule): 24 h period + margin. */
+export const BACKUP_STALE_HOURS = 26;
+/** WAL segments waiting for the archiver before it counts as lagging (each 16 MB; archive_timeout is 5 min). */
+export const WAL_READY_MAX = 10;
+/** Seconds a replica may trail the primary before a failover would lose that much acknowledged data. */
+export const REPLICATION_LAG_MAX_S = 30;
+
+function databaseRules(): RuleFile {
+  const c = CNPG_METRICS;
+  const cnpg = (metric: string, ...matchers: string[]) => job(metric, CNPG_JOB, ...matchers);
+  const byCluster = 'namespace, cluster';
+  return {
+    name: 'database',
+    header: [
+      `The in-cluster PostgreSQL on CloudNativePG: backups, WAL archiving and replicas, from the instance managers (job "${CNPG_JOB}").`,
+      'A stack with a managed database has none of these series, and these rules stay silent there.',
+    ].join('\n'),
+    groups: [
+      {
+        name: 'event-database',
+        rules: [
+          {
+            comment: `Base backups run daily: 24 h period + ${BACKUP_STALE_HOURS - 24} h margin. A cluster that never completed one reports 0.`,
+            alert: 'EventPostgresBackupStale',
+            expr: `time() - max by (${byCluster}) (${cnpg(c.lastBackup)}) > ${BACKUP_STALE_HOURS} * 3600`,
+            for: '10m',
+            severity: 'warning',
+            summary: 'The newest base backup of the database is older than its daily schedule allows.',
+            description: `The newest available base backup of cluster {{ $labels.cluster }} is {{ $value | humanizeDuration }} old (expected at least every ${BACKUP_STALE_HOURS}h).`,
+          },
+          {
+            comment: 'The newest backup attempt failed: its failure is later than the last backup that completed.',
+            alert: 'EventPostgresBackupFailed',
+            expr: `max by (${byCluster}) (${cnpg(c.lastFailedBackup)}) > max by (${byCluster}) (${cnpg(c.lastBackup)})`,
+            for: '5m',
+            severity: 'warning',
+            summary: 'The last base backup of the database failed.',
+            description:
+              'The last base backup of cluster {{ $labels.cluster }} failed after the newest one that completed; the backup and plugin logs have the error.',
+          },
+          {
+            comment: 'Each failed attempt of archive_command counts; WAL that is not archived is not recoverable, and it fills pg_wal.',
+            alert: 'EventPostgresWalArchivingFailing',
+            expr: `sum by (${byCluster}, pod) (rate(${cnpg(c.archiveFailures)}[5m])) * 60 > 0`,
+            for: '10m',
+            severity: 'critical',
+            summary: 'WAL archiving to the object store is failing: point-in-time recovery stops at the last archived segment.',
+            description:
+              'Instance {{ $labels.pod }} of cluster {{ $labels.cluster }} fails to archive WAL ({{ $value | humanize }} failed attempts a minute, for 10 minutes).',
+          },
+          {
+            comment: 'Segments marked ready but not yet archived: the archiver falls behind (slow or unreachable object store).',
+            alert: 'EventPostgresWalArchivingLagging',
+            expr: `max by (${byCluster}, pod) (${cnpg(c.walArchiveStatus, 'value="ready"')}) > ${WAL_READY_MAX}`,
+            for: '15m',
+            severity: 'warning',
+            summary: 'WAL segments are waiting to be archived: the recovery point falls behind.',
+            description: `{{ $value }} WAL segments of instance {{ $labels.pod }} (cluster {{ $labels.cluster }}) wait for the archiver (more than ${WAL_READY_MAX} for 15 minutes).`,
+          },
+          {
+            alert: 'EventPostgresReplicationLagHigh',
+            expr: `max by (${byCluster}, pod) (${cnpg(c.replicationLag)}) > ${REPLICATION_LAG_MAX_S}`,
+            for: '5m',
+            severity: 'warning',
+            summary: 'A replica trails the primary: reads from replicas are stale, and a failover to it would lose recent writes.',
+            description: `Replica {{ $labels.pod }} of cluster {{ $labels.cluster }} is {{ $value | humanizeDuration }} behind the primary (more than ${REPLICATION_LAG_MAX_S}s for 5 minutes).`,
+          },
+          {
+            comment: 'An instance whose manager answers but whose PostgreSQL does not, or whose manager is not scraped at all.',
+            alert: 'EventPostgresInstanceDown',
+            expr: `max by (${byCluster}, pod) (${cnpg(c.postgresUp)}) == 0 or max by (namespace, pod) (${job('up', CNPG_JOB)}) == 0`,
+            for: '5m',
+            severity: 'critical',
+            summary: 'An instance of the database is not ready: the cluster runs with fewer instances than desired.',
+            description: 'Instance {{ $labels.pod }} of the database has not been ready for 5 minutes.',
+          },
+          {
+            comment: [
+              'From 3 instances a commit waits for one synchronous replica: with fewer streaming replicas than expected,',
+              'the cluster runs below its desired instances and commits may stall.',
+            ].join('\n'),
+            alert: 'EventPostgresSynchronousReplicasMissing',
+            expr: `max by (${byCluster}, pod) (${cnpg(c.streamingReplicas)}) < max by (${byCluster}, pod) (${cnpg(c.syncReplicas, 'value="expected"')})`,
+            for: '5m',
+            severity: 'critical',
+            summary: 'Fewer replicas stream from the primary than its synchronous replication expects.',
+            description:
+              'Primary {{ $labels.pod }} of cluster {{ $labels.cluster }} has {{ $value }} streaming replicas, fewer than the synchronous replicas it expects.',
+          },
+        ],
+      },
+    ],
+  };
+}
+
 /** Share of an Alertmanager integration's notifications that may fail before the ticket. */
 export const NOTIFICATION_FAILURE_RATIO = { threshold: 0.01, window: '5m', for: '5m' } as const;
 
@@ -480,7 +593,7 @@ function metaRules(): RuleFile {
 
 /** Every rule file, in the order of their names. */
 export function ruleFiles(): RuleFile[] {
-  return [kubernetesRuleFile(), maintenanceRules(), metaRules(), serviceRules(), sloRules()];
+  return [databaseRules(), kubernetesRuleFile(), maintenanceRules(), metaRules(), serviceRules(), sloRules()];
 }
 
 const comment = (text: string) =>

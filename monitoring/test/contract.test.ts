@@ -12,6 +12,7 @@ import {
   CLUSTER_JOBS,
   API_ROUTE_MATCHER,
   APP_JOB,
+  CNPG_JOB,
   MAINTENANCE_JOB,
   POSTGRES_EXPORTER_JOB,
   PROMETHEUS_JOB,
@@ -49,6 +50,7 @@ test('every job a rule selects on is one of the contract’s jobs', () => {
     POSTGRES_EXPORTER_JOB,
     REDIS_EXPORTER_JOB,
     ...CLUSTER_JOBS,
+    CNPG_JOB,
   ]);
   const unknown = rules.flatMap((r) =>
     [...r.expr.matchAll(/\bjob\s*(=~|!=|!~|=)\s*"([^"]*)"/g)]

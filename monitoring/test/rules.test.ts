@@ -16,6 +16,7 @@ import {
   SLO,
   THIRD_PARTY_METRICS,
   TSDB_METRICS,
+  CNPG_METRICS,
 } from '../src';
 import { metricReferences } from '../src/promql-names';
 
@@ -33,6 +34,7 @@ test('when the rules are rendered, then every metric they read is a metric of th
     // kube-state-metrics', the kubelet's and Prometheus' storage metrics, proven in dashboards/test/kubernetes-panels.test.ts.
     ...Object.values(CLUSTER_METRICS).flatMap((metrics) => Object.keys(metrics)),
     ...Object.values(TSDB_METRICS),
+    ...Object.values(CNPG_METRICS),
     ...rules.flatMap((r) => ('record' in r ? [r.record] : [])),
   ]);
   const unknown = rules.flatMap((r) =>

@@ -1,0 +1,2 @@
+export * from "./Cluster";
+export * from "./ScheduledBackup";
