@@ -54,7 +54,6 @@ export default tseslint.config(
       'infra/components/prometheus.ts',
       'infra/program.ts',
       'infra/test/canary-rollout.test.ts',
-      'infra/test/cluster-semantics.test.ts',
       'infra/test/operator-mode.test.ts',
       'infra/test/stacks.test.ts',
       'monitoring/src/kubernetes-rules.ts',

@@ -9,10 +9,12 @@
 import { createHash } from 'node:crypto';
 import * as path from 'node:path';
 import type * as PulumiModule from '@pulumi/pulumi';
+import type { KubernetesObject } from './kube/model';
 import type * as ProgramModule from './program';
 import { loadStackFile, NEVER_PROMOTED, PROJECT } from './stack-schema';
 
 export { PROJECT };
+export type { KubernetesObject };
 export const STACKS = ['dev', 'qa', 'staging', 'prod'] as const;
 export const REPO_ROOT = path.resolve(__dirname, '..');
 
@@ -33,14 +35,6 @@ export interface DeclaredOptions {
   /** Data that must outlive a destroy: Pulumi refuses to delete it (protect) and leaves it in the cluster (retainOnDelete). */
   protect: boolean;
   retainOnDelete: boolean;
-}
-
-/** A Kubernetes object as the program declares it (apiVersion, kind, metadata, spec/data…). */
-export interface KubernetesObject {
-  apiVersion: string;
-  kind: string;
-  metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
-  [field: string]: unknown;
 }
 
 export interface OfflineRun {

@@ -1,19 +1,20 @@
 /**
- * The workload rules, written once as plain functions over Kubernetes objects. The policy pack
- * (`index.ts`, applied by `make preview/up`) and the offline tests both run exactly these.
- * Each rule returns one message per violation, naming the object and container.
+ * The policy rules: what may be deployed, written once as plain functions over Kubernetes objects. The policy
+ * pack (`pack.ts`, applied by `make preview/up`), `make manifests` and the offline tests all run exactly these.
+ * What the cluster itself will do with the objects (Pod Security admission, routing, selection…) is not a rule
+ * here but a check of infra/semantics. Each rule returns one message per violation, naming the object and container.
  */
 import { settings } from '../../app/src/config';
+import {
+  containersOf,
+  hostsWithoutTls,
+  ingressPaths,
+  podTemplateOf,
+  type Container,
+  type KubernetesObject,
+  type PodSpec,
+} from '../kube/model';
 import { postgresSettings } from '../postgres/settings';
-
-export interface KubernetesObject {
-  apiVersion?: string;
-  kind?: string;
-  metadata?: { name?: string; labels?: Record<string, string> };
-  spec?: unknown;
-  data?: Record<string, unknown>;
-  [field: string]: unknown;
-}
 
 export interface Rule {
   name: string;
@@ -21,55 +22,28 @@ export interface Rule {
   check(obj: KubernetesObject): string[];
   /** Mandatory only in these stacks and advisory in the others; absent: mandatory everywhere. */
   mandatoryIn?: readonly string[];
+  /** A step of the release (`make pin-images`), not a defect of the program: `make manifests` lists it, `pulumi up` refuses it. */
+  releaseStep?: boolean;
 }
 
 /** Stages whose Ingresses must serve TLS (bearer tokens must not cross the network in clear). */
 export const TLS_REQUIRED_STAGES = ['staging', 'prod'];
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- Kubernetes objects are walked structurally here. */
-type PodSpec = { securityContext?: any; containers?: any[]; initContainers?: any[] };
 
 /** The label that marks the pods running the event service's image. */
 export const APP_LABEL = { key: 'app.kubernetes.io/name', value: 'event-service' };
 const LONG_RUNNING = new Set(['Deployment', 'Rollout', 'StatefulSet', 'DaemonSet', 'ReplicaSet']);
 const DIGEST = /@sha256:[0-9a-f]{64}$/;
 
-/** The pod template of a workload, or undefined when the object runs no pods. */
-export function podTemplateOf(obj: KubernetesObject): { labels: Record<string, string>; spec: PodSpec } | undefined {
-  const spec = obj.spec as any;
-  switch (obj.kind) {
-    case 'Pod':
-      return { labels: obj.metadata?.labels ?? {}, spec: spec ?? {} };
-    // Argo Rollouts' Rollout holds a Deployment's pod template.
-    case 'Deployment':
-    case 'Rollout':
-    case 'StatefulSet':
-    case 'DaemonSet':
-    case 'ReplicaSet':
-    case 'Job':
-      return { labels: spec?.template?.metadata?.labels ?? {}, spec: spec?.template?.spec ?? {} };
-    case 'CronJob':
-      return {
-        labels: spec?.jobTemplate?.spec?.template?.metadata?.labels ?? {},
-        spec: spec?.jobTemplate?.spec?.template?.spec ?? {},
-      };
-    default:
-      return undefined;
-  }
-}
-
-function containersOf(pod: PodSpec): any[] {
-  return [...(pod.initContainers ?? []), ...(pod.containers ?? [])];
-}
-
 const where = (obj: KubernetesObject, container?: { name?: string }) =>
-  `${obj.kind} ${obj.metadata?.name ?? '?'}${container ? ` container ${container.name ?? '?'}` : ''}`;
+  `${obj.kind} ${obj.metadata.name}${container ? ` container ${container.name ?? '?'}` : ''}`;
 
 /** A rule over every container of every workload; `problem` returns why a container breaks it. */
 function containerRule(
   name: string,
   description: string,
-  problem: (c: any, pod: PodSpec, obj: KubernetesObject) => string | undefined,
+  problem: (c: Container, pod: PodSpec, obj: KubernetesObject) => string | undefined,
 ): Rule {
   return {
     name,
@@ -84,9 +58,6 @@ function containerRule(
     },
   };
 }
-
-/** The container's setting, falling back to the pod's (as the kubelet does). */
-const effective = (c: any, pod: PodSpec, field: string) => c.securityContext?.[field] ?? pod.securityContext?.[field];
 
 export function imageProblem(image: unknown): string | undefined {
   if (typeof image !== 'string' || image === '') return 'has no image';
@@ -104,32 +75,15 @@ const URL_WITH_PASSWORD = /[a-z][a-z0-9+.-]*:\/\/[^\s/:@]*:[^\s/@]+@/i;
 const PRIVATE_KEY = /-----BEGIN [A-Z ]*PRIVATE KEY-----/;
 
 export const rules: Rule[] = [
-  containerRule('run-as-non-root', 'Every container runs as a non-root user (runAsNonRoot, uid ≠ 0).', (c, pod) => {
-    if (effective(c, pod, 'runAsNonRoot') !== true) return 'runAsNonRoot is not true';
-    if (effective(c, pod, 'runAsUser') === 0) return 'runAsUser is 0 (root)';
-    return undefined;
-  }),
   containerRule('read-only-root-filesystem', 'Every container has a read-only root filesystem (writable paths are volumes).', (c) =>
     c.securityContext?.readOnlyRootFilesystem === true ? undefined : 'readOnlyRootFilesystem is not true',
-  ),
-  containerRule('no-privilege-escalation', 'No container is privileged or may escalate privileges.', (c) => {
-    if (c.securityContext?.privileged === true) return 'is privileged';
-    return c.securityContext?.allowPrivilegeEscalation === false ? undefined : 'allowPrivilegeEscalation is not false';
-  }),
-  containerRule('drop-all-capabilities', 'Every container drops ALL Linux capabilities and adds none.', (c) => {
-    const caps = c.securityContext?.capabilities ?? {};
-    if (!(caps.drop ?? []).includes('ALL')) return 'does not drop ALL capabilities';
-    return (caps.add ?? []).length ? `adds capabilities ${caps.add.join(', ')}` : undefined;
-  }),
-  containerRule('seccomp-runtime-default', 'Every container runs under the RuntimeDefault seccomp profile.', (c, pod) =>
-    effective(c, pod, 'seccompProfile')?.type === 'RuntimeDefault' ? undefined : 'seccompProfile is not RuntimeDefault',
   ),
   containerRule('resource-requests-and-limits', 'Every container requests and limits CPU and memory.', (c) => {
     const missing = ['requests', 'limits'].flatMap((k) => ['cpu', 'memory'].filter((r) => !c.resources?.[k]?.[r]).map((r) => `${k}.${r}`));
     return missing.length ? `missing resources ${missing.join(', ')}` : undefined;
   }),
   containerRule('probes', 'Every container of a long-running workload has liveness and readiness probes.', (c, _pod, obj) => {
-    if (!LONG_RUNNING.has(obj.kind ?? '')) return undefined;
+    if (!LONG_RUNNING.has(obj.kind)) return undefined;
     const missing = ['livenessProbe', 'readinessProbe'].filter((p) => !c[p]);
     return missing.length ? `missing ${missing.join(' and ')}` : undefined;
   }),
@@ -152,6 +106,7 @@ export const rules: Rule[] = [
     description:
       'Third-party images run as tag@sha256:… (`make pin-images ENV=<stack>`), so a re-pushed tag cannot change what runs. Mandatory in prod, advisory elsewhere.',
     mandatoryIn: ['prod'],
+    releaseStep: true,
     check(obj) {
       const pod = podTemplateOf(obj);
       if (!pod || pod.labels[APP_LABEL.key] === APP_LABEL.value) return [];
@@ -181,12 +136,7 @@ export const rules: Rule[] = [
     mandatoryIn: TLS_REQUIRED_STAGES,
     check(obj) {
       if (obj.kind !== 'Ingress') return [];
-      const spec = obj.spec as { rules?: { host?: string }[]; tls?: { hosts?: string[]; secretName?: string }[] } | undefined;
-      const covered = new Set((spec?.tls ?? []).filter((t) => t.secretName).flatMap((t) => t.hosts ?? []));
-      return (spec?.rules ?? [])
-        .map((r) => r.host ?? '*')
-        .filter((h) => !covered.has(h))
-        .map((h) => `${where(obj)}: host ${h} has no TLS (set event-stack:app.tls / grafana.tls)`);
+      return hostsWithoutTls(obj).map((h) => `${where(obj)}: host ${h} has no TLS (set event-stack:app.tls / grafana.tls)`);
     },
   },
   {
@@ -194,11 +144,9 @@ export const rules: Rule[] = [
     description: 'The public Ingress of the event service routes only /api/: health, readiness and metrics stay inside the cluster.',
     check(obj) {
       if (obj.kind !== 'Ingress') return [];
-      const spec = obj.spec as { rules?: { http?: { paths?: { path?: string; backend?: any }[] } }[] } | undefined;
-      return (spec?.rules ?? [])
-        .flatMap((r) => r.http?.paths ?? [])
-        .filter((p) => p.backend?.service?.name === APP_LABEL.value && !(p.path ?? '/').startsWith('/api/'))
-        .map((p) => `${where(obj)}: path ${p.path ?? '/'} routes more than /api/ to the event service`);
+      return ingressPaths(obj)
+        .filter((p) => p.backend?.service?.name === APP_LABEL.value && !p.path.startsWith('/api/'))
+        .map((p) => `${where(obj)}: path ${p.path} routes more than /api/ to the event service`);
     },
   },
   {
@@ -206,7 +154,7 @@ export const rules: Rule[] = [
     description: 'The namespace enforces the Pod Security Admission "restricted" profile.',
     check(obj) {
       if (obj.kind !== 'Namespace') return [];
-      return obj.metadata?.labels?.['pod-security.kubernetes.io/enforce'] === 'restricted'
+      return obj.metadata.labels?.['pod-security.kubernetes.io/enforce'] === 'restricted'
         ? []
         : [`${where(obj)}: label pod-security.kubernetes.io/enforce is not "restricted"`];
     },
@@ -217,7 +165,7 @@ export const rules: Rule[] = [
     mandatoryIn: TLS_REQUIRED_STAGES,
     check(obj) {
       const pod = podTemplateOf(obj);
-      if (!pod || !LONG_RUNNING.has(obj.kind ?? '') || pod.labels[APP_LABEL.key] !== APP_LABEL.value) return [];
+      if (!pod || !LONG_RUNNING.has(obj.kind) || pod.labels[APP_LABEL.key] !== APP_LABEL.value) return [];
       return containersOf(pod.spec)
         .filter((c) => c.resources?.requests?.memory !== c.resources?.limits?.memory)
         .map((c) => `${where(obj, c)}: requests ${c.resources?.requests?.memory} of memory but may use ${c.resources?.limits?.memory}`);
@@ -242,11 +190,11 @@ export const stackRules: StackRule[] = [
     description:
       "At the autoscaler's maximum, every replica's pools (DB_POOL_MAX + DB_READ_POOL_MAX + the readiness probe's) plus the jobs and the exporter fit PostgreSQL's max_connections (infra/postgres/postgresql.conf; a managed database takes the same value).",
     check(objects) {
-      const server = objects.find((o) => o.kind === 'Deployment' && o.metadata?.name === APP_LABEL.value);
+      const server = objects.find((o) => o.kind === 'Deployment' && o.metadata.name === APP_LABEL.value);
       if (!server) return [];
       const hpa = objects.find((o) => o.kind === 'HorizontalPodAutoscaler' && (o.spec as any)?.scaleTargetRef?.name === APP_LABEL.value);
       const replicas: number = (hpa?.spec as any)?.maxReplicas ?? (server.spec as any)?.replicas ?? 1;
-      const env = (objects.find((o) => o.kind === 'ConfigMap' && o.metadata?.name === `${APP_LABEL.value}-config`)?.data ?? {}) as Record<
+      const env = (objects.find((o) => o.kind === 'ConfigMap' && o.metadata.name === `${APP_LABEL.value}-config`)?.data ?? {}) as Record<
         string,
         string
       >;
@@ -263,27 +211,21 @@ export const stackRules: StackRule[] = [
   },
 ];
 
-/** Whether the rule refuses a deploy of `stack` (an unknown stack: only the rules mandatory everywhere). */
-export function isMandatory(rule: Rule, stack?: string): boolean {
-  return rule.mandatoryIn === undefined || (stack !== undefined && rule.mandatoryIn.includes(stack));
+export type EnforcementLevel = 'mandatory' | 'advisory';
+
+/** How a deploy of `stack` enforces the rule (an unknown stack: mandatory only the rules mandatory everywhere). */
+export function enforcementIn(rule: Rule, stack?: string): EnforcementLevel {
+  return rule.mandatoryIn === undefined || (stack !== undefined && rule.mandatoryIn.includes(stack)) ? 'mandatory' : 'advisory';
 }
 
-/** Every violation of every rule that is mandatory in `stack`, as "rule: message". */
-export function violations(objects: KubernetesObject[], stack?: string): string[] {
-  const mandatory = rules.filter((rule) => isMandatory(rule, stack));
+/**
+ * Every violation of every rule that a deploy of `stack` refuses, as "rule: message"; with `releaseSteps: false`,
+ * without the rules that are release steps (what `make manifests` fails on).
+ */
+export function violations(objects: KubernetesObject[], stack?: string, { releaseSteps = true } = {}): string[] {
+  const refused = rules.filter((rule) => enforcementIn(rule, stack) === 'mandatory' && (releaseSteps || !rule.releaseStep));
   return [
-    ...objects.flatMap((obj) => mandatory.flatMap((rule) => rule.check(obj).map((m) => `${rule.name}: ${m}`))),
+    ...objects.flatMap((obj) => refused.flatMap((rule) => rule.check(obj).map((m) => `${rule.name}: ${m}`))),
     ...stackRules.flatMap((rule) => rule.check(objects).map((m) => `${rule.name}: ${m}`)),
   ];
-}
-
-/** What the advisory rules of `stack` report (shown by `pulumi up`, not refused). */
-export function advisories(objects: KubernetesObject[], stack: string): string[] {
-  const advisory = rules.filter((rule) => !isMandatory(rule, stack));
-  return objects.flatMap((obj) => advisory.flatMap((rule) => rule.check(obj).map((m) => `${rule.name}: ${m}`)));
-}
-
-/** The stack a resource belongs to, from its URN (`urn:pulumi:<stack>::<project>::<type>::<name>`). */
-export function stackOfUrn(urn: string): string | undefined {
-  return /^urn:pulumi:([^:]+)::/.exec(urn)?.[1];
 }

@@ -3,7 +3,7 @@
  * Kubernetes object it declares as YAML under out/manifests/<stack>/, for review and `kubectl diff -f`.
  * Secret values are redacted (the real ones exist only in the stack's state); dev's image digest is a stand-in
  * until `make up` builds and pushes the image. It then runs the cluster-semantics checks (infra/semantics) and
- * the policy rules over the objects and exits 1 on any problem.
+ * the policy rules of the stage over the objects and exits 1 on any problem.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -53,15 +53,15 @@ async function main(): Promise<void> {
     fs.writeFileSync(file, `# Declared by the ${stack} stack (rendered offline by make manifests).\n${stringify(redacted(obj))}`);
   });
   console.log(`manifests: ${run.kubernetesObjects.length} objects of stack ${stack} → ${path.relative(process.cwd(), dir)}/`);
-  // What a cluster would make of the objects, and what the policy pack refuses everywhere: found now, exit 1.
+  // What a cluster would make of the objects, and what the policy pack of this stage refuses: found now, exit 1.
   const problems = [
     ...clusterSemanticsProblems(run.kubernetesObjects, stackFacts(stack, run.file.config)),
-    ...violations(run.kubernetesObjects),
+    ...violations(run.kubernetesObjects, stack, { releaseSteps: false }),
   ];
-  // Rules mandatory only in some stages (e.g. digest-pinned third-party images in prod) are release steps
-  // (make pin-images): shown here, refused by `pulumi up` itself.
-  const everywhere = new Set(problems);
-  const atDeploy = violations(run.kubernetesObjects, stack).filter((v) => !everywhere.has(v));
+  // Release steps (e.g. digest-pinned third-party images in prod: make pin-images) are listed here, refused by
+  // `pulumi up` itself.
+  const found = new Set(problems);
+  const atDeploy = violations(run.kubernetesObjects, stack).filter((v) => !found.has(v));
   if (atDeploy.length)
     console.warn(`manifests: pulumi up of ${stack} would refuse, until fixed:\n${atDeploy.map((p) => `  - ${p}`).join('\n')}`);
   if (problems.length) {

@@ -4,7 +4,7 @@
  * the cluster's pods and Services through this expansion, so flows, selectors and Pod Security hold for them too.
  * Two pod templates stand for the instances: the primary, and (instances ≥ 2) the replicas.
  */
-import type { KubernetesObject } from '../offline';
+import type { KubernetesObject } from '../kube/model';
 import { namespaceOf } from './model';
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- Kubernetes documents are walked structurally here. */

@@ -4,9 +4,8 @@
  * every pod template, once with the pod Ready and once not Ready (a crash-looping pod, or one whose /readyz fails).
  */
 import { parse } from 'yaml';
-import type { KubernetesObject } from '../offline';
+import { containersOf, type KubernetesObject, type Labels } from '../kube/model';
 import {
-  containersOf,
   endpointsOfAddress,
   find,
   keysOf,
@@ -15,7 +14,6 @@ import {
   podTemplates,
   resolveContainerPort,
   serviceForHost,
-  type Labels,
   type PodTemplate,
 } from './model';
 
@@ -118,7 +116,7 @@ function discovered(objects: KubernetesObject[], sd: any, ready: boolean): { pod
   const out: { pod: PodTemplate; port: number; meta: Labels }[] = [];
   if (sd.role === 'pod') {
     for (const pod of podTemplates(objects).filter((p) => inScope(p.namespace) && selectorHolds(selectorFor('pod'), p.labels)))
-      for (const c of containersOf(pod))
+      for (const c of containersOf(pod.spec))
         for (const p of c.ports ?? [])
           out.push({
             pod,

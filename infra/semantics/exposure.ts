@@ -1,14 +1,11 @@
 /**
  * What the public Ingresses expose, per stack: the API and nothing internal (health, readiness, metrics of a
- * scraped workload), over TLS where the stage requires it.
+ * scraped workload).
  */
-import type { KubernetesObject } from '../offline';
+import { containersOf, hostsWithoutTls, ingressPaths, type KubernetesObject } from '../kube/model';
 import { scrapeFlows } from './discovery';
-import { containersOf, find, nameOf, namespaceOf, podsOfService, selectsByMap, type PodTemplate } from './model';
+import { find, nameOf, namespaceOf, podsOfService, selectsByMap, type PodTemplate } from './model';
 import { ROLES } from './network';
-import { ingressPaths } from './wiring';
-
-/* eslint-disable @typescript-eslint/no-explicit-any -- Kubernetes and Prometheus documents are walked structurally here. */
 
 /** The request path every client of the API uses; the public Ingress must route it to the app. */
 export const API_PATH = '/api/v1/events';
@@ -22,7 +19,7 @@ export function pathCovers(path: string, pathType: string, request: string): boo
 
 /** Paths that stay inside the cluster: the probes' paths and the metrics paths Prometheus scrapes. */
 function internalPaths(objects: KubernetesObject[], pod: PodTemplate): string[] {
-  const probes = containersOf(pod).flatMap((c) =>
+  const probes = containersOf(pod.spec).flatMap((c) =>
     ['startupProbe', 'livenessProbe', 'readinessProbe'].map((p) => c[p]?.httpGet?.path).filter(Boolean),
   );
   const scraped = scrapeFlows(objects)
@@ -34,12 +31,13 @@ function internalPaths(objects: KubernetesObject[], pod: PodTemplate): string[] 
 export const CERT_MANAGER_ANNOTATIONS = ['cert-manager.io/cluster-issuer', 'cert-manager.io/issuer'];
 
 /**
- * - The app is reachable through an Ingress at the API path, and every Ingress path to the app is under /api/.
+ * What the ingress controller makes public (whether each path may be public, and TLS, are policy rules):
+ * - The app is reachable through an Ingress at the API path.
  * - No Ingress path reaches a workload that Prometheus scrapes at one of its internal paths (probes, /metrics).
- * - With `tlsRequired`, every host of every Ingress is served over TLS from a named Secret.
- * - An Ingress asking cert-manager for a certificate names the Secret it is to fill (spec.tls).
+ * - An Ingress asking cert-manager for a certificate names the Secret it is to fill (spec.tls): cert-manager
+ *   issues nothing otherwise.
  */
-export function exposureProblems(objects: KubernetesObject[], options: { tlsRequired: boolean }): string[] {
+export function exposureProblems(objects: KubernetesObject[]): string[] {
   const problems: string[] = [];
   const scraped = new Set(scrapeFlows(objects).map((f) => f.to.id));
   let apiRouted = false;
@@ -47,24 +45,15 @@ export function exposureProblems(objects: KubernetesObject[], options: { tlsRequ
     for (const p of ingressPaths(ing)) {
       const svc = find(objects, 'Service', p.backend?.service?.name, namespaceOf(ing));
       for (const pod of svc ? podsOfService(objects, svc) : []) {
-        const isApp = selectsByMap(ROLES.app, pod.labels);
-        if (isApp && pathCovers(p.path, p.pathType, API_PATH)) apiRouted = true;
-        if (isApp && !p.path.startsWith('/api/'))
-          problems.push(`${nameOf(ing)}: path ${p.path} routes more than the API (/api/) to ${pod.id}`);
+        if (selectsByMap(ROLES.app, pod.labels) && pathCovers(p.path, p.pathType, API_PATH)) apiRouted = true;
         if (!scraped.has(pod.id)) continue;
         for (const internal of internalPaths(objects, pod))
           if (pathCovers(p.path, p.pathType, internal))
             problems.push(`${nameOf(ing)}: path ${p.path} makes ${internal} of ${pod.id} public`);
       }
     }
-    const spec = ing.spec as any;
-    const tlsHosts = new Set<string>((spec?.tls ?? []).filter((t: any) => t.secretName).flatMap((t: any) => t.hosts ?? []));
-    const hosts = ((spec?.rules ?? []) as any[]).map((r) => r.host ?? '*');
-    const annotations = ing.metadata.annotations ?? {};
-    if (CERT_MANAGER_ANNOTATIONS.some((a) => annotations[a]) && hosts.some((h) => !tlsHosts.has(h)))
+    if (CERT_MANAGER_ANNOTATIONS.some((a) => ing.metadata.annotations?.[a]) && hostsWithoutTls(ing).length > 0)
       problems.push(`${nameOf(ing)}: asks cert-manager for a certificate but spec.tls does not name a Secret for every host`);
-    if (options.tlsRequired)
-      for (const h of hosts.filter((x) => !tlsHosts.has(x))) problems.push(`${nameOf(ing)}: host ${h} is served without TLS`);
   }
   if (!apiRouted) problems.push(`no Ingress routes ${API_PATH} to the app`);
   return problems;

@@ -3,8 +3,8 @@
  * without one. Each check is a function from the objects to problem messages (empty = holds), so objects that
  * other components add (exporters, backups…) are checked as soon as the program declares them.
  */
-import { stackFile, type KubernetesObject } from '../offline';
-import { TLS_REQUIRED_STAGES } from '../policies/rules';
+import type { KubernetesObject } from '../kube/model';
+import { stackFile } from '../offline';
 import type { StackFileConfig } from '../stack-schema';
 import { withCnpgManaged } from './cnpg';
 import { discoveryProblems } from './discovery';
@@ -19,8 +19,6 @@ import { commandLineSecretProblems, portProblems, referenceProblems, serviceSele
 export interface StackFacts {
   /** Namespace of the ingress controller (event-stack:ingress.namespace). */
   ingressNamespace: string;
-  /** Whether every Ingress must serve TLS (staging and prod). */
-  tlsRequired: boolean;
   /** Operator mode: the namespace of the Prometheus Operator's Prometheus (event-stack:monitoring.namespace). */
   operatorNamespace?: string;
   /** The addresses outside the namespace the stack's pods may reach (event-stack:egress). */
@@ -33,7 +31,6 @@ export interface StackFacts {
 export function stackFacts(stack: string, config: StackFileConfig = stackFile(stack).config): StackFacts {
   return {
     ingressNamespace: config.ingress.namespace,
-    tlsRequired: TLS_REQUIRED_STAGES.includes(stack),
     operatorNamespace: config.monitoring.mode === 'operator' ? config.monitoring.namespace : undefined,
     egress: config.egress,
     cnpgOperatorNamespace: config.postgres.external ? undefined : config.postgres.operatorNamespace,
@@ -46,7 +43,7 @@ export const CHECKS = {
   'ports are declared': (o: KubernetesObject[]) => portProblems(o),
   'network flows are exactly the intended ones': (o: KubernetesObject[], f: StackFacts) => networkProblems(o, f),
   'discovery keeps unready pods': (o: KubernetesObject[]) => [...discoveryProblems(o), ...operatorDiscoveryProblems(o)],
-  'exposure and TLS': (o: KubernetesObject[], f: StackFacts) => exposureProblems(o, { tlsRequired: f.tlsRequired }),
+  'exposure and TLS': (o: KubernetesObject[]) => exposureProblems(o),
   'no secret on a command line': (o: KubernetesObject[]) => commandLineSecretProblems(o),
   'pods pass the Pod Security level of their namespace': (o: KubernetesObject[]) => podSecurityProblems(o),
   'disruption budgets, autoscaling and spread hold': (o: KubernetesObject[]) => schedulingProblems(o),

@@ -1,17 +1,12 @@
 /**
  * The rendered objects of a stack seen as a cluster would see them: pod templates with their labels and
  * ports, Services and what they select, ConfigMap/Secret keys, and how a host:port name resolves to pods.
- * Pure functions over the objects `runOffline(stack)` returns; the semantic checks build on these.
+ * Pure functions over the objects `runOffline(stack)` returns; the semantic checks build on these, on top of
+ * the object model the policy rules share (infra/kube/model.ts).
  */
-import type { KubernetesObject } from '../offline';
-import { podTemplateOf } from '../policies/rules';
+import { containersOf, podTemplateOf, type Container, type KubernetesObject, type Labels, type PodSpec } from '../kube/model';
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- Kubernetes and Prometheus documents are walked structurally here. */
-
-export type Labels = Record<string, string>;
-
-export type Container = any;
-export type PodSpec = any;
 
 /** One workload's pod template: "the pods of Deployment x" as one node of the graph. */
 export interface PodTemplate {
@@ -35,24 +30,8 @@ export const namespaceOf = (o: KubernetesObject) => o.metadata.namespace ?? '';
 export function podTemplates(objects: KubernetesObject[]): PodTemplate[] {
   return objects.flatMap((owner) => {
     const pod = podTemplateOf(owner);
-    if (!pod) return [];
-    const spec = owner.spec as any;
-    const metadata = owner.kind === 'CronJob' ? spec?.jobTemplate?.spec?.template?.metadata : spec?.template?.metadata;
-    return [
-      {
-        id: nameOf(owner),
-        owner,
-        namespace: namespaceOf(owner),
-        labels: pod.labels,
-        annotations: metadata?.annotations ?? {},
-        spec: pod.spec,
-      },
-    ];
+    return pod ? [{ id: nameOf(owner), owner, namespace: namespaceOf(owner), ...pod }] : [];
   });
-}
-
-export function containersOf(pod: PodTemplate): Container[] {
-  return [...(pod.spec.initContainers ?? []), ...(pod.spec.containers ?? [])];
 }
 
 /** Kubernetes label-selector semantics: every matchLabels pair and every expression must hold; {} selects all. */
@@ -90,7 +69,9 @@ export function podsOfService(objects: KubernetesObject[], service: KubernetesOb
 
 /** The container port a port reference (number or name) names in a pod, or undefined. */
 export function resolveContainerPort(pod: PodTemplate, ref: number | string, container?: Container): number | undefined {
-  const ports: { name?: string; containerPort: number }[] = (container ? [container] : containersOf(pod)).flatMap((c) => c.ports ?? []);
+  const ports: { name?: string; containerPort: number }[] = (container ? [container] : containersOf(pod.spec)).flatMap(
+    (c) => c.ports ?? [],
+  );
   const found = ports.find((p) => (typeof ref === 'number' ? p.containerPort === ref : p.name === ref));
   return found?.containerPort;
 }

@@ -4,13 +4,12 @@
  * ports; an absent `from`/`ports` allows all), compared with the flows the stack is meant to have.
  */
 import { ipBlockAdmits, METADATA_ADDRESS, sampleAddress } from '../cidr';
-import type { KubernetesObject } from '../offline';
+import { containersOf, ingressPaths, type KubernetesObject, type Labels } from '../kube/model';
 import type { EgressRule } from '../stack-schema';
 import { scrapeFlows } from './discovery';
 import { operatorTargets } from './operator';
-import { containersOf, namespaceOf, podTemplates, selects, selectsByMap, type LabelSelector, type Labels, type PodTemplate } from './model';
+import { namespaceOf, podTemplates, selects, selectsByMap, type LabelSelector, type PodTemplate } from './model';
 import { analysisFlows, ROLLOUTS_CONTROLLER_PEER } from './rollout';
-import { ingressPaths } from './wiring';
 import { CERT_MANAGER_ANNOTATIONS } from './exposure';
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- Kubernetes and Prometheus documents are walked structurally here. */
@@ -152,7 +151,9 @@ function portsAdmit(ports: any[] | undefined, dest: PodTemplate | undefined, { p
     if ((p.protocol ?? 'TCP') !== protocol) return false;
     if (p.port === undefined) return true;
     if (typeof p.port === 'number') return p.endPort ? port >= p.port && port <= p.endPort : port === p.port;
-    return !!dest && containersOf(dest).some((c) => (c.ports ?? []).some((cp: any) => cp.name === p.port && cp.containerPort === port));
+    return (
+      !!dest && containersOf(dest.spec).some((c) => (c.ports ?? []).some((cp: any) => cp.name === p.port && cp.containerPort === port))
+    );
   });
 }
 
@@ -203,7 +204,7 @@ const flowOf = (from: string, to: string, { port, protocol }: Port): Flow => ({
 
 const endpointOf = (pod: PodTemplate): Endpoint => ({ id: pod.id, namespace: pod.namespace, labels: pod.labels, pod });
 const declaredPorts = (pod: PodTemplate): Port[] =>
-  containersOf(pod).flatMap((c) =>
+  containersOf(pod.spec).flatMap((c) =>
     (c.ports ?? [])
       .filter((p: any) => (p.protocol ?? 'TCP') === 'TCP')
       .map((p: any) => ({ port: p.containerPort, protocol: 'TCP' as const })),
@@ -306,7 +307,7 @@ export function expectedFlows(
     if (f.when && !f.when(objects)) continue;
     for (const src of roleMembers(objects, f.from, n))
       for (const dst of roleMembers(objects, f.to, n)) {
-        const port = containersOf(dst.pod!)
+        const port = containersOf(dst.pod!.spec)
           .flatMap((c) => c.ports ?? [])
           .find((p: any) => p.name === f.port)?.containerPort;
         if (port !== undefined && src.id !== dst.id) flows.push({ from: src.id, to: dst.id, port, why: `${f.from} → ${f.to}` });

@@ -3,9 +3,9 @@
  * Prometheus they configure would: pods (or a Service's endpoints, not-ready addresses included) matching the
  * selector, the named port, the monitor's relabelings, each pod both Ready and not Ready.
  */
-import type { KubernetesObject } from '../offline';
+import { containersOf, type KubernetesObject, type Labels } from '../kube/model';
 import { podMeta, podNameOf, relabel, type Target } from './discovery';
-import { containersOf, nameOf, namespaceOf, podTemplates, selects, serviceEndpoints, type Labels, type PodTemplate } from './model';
+import { nameOf, namespaceOf, podTemplates, selects, serviceEndpoints, type PodTemplate } from './model';
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- Kubernetes objects are walked structurally here. */
 
@@ -51,7 +51,7 @@ export function operatorTargets(objects: KubernetesObject[]): Target[] {
     const spec = m.spec as any;
     for (const pod of podTemplates(objects).filter((p) => inScope(m, p.namespace) && selects(spec.selector, p.labels)))
       for (const ep of spec.podMetricsEndpoints ?? [])
-        for (const c of containersOf(pod))
+        for (const c of containersOf(pod.spec))
           for (const p of (c.ports ?? []).filter((x: any) => (ep.port ? x.name === ep.port : x.containerPort === ep.targetPort)))
             for (const ready of [true, false])
               targets.push(...target(m, ep, pod, p.containerPort, ready, { __meta_kubernetes_pod_container_port_name: p.name ?? '' }));

@@ -3,8 +3,8 @@
  * `pod-security.kubernetes.io/enforce: restricted` (or `baseline`) refuses every pod that breaks the level,
  * so a workload that does would never start. Checked for each pod template against its namespace's label.
  */
-import type { KubernetesObject } from '../offline';
-import { containersOf, podTemplates, type PodTemplate } from './model';
+import { containersOf, effectiveSecurity, type KubernetesObject } from '../kube/model';
+import { podTemplates, type PodTemplate } from './model';
 
 const RESTRICTED_VOLUMES = ['configMap', 'csi', 'downwardAPI', 'emptyDir', 'ephemeral', 'persistentVolumeClaim', 'projected', 'secret'];
 const BASELINE_CAPABILITIES = new Set([
@@ -28,7 +28,7 @@ function baselineProblems(pod: PodTemplate): string[] {
   const problems: string[] = [];
   for (const host of ['hostNetwork', 'hostPID', 'hostIPC']) if (spec[host]) problems.push(`${host} is set`);
   for (const v of spec.volumes ?? []) if (v.hostPath) problems.push(`volume ${v.name} is a hostPath`);
-  for (const c of containersOf(pod)) {
+  for (const c of containersOf(pod.spec)) {
     if (c.securityContext?.privileged) problems.push(`container ${c.name} is privileged`);
     for (const p of c.ports ?? []) if (p.hostPort) problems.push(`container ${c.name} uses hostPort ${p.hostPort}`);
     for (const cap of c.securityContext?.capabilities?.add ?? [])
@@ -42,9 +42,9 @@ function restrictedProblems(pod: PodTemplate): string[] {
   const problems = baselineProblems(pod);
   for (const v of spec.volumes ?? [])
     if (!RESTRICTED_VOLUMES.some((t) => t in v)) problems.push(`volume ${v.name} is of a type "restricted" does not allow`);
-  for (const c of containersOf(pod)) {
+  for (const c of containersOf(pod.spec)) {
     const sc = c.securityContext ?? {};
-    const effective = (field: string) => sc[field] ?? spec.securityContext?.[field];
+    const effective = (field: string) => effectiveSecurity(c, spec, field);
     if (sc.allowPrivilegeEscalation !== false) problems.push(`container ${c.name} does not set allowPrivilegeEscalation: false`);
     if (effective('runAsNonRoot') !== true) problems.push(`container ${c.name} does not run as non-root (runAsNonRoot)`);
     if (effective('runAsUser') === 0) problems.push(`container ${c.name} runs as uid 0`);

@@ -7,11 +7,10 @@
  * stack's own Prometheus are flows the network policies must admit.
  */
 import { ROLLOUT_API_VERSION, ROLLOUTS_CONTROLLER } from '../components/canary';
-import type { KubernetesObject } from '../offline';
+import { ingressPaths, type KubernetesObject } from '../kube/model';
 import { podNameOf, prometheusInstances, targetsOf, type Target } from './discovery';
 import { endpointsOfAddress, find, nameOf, namespaceOf, podTemplates, selects, selectsByMap, type PodTemplate } from './model';
 import { operatorTargets } from './operator';
-import { ingressPaths } from './wiring';
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- Kubernetes objects are walked structurally here. */
 

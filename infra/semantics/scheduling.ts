@@ -5,8 +5,8 @@
  * rolling update and a node drain played on a modelled cluster with a tainted node, as the scheduler and the
  * Deployment and disruption controllers would run them.
  */
-import type { KubernetesObject } from '../offline';
-import { containersOf, find, nameOf, namespaceOf, podTemplates, REVISION_LABEL, selects } from './model';
+import { containersOf, type KubernetesObject } from '../kube/model';
+import { find, nameOf, namespaceOf, podTemplates, REVISION_LABEL, selects } from './model';
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- Kubernetes objects are walked structurally here. */
 
@@ -48,7 +48,7 @@ export function schedulingProblems(objects: KubernetesObject[]): string[] {
     const byCpu = ((hpa.spec as any)?.metrics ?? []).some(
       (m: any) => m.resource?.name === 'cpu' && m.resource?.target?.type === 'Utilization',
     );
-    for (const c of pod && byCpu ? containersOf(pod) : [])
+    for (const c of pod && byCpu ? containersOf(pod.spec) : [])
       if (!c.resources?.requests?.cpu)
         problems.push(`${nameOf(hpa)}: container ${c.name} of ${pod!.id} requests no CPU, so utilization is undefined`);
     if ((target.spec as any)?.replicas !== undefined)

@@ -2,19 +2,8 @@
  * Checks that the objects of a stack are wired to one another as a cluster would resolve them. Each check
  * returns one message per problem, naming the object; an empty list means the check holds.
  */
-import type { KubernetesObject } from '../offline';
-import {
-  containersOf,
-  find,
-  keysOf,
-  nameOf,
-  namespaceOf,
-  podsOfService,
-  podTemplates,
-  resolveContainerPort,
-  type Container,
-  type PodTemplate,
-} from './model';
+import { containersOf, ingressPaths, type Container, type KubernetesObject } from '../kube/model';
+import { find, keysOf, nameOf, namespaceOf, podsOfService, podTemplates, resolveContainerPort, type PodTemplate } from './model';
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- Kubernetes and Prometheus documents are walked structurally here. */
 
@@ -37,7 +26,7 @@ interface Reference {
 /** What a pod template refers to by name: env, envFrom, volumes (plain and projected), claims, service account. */
 function referencesOf(pod: PodTemplate): Reference[] {
   const refs: Reference[] = [];
-  for (const c of containersOf(pod)) {
+  for (const c of containersOf(pod.spec)) {
     for (const e of c.env ?? []) {
       const cm = e.valueFrom?.configMapKeyRef;
       const sec = e.valueFrom?.secretKeyRef;
@@ -84,7 +73,7 @@ export function referenceProblems(objects: KubernetesObject[]): string[] {
       ...(pod.spec.volumes ?? []).map((v: any) => v.name),
       ...((pod.owner.spec as any)?.volumeClaimTemplates ?? []).map((t: any) => t.metadata?.name),
     ]);
-    for (const c of containersOf(pod))
+    for (const c of containersOf(pod.spec))
       for (const m of c.volumeMounts ?? [])
         if (!volumes.has(m.name)) problems.push(`${pod.id} container ${c.name}: mounts volume ${m.name}, which the pod does not declare`);
   }
@@ -109,7 +98,7 @@ function probePort(probe: any): number | string | undefined {
 export function portProblems(objects: KubernetesObject[]): string[] {
   const problems: string[] = [];
   for (const pod of podTemplates(objects))
-    for (const c of containersOf(pod) as Container[])
+    for (const c of containersOf(pod.spec))
       for (const p of PROBES) {
         const port = probePort(c[p]);
         if (port !== undefined && resolveContainerPort(pod, port, c) === undefined)
@@ -131,12 +120,6 @@ export function portProblems(objects: KubernetesObject[]): string[] {
         problems.push(`${nameOf(ing)}: backend port ${port?.name ?? port?.number} is not a port of Service ${svc.metadata.name}`);
     }
   return problems;
-}
-
-export function ingressPaths(ing: KubernetesObject): { host?: string; path: string; pathType: string; backend: any }[] {
-  return ((ing.spec as any)?.rules ?? []).flatMap((r: any) =>
-    (r.http?.paths ?? []).map((p: any) => ({ host: r.host, path: p.path ?? '/', pathType: p.pathType, backend: p.backend })),
-  );
 }
 
 /** The value of every Secret key of the stack (data is base64, stringData plain). */
@@ -175,7 +158,7 @@ export function commandLineSecretProblems(objects: KubernetesObject[]): string[]
   const secrets = secretValues(objects).filter((s) => s.value.length >= 8);
   const problems: string[] = [];
   for (const pod of podTemplates(objects))
-    for (const c of containersOf(pod)) {
+    for (const c of containersOf(pod.spec)) {
       const argv: string[] = [...(c.command ?? []), ...(c.args ?? [])].map(String);
       const fromSecret = secretEnvNames(objects, pod, c);
       for (const arg of argv) {

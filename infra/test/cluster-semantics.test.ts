@@ -7,9 +7,12 @@ import { withCnpgManaged } from '../semantics/cnpg';
 import { INTENDED_FLOWS, allowedFlows, flowKey, networkProblems } from '../semantics/network';
 import { pathCovers } from '../semantics/exposure';
 import { clusterFor } from '../semantics/scheduling';
-import { STACKS, stackFileConfig, type KubernetesObject, type OfflineRun, type RunOptions } from '../offline';
+import type { KubernetesObject } from '../kube/model';
+import { STACKS, stackFileConfig, type OfflineRun, type RunOptions } from '../offline';
+import { violations } from '../policies/rules';
 import { decodeStackFile } from '../stack-schema';
 import { runIsolated as run } from './offline-run';
+import { at, packReports } from './policy-pack';
 
 /** Operator mode, as in operator-mode.test.ts: staging monitored by a cluster's kube-prometheus-stack. */
 const OPERATOR_MONITORING = { mode: 'operator', namespace: 'monitoring', matchLabels: { release: 'kube-prometheus-stack' } };
@@ -32,8 +35,10 @@ const facts = (stack: string) =>
     ? factsOf('staging', decodeStackFile({ ...stackFileConfig('staging'), ...OPERATOR.set }, 'Pulumi.staging.yaml'))
     : factsOf(stack);
 
-/** A deep copy of a stack's objects, edited; then the named check's problems. */
-function broken(stack: string, check: CheckName, edit: (get: (kind: string, name: string) => Obj, objects: Obj[]) => void): string[] {
+type Edit = (get: (kind: string, name: string) => Obj, objects: Obj[]) => void;
+
+/** A deep copy of a stack's objects, edited the way a real mistake would. */
+function edited(stack: string, edit: Edit): Obj[] {
   const objects = structuredClone(runs.get(stack)!.kubernetesObjects) as Obj[];
   const get = (kind: string, name: string) => {
     const found = objects.find((o) => o.kind === kind && (o.metadata.name === name || o.metadata.name.startsWith(`${name}-`)));
@@ -41,8 +46,13 @@ function broken(stack: string, check: CheckName, edit: (get: (kind: string, name
     return found;
   };
   edit(get, objects);
+  return objects;
+}
+
+/** The named check's problems on a stack's objects, edited. */
+function broken(stack: string, check: CheckName, edit: Edit): string[] {
   // As in clusterSemanticsProblems: the pods and Services CloudNativePG makes of the (edited) Cluster.
-  return CHECKS[check](withCnpgManaged(objects), facts(stack));
+  return CHECKS[check](withCnpgManaged(edited(stack, edit)), facts(stack));
 }
 const podOf = (o: Obj) => (o.kind === 'CronJob' ? o.spec.jobTemplate.spec.template : o.spec.template);
 const container = (o: Obj, i = 0) => podOf(o).spec.containers[i];
@@ -174,23 +184,23 @@ describe('when a port is not declared, then "ports are declared" fails', () => {
   });
 });
 
-describe('when the NetworkPolicies differ from the intended flows, then the graph check fails', () => {
-  const NET: CheckName = 'network flows are exactly the intended ones';
-  const remove = (objects: Obj[], name: string) =>
-    objects.splice(
-      objects.findIndex((o) => o.kind === 'NetworkPolicy' && o.metadata.name === name),
-      1,
-    );
+const NET: CheckName = 'network flows are exactly the intended ones';
+const removePolicy = (objects: Obj[], name: string) =>
+  objects.splice(
+    objects.findIndex((o) => o.kind === 'NetworkPolicy' && o.metadata.name === name),
+    1,
+  );
 
+describe('when the ingress rules of the NetworkPolicies differ from the intended flows, then the graph check fails', () => {
   test('without the default deny, every pod is open to everything', () => {
-    const problems = broken('dev', NET, (_get, objects) => remove(objects, 'default-deny-ingress'));
+    const problems = broken('dev', NET, (_get, objects) => removePolicy(objects, 'default-deny-ingress'));
     // Grafana (not exposed in dev) has no policy of its own: only the default deny closed it.
     expect(problems).toContain('allowed but not intended: outside the cluster → Deployment/grafana:3000');
     expect(problems).toContain('allowed but not intended: Deployment/redis → Deployment/grafana:3000');
   });
 
   test('without the policy for Redis, the app cannot reach it', () => {
-    const problems = broken('dev', NET, (_get, objects) => remove(objects, 'redis-from-app-and-exporter'));
+    const problems = broken('dev', NET, (_get, objects) => removePolicy(objects, 'redis-from-app-and-exporter'));
     expect(problems).toEqual([
       'blocked but intended (app → redis): Deployment/event-service → Deployment/redis:6379',
       'blocked but intended (redis-exporter → redis): Deployment/redis-exporter → Deployment/redis:6379',
@@ -232,9 +242,11 @@ describe('when the NetworkPolicies differ from the intended flows, then the grap
     );
     expect(problems).toEqual([]);
   });
+});
 
+describe('when the egress rules of the NetworkPolicies differ from the intended flows, then the graph check fails', () => {
   test('without the egress rule for DNS and the namespace, every pod loses name resolution and its in-namespace flows', () => {
-    const problems = broken('dev', NET, (_get, objects) => remove(objects, 'egress-to-dns-and-namespace'));
+    const problems = broken('dev', NET, (_get, objects) => removePolicy(objects, 'egress-to-dns-and-namespace'));
     expect(problems).toEqual(
       expect.arrayContaining([
         'blocked but intended (name resolution): Deployment/event-service → kube-dns:53/UDP',
@@ -266,9 +278,11 @@ describe('when the NetworkPolicies differ from the intended flows, then the grap
     });
     expect(problems).toContain('reaches the cloud metadata address: StatefulSet/alertmanager → the cloud metadata address:80');
   });
+});
 
+describe("the flows of cert-manager's HTTP-01 solver", () => {
   test('without the policy for the HTTP-01 solver, cert-manager never gets its certificate', () => {
-    const problems = broken('staging', NET, (_get, objects) => remove(objects, 'acme-solver-from-ingress'));
+    const problems = broken('staging', NET, (_get, objects) => removePolicy(objects, 'acme-solver-from-ingress'));
     expect(problems).toEqual([
       'blocked but intended (ingress-controller → acme-solver): ingress-controller → Pod/cm-acme-http-solver:8089',
     ]);
@@ -281,8 +295,18 @@ describe('when the NetworkPolicies differ from the intended flows, then the grap
     ]);
   });
 
+  test('dev has no HTTP-01 solver to reach: it issues no certificate', () => {
+    expect(
+      allowedFlows(runs.get('dev')!.kubernetesObjects, factsOf('dev'))
+        .map(flowKey)
+        .filter((f) => f.includes('acme')),
+    ).toEqual([]);
+  });
+});
+
+describe('when the NetworkPolicies of the CloudNativePG instances differ from the intended flows, then the graph check fails', () => {
   test('without the egress policy of the database instances, CloudNativePG can reach neither the API server nor the object store', () => {
-    const problems = broken('dev', NET, (_get, objects) => remove(objects, 'postgres-to-kubernetes-api-and-object-store'));
+    const problems = broken('dev', NET, (_get, objects) => removePolicy(objects, 'postgres-to-kubernetes-api-and-object-store'));
     expect(problems).toEqual(
       expect.arrayContaining([
         'blocked but intended (postgres → the Kubernetes API): Pod/postgres-primary → the Kubernetes API (172.18.0.1):6443',
@@ -291,14 +315,6 @@ describe('when the NetworkPolicies differ from the intended flows, then the grap
     );
     // dev's object store is any public address on 443, so every such destination of the model is reported too.
     expect(problems.every((p) => p.startsWith('blocked but intended (postgres → '))).toBe(true);
-  });
-
-  test('dev has no HTTP-01 solver to reach: it issues no certificate', () => {
-    expect(
-      allowedFlows(runs.get('dev')!.kubernetesObjects, factsOf('dev'))
-        .map(flowKey)
-        .filter((f) => f.includes('acme')),
-    ).toEqual([]);
   });
 
   test('when the instances of a CloudNativePG cluster lose their own peer, then replication between primary and replicas is reported blocked', () => {
@@ -329,7 +345,9 @@ describe('when the NetworkPolicies differ from the intended flows, then the grap
       'blocked but intended (cnpg-operator → postgres): cnpg-operator → Pod/postgres-primary:8000',
     ]);
   });
+});
 
+describe('the network graph of the rendered stacks', () => {
   test('an intended flow whose end does not exist (no in-cluster PostgreSQL in prod) is not expected', () => {
     const prodPods = runs.get('prod')!.kubernetesObjects.filter((o) => o.metadata.name === 'postgres');
     expect(prodPods).toEqual([]);
@@ -396,18 +414,19 @@ describe('egress reachability', () => {
   });
 });
 
-describe('when discovery would lose unready pods, then "discovery keeps unready pods" fails', () => {
-  const DISC: CheckName = 'discovery keeps unready pods';
-  const KUBELET_ROLE = 'event-stack-dev-prometheus-kubelet-metrics';
-  const promConfig = (get: any, edit: (c: any) => void) => {
-    const cm = get('ConfigMap', 'prometheus-config');
-    const yaml = require('yaml') as typeof import('yaml');
-    const config = yaml.parse(cm.data['prometheus.yml']);
-    edit(config);
-    cm.data['prometheus.yml'] = yaml.stringify(config);
-  };
-  const appJob = (c: any) => c.scrape_configs.find((j: any) => j.job_name === 'event-service');
+const DISC: CheckName = 'discovery keeps unready pods';
+const KUBELET_ROLE = 'event-stack-dev-prometheus-kubelet-metrics';
+/** Edits the rendered prometheus.yml of the stack. */
+const promConfig = (get: any, edit: (c: any) => void) => {
+  const cm = get('ConfigMap', 'prometheus-config');
+  const yaml = require('yaml') as typeof import('yaml');
+  const config = yaml.parse(cm.data['prometheus.yml']);
+  edit(config);
+  cm.data['prometheus.yml'] = yaml.stringify(config);
+};
+const appJob = (c: any) => c.scrape_configs.find((j: any) => j.job_name === 'event-service');
 
+describe('when the scrape configuration would lose unready pods, then "discovery keeps unready pods" fails', () => {
   test('DNS discovery through a headless Service (the defect of issue #13 item 1)', () => {
     const problems = broken('dev', DISC, (get, objects) => {
       objects.push({
@@ -458,7 +477,9 @@ describe('when discovery would lose unready pods, then "discovery keeps unready 
     const problems = broken('dev', DISC, (get) => promConfig(get, (c) => delete appJob(c).kubernetes_sd_configs[0].namespaces));
     expect(problems).toContain('job event-service: kubernetes_sd role pod is not limited to the namespace event-stack-dev');
   });
+});
 
+describe('when Prometheus\' permissions or scope are wrong, then "discovery keeps unready pods" fails', () => {
   test.each([
     [
       'a Role that cannot watch pods',
@@ -509,32 +530,17 @@ describe('when discovery would lose unready pods, then "discovery keeps unready 
   });
 });
 
-describe('when an Ingress exposes too much or serves without TLS, then "exposure and TLS" fails', () => {
-  const EXP: CheckName = 'exposure and TLS';
-  const appPaths = (get: any) => get('Ingress', 'event-service').spec.rules[0].http.paths;
+const EXP: CheckName = 'exposure and TLS';
+const appPaths = (get: any) => get('Ingress', 'event-service').spec.rules[0].http.paths;
 
+describe('when an Ingress makes internal paths public or asks for a certificate wrongly, then "exposure and TLS" fails', () => {
   test('routing / to the app (the defect of issue #13 item 3) makes health and metrics public', () => {
     const problems = broken('prod', EXP, (get) => (appPaths(get)[0].path = '/'));
     expect(problems).toEqual([
-      'Ingress/event-service: path / routes more than the API (/api/) to Rollout/event-service',
       'Ingress/event-service: path / makes /healthz of Rollout/event-service public',
       'Ingress/event-service: path / makes /readyz of Rollout/event-service public',
       'Ingress/event-service: path / makes /metrics of Rollout/event-service public',
     ]);
-  });
-
-  test('prod without TLS', () => {
-    const problems = broken('prod', EXP, (get) => {
-      const ing = get('Ingress', 'event-service');
-      delete ing.spec.tls;
-      delete ing.metadata.annotations;
-    });
-    expect(problems).toEqual(['Ingress/event-service: host events.prod.example.com is served without TLS']);
-  });
-
-  test('staging with TLS for another host only', () => {
-    const problems = broken('staging', EXP, (get) => (get('Ingress', 'event-service').spec.tls[0].hosts = ['other.example.com']));
-    expect(problems.join('\n')).toMatch(/host events\.staging\.example\.com is served without TLS/);
   });
 
   test('a cert-manager annotation without spec.tls', () => {
@@ -562,6 +568,39 @@ describe('when an Ingress exposes too much or serves without TLS, then "exposure
     ['/metrics', 'Exact', '/metrics/x', false],
   ])('path %s (%s) covers %s: %s', (path, type, request, covers) => {
     expect(pathCovers(path, type, request)).toBe(covers);
+  });
+});
+
+/**
+ * What may be public and TLS are policy rules (infra/policies), not cluster semantics: on the same rendered
+ * objects, `make manifests` (violations of the stage, release steps aside) and the policy pack refuse them, once.
+ */
+describe('when an Ingress routes more than the API or serves without TLS, then the policy rules refuse it', () => {
+  const refusedByManifests = (stack: string, objects: Obj[]) => violations(objects, stack, { releaseSteps: false });
+
+  test('routing / to the app', async () => {
+    const objects = edited('prod', (get) => (appPaths(get)[0].path = '/'));
+    const refusal = 'ingress-routes-only-the-api: Ingress event-service: path / routes more than /api/ to the event service';
+    expect(refusedByManifests('prod', objects)).toEqual([refusal]);
+    expect(at(await packReports(objects, 'prod'), 'mandatory').filter((r) => r.startsWith('ingress-'))).toEqual([refusal]);
+  });
+
+  // Semantics keeps only what the cluster does with it: cert-manager issues nothing for a host spec.tls lacks.
+  const certManagerIgnoresIt = `${EXP}: Ingress/event-service: asks cert-manager for a certificate but spec.tls does not name a Secret for every host`;
+  test.each([
+    ['prod without TLS', 'prod', (ing: Obj) => (delete ing.spec.tls, delete ing.metadata.annotations), []],
+    [
+      'staging with TLS for another host only',
+      'staging',
+      (ing: Obj) => (ing.spec.tls[0].hosts = ['other.example.com']),
+      [certManagerIgnoresIt],
+    ],
+  ])('%s', async (_what, stack, edit, semantics) => {
+    const objects = edited(stack, (get) => edit(get('Ingress', 'event-service')));
+    const refusal = `ingress-tls: Ingress event-service: host events.${stack}.example.com has no TLS (set event-stack:app.tls / grafana.tls)`;
+    expect(refusedByManifests(stack, objects)).toEqual([refusal]);
+    expect(at(await packReports(objects, stack), 'mandatory').filter((r) => r.startsWith('ingress-'))).toEqual([refusal]);
+    expect(clusterSemanticsProblems(objects, facts(stack))).toEqual(semantics);
   });
 });
 
@@ -619,6 +658,14 @@ describe('when a pod breaks the Pod Security level its namespace enforces, then 
     expect(broken('dev', PSA, edit).join('\n')).toMatch(message);
   });
 
+  test('a privileged container: the cluster would refuse it, so make manifests and the policy pack refuse it, once', async () => {
+    const objects = edited('dev', (get) => (container(get('Deployment', 'redis')).securityContext.privileged = true));
+    const refusal = 'Deployment/redis: refused by Pod Security "restricted" of namespace event-stack-dev: container redis is privileged';
+    expect(clusterSemanticsProblems(objects, facts('dev'))).toEqual([`${PSA}: ${refusal}`]);
+    expect(at(await packReports(objects, 'dev'), 'mandatory')).toEqual([`pods-pass-pod-security: ${refusal}`]);
+    expect(violations(objects, 'dev')).toEqual([]);
+  });
+
   test('a namespace without the label admits the same pod', () => {
     const problems = broken('dev', PSA, (get) => {
       podOf(get('Deployment', 'pushgateway')).spec.hostNetwork = true;
@@ -628,8 +675,9 @@ describe('when a pod breaks the Pod Security level its namespace enforces, then 
   });
 });
 
+const SCHED: CheckName = 'disruption budgets, autoscaling and spread hold';
+
 describe('when a budget, autoscaler or spread cannot work, then "disruption budgets, autoscaling and spread hold" fails', () => {
-  const SCHED: CheckName = 'disruption budgets, autoscaling and spread hold';
   test.each([
     [
       'a budget that selects nothing',
@@ -667,6 +715,13 @@ describe('when a budget, autoscaler or spread cannot work, then "disruption budg
     expect(broken('prod', SCHED, edit).join('\n')).toMatch(message);
   });
 
+  test('a StatefulSet naming a missing Service', () => {
+    const problems = broken('dev', SCHED, (get) => (get('StatefulSet', 'prometheus').spec.serviceName = 'prometheus-headless'));
+    expect(problems).toEqual(['StatefulSet/prometheus: serviceName prometheus-headless is not a Service of the stack']);
+  });
+});
+
+describe('when a rollout or a drain stalls on a cluster with a tainted node, then "disruption budgets, autoscaling and spread hold" fails', () => {
   const spreadOf = (get: any) => podOf(get('Rollout', 'event-service')).spec;
   test.each([
     [
@@ -719,30 +774,9 @@ describe('when a budget, autoscaler or spread cannot work, then "disruption budg
     expect(problems).toEqual([]);
     expect(clusterFor(2)).toHaveLength(3);
   });
-
-  test('a StatefulSet naming a missing Service', () => {
-    const problems = broken('dev', SCHED, (get) => (get('StatefulSet', 'prometheus').spec.serviceName = 'prometheus-headless'));
-    expect(problems).toEqual(['StatefulSet/prometheus: serviceName prometheus-headless is not a Service of the stack']);
-  });
 });
 
-describe('when a canary release is miswired, then "canary releases are wired" or the graph check fails', () => {
-  const CANARY: CheckName = 'canary releases are wired';
-  const prometheusConfig = (get: (kind: string, name: string) => Obj, edit: (config: any) => void) => {
-    const yaml = require('yaml') as typeof import('yaml');
-    const cm = get('ConfigMap', 'prometheus-config');
-    const config = yaml.parse(cm.data['prometheus.yml']);
-    edit(config);
-    cm.data['prometheus.yml'] = yaml.stringify(config);
-  };
-
-  test('when staging renders, then the controller may ask its Prometheus, and nothing else of the stack', () => {
-    const flows = allowedFlows(runs.get('staging')!.kubernetesObjects, facts('staging')).map(flowKey);
-    expect(flows.filter((f) => f.startsWith('the Argo Rollouts controller'))).toEqual([
-      'the Argo Rollouts controller → StatefulSet/prometheus:9090',
-    ]);
-  });
-
+describe('when a canary release is miswired, then "canary releases are wired" fails', () => {
   test.each([
     [
       'a canary Service whose selector misses the pods',
@@ -780,16 +814,25 @@ describe('when a canary release is miswired, then "canary releases are wired" or
     [
       'Prometheus naming the app pods by address instead of pod name (the canary matcher would select nothing)',
       (get: any) =>
-        prometheusConfig(get, (config) => {
+        promConfig(get, (config: any) => {
           const job = config.scrape_configs.find((j: any) => j.job_name === 'event-service');
           job.relabel_configs = job.relabel_configs.filter((r: any) => r.target_label !== 'instance');
         }),
       /AnalysisTemplate\/event-service-canary metric api-requests: pods of Rollout\/event-service are scraped as instance="event-service-0\.pod:8080", not by pod name/,
     ],
   ])('%s', (_what, edit, message) => {
-    const problems = broken('prod', CANARY, edit);
+    const problems = broken('prod', 'canary releases are wired', edit);
     if (typeof message === 'string') expect(problems).toContain(message);
     else expect(problems.join('\n')).toMatch(message);
+  });
+});
+
+describe("the canary's flows and autoscaler", () => {
+  test('when staging renders, then the controller may ask its Prometheus, and nothing else of the stack', () => {
+    const flows = allowedFlows(runs.get('staging')!.kubernetesObjects, facts('staging')).map(flowKey);
+    expect(flows.filter((f) => f.startsWith('the Argo Rollouts controller'))).toEqual([
+      'the Argo Rollouts controller → StatefulSet/prometheus:9090',
+    ]);
   });
 
   test('without the policy admitting the controller, the analyses cannot reach Prometheus', () => {

@@ -2,9 +2,11 @@
  * Third-party images: prod refuses a tag-only one (mandatory), the other stacks are told (advisory).
  * The rule runs on the objects each real stack file declares, as the policy pack does at `pulumi up`.
  */
-import { advisories, stackOfUrn, violations, type KubernetesObject } from '../policies/rules';
+import type { KubernetesObject } from '../kube/model';
 import { stackFileConfig } from '../offline';
+import { violations } from '../policies/rules';
 import { runIsolated as run } from './offline-run';
+import { at, packReports } from './policy-pack';
 
 process.setMaxListeners(64);
 
@@ -18,24 +20,26 @@ const statefulSet = (image: string, name = 'redis'): KubernetesObject => ({
 });
 const ofRule = (messages: string[]) => messages.filter((m) => m.startsWith(`${RULE}:`));
 
-test('when prod runs a third-party image by tag only, then the rule refuses it; in qa it only advises', () => {
+test('when prod runs a third-party image by tag only, then the pack refuses it; in qa it only advises', async () => {
   const tagged = statefulSet('redis:7.4.1');
-  expect(ofRule(violations([tagged], 'prod'))).toEqual([
-    `${RULE}: StatefulSet redis container redis: image redis:7.4.1 is pinned by tag only: run \`make pin-images ENV=<stack>\`, review, commit`,
-  ]);
+  const message =
+    'StatefulSet redis container redis: image redis:7.4.1 is pinned by tag only: run `make pin-images ENV=<stack>`, review, commit';
+  expect(ofRule(violations([tagged], 'prod'))).toEqual([`${RULE}: ${message}`]);
   expect(ofRule(violations([tagged], 'qa'))).toEqual([]);
-  expect(ofRule(advisories([tagged], 'qa'))).toHaveLength(1);
-  expect(ofRule(advisories([tagged], 'prod'))).toEqual([]);
+  const ofPolicy = (reports: string[]) => reports.filter((m) => m.startsWith(RULE));
+  const prod = await packReports([tagged], 'prod');
+  expect([ofPolicy(at(prod, 'mandatory')), ofPolicy(at(prod, 'advisory'))]).toEqual([[`${RULE}: ${message}`], []]);
+  const qa = await packReports([tagged], 'qa');
+  expect([ofPolicy(at(qa, 'mandatory')), ofPolicy(at(qa, 'advisory'))]).toEqual([[], [`${RULE}-advisory: ${message}`]]);
+});
+
+test('when make manifests renders prod, then the tag-only images are listed as a release step, not failed', () => {
+  expect(ofRule(violations([statefulSet('redis:7.4.1')], 'prod', { releaseSteps: false }))).toEqual([]);
 });
 
 test('when the image is tag@sha256, or it is the app (its own digest rule), then the rule is silent', () => {
   expect(ofRule(violations([statefulSet(`redis:7.4.1@${DIGEST}`)], 'prod'))).toEqual([]);
   expect(ofRule(violations([statefulSet('registry.example.com/event-service:0.1.0', 'event-service')], 'prod'))).toEqual([]);
-});
-
-test('the policy pack reads the stack from each resource URN', () => {
-  expect(stackOfUrn('urn:pulumi:prod::event-stack::kubernetes:apps/v1:StatefulSet::redis')).toBe('prod');
-  expect(stackOfUrn('not-a-urn')).toBeUndefined();
 });
 
 test('when prod is deployed from its stack file with tag-only third-party images, then the policy pack refuses each; pinned, it passes', async () => {

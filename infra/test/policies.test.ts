@@ -1,5 +1,11 @@
-/** Each policy rule, on a compliant workload and on one that breaks it: the rules must be able to fail. */
-import { advisories, rules, violations, type KubernetesObject } from '../policies/rules';
+/**
+ * Each policy rule, on a compliant workload and on one that breaks it: the rules must be able to fail. What a
+ * deploy reports as mandatory or advisory is read from the policy pack itself.
+ */
+import type { KubernetesObject } from '../kube/model';
+import { stackOfUrn } from '../policies/pack';
+import { rules, violations } from '../policies/rules';
+import { at, packReports } from './policy-pack';
 
 const DIGEST_IMAGE = `registry.example.com/event-service@sha256:${'a'.repeat(64)}`;
 
@@ -32,14 +38,7 @@ test('when a workload follows every rule, then no rule reports it', () => {
 });
 
 test.each([
-  ['run-as-non-root', (c: any) => delete c.securityContext.runAsNonRoot],
-  ['run-as-non-root', (_c: any, p: any) => (p.securityContext.runAsUser = 0)],
   ['read-only-root-filesystem', (c: any) => (c.securityContext.readOnlyRootFilesystem = false)],
-  ['no-privilege-escalation', (c: any) => delete c.securityContext.allowPrivilegeEscalation],
-  ['no-privilege-escalation', (c: any) => (c.securityContext.privileged = true)],
-  ['drop-all-capabilities', (c: any) => (c.securityContext.capabilities = { drop: ['NET_RAW'] })],
-  ['drop-all-capabilities', (c: any) => (c.securityContext.capabilities.add = ['NET_ADMIN'])],
-  ['seccomp-runtime-default', (_c: any, p: any) => delete p.securityContext.seccompProfile],
   ['resource-requests-and-limits', (c: any) => delete c.resources.limits.memory],
   ['probes', (c: any) => delete c.readinessProbe],
   ['no-latest-images', (c: any) => (c.image = 'redis:latest')],
@@ -60,15 +59,15 @@ test('when a Job has no probes, then the probes rule does not report it (it runs
   expect(violations([{ ...job, apiVersion: 'batch/v1', kind: 'Job' }])).toEqual([]);
 });
 
-test('when a CronJob container runs as root, then the rules look inside its job template', () => {
-  const pod = (deployment((_c, p) => (p.securityContext.runAsUser = 0)).spec as any).template;
+test('when a CronJob container has a writable root filesystem, then the rules look inside its job template', () => {
+  const pod = (deployment((c) => (c.securityContext.readOnlyRootFilesystem = false)).spec as any).template;
   const cron = {
     apiVersion: 'batch/v1',
     kind: 'CronJob',
     metadata: { name: 'maintenance' },
     spec: { jobTemplate: { spec: { template: pod } } },
   };
-  expect(broken(cron)).toContain('run-as-non-root');
+  expect(broken(cron)).toEqual(['read-only-root-filesystem']);
 });
 
 test.each([
@@ -110,9 +109,21 @@ test.each(['staging', 'prod'])('when an Ingress of %s has no TLS, then the manda
   expect(violations([ingress('/api/', TLS)], stack)).toEqual([]);
 });
 
-test.each(['dev', 'qa'])('when an Ingress of %s has no TLS, then ingress-tls only advises (TLS is optional there)', (stack) => {
+test.each(['dev', 'qa'])('when an Ingress of %s has no TLS, then ingress-tls only advises (TLS is optional there)', async (stack) => {
   expect(violations([ingress('/api/')], stack)).toEqual([]);
-  expect(advisories([ingress('/api/')], stack).map((v) => v.slice(0, v.indexOf(':')))).toEqual(['ingress-tls']);
+  const reports = await packReports([ingress('/api/')], stack);
+  expect(at(reports, 'mandatory')).toEqual([]);
+  expect(at(reports, 'advisory')).toEqual([
+    'ingress-tls-advisory: Ingress event-service: host events.example.com has no TLS (set event-stack:app.tls / grafana.tls)',
+  ]);
+});
+
+test.each(['staging', 'prod'])('when an Ingress of %s has no TLS, then the policy pack refuses it (mandatory)', async (stack) => {
+  const reports = await packReports([ingress('/api/')], stack);
+  expect(at(reports, 'mandatory')).toEqual([
+    'ingress-tls: Ingress event-service: host events.example.com has no TLS (set event-stack:app.tls / grafana.tls)',
+  ]);
+  expect(at(reports, 'advisory')).toEqual([]);
 });
 
 test('when the event service Ingress routes /, then ingress-routes-only-the-api reports it', () => {
@@ -129,24 +140,26 @@ test('when a Namespace does not enforce the restricted Pod Security profile, the
   expect(violations([ns({ 'pod-security.kubernetes.io/enforce': 'restricted' })])).toEqual([]);
 });
 
-test('when the event service requests less memory than its limit, then app-memory-request-equals-limit reports it, mandatory in staging and prod only', () => {
+test('when the event service requests less memory than its limit, then app-memory-request-equals-limit reports it, mandatory in staging and prod only', async () => {
   const app = deployment();
-  expect(violations([app], 'prod')).toContain(
-    'app-memory-request-equals-limit: Deployment event-service container main: requests 16Mi of memory but may use 64Mi',
-  );
+  const message = 'Deployment event-service container main: requests 16Mi of memory but may use 64Mi';
+  expect(violations([app], 'prod')).toContain(`app-memory-request-equals-limit: ${message}`);
   expect(violations([app], 'dev').filter((v) => v.startsWith('app-memory'))).toEqual([]);
-  expect(advisories([app], 'dev').filter((v) => v.startsWith('app-memory'))).toHaveLength(1);
+  expect(at(await packReports([app], 'prod'), 'mandatory')).toContain(`app-memory-request-equals-limit: ${message}`);
+  expect(at(await packReports([app], 'dev'), 'advisory')).toEqual([`app-memory-request-equals-limit-advisory: ${message}`]);
   const equal = deployment((c) => (c.resources.requests.memory = '64Mi'));
   expect(violations([equal], 'prod').filter((v) => v.startsWith('app-memory'))).toEqual([]);
 });
 
 describe('database-connections-fit', () => {
   const hpa = (maxReplicas: number): KubernetesObject => ({
+    apiVersion: 'autoscaling/v2',
     kind: 'HorizontalPodAutoscaler',
     metadata: { name: 'event-service' },
     spec: { scaleTargetRef: { kind: 'Deployment', name: 'event-service' }, maxReplicas },
   });
   const config = (data: Record<string, string>): KubernetesObject => ({
+    apiVersion: 'v1',
     kind: 'ConfigMap',
     metadata: { name: 'event-service-config' },
     data,
@@ -166,4 +179,41 @@ describe('database-connections-fit', () => {
   test('when a stack raises the pools in app.env, then the rule counts them', () => {
     expect(connections([deployment(), hpa(10), config({ DB_POOL_MAX: '15' })])).toHaveLength(1);
   });
+});
+
+describe('Pod Security: a check of infra/semantics (what the cluster admits), which the policy pack enforces at deploy', () => {
+  const namespace: KubernetesObject = {
+    apiVersion: 'v1',
+    kind: 'Namespace',
+    metadata: { name: 'event-stack-dev', labels: { 'pod-security.kubernetes.io/enforce': 'restricted' } },
+  };
+  const inNamespace = (obj: KubernetesObject) => ({ ...obj, metadata: { ...obj.metadata, namespace: 'event-stack-dev' } });
+
+  test('when every container passes the restricted level, then the pack refuses nothing', async () => {
+    expect(at(await packReports([namespace, inNamespace(deployment())], 'dev'), 'mandatory')).toEqual([]);
+  });
+
+  test.each([
+    ['a privileged container', (c: any) => (c.securityContext.privileged = true), 'container main is privileged'],
+    ['a container running as uid 0', (_c: any, p: any) => (p.securityContext.runAsUser = 0), 'container main runs as uid 0'],
+    [
+      'no seccomp profile',
+      (_c: any, p: any) => delete p.securityContext.seccompProfile,
+      'container main has no RuntimeDefault/Localhost seccomp profile',
+    ],
+  ])(
+    'when a workload has %s, then the pack refuses it once, through the Pod Security check; no rule repeats it',
+    async (_what, edit, problem) => {
+      const obj = inNamespace(deployment(edit));
+      expect(at(await packReports([namespace, obj], 'dev'), 'mandatory')).toEqual([
+        `pods-pass-pod-security: Deployment/event-service: refused by Pod Security "restricted" of namespace event-stack-dev: ${problem}`,
+      ]);
+      expect(violations([namespace, obj], 'dev')).toEqual([]);
+    },
+  );
+});
+
+test('the policy pack reads the stack from each resource URN', () => {
+  expect(stackOfUrn('urn:pulumi:prod::event-stack::kubernetes:apps/v1:StatefulSet::redis')).toBe('prod');
+  expect(stackOfUrn('not-a-urn')).toBeUndefined();
 });
