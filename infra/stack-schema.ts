@@ -682,7 +682,11 @@ function decodePulumiConfig(values: Record<string, string>) {
   return { decoded, problems, undecodable };
 }
 
-/** What a stage requires beyond the schema: TLS on every Ingress in staging and prod (the policy pack's rule too). */
+/**
+ * What a stage requires of its file beyond the schema: the TLS settings that staging and prod's Ingresses are
+ * rendered from, named by key before anything is declared. Whether the rendered Ingresses serve TLS is the policy
+ * rule ingress-tls (infra/policies/rules.ts), which owns the check of the objects.
+ */
 function stageProblems(s: StackFileConfig, stage: string | undefined): string[] {
   if (!stage || !TLS_REQUIRED_STAGES.includes(stage)) return [];
   const why = `required in ${stage} (bearer tokens must not cross the network in clear)`;

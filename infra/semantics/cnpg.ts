@@ -42,12 +42,14 @@ function instancePod(cluster: KubernetesObject, role: 'primary' | 'replica'): Ku
           image: spec?.imageName,
           ports: PORTS,
           resources: spec?.resources,
+          // The operator's CreateContainerSecurityContext (pkg/specs), field by field: a fact about CloudNativePG,
+          // not our workloads' choice (components/workload.ts), even where the two agree.
           securityContext: {
-            runAsNonRoot: true,
-            allowPrivilegeEscalation: false,
-            readOnlyRootFilesystem: true,
-            privileged: false,
             capabilities: { drop: ['ALL'] },
+            privileged: false,
+            runAsNonRoot: true,
+            readOnlyRootFilesystem: true,
+            allowPrivilegeEscalation: false,
             seccompProfile: { type: 'RuntimeDefault' },
           },
         },
