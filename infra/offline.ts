@@ -35,6 +35,8 @@ export interface DeclaredOptions {
   /** Data that must outlive a destroy: Pulumi refuses to delete it (protect) and leaves it in the cluster (retainOnDelete). */
   protect: boolean;
   retainOnDelete: boolean;
+  /** Name of the provider resource that manages it; empty for an engine default provider (the ambient kubeconfig's cluster). */
+  provider: string;
 }
 
 export interface OfflineRun {
@@ -171,6 +173,7 @@ function recordOptions(pulumi: typeof PulumiModule, into: Map<string, DeclaredOp
     getProtect(): boolean | undefined;
     getRetainondelete(): boolean | undefined;
     getDependenciesList(): string[];
+    getProvider(): string;
     getCustomtimeouts(): { getCreate(): string; getUpdate(): string; getDelete(): string } | undefined;
   }
   const monitor = pulumi.runtime.getMonitor() as unknown as { registerResource(req: Request, cb: unknown): unknown };
@@ -182,6 +185,8 @@ function recordOptions(pulumi: typeof PulumiModule, into: Map<string, DeclaredOp
       replaceOnChanges: req.getReplaceonchangesList(),
       protect: req.getProtect() ?? false,
       retainOnDelete: req.getRetainondelete() ?? false,
+      // A provider reference is `<urn>::<id>`, and the URN ends in `::<name>`.
+      provider: req.getProvider().split('::').at(-2) ?? '',
       // URNs end in `::<name>`.
       dependsOn: req.getDependenciesList().map((urn) => urn.slice(urn.lastIndexOf('::') + 2)),
       customTimeouts: Object.fromEntries(

@@ -146,67 +146,79 @@ export function deploy(): StackOutputs {
           { provider },
         ).metadata.name
       : undefined;
-  const redis = new Redis('redis', { ...cfg.redis, namespace: ns, provider });
-  new Pushgateway('pushgateway', { ...cfg.pushgateway, namespace: ns, provider });
-  new PostgresExporter('postgres-exporter', { ...cfg.postgresExporter, namespace: ns, databaseUrl, caBundle, provider });
-  new RedisExporter('redis-exporter', { ...cfg.redisExporter, namespace: ns, redisUrl: redis.redisUrl, provider });
+  const redis = new Redis('redis', { ...cfg.redis, namespace: ns }, { provider });
+  new Pushgateway('pushgateway', { ...cfg.pushgateway, namespace: ns }, { provider });
+  new PostgresExporter('postgres-exporter', { ...cfg.postgresExporter, namespace: ns, databaseUrl, caBundle }, { provider });
+  new RedisExporter('redis-exporter', { ...cfg.redisExporter, namespace: ns, redisUrl: redis.redisUrl }, { provider });
   const appPort = Number(cfg.app.env.PORT ?? settings.PORT.default);
   // Bundled: our own Prometheus, Alertmanager and Grafana. Operator: the cluster's, fed with custom resources.
   let grafana: Grafana | undefined;
   const monitoring = cfg.monitoring;
   if (monitoring.mode === 'bundled') {
-    new KubeStateMetrics('kube-state-metrics', { ...monitoring.kubeStateMetrics, namespace: ns, provider });
-    new Prometheus('prometheus', {
-      ...monitoring.prometheus,
-      imagePullSecrets: cfg.registry.pullSecrets,
-      namespace: ns,
-      config: renderClusterPrometheusConfig({
-        appPods: { namespace: nsName, labels: selectorFor(APP_NAME, 'server'), portName: APP_PORT_NAME },
-        pushgateway: `${dnsName(PUSHGATEWAY_NAME, nsName)}:${PUSHGATEWAY_PORT}`,
-        alertmanagers: alertmanagerAddresses(monitoring.alertmanager.replicas, nsName),
-        prometheus: `localhost:${PROMETHEUS_PORT}`,
-        postgresExporter: `${dnsName(POSTGRES_EXPORTER_NAME, nsName)}:${POSTGRES_EXPORTER_PORT}`,
-        redisExporter: `${dnsName(REDIS_EXPORTER_NAME, nsName)}:${REDIS_EXPORTER_PORT}`,
-        kubeStateMetrics: `${dnsName(KUBE_STATE_METRICS_NAME, nsName)}:${KUBE_STATE_METRICS_PORT}`,
-        rulesDir: RULES_MOUNT,
-        stage: pulumi.getStack(),
-        cnpgPods: cfg.postgres.external ? undefined : { namespace: nsName, labels: CNPG_INSTANCE_LABELS, portName: 'metrics' },
-      }),
-      rules: ruleFiles(),
-      provider,
-    });
-    new Alertmanager('alertmanager', {
-      ...monitoring.alertmanager,
-      // A string, not the Namespace's output: the peers' addresses are in the arguments.
-      namespace: nsName,
-      config: cfg.alertReceivers.apply(renderClusterAlertmanagerConfig),
-      provider,
-    });
-    grafana = new Grafana('grafana', {
-      ...monitoring.grafana,
-      namespace: ns,
-      ingressClassName: cfg.ingress.className,
-      dashboards: dashboardFiles(),
-      provisioning: renderGrafanaProvisioning(`http://${dnsName(PROMETHEUS_NAME, nsName)}:${PROMETHEUS_PORT}`, DASHBOARDS_MOUNT),
-      provider,
-    });
+    new KubeStateMetrics('kube-state-metrics', { ...monitoring.kubeStateMetrics, namespace: ns }, { provider });
+    new Prometheus(
+      'prometheus',
+      {
+        ...monitoring.prometheus,
+        imagePullSecrets: cfg.registry.pullSecrets,
+        namespace: ns,
+        config: renderClusterPrometheusConfig({
+          appPods: { namespace: nsName, labels: selectorFor(APP_NAME, 'server'), portName: APP_PORT_NAME },
+          pushgateway: `${dnsName(PUSHGATEWAY_NAME, nsName)}:${PUSHGATEWAY_PORT}`,
+          alertmanagers: alertmanagerAddresses(monitoring.alertmanager.replicas, nsName),
+          prometheus: `localhost:${PROMETHEUS_PORT}`,
+          postgresExporter: `${dnsName(POSTGRES_EXPORTER_NAME, nsName)}:${POSTGRES_EXPORTER_PORT}`,
+          redisExporter: `${dnsName(REDIS_EXPORTER_NAME, nsName)}:${REDIS_EXPORTER_PORT}`,
+          kubeStateMetrics: `${dnsName(KUBE_STATE_METRICS_NAME, nsName)}:${KUBE_STATE_METRICS_PORT}`,
+          rulesDir: RULES_MOUNT,
+          stage: pulumi.getStack(),
+          cnpgPods: cfg.postgres.external ? undefined : { namespace: nsName, labels: CNPG_INSTANCE_LABELS, portName: 'metrics' },
+        }),
+        rules: ruleFiles(),
+      },
+      { provider },
+    );
+    new Alertmanager(
+      'alertmanager',
+      {
+        ...monitoring.alertmanager,
+        // A string, not the Namespace's output: the peers' addresses are in the arguments.
+        namespace: nsName,
+        config: cfg.alertReceivers.apply(renderClusterAlertmanagerConfig),
+      },
+      { provider },
+    );
+    grafana = new Grafana(
+      'grafana',
+      {
+        ...monitoring.grafana,
+        namespace: ns,
+        ingressClassName: cfg.ingress.className,
+        dashboards: dashboardFiles(),
+        provisioning: renderGrafanaProvisioning(`http://${dnsName(PROMETHEUS_NAME, nsName)}:${PROMETHEUS_PORT}`, DASHBOARDS_MOUNT),
+      },
+      { provider },
+    );
   } else {
-    new OperatorMonitoring('monitoring', {
-      namespace: ns,
-      stackNamespace: nsName,
-      matchLabels: monitoring.matchLabels,
-      scrapeInterval: CLUSTER_SCRAPE_INTERVAL,
-      app: { name: APP_NAME, port: APP_PORT_NAME },
-      services: [
-        { job: PUSHGATEWAY_JOB, name: PUSHGATEWAY_NAME, port: 'http' },
-        { job: POSTGRES_EXPORTER_JOB, name: POSTGRES_EXPORTER_NAME, port: 'http' },
-        { job: REDIS_EXPORTER_JOB, name: REDIS_EXPORTER_NAME, port: 'http' },
-      ],
-      receivers: cfg.alertReceivers,
-      cnpgPods: cfg.postgres.external ? undefined : { labels: CNPG_INSTANCE_LABELS, port: 'metrics' },
-      dashboards: dashboardFiles(),
-      provider,
-    });
+    new OperatorMonitoring(
+      'monitoring',
+      {
+        namespace: ns,
+        stackNamespace: nsName,
+        matchLabels: monitoring.matchLabels,
+        scrapeInterval: CLUSTER_SCRAPE_INTERVAL,
+        app: { name: APP_NAME, port: APP_PORT_NAME },
+        services: [
+          { job: PUSHGATEWAY_JOB, name: PUSHGATEWAY_NAME, port: 'http' },
+          { job: POSTGRES_EXPORTER_JOB, name: POSTGRES_EXPORTER_NAME, port: 'http' },
+          { job: REDIS_EXPORTER_JOB, name: REDIS_EXPORTER_NAME, port: 'http' },
+        ],
+        receivers: cfg.alertReceivers,
+        cnpgPods: cfg.postgres.external ? undefined : { labels: CNPG_INSTANCE_LABELS, port: 'metrics' },
+        dashboards: dashboardFiles(),
+      },
+      { provider },
+    );
   }
 
   const admin = adminToken();

@@ -6,17 +6,9 @@
 import * as k8s from '@pulumi/kubernetes';
 import * as pulumi from '@pulumi/pulumi';
 import type { ThirdPartyService } from '../config';
-import {
-  checksumOf,
-  childOptions,
-  clusterService,
-  containerSecurityContext,
-  httpProbe,
-  labelsFor,
-  podSecurityContext,
-  resourcesOf,
-  selectorFor,
-} from './workload';
+import type { KubernetesComponentOptions } from './options';
+import { dataClaimSpec, objectMetadata, workloadSpec, type WorkloadContainer } from './pod';
+import { checksumOf, clusterService, httpProbe, labelsFor, selectorFor } from './workload';
 
 export const ALERTMANAGER_NAME = 'alertmanager';
 export const ALERTMANAGER_PORT = 9093;
@@ -37,27 +29,58 @@ export interface AlertmanagerArgs extends ThirdPartyService {
   externalUrl: string;
   /** alertmanager.yml, secret (it carries the receivers' URLs) */
   config: pulumi.Output<string>;
-  provider: k8s.Provider;
 }
 
 export class Alertmanager extends pulumi.ComponentResource {
-  constructor(name: string, args: AlertmanagerArgs, opts?: pulumi.ComponentResourceOptions) {
+  constructor(name: string, args: AlertmanagerArgs, opts: KubernetesComponentOptions) {
     super('event-stack:monitoring:Alertmanager', name, {}, opts);
-    const o = () => childOptions(this, args.provider);
     const configData = { 'alertmanager.yml': pulumi.secret(args.config) };
     const config = new k8s.core.v1.Secret(
       `${name}-config`,
-      {
-        metadata: { name: `${ALERTMANAGER_NAME}-config`, namespace: args.namespace, labels: labelsFor(ALERTMANAGER_NAME) },
-        stringData: configData,
-      },
-      o(),
+      { metadata: objectMetadata(ALERTMANAGER_NAME, args.namespace, `${ALERTMANAGER_NAME}-config`), stringData: configData },
+      { parent: this },
     );
-    const clustered = args.replicas > 1;
-    const peers = new k8s.core.v1.Service(
+    const peers = this.peerService(name, args);
+    new k8s.apps.v1.StatefulSet(
+      `${name}-statefulset`,
+      {
+        metadata: objectMetadata(ALERTMANAGER_NAME, args.namespace),
+        spec: {
+          replicas: args.replicas,
+          serviceName: peers.metadata.name,
+          podManagementPolicy: 'Parallel',
+          ...workloadSpec({
+            name: ALERTMANAGER_NAME,
+            uid: UID,
+            annotations: { 'checksum/config': checksumOf(configData) },
+            container: alertmanagerContainer(args),
+            volumes: [
+              { name: 'config', secret: { secretName: config.metadata.name } },
+              // With storage, each replica's own claim (volumeClaimTemplates); without, lost with the pod.
+              ...(args.storage ? [] : [{ name: 'data', emptyDir: {} }]),
+            ],
+          }),
+          volumeClaimTemplates: args.storage
+            ? [{ metadata: { name: 'data', labels: labelsFor(ALERTMANAGER_NAME) }, spec: dataClaimSpec(args.storage) }]
+            : undefined,
+        },
+      },
+      { parent: this },
+    );
+    clusterService(
+      `${name}-service`,
+      { name: ALERTMANAGER_NAME, namespace: args.namespace, port: ALERTMANAGER_PORT, portName: 'http' },
+      { parent: this },
+    );
+    this.registerOutputs({});
+  }
+
+  /** The headless Service that names each replica (the peers' addresses) and, clustered, carries their gossip. */
+  private peerService(name: string, args: AlertmanagerArgs): k8s.core.v1.Service {
+    return new k8s.core.v1.Service(
       `${name}-peers`,
       {
-        metadata: { name: ALERTMANAGER_PEERS, namespace: args.namespace, labels: labelsFor(ALERTMANAGER_NAME) },
+        metadata: objectMetadata(ALERTMANAGER_NAME, args.namespace, ALERTMANAGER_PEERS),
         spec: {
           clusterIP: 'None',
           // A replica must find its peers before it is Ready (it waits for the gossip to settle).
@@ -65,93 +88,60 @@ export class Alertmanager extends pulumi.ComponentResource {
           selector: selectorFor(ALERTMANAGER_NAME),
           ports: [
             { name: 'http', port: ALERTMANAGER_PORT, targetPort: 'http' },
-            ...(clustered
-              ? [
-                  { name: 'cluster-tcp', port: ALERTMANAGER_CLUSTER_PORT, targetPort: 'cluster-tcp', protocol: 'TCP' },
-                  { name: 'cluster-udp', port: ALERTMANAGER_CLUSTER_PORT, targetPort: 'cluster-udp', protocol: 'UDP' },
-                ]
-              : []),
+            ...gossipPorts(args.replicas).map(({ name, protocol }) => ({
+              name,
+              port: ALERTMANAGER_CLUSTER_PORT,
+              targetPort: name,
+              protocol,
+            })),
           ],
         },
       },
-      o(),
+      { parent: this },
     );
-    new k8s.apps.v1.StatefulSet(
-      `${name}-statefulset`,
-      {
-        metadata: { name: ALERTMANAGER_NAME, namespace: args.namespace, labels: labelsFor(ALERTMANAGER_NAME) },
-        spec: {
-          replicas: args.replicas,
-          serviceName: peers.metadata.name,
-          podManagementPolicy: 'Parallel',
-          selector: { matchLabels: selectorFor(ALERTMANAGER_NAME) },
-          template: {
-            metadata: { labels: labelsFor(ALERTMANAGER_NAME), annotations: { 'checksum/config': checksumOf(configData) } },
-            spec: {
-              automountServiceAccountToken: false,
-              securityContext: podSecurityContext(UID),
-              containers: [
-                {
-                  name: 'alertmanager',
-                  image: args.image,
-                  args: [
-                    '--config.file=/etc/alertmanager/alertmanager.yml',
-                    '--storage.path=/alertmanager',
-                    `--web.external-url=${args.externalUrl}`,
-                    ...(clustered
-                      ? [
-                          `--cluster.listen-address=0.0.0.0:${ALERTMANAGER_CLUSTER_PORT}`,
-                          `--cluster.advertise-address=$(POD_IP):${ALERTMANAGER_CLUSTER_PORT}`,
-                          ...alertmanagerAddresses(args.replicas, args.namespace, ALERTMANAGER_CLUSTER_PORT).map(
-                            (a) => `--cluster.peer=${a}`,
-                          ),
-                        ]
-                      : // One replica: no peers to gossip with, so no cluster listener (an empty address disables it).
-                        ['--cluster.listen-address=']),
-                  ],
-                  env: clustered ? [{ name: 'POD_IP', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } }] : undefined,
-                  ports: [
-                    { name: 'http', containerPort: ALERTMANAGER_PORT },
-                    ...(clustered
-                      ? [
-                          { name: 'cluster-tcp', containerPort: ALERTMANAGER_CLUSTER_PORT, protocol: 'TCP' },
-                          { name: 'cluster-udp', containerPort: ALERTMANAGER_CLUSTER_PORT, protocol: 'UDP' },
-                        ]
-                      : []),
-                  ],
-                  resources: resourcesOf(args.resources),
-                  securityContext: containerSecurityContext,
-                  livenessProbe: httpProbe('/-/healthy', 'http', 10, 3),
-                  readinessProbe: httpProbe('/-/ready', 'http', 5, 2),
-                  volumeMounts: [
-                    { name: 'config', mountPath: '/etc/alertmanager' },
-                    { name: 'data', mountPath: '/alertmanager' },
-                  ],
-                },
-              ],
-              volumes: [
-                { name: 'config', secret: { secretName: config.metadata.name } },
-                ...(args.storage ? [] : [{ name: 'data', emptyDir: {} }]),
-              ],
-            },
-          },
-          volumeClaimTemplates: args.storage
-            ? [
-                {
-                  metadata: { name: 'data', labels: labelsFor(ALERTMANAGER_NAME) },
-                  spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: args.storage } } },
-                },
-              ]
-            : undefined,
-        },
-      },
-      o(),
-    );
-    clusterService(
-      `${name}-service`,
-      { name: ALERTMANAGER_NAME, namespace: args.namespace, port: ALERTMANAGER_PORT, portName: 'http' },
-      o(),
-    );
-    this.registerOutputs({});
   }
+}
+
+/** The gossip port, TCP and UDP, of a replica that has peers; one replica has none. */
+function gossipPorts(replicas: number) {
+  return replicas > 1
+    ? [
+        { name: 'cluster-tcp', protocol: 'TCP' },
+        { name: 'cluster-udp', protocol: 'UDP' },
+      ]
+    : [];
+}
+
+/** Its configuration, its data, where people open it, and, clustered, its peers. */
+function alertmanagerContainer(args: AlertmanagerArgs): WorkloadContainer {
+  const clustered = args.replicas > 1;
+  return {
+    name: 'alertmanager',
+    image: args.image,
+    args: [
+      '--config.file=/etc/alertmanager/alertmanager.yml',
+      '--storage.path=/alertmanager',
+      `--web.external-url=${args.externalUrl}`,
+      ...(clustered
+        ? [
+            `--cluster.listen-address=0.0.0.0:${ALERTMANAGER_CLUSTER_PORT}`,
+            `--cluster.advertise-address=$(POD_IP):${ALERTMANAGER_CLUSTER_PORT}`,
+            ...alertmanagerAddresses(args.replicas, args.namespace, ALERTMANAGER_CLUSTER_PORT).map((a) => `--cluster.peer=${a}`),
+          ]
+        : // One replica: no peers to gossip with, so no cluster listener (an empty address disables it).
+          ['--cluster.listen-address=']),
+    ],
+    env: clustered ? [{ name: 'POD_IP', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } }] : undefined,
+    ports: [
+      { name: 'http', containerPort: ALERTMANAGER_PORT },
+      ...gossipPorts(args.replicas).map(({ name, protocol }) => ({ name, containerPort: ALERTMANAGER_CLUSTER_PORT, protocol })),
+    ],
+    resources: args.resources,
+    livenessProbe: httpProbe('/-/healthy', 'http', 10, 3),
+    readinessProbe: httpProbe('/-/ready', 'http', 5, 2),
+    volumeMounts: [
+      { name: 'config', mountPath: '/etc/alertmanager' },
+      { name: 'data', mountPath: '/alertmanager' },
+    ],
+  };
 }

@@ -7,19 +7,9 @@ import * as k8s from '@pulumi/kubernetes';
 import * as pulumi from '@pulumi/pulumi';
 import type { ThirdPartyService } from '../config';
 import { POSTGRES_EXPORTER_JOB, REDIS_EXPORTER_JOB } from '../../monitoring/src';
-import {
-  checksumOf,
-  childOptions,
-  clusterService,
-  containerSecurityContext,
-  httpProbe,
-  labelsFor,
-  podSecurityContext,
-  resourcesOf,
-  selectorFor,
-  caBundleVolume,
-  DATABASE_CA_FILE,
-} from './workload';
+import type { KubernetesComponentOptions } from './options';
+import { objectMetadata, singleReplicaWorkload } from './pod';
+import { caBundleVolume, checksumOf, DATABASE_CA_FILE, httpProbe } from './workload';
 
 /** Workload and Service names: the scrape job names of the monitoring contract. */
 export const POSTGRES_EXPORTER_NAME = POSTGRES_EXPORTER_JOB;
@@ -30,7 +20,6 @@ const UID = 65534;
 
 export interface ExporterArgs extends ThirdPartyService {
   namespace: pulumi.Input<string>;
-  provider: k8s.Provider;
 }
 
 /** One exporter: a Secret with its connection environment, a Deployment reading it, a Service for Prometheus. */
@@ -40,50 +29,38 @@ class Exporter extends pulumi.ComponentResource {
     name: string,
     spec: { workload: string; port: number; env: Record<string, pulumi.Input<string>>; caBundle?: pulumi.Input<string> },
     args: ExporterArgs,
-    opts?: pulumi.ComponentResourceOptions,
+    opts: KubernetesComponentOptions,
   ) {
     super(type, name, {}, opts);
-    const o = () => childOptions(this, args.provider);
     const secretName = `${spec.workload}-connection`;
-    const ca = caBundleVolume(spec.caBundle);
     new k8s.core.v1.Secret(
       `${name}-connection`,
-      { metadata: { name: secretName, namespace: args.namespace, labels: labelsFor(spec.workload) }, stringData: spec.env },
-      o(),
+      { metadata: objectMetadata(spec.workload, args.namespace, secretName), stringData: spec.env },
+      { parent: this },
     );
-    new k8s.apps.v1.Deployment(
-      `${name}-deployment`,
+    const ca = caBundleVolume(spec.caBundle);
+    singleReplicaWorkload(
+      name,
       {
-        metadata: { name: spec.workload, namespace: args.namespace, labels: labelsFor(spec.workload) },
-        spec: {
-          replicas: 1,
-          selector: { matchLabels: selectorFor(spec.workload) },
-          template: {
-            metadata: { labels: labelsFor(spec.workload), annotations: { 'checksum/secret': checksumOf(spec.env) } },
-            spec: {
-              automountServiceAccountToken: false,
-              securityContext: podSecurityContext(UID),
-              containers: [
-                {
-                  name: 'exporter',
-                  image: args.image,
-                  ports: [{ name: 'http', containerPort: spec.port }],
-                  envFrom: [{ secretRef: { name: secretName } }],
-                  resources: resourcesOf(args.resources),
-                  securityContext: containerSecurityContext,
-                  livenessProbe: httpProbe('/', 'http', 20, 3),
-                  readinessProbe: httpProbe('/', 'http', 10, 2),
-                  volumeMounts: ca.volumeMounts,
-                },
-              ],
-              volumes: ca.volumes,
-            },
-          },
+        name: spec.workload,
+        namespace: args.namespace,
+        servicePort: 'http',
+        uid: UID,
+        annotations: { 'checksum/secret': checksumOf(spec.env) },
+        container: {
+          name: 'exporter',
+          image: args.image,
+          ports: [{ name: 'http', containerPort: spec.port }],
+          envFrom: [{ secretRef: { name: secretName } }],
+          resources: args.resources,
+          livenessProbe: httpProbe('/', 'http', 20, 3),
+          readinessProbe: httpProbe('/', 'http', 10, 2),
+          volumeMounts: ca.volumeMounts,
         },
+        volumes: ca.volumes,
       },
-      o(),
+      { parent: this },
     );
-    clusterService(`${name}-service`, { name: spec.workload, namespace: args.namespace, port: spec.port, portName: 'http' }, o());
     this.registerOutputs({});
   }
 }
@@ -93,7 +70,7 @@ export class PostgresExporter extends Exporter {
   constructor(
     name: string,
     args: ExporterArgs & { databaseUrl: pulumi.Input<string>; caBundle?: pulumi.Input<string> },
-    opts?: pulumi.ComponentResourceOptions,
+    opts: KubernetesComponentOptions,
   ) {
     super(
       'event-stack:monitoring:PostgresExporter',
@@ -115,7 +92,7 @@ export class PostgresExporter extends Exporter {
 
 /** prometheus-redis-exporter against the stack's Redis (password in the URL). */
 export class RedisExporter extends Exporter {
-  constructor(name: string, args: ExporterArgs & { redisUrl: pulumi.Input<string> }, opts?: pulumi.ComponentResourceOptions) {
+  constructor(name: string, args: ExporterArgs & { redisUrl: pulumi.Input<string> }, opts: KubernetesComponentOptions) {
     super(
       'event-stack:monitoring:RedisExporter',
       name,

@@ -3,23 +3,16 @@ import * as k8s from '@pulumi/kubernetes';
 import * as pulumi from '@pulumi/pulumi';
 import * as random from '@pulumi/random';
 import type { ThirdPartyService, TlsSetting } from '../config';
-import {
-  checksumOf,
-  childOptions,
-  clusterService,
-  containerSecurityContext,
-  httpProbe,
-  ingressTls,
-  labelsFor,
-  podSecurityContext,
-  resourcesOf,
-  selectorFor,
-} from './workload';
+import type { KubernetesComponentOptions } from './options';
+import { claimedDataVolume, mountedConfigMap, objectMetadata, ONE_POD_AT_A_TIME, singleReplicaWorkload } from './pod';
+import { httpProbe, ingressTls } from './workload';
 
 export const GRAFANA_NAME = 'grafana';
 export const GRAFANA_PORT = 3000;
 export const DASHBOARDS_MOUNT = '/var/lib/grafana-dashboards';
 const UID = 472;
+const DATA_DIR = '/var/lib/grafana';
+const PROVISIONING_DIR = '/etc/grafana/provisioning';
 
 export interface GrafanaArgs extends ThirdPartyService {
   namespace: pulumi.Input<string>;
@@ -32,139 +25,133 @@ export interface GrafanaArgs extends ThirdPartyService {
   /** dashboard JSON by file name */
   dashboards: Record<string, string>;
   provisioning: { datasources: string; dashboards: string };
-  provider: k8s.Provider;
+}
+
+/** What the pod mounts: its data volume, the provisioning files and the dashboards, with their checksums. */
+interface GrafanaFiles {
+  data: k8s.types.input.core.v1.Volume;
+  provisioning: pulumi.Output<string>;
+  dashboards: pulumi.Output<string>;
+  checksums: Record<string, pulumi.Output<string>>;
 }
 
 export class Grafana extends pulumi.ComponentResource {
   readonly url: pulumi.Output<string>;
   readonly adminPassword: pulumi.Output<string>;
 
-  constructor(name: string, args: GrafanaArgs, opts?: pulumi.ComponentResourceOptions) {
+  constructor(name: string, args: GrafanaArgs, opts: KubernetesComponentOptions) {
     super('event-stack:monitoring:Grafana', name, {}, opts);
-    const o = () => childOptions(this, args.provider);
-    const ns = args.namespace;
     const password = new random.RandomPassword(`${name}-admin-password`, { length: 24, special: false }, { parent: this });
     const admin = new k8s.core.v1.Secret(
       `${name}-admin`,
       {
-        metadata: { name: `${GRAFANA_NAME}-admin`, namespace: ns, labels: labelsFor(GRAFANA_NAME) },
+        metadata: objectMetadata(GRAFANA_NAME, args.namespace, `${GRAFANA_NAME}-admin`),
         stringData: { GF_SECURITY_ADMIN_USER: 'admin', GF_SECURITY_ADMIN_PASSWORD: password.result },
       },
-      o(),
+      { parent: this },
     );
-    const provisioningData = { 'datasources.yml': args.provisioning.datasources, 'dashboards.yml': args.provisioning.dashboards };
-    const provisioning = new k8s.core.v1.ConfigMap(
-      `${name}-provisioning`,
-      { metadata: { name: `${GRAFANA_NAME}-provisioning`, namespace: ns, labels: labelsFor(GRAFANA_NAME) }, data: provisioningData },
-      o(),
-    );
-    const dashboards = new k8s.core.v1.ConfigMap(
-      `${name}-dashboards`,
-      { metadata: { name: `${GRAFANA_NAME}-dashboards`, namespace: ns, labels: labelsFor(GRAFANA_NAME) }, data: args.dashboards },
-      o(),
-    );
-    const data = args.storage
-      ? new k8s.core.v1.PersistentVolumeClaim(
-          `${name}-data`,
-          {
-            metadata: { name: `${GRAFANA_NAME}-data`, namespace: ns, labels: labelsFor(GRAFANA_NAME) },
-            spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: args.storage } } },
-          },
-          o(),
-        )
-      : undefined;
-    new k8s.apps.v1.Deployment(
-      `${name}-deployment`,
-      {
-        metadata: { name: GRAFANA_NAME, namespace: ns, labels: labelsFor(GRAFANA_NAME) },
-        spec: {
-          replicas: 1,
-          // One pod owns the volume at a time.
-          strategy: { type: 'Recreate' },
-          selector: { matchLabels: selectorFor(GRAFANA_NAME) },
-          template: {
-            metadata: {
-              labels: labelsFor(GRAFANA_NAME),
-              annotations: { 'checksum/provisioning': checksumOf(provisioningData), 'checksum/dashboards': checksumOf(args.dashboards) },
-            },
-            spec: {
-              automountServiceAccountToken: false,
-              securityContext: podSecurityContext(UID),
-              containers: [
-                {
-                  name: 'grafana',
-                  image: args.image,
-                  ports: [{ name: 'http', containerPort: GRAFANA_PORT }],
-                  envFrom: [{ secretRef: { name: admin.metadata.name } }],
-                  env: [
-                    { name: 'GF_AUTH_ANONYMOUS_ENABLED', value: 'false' },
-                    { name: 'GF_SERVER_ROOT_URL', value: args.externalUrl },
-                    { name: 'GF_USERS_ALLOW_SIGN_UP', value: 'false' },
-                    { name: 'GF_ANALYTICS_REPORTING_ENABLED', value: 'false' },
-                    { name: 'GF_PATHS_DATA', value: '/var/lib/grafana' },
-                    { name: 'GF_PATHS_PROVISIONING', value: '/etc/grafana/provisioning' },
-                    // Logs go to stdout only: the root filesystem is read-only, and the kubelet collects stdout.
-                    { name: 'GF_LOG_MODE', value: 'console' },
-                  ],
-                  resources: resourcesOf(args.resources),
-                  securityContext: containerSecurityContext,
-                  startupProbe: httpProbe('/api/health', 'http', 5, 60),
-                  livenessProbe: httpProbe('/api/health', 'http', 10, 3),
-                  readinessProbe: httpProbe('/api/health', 'http', 5, 2),
-                  volumeMounts: [
-                    { name: 'data', mountPath: '/var/lib/grafana' },
-                    { name: 'tmp', mountPath: '/tmp' },
-                    { name: 'provisioning', mountPath: '/etc/grafana/provisioning' },
-                    { name: 'dashboards', mountPath: DASHBOARDS_MOUNT },
-                  ],
-                },
-              ],
-              volumes: [
-                data ? { name: 'data', persistentVolumeClaim: { claimName: data.metadata.name } } : { name: 'data', emptyDir: {} },
-                { name: 'tmp', emptyDir: {} },
-                {
-                  name: 'provisioning',
-                  configMap: {
-                    name: provisioning.metadata.name,
-                    items: [
-                      { key: 'datasources.yml', path: 'datasources/datasources.yml' },
-                      { key: 'dashboards.yml', path: 'dashboards/dashboards.yml' },
-                    ],
-                  },
-                },
-                { name: 'dashboards', configMap: { name: dashboards.metadata.name } },
-              ],
-            },
-          },
-        },
-      },
-      o(),
-    );
-    const service = clusterService(`${name}-service`, { name: GRAFANA_NAME, namespace: ns, port: GRAFANA_PORT, portName: 'http' }, o());
-    if (args.host) {
-      const tls = ingressTls(args.host, args.tls);
-      new k8s.networking.v1.Ingress(
-        `${name}-ingress`,
-        {
-          metadata: { name: GRAFANA_NAME, namespace: ns, labels: labelsFor(GRAFANA_NAME), annotations: tls.annotations },
-          spec: {
-            ingressClassName: args.ingressClassName,
-            tls: tls.tls,
-            rules: [
-              {
-                host: args.host,
-                http: {
-                  paths: [{ path: '/', pathType: 'Prefix', backend: { service: { name: service.metadata.name, port: { name: 'http' } } } }],
-                },
-              },
-            ],
-          },
-        },
-        o(),
-      );
-    }
+    const files = this.files(name, args);
+    const { service } = this.workload(name, args, admin.metadata.name, files);
+    if (args.host) this.ingress(name, args, args.host, service.metadata.name);
     this.url = pulumi.output(args.host ? `${args.tls ? 'https' : 'http'}://${args.host}` : `http://127.0.0.1:${GRAFANA_PORT}`);
     this.adminPassword = pulumi.secret(password.result);
     this.registerOutputs({ url: this.url, adminPassword: this.adminPassword });
   }
+
+  /** The provisioning and dashboard ConfigMaps, and the data volume: claimed where the stage keeps it, else empty at each start. */
+  private files(name: string, args: GrafanaArgs): GrafanaFiles {
+    const workload = { name: GRAFANA_NAME, namespace: args.namespace };
+    const provisioningData = { 'datasources.yml': args.provisioning.datasources, 'dashboards.yml': args.provisioning.dashboards };
+    const provisioning = mountedConfigMap(name, workload, 'provisioning', provisioningData, { parent: this });
+    const dashboards = mountedConfigMap(name, workload, 'dashboards', args.dashboards, { parent: this });
+    return {
+      data: args.storage ? claimedDataVolume(name, workload, args.storage, { parent: this }) : { name: 'data', emptyDir: {} },
+      provisioning: provisioning.name,
+      dashboards: dashboards.name,
+      checksums: { ...provisioning.annotations, ...dashboards.annotations },
+    };
+  }
+
+  private workload(name: string, args: GrafanaArgs, adminSecret: pulumi.Output<string>, files: GrafanaFiles) {
+    return singleReplicaWorkload(
+      name,
+      {
+        name: GRAFANA_NAME,
+        namespace: args.namespace,
+        servicePort: 'http',
+        strategy: ONE_POD_AT_A_TIME,
+        uid: UID,
+        annotations: files.checksums,
+        container: {
+          name: 'grafana',
+          image: args.image,
+          ports: [{ name: 'http', containerPort: GRAFANA_PORT }],
+          envFrom: [{ secretRef: { name: adminSecret } }],
+          env: grafanaEnvironment(args.externalUrl),
+          resources: args.resources,
+          startupProbe: httpProbe('/api/health', 'http', 5, 60),
+          livenessProbe: httpProbe('/api/health', 'http', 10, 3),
+          readinessProbe: httpProbe('/api/health', 'http', 5, 2),
+          volumeMounts: [
+            { name: 'data', mountPath: DATA_DIR },
+            { name: 'tmp', mountPath: '/tmp' },
+            { name: 'provisioning', mountPath: PROVISIONING_DIR },
+            { name: 'dashboards', mountPath: DASHBOARDS_MOUNT },
+          ],
+        },
+        volumes: [
+          files.data,
+          { name: 'tmp', emptyDir: {} },
+          {
+            name: 'provisioning',
+            configMap: {
+              name: files.provisioning,
+              items: [
+                { key: 'datasources.yml', path: 'datasources/datasources.yml' },
+                { key: 'dashboards.yml', path: 'dashboards/dashboards.yml' },
+              ],
+            },
+          },
+          { name: 'dashboards', configMap: { name: files.dashboards } },
+        ],
+      },
+      { parent: this },
+    );
+  }
+
+  /** Where people open it: `host`, with TLS where the stage configures it. */
+  private ingress(name: string, args: GrafanaArgs, host: string, service: pulumi.Output<string>): void {
+    const tls = ingressTls(host, args.tls);
+    new k8s.networking.v1.Ingress(
+      `${name}-ingress`,
+      {
+        metadata: { ...objectMetadata(GRAFANA_NAME, args.namespace), annotations: tls.annotations },
+        spec: {
+          ingressClassName: args.ingressClassName,
+          tls: tls.tls,
+          rules: [
+            {
+              host,
+              http: { paths: [{ path: '/', pathType: 'Prefix', backend: { service: { name: service, port: { name: 'http' } } } }] },
+            },
+          ],
+        },
+      },
+      { parent: this },
+    );
+  }
+}
+
+/** No anonymous access or sign-up, no phoning home, its root URL, its paths, and logs on stdout only. */
+function grafanaEnvironment(externalUrl: string) {
+  return [
+    { name: 'GF_AUTH_ANONYMOUS_ENABLED', value: 'false' },
+    { name: 'GF_SERVER_ROOT_URL', value: externalUrl },
+    { name: 'GF_USERS_ALLOW_SIGN_UP', value: 'false' },
+    { name: 'GF_ANALYTICS_REPORTING_ENABLED', value: 'false' },
+    { name: 'GF_PATHS_DATA', value: DATA_DIR },
+    { name: 'GF_PATHS_PROVISIONING', value: PROVISIONING_DIR },
+    // Logs go to stdout only: the root filesystem is read-only, and the kubelet collects stdout.
+    { name: 'GF_LOG_MODE', value: 'console' },
+  ];
 }

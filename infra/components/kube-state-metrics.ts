@@ -9,16 +9,9 @@ import * as k8s from '@pulumi/kubernetes';
 import * as pulumi from '@pulumi/pulumi';
 import type { ThirdPartyService } from '../config';
 import { CLUSTER_METRICS, KUBE_STATE_METRICS_JOB } from '../../monitoring/src';
-import {
-  childOptions,
-  clusterService,
-  containerSecurityContext,
-  httpProbe,
-  labelsFor,
-  podSecurityContext,
-  resourcesOf,
-  selectorFor,
-} from './workload';
+import type { KubernetesComponentOptions } from './options';
+import { objectMetadata, singleReplicaWorkload } from './pod';
+import { grantToAccount, httpProbe } from './workload';
 
 /** Workload, Service, account and Role name: the scrape job name of the monitoring contract. */
 export const KUBE_STATE_METRICS_NAME = KUBE_STATE_METRICS_JOB;
@@ -37,81 +30,59 @@ export const KUBE_STATE_METRICS_RESOURCES = {
 
 export interface KubeStateMetricsArgs extends ThirdPartyService {
   namespace: pulumi.Input<string>;
-  provider: k8s.Provider;
 }
 
 export class KubeStateMetrics extends pulumi.ComponentResource {
-  constructor(name: string, args: KubeStateMetricsArgs, opts?: pulumi.ComponentResourceOptions) {
+  constructor(name: string, args: KubeStateMetricsArgs, opts: KubernetesComponentOptions) {
     super('event-stack:monitoring:KubeStateMetrics', name, {}, opts);
-    const o = () => childOptions(this, args.provider);
-    const ns = args.namespace;
-    const metadata = { name: KUBE_STATE_METRICS_NAME, namespace: ns, labels: labelsFor(KUBE_STATE_METRICS_NAME) };
-    const account = new k8s.core.v1.ServiceAccount(`${name}-account`, { metadata, automountServiceAccountToken: false }, o());
-    const byGroup = new Map<string, string[]>();
-    for (const { apiGroup, resource } of Object.values(KUBE_STATE_METRICS_RESOURCES))
-      byGroup.set(apiGroup, [...(byGroup.get(apiGroup) ?? []), resource]);
-    const role = new k8s.rbac.v1.Role(
-      `${name}-role`,
-      { metadata, rules: [...byGroup].map(([group, resources]) => ({ apiGroups: [group], resources, verbs: ['list', 'watch'] })) },
-      o(),
-    );
-    new k8s.rbac.v1.RoleBinding(
-      `${name}-binding`,
+    const account = this.watchingAccount(name, args.namespace);
+    singleReplicaWorkload(
+      name,
       {
-        metadata,
-        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: role.metadata.name },
-        subjects: [{ kind: 'ServiceAccount', name: account.metadata.name, namespace: ns }],
-      },
-      o(),
-    );
-    new k8s.apps.v1.Deployment(
-      `${name}-deployment`,
-      {
-        metadata,
-        spec: {
-          replicas: 1,
-          selector: { matchLabels: selectorFor(KUBE_STATE_METRICS_NAME) },
-          template: {
-            metadata: { labels: labelsFor(KUBE_STATE_METRICS_NAME) },
-            spec: {
-              serviceAccountName: account.metadata.name,
-              // It lists and watches through the API with this token.
-              automountServiceAccountToken: true,
-              securityContext: podSecurityContext(UID),
-              containers: [
-                {
-                  name: 'kube-state-metrics',
-                  image: args.image,
-                  args: pulumi
-                    .output(ns)
-                    .apply((namespace) => [
-                      `--namespaces=${namespace}`,
-                      `--resources=${Object.keys(KUBE_STATE_METRICS_RESOURCES).join(',')}`,
-                      `--metric-allowlist=${Object.keys(CLUSTER_METRICS[KUBE_STATE_METRICS_JOB]).join(',')}`,
-                      `--port=${KUBE_STATE_METRICS_PORT}`,
-                      `--telemetry-port=${TELEMETRY_PORT}`,
-                    ]),
-                  ports: [
-                    { name: 'http', containerPort: KUBE_STATE_METRICS_PORT },
-                    { name: 'telemetry', containerPort: TELEMETRY_PORT },
-                  ],
-                  resources: resourcesOf(args.resources),
-                  securityContext: containerSecurityContext,
-                  livenessProbe: httpProbe('/livez', 'http', 20, 3),
-                  readinessProbe: httpProbe('/readyz', 'telemetry', 10, 2),
-                },
-              ],
-            },
-          },
+        name: KUBE_STATE_METRICS_NAME,
+        namespace: args.namespace,
+        servicePort: 'http',
+        uid: UID,
+        // It lists and watches through the API with this account's token.
+        apiAccount: account.metadata.name,
+        container: {
+          name: 'kube-state-metrics',
+          image: args.image,
+          args: pulumi.output(args.namespace).apply(exporterArgs),
+          ports: [
+            { name: 'http', containerPort: KUBE_STATE_METRICS_PORT },
+            { name: 'telemetry', containerPort: TELEMETRY_PORT },
+          ],
+          resources: args.resources,
+          livenessProbe: httpProbe('/livez', 'http', 20, 3),
+          readinessProbe: httpProbe('/readyz', 'telemetry', 10, 2),
         },
       },
-      o(),
-    );
-    clusterService(
-      `${name}-service`,
-      { name: KUBE_STATE_METRICS_NAME, namespace: ns, port: KUBE_STATE_METRICS_PORT, portName: 'http' },
-      o(),
+      { parent: this },
     );
     this.registerOutputs({});
   }
+
+  /** Its service account, allowed by a namespaced Role to list and watch exactly the resources it exports. */
+  private watchingAccount(name: string, ns: pulumi.Input<string>): k8s.core.v1.ServiceAccount {
+    const metadata = objectMetadata(KUBE_STATE_METRICS_NAME, ns);
+    const account = new k8s.core.v1.ServiceAccount(`${name}-account`, { metadata, automountServiceAccountToken: false }, { parent: this });
+    const byGroup = new Map<string, string[]>();
+    for (const { apiGroup, resource } of Object.values(KUBE_STATE_METRICS_RESOURCES))
+      byGroup.set(apiGroup, [...(byGroup.get(apiGroup) ?? []), resource]);
+    const rules = [...byGroup].map(([group, resources]) => ({ apiGroups: [group], resources, verbs: ['list', 'watch'] }));
+    grantToAccount(name, { kind: 'Role', metadata, rules, account: { name: account.metadata.name, namespace: ns } }, { parent: this });
+    return account;
+  }
+}
+
+/** Only the stack's namespace, only the collectors of the watched resources, only the metrics the rules and dashboards read. */
+function exporterArgs(namespace: string): string[] {
+  return [
+    `--namespaces=${namespace}`,
+    `--resources=${Object.keys(KUBE_STATE_METRICS_RESOURCES).join(',')}`,
+    `--metric-allowlist=${Object.keys(CLUSTER_METRICS[KUBE_STATE_METRICS_JOB]).join(',')}`,
+    `--port=${KUBE_STATE_METRICS_PORT}`,
+    `--telemetry-port=${TELEMETRY_PORT}`,
+  ];
 }

@@ -8,7 +8,8 @@ import * as k8s from '@pulumi/kubernetes';
 import * as pulumi from '@pulumi/pulumi';
 import type { AlertReceivers } from '../config';
 import { alertmanagerConfigSpec, APP_JOB, CNPG_JOB, prometheusRuleSpec, PUSHGATEWAY_JOB } from '../../monitoring/src';
-import { childOptions, labelsFor, selectorFor } from './workload';
+import type { KubernetesComponentOptions } from './options';
+import { labelsFor, selectorFor } from './workload';
 
 /** The label kube-prometheus-stack's Grafana sidecar loads dashboard ConfigMaps by (its default). */
 export const GRAFANA_DASHBOARD_LABEL = { grafana_dashboard: '1' };
@@ -31,126 +32,131 @@ export interface OperatorMonitoringArgs {
   receivers: pulumi.Output<AlertReceivers>;
   /** dashboards/json: file name → JSON text. */
   dashboards: Record<string, string>;
-  provider: k8s.Provider;
+}
+
+type CnpgPods = NonNullable<OperatorMonitoringArgs['cnpgPods']>;
+type MonitoredService = OperatorMonitoringArgs['services'][number];
+
+/** A custom resource of the operator's API: its kind, object name and spec. */
+interface MonitoringResource {
+  apiVersion?: string;
+  kind: string;
+  name: string;
+  spec: pulumi.Input<object>;
 }
 
 export class OperatorMonitoring extends pulumi.ComponentResource {
-  constructor(name: string, args: OperatorMonitoringArgs, opts?: pulumi.ComponentResourceOptions) {
-    super('event-stack:monitoring:OperatorMonitoring', name, {}, opts);
-    const o = () => childOptions(this, args.provider);
-    const ns = args.namespace;
-    const meta = (objectName: string, extra: Record<string, string> = {}) => ({
-      name: objectName,
-      namespace: ns,
-      labels: { ...labelsFor('event-stack-monitoring'), ...args.matchLabels, ...extra },
-    });
-    // The job label the rules and dashboards select on, and the pod name as a stable instance name.
-    const relabelings = (job: string) => [
-      { action: 'replace', targetLabel: 'job', replacement: job },
-      { action: 'replace', sourceLabels: ['__meta_kubernetes_pod_name'], targetLabel: 'instance' },
-    ];
+  private readonly args: OperatorMonitoringArgs;
 
-    new k8s.apiextensions.CustomResource(
-      `${name}-app`,
-      {
-        apiVersion: MONITORING_API,
-        kind: 'PodMonitor',
-        metadata: meta(args.app.name),
-        spec: {
-          selector: { matchLabels: selectorFor(args.app.name, 'server') },
-          podMetricsEndpoints: [
-            { port: args.app.port, path: '/metrics', interval: args.scrapeInterval, relabelings: relabelings(APP_JOB) },
-          ],
-        },
-      },
-      o(),
-    );
+  constructor(name: string, args: OperatorMonitoringArgs, opts: KubernetesComponentOptions) {
+    super('event-stack:monitoring:OperatorMonitoring', name, {}, opts);
+    this.args = args;
+    this.appMonitor(name);
     // CloudNativePG deprecated its own enablePodMonitor: the PodMonitor is ours, with the labels its dashboards use.
-    if (args.cnpgPods)
-      new k8s.apiextensions.CustomResource(
-        `${name}-cnpg`,
-        {
-          apiVersion: MONITORING_API,
-          kind: 'PodMonitor',
-          metadata: meta(CNPG_JOB),
-          spec: {
-            selector: { matchLabels: args.cnpgPods.labels },
-            podMetricsEndpoints: [
-              {
-                port: args.cnpgPods.port,
-                interval: args.scrapeInterval,
-                relabelings: [
-                  ...relabelings(CNPG_JOB),
-                  { action: 'replace', sourceLabels: ['__meta_kubernetes_pod_label_cnpg_io_cluster'], targetLabel: 'cluster' },
-                  { action: 'replace', sourceLabels: ['__meta_kubernetes_pod_name'], targetLabel: 'pod' },
-                ],
-              },
-            ],
-          },
-        },
-        o(),
-      );
-    for (const svc of args.services)
-      new k8s.apiextensions.CustomResource(
-        `${name}-${svc.name}`,
-        {
-          apiVersion: MONITORING_API,
-          kind: 'ServiceMonitor',
-          metadata: meta(svc.name),
-          spec: {
-            selector: { matchLabels: selectorFor(svc.name) },
-            endpoints: [
-              {
-                port: svc.port,
-                interval: args.scrapeInterval,
-                // Pushed series keep the job label the maintenance job pushed them with.
-                ...(svc.job === PUSHGATEWAY_JOB ? { honorLabels: true } : {}),
-                relabelings: relabelings(svc.job),
-              },
-            ],
-          },
-        },
-        o(),
-      );
-    new k8s.apiextensions.CustomResource(
-      `${name}-rules`,
-      {
-        apiVersion: MONITORING_API,
-        kind: 'PrometheusRule',
-        metadata: meta('event-stack'),
-        spec: prometheusRuleSpec(undefined, args.stackNamespace),
-      },
-      o(),
-    );
+    if (args.cnpgPods) this.cnpgMonitor(name, args.cnpgPods);
+    for (const svc of args.services) this.serviceMonitor(name, svc);
+    this.monitoringResource(`${name}-rules`, {
+      kind: 'PrometheusRule',
+      name: 'event-stack',
+      spec: prometheusRuleSpec(undefined, args.stackNamespace),
+    });
+    this.alertRoutes(name);
+    for (const [file, json] of Object.entries(args.dashboards)) this.dashboard(name, file, json);
+    this.registerOutputs({});
+  }
+
+  /** A custom resource the operator picks up: in the namespace, with the labels its Prometheus or Alertmanager selects. */
+  private monitoringResource(resourceName: string, resource: MonitoringResource, extra: pulumi.CustomResourceOptions = {}): void {
+    const { apiVersion = MONITORING_API, kind, name, spec } = resource;
+    const metadata = { name, namespace: this.args.namespace, labels: { ...labelsFor('event-stack-monitoring'), ...this.args.matchLabels } };
+    new k8s.apiextensions.CustomResource(resourceName, { apiVersion, kind, metadata, spec }, { parent: this, ...extra });
+  }
+
+  /** The app's pods, each scraped as its own instance. */
+  private appMonitor(name: string): void {
+    const { app, scrapeInterval } = this.args;
+    const endpoint = { port: app.port, path: '/metrics', interval: scrapeInterval, relabelings: relabelings(APP_JOB) };
+    this.monitoringResource(`${name}-app`, {
+      kind: 'PodMonitor',
+      name: app.name,
+      spec: { selector: { matchLabels: selectorFor(app.name, 'server') }, podMetricsEndpoints: [endpoint] },
+    });
+  }
+
+  /** CloudNativePG's instance pods, with the cluster and pod labels its dashboards use. */
+  private cnpgMonitor(name: string, pods: CnpgPods): void {
+    const endpoint = {
+      port: pods.port,
+      interval: this.args.scrapeInterval,
+      relabelings: [
+        ...relabelings(CNPG_JOB),
+        { action: 'replace', sourceLabels: ['__meta_kubernetes_pod_label_cnpg_io_cluster'], targetLabel: 'cluster' },
+        { action: 'replace', sourceLabels: ['__meta_kubernetes_pod_name'], targetLabel: 'pod' },
+      ],
+    };
+    this.monitoringResource(`${name}-cnpg`, {
+      kind: 'PodMonitor',
+      name: CNPG_JOB,
+      spec: { selector: { matchLabels: pods.labels }, podMetricsEndpoints: [endpoint] },
+    });
+  }
+
+  private serviceMonitor(name: string, svc: MonitoredService): void {
+    const endpoint = {
+      port: svc.port,
+      interval: this.args.scrapeInterval,
+      // Pushed series keep the job label the maintenance job pushed them with.
+      ...(svc.job === PUSHGATEWAY_JOB ? { honorLabels: true } : {}),
+      relabelings: relabelings(svc.job),
+    };
+    this.monitoringResource(`${name}-${svc.name}`, {
+      kind: 'ServiceMonitor',
+      name: svc.name,
+      spec: { selector: { matchLabels: selectorFor(svc.name) }, endpoints: [endpoint] },
+    });
+  }
+
+  /** The alert routes, whose receivers' webhook URLs are read from a Secret of their own. */
+  private alertRoutes(name: string): void {
     const urls = new k8s.core.v1.Secret(
       `${name}-receivers`,
       {
-        metadata: { name: RECEIVERS_SECRET, namespace: ns, labels: labelsFor('event-stack-monitoring') },
-        stringData: pulumi.secret(args.receivers.apply((r) => ({ pager: r.pager, ticket: r.ticket, heartbeat: r.heartbeat }))),
+        metadata: { name: RECEIVERS_SECRET, namespace: this.args.namespace, labels: labelsFor('event-stack-monitoring') },
+        stringData: pulumi.secret(this.args.receivers.apply((r) => ({ pager: r.pager, ticket: r.ticket, heartbeat: r.heartbeat }))),
       },
-      o(),
+      { parent: this },
     );
-    new k8s.apiextensions.CustomResource(
-      `${name}-alertmanager-config`,
-      {
-        apiVersion: 'monitoring.coreos.com/v1alpha1',
-        kind: 'AlertmanagerConfig',
-        metadata: meta('event-stack'),
-        spec: alertmanagerConfigSpec(RECEIVERS_SECRET),
-      },
-      { ...o(), dependsOn: [urls] },
-    );
-    for (const [file, json] of Object.entries(args.dashboards)) {
-      const uid = file.replace(/\.json$/, '');
-      new k8s.core.v1.ConfigMap(
-        `${name}-dashboard-${uid}`,
-        {
-          metadata: { name: `dashboard-${uid}`, namespace: ns, labels: { ...labelsFor('grafana-dashboards'), ...GRAFANA_DASHBOARD_LABEL } },
-          data: { [file]: json },
-        },
-        o(),
-      );
-    }
-    this.registerOutputs({});
+    const routes = {
+      apiVersion: 'monitoring.coreos.com/v1alpha1',
+      kind: 'AlertmanagerConfig',
+      name: 'event-stack',
+      spec: alertmanagerConfigSpec(RECEIVERS_SECRET),
+    };
+    this.monitoringResource(`${name}-alertmanager-config`, routes, { dependsOn: [urls] });
   }
+
+  /** One dashboard, as a ConfigMap the Grafana sidecar loads. */
+  private dashboard(name: string, file: string, json: string): void {
+    const uid = file.replace(/\.json$/, '');
+    new k8s.core.v1.ConfigMap(
+      `${name}-dashboard-${uid}`,
+      {
+        metadata: {
+          name: `dashboard-${uid}`,
+          namespace: this.args.namespace,
+          labels: { ...labelsFor('grafana-dashboards'), ...GRAFANA_DASHBOARD_LABEL },
+        },
+        data: { [file]: json },
+      },
+      { parent: this },
+    );
+  }
+}
+
+/** The job label the rules and dashboards select on, and the pod name as a stable instance name. */
+function relabelings(job: string) {
+  return [
+    { action: 'replace', targetLabel: 'job', replacement: job },
+    { action: 'replace', sourceLabels: ['__meta_kubernetes_pod_name'], targetLabel: 'instance' },
+  ];
 }

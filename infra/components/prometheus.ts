@@ -2,17 +2,9 @@
 import * as k8s from '@pulumi/kubernetes';
 import * as pulumi from '@pulumi/pulumi';
 import type { ThirdPartyService } from '../config';
-import {
-  checksumOf,
-  childOptions,
-  clusterService,
-  containerSecurityContext,
-  httpProbe,
-  labelsFor,
-  podSecurityContext,
-  resourcesOf,
-  selectorFor,
-} from './workload';
+import type { KubernetesComponentOptions } from './options';
+import { dataClaimSpec, mountedConfigMap, objectMetadata, workloadSpec, type WorkloadContainer } from './pod';
+import { clusterService, grantToAccount, httpProbe, labelsFor } from './workload';
 
 export const PROMETHEUS_NAME = 'prometheus';
 export const PROMETHEUS_PORT = 9090;
@@ -38,88 +30,44 @@ export interface PrometheusArgs extends ThirdPartyService {
   externalUrl: string;
   /** Its pods run as their own account, not the namespace's default: the pull secrets go on it too. */
   imagePullSecrets: string[];
-  provider: k8s.Provider;
 }
 
 export class Prometheus extends pulumi.ComponentResource {
-  constructor(name: string, args: PrometheusArgs, opts?: pulumi.ComponentResourceOptions) {
+  constructor(name: string, args: PrometheusArgs, opts: KubernetesComponentOptions) {
     super('event-stack:monitoring:Prometheus', name, {}, opts);
-    const o = () => childOptions(this, args.provider);
     const ns = args.namespace;
-    const configData = { 'prometheus.yml': args.config };
-    const config = new k8s.core.v1.ConfigMap(
-      `${name}-config`,
-      { metadata: { name: `${PROMETHEUS_NAME}-config`, namespace: ns, labels: labelsFor(PROMETHEUS_NAME) }, data: configData },
-      o(),
-    );
-    const rules = new k8s.core.v1.ConfigMap(
-      `${name}-rules`,
-      { metadata: { name: `${PROMETHEUS_NAME}-rules`, namespace: ns, labels: labelsFor(PROMETHEUS_NAME) }, data: args.rules },
-      o(),
-    );
-    const account = this.discoveryAccount(name, ns, args.imagePullSecrets, o);
+    const workload = { name: PROMETHEUS_NAME, namespace: ns };
+    const config = mountedConfigMap(name, workload, 'config', { 'prometheus.yml': args.config }, { parent: this });
+    const rules = mountedConfigMap(name, workload, 'rules', args.rules, { parent: this });
+    const account = this.discoveryAccount(name, ns, args.imagePullSecrets);
     const service = clusterService(
       `${name}-service`,
       { name: PROMETHEUS_NAME, namespace: ns, port: PROMETHEUS_PORT, portName: 'http' },
-      o(),
+      { parent: this },
     );
     new k8s.apps.v1.StatefulSet(
       `${name}-statefulset`,
       {
-        metadata: { name: PROMETHEUS_NAME, namespace: ns, labels: labelsFor(PROMETHEUS_NAME) },
+        metadata: objectMetadata(PROMETHEUS_NAME, ns),
         spec: {
           serviceName: service.metadata.name,
           replicas: 1,
-          selector: { matchLabels: selectorFor(PROMETHEUS_NAME) },
-          template: {
-            metadata: {
-              labels: labelsFor(PROMETHEUS_NAME),
-              annotations: { 'checksum/config': checksumOf(configData), 'checksum/rules': checksumOf(args.rules) },
-            },
-            spec: {
-              serviceAccountName: account.metadata.name,
-              // Kubernetes discovery calls the API with this token.
-              automountServiceAccountToken: true,
-              securityContext: podSecurityContext(UID),
-              containers: [
-                {
-                  name: 'prometheus',
-                  image: args.image,
-                  args: [
-                    '--config.file=/etc/prometheus/prometheus.yml',
-                    '--storage.tsdb.path=/prometheus',
-                    `--storage.tsdb.retention.time=${args.retention}`,
-                    `--storage.tsdb.retention.size=${args.retentionSize}`,
-                    `--web.external-url=${args.externalUrl}`,
-                  ],
-                  ports: [{ name: 'http', containerPort: PROMETHEUS_PORT }],
-                  resources: resourcesOf(args.resources),
-                  securityContext: containerSecurityContext,
-                  startupProbe: httpProbe('/-/ready', 'http', 5, 60),
-                  livenessProbe: httpProbe('/-/healthy', 'http', 15, 4),
-                  readinessProbe: httpProbe('/-/ready', 'http', 5, 3),
-                  volumeMounts: [
-                    { name: 'config', mountPath: '/etc/prometheus/prometheus.yml', subPath: 'prometheus.yml' },
-                    { name: 'rules', mountPath: RULES_MOUNT },
-                    { name: 'data', mountPath: '/prometheus' },
-                  ],
-                },
-              ],
-              volumes: [
-                { name: 'config', configMap: { name: config.metadata.name } },
-                { name: 'rules', configMap: { name: rules.metadata.name } },
-              ],
-            },
-          },
-          volumeClaimTemplates: [
-            {
-              metadata: { name: 'data', labels: labelsFor(PROMETHEUS_NAME) },
-              spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: args.storage } } },
-            },
-          ],
+          ...workloadSpec({
+            name: PROMETHEUS_NAME,
+            uid: UID,
+            annotations: { ...config.annotations, ...rules.annotations },
+            // Kubernetes discovery calls the API with this account's token.
+            apiAccount: account.metadata.name,
+            container: prometheusContainer(args),
+            volumes: [
+              { name: 'config', configMap: { name: config.name } },
+              { name: 'rules', configMap: { name: rules.name } },
+            ],
+          }),
+          volumeClaimTemplates: [{ metadata: { name: 'data', labels: labelsFor(PROMETHEUS_NAME) }, spec: dataClaimSpec(args.storage) }],
         },
       },
-      o(),
+      { parent: this },
     );
     this.registerOutputs({});
   }
@@ -128,34 +76,18 @@ export class Prometheus extends pulumi.ComponentResource {
    * The service account Prometheus discovers pods with: list/watch pods in its own namespace, nothing else
    * (a namespaced Role, no ClusterRole). Only the Prometheus pod mounts its token.
    */
-  private discoveryAccount(
-    name: string,
-    ns: pulumi.Input<string>,
-    pullSecrets: string[],
-    o: () => pulumi.CustomResourceOptions,
-  ): k8s.core.v1.ServiceAccount {
-    const metadata = { name: DISCOVERY_NAME, namespace: ns, labels: labelsFor(PROMETHEUS_NAME) };
+  private discoveryAccount(name: string, ns: pulumi.Input<string>, pullSecrets: string[]): k8s.core.v1.ServiceAccount {
+    const metadata = objectMetadata(PROMETHEUS_NAME, ns, DISCOVERY_NAME);
     const imagePullSecrets = pullSecrets.length ? pullSecrets.map((s) => ({ name: s })) : undefined;
     const account = new k8s.core.v1.ServiceAccount(
       `${name}-account`,
       { metadata, automountServiceAccountToken: false, imagePullSecrets },
-      o(),
+      { parent: this },
     );
-    const role = new k8s.rbac.v1.Role(
-      `${name}-discovery-role`,
-      { metadata, rules: [{ apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'watch'] }] },
-      o(),
-    );
-    new k8s.rbac.v1.RoleBinding(
-      `${name}-discovery-binding`,
-      {
-        metadata,
-        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: role.metadata.name },
-        subjects: [{ kind: 'ServiceAccount', name: account.metadata.name, namespace: ns }],
-      },
-      o(),
-    );
-    this.kubeletAccess(name, ns, account, o);
+    const subject = { name: account.metadata.name, namespace: ns };
+    const rules = [{ apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'watch'] }];
+    grantToAccount(`${name}-discovery`, { kind: 'Role', metadata, rules, account: subject }, { parent: this });
+    this.kubeletAccess(name, ns, subject);
     return account;
   }
 
@@ -164,32 +96,37 @@ export class Prometheus extends pulumi.ComponentResource {
    * least one that works: find the nodes (list/watch) and read their metrics endpoints (`nodes/metrics`, not the
    * `nodes/proxy` that also reaches exec and logs). Named after the namespace: several stacks share a cluster.
    */
-  private kubeletAccess(
-    name: string,
-    ns: pulumi.Input<string>,
-    account: k8s.core.v1.ServiceAccount,
-    o: () => pulumi.CustomResourceOptions,
-  ) {
+  private kubeletAccess(name: string, ns: pulumi.Input<string>, account: { name: pulumi.Output<string>; namespace: pulumi.Input<string> }) {
     const metadata = { name: pulumi.interpolate`${ns}-${KUBELET_METRICS_NAME}`, labels: labelsFor(PROMETHEUS_NAME) };
-    const role = new k8s.rbac.v1.ClusterRole(
-      `${name}-kubelet-role`,
-      {
-        metadata,
-        rules: [
-          { apiGroups: [''], resources: ['nodes'], verbs: ['list', 'watch'] },
-          { apiGroups: [''], resources: ['nodes/metrics'], verbs: ['get'] },
-        ],
-      },
-      o(),
-    );
-    new k8s.rbac.v1.ClusterRoleBinding(
-      `${name}-kubelet-binding`,
-      {
-        metadata,
-        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: role.metadata.name },
-        subjects: [{ kind: 'ServiceAccount', name: account.metadata.name, namespace: ns }],
-      },
-      o(),
-    );
+    const rules = [
+      { apiGroups: [''], resources: ['nodes'], verbs: ['list', 'watch'] },
+      { apiGroups: [''], resources: ['nodes/metrics'], verbs: ['get'] },
+    ];
+    grantToAccount(`${name}-kubelet`, { kind: 'ClusterRole', metadata, rules, account }, { parent: this });
   }
+}
+
+/** Its configuration, rules and data directories, retention by time and by size, and where people open it. */
+function prometheusContainer(args: PrometheusArgs): WorkloadContainer {
+  return {
+    name: 'prometheus',
+    image: args.image,
+    args: [
+      '--config.file=/etc/prometheus/prometheus.yml',
+      '--storage.tsdb.path=/prometheus',
+      `--storage.tsdb.retention.time=${args.retention}`,
+      `--storage.tsdb.retention.size=${args.retentionSize}`,
+      `--web.external-url=${args.externalUrl}`,
+    ],
+    ports: [{ name: 'http', containerPort: PROMETHEUS_PORT }],
+    resources: args.resources,
+    startupProbe: httpProbe('/-/ready', 'http', 5, 60),
+    livenessProbe: httpProbe('/-/healthy', 'http', 15, 4),
+    readinessProbe: httpProbe('/-/ready', 'http', 5, 3),
+    volumeMounts: [
+      { name: 'config', mountPath: '/etc/prometheus/prometheus.yml', subPath: 'prometheus.yml' },
+      { name: 'rules', mountPath: RULES_MOUNT },
+      { name: 'data', mountPath: '/prometheus' },
+    ],
+  };
 }

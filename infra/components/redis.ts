@@ -7,16 +7,9 @@ import * as k8s from '@pulumi/kubernetes';
 import * as pulumi from '@pulumi/pulumi';
 import * as random from '@pulumi/random';
 import type { ThirdPartyService } from '../config';
-import {
-  checksumOf,
-  childOptions,
-  clusterService,
-  containerSecurityContext,
-  labelsFor,
-  podSecurityContext,
-  resourcesOf,
-  selectorFor,
-} from './workload';
+import type { KubernetesComponentOptions } from './options';
+import { objectMetadata, singleReplicaWorkload } from './pod';
+import { checksumOf } from './workload';
 
 export const REDIS_NAME = 'redis';
 const PORT = 6379;
@@ -49,66 +42,50 @@ export function redisConfig(password: string, memoryLimit: string): string {
 
 export interface RedisArgs extends ThirdPartyService {
   namespace: pulumi.Input<string>;
-  provider: k8s.Provider;
 }
 
 export class Redis extends pulumi.ComponentResource {
   /** redis://… with the password, a secret output. */
   readonly redisUrl: pulumi.Output<string>;
 
-  constructor(name: string, args: RedisArgs, opts?: pulumi.ComponentResourceOptions) {
+  constructor(name: string, args: RedisArgs, opts: KubernetesComponentOptions) {
     super('event-stack:data:Redis', name, {}, opts);
-    const o = (extra: pulumi.CustomResourceOptions = {}) => childOptions(this, args.provider, extra);
     const password = new random.RandomPassword(`${name}-password`, { length: 32, special: false }, { parent: this });
     const configData = { 'redis.conf': pulumi.secret(password.result.apply((p) => redisConfig(p, args.resources.limits.memory))) };
-    const secret = new k8s.core.v1.Secret(
+    const config = new k8s.core.v1.Secret(
       `${name}-config`,
-      {
-        metadata: { name: `${REDIS_NAME}-config`, namespace: args.namespace, labels: labelsFor(REDIS_NAME) },
-        stringData: configData,
-      },
-      o(),
+      { metadata: objectMetadata(REDIS_NAME, args.namespace, `${REDIS_NAME}-config`), stringData: configData },
+      { parent: this },
     );
     const tcp = { tcpSocket: { port: 'redis' } };
-    new k8s.apps.v1.Deployment(
-      `${name}-deployment`,
+    singleReplicaWorkload(
+      name,
       {
-        metadata: { name: REDIS_NAME, namespace: args.namespace, labels: labelsFor(REDIS_NAME) },
-        spec: {
-          replicas: 1,
-          selector: { matchLabels: selectorFor(REDIS_NAME) },
-          template: {
-            metadata: { labels: labelsFor(REDIS_NAME), annotations: { 'checksum/config': checksumOf(configData) } },
-            spec: {
-              automountServiceAccountToken: false,
-              securityContext: podSecurityContext(UID),
-              containers: [
-                {
-                  name: 'redis',
-                  image: args.image,
-                  args: [`${CONFIG_DIR}/redis.conf`],
-                  ports: [{ name: 'redis', containerPort: PORT }],
-                  resources: resourcesOf(args.resources),
-                  securityContext: containerSecurityContext,
-                  livenessProbe: { ...tcp, periodSeconds: 10, failureThreshold: 3 },
-                  readinessProbe: { ...tcp, periodSeconds: 5, failureThreshold: 2 },
-                  volumeMounts: [
-                    { name: 'config', mountPath: CONFIG_DIR, readOnly: true },
-                    { name: 'data', mountPath: '/data' },
-                  ],
-                },
-              ],
-              volumes: [
-                { name: 'config', secret: { secretName: secret.metadata.name } },
-                { name: 'data', emptyDir: {} },
-              ],
-            },
-          },
+        name: REDIS_NAME,
+        namespace: args.namespace,
+        servicePort: 'redis',
+        uid: UID,
+        annotations: { 'checksum/config': checksumOf(configData) },
+        container: {
+          name: 'redis',
+          image: args.image,
+          args: [`${CONFIG_DIR}/redis.conf`],
+          ports: [{ name: 'redis', containerPort: PORT }],
+          resources: args.resources,
+          livenessProbe: { ...tcp, periodSeconds: 10, failureThreshold: 3 },
+          readinessProbe: { ...tcp, periodSeconds: 5, failureThreshold: 2 },
+          volumeMounts: [
+            { name: 'config', mountPath: CONFIG_DIR, readOnly: true },
+            { name: 'data', mountPath: '/data' },
+          ],
         },
+        volumes: [
+          { name: 'config', secret: { secretName: config.metadata.name } },
+          { name: 'data', emptyDir: {} },
+        ],
       },
-      o(),
+      { parent: this },
     );
-    clusterService(`${name}-service`, { name: REDIS_NAME, namespace: args.namespace, port: PORT, portName: 'redis' }, o());
     this.redisUrl = pulumi.secret(
       pulumi.interpolate`redis://:${password.result}@${REDIS_NAME}.${args.namespace}.svc.cluster.local:${PORT}`,
     );

@@ -76,6 +76,34 @@ export const cronJobPolicy = {
   failedJobsHistoryLimit: 3,
 } satisfies Partial<k8s.types.input.batch.v1.CronJobSpec>;
 
+/**
+ * A Role, or for cluster-scoped resources a ClusterRole, allowing `rules`, and its binding to the service account
+ * (resources `<prefix>-role` and `<prefix>-binding`; both objects carry `metadata`).
+ */
+export function grantToAccount(
+  prefix: string,
+  grant: {
+    kind: 'Role' | 'ClusterRole';
+    metadata: k8s.types.input.meta.v1.ObjectMeta;
+    rules: k8s.types.input.rbac.v1.PolicyRule[];
+    account: { name: pulumi.Input<string>; namespace: pulumi.Input<string> };
+  },
+  opts: pulumi.CustomResourceOptions,
+): void {
+  const { kind, metadata, rules, account } = grant;
+  const role =
+    kind === 'Role'
+      ? new k8s.rbac.v1.Role(`${prefix}-role`, { metadata, rules }, opts)
+      : new k8s.rbac.v1.ClusterRole(`${prefix}-role`, { metadata, rules }, opts);
+  const binding = {
+    metadata,
+    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind, name: role.metadata.name },
+    subjects: [{ kind: 'ServiceAccount', ...account }],
+  };
+  if (kind === 'Role') new k8s.rbac.v1.RoleBinding(`${prefix}-binding`, binding, opts);
+  else new k8s.rbac.v1.ClusterRoleBinding(`${prefix}-binding`, binding, opts);
+}
+
 /** Options every child of a component gets. */
 export function childOptions(parent: pulumi.Resource, provider: k8s.Provider, extra: pulumi.CustomResourceOptions = {}) {
   return { parent, provider, ...extra };

@@ -21,3 +21,18 @@ export async function runFailure(stack: string, options: RunOptions): Promise<Of
   }
   throw new Error(`the ${stack} program ran although it should have failed`);
 }
+
+/**
+ * The Kubernetes objects of a run that are not managed by the stack's one provider (its kubeconfig context and
+ * namespace), e.g. by an engine default provider that would reach whatever cluster the ambient kubeconfig names.
+ */
+export function objectsOutsideStackProvider(run: OfflineRun): string[] {
+  const providers = run.resources.filter((r) => r.type === 'pulumi:providers:kubernetes');
+  if (providers.length !== 1) return [`${providers.length} Kubernetes providers declared, not 1`];
+  const [stackProvider] = providers;
+  const namespace = run.file.config.namespace;
+  if (stackProvider!.inputs.namespace !== namespace) return [`the provider's namespace is not the stack's ${namespace}`];
+  return run.resources
+    .filter((r) => r.type.startsWith('kubernetes:') && r.options.provider !== stackProvider!.name)
+    .map((r) => `${r.type} ${r.name}: ${r.options.provider || 'a default provider'}`);
+}

@@ -14,7 +14,7 @@ import { dashboardFiles } from '../monitoring';
 import { violations } from '../policies/rules';
 import { schemaProblems } from './kubernetes-schema';
 import type { KubernetesObject, OfflineRun, RunOptions } from '../offline';
-import { runFailure, runIsolated } from './offline-run';
+import { objectsOutsideStackProvider, runFailure, runIsolated } from './offline-run';
 
 const MATCH_LABELS = { release: 'kube-prometheus-stack' };
 const OPERATOR_FIXTURE: RunOptions = {
@@ -64,6 +64,10 @@ describe('operator mode (fixture: staging with the cluster’s kube-prometheus-s
       .map((o) => `${o.kind} ${o.metadata.name}`);
     expect(own).toEqual(['Secret alertmanager-receivers']); // the receiver URLs the operator's Alertmanager reads
     expect(r.outputs.grafanaUrl).toBeUndefined();
+  });
+
+  test('when the program runs, then every Kubernetes object, the operator’s custom resources included, is managed by the stack’s provider', () => {
+    expect(objectsOutsideStackProvider(r)).toEqual([]);
   });
 
   test('when the program runs, then every object, the operator’s custom resources included, validates against its schema and obeys the policy pack', () => {

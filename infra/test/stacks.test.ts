@@ -15,7 +15,7 @@ import { schemaProblems } from './kubernetes-schema';
 import { quantityBytes } from '../components/redis';
 import { NON_HEAP_MIB } from '../components/event-service';
 import { STACKS, stackFile, stackFileConfig, type KubernetesObject, type OfflineRun } from '../offline';
-import { runFailure as failure, runIsolated as run } from './offline-run';
+import { objectsOutsideStackProvider, runFailure as failure, runIsolated as run } from './offline-run';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const DIGEST = /^[a-z0-9./:_-]+@sha256:[0-9a-f]{64}$/;
@@ -93,6 +93,10 @@ describe.each(STACKS)('the %s stack', (stack) => {
       // Several stacks may share a cluster: a cluster-wide name must not collide with another stack's.
       else expect(o.metadata.name.startsWith(namespace)).toBe(true);
     }
+  });
+
+  test('when the program runs, then every Kubernetes object is managed by the stack’s provider (its context and namespace), none by a default provider', () => {
+    expect(objectsOutsideStackProvider(declared(stack))).toEqual([]);
   });
 
   test('when the program runs, then every object obeys every policy rule of the policy pack', () => {
