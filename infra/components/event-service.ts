@@ -174,12 +174,8 @@ export class EventService extends pulumi.ComponentResource {
     const template = {
       metadata: {
         labels,
-        annotations: {
-          'prometheus.io/scrape': 'true',
-          'prometheus.io/port': String(port),
-          'prometheus.io/path': '/metrics',
-          ...rollOn,
-        },
+        // Prometheus finds the pods by its scrape configuration (bundled) or a PodMonitor (operator), by port name.
+        annotations: rollOn,
       },
       spec: {
         automountServiceAccountToken: false,

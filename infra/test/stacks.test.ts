@@ -257,6 +257,14 @@ describe.each(STACKS)('the %s stack', (stack) => {
       expect(find(r, kind, name).spec.template.metadata.annotations[annotation]).toBe(checksum(find(r, 'ConfigMap', configMap).data ?? {}));
   });
 
+  test('when Prometheus looks for the app pods, then it finds them by port name, and the pods carry no prometheus.io annotation nothing reads', () => {
+    const r = declared(stack);
+    expect(Object.keys(appWorkload(r).spec.template.metadata.annotations).sort()).toEqual(['checksum/config', 'checksum/secret']);
+    const config = find(r, 'ConfigMap', 'prometheus-config').data!['prometheus.yml']!;
+    expect(config).not.toMatch(/__meta_kubernetes_pod_annotation/);
+    expect(config).toMatch(/__meta_kubernetes_pod_container_port_name/);
+  });
+
   test('when SIGTERM arrives, then the pod gets the preStop pause plus SHUTDOWN_GRACE_MS before it is killed', () => {
     const r = declared(stack);
     const pod = appWorkload(r).spec.template.spec;
