@@ -139,15 +139,14 @@ export class EventService extends pulumi.ComponentResource {
       },
     });
 
-    // A new image gets a new Job (Jobs are immutable); Pulumi waits for it to succeed before the Deployment rolls.
+    // A new image, or a new service password (which the migration sets on the service's role), gets a new Job
+    // (Jobs are immutable); Pulumi waits for it to succeed before the Deployment rolls.
     // It starts only once PostgreSQL is ready (dependsOn, given by the caller) and waits MIGRATE_WAIT_S more itself.
     // A Job that failed (bad migration, database down too long) would otherwise wedge every later `pulumi up`,
     // which waits on that same failed Job: replaceUnready makes the next `pulumi up` replace it (delete first, since
     // the name is the same) and so run the migration again. No ttlSecondsAfterFinished: a Job deleted behind
     // Pulumi's back leaves its state pointing at nothing.
-    const migrateName = pulumi
-      .output(args.image)
-      .apply((ref) => `${APP_NAME}-migrate-${createHash('sha256').update(ref).digest('hex').slice(0, 10)}`);
+    const migrateName = migrationJobName(args.image, args.ownerSecretEnv.SERVICE_DATABASE_URL);
     const migration = new k8s.batch.v1.Job(
       `${name}-migrate`,
       {
@@ -327,6 +326,21 @@ export class EventService extends pulumi.ComponentResource {
 }
 
 const MIN_READY_SECONDS = 10;
+
+/**
+ * The migration Job's name: a hash of what it runs (the image) and of what it applies (the service's URL, whose
+ * password it sets on the service's role), so rotating that password runs the migration again before the pods that
+ * use it roll. Ten hex digits of a SHA-256 over a 32-character random password reveal nothing of it: the name is
+ * left in clear (a secret name would hide which Job runs from every preview).
+ */
+export function migrationJobName(image: pulumi.Input<string>, serviceDatabaseUrl: pulumi.Input<string>): pulumi.Output<string> {
+  return pulumi.unsecret(
+    pulumi.all([image, serviceDatabaseUrl]).apply(([ref, url]) => {
+      const hash = createHash('sha256').update(ref).update('\0').update(url).digest('hex');
+      return `${APP_NAME}-migrate-${hash.slice(0, 10)}`;
+    }),
+  );
+}
 
 /**
  * Where the server's replicas go. Each term counts only pods of the same revision (the label the workload's
