@@ -4,6 +4,7 @@
  * Deployment; the Rollout's steps, Services and autoscaler; and the Rollouts CRD model refusing a broken Rollout.
  */
 import { STACKS, type KubernetesObject, type OfflineRun } from '../offline';
+import { DEFAULT_PROMOTION } from '../stack-schema';
 import { schemaProblems } from './kubernetes-schema';
 import { runIsolated as run } from './offline-run';
 
@@ -114,6 +115,15 @@ describe.each(['staging', 'prod'])('%s (rollout: canary)', (stack) => {
     const promotion = runs.get(stack)!.file.config.promotion!;
     expect(metrics.find((m: { name: string }) => m.name === 'availability-error-ratio').failureCondition).toBe(
       `len(result) > 0 && result[0] > ${promotion.maxErrorRatio}`,
+    );
+  });
+
+  test("when rendered, then the canary needs the stage's promotion.minRequests of traffic before it can pass, as the gate does", () => {
+    const metrics = find(stack, 'AnalysisTemplate', 'event-service-canary').spec.metrics;
+    const { minRequests } = runs.get(stack)!.file.config.promotion!;
+    expect(minRequests).not.toBe(DEFAULT_PROMOTION.minRequests);
+    expect(metrics.find((m: { name: string }) => m.name === 'api-requests').successCondition).toBe(
+      `len(result) > 0 && result[0] >= ${minRequests}`,
     );
   });
 });
