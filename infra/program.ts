@@ -11,7 +11,7 @@ import * as random from '@pulumi/random';
 import { settings } from '../app/src/config';
 import { SERVICE_ROLE } from '../app/src/db/service-role';
 import { readStackConfig } from './config';
-import { DEFAULT_PROMOTION, StackSettingsError } from './stack-schema';
+import { DEFAULT_PROMOTION, prometheusStageOf, StackSettingsError } from './stack-schema';
 import {
   Alertmanager,
   alertmanagerAddresses,
@@ -169,7 +169,7 @@ export function deploy(): StackOutputs {
         redisExporter: `${dnsName(REDIS_EXPORTER_NAME, nsName)}:${REDIS_EXPORTER_PORT}`,
         kubeStateMetrics: `${dnsName(KUBE_STATE_METRICS_NAME, nsName)}:${KUBE_STATE_METRICS_PORT}`,
         rulesDir: RULES_MOUNT,
-        stage: pulumi.getStack(),
+        stage: prometheusStageOf(cfg, pulumi.getStack()),
         cnpgPods: cfg.postgres.external ? undefined : { namespace: nsName, labels: CNPG_INSTANCE_LABELS, portName: 'metrics' },
       }),
       rules: ruleFiles(),

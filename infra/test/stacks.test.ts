@@ -16,6 +16,8 @@ import { quantityBytes } from '../components/redis';
 import { NON_HEAP_MIB } from '../components/event-service';
 import { STACKS, stackFile, stackFileConfig, type KubernetesObject, type OfflineRun } from '../offline';
 import { runFailure as failure, runIsolated as run } from './offline-run';
+import { prometheusStageOf } from '../stack-schema';
+import { readStackFile } from '../../tools/promote/stack-files';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const DIGEST = /^[a-z0-9./:_-]+@sha256:[0-9a-f]{64}$/;
@@ -319,7 +321,7 @@ describe.each(STACKS)('the %s stack', (stack) => {
 
   test('when the program runs, then its Prometheus names its stage in the external label the promotion gate checks', () => {
     const config = parse(find(declared(stack), 'ConfigMap', 'prometheus-config').data!['prometheus.yml']!);
-    const expected = stackFile(stack).config.prometheusStage ?? stack;
+    const expected = prometheusStageOf(stackFile(stack).config, stack);
     expect(config.global.external_labels).toEqual({ stage: expected });
   });
 
@@ -489,6 +491,24 @@ test.each(['qa', 'staging', 'prod'])(
     );
   },
 );
+
+test('when a stack names its Prometheus stage (event-stack:prometheusStage), then its Prometheus carries that label and make promote requires the same', async () => {
+  const set = { 'event-stack:prometheusStage': 'shared-dev' };
+  const r = await run('dev', { set });
+  const config = parse(find(r, 'ConfigMap', 'prometheus-config').data!['prometheus.yml']!);
+  expect(config.global.external_labels).toEqual({ stage: 'shared-dev' });
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'prometheus-stage-'));
+  try {
+    const file = fs.readFileSync(path.join(ROOT, 'Pulumi.dev.yaml'), 'utf8');
+    fs.writeFileSync(
+      path.join(root, 'Pulumi.dev.yaml'),
+      file.replace(/^config:\n/m, `config:\n  event-stack:prometheusStage: shared-dev\n`),
+    );
+    expect(readStackFile(root, 'dev').prometheusStage).toBe('shared-dev');
+  } finally {
+    fs.rmSync(root, { recursive: true, force: true });
+  }
+});
 
 test('when dev runs, then its app workloads use the digest of the image it built', () => {
   const images = imagesOfApp(declared('dev'));
