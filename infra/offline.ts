@@ -33,6 +33,8 @@ export interface DeclaredOptions {
   /** Data that must outlive a destroy: Pulumi refuses to delete it (protect) and leaves it in the cluster (retainOnDelete). */
   protect: boolean;
   retainOnDelete: boolean;
+  /** The provider reference (`<urn>::<id>`) the engine would manage it with, given or inherited from its parent. */
+  provider: string;
 }
 
 /** A Kubernetes object as the program declares it (apiVersion, kind, metadata, spec/data…). */
@@ -184,6 +186,7 @@ function recordOptions(pulumi: typeof PulumiModule, into: Map<string, DeclaredOp
     getReplaceonchangesList(): string[];
     getProtect(): boolean | undefined;
     getRetainondelete(): boolean | undefined;
+    getProvider(): string;
     getDependenciesList(): string[];
     getCustomtimeouts(): { getCreate(): string; getUpdate(): string; getDelete(): string } | undefined;
   }
@@ -196,6 +199,7 @@ function recordOptions(pulumi: typeof PulumiModule, into: Map<string, DeclaredOp
       replaceOnChanges: req.getReplaceonchangesList(),
       protect: req.getProtect() ?? false,
       retainOnDelete: req.getRetainondelete() ?? false,
+      provider: req.getProvider(),
       // URNs end in `::<name>`.
       dependsOn: req.getDependenciesList().map((urn) => urn.slice(urn.lastIndexOf('::') + 2)),
       customTimeouts: Object.fromEntries(

@@ -97,6 +97,13 @@ describe.each(STACKS)('the %s stack', (stack) => {
     }
   });
 
+  test('when the program runs, then every Kubernetes object is managed through the stack provider (its kube context and namespace), none through the ambient default', () => {
+    const kubernetes = declared(stack).resources.filter((r) => r.type.startsWith('kubernetes:'));
+    expect(kubernetes.length).toBe(declared(stack).kubernetesObjects.length);
+    const providers = new Set(kubernetes.map((r) => r.options.provider));
+    expect([...providers]).toEqual([`urn:pulumi:${stack}::event-stack::pulumi:providers:kubernetes::k8s::k8s-id`]);
+  });
+
   test('when the program runs, then every object obeys every policy rule of the policy pack', () => {
     expect(violations(declared(stack).kubernetesObjects)).toEqual([]);
   });
