@@ -3,13 +3,13 @@ import * as k8s from '@pulumi/kubernetes';
 import * as pulumi from '@pulumi/pulumi';
 import * as random from '@pulumi/random';
 import type { ThirdPartyService, TlsSetting } from '../config';
+import { hostIngress } from './ingress';
 import {
   checksumOf,
   childOptions,
   clusterService,
   containerSecurityContext,
   httpProbe,
-  ingressTls,
   labelsFor,
   podSecurityContext,
   resourcesOf,
@@ -141,28 +141,21 @@ export class Grafana extends pulumi.ComponentResource {
       o(),
     );
     const service = clusterService(`${name}-service`, { name: GRAFANA_NAME, namespace: ns, port: GRAFANA_PORT, portName: 'http' }, o());
-    if (args.host) {
-      const tls = ingressTls(args.host, args.tls);
-      new k8s.networking.v1.Ingress(
+    if (args.host)
+      hostIngress(
         `${name}-ingress`,
         {
-          metadata: { name: GRAFANA_NAME, namespace: ns, labels: labelsFor(GRAFANA_NAME), annotations: tls.annotations },
-          spec: {
-            ingressClassName: args.ingressClassName,
-            tls: tls.tls,
-            rules: [
-              {
-                host: args.host,
-                http: {
-                  paths: [{ path: '/', pathType: 'Prefix', backend: { service: { name: service.metadata.name, port: { name: 'http' } } } }],
-                },
-              },
-            ],
-          },
+          name: GRAFANA_NAME,
+          namespace: ns,
+          host: args.host,
+          tls: args.tls,
+          ingressClassName: args.ingressClassName,
+          path: '/',
+          service: service.metadata.name,
+          servicePort: 'http',
         },
         o(),
       );
-    }
     this.url = pulumi.output(args.host ? `${args.tls ? 'https' : 'http'}://${args.host}` : `http://127.0.0.1:${GRAFANA_PORT}`);
     this.adminPassword = pulumi.secret(password.result);
     this.registerOutputs({ url: this.url, adminPassword: this.adminPassword });
