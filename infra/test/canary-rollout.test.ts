@@ -34,7 +34,7 @@ test.each(['dev', 'qa'])(
   },
 );
 
-describe.each(['staging', 'prod'])('%s (rollout: canary)', (stack) => {
+describe.each(['staging', 'prod'])('%s (rollout: canary): the Rollout in place of the Deployment', (stack) => {
   test('when rendered, then a Rollout replaces the Deployment with the very pod template, selector and labels the Deployment has', () => {
     expect(runs.get(stack)!.file.config.rollout).toBe('canary');
     expect(objects(stack).some((o) => o.kind === 'Deployment' && o.metadata.name === 'event-service')).toBe(false);
@@ -80,7 +80,9 @@ describe.each(['staging', 'prod'])('%s (rollout: canary)', (stack) => {
     const declared = runs.get(stack)!.resources.find((r) => r.type === 'kubernetes:argoproj.io/v1alpha1:Rollout')!;
     expect(declared.options.dependsOn).toContain('app-migrate');
   });
+});
 
+describe.each(['staging', 'prod'])('%s (rollout: canary): its steps, Services and analysis', (stack) => {
   test('when rendered, then the canary takes 10 % and then half of the pods, each step paused and analysed, without losing capacity', () => {
     const canary = find(stack, 'Rollout', 'event-service').spec.strategy.canary;
     const analysis = {
