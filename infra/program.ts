@@ -8,7 +8,6 @@ import * as path from 'node:path';
 import * as k8s from '@pulumi/kubernetes';
 import * as pulumi from '@pulumi/pulumi';
 import * as random from '@pulumi/random';
-import { settings } from '../app/src/config';
 import { SERVICE_ROLE } from '../app/src/db/service-role';
 import { readStackConfig } from './config';
 import { DEFAULT_PROMOTION, prometheusStageOf, StackSettingsError } from './stack-schema';
@@ -22,7 +21,7 @@ import {
 import { AppImage } from './components/app-image';
 import { canaryThresholds } from './components/canary';
 import { OPERATOR_PROMETHEUS_SERVICE } from './components/canary-rollout';
-import { APP_NAME, APP_PORT_NAME, appEnvironment, EventService, type EventServiceArgs } from './components/event-service';
+import { APP_NAME, APP_PORT_NAME, appEnvironment, appPort, EventService, type EventServiceArgs } from './components/event-service';
 import {
   POSTGRES_EXPORTER_NAME,
   POSTGRES_EXPORTER_PORT,
@@ -35,10 +34,10 @@ import { Grafana, DASHBOARDS_MOUNT, GRAFANA_NAME, GRAFANA_PORT } from './compone
 import { NetworkPolicies } from './components/network-policies';
 import { OperatorMonitoring } from './components/operator-monitoring';
 import { KUBE_STATE_METRICS_NAME, KUBE_STATE_METRICS_PORT, KubeStateMetrics } from './components/kube-state-metrics';
-import { CNPG_INSTANCE_LABELS, Postgres, POSTGRES_PORT } from './components/postgres';
+import { CNPG_INSTANCE_LABELS, CNPG_PORT_NAMES, Postgres, POSTGRES_PORT } from './components/postgres';
 import { Prometheus, PROMETHEUS_NAME, PROMETHEUS_PORT, RULES_MOUNT } from './components/prometheus';
 import { Pushgateway, PUSHGATEWAY_NAME, PUSHGATEWAY_PORT } from './components/pushgateway';
-import { Redis, REDIS_NAME } from './components/redis';
+import { Redis, REDIS_NAME, REDIS_PORT } from './components/redis';
 import { RegistryAccess, withMirrors } from './components/registry';
 import { DATABASE_CA_FILE, dnsName, labelsFor, selectorFor } from './components/workload';
 import { dashboardFiles, REPO_ROOT, renderClusterAlertmanagerConfig, renderGrafanaProvisioning, ruleFiles } from './monitoring';
@@ -255,7 +254,7 @@ function prometheusTargets(cfg: Config, monitoring: Bundled, nsName: string) {
     kubeStateMetrics: `${dnsName(KUBE_STATE_METRICS_NAME, nsName)}:${KUBE_STATE_METRICS_PORT}`,
     rulesDir: RULES_MOUNT,
     stage: prometheusStageOf(cfg, pulumi.getStack()),
-    cnpgPods: cfg.postgres.external ? undefined : { namespace: nsName, labels: CNPG_INSTANCE_LABELS, portName: 'metrics' },
+    cnpgPods: cfg.postgres.external ? undefined : { namespace: nsName, labels: CNPG_INSTANCE_LABELS, portName: CNPG_PORT_NAMES.metrics },
   };
 }
 
@@ -275,7 +274,7 @@ function operatorMonitoring(cfg: Config, monitoring: Operator, { nsName, ns, pro
         { job: REDIS_EXPORTER_JOB, name: REDIS_EXPORTER_NAME, port: 'http' },
       ],
       receivers: cfg.alertReceivers,
-      cnpgPods: cfg.postgres.external ? undefined : { labels: CNPG_INSTANCE_LABELS, port: 'metrics' },
+      cnpgPods: cfg.postgres.external ? undefined : { labels: CNPG_INSTANCE_LABELS, port: CNPG_PORT_NAMES.metrics },
       dashboards: dashboardFiles(),
       provider,
     },
@@ -332,11 +331,16 @@ function networkPolicies(cfg: Config, { ns, provider }: Target): void {
     {
       namespace: ns,
       ingressNamespace: cfg.ingress.namespace,
-      app: { name: APP_NAME, port: Number(cfg.app.env.PORT ?? settings.PORT.default) },
+      app: { name: APP_NAME, port: appPort(cfg.app.env) },
       postgres: cfg.postgres.external
         ? undefined
-        : { instances: CNPG_INSTANCE_LABELS, port: POSTGRES_PORT, operatorNamespace: cfg.postgres.operatorNamespace },
-      redis: { name: REDIS_NAME, port: 6379 },
+        : {
+            instances: CNPG_INSTANCE_LABELS,
+            port: POSTGRES_PORT,
+            portNames: CNPG_PORT_NAMES,
+            operatorNamespace: cfg.postgres.operatorNamespace,
+          },
+      redis: { name: REDIS_NAME, port: REDIS_PORT },
       pushgateway: { name: PUSHGATEWAY_NAME, port: PUSHGATEWAY_PORT },
       postgresExporter: { name: POSTGRES_EXPORTER_NAME, port: POSTGRES_EXPORTER_PORT },
       redisExporter: { name: REDIS_EXPORTER_NAME, port: REDIS_EXPORTER_PORT },

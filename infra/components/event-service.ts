@@ -27,7 +27,7 @@ import {
 } from './workload';
 
 export const APP_NAME = 'event-service';
-/** The container port serving the API, health and /metrics. */
+/** The name of the container port serving the API, health and /metrics, and of the Services' port in front of it. */
 export const APP_PORT_NAME = 'http';
 /** The image's user; the image's files are readable by any uid. */
 const APP_UID = 10001;
@@ -59,6 +59,11 @@ export interface EventServiceArgs {
   dependsOn?: pulumi.Input<pulumi.Resource>[];
   /** A managed database's CA bundle (ConfigMap name): mounted into the server, the migration and the maintenance job. */
   caBundle?: pulumi.Input<string>;
+}
+
+/** The port the server listens on: its PORT setting, or the setting's default. */
+export function appPort(env: Partial<Record<string, pulumi.Input<string>>>): number {
+  return Number(env.PORT ?? settings.PORT.default);
 }
 
 /** terminationGracePeriodSeconds that covers the preStop pause and the app's SHUTDOWN_GRACE_MS. */
@@ -115,7 +120,6 @@ function jobParts(args: EventServiceArgs, configuration: Configuration) {
 
 /** The server's pod template: its checksums roll it when its configuration changes. */
 function serverPodTemplate(args: EventServiceArgs, configuration: Configuration, labels: Record<string, pulumi.Input<string>>) {
-  const port = Number(args.env.PORT ?? settings.PORT.default);
   const shutdownGraceMs = Number(args.env.SHUTDOWN_GRACE_MS ?? settings.SHUTDOWN_GRACE_MS.default);
   const ca = caBundleVolume(args.caBundle);
   return {
@@ -134,16 +138,16 @@ function serverPodTemplate(args: EventServiceArgs, configuration: Configuration,
           name: APP_NAME,
           image: args.image,
           command: ['node', 'dist/server.js'],
-          ports: [{ name: APP_PORT_NAME, containerPort: port }],
+          ports: [{ name: APP_PORT_NAME, containerPort: appPort(args.env) }],
           envFrom: [
             { configMapRef: { name: configuration.config.metadata.name } },
             { secretRef: { name: configuration.secret.metadata.name } },
           ],
           resources: resourcesOf(args.resources),
           securityContext: containerSecurityContext,
-          startupProbe: httpProbe('/healthz', 'http', 2, 30),
-          livenessProbe: httpProbe('/healthz', 'http', 10, 3),
-          readinessProbe: httpProbe('/readyz', 'http', 5, 2),
+          startupProbe: httpProbe('/healthz', APP_PORT_NAME, 2, 30),
+          livenessProbe: httpProbe('/healthz', APP_PORT_NAME, 10, 3),
+          readinessProbe: httpProbe('/readyz', APP_PORT_NAME, 5, 2),
           // The kubelet waits (Kubernetes ≥ 1.30, the sleep action): no second process inside the memory limit.
           lifecycle: { preStop: { sleep: { seconds: PRE_STOP_SECONDS } } },
           env: [{ name: 'NODE_OPTIONS', value: nodeOptions(args.resources.limits.memory) }],
@@ -176,7 +180,7 @@ export class EventService extends pulumi.ComponentResource {
         ingressClassName: args.ingressClassName,
         path: '/api/',
         service: service.metadata.name,
-        servicePort: 'http',
+        servicePort: APP_PORT_NAME,
       },
       { parent: this },
     );
@@ -261,7 +265,7 @@ export class EventService extends pulumi.ComponentResource {
           replicas,
           minReadySeconds: MIN_READY_SECONDS,
           template,
-          port: { name: 'http', targetPort: APP_PORT_NAME },
+          port: { name: APP_PORT_NAME, targetPort: APP_PORT_NAME },
           dependsOn: [migration],
         },
         { parent: this },
@@ -290,7 +294,7 @@ export class EventService extends pulumi.ComponentResource {
       `${name}-service`,
       {
         metadata: { name: APP_NAME, namespace: args.namespace, labels: labelsFor(APP_NAME) },
-        spec: { selector: selectorFor(APP_NAME, 'server'), ports: [{ name: 'http', port: 80, targetPort: 'http' }] },
+        spec: { selector: selectorFor(APP_NAME, 'server'), ports: [{ name: APP_PORT_NAME, port: 80, targetPort: APP_PORT_NAME }] },
       },
       { parent: this },
     );

@@ -35,8 +35,8 @@ export interface NetworkPoliciesArgs {
   namespace: pulumi.Input<string>;
   ingressNamespace: string;
   app: { name: string; port: number };
-  /** The in-cluster database: CloudNativePG's instance pods (their labels), and where its operator runs. */
-  postgres?: { instances: Record<string, string>; port: number; operatorNamespace: string };
+  /** The in-cluster database: CloudNativePG's instance pods (their labels and ports), and where its operator runs. */
+  postgres?: { instances: Record<string, string>; port: number; portNames: { metrics: string; status: string }; operatorNamespace: string };
   redis: { name: string; port: number };
   /** Our own Prometheus, or (operator mode) the namespace of the operator's, whose pods are named prometheus. */
   prometheus: { name: string; port: number } | { operatorNamespace: string };
@@ -123,8 +123,8 @@ function postgresIngress(args: NetworkPoliciesArgs, postgres: NonNullable<Networ
       policyTypes: ['Ingress'],
       ingress: [
         { from: [peers.fromPods(args.app.name), peers.fromPods(args.postgresExporter.name), instances], ports: tcp(postgres.port) },
-        { from: [operator], ports: tcp(postgres.port, 'status') },
-        { from: [peers.prometheus], ports: tcp('metrics') },
+        { from: [operator], ports: tcp(postgres.port, postgres.portNames.status) },
+        { from: [peers.prometheus], ports: tcp(postgres.portNames.metrics) },
       ],
     },
   };

@@ -19,10 +19,9 @@ type InCluster = Exclude<StackConfig['postgres'], { external: true }>;
 export const POSTGRES_NAME = 'postgres';
 export const POSTGRES_PORT = 5432;
 /** The labels CloudNativePG puts on every instance pod (pkg/specs of the pinned operator). */
-export const CNPG_CLUSTER_LABEL = 'cnpg.io/cluster';
 export const CNPG_INSTANCE_LABELS = { 'cnpg.io/podRole': 'instance' };
-/** The instance manager's metrics port and its name on the instance pods. */
-export const CNPG_METRICS_PORT = 9187;
+/** The names of the instance manager's ports on the instance pods: its metrics, and the status the operator reads. */
+export const CNPG_PORT_NAMES = { metrics: 'metrics', status: 'status' } as const;
 /** The Barman Cloud plugin's name in `spec.plugins` and `externalClusters`. */
 const BARMAN_PLUGIN = 'barman-cloud.cloudnative-pg.io';
 const DATABASE = 'events';
