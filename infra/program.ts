@@ -112,7 +112,7 @@ export function deploy(): StackOutputs {
   const { imageRef, version } = appImage(image);
   const database = appDatabase(cfg, target);
   if (cfg.registry.pullSecrets.length)
-    new RegistryAccess('registry', { namespace: target.ns, pullSecrets: cfg.registry.pullSecrets }, target);
+    new RegistryAccess('registry', { namespace: target.ns, pullSecrets: cfg.registry.pullSecrets }, { provider: target.provider });
   const redis = dataServices(cfg, target, database);
   const grafana =
     cfg.monitoring.mode === 'bundled' ? bundledMonitoring(cfg, cfg.monitoring, target) : operatorMonitoring(cfg, cfg.monitoring, target);
