@@ -78,16 +78,24 @@ export interface RunOptions {
   remove?: string[];
   /** Run a never-promoted stack as it is (the program refuses it) instead of with a stand-in image. */
   keepNeverPromoted?: boolean;
+  /** RandomPassword results by resource name, as a rotation (`pulumi up --replace <urn>`) gives new ones. */
+  passwords?: Record<string, string>;
 }
 
 /** Fake digests and passwords derived from the inputs, so runs are reproducible. */
-function mockState(type: string, name: string, inputs: Record<string, unknown>): Record<string, unknown> {
+function mockState(
+  type: string,
+  name: string,
+  inputs: Record<string, unknown>,
+  passwords: RunOptions['passwords'] = {},
+): Record<string, unknown> {
   const h = (s: string) => createHash('sha256').update(s).digest('hex');
   if (type === 'docker:index/image:Image') {
     const imageName = String(inputs.imageName);
     return { ...inputs, repoDigest: `${imageName.replace(/:[^:/]+$/, '')}@sha256:${h(imageName)}` };
   }
-  if (type === 'random:index/randomPassword:RandomPassword') return { ...inputs, result: h(name).slice(0, Number(inputs.length ?? 32)) };
+  if (type === 'random:index/randomPassword:RandomPassword')
+    return { ...inputs, result: passwords[name] ?? h(name).slice(0, Number(inputs.length ?? 32)) };
   return inputs;
 }
 
@@ -125,7 +133,7 @@ export async function runOffline(stack: string, options: RunOptions = {}): Promi
       newResource: ({ type, name, inputs }) => {
         const opts = declaredOptions.get(`${type}::${name}`) as DeclaredOptions;
         resources.push({ type, name, inputs: unwrapSecrets(inputs) as Record<string, unknown>, options: opts });
-        return { id: `${name}-id`, state: mockState(type, name, inputs) };
+        return { id: `${name}-id`, state: mockState(type, name, inputs, options.passwords) };
       },
       call: ({ inputs }) => inputs,
     },
@@ -172,8 +180,8 @@ function recordOptions(pulumi: typeof PulumiModule, into: Map<string, DeclaredOp
     getReplaceonchangesList(): string[];
     getProtect(): boolean | undefined;
     getRetainondelete(): boolean | undefined;
-    getDependenciesList(): string[];
     getProvider(): string;
+    getDependenciesList(): string[];
     getCustomtimeouts(): { getCreate(): string; getUpdate(): string; getDelete(): string } | undefined;
   }
   const monitor = pulumi.runtime.getMonitor() as unknown as { registerResource(req: Request, cb: unknown): unknown };

@@ -424,9 +424,10 @@ const SETTINGS = {
     '{soakMinutes?, maxErrorRatio?, maxBurnRate?, minRequests?, bakeMinutes?}',
   ).optional(),
   /**
-   * The value of the external label `stage` this stage's Prometheus reports (the stack renders it as the stack's
-   * name; a Prometheus of the operator may carry another). The gate and the watch refuse a Prometheus whose label
-   * differs: a laptop's `make local` (stage="local") must never pass for dev.
+   * The value of the external label `stage` this stage's Prometheus reports (default: the stack's name): the
+   * bundled Prometheus is rendered with it, a Prometheus of the operator (shared by several stages) must carry it.
+   * The gate and the watch refuse a Prometheus whose label differs: a laptop's `make local` (stage="local") must
+   * never pass for dev. Read it through `prometheusStageOf`.
    */
   prometheusStage: text().optional(),
   /**
@@ -616,6 +617,11 @@ export type ThirdPartyService = z.output<typeof thirdParty>;
 export type EgressRule = z.output<typeof egressRule>;
 export type TlsSetting = z.output<typeof tls>;
 export type AlertReceivers = StackConfig['alertReceivers'];
+
+/** The `stage` external label of the stage's Prometheus: what the program renders and what the gate and the watch require. */
+export function prometheusStageOf(config: Pick<StackFileConfig, 'prometheusStage'>, stage: string): string {
+  return config.prometheusStage ?? stage;
+}
 
 export class StackSettingsError extends Error {
   constructor(

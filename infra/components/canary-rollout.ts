@@ -8,7 +8,7 @@
 import * as k8s from '@pulumi/kubernetes';
 import * as pulumi from '@pulumi/pulumi';
 import { canaryAnalysisMetrics, CANARY_HASH_ARG, ROLLOUT_API_VERSION, ROLLOUTS_CONTROLLER, type CanaryThresholds } from './canary';
-import { childOptions, labelsFor, selectorFor } from './workload';
+import { labelsFor, selectorFor } from './workload';
 
 /** The Service the Prometheus Operator creates in front of its Prometheus pods (port 9090), in their namespace. */
 export const OPERATOR_PROMETHEUS_SERVICE = 'prometheus-operated';
@@ -35,7 +35,6 @@ export interface CanaryRolloutArgs {
   prometheusAddress: string;
   /** This stack's own Prometheus, which must then admit the controller; absent when another one is asked. */
   ownPrometheus?: { name: string; port: number };
-  provider: k8s.Provider;
   dependsOn?: pulumi.Input<pulumi.Resource>[];
 }
 
@@ -43,30 +42,40 @@ export class CanaryRollout extends pulumi.ComponentResource {
   readonly stableService: pulumi.Output<string>;
   readonly canaryService: pulumi.Output<string>;
 
+  /** The Kubernetes objects are created as its children: give the provider in `opts`, they inherit it. */
   constructor(name: string, args: CanaryRolloutArgs, opts?: pulumi.ComponentResourceOptions) {
     super('event-stack:app:CanaryRollout', name, {}, opts);
-    const o = (extra: pulumi.CustomResourceOptions = {}) => childOptions(this, args.provider, extra);
-    const ns = args.namespace;
+    const stable = this.sideService(name, args, 'stable');
+    const canary = this.sideService(name, args, 'canary');
+    const analysis = this.analysisTemplate(name, args);
+    this.rollout(name, args, { stable, canary, analysis });
+    if (args.ownPrometheus) this.prometheusFromController(name, args, args.ownPrometheus);
 
-    // The controller narrows each selector to one side's pod-template-hash; server-side apply leaves that key to it.
-    const service = (side: 'stable' | 'canary') =>
-      new k8s.core.v1.Service(
-        `${name}-${side}`,
-        {
-          metadata: { name: `${args.name}-${side}`, namespace: ns, labels: labelsFor(args.name) },
-          spec: { selector: args.selector, ports: [{ name: args.port.name, port: 80, targetPort: args.port.targetPort }] },
-        },
-        o(),
-      );
-    const stable = service('stable');
-    const canary = service('canary');
+    this.stableService = stable.metadata.name;
+    this.canaryService = canary.metadata.name;
+    this.registerOutputs({ stableService: this.stableService, canaryService: this.canaryService });
+  }
 
-    const analysis = new k8s.apiextensions.CustomResource(
+  /** The Service of one side. The controller narrows its selector to that side's pod-template-hash; server-side apply leaves that key to it. */
+  private sideService(name: string, args: CanaryRolloutArgs, side: 'stable' | 'canary'): k8s.core.v1.Service {
+    return new k8s.core.v1.Service(
+      `${name}-${side}`,
+      {
+        metadata: { name: `${args.name}-${side}`, namespace: args.namespace, labels: labelsFor(args.name) },
+        spec: { selector: args.selector, ports: [{ name: args.port.name, port: 80, targetPort: args.port.targetPort }] },
+      },
+      { parent: this },
+    );
+  }
+
+  /** What each analysis step runs: the canary's own traffic, error ratio and latency in the stage's Prometheus. */
+  private analysisTemplate(name: string, args: CanaryRolloutArgs): k8s.apiextensions.CustomResource {
+    return new k8s.apiextensions.CustomResource(
       `${name}-analysis`,
       {
         apiVersion: ROLLOUT_API_VERSION,
         kind: 'AnalysisTemplate',
-        metadata: { name: `${args.name}-canary`, namespace: ns, labels: labelsFor(args.name) },
+        metadata: { name: `${args.name}-canary`, namespace: args.namespace, labels: labelsFor(args.name) },
         spec: {
           args: [{ name: CANARY_HASH_ARG }],
           metrics: canaryAnalysisMetrics(args.name, args.thresholds).map((m) => ({
@@ -82,21 +91,28 @@ export class CanaryRollout extends pulumi.ComponentResource {
           })),
         },
       },
-      o(),
+      { parent: this },
     );
+  }
 
+  /** The Rollout: the workload's pod template, moved to a new revision by weights, each step baked and analysed. */
+  private rollout(
+    name: string,
+    args: CanaryRolloutArgs,
+    uses: { stable: k8s.core.v1.Service; canary: k8s.core.v1.Service; analysis: k8s.apiextensions.CustomResource },
+  ): k8s.apiextensions.CustomResource {
     const analysisStep = {
       analysis: {
-        templates: [{ templateName: analysis.metadata.name }],
+        templates: [{ templateName: uses.analysis.metadata.name }],
         args: [{ name: CANARY_HASH_ARG, valueFrom: { podTemplateHashValue: 'Latest' } }],
       },
     };
-    new k8s.apiextensions.CustomResource(
+    return new k8s.apiextensions.CustomResource(
       `${name}-rollout`,
       {
         apiVersion: ROLLOUT_API_VERSION,
         kind: 'Rollout',
-        metadata: { name: args.name, namespace: ns, labels: args.labels },
+        metadata: { name: args.name, namespace: args.namespace, labels: args.labels },
         spec: {
           replicas: args.replicas,
           selector: { matchLabels: args.selector },
@@ -108,8 +124,8 @@ export class CanaryRollout extends pulumi.ComponentResource {
           progressDeadlineAbort: true,
           strategy: {
             canary: {
-              stableService: stable.metadata.name,
-              canaryService: canary.metadata.name,
+              stableService: uses.stable.metadata.name,
+              canaryService: uses.canary.metadata.name,
               // Capacity never drops below the stable count while the canary comes up.
               maxSurge: 1,
               maxUnavailable: 0,
@@ -118,35 +134,33 @@ export class CanaryRollout extends pulumi.ComponentResource {
           },
         },
       },
-      o({ dependsOn: args.dependsOn }),
+      { parent: this, dependsOn: args.dependsOn },
     );
+  }
 
-    if (args.ownPrometheus)
-      new k8s.networking.v1.NetworkPolicy(
-        `${name}-prometheus-from-rollouts-controller`,
-        {
-          metadata: { name: 'prometheus-from-rollouts-controller', namespace: ns, labels: labelsFor('network-policy') },
-          spec: {
-            podSelector: { matchLabels: selectorFor(args.ownPrometheus.name) },
-            policyTypes: ['Ingress'],
-            ingress: [
-              {
-                from: [
-                  {
-                    namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': ROLLOUTS_CONTROLLER.namespace } },
-                    podSelector: { matchLabels: ROLLOUTS_CONTROLLER.labels },
-                  },
-                ],
-                ports: [{ protocol: 'TCP', port: args.ownPrometheus.port }],
-              },
-            ],
-          },
+  /** Our own Prometheus admits the Argo Rollouts controller, which runs the analysis queries. */
+  private prometheusFromController(name: string, args: CanaryRolloutArgs, prometheus: { name: string; port: number }): void {
+    new k8s.networking.v1.NetworkPolicy(
+      `${name}-prometheus-from-rollouts-controller`,
+      {
+        metadata: { name: 'prometheus-from-rollouts-controller', namespace: args.namespace, labels: labelsFor('network-policy') },
+        spec: {
+          podSelector: { matchLabels: selectorFor(prometheus.name) },
+          policyTypes: ['Ingress'],
+          ingress: [
+            {
+              from: [
+                {
+                  namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': ROLLOUTS_CONTROLLER.namespace } },
+                  podSelector: { matchLabels: ROLLOUTS_CONTROLLER.labels },
+                },
+              ],
+              ports: [{ protocol: 'TCP', port: prometheus.port }],
+            },
+          ],
         },
-        o(),
-      );
-
-    this.stableService = stable.metadata.name;
-    this.canaryService = canary.metadata.name;
-    this.registerOutputs({ stableService: this.stableService, canaryService: this.canaryService });
+      },
+      { parent: this },
+    );
   }
 }

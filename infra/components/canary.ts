@@ -18,23 +18,24 @@ export const CANARY_HASH_ARG = 'canary-pod-template-hash';
 export const CANARY_HASH_PLACEHOLDER = `{{args.${CANARY_HASH_ARG}}}`;
 /** Each measurement looks back this far: the pause before an analysis step lets the canary fill it. */
 export const ANALYSIS_WINDOW = '5m';
-/** API requests the canary pods must have answered within the window before their ratios mean anything. */
-export const CANARY_MIN_REQUESTS = 100;
-
 export interface CanaryThresholds {
   /** Highest share of the canary's API requests answered with a 5xx. */
   maxErrorRatio: number;
   /** Highest share of the canary's API requests slower than the latency SLO's threshold. */
   maxLatencyErrorRatio: number;
+  /** API requests the canary pods must have answered within the window before their ratios mean anything. */
   minRequests: number;
 }
 
-/** The stage's promotion bar, applied to the canary: the version must meet in this stage what it must meet to leave it. */
-export function canaryThresholds(promotion: { maxErrorRatio: number; maxBurnRate: number }): CanaryThresholds {
+/**
+ * The stage's promotion bar (`event-stack:promotion`), applied to the canary: the version must meet in this stage
+ * what it must meet to leave it, the least traffic that can judge it included.
+ */
+export function canaryThresholds(promotion: { maxErrorRatio: number; maxBurnRate: number; minRequests: number }): CanaryThresholds {
   return {
     maxErrorRatio: promotion.maxErrorRatio,
     maxLatencyErrorRatio: +(errorBudget(SLO.latency.objective) * promotion.maxBurnRate).toFixed(6),
-    minRequests: CANARY_MIN_REQUESTS,
+    minRequests: promotion.minRequests,
   };
 }
 

@@ -13,13 +13,12 @@ import { ROLLOUT_API_VERSION } from './canary';
 import { CanaryRollout, type CanaryRolloutArgs } from './canary-rollout';
 import { REVISION_LABEL } from '../semantics/model';
 import { quantityBytes } from './redis';
+import { hostIngress } from './ingress';
 import {
   checksumOf,
-  childOptions,
   containerSecurityContext,
   cronJobPolicy,
   httpProbe,
-  ingressTls,
   labelsFor,
   podSecurityContext,
   resourcesOf,
@@ -28,7 +27,7 @@ import {
 } from './workload';
 
 export const APP_NAME = 'event-service';
-/** The container port serving the API, health and /metrics. */
+/** The name of the container port serving the API, health and /metrics, and of the Services' port in front of it. */
 export const APP_PORT_NAME = 'http';
 /** The image's user; the image's files are readable by any uid. */
 const APP_UID = 10001;
@@ -57,10 +56,14 @@ export interface EventServiceArgs {
   ownerSecretEnv: { DATABASE_URL: pulumi.Input<string>; SERVICE_DATABASE_URL: pulumi.Input<string> };
   /** Present: a new pod template rolls out as a canary (Argo Rollouts) judged so; absent: the Deployment's rolling update. */
   canary?: Pick<CanaryRolloutArgs, 'thresholds' | 'prometheusAddress' | 'ownPrometheus'>;
-  provider: k8s.Provider;
   dependsOn?: pulumi.Input<pulumi.Resource>[];
   /** A managed database's CA bundle (ConfigMap name): mounted into the server, the migration and the maintenance job. */
   caBundle?: pulumi.Input<string>;
+}
+
+/** The port the server listens on: its PORT setting, or the setting's default. */
+export function appPort(env: Partial<Record<string, pulumi.Input<string>>>): number {
+  return Number(env.PORT ?? settings.PORT.default);
 }
 
 /** terminationGracePeriodSeconds that covers the preStop pause and the app's SHUTDOWN_GRACE_MS. */
@@ -83,77 +86,150 @@ export function appEnvironment(
   return { env, secretEnv };
 }
 
+/** The ConfigMap and Secrets the pods read their settings from: the service's, and the jobs' (as the owner). */
+interface Configuration {
+  config: k8s.core.v1.ConfigMap;
+  secret: k8s.core.v1.Secret;
+  ownerSecret: k8s.core.v1.Secret;
+}
+
+/** The pieces both jobs (migration, maintenance) share: the container running `command` and the pod around it. */
+function jobParts(args: EventServiceArgs, configuration: Configuration) {
+  const ca = caBundleVolume(args.caBundle);
+  return {
+    container: (command: string[]) => ({
+      name: 'job',
+      image: args.image,
+      command,
+      envFrom: [
+        { configMapRef: { name: configuration.config.metadata.name } },
+        { secretRef: { name: configuration.ownerSecret.metadata.name } },
+      ],
+      resources: resourcesOf(args.resources),
+      securityContext: containerSecurityContext,
+      volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }, ...ca.volumeMounts],
+    }),
+    podSpec: {
+      restartPolicy: 'Never',
+      automountServiceAccountToken: false,
+      securityContext: podSecurityContext(APP_UID),
+      volumes: [{ name: 'tmp', emptyDir: {} }, ...ca.volumes],
+    },
+  };
+}
+
+/** The server's pod template: its checksums roll it when its configuration changes. */
+function serverPodTemplate(args: EventServiceArgs, configuration: Configuration, labels: Record<string, pulumi.Input<string>>) {
+  const shutdownGraceMs = Number(args.env.SHUTDOWN_GRACE_MS ?? settings.SHUTDOWN_GRACE_MS.default);
+  const ca = caBundleVolume(args.caBundle);
+  return {
+    metadata: {
+      labels,
+      // Prometheus finds the pods by its scrape configuration (bundled) or a PodMonitor (operator), by port name.
+      annotations: { 'checksum/config': checksumOf(args.env), 'checksum/secret': checksumOf(args.secretEnv) },
+    },
+    spec: {
+      automountServiceAccountToken: false,
+      securityContext: podSecurityContext(APP_UID),
+      terminationGracePeriodSeconds: terminationGraceSeconds(shutdownGraceMs),
+      ...(args.replicas > 1 ? placement(args.topologySpread, args.canary ? 'Rollout' : 'Deployment') : {}),
+      containers: [
+        {
+          name: APP_NAME,
+          image: args.image,
+          command: ['node', 'dist/server.js'],
+          ports: [{ name: APP_PORT_NAME, containerPort: appPort(args.env) }],
+          envFrom: [
+            { configMapRef: { name: configuration.config.metadata.name } },
+            { secretRef: { name: configuration.secret.metadata.name } },
+          ],
+          resources: resourcesOf(args.resources),
+          securityContext: containerSecurityContext,
+          startupProbe: httpProbe('/healthz', APP_PORT_NAME, 2, 30),
+          livenessProbe: httpProbe('/healthz', APP_PORT_NAME, 10, 3),
+          readinessProbe: httpProbe('/readyz', APP_PORT_NAME, 5, 2),
+          // The kubelet waits (Kubernetes ≥ 1.30, the sleep action): no second process inside the memory limit.
+          lifecycle: { preStop: { sleep: { seconds: PRE_STOP_SECONDS } } },
+          env: [{ name: 'NODE_OPTIONS', value: nodeOptions(args.resources.limits.memory) }],
+          volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }, ...ca.volumeMounts],
+        },
+      ],
+      volumes: [{ name: 'tmp', emptyDir: {} }, ...ca.volumes],
+    },
+  };
+}
+
 export class EventService extends pulumi.ComponentResource {
   readonly serviceName: pulumi.Output<string>;
   readonly url: pulumi.Output<string>;
 
+  /** The Kubernetes objects are created as its children: give the provider in `opts`, they inherit it. */
   constructor(name: string, args: EventServiceArgs, opts?: pulumi.ComponentResourceOptions) {
     super('event-stack:app:EventService', name, {}, opts);
-    const ns = args.namespace;
-    const port = Number(args.env.PORT ?? settings.PORT.default);
-    const shutdownGraceMs = Number(args.env.SHUTDOWN_GRACE_MS ?? settings.SHUTDOWN_GRACE_MS.default);
-    const o = (extra: pulumi.CustomResourceOptions = {}) => childOptions(this, args.provider, extra);
-    const labels = { ...labelsFor(APP_NAME, 'server'), 'app.kubernetes.io/version': args.version };
-
-    const config = new k8s.core.v1.ConfigMap(
-      `${name}-config`,
-      { metadata: { name: `${APP_NAME}-config`, namespace: ns, labels: labelsFor(APP_NAME) }, data: args.env },
-      o(),
-    );
-    const secret = new k8s.core.v1.Secret(
-      `${name}-secret`,
-      { metadata: { name: `${APP_NAME}-secret`, namespace: ns, labels: labelsFor(APP_NAME) }, type: 'Opaque', stringData: args.secretEnv },
-      o(),
-    );
-    // The jobs run DDL, so they connect as the owner; the service's pods never see the owner's password.
-    const ownerSecret = new k8s.core.v1.Secret(
-      `${name}-owner-db`,
+    const configuration = this.configuration(name, args);
+    const migration = this.migrationJob(name, args, configuration);
+    this.server(name, args, configuration, migration);
+    const service = this.service(name, args);
+    hostIngress(
+      `${name}-ingress`,
       {
-        metadata: { name: `${APP_NAME}-owner-db`, namespace: ns, labels: labelsFor(APP_NAME) },
-        type: 'Opaque',
-        stringData: args.ownerSecretEnv,
+        name: APP_NAME,
+        namespace: args.namespace,
+        host: args.host,
+        tls: args.tls,
+        ingressClassName: args.ingressClassName,
+        path: '/api/',
+        service: service.metadata.name,
+        servicePort: APP_PORT_NAME,
       },
-      o(),
+      { parent: this },
     );
-    const ca = caBundleVolume(args.caBundle);
-    const envFrom = [{ configMapRef: { name: config.metadata.name } }, { secretRef: { name: secret.metadata.name } }];
-    const jobEnvFrom = [{ configMapRef: { name: config.metadata.name } }, { secretRef: { name: ownerSecret.metadata.name } }];
-    const rollOn = { 'checksum/config': checksumOf(args.env), 'checksum/secret': checksumOf(args.secretEnv) };
-    const jobRollOn = { 'checksum/config': checksumOf(args.env), 'checksum/secret': checksumOf(args.ownerSecretEnv) };
-    const jobContainer = (command: string[]) => ({
-      name: 'job',
-      image: args.image,
-      command,
-      envFrom: jobEnvFrom,
-      resources: resourcesOf(args.resources),
-      securityContext: containerSecurityContext,
-      volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }, ...ca.volumeMounts],
-    });
-    const jobPod = (component: string) => ({
-      metadata: { labels: labelsFor(APP_NAME, component) },
-      spec: {
-        restartPolicy: 'Never',
-        automountServiceAccountToken: false,
-        securityContext: podSecurityContext(APP_UID),
-        volumes: [{ name: 'tmp', emptyDir: {} }, ...ca.volumes],
-      },
-    });
+    if (args.replicas > 1) {
+      this.disruptionBudget(name, args);
+      this.autoscaler(name, args);
+    }
+    this.maintenanceCronJob(name, args, configuration, migration);
 
-    // A new image gets a new Job (Jobs are immutable); Pulumi waits for it to succeed before the Deployment rolls.
-    // It starts only once PostgreSQL is ready (dependsOn, given by the caller) and waits MIGRATE_WAIT_S more itself.
-    // A Job that failed (bad migration, database down too long) would otherwise wedge every later `pulumi up`,
-    // which waits on that same failed Job: replaceUnready makes the next `pulumi up` replace it (delete first, since
-    // the name is the same) and so run the migration again. No ttlSecondsAfterFinished: a Job deleted behind
-    // Pulumi's back leaves its state pointing at nothing.
-    const migrateName = pulumi
-      .output(args.image)
-      .apply((ref) => `${APP_NAME}-migrate-${createHash('sha256').update(ref).digest('hex').slice(0, 10)}`);
-    const migration = new k8s.batch.v1.Job(
+    this.serviceName = service.metadata.name;
+    this.url = pulumi.output(`${args.tls ? 'https' : 'http'}://${args.host}`);
+    this.registerOutputs({ serviceName: this.serviceName, url: this.url });
+  }
+
+  private configuration(name: string, args: EventServiceArgs): Configuration {
+    const metadata = (suffix: string) => ({ name: `${APP_NAME}-${suffix}`, namespace: args.namespace, labels: labelsFor(APP_NAME) });
+    return {
+      config: new k8s.core.v1.ConfigMap(`${name}-config`, { metadata: metadata('config'), data: args.env }, { parent: this }),
+      secret: new k8s.core.v1.Secret(
+        `${name}-secret`,
+        { metadata: metadata('secret'), type: 'Opaque', stringData: args.secretEnv },
+        { parent: this },
+      ),
+      // The jobs run DDL, so they connect as the owner; the service's pods never see the owner's password.
+      ownerSecret: new k8s.core.v1.Secret(
+        `${name}-owner-db`,
+        { metadata: metadata('owner-db'), type: 'Opaque', stringData: args.ownerSecretEnv },
+        { parent: this },
+      ),
+    };
+  }
+
+  /**
+   * A new image, or a new service password (which the migration sets on the service's role), gets a new Job
+   * (Jobs are immutable); Pulumi waits for it to succeed before the Deployment rolls.
+   * It starts only once PostgreSQL is ready (dependsOn, given by the caller) and waits MIGRATE_WAIT_S more itself.
+   * A Job that failed (bad migration, database down too long) would otherwise wedge every later `pulumi up`,
+   * which waits on that same failed Job: replaceUnready makes the next `pulumi up` replace it (delete first, since
+   * the name is the same) and so run the migration again. No ttlSecondsAfterFinished: a Job deleted behind
+   * Pulumi's back leaves its state pointing at nothing.
+   */
+  private migrationJob(name: string, args: EventServiceArgs, configuration: Configuration): k8s.batch.v1.Job {
+    const job = jobParts(args, configuration);
+    return new k8s.batch.v1.Job(
       `${name}-migrate`,
       {
         metadata: {
-          name: migrateName,
-          namespace: ns,
+          name: migrationJobName(args.image, args.ownerSecretEnv.SERVICE_DATABASE_URL),
+          namespace: args.namespace,
           labels: labelsFor(APP_NAME, 'migrate'),
           annotations: { 'pulumi.com/replaceUnready': 'true' },
         },
@@ -161,68 +237,35 @@ export class EventService extends pulumi.ComponentResource {
           backoffLimit: 3,
           activeDeadlineSeconds: 600,
           template: {
-            metadata: jobPod('migrate').metadata,
-            spec: { ...jobPod('migrate').spec, containers: [jobContainer(['node', 'dist/db/migrate.js'])] },
+            metadata: { labels: labelsFor(APP_NAME, 'migrate') },
+            spec: { ...job.podSpec, containers: [job.container(['node', 'dist/db/migrate.js'])] },
           },
         },
       },
       // Pulumi's own timeout outlasts the Job's activeDeadlineSeconds, so a stuck Job is reported as the Job's failure.
-      o({ dependsOn: args.dependsOn, deleteBeforeReplace: true, customTimeouts: { create: '12m', update: '12m' } }),
+      { parent: this, dependsOn: args.dependsOn, deleteBeforeReplace: true, customTimeouts: { create: '12m', update: '12m' } },
     );
+  }
 
-    const many = args.replicas > 1;
-    const template = {
-      metadata: {
-        labels,
-        annotations: {
-          'prometheus.io/scrape': 'true',
-          'prometheus.io/port': String(port),
-          'prometheus.io/path': '/metrics',
-          ...rollOn,
-        },
-      },
-      spec: {
-        automountServiceAccountToken: false,
-        securityContext: podSecurityContext(APP_UID),
-        terminationGracePeriodSeconds: terminationGraceSeconds(shutdownGraceMs),
-        ...(many ? placement(args.topologySpread, args.canary ? 'Rollout' : 'Deployment') : {}),
-        containers: [
-          {
-            name: APP_NAME,
-            image: args.image,
-            command: ['node', 'dist/server.js'],
-            ports: [{ name: APP_PORT_NAME, containerPort: port }],
-            envFrom,
-            resources: resourcesOf(args.resources),
-            securityContext: containerSecurityContext,
-            startupProbe: httpProbe('/healthz', 'http', 2, 30),
-            livenessProbe: httpProbe('/healthz', 'http', 10, 3),
-            readinessProbe: httpProbe('/readyz', 'http', 5, 2),
-            // The kubelet waits (Kubernetes ≥ 1.30, the sleep action): no second process inside the memory limit.
-            lifecycle: { preStop: { sleep: { seconds: PRE_STOP_SECONDS } } },
-            env: [{ name: 'NODE_OPTIONS', value: nodeOptions(args.resources.limits.memory) }],
-            volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }, ...ca.volumeMounts],
-          },
-        ],
-        volumes: [{ name: 'tmp', emptyDir: {} }, ...ca.volumes],
-      },
-    };
+  /** The server's workload, rolled after the migration: a Deployment, or with `canary` an Argo Rollouts Rollout. */
+  private server(name: string, args: EventServiceArgs, configuration: Configuration, migration: k8s.batch.v1.Job): void {
+    const labels = { ...labelsFor(APP_NAME, 'server'), 'app.kubernetes.io/version': args.version };
+    const template = serverPodTemplate(args, configuration, labels);
     // With an autoscaler the HPA owns the count (minReplicas = configured replicas).
-    const replicas = many ? undefined : args.replicas;
+    const replicas = args.replicas > 1 ? undefined : args.replicas;
     if (args.canary)
       new CanaryRollout(
         `${name}-canary`,
         {
           ...args.canary,
-          namespace: ns,
+          namespace: args.namespace,
           name: APP_NAME,
           labels,
           selector: selectorFor(APP_NAME, 'server'),
           replicas,
           minReadySeconds: MIN_READY_SECONDS,
           template,
-          port: { name: 'http', targetPort: APP_PORT_NAME },
-          provider: args.provider,
+          port: { name: APP_PORT_NAME, targetPort: APP_PORT_NAME },
           dependsOn: [migration],
         },
         { parent: this },
@@ -231,7 +274,7 @@ export class EventService extends pulumi.ComponentResource {
       new k8s.apps.v1.Deployment(
         `${name}-deployment`,
         {
-          metadata: { name: APP_NAME, namespace: ns, labels },
+          metadata: { name: APP_NAME, namespace: args.namespace, labels },
           spec: {
             replicas,
             selector: { matchLabels: selectorFor(APP_NAME, 'server') },
@@ -241,71 +284,61 @@ export class EventService extends pulumi.ComponentResource {
             template,
           },
         },
-        o({ dependsOn: [migration] }),
+        { parent: this, dependsOn: [migration] },
       );
+  }
 
-    const service = new k8s.core.v1.Service(
+  /** The Service of all server pods, which the Ingress routes to. */
+  private service(name: string, args: EventServiceArgs): k8s.core.v1.Service {
+    return new k8s.core.v1.Service(
       `${name}-service`,
       {
-        metadata: { name: APP_NAME, namespace: ns, labels: labelsFor(APP_NAME) },
-        spec: { selector: selectorFor(APP_NAME, 'server'), ports: [{ name: 'http', port: 80, targetPort: 'http' }] },
+        metadata: { name: APP_NAME, namespace: args.namespace, labels: labelsFor(APP_NAME) },
+        spec: { selector: selectorFor(APP_NAME, 'server'), ports: [{ name: APP_PORT_NAME, port: 80, targetPort: APP_PORT_NAME }] },
       },
-      o(),
+      { parent: this },
     );
-    const tls = ingressTls(args.host, args.tls);
-    new k8s.networking.v1.Ingress(
-      `${name}-ingress`,
+  }
+
+  /** One replica at a time, whatever the count: a drain never takes two at once. */
+  private disruptionBudget(name: string, args: EventServiceArgs): void {
+    new k8s.policy.v1.PodDisruptionBudget(
+      `${name}-pdb`,
       {
-        metadata: { name: APP_NAME, namespace: ns, labels: labelsFor(APP_NAME), annotations: tls.annotations },
+        metadata: { name: APP_NAME, namespace: args.namespace, labels: labelsFor(APP_NAME) },
+        spec: { maxUnavailable: 1, selector: { matchLabels: selectorFor(APP_NAME, 'server') } },
+      },
+      { parent: this },
+    );
+  }
+
+  /** From the configured replicas up to maxReplicas on CPU; it scales the Rollout where one replaces the Deployment. */
+  private autoscaler(name: string, args: EventServiceArgs): void {
+    new k8s.autoscaling.v2.HorizontalPodAutoscaler(
+      `${name}-hpa`,
+      {
+        metadata: { name: APP_NAME, namespace: args.namespace, labels: labelsFor(APP_NAME) },
         spec: {
-          ingressClassName: args.ingressClassName,
-          tls: tls.tls,
-          rules: [
-            {
-              host: args.host,
-              http: {
-                paths: [
-                  { path: '/api/', pathType: 'Prefix', backend: { service: { name: service.metadata.name, port: { name: 'http' } } } },
-                ],
-              },
-            },
-          ],
+          scaleTargetRef: args.canary
+            ? { apiVersion: ROLLOUT_API_VERSION, kind: 'Rollout', name: APP_NAME }
+            : { apiVersion: 'apps/v1', kind: 'Deployment', name: APP_NAME },
+          minReplicas: args.replicas,
+          maxReplicas: Math.max(args.maxReplicas, args.replicas),
+          metrics: [{ type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: 70 } } }],
         },
       },
-      o(),
+      { parent: this },
     );
+  }
 
-    if (many) {
-      new k8s.policy.v1.PodDisruptionBudget(
-        `${name}-pdb`,
-        {
-          metadata: { name: APP_NAME, namespace: ns, labels: labelsFor(APP_NAME) },
-          // One replica at a time, whatever the count: a drain never takes two at once.
-          spec: { maxUnavailable: 1, selector: { matchLabels: selectorFor(APP_NAME, 'server') } },
-        },
-        o(),
-      );
-      new k8s.autoscaling.v2.HorizontalPodAutoscaler(
-        `${name}-hpa`,
-        {
-          metadata: { name: APP_NAME, namespace: ns, labels: labelsFor(APP_NAME) },
-          spec: {
-            scaleTargetRef: args.canary
-              ? { apiVersion: ROLLOUT_API_VERSION, kind: 'Rollout', name: APP_NAME }
-              : { apiVersion: 'apps/v1', kind: 'Deployment', name: APP_NAME },
-            minReplicas: args.replicas,
-            maxReplicas: Math.max(args.maxReplicas, args.replicas),
-            metrics: [{ type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: 70 } } }],
-          },
-        },
-        o(),
-      );
-    }
-
+  /** The scheduled maintenance job (partitions ahead and past retention, daily counts), as the owner, after the migration. */
+  private maintenanceCronJob(name: string, args: EventServiceArgs, configuration: Configuration, migration: k8s.batch.v1.Job): void {
+    const job = jobParts(args, configuration);
+    const rollOn = { 'checksum/config': checksumOf(args.env), 'checksum/secret': checksumOf(args.ownerSecretEnv) };
     new k8s.batch.v1.CronJob(
       `${name}-maintenance`,
       {
-        metadata: { name: `${APP_NAME}-maintenance`, namespace: ns, labels: labelsFor(APP_NAME, 'maintenance') },
+        metadata: { name: `${APP_NAME}-maintenance`, namespace: args.namespace, labels: labelsFor(APP_NAME, 'maintenance') },
         spec: {
           schedule: args.maintenanceSchedule,
           ...cronJobPolicy,
@@ -314,23 +347,34 @@ export class EventService extends pulumi.ComponentResource {
               backoffLimit: 2,
               activeDeadlineSeconds: 1800,
               template: {
-                metadata: { labels: labelsFor(APP_NAME, 'maintenance'), annotations: jobRollOn },
-                spec: { ...jobPod('maintenance').spec, containers: [jobContainer(['node', 'dist/jobs/maintenance.js'])] },
+                metadata: { labels: labelsFor(APP_NAME, 'maintenance'), annotations: rollOn },
+                spec: { ...job.podSpec, containers: [job.container(['node', 'dist/jobs/maintenance.js'])] },
               },
             },
           },
         },
       },
-      o({ dependsOn: [migration] }),
+      { parent: this, dependsOn: [migration] },
     );
-
-    this.serviceName = service.metadata.name;
-    this.url = pulumi.output(`${args.tls ? 'https' : 'http'}://${args.host}`);
-    this.registerOutputs({ serviceName: this.serviceName, url: this.url });
   }
 }
 
 const MIN_READY_SECONDS = 10;
+
+/**
+ * The migration Job's name: a hash of what it runs (the image) and of what it applies (the service's URL, whose
+ * password it sets on the service's role), so rotating that password runs the migration again before the pods that
+ * use it roll. Ten hex digits of a SHA-256 over a 32-character random password reveal nothing of it: the name is
+ * left in clear (a secret name would hide which Job runs from every preview).
+ */
+export function migrationJobName(image: pulumi.Input<string>, serviceDatabaseUrl: pulumi.Input<string>): pulumi.Output<string> {
+  return pulumi.unsecret(
+    pulumi.all([image, serviceDatabaseUrl]).apply(([ref, url]) => {
+      const hash = createHash('sha256').update(ref).update('\0').update(url).digest('hex');
+      return `${APP_NAME}-migrate-${hash.slice(0, 10)}`;
+    }),
+  );
+}
 
 /**
  * Where the server's replicas go. Each term counts only pods of the same revision (the label the workload's

@@ -5,7 +5,8 @@ import * as random from '@pulumi/random';
 import type { ThirdPartyService, TlsSetting } from '../config';
 import type { KubernetesComponentOptions } from './options';
 import { claimedDataVolume, mountedConfigMap, objectMetadata, ONE_POD_AT_A_TIME, singleReplicaWorkload } from './pod';
-import { httpProbe, ingressTls } from './workload';
+import { hostIngress } from './ingress';
+import { httpProbe } from './workload';
 
 export const GRAFANA_NAME = 'grafana';
 export const GRAFANA_PORT = 3000;
@@ -121,22 +122,10 @@ export class Grafana extends pulumi.ComponentResource {
 
   /** Where people open it: `host`, with TLS where the stage configures it. */
   private ingress(name: string, args: GrafanaArgs, host: string, service: pulumi.Output<string>): void {
-    const tls = ingressTls(host, args.tls);
-    new k8s.networking.v1.Ingress(
+    const { namespace, tls, ingressClassName } = args;
+    hostIngress(
       `${name}-ingress`,
-      {
-        metadata: { ...objectMetadata(GRAFANA_NAME, args.namespace), annotations: tls.annotations },
-        spec: {
-          ingressClassName: args.ingressClassName,
-          tls: tls.tls,
-          rules: [
-            {
-              host,
-              http: { paths: [{ path: '/', pathType: 'Prefix', backend: { service: { name: service, port: { name: 'http' } } } }] },
-            },
-          ],
-        },
-      },
+      { name: GRAFANA_NAME, namespace, host, tls, ingressClassName, path: '/', service, servicePort: 'http' },
       { parent: this },
     );
   }

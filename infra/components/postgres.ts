@@ -12,17 +12,16 @@ import * as pulumi from '@pulumi/pulumi';
 import * as random from '@pulumi/random';
 import type { StackConfig } from '../stack-schema';
 import { postgresSettings } from '../postgres/settings';
-import { childOptions, labelsFor, resourcesOf } from './workload';
+import { labelsFor, resourcesOf } from './workload';
 
 type InCluster = Exclude<StackConfig['postgres'], { external: true }>;
 
 export const POSTGRES_NAME = 'postgres';
 export const POSTGRES_PORT = 5432;
 /** The labels CloudNativePG puts on every instance pod (pkg/specs of the pinned operator). */
-export const CNPG_CLUSTER_LABEL = 'cnpg.io/cluster';
 export const CNPG_INSTANCE_LABELS = { 'cnpg.io/podRole': 'instance' };
-/** The instance manager's metrics port and its name on the instance pods. */
-export const CNPG_METRICS_PORT = 9187;
+/** The names of the instance manager's ports on the instance pods: its metrics, and the status the operator reads. */
+export const CNPG_PORT_NAMES = { metrics: 'metrics', status: 'status' } as const;
 /** The Barman Cloud plugin's name in `spec.plugins` and `externalClusters`. */
 const BARMAN_PLUGIN = 'barman-cloud.cloudnative-pg.io';
 const DATABASE = 'events';
@@ -30,7 +29,6 @@ const USER = 'events';
 
 export interface PostgresArgs extends InCluster {
   namespace: pulumi.Input<string>;
-  provider: k8s.Provider;
 }
 
 /** The Cluster's name: a recovery is a new cluster, named after its target so a second recovery is again new. */
@@ -53,6 +51,9 @@ function credentialsOf(store: InCluster['backup']['objectStore']): Record<string
   return { azureCredentials: { connectionString: key('AZURE_CONNECTION_STRING') } };
 }
 
+/** protect + retainOnDelete where the stack says so: the data and its archive outlive a destroy or a rename. */
+const keepOf = (args: PostgresArgs): pulumi.CustomResourceOptions => (args.retain ? { protect: true, retainOnDelete: true } : {});
+
 export class Postgres extends pulumi.ComponentResource {
   /** postgres://… of the primary (the -rw Service), a secret output. */
   readonly databaseUrl: pulumi.Output<string>;
@@ -60,24 +61,38 @@ export class Postgres extends pulumi.ComponentResource {
   readonly readHost: pulumi.Output<string>;
   readonly cluster: k8s.apiextensions.CustomResource;
 
+  /** The Kubernetes objects are created as its children: give the provider in `opts`, they inherit it. */
   constructor(name: string, args: PostgresArgs, opts?: pulumi.ComponentResourceOptions) {
     super('event-stack:data:Postgres', name, {}, opts);
-    // The data and its archive outlive a destroy or a rename in the stacks that say so.
-    const keep: pulumi.CustomResourceOptions = args.retain ? { protect: true, retainOnDelete: true } : {};
-    const o = (extra: pulumi.CustomResourceOptions = {}) => childOptions(this, args.provider, extra);
     const clusterName = clusterNameOf(args.recovery);
     const password = new random.RandomPassword(`${name}-password`, { length: 32, special: false }, { parent: this });
-    const credentials = new k8s.core.v1.Secret(
+    const credentials = this.ownerCredentials(name, args, password.result);
+    const objectStore = this.archive(name, args);
+    this.cluster = this.instances(name, args, clusterName, { credentials, objectStore });
+    this.scheduledBackup(name, args, clusterName);
+    const host = (service: string) => pulumi.interpolate`${clusterName}-${service}.${args.namespace}.svc.cluster.local`;
+    this.databaseUrl = pulumi.secret(pulumi.interpolate`postgres://${USER}:${password.result}@${host('rw')}:${POSTGRES_PORT}/${DATABASE}`);
+    this.readHost = args.readsFromReplicas ? host('ro') : host('rw');
+    this.registerOutputs({ databaseUrl: this.databaseUrl });
+  }
+
+  /** The owner's user and password, which initdb gives the database's owner. */
+  private ownerCredentials(name: string, args: PostgresArgs, password: pulumi.Output<string>): k8s.core.v1.Secret {
+    return new k8s.core.v1.Secret(
       `${name}-credentials`,
       {
         metadata: { name: `${POSTGRES_NAME}-credentials`, namespace: args.namespace, labels: labelsFor(POSTGRES_NAME) },
         type: 'kubernetes.io/basic-auth',
-        stringData: { username: USER, password: password.result },
+        stringData: { username: USER, password },
       },
-      o(),
+      { parent: this },
     );
+  }
+
+  /** The ObjectStore (Barman Cloud plugin) the WAL and the base backups go to. */
+  private archive(name: string, args: PostgresArgs): k8s.apiextensions.CustomResource {
     const store = args.backup.objectStore;
-    const objectStore = new k8s.apiextensions.CustomResource(
+    return new k8s.apiextensions.CustomResource(
       `${name}-object-store`,
       {
         apiVersion: 'barmancloud.cnpg.io/v1',
@@ -94,11 +109,19 @@ export class Postgres extends pulumi.ComponentResource {
           },
         },
       },
-      o(keep),
+      { parent: this, ...keepOf(args) },
     );
-    const archive = { barmanObjectName: objectStore.metadata.name };
-    const replicas = args.instances - 1;
-    this.cluster = new k8s.apiextensions.CustomResource(
+  }
+
+  /** The CloudNativePG Cluster: a new database (initdb) or, with `recovery`, one restored from the archive. */
+  private instances(
+    name: string,
+    args: PostgresArgs,
+    clusterName: string,
+    uses: { credentials: k8s.core.v1.Secret; objectStore: k8s.apiextensions.CustomResource },
+  ): k8s.apiextensions.CustomResource {
+    const archive = { barmanObjectName: uses.objectStore.metadata.name };
+    return new k8s.apiextensions.CustomResource(
       `${name}-cluster`,
       {
         apiVersion: 'postgresql.cnpg.io/v1',
@@ -126,7 +149,7 @@ export class Postgres extends pulumi.ComponentResource {
                 initdb: {
                   database: DATABASE,
                   owner: USER,
-                  secret: { name: credentials.metadata.name },
+                  secret: { name: uses.credentials.metadata.name },
                   // The migration creates the service's role (app/src/db/service-role.ts), as on a managed database.
                   postInitSQL: [`ALTER ROLE ${USER} CREATEROLE`],
                 },
@@ -140,8 +163,12 @@ export class Postgres extends pulumi.ComponentResource {
             : {}),
         },
       },
-      o({ ...keep, dependsOn: [objectStore, credentials] }),
+      { parent: this, ...keepOf(args), dependsOn: [uses.objectStore, uses.credentials] },
     );
+  }
+
+  /** The base backups, on the stack's schedule, from a replica when there is one. */
+  private scheduledBackup(name: string, args: PostgresArgs, clusterName: string): void {
     new k8s.apiextensions.CustomResource(
       `${name}-scheduled-backup`,
       {
@@ -155,14 +182,10 @@ export class Postgres extends pulumi.ComponentResource {
           method: 'plugin',
           pluginConfiguration: { name: BARMAN_PLUGIN },
           // From a replica when there is one: the primary keeps serving writes at full speed.
-          target: replicas > 0 ? 'prefer-standby' : 'primary',
+          target: args.instances > 1 ? 'prefer-standby' : 'primary',
         },
       },
-      o({ dependsOn: [this.cluster] }),
+      { parent: this, dependsOn: [this.cluster] },
     );
-    const host = (service: string) => pulumi.interpolate`${clusterName}-${service}.${args.namespace}.svc.cluster.local`;
-    this.databaseUrl = pulumi.secret(pulumi.interpolate`postgres://${USER}:${password.result}@${host('rw')}:${POSTGRES_PORT}/${DATABASE}`);
-    this.readHost = args.readsFromReplicas ? host('ro') : host('rw');
-    this.registerOutputs({ databaseUrl: this.databaseUrl });
   }
 }

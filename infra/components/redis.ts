@@ -12,7 +12,9 @@ import { objectMetadata, singleReplicaWorkload } from './pod';
 import { checksumOf } from './workload';
 
 export const REDIS_NAME = 'redis';
-const PORT = 6379;
+/** The port Redis listens on, and its Service's. */
+export const REDIS_PORT = 6379;
+const PORT = REDIS_PORT;
 const UID = 999;
 const CONFIG_DIR = '/etc/redis';
 /** Share of the container's memory limit Redis may fill with data; the rest is its own overhead and buffers. */

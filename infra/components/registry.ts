@@ -7,7 +7,6 @@ import * as pulumi from '@pulumi/pulumi';
 import type { readStackConfig } from '../config';
 
 type StackConfig = ReturnType<typeof readStackConfig>;
-import { childOptions } from './workload';
 
 /** The registry an image reference names: its first segment when that is a host, else Docker Hub. */
 function splitRegistry(image: string): { registry: string; repository: string } {
@@ -54,16 +53,13 @@ export function withMirrors(cfg: StackConfig): StackConfig {
  * the Secrets themselves are the cluster operator's (kubectl create secret docker-registry), never the program's.
  */
 export class RegistryAccess extends pulumi.ComponentResource {
-  constructor(
-    name: string,
-    args: { namespace: pulumi.Input<string>; pullSecrets: string[]; provider: k8s.Provider },
-    opts?: pulumi.ComponentResourceOptions,
-  ) {
+  /** The patch is created as its child: give the provider in `opts`, it inherits it. */
+  constructor(name: string, args: { namespace: pulumi.Input<string>; pullSecrets: string[] }, opts?: pulumi.ComponentResourceOptions) {
     super('event-stack:registry:RegistryAccess', name, {}, opts);
     new k8s.core.v1.ServiceAccountPatch(
       `${name}-default-account`,
       { metadata: { name: 'default', namespace: args.namespace }, imagePullSecrets: args.pullSecrets.map((s) => ({ name: s })) },
-      childOptions(this, args.provider),
+      { parent: this },
     );
     this.registerOutputs({});
   }

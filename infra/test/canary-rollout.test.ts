@@ -4,6 +4,7 @@
  * Deployment; the Rollout's steps, Services and autoscaler; and the Rollouts CRD model refusing a broken Rollout.
  */
 import { STACKS, type KubernetesObject, type OfflineRun } from '../offline';
+import { DEFAULT_PROMOTION } from '../stack-schema';
 import { schemaProblems } from './kubernetes-schema';
 import { runIsolated as run } from './offline-run';
 
@@ -33,7 +34,7 @@ test.each(['dev', 'qa'])(
   },
 );
 
-describe.each(['staging', 'prod'])('%s (rollout: canary)', (stack) => {
+describe.each(['staging', 'prod'])('%s (rollout: canary): the Rollout in place of the Deployment', (stack) => {
   test('when rendered, then a Rollout replaces the Deployment with the very pod template, selector and labels the Deployment has', () => {
     expect(runs.get(stack)!.file.config.rollout).toBe('canary');
     expect(objects(stack).some((o) => o.kind === 'Deployment' && o.metadata.name === 'event-service')).toBe(false);
@@ -79,7 +80,9 @@ describe.each(['staging', 'prod'])('%s (rollout: canary)', (stack) => {
     const declared = runs.get(stack)!.resources.find((r) => r.type === 'kubernetes:argoproj.io/v1alpha1:Rollout')!;
     expect(declared.options.dependsOn).toContain('app-migrate');
   });
+});
 
+describe.each(['staging', 'prod'])('%s (rollout: canary): its steps, Services and analysis', (stack) => {
   test('when rendered, then the canary takes 10 % and then half of the pods, each step paused and analysed, without losing capacity', () => {
     const canary = find(stack, 'Rollout', 'event-service').spec.strategy.canary;
     const analysis = {
@@ -114,6 +117,15 @@ describe.each(['staging', 'prod'])('%s (rollout: canary)', (stack) => {
     const promotion = runs.get(stack)!.file.config.promotion!;
     expect(metrics.find((m: { name: string }) => m.name === 'availability-error-ratio').failureCondition).toBe(
       `len(result) > 0 && result[0] > ${promotion.maxErrorRatio}`,
+    );
+  });
+
+  test("when rendered, then the canary needs the stage's promotion.minRequests of traffic before it can pass, as the gate does", () => {
+    const metrics = find(stack, 'AnalysisTemplate', 'event-service-canary').spec.metrics;
+    const { minRequests } = runs.get(stack)!.file.config.promotion!;
+    expect(minRequests).not.toBe(DEFAULT_PROMOTION.minRequests);
+    expect(metrics.find((m: { name: string }) => m.name === 'api-requests').successCondition).toBe(
+      `len(result) > 0 && result[0] >= ${minRequests}`,
     );
   });
 });

@@ -3,6 +3,7 @@
  * requests): ordering and recovery of the migration, the two roles, and the in-cluster PostgreSQL on CloudNativePG
  * with its continuous archive, base backups, replicas and point-in-time recovery.
  */
+import { createHash } from 'node:crypto';
 import { postgresSettings } from '../postgres/settings';
 import { OfflineRunError, STACKS, stackFileConfig, type DeclaredResource, type OfflineRun } from '../offline';
 import { clusterSemanticsProblems, stackFacts } from '../semantics';
@@ -20,6 +21,8 @@ const resource = (stack: string, type: string, test: (r: DeclaredResource) => bo
   if (!found) throw new Error(`${stack} declares no ${type} matching`);
   return found as DeclaredResource & { inputs: any };
 };
+const appWorkloadOf = (r: OfflineRun) =>
+  r.kubernetesObjects.find((o) => ['Deployment', 'Rollout'].includes(o.kind) && o.metadata.name === 'event-service')!;
 const named = (name: string) => (r: DeclaredResource) => (r.inputs as { metadata?: { name?: string } }).metadata?.name === name;
 const migrationJob = (stack: string) =>
   resource(stack, 'kubernetes:batch/v1:Job', (r) => (r.inputs as any).metadata?.labels?.['app.kubernetes.io/component'] === 'migrate');
@@ -67,6 +70,26 @@ test.each(STACKS.filter((s) => s !== 'prod'))(
   'when %s runs PostgreSQL in the cluster, then the migration Job waits for its CloudNativePG Cluster',
   (stack) => {
     expect(migrationJob(stack).options.dependsOn).toContain('postgres-cluster');
+  },
+);
+
+test.each(['dev', 'prod'])(
+  "when %s rotates only the service's password, then the pods roll and the migration Job that applies it is a new Job, whose name does not reveal it",
+  async (stack) => {
+    const rotated = createHash('sha256').update('rotated service password').digest('hex').slice(0, 32);
+    const after = await run(stack, { passwords: { 'service-db-password': rotated } });
+    const job = after.resources.find((r) => r.type === 'kubernetes:batch/v1:Job') as DeclaredResource & { inputs: any };
+    const owner = after.resources.find((r) => r.type === 'kubernetes:core/v1:Secret' && named('event-service-owner-db')(r)) as any;
+    // The Job's Secret carries the new password: the migration, and only it, sets it on the service's role.
+    expect(new URL(owner.inputs.stringData.SERVICE_DATABASE_URL).password).toBe(rotated);
+    expect(new URL(secretData(stack, 'event-service-owner-db').SERVICE_DATABASE_URL).password).not.toBe(rotated);
+    const rollOn = (r: OfflineRun) => (appWorkloadOf(r) as any).spec.template.metadata.annotations['checksum/secret'];
+    expect(rollOn(after)).not.toBe(rollOn(runs.get(stack)!));
+    // Same image: before the fix the name hashed only the image, so the rotation re-ran nothing.
+    expect(job.inputs.spec.template.spec.containers[0].image).toBe(migrationJob(stack).inputs.spec.template.spec.containers[0].image);
+    expect(job.inputs.metadata.name).not.toBe(migrationJob(stack).inputs.metadata.name);
+    expect(job.inputs.metadata.name).toMatch(/^event-service-migrate-[0-9a-f]{10}$/);
+    expect(JSON.stringify(job.inputs.metadata)).not.toContain(rotated);
   },
 );
 

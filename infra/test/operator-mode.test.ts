@@ -41,16 +41,7 @@ beforeAll(async () => {
   r = await run(OPERATOR_FIXTURE);
 }, 60_000);
 
-describe('operator mode (fixture: staging with the cluster’s kube-prometheus-stack)', () => {
-  test('when the program runs, then every selector of the cluster exporters in the PrometheusRule names the stack namespace (the operator sees every namespace)', () => {
-    const exprs = (one('PrometheusRule', 'event-stack').spec.groups as Array<{ rules: Array<{ expr: string }> }>).flatMap((g) =>
-      g.rules.map((r) => r.expr),
-    );
-    const clusterSelectors = exprs.flatMap((e) => e.match(/\w+\{job="(kube-state-metrics|kubelet)"[^}]*\}/g) ?? []);
-    expect(clusterSelectors.length).toBeGreaterThan(15);
-    expect(clusterSelectors.filter((sel) => !sel.includes(`namespace="${NAMESPACE}"`))).toEqual([]);
-  });
-
+describe('operator mode (fixture: staging with the cluster’s kube-prometheus-stack): what it deploys of its own', () => {
   test('when the program runs, then it deploys no kube-state-metrics and no kubelet access of its own (kube-prometheus-stack provides both)', () => {
     const own = r.kubernetesObjects.filter(
       (o) => /kube-state-metrics|kubelet/.test(o.metadata.name) || /^Cluster(Role|RoleBinding)$/.test(o.kind),
@@ -75,6 +66,31 @@ describe('operator mode (fixture: staging with the cluster’s kube-prometheus-s
     for (const kind of ['PodMonitor', 'ServiceMonitor', 'PrometheusRule', 'AlertmanagerConfig']) expect(kinds).toContain(kind);
     expect(schemaProblems(r.kubernetesObjects)).toEqual([]);
     expect(violations(r.kubernetesObjects, 'staging')).toEqual([]);
+  });
+
+  test('when the program runs, then the operator’s Prometheus pods may scrape the app, the Pushgateway and the exporters', () => {
+    const fromMonitoring = {
+      namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } },
+      podSelector: { matchLabels: { 'app.kubernetes.io/name': 'prometheus' } },
+    };
+    const policies = all('NetworkPolicy');
+    for (const target of ['event-service', 'pushgateway', 'postgres-exporter', 'redis-exporter']) {
+      const from = policies
+        .filter((p) => p.spec.podSelector.matchLabels?.['app.kubernetes.io/name'] === target)
+        .flatMap((p) => p.spec.ingress.flatMap((i: { from: unknown[] }) => i.from));
+      expect(from).toContainEqual(fromMonitoring);
+    }
+  });
+});
+
+describe('operator mode (fixture: staging with the cluster’s kube-prometheus-stack): the PrometheusRule and the monitors', () => {
+  test('when the program runs, then every selector of the cluster exporters in the PrometheusRule names the stack namespace (the operator sees every namespace)', () => {
+    const exprs = (one('PrometheusRule', 'event-stack').spec.groups as Array<{ rules: Array<{ expr: string }> }>).flatMap((g) =>
+      g.rules.map((r) => r.expr),
+    );
+    const clusterSelectors = exprs.flatMap((e) => e.match(/\w+\{job="(kube-state-metrics|kubelet)"[^}]*\}/g) ?? []);
+    expect(clusterSelectors.length).toBeGreaterThan(15);
+    expect(clusterSelectors.filter((sel) => !sel.includes(`namespace="${NAMESPACE}"`))).toEqual([]);
   });
 
   test('when the program runs, then the PrometheusRule holds exactly the groups of alerts/rules (the Kubernetes ones scoped to the stack namespace), and promtool accepts them', () => {
@@ -120,7 +136,9 @@ describe('operator mode (fixture: staging with the cluster’s kube-prometheus-s
     }
     expect(monitors.pushgateway!.spec.endpoints[0].honorLabels).toBe(true);
   });
+});
 
+describe('operator mode (fixture: staging with the cluster’s kube-prometheus-stack): the alert routes and the dashboards', () => {
   test('when the program runs, then the AlertmanagerConfig routes as alerts/alertmanager.yml does, with the receiver URLs from a Secret', () => {
     const config = one('AlertmanagerConfig', 'event-stack');
     expect(config.metadata.labels).toMatchObject(MATCH_LABELS);
@@ -151,20 +169,6 @@ describe('operator mode (fixture: staging with the cluster’s kube-prometheus-s
     const maps = all('ConfigMap').filter((c) => c.metadata.labels?.grafana_dashboard === '1');
     expect(Object.assign({}, ...maps.map((c) => c.data))).toEqual(dashboardFiles());
     expect(maps.every((c) => Object.keys(c.data ?? {}).length === 1)).toBe(true);
-  });
-
-  test('when the program runs, then the operator’s Prometheus pods may scrape the app, the Pushgateway and the exporters', () => {
-    const fromMonitoring = {
-      namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } },
-      podSelector: { matchLabels: { 'app.kubernetes.io/name': 'prometheus' } },
-    };
-    const policies = all('NetworkPolicy');
-    for (const target of ['event-service', 'pushgateway', 'postgres-exporter', 'redis-exporter']) {
-      const from = policies
-        .filter((p) => p.spec.podSelector.matchLabels?.['app.kubernetes.io/name'] === target)
-        .flatMap((p) => p.spec.ingress.flatMap((i: { from: unknown[] }) => i.from));
-      expect(from).toContainEqual(fromMonitoring);
-    }
   });
 });
 

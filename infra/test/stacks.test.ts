@@ -16,6 +16,8 @@ import { quantityBytes } from '../components/redis';
 import { NON_HEAP_MIB } from '../components/event-service';
 import { STACKS, stackFile, stackFileConfig, type KubernetesObject, type OfflineRun } from '../offline';
 import { objectsOutsideStackProvider, runFailure as failure, runIsolated as run } from './offline-run';
+import { prometheusStageOf } from '../stack-schema';
+import { readStackFile } from '../../tools/promote/stack-files';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const DIGEST = /^[a-z0-9./:_-]+@sha256:[0-9a-f]{64}$/;
@@ -77,7 +79,7 @@ beforeAll(async () => {
 }, 120_000);
 const declared = (stack: string) => runs.get(stack)!;
 
-describe.each(STACKS)('the %s stack', (stack) => {
+describe.each(STACKS)('the %s stack: every object it declares', (stack) => {
   test('when the program runs, then every Kubernetes object validates against the Kubernetes OpenAPI schema', () => {
     const objects = declared(stack).kubernetesObjects;
     expect(objects.length).toBeGreaterThan(30);
@@ -108,48 +110,39 @@ describe.each(STACKS)('the %s stack', (stack) => {
     expect(ingressRules).toEqual([]);
   });
 
-  test('when the program runs, then Prometheus keeps at most its retention size, and kube-state-metrics watches only the stack namespace, allowed to list and watch exactly what it exports', () => {
-    const r = declared(stack);
-    const { namespace, monitoring } = stackFile(stack).config;
-    if (monitoring.mode !== 'bundled') throw new Error(`stack ${stack} is expected to bundle its monitoring`);
-    const promArgs = find(r, 'StatefulSet', 'prometheus').spec.template.spec.containers[0].args;
-    expect(promArgs).toContain(`--storage.tsdb.retention.size=${monitoring.prometheus.retentionSize}`);
-    const ksm = find(r, 'Deployment', 'kube-state-metrics').spec.template.spec;
-    expect(ksm.serviceAccountName).toBe('kube-state-metrics');
-    expect(ksm.containers[0].args).toContain(`--namespaces=${namespace}`);
-    expect(ksm.containers[0].args).toContain('--resources=pods,deployments,horizontalpodautoscalers,cronjobs');
-    expect(find(r, 'Role', 'kube-state-metrics').rules).toEqual([
-      { apiGroups: [''], resources: ['pods'], verbs: ['list', 'watch'] },
-      { apiGroups: ['apps'], resources: ['deployments'], verbs: ['list', 'watch'] },
-      { apiGroups: ['autoscaling'], resources: ['horizontalpodautoscalers'], verbs: ['list', 'watch'] },
-      { apiGroups: ['batch'], resources: ['cronjobs'], verbs: ['list', 'watch'] },
-    ]);
-    expect(find(r, 'RoleBinding', 'kube-state-metrics').subjects).toEqual([
-      { kind: 'ServiceAccount', name: 'kube-state-metrics', namespace },
-    ]);
-    const jobs = parse(find(r, 'ConfigMap', 'prometheus-config').data!['prometheus.yml']!).scrape_configs.map(
-      (j: { job_name: string }) => j.job_name,
+  test('when the program runs, then every ConfigMap and Secret stays under the 1 MiB object limit of Kubernetes', () => {
+    for (const o of declared(stack).kubernetesObjects.filter((x) => x.kind === 'ConfigMap' || x.kind === 'Secret'))
+      expect(Buffer.byteLength(JSON.stringify(o))).toBeLessThan(1024 * 1024);
+  });
+
+  test('when the program runs, then its namespace admits only pods of the Pod Security "restricted" profile', () => {
+    const ns = declared(stack).kubernetesObjects.find((o) => o.kind === 'Namespace')!;
+    expect(ns.metadata.labels).toMatchObject({
+      'pod-security.kubernetes.io/enforce': 'restricted',
+      'pod-security.kubernetes.io/audit': 'restricted',
+      'pod-security.kubernetes.io/warn': 'restricted',
+    });
+  });
+
+  test('when the program runs, then it exports the app URL, Grafana URL, the image reference by digest and the version', () => {
+    const { outputs } = declared(stack);
+    expect(outputs.appUrl).toMatch(/^https?:\/\/[a-z0-9.-]+$/);
+    expect(outputs.grafanaUrl).toMatch(/^https?:\/\//);
+    expect(outputs.imageRef).toMatch(DIGEST);
+    expect(outputs.version).toMatch(/^\d+\.\d+\.\d+/);
+    // The token that creates sensors: the same value the app gets, exported for make admin-token.
+    expect(outputs.adminToken).toBe(
+      (find(declared(stack), 'Secret', 'event-service-secret').stringData as Record<string, string>).ADMIN_TOKEN,
     );
-    expect(jobs).toEqual(expect.arrayContaining(['kube-state-metrics', 'kubelet', 'kubelet-cadvisor']));
   });
+});
 
-  test('when the program runs, then the Grafana dashboards ConfigMap holds exactly the JSON files of dashboards/json', () => {
-    const dir = path.join(ROOT, 'dashboards', 'json');
-    const data = find(declared(stack), 'ConfigMap', 'grafana-dashboards').data ?? {};
-    expect(Object.keys(data).sort()).toEqual(filesOf(dir, /\.json$/));
-    for (const [file, content] of Object.entries(data)) expect(content).toBe(fs.readFileSync(path.join(dir, file), 'utf8'));
-  });
-
+describe.each(STACKS)('the %s stack: the Prometheus configuration', (stack) => {
   test('when the program runs, then the Prometheus rules ConfigMap holds exactly the rule files of alerts/rules', () => {
     const dir = path.join(ROOT, 'alerts', 'rules');
     const data = find(declared(stack), 'ConfigMap', 'prometheus-rules').data ?? {};
     expect(Object.keys(data).sort()).toEqual(filesOf(dir, /\.ya?ml$/));
     for (const [file, content] of Object.entries(data)) expect(content).toBe(fs.readFileSync(path.join(dir, file), 'utf8'));
-  });
-
-  test('when the program runs, then every ConfigMap and Secret stays under the 1 MiB object limit of Kubernetes', () => {
-    for (const o of declared(stack).kubernetesObjects.filter((x) => x.kind === 'ConfigMap' || x.kind === 'Secret'))
-      expect(Buffer.byteLength(JSON.stringify(o))).toBeLessThan(1024 * 1024);
   });
 
   test('when the program runs, then Prometheus loads the mounted rule files and scrapes every app pod and the Pushgateway', () => {
@@ -193,6 +186,92 @@ describe.each(STACKS)('the %s stack', (stack) => {
     }
   });
 
+  test('when the program runs, then its Prometheus names its stage in the external label the promotion gate checks', () => {
+    const config = parse(find(declared(stack), 'ConfigMap', 'prometheus-config').data!['prometheus.yml']!);
+    const expected = prometheusStageOf(stackFile(stack).config, stack);
+    expect(config.global.external_labels).toEqual({ stage: expected });
+  });
+
+  test('when Prometheus sends alerts, then it sends them to every Alertmanager replica, not through one load-balanced Service', () => {
+    const r = declared(stack);
+    const config = parse((find(r, 'ConfigMap', 'prometheus-config').data as Record<string, string>)['prometheus.yml']!);
+    const replicas = find(r, 'StatefulSet', 'alertmanager').spec.replicas;
+    expect(config.alerting.alertmanagers[0].static_configs[0].targets).toHaveLength(replicas);
+  });
+});
+
+describe.each(STACKS)('the %s stack: monitoring storage, scope and public links', (stack) => {
+  test('when the program runs, then Prometheus keeps at most its retention size, and kube-state-metrics watches only the stack namespace, allowed to list and watch exactly what it exports', () => {
+    const r = declared(stack);
+    const { namespace, monitoring } = stackFile(stack).config;
+    if (monitoring.mode !== 'bundled') throw new Error(`stack ${stack} is expected to bundle its monitoring`);
+    const promArgs = find(r, 'StatefulSet', 'prometheus').spec.template.spec.containers[0].args;
+    expect(promArgs).toContain(`--storage.tsdb.retention.size=${monitoring.prometheus.retentionSize}`);
+    const ksm = find(r, 'Deployment', 'kube-state-metrics').spec.template.spec;
+    expect(ksm.serviceAccountName).toBe('kube-state-metrics');
+    expect(ksm.containers[0].args).toContain(`--namespaces=${namespace}`);
+    expect(ksm.containers[0].args).toContain('--resources=pods,deployments,horizontalpodautoscalers,cronjobs');
+    expect(find(r, 'Role', 'kube-state-metrics').rules).toEqual([
+      { apiGroups: [''], resources: ['pods'], verbs: ['list', 'watch'] },
+      { apiGroups: ['apps'], resources: ['deployments'], verbs: ['list', 'watch'] },
+      { apiGroups: ['autoscaling'], resources: ['horizontalpodautoscalers'], verbs: ['list', 'watch'] },
+      { apiGroups: ['batch'], resources: ['cronjobs'], verbs: ['list', 'watch'] },
+    ]);
+    expect(find(r, 'RoleBinding', 'kube-state-metrics').subjects).toEqual([
+      { kind: 'ServiceAccount', name: 'kube-state-metrics', namespace },
+    ]);
+    const jobs = parse(find(r, 'ConfigMap', 'prometheus-config').data!['prometheus.yml']!).scrape_configs.map(
+      (j: { job_name: string }) => j.job_name,
+    );
+    expect(jobs).toEqual(expect.arrayContaining(['kube-state-metrics', 'kubelet', 'kubelet-cadvisor']));
+  });
+
+  test('when the program runs, then Prometheus, Alertmanager and Grafana link to their public URLs, never the promote port-forward', () => {
+    const r = declared(stack);
+    const monitoring = stackFile(stack).config.monitoring;
+    if (monitoring.mode !== 'bundled') throw new Error(`${stack} runs bundled monitoring`);
+    const publicUrls = {
+      prometheus: monitoring.prometheus.externalUrl,
+      alertmanager: monitoring.alertmanager.externalUrl,
+      grafana: monitoring.grafana.externalUrl,
+    };
+    expect(Object.values(publicUrls).every((u) => u.startsWith('https://'))).toBe(true);
+    const args: string[] = find(r, 'StatefulSet', 'prometheus').spec.template.spec.containers[0].args;
+    expect(args).toContain(`--web.external-url=${publicUrls.prometheus}`);
+    expect(args.filter((a) => a.startsWith('--web.console'))).toEqual([]);
+    expect(find(r, 'StatefulSet', 'alertmanager').spec.template.spec.containers[0].args).toContain(
+      `--web.external-url=${publicUrls.alertmanager}`,
+    );
+    expect(find(r, 'Deployment', 'grafana').spec.template.spec.containers[0].env).toContainEqual({
+      name: 'GF_SERVER_ROOT_URL',
+      value: publicUrls.grafana,
+    });
+    const all = JSON.stringify(r.kubernetesObjects.filter((o) => ['StatefulSet', 'Deployment'].includes(o.kind)));
+    expect(all).not.toContain(stackFile(stack).config.prometheusUrl);
+  });
+
+  test('when the Pushgateway restarts, then the pushed metrics survive: it persists them to a claimed volume', () => {
+    const r = declared(stack);
+    const deployment = find(r, 'Deployment', 'pushgateway').spec;
+    const pod = deployment.template.spec;
+    const file = (pod.containers[0].args as string[] | undefined)?.find((a) => a.startsWith('--persistence.file='))?.split('=')[1];
+    expect(file).toBeDefined();
+    const mount = (pod.containers[0].volumeMounts ?? []).find((m: { mountPath: string }) => file!.startsWith(`${m.mountPath}/`));
+    expect(mount).toBeDefined();
+    const volume = pod.volumes.find((v: { name: string }) => v.name === mount.name);
+    expect(find(r, 'PersistentVolumeClaim', volume.persistentVolumeClaim.claimName).spec.accessModes).toEqual(['ReadWriteOnce']);
+    expect(deployment.strategy).toEqual({ type: 'Recreate' }); // a ReadWriteOnce volume: the old pod must let go first
+  });
+});
+
+describe.each(STACKS)('the %s stack: Alertmanager and Grafana', (stack) => {
+  test('when the program runs, then the Grafana dashboards ConfigMap holds exactly the JSON files of dashboards/json', () => {
+    const dir = path.join(ROOT, 'dashboards', 'json');
+    const data = find(declared(stack), 'ConfigMap', 'grafana-dashboards').data ?? {};
+    expect(Object.keys(data).sort()).toEqual(filesOf(dir, /\.json$/));
+    for (const [file, content] of Object.entries(data)) expect(content).toBe(fs.readFileSync(path.join(dir, file), 'utf8'));
+  });
+
   test('when the program runs, then Alertmanager gets the receiver URLs from the stack secret, in a Secret', () => {
     const r = declared(stack);
     const config = parse((find(r, 'Secret', 'alertmanager-config').stringData as Record<string, string>)['alertmanager.yml']!);
@@ -221,6 +300,34 @@ describe.each(STACKS)('the %s stack', (stack) => {
     expect(pod.containers[0].envFrom[0].secretRef.name).toBe('grafana-admin');
   });
 
+  test('when Alertmanager runs, then one replica starts no gossip listener and several gossip with each other, keeping silences on a volume where the stack gives one', () => {
+    const r = declared(stack);
+    const spec = find(r, 'StatefulSet', 'alertmanager').spec;
+    const setting = stackFile(stack).config.monitoring;
+    if (setting.mode !== 'bundled') throw new Error(`${stack} runs bundled monitoring`);
+    const args: string[] = spec.template.spec.containers[0].args;
+    expect(spec.replicas).toBe(setting.alertmanager.replicas);
+    if (spec.replicas === 1) expect(args).toContain('--cluster.listen-address=');
+    else {
+      const ns = stackFile(stack).config.namespace;
+      expect(args.filter((a) => a.startsWith('--cluster.peer='))).toEqual(
+        Array.from({ length: spec.replicas }, (_, i) => `--cluster.peer=alertmanager-${i}.alertmanager-peers.${ns}.svc.cluster.local:9094`),
+      );
+      expect(find(r, 'Service', 'alertmanager-peers').spec).toMatchObject({ clusterIP: 'None', publishNotReadyAddresses: true });
+      expect(spec.serviceName).toBe('alertmanager-peers');
+    }
+    const claims = (spec.volumeClaimTemplates ?? []).map((c: { metadata: { name: string } }) => c.metadata.name);
+    expect(claims).toEqual(setting.alertmanager.storage ? ['data'] : []);
+  });
+
+  test('when Grafana runs with a read-only root filesystem, then it logs to stdout only', () => {
+    const container = find(declared(stack), 'Deployment', 'grafana').spec.template.spec.containers[0];
+    expect(container.securityContext.readOnlyRootFilesystem).toBe(true);
+    expect(container.env).toContainEqual({ name: 'GF_LOG_MODE', value: 'console' });
+  });
+});
+
+describe.each(STACKS)('the %s stack: the service', (stack) => {
   test('when the program runs, then the app ConfigMap holds every non-secret setting of app/src/config.ts and the Secret every secret one', () => {
     const r = declared(stack);
     const entries = Object.entries(settings) as [string, { secret?: boolean }][];
@@ -261,6 +368,14 @@ describe.each(STACKS)('the %s stack', (stack) => {
       expect(find(r, kind, name).spec.template.metadata.annotations[annotation]).toBe(checksum(find(r, 'ConfigMap', configMap).data ?? {}));
   });
 
+  test('when Prometheus looks for the app pods, then it finds them by port name, and the pods carry no prometheus.io annotation nothing reads', () => {
+    const r = declared(stack);
+    expect(Object.keys(appWorkload(r).spec.template.metadata.annotations).sort()).toEqual(['checksum/config', 'checksum/secret']);
+    const config = find(r, 'ConfigMap', 'prometheus-config').data!['prometheus.yml']!;
+    expect(config).not.toMatch(/__meta_kubernetes_pod_annotation/);
+    expect(config).toMatch(/__meta_kubernetes_pod_container_port_name/);
+  });
+
   test('when SIGTERM arrives, then the pod gets the preStop pause plus SHUTDOWN_GRACE_MS before it is killed', () => {
     const r = declared(stack);
     const pod = appWorkload(r).spec.template.spec;
@@ -279,92 +394,9 @@ describe.each(STACKS)('the %s stack', (stack) => {
     expect(oldSpaceMiB).toBe(Math.max(Math.floor(limitMiB / 2), limitMiB - NON_HEAP_MIB));
     expect(oldSpaceMiB + 3 * 16 + 64).toBeLessThan(limitMiB);
   });
+});
 
-  test('when the program runs, then its namespace admits only pods of the Pod Security "restricted" profile', () => {
-    const ns = declared(stack).kubernetesObjects.find((o) => o.kind === 'Namespace')!;
-    expect(ns.metadata.labels).toMatchObject({
-      'pod-security.kubernetes.io/enforce': 'restricted',
-      'pod-security.kubernetes.io/audit': 'restricted',
-      'pod-security.kubernetes.io/warn': 'restricted',
-    });
-  });
-
-  test('when the program runs, then Prometheus, Alertmanager and Grafana link to their public URLs, never the promote port-forward', () => {
-    const r = declared(stack);
-    const monitoring = stackFile(stack).config.monitoring;
-    if (monitoring.mode !== 'bundled') throw new Error(`${stack} runs bundled monitoring`);
-    const publicUrls = {
-      prometheus: monitoring.prometheus.externalUrl,
-      alertmanager: monitoring.alertmanager.externalUrl,
-      grafana: monitoring.grafana.externalUrl,
-    };
-    expect(Object.values(publicUrls).every((u) => u.startsWith('https://'))).toBe(true);
-    const args: string[] = find(r, 'StatefulSet', 'prometheus').spec.template.spec.containers[0].args;
-    expect(args).toContain(`--web.external-url=${publicUrls.prometheus}`);
-    expect(args.filter((a) => a.startsWith('--web.console'))).toEqual([]);
-    expect(find(r, 'StatefulSet', 'alertmanager').spec.template.spec.containers[0].args).toContain(
-      `--web.external-url=${publicUrls.alertmanager}`,
-    );
-    expect(find(r, 'Deployment', 'grafana').spec.template.spec.containers[0].env).toContainEqual({
-      name: 'GF_SERVER_ROOT_URL',
-      value: publicUrls.grafana,
-    });
-    const all = JSON.stringify(r.kubernetesObjects.filter((o) => ['StatefulSet', 'Deployment'].includes(o.kind)));
-    expect(all).not.toContain(stackFile(stack).config.prometheusUrl);
-  });
-
-  test('when the program runs, then its Prometheus names its stage in the external label the promotion gate checks', () => {
-    const config = parse(find(declared(stack), 'ConfigMap', 'prometheus-config').data!['prometheus.yml']!);
-    const expected = stackFile(stack).config.prometheusStage ?? stack;
-    expect(config.global.external_labels).toEqual({ stage: expected });
-  });
-
-  test('when the Pushgateway restarts, then the pushed metrics survive: it persists them to a claimed volume', () => {
-    const r = declared(stack);
-    const deployment = find(r, 'Deployment', 'pushgateway').spec;
-    const pod = deployment.template.spec;
-    const file = (pod.containers[0].args as string[] | undefined)?.find((a) => a.startsWith('--persistence.file='))?.split('=')[1];
-    expect(file).toBeDefined();
-    const mount = (pod.containers[0].volumeMounts ?? []).find((m: { mountPath: string }) => file!.startsWith(`${m.mountPath}/`));
-    expect(mount).toBeDefined();
-    const volume = pod.volumes.find((v: { name: string }) => v.name === mount.name);
-    expect(find(r, 'PersistentVolumeClaim', volume.persistentVolumeClaim.claimName).spec.accessModes).toEqual(['ReadWriteOnce']);
-    expect(deployment.strategy).toEqual({ type: 'Recreate' }); // a ReadWriteOnce volume: the old pod must let go first
-  });
-
-  test('when Alertmanager runs, then one replica starts no gossip listener and several gossip with each other, keeping silences on a volume where the stack gives one', () => {
-    const r = declared(stack);
-    const spec = find(r, 'StatefulSet', 'alertmanager').spec;
-    const setting = stackFile(stack).config.monitoring;
-    if (setting.mode !== 'bundled') throw new Error(`${stack} runs bundled monitoring`);
-    const args: string[] = spec.template.spec.containers[0].args;
-    expect(spec.replicas).toBe(setting.alertmanager.replicas);
-    if (spec.replicas === 1) expect(args).toContain('--cluster.listen-address=');
-    else {
-      const ns = stackFile(stack).config.namespace;
-      expect(args.filter((a) => a.startsWith('--cluster.peer='))).toEqual(
-        Array.from({ length: spec.replicas }, (_, i) => `--cluster.peer=alertmanager-${i}.alertmanager-peers.${ns}.svc.cluster.local:9094`),
-      );
-      expect(find(r, 'Service', 'alertmanager-peers').spec).toMatchObject({ clusterIP: 'None', publishNotReadyAddresses: true });
-      expect(spec.serviceName).toBe('alertmanager-peers');
-    }
-    const claims = (spec.volumeClaimTemplates ?? []).map((c: { metadata: { name: string } }) => c.metadata.name);
-    expect(claims).toEqual(setting.alertmanager.storage ? ['data'] : []);
-  });
-
-  test('when Prometheus sends alerts, then it sends them to every Alertmanager replica, not through one load-balanced Service', () => {
-    const r = declared(stack);
-    const config = parse((find(r, 'ConfigMap', 'prometheus-config').data as Record<string, string>)['prometheus.yml']!);
-    const replicas = find(r, 'StatefulSet', 'alertmanager').spec.replicas;
-    expect(config.alerting.alertmanagers[0].static_configs[0].targets).toHaveLength(replicas);
-  });
-
-  test('when Grafana runs with a read-only root filesystem, then it logs to stdout only', () => {
-    const container = find(declared(stack), 'Deployment', 'grafana').spec.template.spec.containers[0];
-    expect(container.securityContext.readOnlyRootFilesystem).toBe(true);
-    expect(container.env).toContainEqual({ name: 'GF_LOG_MODE', value: 'console' });
-  });
-
+describe.each(STACKS)('the %s stack: Redis, PostgreSQL and their exporters', (stack) => {
   test('when Redis starts, then its password and memory bound come from a mounted file sized from the container limit', () => {
     const r = declared(stack);
     const container = find(r, 'Deployment', 'redis').spec.template.spec.containers[0];
@@ -428,18 +460,6 @@ describe.each(STACKS)('the %s stack', (stack) => {
       expect(operator.from).toEqual([{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'cnpg-system' } } }]);
     }
   });
-
-  test('when the program runs, then it exports the app URL, Grafana URL, the image reference by digest and the version', () => {
-    const { outputs } = declared(stack);
-    expect(outputs.appUrl).toMatch(/^https?:\/\/[a-z0-9.-]+$/);
-    expect(outputs.grafanaUrl).toMatch(/^https?:\/\//);
-    expect(outputs.imageRef).toMatch(DIGEST);
-    expect(outputs.version).toMatch(/^\d+\.\d+\.\d+/);
-    // The token that creates sensors: the same value the app gets, exported for make admin-token.
-    expect(outputs.adminToken).toBe(
-      (find(declared(stack), 'Secret', 'event-service-secret').stringData as Record<string, string>).ADMIN_TOKEN,
-    );
-  });
 });
 
 test('when an object breaks the Kubernetes schema, then the validator names the object and the field', () => {
@@ -485,6 +505,24 @@ test.each(['qa', 'staging', 'prod'])(
     );
   },
 );
+
+test('when a stack names its Prometheus stage (event-stack:prometheusStage), then its Prometheus carries that label and make promote requires the same', async () => {
+  const set = { 'event-stack:prometheusStage': 'shared-dev' };
+  const r = await run('dev', { set });
+  const config = parse(find(r, 'ConfigMap', 'prometheus-config').data!['prometheus.yml']!);
+  expect(config.global.external_labels).toEqual({ stage: 'shared-dev' });
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'prometheus-stage-'));
+  try {
+    const file = fs.readFileSync(path.join(ROOT, 'Pulumi.dev.yaml'), 'utf8');
+    fs.writeFileSync(
+      path.join(root, 'Pulumi.dev.yaml'),
+      file.replace(/^config:\n/m, `config:\n  event-stack:prometheusStage: shared-dev\n`),
+    );
+    expect(readStackFile(root, 'dev').prometheusStage).toBe('shared-dev');
+  } finally {
+    fs.rmSync(root, { recursive: true, force: true });
+  }
+});
 
 test('when dev runs, then its app workloads use the digest of the image it built', () => {
   const images = imagesOfApp(declared('dev'));

@@ -13,6 +13,7 @@ import {
   loadStackFile,
   parseStackFile,
   PROJECT,
+  prometheusStageOf,
   StackSettingsError,
   type ParsedStackFile,
   type StackFileConfig,
@@ -91,7 +92,7 @@ export function readStackFile(root: string, stage: Stage): StackFile {
     thresholds: config.promotion ?? DEFAULT_THRESHOLDS,
     defaultThresholds: config.promotion === undefined,
     prometheusUrl: config.prometheusUrl,
-    prometheusStage: config.prometheusStage ?? stage,
+    prometheusStage: prometheusStageOf(config, stage),
     kubeContext: config.kubeContext,
     namespace: config.namespace,
   };
