@@ -210,7 +210,14 @@ const appEnv = z
   // Checked above: every key is a non-secret setting, every value its text.
   .transform((env) => Object.fromEntries(Object.entries(env).map(([k, v]) => [k, String(v)])) as Partial<Record<SettingName, string>>);
 
-export const DEFAULT_PROMOTION = { soakMinutes: 30, maxErrorRatio: 0.001, maxBurnRate: 1, minRequests: 100, bakeMinutes: 10, breachPolls: 3 };
+export const DEFAULT_PROMOTION = {
+  soakMinutes: 30,
+  maxErrorRatio: 0.001,
+  maxBurnRate: 1,
+  minRequests: 100,
+  bakeMinutes: 10,
+  breachPolls: 3,
+};
 
 /** Every `event-stack:*` key a stack file may hold (without the `event-stack:` prefix), secrets excepted. */
 const SETTINGS = {
