@@ -60,7 +60,6 @@ export default tseslint.config(
       'monitoring/src/kubernetes-rules.ts',
       'monitoring/src/rules.ts',
       'tools/image/smoke.ts',
-      'tools/local.ts',
       'tools/restore-drill/drill.ts',
     ],
     rules: { 'max-lines-per-function': 'off' },
