@@ -86,10 +86,13 @@ migrate: build ## Apply migrations to DATABASE_URL (as its owner; waits up to MI
 	@test -n "$${DATABASE_URL:-}" || { echo "migrate: DATABASE_URL is not set (e.g. postgres://user@host:5432/events)" >&2; exit 2; }
 	@node app/dist/db/migrate.js
 
+# The `make local` stack's URLs (its ports: tools/stack/local-stack.ts, with the LOCAL_<NAME>_PORT overrides).
+LOCAL_URL := $(NPX) tsx tools/stack/local-stack.ts url
+
 .PHONY: maintenance
 maintenance: build ## Run the maintenance job once (partitions, retention, rollups; pushes to PUSHGATEWAY_URL). Defaults to the `make local` stack
-	@DATABASE_URL="$${DATABASE_URL:-postgres://postgres@127.0.0.1:$${LOCAL_POSTGRES_PORT:-54329}/events}" \
-	 PUSHGATEWAY_URL="$${PUSHGATEWAY_URL-http://127.0.0.1:$${LOCAL_PUSHGATEWAY_PORT:-9091}}" \
+	@DATABASE_URL="$${DATABASE_URL:-$$($(LOCAL_URL) postgres)}" \
+	 PUSHGATEWAY_URL="$${PUSHGATEWAY_URL-$$($(LOCAL_URL) pushgateway)}" \
 	 node app/dist/jobs/maintenance.js
 
 .PHONY: start

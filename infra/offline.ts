@@ -12,10 +12,12 @@ import type * as PulumiModule from '@pulumi/pulumi';
 import type { KubernetesObject } from './kube/model';
 import type * as ProgramModule from './program';
 import { loadStackFile, NEVER_PROMOTED, PROJECT } from './stack-schema';
+import { STAGES } from './stages';
 
 export { PROJECT };
 export type { KubernetesObject };
-export const STACKS = ['dev', 'qa', 'staging', 'prod'] as const;
+/** The Pulumi stacks: one per stage, named after it. */
+export const STACKS = STAGES;
 export const REPO_ROOT = path.resolve(__dirname, '..');
 
 export interface DeclaredResource {

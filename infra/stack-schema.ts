@@ -210,7 +210,14 @@ const appEnv = z
   // Checked above: every key is a non-secret setting, every value its text.
   .transform((env) => Object.fromEntries(Object.entries(env).map(([k, v]) => [k, String(v)])) as Partial<Record<SettingName, string>>);
 
-export const DEFAULT_PROMOTION = { soakMinutes: 30, maxErrorRatio: 0.001, maxBurnRate: 1, minRequests: 100, bakeMinutes: 10 };
+export const DEFAULT_PROMOTION = {
+  soakMinutes: 30,
+  maxErrorRatio: 0.001,
+  maxBurnRate: 1,
+  minRequests: 100,
+  bakeMinutes: 10,
+  breachPolls: 3,
+};
 
 /** Every `event-stack:*` key a stack file may hold (without the `event-stack:` prefix), secrets excepted. */
 const SETTINGS = {
@@ -409,8 +416,9 @@ const SETTINGS = {
   /**
    * Thresholds of the gate for promoting OUT of this stage (`make promote`), and the watch after every deploy
    * INTO it (promote and rollback): for `bakeMinutes` the new version's burn rates must stay ≤ maxBurnRate, else
-   * it is rolled back. `minRequests`: API requests of the version within the soak window below which its health
-   * cannot be judged. Each has a default.
+   * it is rolled back; a breach counts once `breachPolls` polls in a row show it (one bad poll is noise).
+   * `minRequests`: API requests of the version within the soak window below which its health cannot be judged.
+   * Each has a default.
    */
   promotion: map(
     {
@@ -420,8 +428,9 @@ const SETTINGS = {
       minRequests: integer(1).default(DEFAULT_PROMOTION.minRequests),
       // A number, not an integer: the tests bake for seconds.
       bakeMinutes: number(0, 24 * 60).default(DEFAULT_PROMOTION.bakeMinutes),
+      breachPolls: integer(1).default(DEFAULT_PROMOTION.breachPolls),
     },
-    '{soakMinutes?, maxErrorRatio?, maxBurnRate?, minRequests?, bakeMinutes?}',
+    '{soakMinutes?, maxErrorRatio?, maxBurnRate?, minRequests?, bakeMinutes?, breachPolls?}',
   ).optional(),
   /**
    * The value of the external label `stage` this stage's Prometheus reports (default: the stack's name): the

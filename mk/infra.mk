@@ -1,8 +1,9 @@
-# Pulumi: one stack per environment (Pulumi.<env>.yaml). State lives where PULUMI_BACKEND_URL says (environment
-# or make variable); the default, a local folder under .pulumi/, is accepted for dev only (ALLOW_LOCAL_BACKEND=1
+# Pulumi: one stack per stage (Pulumi.<stage>.yaml), chosen with ENV=<stage>. State lives where PULUMI_BACKEND_URL
+# says (environment or make variable); the default, a local folder under .pulumi/, is accepted for dev only (ALLOW_LOCAL_BACKEND=1
 # overrides). `make up`, `make preview` and `make promote` deploy through one door (tools/promote/deploy.ts):
 # backend check, never-promoted refusal, stack created when missing, policy pack always applied.
-STACKS := dev qa staging prod
+# The stages in promotion order: infra/stages.ts is the one list (read once, on first use, after `install`).
+STAGES = $(eval STAGES := $$(shell $(NPX) tsx infra/scripts/stages.ts))$(STAGES)
 ENV ?=
 PULUMI_BACKEND_URL ?= file://$(CURDIR)/.pulumi
 PULUMI_FLAGS := --stack $(ENV) --non-interactive
@@ -10,7 +11,7 @@ export PULUMI_BACKEND_URL
 
 # Usage: $(call require-env,target)
 define require-env
-	@case " $(STACKS) " in *" $(ENV) "*) ;; *) echo "$(1): ENV must be one of: $(STACKS) (got \"$(ENV)\"), e.g. make $(1) ENV=dev" >&2; exit 2;; esac
+	@case " $(STAGES) " in *" $(ENV) "*) ;; *) echo "$(1): ENV must be one of: $(STAGES) (got \"$(ENV)\"), e.g. make $(1) ENV=dev" >&2; exit 2;; esac
 endef
 
 define require-pulumi
@@ -20,18 +21,22 @@ define require-pulumi
 	@pulumi stack select $(ENV) $(2) >/dev/null
 endef
 
+.PHONY: stages
+stages: install ## Print the stages in promotion order (infra/stages.ts), e.g. for s in $$(make -s stages); do …; done
+	@echo $(STAGES)
+
 .PHONY: preview
-preview: install ## Show what `make up` would change in ENV=dev|qa|staging|prod (same checks, policy pack applied)
+preview: install ## Show what `make up` would change in ENV=<stage> (same checks, policy pack applied)
 	$(call require-env,preview)
 	@$(PROMOTE) preview --root '$(PROMOTE_ROOT)' --stack '$(ENV)'
 
 .PHONY: up
-up: install ## Deploy ENV=dev|qa|staging|prod: shared backend (file:// dev only), promoted image, policy pack
+up: install ## Deploy ENV=<stage>: shared backend (file:// dev only), promoted image, policy pack
 	$(call require-env,up)
 	@$(PROMOTE) up --root '$(PROMOTE_ROOT)' --stack '$(ENV)' --watch '$(WATCH)' --poll-seconds '$(POLL_SECONDS)' || $(PROMOTE_EXIT)
 
 .PHONY: destroy
-destroy: install ## Delete every resource of ENV=dev|qa|staging|prod (asks first unless YES=1; a stack retaining its database needs ALLOW_DATA_LOSS=1)
+destroy: install ## Delete every resource of ENV=<stage> (asks first unless YES=1; a stack retaining its database needs ALLOW_DATA_LOSS=1)
 	$(call require-env,destroy)
 	@$(NPX) tsx infra/scripts/destroy-guard.ts $(ENV)
 	$(call require-pulumi,destroy)
@@ -61,7 +66,7 @@ infra-test: install ## Prove the Pulumi program offline: every stack's objects, 
 
 .PHONY: manifests-check
 manifests-check: install ## Render and check the manifests of every stack offline (fails on a program error or a cluster-semantics problem)
-	@for s in $(STACKS); do $(NPX) tsx infra/scripts/manifests.ts $$s; done
+	@for s in $(STAGES); do $(NPX) tsx infra/scripts/manifests.ts $$s; done
 
 CI_CHECKS += manifests-check
 

@@ -1,6 +1,6 @@
 /**
  * `make local`: the whole stack on this machine, data under .local/ (kept between runs), fixed
- * ports on 127.0.0.1 (override with LOCAL_<NAME>_PORT). Ctrl-C stops everything cleanly.
+ * ports on 127.0.0.1 (tools/stack/local-stack.ts; override with LOCAL_<NAME>_PORT). Ctrl-C stops everything cleanly.
  */
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
@@ -10,30 +10,12 @@ import { runMigrations } from '../app/src/db/migrate';
 import { httpOk, portOpen, Running, startAndAwait } from './stack/process';
 import { withImageNodeOptions } from './stack/service-runtime';
 import { GRAFANA_MISSING_NOTICE, startGrafana, startMonitoringStack } from './stack/monitoring-stack';
+import { LOCAL_DIR, localPorts, localPostgres, portVariable, type LocalPorts } from './stack/local-stack';
 import { findGrafana, PostgresServer, RedisServer } from './stack/services';
 
 const ROOT = path.join(__dirname, '..');
-const LOCAL = path.join(ROOT, '.local');
-
-function port(name: string, fallback: number): number {
-  const raw = process.env[`LOCAL_${name}_PORT`];
-  const value = raw ? Number(raw) : fallback;
-  if (!Number.isInteger(value) || value < 1 || value > 65535) throw new Error(`LOCAL_${name}_PORT must be a port number, got ${raw}`);
-  return value;
-}
-
-const PORTS = {
-  app: port('APP', 8080),
-  postgres: port('POSTGRES', 54329),
-  redis: port('REDIS', 63799),
-  prometheus: port('PROMETHEUS', 9090),
-  pushgateway: port('PUSHGATEWAY', 9091),
-  alertmanager: port('ALERTMANAGER', 9093),
-  postgresExporter: port('POSTGRES_EXPORTER', 9187),
-  redisExporter: port('REDIS_EXPORTER', 9121),
-  alertsink: port('ALERTSINK', 9099),
-  grafana: port('GRAFANA', 3000),
-};
+const LOCAL = LOCAL_DIR;
+const PORTS = localPorts();
 
 function step(message: string): void {
   console.log(`local: ${message}`);
@@ -78,100 +60,116 @@ function safeJson(text: string): unknown {
   }
 }
 
-async function main(): Promise<void> {
-  const appMain = path.join(ROOT, 'app', 'dist', 'server.js');
-  if (!fs.existsSync(appMain)) throw new Error('app/dist/server.js is missing: run `make build` (make local does)');
-  fs.mkdirSync(LOCAL, { recursive: true });
-  fs.chmodSync(LOCAL, 0o755); // PostgreSQL runs as the postgres user and must reach its directory
-  const grafanaWanted = !!findGrafana();
-  for (const [name, p] of Object.entries(PORTS)) {
-    if (name === 'grafana' && !grafanaWanted) continue;
-    if (await portOpen(p)) throw new Error(`port ${p} (${name}) is in use: stop what uses it or set LOCAL_${name.toUpperCase()}_PORT`);
+/** Stops what was started, last first; a second signal while stopping is ignored. */
+class Shutdown {
+  private readonly stops: Array<() => Promise<void>> = [];
+  stopping = false;
+
+  add(stop: () => Promise<void>): void {
+    this.stops.push(stop);
   }
 
-  const stopping: Array<() => Promise<void>> = [];
-  const stopAll = async () => {
-    for (const stop of stopping.reverse()) await stop().catch((err: Error) => console.error(`local: ${err.message}`));
-  };
-  let shuttingDown = false;
-  const onSignal = () => {
-    if (shuttingDown) return;
-    shuttingDown = true;
+  async stopAll(): Promise<void> {
+    for (const stop of this.stops.reverse()) await stop().catch((err: Error) => console.error(`local: ${err.message}`));
+  }
+
+  onSignal = (): void => {
+    if (this.stopping) return;
+    this.stopping = true;
     step('stopping…');
-    stopAll().then(() => {
+    void this.stopAll().then(() => {
       step('stopped');
       process.exit(0);
     });
   };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+}
 
-  try {
-    step(`starting PostgreSQL on 127.0.0.1:${PORTS.postgres} (data in .local/postgres)`);
-    const postgres = new PostgresServer({ dir: path.join(LOCAL, 'postgres'), port: PORTS.postgres });
-    await postgres.start();
-    stopping.push(() => postgres.stop());
+/** The service is built, .local/ exists, and every port the stack will take is free. */
+async function checkReady(appMain: string, grafanaWanted: boolean): Promise<void> {
+  if (!fs.existsSync(appMain)) throw new Error('app/dist/server.js is missing: run `make build` (make local does)');
+  fs.mkdirSync(LOCAL, { recursive: true });
+  fs.chmodSync(LOCAL, 0o755); // PostgreSQL runs as the postgres user and must reach its directory
+  for (const [name, p] of Object.entries(PORTS) as [keyof LocalPorts, number][]) {
+    if (name === 'grafana' && !grafanaWanted) continue;
+    if (await portOpen(p)) throw new Error(`port ${p} (${name}) is in use: stop what uses it or set ${portVariable(name)}`);
+  }
+}
 
-    step(`starting Redis on 127.0.0.1:${PORTS.redis}`);
-    const redis = new RedisServer({ dir: path.join(LOCAL, 'redis'), port: PORTS.redis, persist: true });
-    await redis.start();
-    stopping.push(() => redis.stop());
+async function startDataStores(shutdown: Shutdown): Promise<{ postgres: PostgresServer; redis: RedisServer }> {
+  step(`starting PostgreSQL on 127.0.0.1:${PORTS.postgres} (data in .local/postgres)`);
+  const postgres = localPostgres(PORTS);
+  await postgres.start();
+  shutdown.add(() => postgres.stop());
 
-    step('applying migrations');
-    await runMigrations(postgres.url, { quiet: true, serviceUrl: postgres.serviceUrl });
+  step(`starting Redis on 127.0.0.1:${PORTS.redis}`);
+  const redis = new RedisServer({ dir: path.join(LOCAL, 'redis'), port: PORTS.redis, persist: true });
+  await redis.start();
+  shutdown.add(() => redis.stop());
 
-    const token = adminToken();
-    const env = {
-      ...process.env,
-      PORT: String(PORTS.app),
-      PUSHGATEWAY_URL: `http://127.0.0.1:${PORTS.pushgateway}`,
-      HOST: '127.0.0.1',
-      // The service's own role (rows only); migrations and `make maintenance` use the owner.
-      DATABASE_URL: postgres.serviceUrl,
-      REDIS_URL: redis.url,
-      ADMIN_TOKEN: token,
-      LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
-    };
-    step(`starting the event service on 127.0.0.1:${PORTS.app} (logs in .local/app.log)`);
-    const app: Running = await startAndAwait(
-      'event-service',
-      process.execPath,
-      [appMain],
-      path.join(LOCAL, 'app.log'),
-      () => httpOk(`http://127.0.0.1:${PORTS.app}/readyz`),
-      { env: withImageNodeOptions(env) },
-    );
-    stopping.push(() => app.stop(15000));
+  step('applying migrations');
+  await runMigrations(postgres.url, { quiet: true, serviceUrl: postgres.serviceUrl });
+  return { postgres, redis };
+}
 
-    const sink = await startAlertSink(PORTS.alertsink);
-    stopping.push(sink.stop);
-    step(
-      `starting Prometheus (${PORTS.prometheus}), Pushgateway (${PORTS.pushgateway}), Alertmanager (${PORTS.alertmanager}) and the PostgreSQL (${PORTS.postgresExporter}) and Redis (${PORTS.redisExporter}) exporters with alerts/rules`,
-    );
-    const monitoring = await startMonitoringStack({
-      dir: path.join(LOCAL, 'monitoring'),
-      ports: PORTS,
-      appTargets: [`127.0.0.1:${PORTS.app}`],
-      databaseUrl: postgres.url,
-      redisUrl: redis.url,
-      pagerUrl: process.env.PAGER_WEBHOOK_URL ?? `${sink.url}/pager`,
-      ticketUrl: process.env.TICKET_WEBHOOK_URL ?? `${sink.url}/ticket`,
-      heartbeatUrl: process.env.HEARTBEAT_WEBHOOK_URL ?? `${sink.url}/heartbeat`,
-      scrapeInterval: '5s',
-      evaluationInterval: '5s',
-      externalLabels: { stage: 'local' },
-    });
-    stopping.push(monitoring.stop);
+async function startService(appMain: string, postgres: PostgresServer, redis: RedisServer, shutdown: Shutdown): Promise<Running> {
+  const env = {
+    ...process.env,
+    PORT: String(PORTS.app),
+    PUSHGATEWAY_URL: `http://127.0.0.1:${PORTS.pushgateway}`,
+    HOST: '127.0.0.1',
+    // The service's own role (rows only); migrations and `make maintenance` use the owner.
+    DATABASE_URL: postgres.serviceUrl,
+    REDIS_URL: redis.url,
+    ADMIN_TOKEN: adminToken(),
+    LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
+  };
+  step(`starting the event service on 127.0.0.1:${PORTS.app} (logs in .local/app.log)`);
+  const app = await startAndAwait(
+    'event-service',
+    process.execPath,
+    [appMain],
+    path.join(LOCAL, 'app.log'),
+    () => httpOk(`http://127.0.0.1:${PORTS.app}/readyz`),
+    { env: withImageNodeOptions(env) },
+  );
+  shutdown.add(() => app.stop(15000));
+  return app;
+}
 
-    const grafana = await startGrafana({
-      dir: path.join(LOCAL, 'grafana'),
-      port: PORTS.grafana,
-      provisioningDir: monitoring.files.grafanaProvisioning,
-    });
-    if (grafana) stopping.push(() => grafana.stop(10000));
+/** Prometheus, Pushgateway, Alertmanager (delivering to the local sink unless told otherwise), exporters, Grafana. */
+async function startObservability(postgres: PostgresServer, redis: RedisServer, shutdown: Shutdown) {
+  const sink = await startAlertSink(PORTS.alertsink);
+  shutdown.add(sink.stop);
+  step(
+    `starting Prometheus (${PORTS.prometheus}), Pushgateway (${PORTS.pushgateway}), Alertmanager (${PORTS.alertmanager}) and the PostgreSQL (${PORTS.postgresExporter}) and Redis (${PORTS.redisExporter}) exporters with alerts/rules`,
+  );
+  const monitoring = await startMonitoringStack({
+    dir: path.join(LOCAL, 'monitoring'),
+    ports: PORTS,
+    appTargets: [`127.0.0.1:${PORTS.app}`],
+    databaseUrl: postgres.url,
+    redisUrl: redis.url,
+    pagerUrl: process.env.PAGER_WEBHOOK_URL ?? `${sink.url}/pager`,
+    ticketUrl: process.env.TICKET_WEBHOOK_URL ?? `${sink.url}/ticket`,
+    heartbeatUrl: process.env.HEARTBEAT_WEBHOOK_URL ?? `${sink.url}/heartbeat`,
+    scrapeInterval: '5s',
+    evaluationInterval: '5s',
+    externalLabels: { stage: 'local' },
+  });
+  shutdown.add(monitoring.stop);
+  const grafana = await startGrafana({
+    dir: path.join(LOCAL, 'grafana'),
+    port: PORTS.grafana,
+    provisioningDir: monitoring.files.grafanaProvisioning,
+  });
+  if (grafana) shutdown.add(() => grafana.stop(10000));
+  return { sink, monitoring, grafana };
+}
 
-    const base = `http://127.0.0.1:${PORTS.app}`;
-    console.log(`
+function printSummary(postgres: PostgresServer, redis: RedisServer, o: Awaited<ReturnType<typeof startObservability>>): void {
+  const { sink, monitoring, grafana } = o;
+  const base = `http://127.0.0.1:${PORTS.app}`;
+  console.log(`
 The stack is up. Ctrl-C stops it (data stays in .local/).
 
   event service   ${base}        (/readyz, /metrics, /version, /api/v1/openapi.json)
@@ -192,15 +190,27 @@ Try:
        -H 'Content-Type: application/json' -d '{"name":"greenhouse-1"}'
   make maintenance   # run the batch job once: partitions, retention, rollups; pushes to the Pushgateway
 `);
-    if (!grafana) console.log(`local: ${GRAFANA_MISSING_NOTICE}\n`);
+  if (!grafana) console.log(`local: ${GRAFANA_MISSING_NOTICE}\n`);
+}
+
+async function main(): Promise<void> {
+  const appMain = path.join(ROOT, 'app', 'dist', 'server.js');
+  await checkReady(appMain, !!findGrafana());
+  const shutdown = new Shutdown();
+  process.on('SIGINT', shutdown.onSignal);
+  process.on('SIGTERM', shutdown.onSignal);
+  try {
+    const { postgres, redis } = await startDataStores(shutdown);
+    const app = await startService(appMain, postgres, redis, shutdown);
+    printSummary(postgres, redis, await startObservability(postgres, redis, shutdown));
     app.child.once('exit', (code) => {
-      if (shuttingDown) return;
+      if (shutdown.stopping) return;
       console.error(`local: the event service exited (code ${code}); see .local/app.log`);
-      onSignal();
+      shutdown.onSignal();
     });
   } catch (err) {
     console.error(`local: ${(err as Error).message}`);
-    await stopAll();
+    await shutdown.stopAll();
     process.exit(1);
   }
 }

@@ -206,6 +206,12 @@ const REFUSED: [string, 'dev' | 'qa' | 'staging' | 'prod', Edit[], RegExp][] = [
     /^event-stack:promotion\.soakMinutes: must be an integer ≥ 0 \(got "30"\)$/,
   ],
   [
+    'a watch that would roll back before any poll showed a breach',
+    'qa',
+    [set(['event-stack:promotion', 'breachPolls'], 0)],
+    /^event-stack:promotion\.breachPolls: must be an integer ≥ 1/,
+  ],
+  [
     'both a pinned image and a build',
     'qa',
     [set(['event-stack:build'], { repository: 'registry.example.com/x' })],

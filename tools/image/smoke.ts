@@ -137,17 +137,48 @@ async function main(): Promise<void> {
   }
 }
 
-async function runAgainst(s: { postgres: PostgresServer; redis: RedisServer; pushgateway: Running & { url: string }; name: string }) {
-  const port = await freePort();
-  const base = `http://127.0.0.1:${port}`;
-  const adminToken = randomBytes(24).toString('base64url');
-  // As deployed: the migration and the maintenance job connect as the owner, the service as its own row-only role.
-  const dbEnv = ['-e', `DATABASE_URL=${s.postgres.url}`];
-  const serviceDbEnv = ['-e', `DATABASE_URL=${s.postgres.serviceUrl}`];
+/** What every step against the running container needs. */
+interface Run {
+  s: { postgres: PostgresServer; redis: RedisServer; pushgateway: Running & { url: string }; name: string };
+  port: number;
+  base: string;
+  adminToken: string;
+  /** As deployed: the migration and the maintenance job connect as the owner, the service as its own row-only role. */
+  dbEnv: string[];
+  serviceDbEnv: string[];
+}
 
+async function runAgainst(s: Run['s']) {
+  const port = await freePort();
+  const ctx: Run = {
+    s,
+    port,
+    base: `http://127.0.0.1:${port}`,
+    adminToken: randomBytes(24).toString('base64url'),
+    dbEnv: ['-e', `DATABASE_URL=${s.postgres.url}`],
+    serviceDbEnv: ['-e', `DATABASE_URL=${s.postgres.serviceUrl}`],
+  };
+  await migrationsFromTheImage(ctx);
+  const started = startService(ctx);
+  await checkTheContainer(ctx, started);
+  await checkTheApi(ctx);
+  await stopAndRunTheJob(ctx);
+}
+
+async function migrationsFromTheImage(ctx: Run): Promise<void> {
   await step('migrations run from the image (node dist/db/migrate.js) exit 0 and set up the service role', async () => {
     const r = docker(
-      ['run', '--rm', ...HARDENED, ...dbEnv, '-e', `SERVICE_DATABASE_URL=${s.postgres.serviceUrl}`, image, 'node', 'dist/db/migrate.js'],
+      [
+        'run',
+        '--rm',
+        ...HARDENED,
+        ...ctx.dbEnv,
+        '-e',
+        `SERVICE_DATABASE_URL=${ctx.s.postgres.serviceUrl}`,
+        image,
+        'node',
+        'dist/db/migrate.js',
+      ],
       {
         allowFail: true,
       },
@@ -156,65 +187,74 @@ async function runAgainst(s: { postgres: PostgresServer; redis: RedisServer; pus
     expect(r.out.includes('migrate: role event_service may read and write rows (no DDL)'), `no service role set up: ${r.out}`);
     return r.out.split('\n').pop();
   });
+}
 
+/** Starts the service's container in the background; returns when it was started. */
+function startService(ctx: Run): number {
   docker([
     'run',
     '-d',
     '--name',
-    s.name,
+    ctx.s.name,
     ...HARDENED,
-    ...serviceDbEnv,
+    ...ctx.serviceDbEnv,
     '-e',
-    `REDIS_URL=${s.redis.url}`,
+    `REDIS_URL=${ctx.s.redis.url}`,
     '-e',
-    `ADMIN_TOKEN=${adminToken}`,
+    `ADMIN_TOKEN=${ctx.adminToken}`,
     '-e',
     'HOST=127.0.0.1',
     '-e',
-    `PORT=${port}`,
+    `PORT=${ctx.port}`,
     '-e',
     'SHUTDOWN_GRACE_MS=5000',
     image,
   ]);
-  const started = Date.now();
+  return Date.now();
+}
 
+/** Ready, the right version, PID 1 not root, the root filesystem read-only. */
+async function checkTheContainer(ctx: Run, started: number): Promise<void> {
   await step('GET /readyz answers 200', async () => {
     try {
-      await waitFor('/readyz 200', async () => (await fetch(`${base}/readyz`)).status === 200, 60_000, 250);
+      await waitFor('/readyz 200', async () => (await fetch(`${ctx.base}/readyz`)).status === 200, 60_000, 250);
     } catch (err) {
-      const logs = docker(['logs', '--tail', '20', s.name], { allowFail: true });
+      const logs = docker(['logs', '--tail', '20', ctx.s.name], { allowFail: true });
       throw new Error(`${(err as Error).message}\ncontainer logs:\n${logs.out}\n${logs.err}`);
     }
     return `after ${((Date.now() - started) / 1000).toFixed(1)} s`;
   });
 
   await step('GET /version = package version and git commit', async () => {
-    const body = (await (await fetch(`${base}/version`)).json()) as { version: string; commit: string };
+    const body = (await (await fetch(`${ctx.base}/version`)).json()) as { version: string; commit: string };
     expect(body.version === version && body.commit === commit, `got ${JSON.stringify(body)}`);
     return JSON.stringify(body);
   });
 
   await step('PID 1 is node dist/server.js, running as a non-root uid', async () => {
-    const cmdline = docker(['exec', s.name, 'cat', '/proc/1/cmdline']).out.replace(/\0/g, ' ').trim();
-    const uid = /^Uid:\s+(\d+)/m.exec(docker(['exec', s.name, 'cat', '/proc/1/status']).out)?.[1];
+    const cmdline = docker(['exec', ctx.s.name, 'cat', '/proc/1/cmdline']).out.replace(/\0/g, ' ').trim();
+    const uid = /^Uid:\s+(\d+)/m.exec(docker(['exec', ctx.s.name, 'cat', '/proc/1/status']).out)?.[1];
     expect(cmdline === 'node dist/server.js', `PID 1 is "${cmdline}"`);
     expect(uid !== undefined && uid !== '0', `PID 1 runs as uid ${uid}`);
     return `uid ${uid}`;
   });
 
   await step('the root filesystem is read-only; /tmp is writable', async () => {
-    const app = docker(['exec', s.name, 'sh', '-c', 'touch /app/x'], { allowFail: true });
-    const root = docker(['exec', s.name, 'sh', '-c', 'touch /x'], { allowFail: true });
-    const tmp = docker(['exec', s.name, 'sh', '-c', 'touch /tmp/x && rm /tmp/x'], { allowFail: true });
+    const app = docker(['exec', ctx.s.name, 'sh', '-c', 'touch /app/x'], { allowFail: true });
+    const root = docker(['exec', ctx.s.name, 'sh', '-c', 'touch /x'], { allowFail: true });
+    const tmp = docker(['exec', ctx.s.name, 'sh', '-c', 'touch /tmp/x && rm /tmp/x'], { allowFail: true });
     expect(app.code !== 0 && root.code !== 0, 'a write outside /tmp succeeded');
     expect(tmp.code === 0, `writing /tmp failed: ${tmp.err}`);
   });
+}
 
+/** A sensor, a batch in and out, and the build info on /metrics. */
+async function checkTheApi(ctx: Run): Promise<void> {
   let sensorToken = '';
   await step('POST /api/v1/sensors (admin token) creates a sensor and returns its token', async () => {
-    const res = await fetch(`${base}/api/v1/sensors`, {
+    const res = await fetch(`${ctx.base}/api/v1/sensors`, {
       method: 'POST',
-      headers: { Authorization: `Bearer ${adminToken}`, 'Content-Type': 'application/json' },
+      headers: { Authorization: `Bearer ${ctx.adminToken}`, 'Content-Type': 'application/json' },
       body: JSON.stringify({ name: 'image-test' }),
     });
     const body = (await res.json()) as { token?: string; sensorId?: string };
@@ -225,7 +265,7 @@ async function runAgainst(s: { postgres: PostgresServer; redis: RedisServer; pus
 
   const batch = [0, 1, 2].map((i) => ({ id: randomUUID(), type: 'image.test', payload: { i } }));
   await step('POST /api/v1/events (sensor token) ingests a batch of 3', async () => {
-    const res = await fetch(`${base}/api/v1/events`, {
+    const res = await fetch(`${ctx.base}/api/v1/events`, {
       method: 'POST',
       headers: { Authorization: `Bearer ${sensorToken}`, 'Content-Type': 'application/json' },
       body: JSON.stringify({ events: batch }),
@@ -236,7 +276,7 @@ async function runAgainst(s: { postgres: PostgresServer; redis: RedisServer; pus
   });
 
   await step('GET /api/v1/events reads the batch back', async () => {
-    const res = await fetch(`${base}/api/v1/events?type=image.test`, { headers: { Authorization: `Bearer ${sensorToken}` } });
+    const res = await fetch(`${ctx.base}/api/v1/events?type=image.test`, { headers: { Authorization: `Bearer ${sensorToken}` } });
     const body = (await res.json()) as { events?: Array<{ id: string; payload: unknown }> };
     const ids = new Set((body.events ?? []).map((e) => e.id));
     expect(res.status === 200 && batch.every((e) => ids.has(e.id)), `${res.status} ${JSON.stringify(body)}`);
@@ -244,17 +284,23 @@ async function runAgainst(s: { postgres: PostgresServer; redis: RedisServer; pus
   });
 
   await step(`GET /metrics has ${SERVICE_METRICS.buildInfo.name} for this version and commit`, async () => {
-    const text = await (await fetch(`${base}/metrics`)).text();
+    const text = await (await fetch(`${ctx.base}/metrics`)).text();
     const line = text.split('\n').find((l) => l.startsWith(`${SERVICE_METRICS.buildInfo.name}{`));
     expect(!!line && line.includes(`version="${version}"`) && line.includes(`commit="${commit}"`), `got ${line}`);
   });
+}
 
+/** SIGTERM handled within the grace period, then the maintenance job from the same image. */
+async function stopAndRunTheJob(ctx: Run): Promise<void> {
   await step(`docker stop (SIGTERM to PID 1) exits 0 within the grace period (${STOP_GRACE_S} s)`, async () => {
     const t0 = Date.now();
-    docker(['stop', '-t', String(STOP_GRACE_S), s.name], { timeoutMs: (STOP_GRACE_S + 30) * 1000 });
+    docker(['stop', '-t', String(STOP_GRACE_S), ctx.s.name], { timeoutMs: (STOP_GRACE_S + 30) * 1000 });
     const took = (Date.now() - t0) / 1000;
-    const state = JSON.parse(docker(['inspect', '--format', '{{json .State}}', s.name]).out) as { ExitCode: number; OOMKilled: boolean };
-    const logs = docker(['logs', s.name], { allowFail: true });
+    const state = JSON.parse(docker(['inspect', '--format', '{{json .State}}', ctx.s.name]).out) as {
+      ExitCode: number;
+      OOMKilled: boolean;
+    };
+    const logs = docker(['logs', ctx.s.name], { allowFail: true });
     expect(state.ExitCode === 0, `exit code ${state.ExitCode}`);
     expect(took < STOP_GRACE_S, `took ${took.toFixed(1)} s: SIGTERM was not handled (docker sent SIGKILL)`);
     expect(/"signal":"SIGTERM"/.test(logs.out + logs.err), 'the log does not show the SIGTERM being handled');
@@ -263,7 +309,17 @@ async function runAgainst(s: { postgres: PostgresServer; redis: RedisServer; pus
 
   await step('the maintenance job runs from the same image (node dist/jobs/maintenance.js) and pushes to the Pushgateway', async () => {
     const r = docker(
-      ['run', '--rm', ...HARDENED, ...dbEnv, '-e', `PUSHGATEWAY_URL=${s.pushgateway.url}`, image, 'node', 'dist/jobs/maintenance.js'],
+      [
+        'run',
+        '--rm',
+        ...HARDENED,
+        ...ctx.dbEnv,
+        '-e',
+        `PUSHGATEWAY_URL=${ctx.s.pushgateway.url}`,
+        image,
+        'node',
+        'dist/jobs/maintenance.js',
+      ],
       { allowFail: true },
     );
     expect(r.code === 0, `exit ${r.code}: ${(r.err || r.out).split('\n').slice(-5).join('\n')}`);
@@ -271,7 +327,7 @@ async function runAgainst(s: { postgres: PostgresServer; redis: RedisServer; pus
     await waitFor(
       'maintenance metrics on the Pushgateway',
       async () => {
-        const text = await (await fetch(`${s.pushgateway.url}/metrics`)).text();
+        const text = await (await fetch(`${ctx.s.pushgateway.url}/metrics`)).text();
         pushed =
           text
             .split('\n')

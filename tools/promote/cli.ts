@@ -33,92 +33,117 @@ function flag(name: string, value: string | undefined, fallback: boolean): boole
   throw new PromoteError(`${name}=${value}: expected 1 or 0`);
 }
 
-async function main(argv: string[]): Promise<void> {
-  const { positionals, values } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      root: { type: 'string', default: '.' },
-      version: { type: 'string', default: '' },
-      to: { type: 'string', default: '' },
-      deploy: { type: 'string' },
-      force: { type: 'string' },
-      bump: { type: 'string', default: 'patch' },
-      stack: { type: 'string', default: '' },
-      watch: { type: 'string' },
-      'poll-seconds': { type: 'string', default: '' },
-      reason: { type: 'string', default: '' },
-      'to-version': { type: 'string', default: '' },
-      verbose: { type: 'boolean', short: 'v', default: false },
-    },
-  });
+const OPTIONS = {
+  root: { type: 'string', default: '.' },
+  version: { type: 'string', default: '' },
+  to: { type: 'string', default: '' },
+  deploy: { type: 'string' },
+  force: { type: 'string' },
+  bump: { type: 'string', default: 'patch' },
+  stack: { type: 'string', default: '' },
+  watch: { type: 'string' },
+  'poll-seconds': { type: 'string', default: '' },
+  reason: { type: 'string', default: '' },
+  'to-version': { type: 'string', default: '' },
+  verbose: { type: 'boolean', short: 'v', default: false },
+} as const;
+
+/** The parsed command line, with what several commands share worked out once. */
+interface Args {
+  values: ReturnType<typeof parseArgs<{ options: typeof OPTIONS }>>['values'];
+  root: string;
+  log: (line: string) => void;
+  watch: boolean;
+  pollSeconds?: number;
+  /** Who the ledger names: the GitHub Actions run, else git's user. */
+  user: () => string;
+}
+
+function parseCommandLine(argv: string[]): { command: string | undefined; args: Args } {
+  const { positionals, values } = parseArgs({ args: argv, allowPositionals: true, options: OPTIONS });
   const root = path.resolve(values.root);
-  const command = positionals[0];
-  const log = (line: string) => console.log(line);
   const pollSeconds = values['poll-seconds'] ? Number(values['poll-seconds']) : undefined;
   if (pollSeconds !== undefined && !(pollSeconds > 0))
     throw new PromoteError(`POLL_SECONDS=${values['poll-seconds']}: expected seconds > 0`);
-  const watch = flag('WATCH', values.watch, true);
-  if (command === 'promote') {
-    await promote({
-      root,
-      version: values.version,
-      to: values.to,
-      deploy: flag('DEPLOY', values.deploy, true),
-      force: flag('FORCE', values.force, false),
-      watch,
-      pollSeconds,
-    });
-  } else if (command === 'rollback') {
-    await rollback({
-      root,
-      stage: values.stack,
-      reason: values.reason,
-      toVersion: values['to-version'] || undefined,
-      deploy: flag('DEPLOY', values.deploy, true),
-      watch,
-      pollSeconds,
-      env: process.env,
-      log,
-      user: ciIdentity(process.env) ?? gitUser(root),
-    });
-  } else if (command === 'unmark-bad') {
-    unmarkBad({ root, version: values.version, reason: values.reason, user: ciIdentity(process.env) ?? gitUser(root), log });
-  } else if (command === 'unlock') {
-    console.log(breakLock(root, parseStage(values.stack, 'stack ENV')));
-  } else if (command === 'up' && values.stack !== 'dev') {
-    // A pinned stage's deploy is recorded like a promotion: the retry after a failed one leaves a trace.
-    await upRecorded({
-      root,
-      stage: parseStage(values.stack, 'stack ENV'),
-      env: process.env,
-      log,
-      user: ciIdentity(process.env) ?? gitUser(root),
-      watch,
-      pollSeconds,
-    });
-  } else if (command === 'up' || command === 'preview') {
-    const stage = parseStage(values.stack, 'stack ENV');
-    deployStack({ root, stage, preview: command === 'preview', env: process.env, log });
-  } else if (command === 'backend') {
-    // `make destroy/outputs/admin-token` talk to the state too: the same backend rules.
-    ensureLocalState(checkBackend(parseStage(values.stack, 'stack ENV'), process.env));
-  } else if (command === 'status') {
-    console.log(formatStatus(await stageStatuses(root), { verbose: values.verbose }));
-  } else if (command === 'release') {
-    const r = release({ root, bump: values.bump || 'patch' });
-    if (r.firstRelease)
-      console.log(
-        `release: no v* tag yet, so this first release lists every commit since the first one (once: later releases start at the last tag)`,
-      );
-    console.log(`release: ${r.from} → ${r.to} in app/package.json and package-lock.json; ${CHANGELOG} lists ${r.changes.length} commit(s)`);
-    console.log(`release: committed "Release ${r.to}" and tagged ${r.tag} (annotated)`);
-    console.log(`next: git push --follow-tags; the next dev build (pulumi up --stack dev) produces image version ${r.to}`);
-  } else {
-    throw new PromoteError(
-      `unknown command "${command ?? ''}": expected promote, rollback, unmark-bad, unlock, up, preview, backend, status or release`,
+  const args: Args = {
+    values,
+    root,
+    log: (line: string) => console.log(line),
+    watch: flag('WATCH', values.watch, true),
+    pollSeconds,
+    user: () => ciIdentity(process.env) ?? gitUser(root),
+  };
+  return { command: positionals[0], args };
+}
+
+const stageArg = (a: Args) => parseStage(a.values.stack, 'stack ENV');
+
+async function promoteCommand({ root, values, watch, pollSeconds }: Args): Promise<void> {
+  const deploy = flag('DEPLOY', values.deploy, true);
+  await promote({ root, version: values.version, to: values.to, deploy, force: flag('FORCE', values.force, false), watch, pollSeconds });
+}
+
+async function rollbackCommand(a: Args): Promise<void> {
+  await rollback({
+    root: a.root,
+    stage: a.values.stack,
+    reason: a.values.reason,
+    toVersion: a.values['to-version'] || undefined,
+    deploy: flag('DEPLOY', a.values.deploy, true),
+    watch: a.watch,
+    pollSeconds: a.pollSeconds,
+    env: process.env,
+    log: a.log,
+    user: a.user(),
+  });
+}
+
+async function upCommand(a: Args): Promise<void> {
+  if (a.values.stack === 'dev') return deployStack({ root: a.root, stage: 'dev', env: process.env, log: a.log });
+  // A pinned stage's deploy is recorded like a promotion: the retry after a failed one leaves a trace.
+  await upRecorded({
+    root: a.root,
+    stage: stageArg(a),
+    env: process.env,
+    log: a.log,
+    user: a.user(),
+    watch: a.watch,
+    pollSeconds: a.pollSeconds,
+  });
+}
+
+function releaseCommand({ root, values }: Args): void {
+  const r = release({ root, bump: values.bump || 'patch' });
+  if (r.firstRelease)
+    console.log(
+      `release: no v* tag yet, so this first release lists every commit since the first one (once: later releases start at the last tag)`,
     );
+  console.log(`release: ${r.from} → ${r.to} in app/package.json and package-lock.json; ${CHANGELOG} lists ${r.changes.length} commit(s)`);
+  console.log(`release: committed "Release ${r.to}" and tagged ${r.tag} (annotated)`);
+  console.log(`next: git push --follow-tags; the next dev build (pulumi up --stack dev) produces image version ${r.to}`);
+}
+
+const COMMANDS: Record<string, (a: Args) => Promise<void> | void> = {
+  promote: promoteCommand,
+  rollback: rollbackCommand,
+  'unmark-bad': (a) => unmarkBad({ root: a.root, version: a.values.version, reason: a.values.reason, user: a.user(), log: a.log }),
+  unlock: (a) => console.log(breakLock(a.root, stageArg(a))),
+  up: upCommand,
+  preview: (a) => deployStack({ root: a.root, stage: stageArg(a), preview: true, env: process.env, log: a.log }),
+  // `make destroy/outputs/admin-token` talk to the state too: the same backend rules.
+  backend: (a) => ensureLocalState(checkBackend(stageArg(a), process.env)),
+  status: async (a) => console.log(formatStatus(await stageStatuses(a.root), { verbose: a.values.verbose })),
+  release: releaseCommand,
+};
+
+async function main(argv: string[]): Promise<void> {
+  const { command, args } = parseCommandLine(argv);
+  if (command === undefined || !Object.hasOwn(COMMANDS, command)) {
+    const names = Object.keys(COMMANDS);
+    throw new PromoteError(`unknown command "${command ?? ''}": expected ${names.slice(0, -1).join(', ')} or ${names.at(-1)}`);
   }
+  const run = COMMANDS[command]!;
+  await run(args);
 }
 
 main(process.argv.slice(2)).catch((err: unknown) => {

@@ -79,20 +79,27 @@ export function queryFailure(stage: Stage, url: string, err: unknown): string {
 
 const percent = (x: number) => `${(x * 100).toFixed(3)} %`;
 
-export async function evaluateGate(opts: {
+export interface GateOptions {
   stage: Stage;
   version: string;
   prometheusUrl: string | undefined;
   /** The identity label the stage's Prometheus must report; defaults to the stage's name. */
   prometheusStage?: string;
   thresholds: GateThresholds;
-}): Promise<GateResult> {
-  const { stage, version, thresholds } = opts;
+}
+
+/** The windows the gate measures over: the soak window, and the burn window within it. */
+function gateWindows(thresholds: GateThresholds) {
+  const soakMinutes = Math.max(1, thresholds.soakMinutes);
+  return { soakMinutes, burnMinutes: Math.min(BURN_WINDOW_MINUTES, soakMinutes) };
+}
+
+export async function evaluateGate(opts: GateOptions): Promise<GateResult> {
   const result: GateResult = {
-    stage,
-    version,
+    stage: opts.stage,
+    version: opts.version,
     prometheusUrl: opts.prometheusUrl ?? null,
-    thresholds,
+    thresholds: opts.thresholds,
     passed: false,
     requests: null,
     errorRatio: null,
@@ -101,21 +108,22 @@ export async function evaluateGate(opts: {
     runningMinutes: null,
     reasons: [],
   };
-  if (!opts.prometheusUrl) {
-    result.reasons.push(`no Prometheus for ${stage}: set event-stack:prometheusUrl in Pulumi.${stage}.yaml`);
-    return result;
-  }
-  const soakMinutes = Math.max(1, thresholds.soakMinutes);
-  const burnMinutes = Math.min(BURN_WINDOW_MINUTES, soakMinutes);
-  const q = versionQueries(version, { soakMinutes, burnMinutes });
+  const unmeasured = await measure(opts, result);
+  if (unmeasured) return { ...result, reasons: [unmeasured] };
+  result.reasons = [...soakAndTrafficReasons(result), ...burnReasons(result)];
+  result.passed = result.reasons.length === 0;
+  return result;
+}
+
+/** Asks the stage's Prometheus and fills in `result`'s measurements; returns why it could not, if it could not. */
+async function measure(opts: GateOptions, result: GateResult): Promise<string | undefined> {
+  const { stage, prometheusUrl: url } = opts;
+  if (!url) return `no Prometheus for ${stage}: set event-stack:prometheusUrl in Pulumi.${stage}.yaml`;
+  const q = versionQueries(opts.version, gateWindows(opts.thresholds));
   let startedAt: number | null;
   try {
-    const wrong = await identityProblem(opts.prometheusUrl, stage, opts.prometheusStage ?? stage);
-    if (wrong) {
-      result.reasons.push(wrong);
-      return result;
-    }
-    const url = opts.prometheusUrl;
+    const wrong = await identityProblem(url, stage, opts.prometheusStage ?? stage);
+    if (wrong) return wrong;
     const ask = (query: string) => instantQuery(url, query);
     [result.requests, result.errorRatio, result.burnRate, result.latencyBurnRate, startedAt] = await Promise.all([
       ask(q.requests),
@@ -125,42 +133,51 @@ export async function evaluateGate(opts: {
       ask(q.runningSince),
     ]);
   } catch (err) {
-    result.reasons.push(queryFailure(stage, opts.prometheusUrl, err));
-    return result;
+    return queryFailure(stage, url, err);
   }
   if (startedAt !== null) result.runningMinutes = Math.max(0, (Date.now() / 1000 - startedAt) / 60);
+  return undefined;
+}
 
-  if (result.runningMinutes === null) {
-    result.reasons.push(
-      `${version} is not running in ${stage} (no instance reports ${SERVICE_METRICS.buildInfo.name}{version="${version}"})`,
-    );
-  } else if (result.runningMinutes < thresholds.soakMinutes) {
-    result.reasons.push(
-      `soak too short: the newest process of ${version} in ${stage} has run for ${result.runningMinutes.toFixed(1)} min, ${thresholds.soakMinutes} min required`,
+/** Has the version run long enough, with enough traffic and few enough errors over the soak window? */
+function soakAndTrafficReasons(r: GateResult): string[] {
+  const { version, stage, thresholds } = r;
+  const { soakMinutes } = gateWindows(thresholds);
+  const reasons: string[] = [];
+  if (r.runningMinutes === null) {
+    reasons.push(`${version} is not running in ${stage} (no instance reports ${SERVICE_METRICS.buildInfo.name}{version="${version}"})`);
+  } else if (r.runningMinutes < thresholds.soakMinutes) {
+    reasons.push(
+      `soak too short: the newest process of ${version} in ${stage} has run for ${r.runningMinutes.toFixed(1)} min, ${thresholds.soakMinutes} min required`,
     );
   }
   // A version that runs nowhere has no traffic either: the first reason says it all.
-  if (result.runningMinutes !== null && (result.requests ?? 0) < thresholds.minRequests) {
-    result.reasons.push(
-      `not enough traffic to judge: ${Math.round(result.requests ?? 0)} API requests to ${version} in ${stage} over the last ${soakMinutes} min, ${thresholds.minRequests} required`,
+  if (r.runningMinutes !== null && (r.requests ?? 0) < thresholds.minRequests) {
+    reasons.push(
+      `not enough traffic to judge: ${Math.round(r.requests ?? 0)} API requests to ${version} in ${stage} over the last ${soakMinutes} min, ${thresholds.minRequests} required`,
     );
-  } else if (result.errorRatio !== null && result.errorRatio > thresholds.maxErrorRatio) {
-    result.reasons.push(
-      `error ratio over ${soakMinutes} min is ${percent(result.errorRatio)}, above the limit ${percent(thresholds.maxErrorRatio)}`,
+  } else if (r.errorRatio !== null && r.errorRatio > thresholds.maxErrorRatio) {
+    reasons.push(`error ratio over ${soakMinutes} min is ${percent(r.errorRatio)}, above the limit ${percent(thresholds.maxErrorRatio)}`);
+  }
+  return reasons;
+}
+
+/** Is the version spending either SLO's error budget too fast right now? */
+function burnReasons(r: GateResult): string[] {
+  const { maxBurnRate } = r.thresholds;
+  const { burnMinutes } = gateWindows(r.thresholds);
+  const reasons: string[] = [];
+  if (r.burnRate !== null && r.burnRate > maxBurnRate) {
+    reasons.push(
+      `burn rate over the last ${burnMinutes} min is ${r.burnRate.toFixed(2)}× the budget of a ${SLO_OBJECTIVE * 100} % SLO, above the limit ${maxBurnRate}`,
     );
   }
-  if (result.burnRate !== null && result.burnRate > thresholds.maxBurnRate) {
-    result.reasons.push(
-      `burn rate over the last ${burnMinutes} min is ${result.burnRate.toFixed(2)}× the budget of a ${SLO_OBJECTIVE * 100} % SLO, above the limit ${thresholds.maxBurnRate}`,
+  if (r.latencyBurnRate !== null && r.latencyBurnRate > maxBurnRate) {
+    reasons.push(
+      `latency burn rate over the last ${burnMinutes} min is ${r.latencyBurnRate.toFixed(2)}× the budget of a ${SLO.latency.objective * 100} % within ${SLO.latency.thresholdSeconds} s SLO, above the limit ${maxBurnRate}`,
     );
   }
-  if (result.latencyBurnRate !== null && result.latencyBurnRate > thresholds.maxBurnRate) {
-    result.reasons.push(
-      `latency burn rate over the last ${burnMinutes} min is ${result.latencyBurnRate.toFixed(2)}× the budget of a ${SLO.latency.objective * 100} % within ${SLO.latency.thresholdSeconds} s SLO, above the limit ${thresholds.maxBurnRate}`,
-    );
-  }
-  result.passed = result.reasons.length === 0;
-  return result;
+  return reasons;
 }
 
 /** A few lines for the terminal: what was measured against which limit. */

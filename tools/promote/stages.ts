@@ -1,12 +1,8 @@
-/** The environments a build travels through, in order. Each is a Pulumi stack named after it. */
+/** The stages a build travels through (infra/stages.ts), and their order as promotion needs it. */
+import { isStage, STAGES, type Stage } from '../../infra/stages';
 import { PromoteError } from './errors';
 
-export const STAGES = ['dev', 'qa', 'staging', 'prod'] as const;
-export type Stage = (typeof STAGES)[number];
-
-export function isStage(name: string): name is Stage {
-  return (STAGES as readonly string[]).includes(name);
-}
+export { isStage, STAGES, type Stage };
 
 export function parseStage(name: string, what = 'stage'): Stage {
   if (!isStage(name)) throw new PromoteError(`unknown ${what} "${name}": expected one of ${STAGES.join(', ')}`);

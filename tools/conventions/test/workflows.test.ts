@@ -4,8 +4,10 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { spawnSync } from 'node:child_process';
 import { validateWorkflow } from '@action-validator/core';
 import { parse, stringify } from 'yaml';
+import { STAGES } from '../../../infra/stages';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');
 const WORKFLOWS = path.join(ROOT, '.github', 'workflows');
@@ -30,8 +32,8 @@ test("when the promote workflow runs, then it waits for the target stage's envir
     concurrency: { group: string; 'cancel-in-progress': boolean };
     jobs: Record<string, { environment: string }>;
   };
-  // dev → qa stays local; staging and prod go through approval.
-  expect(w.on.workflow_dispatch.inputs.to.options).toEqual(['staging', 'prod']);
+  // dev → qa stays local; every stage after qa goes through approval.
+  expect(w.on.workflow_dispatch.inputs.to.options).toEqual(STAGES.slice(STAGES.indexOf('qa') + 1));
   expect(w.concurrency).toEqual({ group: 'promote-${{ inputs.to }}', 'cancel-in-progress': false });
   expect(Object.values(w.jobs).map((j) => j.environment)).toEqual(['${{ inputs.to }}']);
   const run = steps('promote.yml')
@@ -39,6 +41,32 @@ test("when the promote workflow runs, then it waits for the target stage's envir
     .join('\n');
   expect(run).toContain('bin/event-stack promote --version "$VERSION" --to "$TO" --watch "$WATCH"');
   expect(run).toContain('make port-forward ENV="$stage"');
+  // The source stage comes from the one list too.
+  expect(run).toContain('from=$(npx --no-install tsx infra/scripts/stages.ts before "$TO")');
+  expect(run).toContain('for stage in "$from" "$TO"; do');
+});
+
+test('when make or a workflow needs the stages, then it reads them from infra/stages.ts: make -s stages, and each stage before another', () => {
+  const make = spawnSync('make', ['-s', '-o', 'node_modules/.install-stamp', 'stages'], { cwd: ROOT, encoding: 'utf8' });
+  expect(make.stdout).toBe(`${STAGES.join(' ')}\n`);
+  const before = (stage: string) =>
+    spawnSync('npx', ['--no-install', 'tsx', 'infra/scripts/stages.ts', 'before', stage], { cwd: ROOT, encoding: 'utf8' });
+  expect(before('prod').stdout).toBe('staging\n');
+  expect(before('dev')).toMatchObject({
+    status: 2,
+    stderr: expect.stringContaining('stages: usage: stages.ts [before <one of qa, staging, prod>]'),
+  });
+  // Each stage has its stack file, and no stack file is without a stage.
+  const stackFiles = fs.readdirSync(ROOT).flatMap((f) => /^Pulumi\.([a-z]+)\.yaml$/.exec(f)?.[1] ?? []);
+  expect(stackFiles.sort()).toEqual([...STAGES].sort());
+  // Nothing spells the list out again.
+  const spelled = /\bdev[ ,|]+qa[ ,|]+staging[ ,|]+prod\b/;
+  const places = [
+    'Makefile',
+    ...fs.readdirSync(path.join(ROOT, 'mk')).map((f) => `mk/${f}`),
+    ...files.map((f) => `.github/workflows/${f}`),
+  ];
+  expect(places.filter((f) => spelled.test(fs.readFileSync(path.join(ROOT, f), 'utf8')))).toEqual([]);
 });
 
 test.each(files)('when %s is validated against the workflow schema, then it has no error', (file) => {
@@ -78,11 +106,10 @@ test('when a pull request is opened, then the manifests of every stack are rende
   const runs = steps('manifests.yml')
     .map((s) => s.run ?? '')
     .join('\n');
-  const stacks = fs
-    .readdirSync(ROOT)
-    .flatMap((f) => /^Pulumi\.([a-z]+)\.yaml$/.exec(f)?.[1] ?? [])
-    .sort();
-  expect(/for stack in ([a-z ]+); do make manifests ENV="\$stack"/.exec(runs)?.[1]?.split(' ').sort()).toEqual(stacks);
+  // The head's stages, for both renders: a stage the base lacks shows as added.
+  expect(runs).toContain('stages="$(make -s stages)"');
+  expect(runs).toContain('for stage in $stages; do make manifests ENV="$stage"; done');
+  expect(runs).toContain('for stage in $STAGES; do make manifests ENV="$stage" || echo "base: stage $stage does not render"; done');
   expect(runs).toContain('git worktree add "$RUNNER_TEMP/base-tree" "$BASE_SHA"');
   expect(runs).toContain('diff -ruN base head');
   expect(runs).toContain('gh pr comment');

@@ -233,6 +233,58 @@ test('when the stack is unknown or the registry cannot be reached, then pin-imag
   expect(read(root)).toEqual(files);
 });
 
+/** An RS256 JWT the registry accepts: signed with our key, our certificate in x5c, pull access to the asked scope. */
+function pullToken(key: string, cert: X509Certificate, scope: string, service: string): string {
+  const b64 = (o: object) => Buffer.from(JSON.stringify(o)).toString('base64url');
+  const [, name, actions] = scope.split(':');
+  const now = Math.floor(Date.now() / 1000);
+  const header = b64({ alg: 'RS256', typ: 'JWT', x5c: [cert.raw.toString('base64')] });
+  const claims = b64({
+    iss: 'pin-images-test',
+    sub: '',
+    aud: service,
+    exp: now + 300,
+    nbf: now - 10,
+    iat: now,
+    jti: randomBytes(8).toString('hex'),
+    access: [{ type: 'repository', name, actions: (actions ?? '').split(',') }],
+  });
+  const signature = createSign('RSA-SHA256').update(`${header}.${claims}`).sign(key).toString('base64url');
+  return `${header}.${claims}.${signature}`;
+}
+
+interface TokenService {
+  server: http.Server;
+  realm: string;
+  /** The certificate the registry verifies the tokens' signatures with. */
+  certFile: string;
+  /** The query string of every token request. */
+  requests: string[];
+}
+
+/** A token service of our own on 127.0.0.1: a fresh key and certificate, an anonymous pull token for any scope. */
+async function startTokenService(): Promise<TokenService> {
+  const keyFile = path.join(dir, 'token.key');
+  const certFile = path.join(dir, 'token.crt');
+  execFileSync(
+    'openssl',
+    ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', keyFile, '-out', certFile, '-subj', '/CN=pin-images-test', '-days', '1'],
+    { stdio: 'ignore' },
+  );
+  const key = fs.readFileSync(keyFile, 'utf8');
+  const cert = new X509Certificate(fs.readFileSync(certFile));
+  const port = await freePort();
+  const requests: string[] = [];
+  const server = http.createServer((req, res) => {
+    const url = new URL(req.url ?? '/', `http://127.0.0.1:${port}`);
+    requests.push(url.search);
+    res.setHeader('Content-Type', 'application/json');
+    res.end(JSON.stringify({ token: pullToken(key, cert, url.searchParams.get('scope') ?? '', url.searchParams.get('service') ?? '') }));
+  });
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  return { server, realm: `http://127.0.0.1:${port}/token`, certFile, requests };
+}
+
 /**
  * Registries such as Docker Hub answer 401 with a Bearer challenge and hand out anonymous pull tokens.
  * The same storage served by a second docker-registry with token auth, and a token service of our own
@@ -240,59 +292,19 @@ test('when the stack is unknown or the registry cannot be reached, then pin-imag
  */
 describe('a registry that requires a pull token', () => {
   let secured: Running;
-  let tokenServer: http.Server;
+  let tokens: TokenService;
   let securedHost: string;
-  const tokenRequests: string[] = [];
-
-  /** An RS256 JWT the registry accepts: signed with our key, our certificate in x5c, pull access to the asked scope. */
-  function token(key: string, cert: X509Certificate, scope: string, service: string): string {
-    const b64 = (o: object) => Buffer.from(JSON.stringify(o)).toString('base64url');
-    const [, name, actions] = scope.split(':');
-    const now = Math.floor(Date.now() / 1000);
-    const header = b64({ alg: 'RS256', typ: 'JWT', x5c: [cert.raw.toString('base64')] });
-    const claims = b64({
-      iss: 'pin-images-test',
-      sub: '',
-      aud: service,
-      exp: now + 300,
-      nbf: now - 10,
-      iat: now,
-      jti: randomBytes(8).toString('hex'),
-      access: [{ type: 'repository', name, actions: (actions ?? '').split(',') }],
-    });
-    const signature = createSign('RSA-SHA256').update(`${header}.${claims}`).sign(key).toString('base64url');
-    return `${header}.${claims}.${signature}`;
-  }
 
   beforeAll(async () => {
-    const keyFile = path.join(dir, 'token.key');
-    const certFile = path.join(dir, 'token.crt');
-    execFileSync(
-      'openssl',
-      ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', keyFile, '-out', certFile, '-subj', '/CN=pin-images-test', '-days', '1'],
-      {
-        stdio: 'ignore',
-      },
-    );
-    const key = fs.readFileSync(keyFile, 'utf8');
-    const cert = new X509Certificate(fs.readFileSync(certFile));
-    const tokenPort = await freePort();
-    tokenServer = http.createServer((req, res) => {
-      const url = new URL(req.url ?? '/', `http://127.0.0.1:${tokenPort}`);
-      tokenRequests.push(url.search);
-      res.setHeader('Content-Type', 'application/json');
-      res.end(JSON.stringify({ token: token(key, cert, url.searchParams.get('scope') ?? '', url.searchParams.get('service') ?? '') }));
-    });
-    await new Promise<void>((resolve) => tokenServer.listen(tokenPort, '127.0.0.1', resolve));
-
+    tokens = await startTokenService();
     securedHost = `127.0.0.1:${await freePort()}`;
     const auth = [
       'auth:',
       '  token:',
-      `    realm: http://127.0.0.1:${tokenPort}/token`,
+      `    realm: ${tokens.realm}`,
       '    service: pin-images-registry',
       '    issuer: pin-images-test',
-      `    rootcertbundle: ${certFile}`,
+      `    rootcertbundle: ${tokens.certFile}`,
     ];
     secured = await startRegistry('docker-registry-secured', 'secured', securedHost, auth, async () => {
       const res = await fetch(`http://${securedHost}/v2/`).catch(() => undefined);
@@ -302,7 +314,7 @@ describe('a registry that requires a pull token', () => {
 
   afterAll(async () => {
     await secured?.stop();
-    await new Promise((resolve) => tokenServer?.close(resolve));
+    await new Promise((resolve) => tokens?.server.close(resolve));
   });
 
   test('when the registry answers 401 with a Bearer challenge, then pin-images fetches an anonymous pull token for the repository and pins the tag', async () => {
@@ -320,7 +332,7 @@ describe('a registry that requires a pull token', () => {
     expect(r.status).toBe(0);
     expect(read(root)['Pulumi.qa.yaml']).toContain(`image: ${securedHost}/multi:2.0@${digests.multi}   # the database`);
     expect(read(root)['Pulumi.qa.yaml']).toContain(`image: "${securedHost}/tiny:1.0@${digests.tiny}"`);
-    expect(tokenRequests).toEqual(
+    expect(tokens.requests).toEqual(
       expect.arrayContaining([
         expect.stringContaining('scope=repository%3Amulti%3Apull'),
         expect.stringContaining('service=pin-images-registry'),

@@ -7,20 +7,18 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { readLedger } from '../ledger';
 import {
+  DEPLOY_ENV,
+  deployCalls,
   gitRepo,
   npmWorkspace,
   pathWithout,
-  pulumiStub,
+  promotionRepo,
   PulumiStub,
   ref,
   REPO_ROOT,
   SHARED_PROMETHEUS_STAGE,
   snapshot,
-  stackFiles,
   tempDir,
-  writeRepo,
-  DEPLOY_ENV,
-  deployCalls,
 } from './fixtures';
 import { prometheusWithHistory } from './prometheus';
 
@@ -40,21 +38,7 @@ beforeAll(async () => {
 /** A fixture repository of its own for each test, and a stand-in pulumi beside it (not on PATH unless asked). */
 function fixture(o: { git?: boolean } = {}): { root: string; stub: PulumiStub } {
   const base = fs.mkdtempSync(path.join(dir, 'repo-'));
-  const root = path.join(base, 'repo');
-  writeRepo(root, {
-    ...stackFiles({
-      qa: { ref: ref('b'), version: '1.1.0' },
-      staging: { ref: ref('a'), version: '1.0.0' },
-      prod: { ref: ref('9'), version: '0.9.0' },
-      prometheusUrl: prom.url,
-    }),
-    ...npmWorkspace(),
-  });
-  // Promotions are commits: the fixture is a repository, unless the test makes it one itself.
-  if (o.git ?? true) gitRepo(root);
-  const stub = pulumiStub(base);
-  stub.setOutputs({ imageRef: ref('c'), version: '1.2.0' });
-  return { root, stub };
+  return promotionRepo(base, { prometheusUrl: prom.url, edit: (files) => Object.assign(files, npmWorkspace()), git: o.git });
 }
 
 afterAll(async () => {

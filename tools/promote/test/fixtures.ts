@@ -150,6 +150,44 @@ export function stackFiles(o: FixtureOptions): Record<string, string> {
   };
 }
 
+/** What the fixtures' stages pin unless a test says otherwise. */
+export const PINNED_IMAGES = {
+  qa: { ref: ref('b'), version: '1.1.0' },
+  staging: { ref: ref('a'), version: '1.0.0' },
+  prod: { ref: ref('9'), version: '0.9.0' },
+};
+
+/** What the fixtures' dev stack outputs: the image it built. */
+export const DEV_IMAGE: Image = { ref: ref('c'), version: '1.2.0' };
+
+export interface PromotionRepoOptions {
+  prometheusUrl: string;
+  /** Images pinned instead of PINNED_IMAGES'. */
+  pinned?: Partial<typeof PINNED_IMAGES>;
+  /** What dev runs instead of DEV_IMAGE. */
+  dev?: Image;
+  /** Files written besides the stack files, or edits of them. */
+  edit?: (files: Record<string, string>) => void;
+  /** Promotions are commits: the repository is committed unless a test makes it one itself. */
+  git?: boolean;
+}
+
+/**
+ * A repository of stack files at `<dir>/repo` and, beside it, a stand-in pulumi (not on PATH unless a test puts
+ * it there) whose dev stack runs `dev`.
+ */
+export function promotionRepo(dir: string, o: PromotionRepoOptions): { root: string; stub: PulumiStub } {
+  const root = path.join(dir, 'repo');
+  const files = stackFiles({ ...PINNED_IMAGES, ...o.pinned, prometheusUrl: o.prometheusUrl });
+  o.edit?.(files);
+  writeRepo(root, files);
+  if (o.git ?? true) gitRepo(root);
+  const stub = pulumiStub(dir);
+  const dev = o.dev ?? DEV_IMAGE;
+  stub.setOutputs({ imageRef: dev.ref, version: dev.version, url: 'http://127.0.0.1:1' });
+  return { root, stub };
+}
+
 /** The manifests `npm version --workspace app` reads: root and workspace package.json files and the lockfile. */
 export function npmWorkspace(): Record<string, string> {
   const files = ['package.json', 'package-lock.json', ...['app', 'dashboards', 'infra', 'monitoring'].map((w) => `${w}/package.json`)];

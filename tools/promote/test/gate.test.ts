@@ -2,7 +2,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { evaluateGate, formatGate } from '../gate';
-import { GateThresholds } from '../stack-files';
+import { DEFAULT_THRESHOLDS, GateThresholds } from '../stack-files';
 import { tempDir } from './fixtures';
 import { prometheusWithHistory, SyntheticHistory } from './prometheus';
 
@@ -64,7 +64,14 @@ afterAll(async () => {
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
-const limits: GateThresholds = { soakMinutes: 60, maxErrorRatio: 0.001, maxBurnRate: 1, minRequests: 100, bakeMinutes: 1 };
+const limits: GateThresholds = {
+  ...DEFAULT_THRESHOLDS,
+  soakMinutes: 60,
+  maxErrorRatio: 0.001,
+  maxBurnRate: 1,
+  minRequests: 100,
+  bakeMinutes: 1,
+};
 const gate = (p: Prom | string | undefined, version = '1.0.0', thresholds = limits) =>
   evaluateGate({ stage: 'qa', version, prometheusUrl: typeof p === 'string' || p === undefined ? p : p.url, thresholds });
 

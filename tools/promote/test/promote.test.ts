@@ -10,18 +10,17 @@ import { readLedger } from '../ledger';
 import { promote, PromoteOptions } from '../promote';
 import { Image } from '../stack-files';
 import {
-  gitRepo,
+  DEPLOY_ENV,
+  deployCalls,
+  DEV_IMAGE as DEV,
   pathWithout,
-  pulumiStub,
+  PINNED_IMAGES,
+  promotionRepo,
   PulumiStub,
   ref,
   SHARED_PROMETHEUS_STAGE,
   snapshot,
-  stackFiles,
   tempDir,
-  writeRepo,
-  DEPLOY_ENV,
-  deployCalls,
 } from './fixtures';
 import { prometheusWithHistory } from './prometheus';
 
@@ -61,13 +60,6 @@ afterAll(async () => {
   for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
 });
 
-const DEV: Image = { ref: ref('c'), version: '1.2.0' };
-const DEFAULT_STAGES = {
-  qa: { ref: ref('b'), version: '1.1.0' },
-  staging: { ref: ref('a'), version: '1.0.0' },
-  prod: { ref: ref('9'), version: '0.9.0' },
-};
-
 interface Setup {
   root: string;
   stub: PulumiStub;
@@ -76,20 +68,20 @@ interface Setup {
 }
 
 function setup(
-  stages: Partial<typeof DEFAULT_STAGES> = {},
+  pinned: Partial<typeof PINNED_IMAGES> = {},
   opts: { dev?: Image; devPrometheus?: string; edit?: (f: Record<string, string>) => void } = {},
 ): Setup {
   const dir = tempDir('repo');
   dirs.push(dir);
-  const root = path.join(dir, 'repo');
-  const files = stackFiles({ ...DEFAULT_STAGES, ...stages, prometheusUrl: healthy.url });
-  if (opts.devPrometheus) files['Pulumi.dev.yaml'] = (files['Pulumi.dev.yaml'] ?? '').replace(healthy.url, opts.devPrometheus);
-  opts.edit?.(files);
-  writeRepo(root, files);
-  gitRepo(root);
-  const stub = pulumiStub(dir);
-  const dev = opts.dev ?? DEV;
-  stub.setOutputs({ imageRef: dev.ref, version: dev.version, url: 'http://127.0.0.1:1' });
+  const { root, stub } = promotionRepo(dir, {
+    prometheusUrl: healthy.url,
+    pinned,
+    dev: opts.dev,
+    edit: (files) => {
+      if (opts.devPrometheus) files['Pulumi.dev.yaml'] = (files['Pulumi.dev.yaml'] ?? '').replace(healthy.url, opts.devPrometheus);
+      opts.edit?.(files);
+    },
+  });
   const before = snapshot(root);
   return {
     root,
@@ -121,7 +113,7 @@ function setup(
 
 const read = (s: Setup, name: string) => fs.readFileSync(path.join(s.root, name), 'utf8');
 
-describe('promote: the ordinary path', () => {
+describe('promote: the ordinary path, one stage at a time', () => {
   test('when dev runs VERSION and its gate passes, then qa pins the same digest, only the two scalars change, the ledger records it and qa is deployed', async () => {
     const s = setup();
     const { lines, error } = await s.run({ version: '1.2.0' });
@@ -177,7 +169,9 @@ describe('promote: the ordinary path', () => {
       (s.before['Pulumi.prod.yaml'] ?? '').replace(`'${ref('9')}', version: '0.9.0'`, `'${ref('a')}', version: '1.0.0'`),
     );
   });
+});
 
+describe('promote: the whole way, without deploying, and when there is nothing to do', () => {
   test('when a version travels dev → qa → staging → prod, then the digest never changes and the ledger holds three records', async () => {
     const s = setup();
     for (const version of ['1.2.0', '1.2.0', '1.2.0']) expect((await s.run({ version, deploy: false })).error).toBeUndefined();

@@ -10,19 +10,10 @@ import { release, withReleaseSection } from '../release';
 import { bumpVersion, compareVersions } from '../semver';
 import { gitRepo, npmWorkspace, snapshot, tempDir, writeRepo } from './fixtures';
 
-const CHANGELOG = [
-  '# Changelog',
-  '',
-  'Intro.',
-  '',
-  '## [Unreleased]',
-  '',
-  '## [1.4.2] - 2026-01-02',
-  '',
-  '### Changed',
-  '- Older things',
-  '',
-].join('\n');
+/** The fixture changelog: its head (up to an empty [Unreleased]) and the release before, between which a new section goes. */
+const CHANGELOG_HEAD = ['# Changelog', '', 'Intro.', '', '## [Unreleased]', ''];
+const CHANGELOG_OLDER = ['## [1.4.2] - 2026-01-02', '', '### Changed', '- Older things', ''];
+const CHANGELOG = [...CHANGELOG_HEAD, ...CHANGELOG_OLDER].join('\n');
 
 /** A repository at version `version`, tagged v<version>, then the given commits (subjects) on top. */
 function repo(version: string, commits: string[] = []) {
@@ -71,30 +62,18 @@ test('when BUMP=minor, then the bump, the changelog section and an annotated tag
   expect(changedLines(before['package-lock.json']!, after['package-lock.json']!)).toEqual([
     ['      "version": "1.4.2",', '      "version": "1.5.0",'],
   ]);
-  expect(after['CHANGELOG.md']).toBe(
-    [
-      '# Changelog',
-      '',
-      'Intro.',
-      '',
-      '## [Unreleased]',
-      '',
-      '## [1.5.0] - 2026-11-27',
-      '',
-      '### Changed',
-      '- Merge-free change',
-      '- Add the heartbeat receiver',
-      '',
-      '### Fixed',
-      '- Fix: a cursor with a bad time got 500',
-      '',
-      '## [1.4.2] - 2026-01-02',
-      '',
-      '### Changed',
-      '- Older things',
-      '',
-    ].join('\n'),
-  );
+  const section = [
+    '## [1.5.0] - 2026-11-27',
+    '',
+    '### Changed',
+    '- Merge-free change',
+    '- Add the heartbeat receiver',
+    '',
+    '### Fixed',
+    '- Fix: a cursor with a bad time got 500',
+    '',
+  ];
+  expect(after['CHANGELOG.md']).toBe([...CHANGELOG_HEAD, ...section, ...CHANGELOG_OLDER].join('\n'));
   // One commit holding exactly those three files, tagged with an annotated tag carrying the section.
   expect(git('log', '-1', '--format=%s').trim()).toBe('Release 1.5.0');
   expect(git('show', '--name-only', '--format=', 'HEAD').trim().split('\n').sort()).toEqual([
