@@ -65,7 +65,7 @@ describe('the read pool', () => {
     const db = await freshDatabase();
     // A read of the flood scans the attacker's 300,000 rows of the last hour (0.2–0.8 s): the time-box is set wide
     // enough that the flood is answered 200 or 429, never 503 read_timeout (that is the next test's).
-    const svc = await startTestService({ DATABASE_URL: db, DB_READ_POOL_MAX: '2', READ_TIMEOUT_MS: '20000', LOG_LEVEL: 'warn' });
+    const svc = await startTestService({ DATABASE_URL: db, DB_READ_POOL_MAX: '2', READ_TIMEOUT_MS: '10000', LOG_LEVEL: 'warn' });
     try {
       const [legit, attacker] = [await createSensor(svc.url), await createSensor(svc.url)];
       await history(db, attacker.sensorId, 300_000);
@@ -86,7 +86,7 @@ describe('the read pool', () => {
     } finally {
       await svc.shutdown();
     }
-  });
+  }, 90_000); // 300,000 rows to write first: past jest's 30 s on a busy 2-core machine
 
   it('when reads wait for a connection or run past READ_TIMEOUT_MS, then they get 503 busy and read_timeout, never "database unavailable"', async () => {
     const db = await freshDatabase();
