@@ -11,7 +11,8 @@
  * ingest settings' defaults. The cgroup's peak usage, failcnt and OOM kills, and whether the process lived,
  * go to bench/results/memory.{md,json}.
  *
- *   tsx bench/memory.ts [--limit 512Mi] [--sensors 100000] [--hold-s 5] [--out DIR]
+ *   tsx bench/memory.ts [--limit 512Mi] [--node-options '--max-old-space-size=…'] [--sensors 100000] [--hold-s 5] [--out DIR]
+ * (--node-options replaces the flags derived from the limit: to show what other flags do in that limit)
  *
  * One setting differs from production: DB_STATEMENT_TIMEOUT_MS is raised to 120 s, so the stalled flushes hold
  * their rows for the whole run instead of failing after 5 s and emptying the queue (a slow PostgreSQL whose
@@ -257,6 +258,8 @@ export interface MemoryReport {
   limit: string;
   stackLimits: Record<string, string>;
   nodeOptions: string;
+  /** False when --node-options replaced the flags the Deployment derives from the limit. */
+  nodeOptionsFromLimit: boolean;
   settings: Record<string, number>;
   sensors: { count: number; ok: number; errors: number; missing: number };
   worstCase: {
@@ -304,7 +307,9 @@ function render(r: MemoryReport): string {
     `The service ran alone in a cgroup v1 memory cgroup of **${r.limit}** (memory and memory + swap), the app's limit in ` +
       `the stack files (${Object.entries(r.stackLimits)
         .map(([k, v]) => `${k} ${v}`)
-        .join(', ')}), with the Deployment's \`NODE_OPTIONS=${r.nodeOptions}\` for that limit and the ingest defaults ` +
+        .join(
+          ', ',
+        )}), with ${r.nodeOptionsFromLimit ? "the Deployment's" : '**other than the Deployment’s**'} \`NODE_OPTIONS=${r.nodeOptions}\` for that limit and the ingest defaults ` +
       `(${Object.entries(r.settings)
         .map(([k, v]) => `\`${k}=${v}\``)
         .join(', ')}), \`DB_STATEMENT_TIMEOUT_MS=120000\` so that stalled flushes keep their rows.`,
@@ -349,7 +354,7 @@ async function main(): Promise<void> {
   let report: MemoryReport | undefined;
   try {
     const { pg, redis } = await startBenchStores(work, 'memory', stops);
-    const options = nodeOptions(limit);
+    const options = arg('--node-options') ?? nodeOptions(limit);
     log(`service in ${cgroup.dir}: limit ${limit}, NODE_OPTIONS=${options}`);
     const svc = await startBenchService({
       name: 'event-service',
@@ -393,6 +398,7 @@ async function main(): Promise<void> {
       limit,
       stackLimits: limits,
       nodeOptions: options,
+      nodeOptionsFromLimit: options === nodeOptions(limit),
       settings: {
         BODY_LIMIT_BYTES: BODY_LIMIT,
         INGEST_BODIES_MAX: BODIES_MAX,
