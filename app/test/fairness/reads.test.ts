@@ -1,18 +1,23 @@
-import { Client } from 'pg';
+import { randomUUID } from 'node:crypto';
+import { Client, Pool } from 'pg';
+import { readEvents } from '../../src/db/events-repo';
 import { TYPE_FILTER_MAX_WINDOW_S } from '../../src/ingest/schemas';
 import { bearer, createSensor, freshDatabase, getJson, postEvents, startTestService } from '../helpers';
 import { expectFair, underAttack } from './load';
 
-/** `rows` events of one sensor written straight into PostgreSQL: a long history makes an unindexed filter slow. */
-async function history(databaseUrl: string, sensorId: string, rows: number): Promise<void> {
+/**
+ * `rows` events of one sensor written straight into PostgreSQL, `spacing` apart back from now: a long history makes an
+ * unindexed filter slow.
+ */
+async function history(databaseUrl: string, sensorId: string, rows: number, spacing = '1 ms'): Promise<void> {
   const client = new Client({ connectionString: databaseUrl });
   await client.connect();
   try {
-    await client.query(`SELECT ensure_events_partition((now() AT TIME ZONE 'UTC')::date - d) FROM generate_series(0, 1) d`);
+    await client.query(`SELECT ensure_events_partition((now() AT TIME ZONE 'UTC')::date - d) FROM generate_series(0, 8) d`);
     await client.query(
       `INSERT INTO events (sensor_id, event_id, type, ts, received_at, payload)
-       SELECT $1, gen_random_uuid(), 'reading', now() - i * interval '1 ms', now(), '{}' FROM generate_series(1, $2::int) i`,
-      [sensorId, rows],
+       SELECT $1, gen_random_uuid(), 'reading', now() - i * $3::interval, now(), '{}' FROM generate_series(1, $2::int) i`,
+      [sensorId, rows, spacing],
     );
     await client.query('ANALYZE events');
   } finally {
@@ -56,6 +61,58 @@ describe('the type filter', () => {
       expect((await getJson(`${svc.url}/api/v1/events?${day}`, sensor.token)).status).toBe(200);
     } finally {
       await svc.shutdown();
+    }
+  });
+});
+
+interface PlanNode {
+  'Node Type': string;
+  'Relation Name'?: string;
+  'Index Name'?: string;
+  'Index Cond'?: string;
+  Plans?: PlanNode[];
+}
+const nodes = (node: PlanNode): PlanNode[] => [node, ...(node.Plans ?? []).flatMap(nodes)];
+
+describe('the type filter', () => {
+  it('when a type filter comes with an allowed window, then PostgreSQL serves it from the (sensor, ts) key, bounded by the window, in the window’s partitions only', async () => {
+    const db = await freshDatabase();
+    const pool = new Pool({ connectionString: db });
+    try {
+      const sensorId = randomUUID();
+      // A week of history (one event every 6 s), beside another sensor's.
+      await history(db, sensorId, 100_000, '6 s');
+      await history(db, randomUUID(), 100_000, '6 s');
+      // The reads query itself, explained on the same connection pool before it runs.
+      const plans: PlanNode[] = [];
+      const explaining = {
+        query: async (sql: string, values: unknown[]) => {
+          const { rows } = await pool.query<{ 'QUERY PLAN': Array<{ Plan: PlanNode }> }>(`EXPLAIN (FORMAT JSON) ${sql}`, values);
+          plans.push(rows[0]!['QUERY PLAN'][0]!.Plan);
+          return pool.query(sql, values);
+        },
+      } as unknown as Pool;
+      const until = new Date(Date.now() + 60_000);
+      await readEvents(explaining, {
+        sensorId,
+        type: 'nope',
+        since: new Date(until.getTime() - TYPE_FILTER_MAX_WINDOW_S * 1000),
+        until,
+        limit: 2,
+      });
+      const plan = nodes(plans[0]!);
+      // Rows are reached through the index only (an index scan, or a bitmap built from it), in at most two daily
+      // partitions (an hour spans no more), and the index condition holds both ends of the window.
+      expect(plan.filter((n) => n['Node Type'] === 'Seq Scan')).toEqual([]);
+      expect(new Set(plan.map((n) => n['Relation Name']).filter(Boolean)).size).toBeLessThanOrEqual(2);
+      const indexScans = plan.filter((n) => n['Index Name']);
+      expect(indexScans.length).toBeGreaterThan(0);
+      for (const scan of indexScans) {
+        expect(scan['Index Name']).toMatch(/sensor_id_ts_event_id/);
+        expect(scan['Index Cond']).toMatch(/sensor_id = .*ts >= .*ts < /);
+      }
+    } finally {
+      await pool.end();
     }
   });
 });
