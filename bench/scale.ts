@@ -12,13 +12,14 @@
  * (not measured) runs with synchronous_commit off. Results: bench/results/scale.{md,json}.
  */
 import { execFile } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { Client } from 'pg';
 import { Acks, closedLoop, manySensors, readLoop, RunResult, Sequence, Target } from './load';
+import { createManySensors } from './many-sensors';
 import { BenchService, startBenchService, startBenchStores } from './service';
 import { missingAcknowledged, query } from './storage';
 import { CONNECTIONS, createWorkload, Shape } from './workload';
@@ -88,10 +89,6 @@ interface SizeResult {
   deepPage: { reqPerS: number; p50Ms: number; p99Ms: number; errors: number; offset: number };
   maintenanceS: number;
 }
-
-/** Tokens the sensors of the many-sensors run are created with, derived from their number (SQL and Node agree). */
-const TOKEN_SQL = `'evs_' || rtrim(translate(encode(sha256(('bench-sensor-' || g)::bytea), 'base64'), '+/', '-_'), '=')`;
-const tokenOf = (g: number) => `evs_${createHash('sha256').update(`bench-sensor-${g}`).digest('base64url')}`;
 
 async function main(): Promise<void> {
   const appMain = path.join(ROOT, 'app', 'dist', 'server.js');
@@ -184,13 +181,7 @@ async function main(): Promise<void> {
 
     // Many distinct sensors: each one's first request misses the token cache and starts a rate-limit bucket.
     log(`${SENSORS} sensors (tokens derived in SQL and here), each sending single events`);
-    await query(
-      pg.url,
-      `INSERT INTO sensors (id, name, token_hash)
-       SELECT gen_random_uuid(), 'many-' || g, sha256(convert_to(${TOKEN_SQL}, 'UTF8')) FROM generate_series(1, $1::int) AS g`,
-      [SENSORS],
-    );
-    const tokens = Array.from({ length: SENSORS }, (_, i) => tokenOf(i + 1));
+    const tokens = await createManySensors(pg.url, SENSORS);
     const pid = service.proc.child.pid!;
     const rssBefore = rss(pid, 'VmRSS');
     const many = createWorkload('single', ts);

@@ -46,12 +46,15 @@ export async function startBenchService(opts: {
   logDir: string;
   env?: Record<string, string>;
   nodeArgs?: string[];
+  /** A command that runs `node …` after it, e.g. a shell that first moves itself into a memory cgroup. */
+  launcher?: string[];
 }): Promise<BenchService> {
   const port = await freePort();
+  const [command, ...args] = [...(opts.launcher ?? []), process.execPath, ...(opts.nodeArgs ?? []), opts.main];
   const proc = await startAndAwait(
     opts.name,
-    process.execPath,
-    [...(opts.nodeArgs ?? []), opts.main],
+    command!,
+    args,
     path.join(opts.logDir, `${opts.name}.log`),
     () => httpOk(`http://127.0.0.1:${port}/readyz`),
     {

@@ -26,3 +26,7 @@ CI_CHECKS += bench-postgres-smoke
 .PHONY: bench-scale
 bench-scale: install bootstrap build ## How cost grows (~10 min, by hand): ingest, reads, maintenance at 0/1M/10M rows; 100k sensors; two instances → bench/results/scale.{md,json}
 	@$(NPX) tsx bench/scale.ts $(BENCH_SCALE_ARGS)
+
+.PHONY: bench-memory
+bench-memory: install bootstrap build ## The worst case in a memory cgroup at the stacks' app limit (root, cgroup v1, 5–12 min, by hand): 100k sensors, full queue, every body slot; fails on an OOM kill or a lost event → bench/results/memory.{md,json} (BENCH_MEMORY_ARGS="--limit 256Mi --out DIR": another limit)
+	@$(NPX) tsx bench/memory.ts $(BENCH_MEMORY_ARGS)

@@ -209,7 +209,8 @@ describe('GET /api/v1/events', () => {
       event({ type: 'a', ts: new Date(t0 + 2000).toISOString() }),
     ];
     await postEvents(svc.url, sensor.token, { events });
-    const byType = await getJson(`${svc.url}/api/v1/events?type=a`, sensor.token);
+    const hour = `since=${encodeURIComponent(new Date(t0 - 1000).toISOString())}&until=${encodeURIComponent(new Date(t0 + 3_599_000).toISOString())}`;
+    const byType = await getJson(`${svc.url}/api/v1/events?type=a&${hour}`, sensor.token);
     expect(byType.body.events.map((e: { id: string }) => e.id)).toEqual([events[2]!.id, events[0]!.id]);
     const since = encodeURIComponent(new Date(t0 + 500).toISOString());
     const until = encodeURIComponent(new Date(t0 + 2000).toISOString());

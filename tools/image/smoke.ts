@@ -276,7 +276,10 @@ async function checkTheApi(ctx: Run): Promise<void> {
   });
 
   await step('GET /api/v1/events reads the batch back', async () => {
-    const res = await fetch(`${ctx.base}/api/v1/events?type=image.test`, { headers: { Authorization: `Bearer ${sensorToken}` } });
+    const lastHour = `since=${new Date(Date.now() - 3_540_000).toISOString()}&until=${new Date(Date.now() + 60_000).toISOString()}`;
+    const res = await fetch(`${ctx.base}/api/v1/events?type=image.test&${lastHour}`, {
+      headers: { Authorization: `Bearer ${sensorToken}` },
+    });
     const body = (await res.json()) as { events?: Array<{ id: string; payload: unknown }> };
     const ids = new Set((body.events ?? []).map((e) => e.id));
     expect(res.status === 200 && batch.every((e) => ids.has(e.id)), `${res.status} ${JSON.stringify(body)}`);

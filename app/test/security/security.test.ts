@@ -112,7 +112,7 @@ describe("another sensor's events", () => {
     const alicePage = await getJson(`${svc.url}/api/v1/events?limit=2`, alice.token);
     const asks = [
       '/api/v1/events',
-      '/api/v1/events?type=secret',
+      `/api/v1/events?type=secret&since=${new Date(Date.now() - 3_540_000).toISOString()}&until=${new Date(Date.now() + 60_000).toISOString()}`,
       `/api/v1/events?cursor=${alicePage.body.nextCursor}`, // A's cursor only positions; it does not select a sensor
       `/api/v1/events?limit=1000&since=${new Date(Date.now() - 86400_000).toISOString()}`,
     ];
