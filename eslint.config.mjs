@@ -57,8 +57,6 @@ export default tseslint.config(
       'infra/test/cluster-semantics.test.ts',
       'infra/test/operator-mode.test.ts',
       'infra/test/stacks.test.ts',
-      'monitoring/src/kubernetes-rules.ts',
-      'monitoring/src/rules.ts',
       'tools/image/smoke.ts',
       'tools/local.ts',
       'tools/pin-images/test/pin-images.test.ts',
