@@ -30,7 +30,6 @@ export default tseslint.config(
   },
   {
     files: [
-      'alerts/test/e2e.test.ts',
       'app/src/app.ts',
       'app/src/http/events.ts',
       'app/test/config.test.ts',
