@@ -4,9 +4,6 @@
  * and Barman Cloud plugin export (monitoring/src/rules.ts CNPG_METRICS, as job "cnpg" relabels them), and every
  * panel query that reads job "cnpg" must parse and return data over them.
  */
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { CNPG_JOB, CNPG_METRICS } from '../../monitoring/src';
 import { startBackfilledPrometheus } from '../../tools/stack/backfilled-prometheus';
 import type { Running } from '../../tools/stack/process';
@@ -47,15 +44,12 @@ const panels = allDashboards().flatMap((d) =>
   }),
 );
 
-let dir: string;
 let prometheus: Running & { url: string };
 beforeAll(async () => {
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cnpg-panels-'));
-  prometheus = await startBackfilledPrometheus(dir, history(Date.now() / 1000));
+  prometheus = await startBackfilledPrometheus('cnpg-panels', history(Date.now() / 1000));
 }, 60_000);
 afterAll(async () => {
   await prometheus?.stop();
-  fs.rmSync(dir, { recursive: true, force: true });
 });
 
 test('when the dashboards are read, then the Dependencies dashboard has the backup, replication lag and WAL archive panels of CloudNativePG', () => {

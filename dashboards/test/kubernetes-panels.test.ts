@@ -6,8 +6,6 @@
  * killed, PostgreSQL crash loops, and Prometheus' volume fills up; the rest of the stack is healthy.
  */
 import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import YAML from 'yaml';
 import { allDashboards } from '../src/index';
 import { CLUSTER_JOBS, CLUSTER_METRICS, KUBE_STATE_METRICS_JOB, KUBELET_JOB, ruleFilePaths } from '../../monitoring/src';
@@ -104,7 +102,6 @@ function openMetrics(series: Series[], start: number): string {
   return `${lines.join('\n')}\n# EOF\n`;
 }
 
-let dir: string;
 let prometheus: Running & { url: string };
 let start: number;
 
@@ -158,15 +155,13 @@ const kubernetesRules = () =>
   ).groups.flatMap((g) => g.rules);
 
 beforeAll(async () => {
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kubernetes-panels-'));
   // Whole hours back, so the blocks' two-hour boundaries do not matter; the last sample a minute ago.
   start = Math.floor(Date.now() / 1000) - END - 60;
-  prometheus = await startBackfilledPrometheus(dir, openMetrics(scenario(start), start));
+  prometheus = await startBackfilledPrometheus('kubernetes-panels', openMetrics(scenario(start), start));
 }, 60_000);
 
 afterAll(async () => {
   await prometheus?.stop();
-  if (dir) fs.rmSync(dir, { recursive: true, force: true });
 });
 
 describe('the Kubernetes row and rules on kube-state-metrics and kubelet series', () => {

@@ -5,9 +5,6 @@
  * pods named as a Rollout names them, prom-client's request counter (no 5xx series until the first 5xx) and
  * latency histogram. The conditions are then judged the way Argo judges them.
  */
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { APP_JOB, SERVICE_METRICS, SLO } from '../../monitoring/src';
 import { startBackfilledPrometheus } from '../../tools/stack/backfilled-prometheus';
 import type { Running } from '../../tools/stack/process';
@@ -79,18 +76,15 @@ function history(nowSeconds: number): string {
 }
 
 let prometheus: Running & { url: string };
-let dir: string;
 const rendered = new Map<string, OfflineRun>();
 
 beforeAll(async () => {
   for (const stack of ['staging', 'prod']) rendered.set(stack, await run(stack));
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'canary-analysis-'));
-  prometheus = await startBackfilledPrometheus(dir, history(Date.now() / 1000));
+  prometheus = await startBackfilledPrometheus('canary-analysis', history(Date.now() / 1000));
 }, 120_000);
 
 afterAll(async () => {
   await prometheus?.stop();
-  fs.rmSync(dir, { recursive: true, force: true });
 });
 
 interface Metric {

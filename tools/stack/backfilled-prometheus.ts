@@ -5,18 +5,29 @@
  */
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { freePort, requireExecutable, type Running } from './process';
 import { startPrometheus } from './services';
 
-/** Starts Prometheus in `dir` (its data, configuration and log go there) over `openMetrics`; stop it with `.stop()`. */
-export async function startBackfilledPrometheus(dir: string, openMetrics: string): Promise<Running & { url: string }> {
-  fs.mkdirSync(dir, { recursive: true });
+/**
+ * Starts Prometheus over `openMetrics` in a temporary directory named after `name` (its data, configuration and
+ * log); `.stop()` stops it and removes the directory.
+ */
+export async function startBackfilledPrometheus(name: string, openMetrics: string): Promise<Running & { url: string }> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `${name}-`));
   const history = path.join(dir, 'history.om.txt');
   fs.writeFileSync(history, openMetrics);
   const promtool = requireExecutable(['promtool'], 'prometheus');
   execFileSync(promtool, ['tsdb', 'create-blocks-from', 'openmetrics', history, path.join(dir, 'data')], { stdio: 'pipe' });
   const configFile = path.join(dir, 'prometheus.yml');
   fs.writeFileSync(configFile, 'global:\n  scrape_interval: 15s\nscrape_configs: []\n');
-  return startPrometheus({ dir, port: await freePort(), configFile });
+  const prometheus = await startPrometheus({ dir, port: await freePort(), configFile });
+  return {
+    ...prometheus,
+    stop: async (graceMs?: number) => {
+      await prometheus.stop(graceMs);
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }
