@@ -19,6 +19,8 @@ STAMP := node_modules/.install-stamp
 WORKSPACE_MANIFESTS := package.json package-lock.json app/package.json dashboards/package.json infra/package.json
 # Checks that mk/*.mk add to `make ci` (CI_CHECKS += target).
 CI_CHECKS :=
+# Generated, git-ignored files that mk/*.mk add (GENERATED += file): `make install` makes them, so every target has them.
+GENERATED :=
 
 -include mk/*.mk
 
@@ -34,7 +36,7 @@ $(STAMP): $(WORKSPACE_MANIFESTS)
 	@touch $@
 
 .PHONY: install
-install: $(STAMP) ## Install npm dependencies from the lockfile (skipped when up to date)
+install: $(STAMP) $(GENERATED) ## Install npm dependencies from the lockfile and make the generated, git-ignored files (skipped when up to date)
 
 .PHONY: bootstrap
 bootstrap: ## Install missing system programs (Postgres, Redis, Prometheus, Pushgateway, Alertmanager, exporters, Docker, barman-cloud) via apt-get; Grafana from its APT repository when it answers

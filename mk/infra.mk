@@ -80,21 +80,19 @@ preflight: install ## Before a first deploy of ENV: placeholders left in its sta
 	$(call require-env,preflight)
 	@$(NPX) tsx infra/scripts/preflight.ts $(ENV)
 # CloudNativePG's Cluster and ScheduledBackup (operator 1.29.1) and the Barman Cloud plugin's ObjectStore (v0.14.0):
-# the CRDs are vendored in infra/crds (their source in each file's first line), the models generated from them.
-CRD_FILES := infra/crds/clusters.postgresql.cnpg.io.yaml infra/crds/scheduledbackups.postgresql.cnpg.io.yaml infra/crds/objectstores.barmancloud.cnpg.io.yaml
+# the CRDs are vendored in infra/crds (their source in each file's first line). Their TypeScript models are generated,
+# not committed, into infra/crds/models (git-ignored) by infra/scripts/crd-models.ts: `make install` makes them
+# (GENERATED), so every target has them, and makes them again when a CRD or the lockfile (the generator) changes.
+CRD_FILES := $(wildcard infra/crds/*.yaml)
+CRD_MODELS_SOURCE := infra/crds/models/.source
+GENERATED += $(CRD_MODELS_SOURCE)
+
+$(CRD_MODELS_SOURCE): $(CRD_FILES) $(STAMP)
+	@$(NPX) tsx infra/scripts/crd-models.ts
 
 .PHONY: crd-models
-crd-models: install ## Regenerate the TypeScript models of the vendored CRDs (infra/crds/models) with @kubernetes-models/crd-generate
-	@rm -rf infra/crds/models && $(NPX) crd-generate --input $(CRD_FILES) --output infra/crds/models >/dev/null
-	@echo '{ "type": "module" }' > infra/crds/models/package.json
-	@echo "crd-models: infra/crds/models regenerated from $(words $(CRD_FILES)) CRDs"
-
-.PHONY: crd-models-check
-crd-models-check: crd-models ## Fail when infra/crds/models differs from what the vendored CRDs generate
-	@git diff --exit-code --stat -- infra/crds/models || { echo "crd-models-check: infra/crds/models is stale: run make crd-models and commit" >&2; exit 1; }
-	@test -z "$$(git ls-files --others --exclude-standard infra/crds/models)" || { echo "crd-models-check: untracked files in infra/crds/models: run make crd-models and commit" >&2; exit 1; }
-
-CI_CHECKS += crd-models-check
+crd-models: $(STAMP) ## Regenerate the TypeScript models of the vendored CRDs into infra/crds/models (git-ignored; make install makes them when stale)
+	@$(NPX) tsx infra/scripts/crd-models.ts --force
 
 .PHONY: restore
 restore: install ## Render and check offline the point-in-time recovery of ENV's database to TARGET_TIME (RFC 3339): a new CloudNativePG Cluster from the WAL archive

@@ -27,17 +27,6 @@ alerts-rules-check: install ## Fail when the committed alerts/rules differ from 
 	@diff -ru alerts/rules $(OBS_OUT)/rules || { echo "alerts-rules-check: alerts/rules is stale: run \`make alerts\` and commit" >&2; exit 1; }
 	@echo "alerts-rules-check: alerts/rules matches monitoring/src/rules.ts"
 
-.PHONY: metric-names
-metric-names: install ## Regenerate app/src/observability/metric-names.ts from monitoring/src/metrics.ts
-	@$(NPX) tsx monitoring/src/generate.ts metric-names app/src/observability/metric-names.ts
-
-.PHONY: metric-names-check
-metric-names-check: install ## Fail when the app's copy of the metric names differs from monitoring/src/metrics.ts
-	@mkdir -p $(OBS_OUT)
-	@$(NPX) tsx monitoring/src/generate.ts metric-names $(OBS_OUT)/metric-names.ts >/dev/null
-	@diff -u app/src/observability/metric-names.ts $(OBS_OUT)/metric-names.ts || { echo "metric-names-check: app/src/observability/metric-names.ts is stale: run \`make metric-names\` and commit" >&2; exit 1; }
-	@echo "metric-names-check: the app's metric names match monitoring/src/metrics.ts"
-
 .PHONY: monitoring-config
 monitoring-config: install ## Render prometheus.yml, alertmanager.yml and Grafana provisioning (example addresses) into out/monitoring
 	@$(NPX) tsx tools/observability-check.ts render $(OBS_OUT)
@@ -57,4 +46,4 @@ alerts-check: alerts-rules-check monitoring-config ## Rules up to date, promtool
 prometheus-config-check: monitoring-config ## promtool check config on the generated Prometheus configuration
 	@$(PROMTOOL) check config $(OBS_OUT)/prometheus.yml
 
-CI_CHECKS += dashboards-check metric-names-check alerts-check prometheus-config-check
+CI_CHECKS += dashboards-check alerts-check prometheus-config-check

@@ -297,8 +297,16 @@ afterAll(async () => {
   await new Promise((r) => (webhook ? webhook.close(r) : r(undefined)));
 }, 60_000);
 
-describe('observability end to end', () => {
-  const panels = allDashboards().flatMap((d) => {
+interface DashboardQuery {
+  name: string;
+  expr: string;
+  /** The template variables of its dashboard, $datasource aside. */
+  variables: string[];
+}
+
+/** Every panel and annotation query of every dashboard, named by dashboard, panel and refId. */
+function dashboardQueries(): DashboardQuery[] {
+  return allDashboards().flatMap((d) => {
     const variables = (d.templating?.list ?? []).map((v) => v.name ?? '').filter((n) => n && n !== 'datasource');
     const annotations = (d.annotations?.list ?? [])
       .filter((a) => a.expr)
@@ -311,7 +319,31 @@ describe('observability end to end', () => {
       }),
     ];
   });
+}
 
+const panels = dashboardQueries();
+
+/** Every recording and alert rule of alerts/rules, as Prometheus loads them. */
+function renderedRules(): Array<{ alert?: string; record?: string; expr: string }> {
+  return ruleFilePaths().flatMap((f) =>
+    (
+      YAML.parse(fs.readFileSync(f, 'utf8')) as { groups: Array<{ rules: Array<{ alert?: string; record?: string; expr: string }> }> }
+    ).groups.flatMap((g) => g.rules),
+  );
+}
+
+/** The queries of the promotion gate and of the canary analysis, which read the same service metrics. */
+function deliveryGateQueries(): Array<{ name: string; expr: string }> {
+  return [
+    ...Object.entries(versionQueries('1.0.0', { soakMinutes: 60, burnMinutes: 5 })).map(([name, expr]) => ({ name: `gate ${name}`, expr })),
+    ...canaryAnalysisMetrics('event-service', canaryThresholds(DEFAULT_PROMOTION)).map((m) => ({
+      name: `canary ${m.name}`,
+      expr: m.query,
+    })),
+  ];
+}
+
+describe('the dashboards on the running stack', () => {
   test('when the dashboards are read, then there are panel queries to check', () => {
     expect(panels.length).toBeGreaterThan(40);
     for (const name of Object.keys(NO_DATA_EXPECTED)) expect(panels.map((p) => p.name)).toContain(name);
@@ -351,12 +383,15 @@ describe('observability end to end', () => {
     expect(body.data).toContain(`127.0.0.1:${svc.port}`);
   });
 
+  test('when a panel uses a variable its dashboard does not define, then the substitution refuses it', () => {
+    expect(() => substitute('up{instance=~"$instance"}', [], 60, 1)).toThrow(/\$instance is not a variable of this dashboard/);
+    expect(substitute('up{instance=~"$instance"}', ['instance'], 60, 1)).toBe('up{instance=~".*"}');
+  });
+});
+
+describe('the rules on the running stack', () => {
   test('when every recording and alert expression is run, then each parses, and Prometheus evaluates every rule without error', async () => {
-    const rules = ruleFilePaths().flatMap((f) =>
-      (
-        YAML.parse(fs.readFileSync(f, 'utf8')) as { groups: Array<{ rules: Array<{ alert?: string; record?: string; expr: string }> }> }
-      ).groups.flatMap((g) => g.rules),
-    );
+    const rules = renderedRules();
     const problems: string[] = [];
     for (const rule of rules) {
       const r = await prom('query', { query: rule.expr });
@@ -376,23 +411,12 @@ describe('observability end to end', () => {
   });
 
   test('when every rule, panel and gate query is read, then each metric it reads is exported by a target of its job or recorded by a rule', async () => {
-    const rules = ruleFilePaths().flatMap((f) =>
-      (
-        YAML.parse(fs.readFileSync(f, 'utf8')) as { groups: Array<{ rules: Array<{ alert?: string; record?: string; expr: string }> }> }
-      ).groups.flatMap((g) => g.rules),
-    );
+    const rules = renderedRules();
     const recorded = new Set(rules.flatMap((r) => (r.record ? [r.record] : [])));
     const queries = [
       ...rules.map((r) => ({ name: `rule ${r.alert ?? r.record}`, expr: r.expr })),
       ...panels.map((p) => ({ name: `panel ${p.name}`, expr: substitute(p.expr, p.variables, 300, 15) })),
-      ...Object.entries(versionQueries('1.0.0', { soakMinutes: 60, burnMinutes: 5 })).map(([name, expr]) => ({
-        name: `gate ${name}`,
-        expr,
-      })),
-      ...canaryAnalysisMetrics('event-service', canaryThresholds(DEFAULT_PROMOTION)).map((m) => ({
-        name: `canary ${m.name}`,
-        expr: m.query,
-      })),
+      ...deliveryGateQueries(),
     ];
     const exported = await exportedByJob();
     const everywhere = new Set([...exported.values()].flatMap((names) => [...names]));
@@ -415,7 +439,9 @@ describe('observability end to end', () => {
     const fed = new Set([...promtool.matchAll(/series: '([a-z_:]+)\{/g)].map((m) => m[1]));
     expect(Object.values(CNPG_METRICS).filter((name) => !fed.has(name))).toEqual([]);
   });
+});
 
+describe('the metrics of the contract', () => {
   test('when every target is scraped, then the service exports every metric of the contract and the maintenance job pushed every one of its own', async () => {
     const exported = await exportedByJob();
     const missing = (job: string, specs: Record<string, { name: string }>) =>
@@ -425,12 +451,10 @@ describe('observability end to end', () => {
         .map((name) => `${job}: ${name}`);
     expect([...missing(APP_JOB, SERVICE_METRICS), ...missing(MAINTENANCE_JOB, MAINTENANCE_METRICS)]).toEqual([]);
   });
+});
 
-  test('when a panel uses a variable its dashboard does not define, then the substitution refuses it', () => {
-    expect(() => substitute('up{instance=~"$instance"}', [], 60, 1)).toThrow(/\$instance is not a variable of this dashboard/);
-    expect(substitute('up{instance=~"$instance"}', ['instance'], 60, 1)).toBe('up{instance=~".*"}');
-  });
-
+// Last: the outage test stops PostgreSQL.
+describe('alert delivery', () => {
   test('when the stack runs, then the always-firing Watchdog reaches the heartbeat webhook, and only that one', async () => {
     const heartbeat = () => notifications.find((n) => n.status === 'firing' && n.alerts.some((a) => a.labels.alertname === WATCHDOG_ALERT));
     await waitFor(`${WATCHDOG_ALERT} delivered to the webhook`, async () => heartbeat() !== undefined, 30_000, 250);

@@ -4,13 +4,9 @@
  * and Barman Cloud plugin export (monitoring/src/rules.ts CNPG_METRICS, as job "cnpg" relabels them), and every
  * panel query that reads job "cnpg" must parse and return data over them.
  */
-import { execFileSync } from 'node:child_process';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { CNPG_JOB, CNPG_METRICS } from '../../monitoring/src';
-import { freePort, requireExecutable, type Running } from '../../tools/stack/process';
-import { startPrometheus } from '../../tools/stack/services';
+import { startBackfilledPrometheus } from '../../tools/stack/backfilled-prometheus';
+import type { Running } from '../../tools/stack/process';
 import { allDashboards } from '../src/index';
 
 const STEP = 15;
@@ -48,22 +44,12 @@ const panels = allDashboards().flatMap((d) =>
   }),
 );
 
-let dir: string;
 let prometheus: Running & { url: string };
 beforeAll(async () => {
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cnpg-panels-'));
-  const om = path.join(dir, 'history.om.txt');
-  fs.writeFileSync(om, history(Date.now() / 1000));
-  execFileSync(requireExecutable(['promtool'], 'prometheus'), ['tsdb', 'create-blocks-from', 'openmetrics', om, path.join(dir, 'data')], {
-    stdio: 'pipe',
-  });
-  const configFile = path.join(dir, 'prometheus.yml');
-  fs.writeFileSync(configFile, 'global:\n  scrape_interval: 15s\nscrape_configs: []\n');
-  prometheus = await startPrometheus({ dir, port: await freePort(), configFile });
+  prometheus = await startBackfilledPrometheus('cnpg-panels', history(Date.now() / 1000));
 }, 60_000);
 afterAll(async () => {
   await prometheus?.stop();
-  fs.rmSync(dir, { recursive: true, force: true });
 });
 
 test('when the dashboards are read, then the Dependencies dashboard has the backup, replication lag and WAL archive panels of CloudNativePG', () => {

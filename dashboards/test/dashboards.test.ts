@@ -25,7 +25,7 @@ interface PanelJson {
   targets?: Target[];
 }
 
-describe('dashboards', () => {
+describe('dashboards/json', () => {
   test('when rendered, then the committed dashboards/json matches file for file (run `make dashboards` otherwise)', () => {
     const committed = fs
       .readdirSync(JSON_DIR)
@@ -35,7 +35,9 @@ describe('dashboards', () => {
     for (const d of dashboards)
       expect(fs.readFileSync(path.join(JSON_DIR, `${d.uid}.json`), 'utf8')).toBe(`${JSON.stringify(d, null, 2)}\n`);
   });
+});
 
+describe('every dashboard', () => {
   test.each(dashboards.map((d) => [d.uid!, d] as const))(
     'when %s is rendered, then it has a uid, a description, the $datasource variable and uses $__rate_interval',
     (_uid, d) => {
@@ -46,6 +48,22 @@ describe('dashboards', () => {
     },
   );
 
+  test.each(dashboards.map((d) => [d.uid!, d] as const))(
+    'when %s is rendered, then it links to every dashboard of the stack, marks deploys, and defines every variable its panels use',
+    (_uid, d) => {
+      expect(d.tags).toContain('event-stack');
+      expect(d.links).toEqual([expect.objectContaining({ type: 'dashboards', tags: ['event-stack'], keepTime: true })]);
+      expect(d.annotations?.list?.find((a) => a.name === 'Deploys')?.expr).toContain('app_build_info');
+      const defined = new Set((d.templating?.list ?? []).map((v) => v.name));
+      const used = new Set(
+        panelsOf(d).flatMap((p) => (p.targets ?? []).flatMap((t) => [...(t.expr ?? '').matchAll(/\$\{?([a-z]\w*)/g)].map((m) => m[1]!))),
+      );
+      expect([...used].filter((v) => !defined.has(v))).toEqual([]);
+    },
+  );
+});
+
+describe('every panel', () => {
   test.each(dashboards.flatMap((d) => panelsOf(d).map((p) => [`${d.uid} / ${p.title}`, p] as const)))(
     'when panel %s is rendered, then it has a description, a unit and refIds, and reads $datasource',
     (_name, panel) => {
@@ -76,20 +94,6 @@ describe('dashboards', () => {
     },
   );
 
-  test.each(dashboards.map((d) => [d.uid!, d] as const))(
-    'when %s is rendered, then it links to every dashboard of the stack, marks deploys, and defines every variable its panels use',
-    (_uid, d) => {
-      expect(d.tags).toContain('event-stack');
-      expect(d.links).toEqual([expect.objectContaining({ type: 'dashboards', tags: ['event-stack'], keepTime: true })]);
-      expect(d.annotations?.list?.find((a) => a.name === 'Deploys')?.expr).toContain('app_build_info');
-      const defined = new Set((d.templating?.list ?? []).map((v) => v.name));
-      const used = new Set(
-        panelsOf(d).flatMap((p) => (p.targets ?? []).flatMap((t) => [...(t.expr ?? '').matchAll(/\$\{?([a-z]\w*)/g)].map((m) => m[1]!))),
-      );
-      expect([...used].filter((v) => !defined.has(v))).toEqual([]);
-    },
-  );
-
   const statPanels = dashboards.flatMap((d) =>
     panelsOf(d)
       .filter((p) => p.type === 'stat')
@@ -106,7 +110,9 @@ describe('dashboards', () => {
       { value: 80, color: 'red' },
     ]);
   });
+});
 
+describe('the SLO dashboard', () => {
   test('when the SLO dashboard is rendered, then the error budget is red below 0 and amber below 25%, and burn rates show the alert levels', () => {
     const panels = dashboards.find((d) => d.uid === 'event-service-slo')!.panels as PanelJson[];
     const budget = panels.filter((p) => /error budget/.test(p.title ?? ''));

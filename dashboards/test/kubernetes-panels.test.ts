@@ -5,17 +5,13 @@
  * openmetrics` and loaded by Prometheus. The scenario: in the last three hours the service's container was OOM
  * killed, PostgreSQL crash loops, and Prometheus' volume fills up; the rest of the stack is healthy.
  */
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import YAML from 'yaml';
 import { allDashboards } from '../src/index';
 import { CLUSTER_JOBS, CLUSTER_METRICS, KUBE_STATE_METRICS_JOB, KUBELET_JOB, ruleFilePaths } from '../../monitoring/src';
 import { metricReferences } from '../../monitoring/src/promql-names';
+import { startBackfilledPrometheus } from '../../tools/stack/backfilled-prometheus';
 import type { Running } from '../../tools/stack/process';
-import { freePort } from '../../tools/stack/process';
-import { startPrometheus } from '../../tools/stack/services';
 
 const NAMESPACE = 'event-stack-test';
 const STEP_SECONDS = 30;
@@ -106,7 +102,6 @@ function openMetrics(series: Series[], start: number): string {
   return `${lines.join('\n')}\n# EOF\n`;
 }
 
-let dir: string;
 let prometheus: Running & { url: string };
 let start: number;
 
@@ -160,21 +155,13 @@ const kubernetesRules = () =>
   ).groups.flatMap((g) => g.rules);
 
 beforeAll(async () => {
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kubernetes-panels-'));
   // Whole hours back, so the blocks' two-hour boundaries do not matter; the last sample a minute ago.
   start = Math.floor(Date.now() / 1000) - END - 60;
-  const input = path.join(dir, 'cluster.om.txt');
-  fs.writeFileSync(input, openMetrics(scenario(start), start));
-  fs.mkdirSync(path.join(dir, 'data'));
-  execFileSync('promtool', ['tsdb', 'create-blocks-from', 'openmetrics', input, path.join(dir, 'data')], { stdio: 'pipe' });
-  const configFile = path.join(dir, 'prometheus.yml');
-  fs.writeFileSync(configFile, 'global:\n  scrape_interval: 30s\n');
-  prometheus = await startPrometheus({ dir, port: await freePort(), configFile });
+  prometheus = await startBackfilledPrometheus('kubernetes-panels', openMetrics(scenario(start), start));
 }, 60_000);
 
 afterAll(async () => {
   await prometheus?.stop();
-  if (dir) fs.rmSync(dir, { recursive: true, force: true });
 });
 
 describe('the Kubernetes row and rules on kube-state-metrics and kubelet series', () => {

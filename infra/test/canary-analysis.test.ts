@@ -5,13 +5,9 @@
  * pods named as a Rollout names them, prom-client's request counter (no 5xx series until the first 5xx) and
  * latency histogram. The conditions are then judged the way Argo judges them.
  */
-import { execFileSync } from 'node:child_process';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { APP_JOB, SERVICE_METRICS, SLO } from '../../monitoring/src';
-import { freePort, requireExecutable, type Running } from '../../tools/stack/process';
-import { startPrometheus } from '../../tools/stack/services';
+import { startBackfilledPrometheus } from '../../tools/stack/backfilled-prometheus';
+import type { Running } from '../../tools/stack/process';
 import { CANARY_HASH_PLACEHOLDER, canaryPodsMatcher } from '../components/canary';
 import type { KubernetesObject, OfflineRun } from '../offline';
 import { runIsolated as run } from './offline-run';
@@ -80,25 +76,15 @@ function history(nowSeconds: number): string {
 }
 
 let prometheus: Running & { url: string };
-let dir: string;
 const rendered = new Map<string, OfflineRun>();
 
 beforeAll(async () => {
   for (const stack of ['staging', 'prod']) rendered.set(stack, await run(stack));
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'canary-analysis-'));
-  const om = path.join(dir, 'history.om.txt');
-  fs.writeFileSync(om, history(Date.now() / 1000));
-  execFileSync(requireExecutable(['promtool'], 'prometheus'), ['tsdb', 'create-blocks-from', 'openmetrics', om, path.join(dir, 'data')], {
-    stdio: 'pipe',
-  });
-  const config = path.join(dir, 'prometheus.yml');
-  fs.writeFileSync(config, 'global:\n  scrape_interval: 15s\nscrape_configs: []\n');
-  prometheus = await startPrometheus({ dir, port: await freePort(), configFile: config });
+  prometheus = await startBackfilledPrometheus('canary-analysis', history(Date.now() / 1000));
 }, 120_000);
 
 afterAll(async () => {
   await prometheus?.stop();
-  fs.rmSync(dir, { recursive: true, force: true });
 });
 
 interface Metric {

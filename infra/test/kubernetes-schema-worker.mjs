@@ -1,7 +1,7 @@
 // Validates Kubernetes objects against the OpenAPI schemas of kubernetes-models (and the CRD models of
 // @kubernetes-models/* for third-party API groups). The models are ES modules only, which jest's CommonJS
 // runtime cannot load, so kubernetes-schema.ts runs this file in a plain Node process (with tsx: CloudNativePG's
-// models are generated TypeScript, infra/crds/models, from the vendored CRDs).
+// models are generated TypeScript, infra/crds/models, from the vendored CRDs; infra/scripts/crd-models.ts).
 // stdin: a JSON array of objects. stdout: a JSON array of problems (one string per invalid object).
 import { readFileSync } from 'node:fs';
 import { URL } from 'node:url';

@@ -1,9 +1,9 @@
 /**
  * The monitoring contract: the names and numbers that the app's metrics, the alert rules, the dashboards,
- * the promotion gate, `make local` and the Pulumi program must agree on. Each is defined here once (metric
- * names in ./metrics.ts); alerts/rules/*.yml are rendered from them (./rules.ts, `make alerts`), the
- * dashboards and the gate build their queries from them, and the app registers its metrics from a copy
- * rendered into app/src (`make metric-names`). The drift checks fail while a rendered file is stale.
+ * the promotion gate, `make local` and the Pulumi program must agree on. Each is defined once: here, or for the
+ * metrics the app registers in the app (re-exported by ./metrics.ts). alerts/rules/*.yml are rendered from them
+ * (./rules.ts, `make alerts`; the drift check fails while a rendered file is stale), and the dashboards and the
+ * gate build their queries from them.
  */
 import path from 'node:path';
 

@@ -83,11 +83,11 @@ function selector(namespace: string | undefined) {
     `${metric}{${[`job="${KIND[kind]}"`, ...(namespace ? [`namespace="${namespace}"`] : []), ...matchers].join(',')}}`;
 }
 
-function workloadRules(namespace: string | undefined): AlertRule[] {
+/** Containers killed for memory, crash looping or restarting. */
+function containerRules(namespace: string | undefined): AlertRule[] {
   const s = selector(namespace);
   const t = KUBERNETES_THRESHOLDS;
   const container = 'on (namespace, pod, container)';
-  const cronjob = 'on (namespace, cronjob)';
   return [
     {
       comment: [
@@ -127,6 +127,13 @@ function workloadRules(namespace: string | undefined): AlertRule[] {
       description:
         'Container {{ $labels.container }} of pod {{ $labels.namespace }}/{{ $labels.pod }} restarted {{ $value | humanize }} times in the last hour.',
     },
+  ];
+}
+
+/** Deployments short of replicas, and autoscalers that cannot add any. */
+function scalingRules(namespace: string | undefined): AlertRule[] {
+  const s = selector(namespace);
+  return [
     {
       comment: 'kubernetes-mixin KubeDeploymentReplicasMismatch: fewer available replicas than wanted, and no rollout progressing.',
       alert: 'EventStackDeploymentReplicasMismatch',
@@ -163,6 +170,15 @@ function workloadRules(namespace: string | undefined): AlertRule[] {
       description:
         'HPA {{ $labels.namespace }}/{{ $labels.horizontalpodautoscaler }} has run {{ $value }} replicas, its maximum, for 15 minutes: it cannot scale out further.',
     },
+  ];
+}
+
+/** CronJobs whose run failed or never started. */
+function cronJobRules(namespace: string | undefined): AlertRule[] {
+  const s = selector(namespace);
+  const t = KUBERNETES_THRESHOLDS;
+  const cronjob = 'on (namespace, cronjob)';
+  return [
     {
       comment: [
         'The last scheduled run has not succeeded and nothing runs any more: the Job failed (its retries spent).',
@@ -278,7 +294,10 @@ export function kubernetesRuleFile(namespace?: string): RuleFile {
         : "Unscoped: in bundled mode the stack's exporters and scrapes see only the stack's namespace.",
     ].join('\n'),
     groups: [
-      { name: 'event-stack-kubernetes', rules: [...workloadRules(namespace), ...volumeRules(namespace)] },
+      {
+        name: 'event-stack-kubernetes',
+        rules: [...containerRules(namespace), ...scalingRules(namespace), ...cronJobRules(namespace), ...volumeRules(namespace)],
+      },
       { name: 'event-stack-prometheus-storage', rules: tsdbRules() },
     ],
   };

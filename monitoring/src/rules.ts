@@ -95,122 +95,147 @@ export const BACKPRESSURE_RATIO = { threshold: 0.01, window: '5m', for: '5m' } a
 /** Fill level of the ingest queue that warns before 503s start at 100 %. */
 export const QUEUE_SATURATION = { threshold: 0.8, for: '5m' } as const;
 
-function serviceRules(): RuleFile {
-  const { httpRequests, httpDuration, eventsRejected, eventsIngested, eventsDuplicates, ingestQueueRows, ingestQueueMaxRows } =
-    SERVICE_METRICS;
-  const perRoute = (inner: string) => `sum by (job, route) (${inner})`;
+/** A rate summed per API route. */
+const perRoute = (inner: string) => `sum by (job, route) (${inner})`;
+/** The least traffic a route needs before its ratio or percentile counts, in words. */
+const minTraffic = (rps: number, window: string) => `${Math.round(rps * minutes(window) * 60)} requests in ${minutes(window)} minutes`;
+
+/** Whether the instances answer Prometheus at all. */
+function serviceAvailabilityAlerts(): AlertRule[] {
+  return [
+    {
+      comment: 'One instance down is a ticket: the others still serve (the SLO alerts page if users notice).',
+      alert: 'EventServiceDown',
+      expr: `${app('up')} == 0`,
+      for: '5m',
+      severity: 'warning',
+      summary: 'An event service instance does not answer Prometheus scrapes.',
+      description: 'Prometheus has failed to scrape {{ $labels.instance }} (job {{ $labels.job }}) for at least 5 minutes.',
+    },
+    {
+      comment: 'Every instance down is a page: nothing accepts events.',
+      alert: 'EventServiceAllInstancesDown',
+      expr: `max by (job) (${app('up')}) == 0`,
+      for: '2m',
+      severity: 'critical',
+      summary: 'No event service instance answers Prometheus scrapes.',
+      description: 'Prometheus has failed to scrape every instance of {{ $labels.job }} for at least 2 minutes: nothing accepts events.',
+    },
+    {
+      alert: 'EventServiceTargetAbsent',
+      expr: `absent(${app('up')})`,
+      for: '5m',
+      severity: 'critical',
+      summary: 'Prometheus has no event service target to scrape.',
+      description:
+        'No target of job {{ $labels.job }} has been discovered for 5 minutes: the service is not deployed or service discovery lost it.',
+    },
+  ];
+}
+
+/** Errors and latency of one API route, each above a minimum of traffic. */
+function serviceRouteAlerts(): AlertRule[] {
+  const { httpRequests, httpDuration } = SERVICE_METRICS;
   const er = ROUTE_ERROR_RATIO;
   const lat = ROUTE_LATENCY_P99;
-  const minTraffic = (rps: number, window: string) => `${Math.round(rps * minutes(window) * 60)} requests in ${minutes(window)} minutes`;
+  return [
+    {
+      comment: `Minimum traffic (${minTraffic(er.minRequestsPerSecond, er.window)}): on a quiet route, two failures in a handful of requests are no trend.`,
+      alert: 'EventServiceErrorRatioHigh',
+      expr: [
+        perRoute(`rate(${apiSeries(httpRequests.name, 'code=~"5.."')}[${er.window}])`),
+        '/',
+        perRoute(`rate(${apiSeries(httpRequests.name)}[${er.window}])`),
+        `> ${er.threshold}`,
+        'and',
+        `${perRoute(`rate(${apiSeries(httpRequests.name)}[${er.window}])`)} >= ${er.minRequestsPerSecond}`,
+        '',
+      ].join('\n'),
+      for: er.for,
+      severity: 'warning',
+      summary: `More than ${humanPercent(er.threshold)} of requests to an API route fail with a 5xx.`,
+      description: `{{ $value | humanizePercentage }} of requests to {{ $labels.route }} failed with a 5xx over the last ${minutes(er.window)} minutes.`,
+    },
+    {
+      comment: `Minimum traffic (${minTraffic(lat.minRequestsPerSecond, lat.window)}): with fewer, the p99 is just the slowest request.`,
+      alert: 'EventServiceLatencyP99High',
+      expr: [
+        `histogram_quantile(0.99, sum by (job, route, le) (rate(${apiSeries(`${httpDuration.name}_bucket`)}[${lat.window}])))`,
+        `> ${lat.thresholdSeconds}`,
+        'and',
+        `${perRoute(`rate(${apiSeries(`${httpDuration.name}_count`)}[${lat.window}])`)} >= ${lat.minRequestsPerSecond}`,
+        '',
+      ].join('\n'),
+      for: lat.for,
+      severity: 'warning',
+      summary: `The 99th percentile latency of an API route is above ${lat.thresholdSeconds} second${lat.thresholdSeconds === 1 ? '' : 's'}.`,
+      description: `p99 latency of {{ $labels.route }} has been {{ $value | humanizeDuration }} over the last ${minutes(lat.window)} minutes (threshold ${lat.thresholdSeconds}s).`,
+    },
+  ];
+}
+
+/** The ingest queue: events turned away when full, and the fill level before that. */
+function serviceIngestQueueAlerts(): AlertRule[] {
+  const { eventsRejected, eventsIngested, eventsDuplicates, ingestQueueRows, ingestQueueMaxRows } = SERVICE_METRICS;
   const allEvents = [eventsIngested, eventsDuplicates, eventsRejected].map((m) => m.name).join('|');
+  return [
+    {
+      comment: "Only the queue-full reason: a 503 from an unreachable database is EventServicePostgresUnreachable's.",
+      alert: 'EventServiceBackpressure',
+      expr: [
+        `sum by (job) (rate(${app(eventsRejected.name, 'reason="backpressure"')}[${BACKPRESSURE_RATIO.window}]))`,
+        '/',
+        `sum by (job) (rate({${appSelector(`__name__=~"${allEvents}"`)}}[${BACKPRESSURE_RATIO.window}]))`,
+        `> ${BACKPRESSURE_RATIO.threshold}`,
+        '',
+      ].join('\n'),
+      for: BACKPRESSURE_RATIO.for,
+      severity: 'warning',
+      summary: 'The event service turns away events with 503 because its ingest queue is full.',
+      description: `{{ $value | humanizePercentage }} of the events sent to {{ $labels.job }} were refused because the ingest queue was full (backpressure) over the last ${minutes(BACKPRESSURE_RATIO.window)} minutes.`,
+    },
+    {
+      alert: 'EventServiceIngestQueueSaturated',
+      expr: `max by (job, instance) (${app(ingestQueueRows.name)} / ${app(ingestQueueMaxRows.name)}) > ${QUEUE_SATURATION.threshold}`,
+      for: QUEUE_SATURATION.for,
+      severity: 'warning',
+      summary: `The in-memory ingest queue of an instance is more than ${humanPercent(QUEUE_SATURATION.threshold)} full.`,
+      description:
+        'The ingest queue of {{ $labels.instance }} is {{ $value | humanizePercentage }} full: PostgreSQL commits are not keeping up, 503s follow at 100%.',
+    },
+  ];
+}
+
+/** PostgreSQL and Redis as the service reaches them. */
+function serviceDependencyAlerts(): AlertRule[] {
+  return [
+    {
+      alert: 'EventServicePostgresUnreachable',
+      expr: `${app(SERVICE_METRICS.postgresUp.name)} == 0`,
+      for: '1m',
+      severity: 'critical',
+      summary: 'The event service cannot reach PostgreSQL, so it cannot store events.',
+      description: '{{ $labels.instance }} has failed SELECT 1 against PostgreSQL at every scrape for 1 minute; ingest answers 503.',
+    },
+    {
+      alert: 'EventServiceRedisUnreachable',
+      expr: `${app(SERVICE_METRICS.redisUp.name)} == 0`,
+      for: '5m',
+      severity: 'warning',
+      summary: 'The event service cannot reach Redis and rate-limits in-process only.',
+      description: '{{ $labels.instance }} has had no Redis connection for 5 minutes; rate limits are per instance until it is back.',
+    },
+  ];
+}
+
+function serviceRules(): RuleFile {
   return {
     name: 'service',
     header: `Symptoms and causes of the event service (Prometheus job "${APP_JOB}"), beside the SLO alerts in slo.yml.`,
     groups: [
       {
         name: 'event-service',
-        rules: [
-          {
-            comment: 'One instance down is a ticket: the others still serve (the SLO alerts page if users notice).',
-            alert: 'EventServiceDown',
-            expr: `${app('up')} == 0`,
-            for: '5m',
-            severity: 'warning',
-            summary: 'An event service instance does not answer Prometheus scrapes.',
-            description: 'Prometheus has failed to scrape {{ $labels.instance }} (job {{ $labels.job }}) for at least 5 minutes.',
-          },
-          {
-            comment: 'Every instance down is a page: nothing accepts events.',
-            alert: 'EventServiceAllInstancesDown',
-            expr: `max by (job) (${app('up')}) == 0`,
-            for: '2m',
-            severity: 'critical',
-            summary: 'No event service instance answers Prometheus scrapes.',
-            description:
-              'Prometheus has failed to scrape every instance of {{ $labels.job }} for at least 2 minutes: nothing accepts events.',
-          },
-          {
-            alert: 'EventServiceTargetAbsent',
-            expr: `absent(${app('up')})`,
-            for: '5m',
-            severity: 'critical',
-            summary: 'Prometheus has no event service target to scrape.',
-            description:
-              'No target of job {{ $labels.job }} has been discovered for 5 minutes: the service is not deployed or service discovery lost it.',
-          },
-          {
-            comment: `Minimum traffic (${minTraffic(er.minRequestsPerSecond, er.window)}): on a quiet route, two failures in a handful of requests are no trend.`,
-            alert: 'EventServiceErrorRatioHigh',
-            expr: [
-              perRoute(`rate(${apiSeries(httpRequests.name, 'code=~"5.."')}[${er.window}])`),
-              '/',
-              perRoute(`rate(${apiSeries(httpRequests.name)}[${er.window}])`),
-              `> ${er.threshold}`,
-              'and',
-              `${perRoute(`rate(${apiSeries(httpRequests.name)}[${er.window}])`)} >= ${er.minRequestsPerSecond}`,
-              '',
-            ].join('\n'),
-            for: er.for,
-            severity: 'warning',
-            summary: `More than ${humanPercent(er.threshold)} of requests to an API route fail with a 5xx.`,
-            description: `{{ $value | humanizePercentage }} of requests to {{ $labels.route }} failed with a 5xx over the last ${minutes(er.window)} minutes.`,
-          },
-          {
-            comment: `Minimum traffic (${minTraffic(lat.minRequestsPerSecond, lat.window)}): with fewer, the p99 is just the slowest request.`,
-            alert: 'EventServiceLatencyP99High',
-            expr: [
-              `histogram_quantile(0.99, sum by (job, route, le) (rate(${apiSeries(`${httpDuration.name}_bucket`)}[${lat.window}])))`,
-              `> ${lat.thresholdSeconds}`,
-              'and',
-              `${perRoute(`rate(${apiSeries(`${httpDuration.name}_count`)}[${lat.window}])`)} >= ${lat.minRequestsPerSecond}`,
-              '',
-            ].join('\n'),
-            for: lat.for,
-            severity: 'warning',
-            summary: `The 99th percentile latency of an API route is above ${lat.thresholdSeconds} second${lat.thresholdSeconds === 1 ? '' : 's'}.`,
-            description: `p99 latency of {{ $labels.route }} has been {{ $value | humanizeDuration }} over the last ${minutes(lat.window)} minutes (threshold ${lat.thresholdSeconds}s).`,
-          },
-          {
-            comment: "Only the queue-full reason: a 503 from an unreachable database is EventServicePostgresUnreachable's.",
-            alert: 'EventServiceBackpressure',
-            expr: [
-              `sum by (job) (rate(${app(eventsRejected.name, 'reason="backpressure"')}[${BACKPRESSURE_RATIO.window}]))`,
-              '/',
-              `sum by (job) (rate({${appSelector(`__name__=~"${allEvents}"`)}}[${BACKPRESSURE_RATIO.window}]))`,
-              `> ${BACKPRESSURE_RATIO.threshold}`,
-              '',
-            ].join('\n'),
-            for: BACKPRESSURE_RATIO.for,
-            severity: 'warning',
-            summary: 'The event service turns away events with 503 because its ingest queue is full.',
-            description: `{{ $value | humanizePercentage }} of the events sent to {{ $labels.job }} were refused because the ingest queue was full (backpressure) over the last ${minutes(BACKPRESSURE_RATIO.window)} minutes.`,
-          },
-          {
-            alert: 'EventServiceIngestQueueSaturated',
-            expr: `max by (job, instance) (${app(ingestQueueRows.name)} / ${app(ingestQueueMaxRows.name)}) > ${QUEUE_SATURATION.threshold}`,
-            for: QUEUE_SATURATION.for,
-            severity: 'warning',
-            summary: `The in-memory ingest queue of an instance is more than ${humanPercent(QUEUE_SATURATION.threshold)} full.`,
-            description:
-              'The ingest queue of {{ $labels.instance }} is {{ $value | humanizePercentage }} full: PostgreSQL commits are not keeping up, 503s follow at 100%.',
-          },
-          {
-            alert: 'EventServicePostgresUnreachable',
-            expr: `${app(SERVICE_METRICS.postgresUp.name)} == 0`,
-            for: '1m',
-            severity: 'critical',
-            summary: 'The event service cannot reach PostgreSQL, so it cannot store events.',
-            description: '{{ $labels.instance }} has failed SELECT 1 against PostgreSQL at every scrape for 1 minute; ingest answers 503.',
-          },
-          {
-            alert: 'EventServiceRedisUnreachable',
-            expr: `${app(SERVICE_METRICS.redisUp.name)} == 0`,
-            for: '5m',
-            severity: 'warning',
-            summary: 'The event service cannot reach Redis and rate-limits in-process only.',
-            description: '{{ $labels.instance }} has had no Redis connection for 5 minutes; rate limits are per instance until it is back.',
-          },
-        ],
+        rules: [...serviceAvailabilityAlerts(), ...serviceRouteAlerts(), ...serviceIngestQueueAlerts(), ...serviceDependencyAlerts()],
       },
     ],
   };
@@ -406,101 +431,210 @@ export const WAL_READY_MAX = 10;
 /** Seconds a replica may trail the primary before a failover would lose that much acknowledged data. */
 export const REPLICATION_LAG_MAX_S = 30;
 
-function databaseRules(): RuleFile {
+/** A series of CloudNativePG's instance managers, and the labels that tell its clusters apart. */
+const cnpg = (metric: string, ...matchers: string[]) => job(metric, CNPG_JOB, ...matchers);
+const byCluster = 'namespace, cluster';
+
+/** Base backups to the object store: too old, or the newest attempt failed. */
+function databaseBackupAlerts(): AlertRule[] {
   const c = CNPG_METRICS;
-  const cnpg = (metric: string, ...matchers: string[]) => job(metric, CNPG_JOB, ...matchers);
-  const byCluster = 'namespace, cluster';
+  return [
+    {
+      comment: `Base backups run daily: 24 h period + ${BACKUP_STALE_HOURS - 24} h margin. A cluster that never completed one reports 0.`,
+      alert: 'EventPostgresBackupStale',
+      expr: `time() - max by (${byCluster}) (${cnpg(c.lastBackup)}) > ${BACKUP_STALE_HOURS} * 3600`,
+      for: '10m',
+      severity: 'warning',
+      summary: 'The newest base backup of the database is older than its daily schedule allows.',
+      description: `The newest available base backup of cluster {{ $labels.cluster }} is {{ $value | humanizeDuration }} old (expected at least every ${BACKUP_STALE_HOURS}h).`,
+    },
+    {
+      comment: 'The newest backup attempt failed: its failure is later than the last backup that completed.',
+      alert: 'EventPostgresBackupFailed',
+      expr: `max by (${byCluster}) (${cnpg(c.lastFailedBackup)}) > max by (${byCluster}) (${cnpg(c.lastBackup)})`,
+      for: '5m',
+      severity: 'warning',
+      summary: 'The last base backup of the database failed.',
+      description:
+        'The last base backup of cluster {{ $labels.cluster }} failed after the newest one that completed; the backup and plugin logs have the error.',
+    },
+  ];
+}
+
+/** WAL archiving, which point-in-time recovery depends on: failing, or falling behind. */
+function databaseWalArchivingAlerts(): AlertRule[] {
+  const c = CNPG_METRICS;
+  return [
+    {
+      comment: 'Each failed attempt of archive_command counts; WAL that is not archived is not recoverable, and it fills pg_wal.',
+      alert: 'EventPostgresWalArchivingFailing',
+      expr: `sum by (${byCluster}, pod) (rate(${cnpg(c.archiveFailures)}[5m])) * 60 > 0`,
+      for: '10m',
+      severity: 'critical',
+      summary: 'WAL archiving to the object store is failing: point-in-time recovery stops at the last archived segment.',
+      description:
+        'Instance {{ $labels.pod }} of cluster {{ $labels.cluster }} fails to archive WAL ({{ $value | humanize }} failed attempts a minute, for 10 minutes).',
+    },
+    {
+      comment: 'Segments marked ready but not yet archived: the archiver falls behind (slow or unreachable object store).',
+      alert: 'EventPostgresWalArchivingLagging',
+      expr: `max by (${byCluster}, pod) (${cnpg(c.walArchiveStatus, 'value="ready"')}) > ${WAL_READY_MAX}`,
+      for: '15m',
+      severity: 'warning',
+      summary: 'WAL segments are waiting to be archived: the recovery point falls behind.',
+      description: `{{ $value }} WAL segments of instance {{ $labels.pod }} (cluster {{ $labels.cluster }}) wait for the archiver (more than ${WAL_READY_MAX} for 15 minutes).`,
+    },
+  ];
+}
+
+/** The instances and their replication: lag, instances down, synchronous replicas missing. */
+function databaseInstanceAlerts(): AlertRule[] {
+  const c = CNPG_METRICS;
+  return [
+    {
+      alert: 'EventPostgresReplicationLagHigh',
+      expr: `max by (${byCluster}, pod) (${cnpg(c.replicationLag)}) > ${REPLICATION_LAG_MAX_S}`,
+      for: '5m',
+      severity: 'warning',
+      summary: 'A replica trails the primary: reads from replicas are stale, and a failover to it would lose recent writes.',
+      description: `Replica {{ $labels.pod }} of cluster {{ $labels.cluster }} is {{ $value | humanizeDuration }} behind the primary (more than ${REPLICATION_LAG_MAX_S}s for 5 minutes).`,
+    },
+    {
+      comment: 'An instance whose manager answers but whose PostgreSQL does not, or whose manager is not scraped at all.',
+      alert: 'EventPostgresInstanceDown',
+      expr: `max by (${byCluster}, pod) (${cnpg(c.postgresUp)}) == 0 or max by (namespace, pod) (${job('up', CNPG_JOB)}) == 0`,
+      for: '5m',
+      severity: 'critical',
+      summary: 'An instance of the database is not ready: the cluster runs with fewer instances than desired.',
+      description: 'Instance {{ $labels.pod }} of the database has not been ready for 5 minutes.',
+    },
+    {
+      comment: [
+        'From 3 instances a commit waits for one synchronous replica: with fewer streaming replicas than expected,',
+        'the cluster runs below its desired instances and commits may stall.',
+      ].join('\n'),
+      alert: 'EventPostgresSynchronousReplicasMissing',
+      expr: `max by (${byCluster}, pod) (${cnpg(c.streamingReplicas)}) < max by (${byCluster}, pod) (${cnpg(c.syncReplicas, 'value="expected"')})`,
+      for: '5m',
+      severity: 'critical',
+      summary: 'Fewer replicas stream from the primary than its synchronous replication expects.',
+      description:
+        'Primary {{ $labels.pod }} of cluster {{ $labels.cluster }} has {{ $value }} streaming replicas, fewer than the synchronous replicas it expects.',
+    },
+  ];
+}
+
+function databaseRules(): RuleFile {
   return {
     name: 'database',
     header: [
       `The in-cluster PostgreSQL on CloudNativePG: backups, WAL archiving and replicas, from the instance managers (job "${CNPG_JOB}").`,
       'A stack with a managed database has none of these series, and these rules stay silent there.',
     ].join('\n'),
-    groups: [
-      {
-        name: 'event-database',
-        rules: [
-          {
-            comment: `Base backups run daily: 24 h period + ${BACKUP_STALE_HOURS - 24} h margin. A cluster that never completed one reports 0.`,
-            alert: 'EventPostgresBackupStale',
-            expr: `time() - max by (${byCluster}) (${cnpg(c.lastBackup)}) > ${BACKUP_STALE_HOURS} * 3600`,
-            for: '10m',
-            severity: 'warning',
-            summary: 'The newest base backup of the database is older than its daily schedule allows.',
-            description: `The newest available base backup of cluster {{ $labels.cluster }} is {{ $value | humanizeDuration }} old (expected at least every ${BACKUP_STALE_HOURS}h).`,
-          },
-          {
-            comment: 'The newest backup attempt failed: its failure is later than the last backup that completed.',
-            alert: 'EventPostgresBackupFailed',
-            expr: `max by (${byCluster}) (${cnpg(c.lastFailedBackup)}) > max by (${byCluster}) (${cnpg(c.lastBackup)})`,
-            for: '5m',
-            severity: 'warning',
-            summary: 'The last base backup of the database failed.',
-            description:
-              'The last base backup of cluster {{ $labels.cluster }} failed after the newest one that completed; the backup and plugin logs have the error.',
-          },
-          {
-            comment: 'Each failed attempt of archive_command counts; WAL that is not archived is not recoverable, and it fills pg_wal.',
-            alert: 'EventPostgresWalArchivingFailing',
-            expr: `sum by (${byCluster}, pod) (rate(${cnpg(c.archiveFailures)}[5m])) * 60 > 0`,
-            for: '10m',
-            severity: 'critical',
-            summary: 'WAL archiving to the object store is failing: point-in-time recovery stops at the last archived segment.',
-            description:
-              'Instance {{ $labels.pod }} of cluster {{ $labels.cluster }} fails to archive WAL ({{ $value | humanize }} failed attempts a minute, for 10 minutes).',
-          },
-          {
-            comment: 'Segments marked ready but not yet archived: the archiver falls behind (slow or unreachable object store).',
-            alert: 'EventPostgresWalArchivingLagging',
-            expr: `max by (${byCluster}, pod) (${cnpg(c.walArchiveStatus, 'value="ready"')}) > ${WAL_READY_MAX}`,
-            for: '15m',
-            severity: 'warning',
-            summary: 'WAL segments are waiting to be archived: the recovery point falls behind.',
-            description: `{{ $value }} WAL segments of instance {{ $labels.pod }} (cluster {{ $labels.cluster }}) wait for the archiver (more than ${WAL_READY_MAX} for 15 minutes).`,
-          },
-          {
-            alert: 'EventPostgresReplicationLagHigh',
-            expr: `max by (${byCluster}, pod) (${cnpg(c.replicationLag)}) > ${REPLICATION_LAG_MAX_S}`,
-            for: '5m',
-            severity: 'warning',
-            summary: 'A replica trails the primary: reads from replicas are stale, and a failover to it would lose recent writes.',
-            description: `Replica {{ $labels.pod }} of cluster {{ $labels.cluster }} is {{ $value | humanizeDuration }} behind the primary (more than ${REPLICATION_LAG_MAX_S}s for 5 minutes).`,
-          },
-          {
-            comment: 'An instance whose manager answers but whose PostgreSQL does not, or whose manager is not scraped at all.',
-            alert: 'EventPostgresInstanceDown',
-            expr: `max by (${byCluster}, pod) (${cnpg(c.postgresUp)}) == 0 or max by (namespace, pod) (${job('up', CNPG_JOB)}) == 0`,
-            for: '5m',
-            severity: 'critical',
-            summary: 'An instance of the database is not ready: the cluster runs with fewer instances than desired.',
-            description: 'Instance {{ $labels.pod }} of the database has not been ready for 5 minutes.',
-          },
-          {
-            comment: [
-              'From 3 instances a commit waits for one synchronous replica: with fewer streaming replicas than expected,',
-              'the cluster runs below its desired instances and commits may stall.',
-            ].join('\n'),
-            alert: 'EventPostgresSynchronousReplicasMissing',
-            expr: `max by (${byCluster}, pod) (${cnpg(c.streamingReplicas)}) < max by (${byCluster}, pod) (${cnpg(c.syncReplicas, 'value="expected"')})`,
-            for: '5m',
-            severity: 'critical',
-            summary: 'Fewer replicas stream from the primary than its synchronous replication expects.',
-            description:
-              'Primary {{ $labels.pod }} of cluster {{ $labels.cluster }} has {{ $value }} streaming replicas, fewer than the synchronous replicas it expects.',
-          },
-        ],
-      },
-    ],
+    groups: [{ name: 'event-database', rules: [...databaseBackupAlerts(), ...databaseWalArchivingAlerts(), ...databaseInstanceAlerts()] }],
   };
 }
 
 /** Share of an Alertmanager integration's notifications that may fail before the ticket. */
 export const NOTIFICATION_FAILURE_RATIO = { threshold: 0.01, window: '5m', for: '5m' } as const;
 
-function metaRules(): RuleFile {
+/** The Watchdog and Prometheus' own rule evaluation and Alertmanager connection. */
+function metaPrometheusAlerts(): AlertRule[] {
+  const t = THIRD_PARTY_METRICS;
+  return [
+    {
+      comment: 'Always firing. Routed to the `heartbeat` receiver only (alerts/alertmanager.yml), every 5 minutes.',
+      alert: WATCHDOG_ALERT,
+      expr: 'vector(1)',
+      for: '0s',
+      severity: 'none',
+      summary: "Always firing, so that an external dead man's switch notices when alerts stop arriving.",
+      description: 'The alerting pipeline works: Prometheus evaluates rules and Alertmanager delivers (value {{ $value }}).',
+    },
+    {
+      comment: 'A failing rule cannot fire: every alert of its group may be silently broken.',
+      alert: 'EventPrometheusRuleEvaluationFailures',
+      expr: `increase(${job(t.ruleEvaluationFailures, PROMETHEUS_JOB)}[5m]) > 0`,
+      for: '15m',
+      severity: 'critical',
+      summary: 'Prometheus fails to evaluate some alerting or recording rules.',
+      description:
+        '{{ $value | humanize }} evaluations of rule group {{ $labels.rule_group }} failed on {{ $labels.instance }} in the last 5 minutes: its alerts cannot fire.',
+    },
+    {
+      alert: 'EventPrometheusRuleIterationsMissed',
+      expr: `increase(${job(t.ruleIterationsMissed, PROMETHEUS_JOB)}[5m]) > 0`,
+      for: '15m',
+      severity: 'warning',
+      summary: 'Prometheus skips rule evaluations because a rule group takes longer than its interval.',
+      description:
+        'Rule group {{ $labels.rule_group }} on {{ $labels.instance }} missed {{ $value | humanize }} evaluations in the last 5 minutes: its alerts fire late.',
+    },
+    {
+      comment: 'Nothing reaches a receiver then, so this shows in the Prometheus UI; the missing heartbeat is what pages.',
+      alert: 'EventPrometheusAlertmanagerDisconnected',
+      expr: `max_over_time(${job(t.alertmanagersDiscovered, PROMETHEUS_JOB)}[5m]) < 1`,
+      for: '10m',
+      severity: 'warning',
+      summary: 'Prometheus is not connected to any Alertmanager, so no alert reaches a receiver.',
+      description: 'Prometheus {{ $labels.instance }} has discovered {{ $value }} Alertmanagers for 10 minutes.',
+    },
+  ];
+}
+
+/** Alertmanager's notifications, failing per integration. */
+function metaNotificationAlerts(): AlertRule[] {
   const t = THIRD_PARTY_METRICS;
   const nf = NOTIFICATION_FAILURE_RATIO;
   const byIntegration = (metric: string) => `sum by (job, instance, integration) (rate(${job(metric, ALERTMANAGER_JOB)}[${nf.window}]))`;
+  return [
+    {
+      comment: 'A warning on purpose: it travels through the ticket receiver, not through the pager it may be about.',
+      alert: 'EventAlertmanagerNotificationsFailing',
+      expr: [byIntegration(t.notificationsFailed), '/', byIntegration(t.notifications), `> ${nf.threshold}`, ''].join('\n'),
+      for: nf.for,
+      severity: 'warning',
+      summary: 'Alertmanager fails to deliver notifications to a receiver.',
+      description: `{{ $value | humanizePercentage }} of the {{ $labels.integration }} notifications of {{ $labels.instance }} failed over the last ${minutes(nf.window)} minutes: pages or tickets may be lost.`,
+    },
+  ];
+}
+
+/** The programs that feed other alerts and dashboards: the Pushgateway and the dependency exporters. */
+function metaFeederAlerts(): AlertRule[] {
+  const t = THIRD_PARTY_METRICS;
+  return [
+    {
+      comment: 'Without the Pushgateway the maintenance metrics disappear and their alerts go blind (see the absent alerts).',
+      alert: 'EventPushgatewayDown',
+      expr: `${job('up', PUSHGATEWAY_JOB)} == 0`,
+      for: '10m',
+      severity: 'warning',
+      summary: "Prometheus cannot scrape the Pushgateway, so the maintenance job's metrics are not collected.",
+      description: 'Prometheus has failed to scrape {{ $labels.instance }} (job {{ $labels.job }}) for 10 minutes.',
+    },
+    {
+      comment: [
+        'The exporters are the only server-side view of PostgreSQL and Redis: without them the Dependencies',
+        "dashboard is blind (the app's own postgres_up/redis_up alerts still work).",
+      ].join('\n'),
+      alert: 'EventDependencyExporterDown',
+      expr: [
+        `${job('up', POSTGRES_EXPORTER_JOB)} == 0`,
+        `or ${job('up', REDIS_EXPORTER_JOB)} == 0`,
+        `or ${job(t.pgUp, POSTGRES_EXPORTER_JOB)} == 0`,
+        `or ${job(t.redisExporterUp, REDIS_EXPORTER_JOB)} == 0`,
+        '',
+      ].join('\n'),
+      for: '10m',
+      severity: 'warning',
+      summary: 'An exporter delivers no statistics of its database, so the dependency dashboard is blind to it.',
+      description: '{{ $labels.job }} ({{ $labels.instance }}) has been down or unable to reach its database for 10 minutes.',
+    },
+  ];
+}
+
+function metaRules(): RuleFile {
   return {
     name: 'meta',
     header: [
@@ -508,86 +642,7 @@ function metaRules(): RuleFile {
       `"${PUSHGATEWAY_JOB}"). When Prometheus or Alertmanager break, no other alert arrives: the Watchdog's heartbeat stops,`,
       "and the external dead man's switch it feeds notices the silence.",
     ].join('\n'),
-    groups: [
-      {
-        name: 'event-stack-meta',
-        rules: [
-          {
-            comment: 'Always firing. Routed to the `heartbeat` receiver only (alerts/alertmanager.yml), every 5 minutes.',
-            alert: WATCHDOG_ALERT,
-            expr: 'vector(1)',
-            for: '0s',
-            severity: 'none',
-            summary: "Always firing, so that an external dead man's switch notices when alerts stop arriving.",
-            description: 'The alerting pipeline works: Prometheus evaluates rules and Alertmanager delivers (value {{ $value }}).',
-          },
-          {
-            comment: 'A failing rule cannot fire: every alert of its group may be silently broken.',
-            alert: 'EventPrometheusRuleEvaluationFailures',
-            expr: `increase(${job(t.ruleEvaluationFailures, PROMETHEUS_JOB)}[5m]) > 0`,
-            for: '15m',
-            severity: 'critical',
-            summary: 'Prometheus fails to evaluate some alerting or recording rules.',
-            description:
-              '{{ $value | humanize }} evaluations of rule group {{ $labels.rule_group }} failed on {{ $labels.instance }} in the last 5 minutes: its alerts cannot fire.',
-          },
-          {
-            alert: 'EventPrometheusRuleIterationsMissed',
-            expr: `increase(${job(t.ruleIterationsMissed, PROMETHEUS_JOB)}[5m]) > 0`,
-            for: '15m',
-            severity: 'warning',
-            summary: 'Prometheus skips rule evaluations because a rule group takes longer than its interval.',
-            description:
-              'Rule group {{ $labels.rule_group }} on {{ $labels.instance }} missed {{ $value | humanize }} evaluations in the last 5 minutes: its alerts fire late.',
-          },
-          {
-            comment: 'Nothing reaches a receiver then, so this shows in the Prometheus UI; the missing heartbeat is what pages.',
-            alert: 'EventPrometheusAlertmanagerDisconnected',
-            expr: `max_over_time(${job(t.alertmanagersDiscovered, PROMETHEUS_JOB)}[5m]) < 1`,
-            for: '10m',
-            severity: 'warning',
-            summary: 'Prometheus is not connected to any Alertmanager, so no alert reaches a receiver.',
-            description: 'Prometheus {{ $labels.instance }} has discovered {{ $value }} Alertmanagers for 10 minutes.',
-          },
-          {
-            comment: 'A warning on purpose: it travels through the ticket receiver, not through the pager it may be about.',
-            alert: 'EventAlertmanagerNotificationsFailing',
-            expr: [byIntegration(t.notificationsFailed), '/', byIntegration(t.notifications), `> ${nf.threshold}`, ''].join('\n'),
-            for: nf.for,
-            severity: 'warning',
-            summary: 'Alertmanager fails to deliver notifications to a receiver.',
-            description: `{{ $value | humanizePercentage }} of the {{ $labels.integration }} notifications of {{ $labels.instance }} failed over the last ${minutes(nf.window)} minutes: pages or tickets may be lost.`,
-          },
-          {
-            comment: 'Without the Pushgateway the maintenance metrics disappear and their alerts go blind (see the absent alerts).',
-            alert: 'EventPushgatewayDown',
-            expr: `${job('up', PUSHGATEWAY_JOB)} == 0`,
-            for: '10m',
-            severity: 'warning',
-            summary: "Prometheus cannot scrape the Pushgateway, so the maintenance job's metrics are not collected.",
-            description: 'Prometheus has failed to scrape {{ $labels.instance }} (job {{ $labels.job }}) for 10 minutes.',
-          },
-          {
-            comment: [
-              'The exporters are the only server-side view of PostgreSQL and Redis: without them the Dependencies',
-              "dashboard is blind (the app's own postgres_up/redis_up alerts still work).",
-            ].join('\n'),
-            alert: 'EventDependencyExporterDown',
-            expr: [
-              `${job('up', POSTGRES_EXPORTER_JOB)} == 0`,
-              `or ${job('up', REDIS_EXPORTER_JOB)} == 0`,
-              `or ${job(t.pgUp, POSTGRES_EXPORTER_JOB)} == 0`,
-              `or ${job(t.redisExporterUp, REDIS_EXPORTER_JOB)} == 0`,
-              '',
-            ].join('\n'),
-            for: '10m',
-            severity: 'warning',
-            summary: 'An exporter delivers no statistics of its database, so the dependency dashboard is blind to it.',
-            description: '{{ $labels.job }} ({{ $labels.instance }}) has been down or unable to reach its database for 10 minutes.',
-          },
-        ],
-      },
-    ],
+    groups: [{ name: 'event-stack-meta', rules: [...metaPrometheusAlerts(), ...metaNotificationAlerts(), ...metaFeederAlerts()] }],
   };
 }
 

@@ -1,2 +1,0 @@
-export * from "./Cluster";
-export * from "./ScheduledBackup";
