@@ -31,14 +31,6 @@ export default tseslint.config(
   {
     files: [
       'alerts/test/e2e.test.ts',
-      'app/src/app.ts',
-      'app/src/http/events.ts',
-      'app/test/config.test.ts',
-      'app/test/events.test.ts',
-      'app/test/faults/instances.test.ts',
-      'app/test/maintenance.test.ts',
-      'app/test/reads.test.ts',
-      'app/test/store.test.ts',
       'dashboards/src/dependencies.ts',
       'dashboards/src/ingest-pipeline.ts',
       'dashboards/src/resources.ts',

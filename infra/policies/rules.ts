@@ -4,6 +4,7 @@
  * Each rule returns one message per violation, naming the object and container.
  */
 import { settings } from '../../app/src/config';
+import { INGRESS_PREFIX } from '../../app/src/http/route-table';
 import { postgresSettings } from '../postgres/settings';
 
 export interface KubernetesObject {
@@ -197,8 +198,8 @@ export const rules: Rule[] = [
       const spec = obj.spec as { rules?: { http?: { paths?: { path?: string; backend?: any }[] } }[] } | undefined;
       return (spec?.rules ?? [])
         .flatMap((r) => r.http?.paths ?? [])
-        .filter((p) => p.backend?.service?.name === APP_LABEL.value && !(p.path ?? '/').startsWith('/api/'))
-        .map((p) => `${where(obj)}: path ${p.path ?? '/'} routes more than /api/ to the event service`);
+        .filter((p) => p.backend?.service?.name === APP_LABEL.value && !(p.path ?? '/').startsWith(INGRESS_PREFIX))
+        .map((p) => `${where(obj)}: path ${p.path ?? '/'} routes more than ${INGRESS_PREFIX} to the event service`);
     },
   },
   {

@@ -2,6 +2,7 @@
  * What the public Ingresses expose, per stack: the API and nothing internal (health, readiness, metrics of a
  * scraped workload), over TLS where the stage requires it.
  */
+import { INGRESS_PREFIX, ROUTES } from '../../app/src/http/route-table';
 import type { KubernetesObject } from '../offline';
 import { scrapeFlows } from './discovery';
 import { containersOf, find, nameOf, namespaceOf, podsOfService, selectsByMap, type PodTemplate } from './model';
@@ -11,7 +12,7 @@ import { ingressPaths } from './wiring';
 /* eslint-disable @typescript-eslint/no-explicit-any -- Kubernetes and Prometheus documents are walked structurally here. */
 
 /** The request path every client of the API uses; the public Ingress must route it to the app. */
-export const API_PATH = '/api/v1/events';
+export const API_PATH = ROUTES.ingestEvents.path;
 
 /** Whether an Ingress path (Prefix/ImplementationSpecific as a prefix by path segment, or Exact) matches a request path. */
 export function pathCovers(path: string, pathType: string, request: string): boolean {
@@ -49,8 +50,8 @@ export function exposureProblems(objects: KubernetesObject[], options: { tlsRequ
       for (const pod of svc ? podsOfService(objects, svc) : []) {
         const isApp = selectsByMap(ROLES.app, pod.labels);
         if (isApp && pathCovers(p.path, p.pathType, API_PATH)) apiRouted = true;
-        if (isApp && !p.path.startsWith('/api/'))
-          problems.push(`${nameOf(ing)}: path ${p.path} routes more than the API (/api/) to ${pod.id}`);
+        if (isApp && !p.path.startsWith(INGRESS_PREFIX))
+          problems.push(`${nameOf(ing)}: path ${p.path} routes more than the API (${INGRESS_PREFIX}) to ${pod.id}`);
         if (!scraped.has(pod.id)) continue;
         for (const internal of internalPaths(objects, pod))
           if (pathCovers(p.path, p.pathType, internal))
