@@ -9,7 +9,7 @@ import type { RateDecision, SensorRateLimiter } from '../ingest/rate-limit';
 import { isoTime, readEventsQuery } from '../ingest/schemas';
 import { Authenticator, currentSensor } from './auth';
 import { BodyGate, jsonBody } from './body';
-import { rejectedReason } from './error-catalogue';
+import { ERRORS, rejectedReason } from './error-catalogue';
 import type { JsonShapeLimits } from './json-shape';
 import { ReadGate, readFailure } from './read-gate';
 import { AppError, type ErrorBody, toAppError } from './errors';
@@ -42,7 +42,7 @@ function evictBody(req: Request, res: Response): void {
       requestId: String(req.id),
     },
   };
-  res.status(429).set({ 'Retry-After': '1', Connection: 'close' }).json(body);
+  res.status(ERRORS.too_many_uploads.status).set({ 'Retry-After': '1', Connection: 'close' }).json(body);
 }
 
 /** Events a request carried, as far as can be told before validation. */
