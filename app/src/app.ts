@@ -7,26 +7,29 @@ import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
-import express, { Express } from 'express';
-import { Counter, Gauge } from 'prom-client';
+import express, { Express, Router } from 'express';
+import type { Redis } from 'ioredis';
+import { Counter, Gauge, type Registry } from 'prom-client';
 import type { Config } from './config';
 import { createPool } from './db/pool';
 import { createRedis } from './db/redis';
 import { databaseUrl } from './db/tls';
 import { createAuthenticator } from './http/auth';
 import { BodyGate } from './http/body';
-import { ERRORS, type ErrorCode } from './http/error-catalogue';
+import { ERRORS, HTTP_PARSER_DEFAULT, HTTP_PARSER_ERRORS } from './http/error-catalogue';
 import type { JsonShapeLimits } from './http/json-shape';
 import { ReadGate } from './http/read-gate';
 import { eventsRouter } from './http/events';
 import { DependencyProbe, healthRouter } from './http/health';
 import { errorMiddleware, notFound } from './http/errors';
+import { mount } from './http/mount';
 import { openApiRouter } from './http/openapi';
+import { ROUTES } from './http/route-table';
 import { sensorsRouter } from './http/sensors';
 import { storeEvents } from './db/events-repo';
 import { Batcher, batcherOptions } from './ingest/batcher';
 import { Ingest } from './ingest/ingest';
-import { createIngestMetrics, registerPoolMetrics } from './ingest/metrics';
+import { createIngestMetrics, type IngestMetrics, registerPoolMetrics } from './ingest/metrics';
 import { rateLimitBlock, SensorRateLimiter } from './ingest/rate-limit';
 import { accessLog } from './observability/access-log';
 import { LogBudget } from './observability/log-budget';
@@ -36,59 +39,16 @@ import { createMetrics, httpMetricsMiddleware } from './observability/metrics';
 
 export function buildApp(config: Config, logger: Logger) {
   const metrics = createMetrics();
-  const pool = createPool(config, logger);
-  // Reads may go to replicas (READ_DATABASE_URL); they see what was committed there, a replication lag behind.
-  const readPool = createPool({ ...config, DATABASE_URL: config.READ_DATABASE_URL || config.DATABASE_URL }, logger, {
-    max: config.DB_READ_POOL_MAX,
-    name: 'event-service-reads',
-    statementTimeoutMs: config.READ_TIMEOUT_MS,
-  });
-  const redis = createRedis(config, logger);
+  const { pool, readPool, redis } = connectStores(config, logger);
   const state = { shuttingDown: false };
   const ingestMetrics = createIngestMetrics(metrics.registry, config.METRIC_EVENT_TYPES);
   registerPoolMetrics(metrics.registry, pool, config.DB_POOL_MAX);
   const batcher = new Batcher(batcherOptions(config), (rows) => storeEvents(pool, rows), ingestMetrics, logger);
-  const ingest = new Ingest(batcher, config);
-  const auth = createAuthenticator(pool, config.ADMIN_TOKEN, { ttlMs: config.SENSOR_CACHE_TTL_MS, max: config.SENSOR_CACHE_MAX });
-  const limiter = new SensorRateLimiter(
-    redis,
-    {
-      points: config.RATE_LIMIT_EVENTS,
-      durationS: config.RATE_LIMIT_WINDOW_S,
-      block: rateLimitBlock(config),
-      retryMs: config.READY_PROBE_INTERVAL_MS,
-    },
-    () => ingestMetrics.rateLimitFallback.inc(),
-    logger,
-  );
-
-  const probe = new DependencyProbe(
-    {
-      connectionString: databaseUrl(config.DATABASE_URL, config.DATABASE_CA_FILE),
-      connectionTimeoutMillis: config.READY_CHECK_TIMEOUT_MS,
-      statement_timeout: config.READY_CHECK_TIMEOUT_MS,
-    },
-    redis,
-    { intervalMs: config.READY_PROBE_INTERVAL_MS, timeoutMs: config.READY_CHECK_TIMEOUT_MS },
-    logger,
-  );
-  new Gauge({
-    ...SERVICE_METRICS.redisUp,
-    registers: [metrics.registry],
-    collect() {
-      this.set(redis.status === 'ready' ? 1 : 0);
-    },
-  });
-  new Gauge({
-    ...SERVICE_METRICS.postgresUp,
-    registers: [metrics.registry],
-    collect() {
-      this.set(probe.current().postgres ? 1 : 0);
-    },
-  });
-
-  const suppressedLines = new Counter({ ...SERVICE_METRICS.logLinesSuppressed, registers: [metrics.registry] });
+  const probe = dependencyProbe(config, redis, logger);
+  const bodies = new BodyGate({ perSensor: config.INGEST_BODIES_PER_SENSOR, total: config.INGEST_BODIES_MAX });
+  const { suppressedLines } = registerServiceMetrics(metrics.registry, { redis, probe, bodies });
   const clientErrorLines = new LogBudget(config.LOG_CLIENT_ERRORS_PER_S, () => suppressedLines.inc());
+  const auth = createAuthenticator(pool, config.ADMIN_TOKEN, { ttlMs: config.SENSOR_CACHE_TTL_MS, max: config.SENSOR_CACHE_MAX });
 
   maskInUrls(config.ADMIN_TOKEN);
   const app: Express = express();
@@ -100,23 +60,14 @@ export function buildApp(config: Config, logger: Logger) {
     if (state.shuttingDown) res.setHeader('Connection', 'close');
     next();
   });
-
   // The ingest routes first: every router in front of them is matched against each event request.
-  const bodies = new BodyGate({ perSensor: config.INGEST_BODIES_PER_SENSOR, total: config.INGEST_BODIES_MAX });
-  new Gauge({
-    ...SERVICE_METRICS.ingestBodiesInFlight,
-    registers: [metrics.registry],
-    collect() {
-      this.set(bodies.inFlight);
-    },
-  });
   app.use(
     eventsRouter({
       readPool,
       pageMaxBytes: config.READ_PAGE_MAX_BYTES,
       auth,
-      ingest,
-      limiter,
+      ingest: new Ingest(batcher, config),
+      limiter: sensorRateLimiter(config, redis, ingestMetrics, logger),
       metrics: ingestMetrics,
       bodyLimit: config.BODY_LIMIT_BYTES,
       bodies,
@@ -127,21 +78,85 @@ export function buildApp(config: Config, logger: Logger) {
     }),
   );
   app.use(healthRouter({ probe, isShuttingDown: () => state.shuttingDown }));
-  app.get('/metrics', async (_req, res, next) => {
-    try {
-      res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
-    } catch (err) {
-      next(err);
-    }
-  });
-
+  app.use(metricsRouter(metrics.registry));
   app.use(openApiRouter());
   app.use(sensorsRouter(pool, auth, config.BODY_LIMIT_BYTES));
-
   app.use(notFound);
   app.use(errorMiddleware(logger));
 
   return { app, metrics, ingestMetrics, batcher, pool, readPool, redis, probe, state, clientErrorLines };
+}
+
+/** The writing pool, the reading pool and Redis. */
+function connectStores(config: Config, logger: Logger) {
+  return {
+    pool: createPool(config, logger),
+    // Reads may go to replicas (READ_DATABASE_URL); they see what was committed there, a replication lag behind.
+    readPool: createPool({ ...config, DATABASE_URL: config.READ_DATABASE_URL || config.DATABASE_URL }, logger, {
+      max: config.DB_READ_POOL_MAX,
+      name: 'event-service-reads',
+      statementTimeoutMs: config.READ_TIMEOUT_MS,
+    }),
+    redis: createRedis(config, logger),
+  };
+}
+
+/** Per-sensor rate limits in Redis, in-process while Redis is unavailable (counted in rate_limit_fallback_total). */
+function sensorRateLimiter(config: Config, redis: Redis, ingestMetrics: IngestMetrics, logger: Logger): SensorRateLimiter {
+  return new SensorRateLimiter(
+    redis,
+    {
+      points: config.RATE_LIMIT_EVENTS,
+      durationS: config.RATE_LIMIT_WINDOW_S,
+      block: rateLimitBlock(config),
+      retryMs: config.READY_PROBE_INTERVAL_MS,
+    },
+    () => ingestMetrics.rateLimitFallback.inc(),
+    logger,
+  );
+}
+
+/** The readiness probe of PostgreSQL and Redis, over a connection of its own. */
+function dependencyProbe(config: Config, redis: Redis, logger: Logger): DependencyProbe {
+  return new DependencyProbe(
+    {
+      connectionString: databaseUrl(config.DATABASE_URL, config.DATABASE_CA_FILE),
+      connectionTimeoutMillis: config.READY_CHECK_TIMEOUT_MS,
+      statement_timeout: config.READY_CHECK_TIMEOUT_MS,
+    },
+    redis,
+    { intervalMs: config.READY_PROBE_INTERVAL_MS, timeoutMs: config.READY_CHECK_TIMEOUT_MS },
+    logger,
+  );
+}
+
+/** Whether Redis and PostgreSQL answer and the ingest bodies in flight (read at scrape time), and the log lines suppressed. */
+function registerServiceMetrics(registry: Registry, from: { redis: Redis; probe: DependencyProbe; bodies: BodyGate }) {
+  const gauge = (metric: { name: string; help: string }, value: () => number) =>
+    new Gauge({
+      ...metric,
+      registers: [registry],
+      collect() {
+        this.set(value());
+      },
+    });
+  gauge(SERVICE_METRICS.redisUp, () => (from.redis.status === 'ready' ? 1 : 0));
+  gauge(SERVICE_METRICS.postgresUp, () => (from.probe.current().postgres ? 1 : 0));
+  const suppressedLines = new Counter({ ...SERVICE_METRICS.logLinesSuppressed, registers: [registry] });
+  gauge(SERVICE_METRICS.ingestBodiesInFlight, () => from.bodies.inFlight);
+  return { suppressedLines };
+}
+
+function metricsRouter(registry: Registry): Router {
+  const router = Router();
+  mount(router, ROUTES.metrics, async (_req, res, next) => {
+    try {
+      res.type(registry.contentType).send(await registry.metrics());
+    } catch (err) {
+      next(err);
+    }
+  });
+  return router;
 }
 
 /**
@@ -152,12 +167,6 @@ export function buildApp(config: Config, logger: Logger) {
 function bodyShapeLimits(config: Config): JsonShapeLimits {
   return { maxDepth: config.PAYLOAD_MAX_DEPTH + 3, maxStringBytes: 6 * config.PAYLOAD_MAX_BYTES };
 }
-
-/** Errors Node's HTTP parser raises before Express sees a request, as [code, message] (the status is the catalogue's). */
-const CLIENT_ERRORS: Record<string, [ErrorCode, string]> = {
-  ERR_HTTP_REQUEST_TIMEOUT: ['request_timeout', 'the request was not received within the time allowed'],
-  HPE_HEADER_OVERFLOW: ['headers_too_large', 'the request headers are too large'],
-};
 
 /**
  * Answers malformed, oversized or too-slow requests with the same JSON error body as every other
@@ -170,7 +179,7 @@ function answerClientError(logger: Logger, lines: LogBudget) {
       socket.destroy();
       return;
     }
-    const [code, message] = CLIENT_ERRORS[err.code ?? ''] ?? ['bad_request', 'the request is not valid HTTP'];
+    const [code, message] = HTTP_PARSER_ERRORS[err.code ?? ''] ?? HTTP_PARSER_DEFAULT;
     const status = ERRORS[code].status;
     if (lines.take()) logger.warn({ code, err: err.code }, message);
     // Node's own rule: never write over a response that has started (its in-flight response is `_httpMessage`).

@@ -82,7 +82,9 @@ describe('configuration', () => {
     ]);
     expect(() => loadConfig(testEnv({ DB_POOL_MAX: '5', INGEST_MAX_CONCURRENT_FLUSHES: '4' }))).not.toThrow();
   });
+});
 
+describe('configuration defaults and documentation', () => {
   it('applies the documented defaults', () => {
     const env = testEnv();
     delete env.PORT;

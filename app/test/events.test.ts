@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Client } from 'pg';
+import { documentedPath, ROUTES } from '../src/http/route-table';
 import { createSensor, CreatedSensor, getJson, postEvents, startTestService, storedEvents, TestService } from './helpers';
 
 let svc: TestService;
@@ -54,7 +55,9 @@ describe('POST /api/v1/events', () => {
     expect(res).toMatchObject({ status: 202, body: { accepted: 50, duplicates: 0 } });
     expect((await storedEvents(db(), sensor.sensorId)).map((r) => r.event_id).sort()).toEqual(events.map((e) => e.id).sort());
   });
+});
 
+describe('POST /api/v1/events: duplicates and client ids', () => {
   it('when the same event is sent twice, then it is stored once and reported as a duplicate', async () => {
     const e = event({ ts: new Date().toISOString() });
     expect((await postEvents(svc.url, sensor.token, e)).body).toEqual({ accepted: 1, duplicates: 0 });
@@ -116,7 +119,9 @@ describe('POST /api/v1/events', () => {
     expect(await storedEvents(db(), sensor.sensorId)).toHaveLength(17);
     expect(await claimedIds(sensor.sensorId)).toHaveLength(6);
   });
+});
 
+describe('POST /api/v1/events: validation and limits', () => {
   it('when one event of a batch is invalid, then the whole batch is rejected with per-index errors and nothing is stored', async () => {
     const events = [event(), event({ type: '' }), event(), event({ payload: 'not an object' }), event({ extra: 1 })];
     const res = await postEvents(svc.url, sensor.token, { events });
@@ -249,17 +254,31 @@ describe('metrics of the ingest path', () => {
   });
 });
 
-describe('GET /api/v1/openapi.json', () => {
-  it('documents every route with the request schemas', async () => {
-    const res = await getJson(`${svc.url}/api/v1/openapi.json`);
+describe('the route table', () => {
+  /** Every route Express serves, as `METHOD path`, through the routers mounted on the app. */
+  const served = (stack: any[]): string[] =>
+    stack.flatMap((layer) =>
+      layer.route
+        ? Object.keys(layer.route.methods).map((m) => `${m.toUpperCase()} ${layer.route.path}`)
+        : layer.handle?.stack
+          ? served(layer.handle.stack)
+          : [],
+    );
+
+  it('when a route is served, then it is declared in the route table, and every declared route is served', () => {
+    const declared = Object.values(ROUTES).map((r) => `${r.method.toUpperCase()} ${r.path}`);
+    expect(served((svc.parts.app as any).router.stack).sort()).toEqual(declared.sort());
+  });
+
+  it('when GET /api/v1/openapi.json is asked, then it documents every API route of the table with the request schemas', async () => {
+    const res = await getJson(`${svc.url}${ROUTES.openApi.path}`);
     expect(res.status).toBe(200);
     expect(res.body.openapi).toBe('3.1.0');
-    expect(Object.keys(res.body.paths).sort()).toEqual([
-      '/api/v1/events',
-      '/api/v1/sensor',
-      '/api/v1/sensors',
-      '/api/v1/sensors/{sensorId}',
-    ]);
+    const documented = Object.entries(res.body.paths as Record<string, object>).flatMap(([p, ops]) =>
+      Object.keys(ops).map((m) => `${m} ${p}`),
+    );
+    const api = Object.values(ROUTES).filter((r) => r.kind === 'api' && r !== ROUTES.openApi);
+    expect(documented.sort()).toEqual(api.map((r) => `${r.method} ${documentedPath(r)}`).sort());
     expect(res.body.components.schemas.Event.required).toEqual(['type', 'payload']);
   });
 });

@@ -71,20 +71,38 @@ export async function startTestService(overrides: Record<string, string> = {}): 
   };
 }
 
-/** A new database on the harness's PostgreSQL with the real migrations: for tests that lock, drop or break things. */
-export async function freshDatabase(): Promise<string> {
-  const base = new URL(process.env.TEST_DATABASE_URL ?? '');
-  const name = `t_${randomBytes(6).toString('hex')}`;
-  const admin = new Client({ connectionString: base.toString() });
+/** Creates an empty database on the harness's PostgreSQL; returns the owner's URL of it. */
+async function createDatabase(prefix: string): Promise<URL> {
+  const url = new URL(process.env.TEST_DATABASE_URL ?? '');
+  const name = `${prefix}_${randomBytes(6).toString('hex')}`;
+  const admin = new Client({ connectionString: url.toString() });
   await admin.connect();
   try {
     await admin.query(`CREATE DATABASE ${name}`);
   } finally {
     await admin.end();
   }
-  base.pathname = `/${name}`;
-  await runMigrations(base.toString(), { quiet: true });
-  return base.toString();
+  url.pathname = `/${name}`;
+  return url;
+}
+
+/** A new database on the harness's PostgreSQL with the real migrations: for tests that lock, drop or break things. */
+export async function freshDatabase(): Promise<string> {
+  const url = (await createDatabase('t')).toString();
+  await runMigrations(url, { quiet: true });
+  return url;
+}
+
+/**
+ * A new database at the schema of the first `count` migrations, with the service's role set up on it: for
+ * tests of a schema behind the code (a rolling upgrade). Returns the owner's and the service's URLs of it.
+ */
+export async function databaseAtMigration(prefix: string, count: number): Promise<{ owner: string; service: string }> {
+  const owner = await createDatabase(prefix);
+  const service = new URL(process.env.TEST_SERVICE_DATABASE_URL as string);
+  service.pathname = owner.pathname;
+  await runMigrations(owner.toString(), { quiet: true, count, serviceUrl: service.toString() });
+  return { owner: owner.toString(), service: service.toString() };
 }
 
 export function bearer(token: string): Record<string, string> {

@@ -91,7 +91,9 @@ describe('maintenance job', () => {
     expect(await main(env())).toBe(0);
     expect(await pushed()).toMatch(/^maintenance_partitions_created\{[^}]*job="event_maintenance"[^}]*\} 0$/m);
   });
+});
 
+describe('maintenance job beside a long reader', () => {
   it('when a long reader holds `events` while the job creates and drops partitions, then ingest keeps answering 202 and the job still finishes', async () => {
     const svc = await startTestService({ DATABASE_URL: db, DB_STATEMENT_TIMEOUT_MS: '2000', DB_CONNECT_TIMEOUT_MS: '1000' });
     const reader = new Client({ connectionString: db });
@@ -137,7 +139,9 @@ describe('maintenance job', () => {
       await svc.shutdown();
     }
   });
+});
 
+describe('maintenance job failures and bad configuration', () => {
   it('when the run fails, then it exits 1, pushes the failure, and keeps the last success time', async () => {
     const before = /^maintenance_last_success_timestamp_seconds\{[^}]*\} (\S+)$/m.exec(await pushed())?.[1];
     expect(before).toBeDefined();
@@ -169,7 +173,9 @@ describe('maintenance job', () => {
     expect(spy).toHaveBeenCalledWith(expect.stringMatching(/^config error: DATABASE_URL: /));
     spy.mockRestore();
   });
+});
 
+describe('maintenance job and the dedupe window', () => {
   it('when event ids are forgotten after DEDUPE_WINDOW_DAYS, then a retry of an event sent with ts is still caught and one timed by its receive time is stored again (the documented guarantee)', async () => {
     const svc = await startTestService({ DATABASE_URL: db });
     const pool = new Pool({ connectionString: db });

@@ -7,12 +7,10 @@
  * or fails after MIGRATE_LOCK_RETRIES saying why.
  */
 import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { Client } from 'pg';
-import { runMigrations } from '../src/db/migrate';
 import { sleep, waitFor } from '../../tools/stack/process';
-import { createSensor, postEvents, startTestService, TestService } from './helpers';
+import { createSensor, databaseAtMigration, postEvents, startTestService, TestService } from './helpers';
 
 const ROOT = path.join(__dirname, '..', '..');
 
@@ -34,21 +32,7 @@ function migrate(env: Record<string, string>): Migration {
 }
 
 /** A new database at the schema before the no-default-partition migration, with the service's role granted on it. */
-async function oldSchemaDatabase(): Promise<{ owner: string; service: string }> {
-  const owner = new URL(process.env.TEST_DATABASE_URL as string);
-  const service = new URL(process.env.TEST_SERVICE_DATABASE_URL as string);
-  const name = `online_${randomBytes(6).toString('hex')}`;
-  const admin = new Client({ connectionString: owner.toString() });
-  await admin.connect();
-  try {
-    await admin.query(`CREATE DATABASE ${name}`);
-  } finally {
-    await admin.end();
-  }
-  owner.pathname = service.pathname = `/${name}`;
-  await runMigrations(owner.toString(), { quiet: true, count: 2, serviceUrl: service.toString() });
-  return { owner: owner.toString(), service: service.toString() };
-}
+const oldSchemaDatabase = () => databaseAtMigration('online', 2);
 
 async function hasDefaultPartition(url: string): Promise<boolean> {
   const client = new Client({ connectionString: url });

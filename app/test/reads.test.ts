@@ -63,7 +63,9 @@ describe('reads', () => {
       await svc.shutdown();
     }
   });
+});
 
+describe('reads beside ingest, and from a replica', () => {
   it('when many slow reads are waiting, then ingest still gets a connection and answers 202', async () => {
     const db = await freshDatabase();
     // Reads may all come from one sensor here (READS_PER_SENSOR), so that they pile up on the read pool.

@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { Client } from 'pg';
 import { runMigrations } from '../src/db/migrate';
-import { scramVerifier } from '../src/db/service-role';
+import { scramVerifier } from '../src/db/owner-session';
 import { createSensor, getJson, postEvents, startTestService } from './helpers';
 
 const ownerUrl = () => process.env.TEST_DATABASE_URL as string;

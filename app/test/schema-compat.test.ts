@@ -5,12 +5,10 @@
  * current app ingesting and reading on the schema one migration behind (a release whose migration has not run
  * yet, or was held back by a lock timeout).
  */
-import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { Client } from 'pg';
-import { MIGRATIONS_DIR, runMigrations } from '../src/db/migrate';
-import { createSensor, getJson, postEvents, startTestService } from './helpers';
+import { MIGRATIONS_DIR } from '../src/db/migrate';
+import { createSensor, databaseAtMigration, getJson, postEvents, startTestService } from './helpers';
 
 const CONTRACT = /\b(DROP\s+(TABLE|COLUMN|VIEW|TYPE|SCHEMA)|RENAME\b|ALTER\s+COLUMN\s+\S+\s+(SET\s+DATA\s+)?TYPE\b|SET\s+NOT\s+NULL)/i;
 const migrations = fs
@@ -42,20 +40,8 @@ test('when a DROP COLUMN or a RENAME comes without a contract note, then the che
 });
 
 test('when the schema is one migration behind, then the current app still creates sensors, ingests and reads events', async () => {
-  const owner = new URL(process.env.TEST_DATABASE_URL as string);
-  const service = new URL(process.env.TEST_SERVICE_DATABASE_URL as string);
-  const name = `behind_${randomBytes(6).toString('hex')}`;
-  const admin = new Client({ connectionString: owner.toString() });
-  await admin.connect();
-  try {
-    await admin.query(`CREATE DATABASE ${name}`);
-  } finally {
-    await admin.end();
-  }
-  owner.pathname = service.pathname = `/${name}`;
-  await runMigrations(owner.toString(), { quiet: true, count: migrations.length - 1, serviceUrl: service.toString() });
-
-  const svc = await startTestService({ DATABASE_URL: service.toString() });
+  const { service } = await databaseAtMigration('behind', migrations.length - 1);
+  const svc = await startTestService({ DATABASE_URL: service });
   try {
     const sensor = await createSensor(svc.url);
     const events = Array.from({ length: 5 }, (_, i) => ({ type: 'compat', payload: { i } }));

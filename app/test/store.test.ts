@@ -100,7 +100,9 @@ describe('storing a flush', () => {
     expect([...reported[0]!, ...reported[1]!].sort()).toEqual(keysOf(rows).sort());
     await expect(counts(sensor)).resolves.toEqual({ events: 300, ids: 300 });
   });
+});
 
+describe('storing a flush with ids the service made up', () => {
   it('when no row has a client id, then all are stored by COPY and none is claimed in event_ids', async () => {
     const sensor = randomUUID();
     const rows = Array.from({ length: 50 }, () => row(sensor, { clientId: false }));
@@ -137,7 +139,9 @@ describe('storing a flush', () => {
     expect(storedKeys(stored, flush)).toEqual(keysOf([...withoutIds, ...withIds]).sort());
     await expect(counts(sensor)).resolves.toEqual({ events: 21, ids: 11 });
   });
+});
 
+describe('storing a flush that fails', () => {
   it('when PostgreSQL rejects a row, then the error reaches the caller, nothing of the flush is kept and the pool stays usable', async () => {
     const sensor = randomUUID();
     const rows = [row(sensor), row(sensor, { payload: '{"bad":"\\u0000"}' }), row(sensor)];

@@ -1,8 +1,9 @@
 /** Ingest pipeline: the group-commit queue, its flushes, the database pool, duplicates, 429s and 503s. */
+import { ROUTES } from '../../app/src/http/route-table';
 import { SERVICE_METRICS as S } from '../../monitoring/src';
 import { APP, dashboard, INFO, rising, stat, timeseries } from './common';
 
-const EVENTS_ROUTE = `${APP},route="/api/v1/events"`;
+const EVENTS_ROUTE = `${APP},route="${ROUTES.ingestEvents.path}"`;
 
 /** The headline: queue and pool saturation, duplicates and flush failures. */
 const saturationStats = () => [

@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import * as k8s from '@pulumi/kubernetes';
 import * as pulumi from '@pulumi/pulumi';
 import { settings, type SettingName } from '../../app/src/config';
+import { INGRESS_PREFIX } from '../../app/src/http/route-table';
 import type { Resources, TlsSetting } from '../config';
 import { ROLLOUT_API_VERSION } from './canary';
 import { CanaryRollout, type CanaryRolloutArgs } from './canary-rollout';
@@ -178,7 +179,7 @@ export class EventService extends pulumi.ComponentResource {
         host: args.host,
         tls: args.tls,
         ingressClassName: args.ingressClassName,
-        path: '/api/',
+        path: INGRESS_PREFIX,
         service: service.metadata.name,
         servicePort: APP_PORT_NAME,
       },

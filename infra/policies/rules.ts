@@ -14,6 +14,7 @@ import {
   type KubernetesObject,
   type PodSpec,
 } from '../kube/model';
+import { INGRESS_PREFIX } from '../../app/src/http/route-table';
 import { postgresSettings } from '../postgres/settings';
 
 export interface Rule {
@@ -145,8 +146,8 @@ export const rules: Rule[] = [
     check(obj) {
       if (obj.kind !== 'Ingress') return [];
       return ingressPaths(obj)
-        .filter((p) => p.backend?.service?.name === APP_LABEL.value && !p.path.startsWith('/api/'))
-        .map((p) => `${where(obj)}: path ${p.path} routes more than /api/ to the event service`);
+        .filter((p) => p.backend?.service?.name === APP_LABEL.value && !p.path.startsWith(INGRESS_PREFIX))
+        .map((p) => `${where(obj)}: path ${p.path} routes more than ${INGRESS_PREFIX} to the event service`);
     },
   },
   {

@@ -3,12 +3,13 @@
  * scraped workload).
  */
 import { containersOf, hostsWithoutTls, ingressPaths, type KubernetesObject } from '../kube/model';
+import { ROUTES } from '../../app/src/http/route-table';
 import { scrapeFlows } from './discovery';
 import { find, nameOf, namespaceOf, podsOfService, selectsByMap, type PodTemplate } from './model';
 import { ROLES } from './network';
 
 /** The request path every client of the API uses; the public Ingress must route it to the app. */
-export const API_PATH = '/api/v1/events';
+export const API_PATH = ROUTES.ingestEvents.path;
 
 /** Whether an Ingress path (Prefix/ImplementationSpecific as a prefix by path segment, or Exact) matches a request path. */
 export function pathCovers(path: string, pathType: string, request: string): boolean {

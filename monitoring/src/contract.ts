@@ -6,6 +6,7 @@
  * gate build their queries from them.
  */
 import path from 'node:path';
+import { API_PREFIX } from '../../app/src/http/route-table';
 
 export * from './metrics';
 
@@ -43,7 +44,7 @@ export const GRAFANA_DATASOURCE_UID = 'prometheus';
  * unmatched paths are not traffic: counting them would dilute the error ratio, and in a cluster, where
  * probes and scrapes never stop, make "no traffic" impossible to see.
  */
-export const API_ROUTE_MATCHER = 'route=~"/api/v1/.+"';
+export const API_ROUTE_MATCHER = `route=~"${API_PREFIX}/.+"`;
 
 /** Label matchers of the service's own series, and of its API requests (the SLOs' denominator). */
 export const appSelector = (...extra: string[]) => [`job="${APP_JOB}"`, ...extra].join(',');

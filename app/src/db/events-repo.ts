@@ -1,7 +1,7 @@
 /** SQL for events: one COPY transaction per flush (a deduplicating statement when it holds a duplicate), and keyset-paginated reads. */
 import type { Pool, PoolClient } from 'pg';
-import { DatabaseError } from 'pg';
 import type { EventRow } from '../ingest/validate';
+import { isConflict, leavesConnectionUsable } from './pg-errors';
 
 /**
  * The deduplicating statement, for flushes the COPY path (`storeEvents`) refused because they hold a
@@ -78,19 +78,16 @@ export async function storeEvents(pool: Pool, rows: readonly EventRow[]): Promis
     await new Promise<void>((resolve, reject) => client.query(new CopyFlush(encodeFlush(rows), (err) => (err ? reject(err) : resolve()))));
     return 'all';
   } catch (err) {
-    // A server ERROR leaves the connection ready for the next query; anything else (FATAL: the server is
-    // closing it; a lost connection; a client-side timeout) leaves it closing or in an unknown state.
-    if (!(err instanceof DatabaseError && err.severity === 'ERROR')) discard ??= err as Error;
-    if (discard || !RETRY_AS_STATEMENT.has((err as DatabaseError).code)) throw err;
+    // Anything but a server ERROR (FATAL: the server is closing it; a lost connection; a client-side timeout)
+    // leaves the connection closing or in an unknown state. A conflict is stored again by the statement.
+    if (!leavesConnectionUsable(err)) discard ??= err as Error;
+    if (discard || !isConflict(err)) throw err;
     return await insertEvents(client, rows);
   } finally {
     client.removeListener('error', onError);
     client.release(discard);
   }
 }
-
-/** A duplicate (unique violation), or two flushes claiming the same ids in opposite orders (deadlock). */
-const RETRY_AS_STATEMENT = new Set<unknown>(['23505', '40P01']);
 
 const COPY_IDS_SQL = 'COPY event_ids (sensor_id, event_id, received_at) FROM STDIN (FORMAT binary)';
 const COPY_EVENTS_SQL = 'COPY events (sensor_id, event_id, type, ts, received_at, payload) FROM STDIN (FORMAT binary)';

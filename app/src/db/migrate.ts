@@ -15,7 +15,7 @@ import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { Client } from 'pg';
 import { ConfigError, loadSettings } from '../config';
-import { isDatabaseUnavailable } from './pool';
+import { isDatabaseUnavailable } from './pg-errors';
 import { ensureMonitorRole } from './monitor-role';
 import { ensureServiceRole } from './service-role';
 import { withSessionSettings } from './session';

@@ -27,18 +27,3 @@ export function createPool(
   pool.on('error', (err) => logger.warn({ err: err.message }, 'idle PostgreSQL connection failed'));
   return pool;
 }
-
-/** Connection-level failures (server down, restarting, unreachable, timed out): answer 503, not 500. */
-export function isDatabaseUnavailable(err: unknown): boolean {
-  const e = err as { code?: unknown; message?: unknown } | undefined;
-  const code = typeof e?.code === 'string' ? e.code : '';
-  const message = typeof e?.message === 'string' ? e.message : '';
-  return (
-    code.startsWith('08') || // connection exception
-    code.startsWith('57P') || // admin shutdown, crash shutdown, cannot connect now
-    code === '53300' || // too many connections
-    code === '57014' || // statement timeout
-    ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH'].includes(code) ||
-    /Connection terminated|timeout exceeded when trying to connect|Query read timeout|connect ECONNREFUSED/i.test(message)
-  );
-}

@@ -1,9 +1,10 @@
 /** One application error type, and the one middleware that turns any error into a JSON response. */
 import type { NextFunction, Request, Response } from 'express';
-import { isDatabaseUnavailable } from '../db/pool';
+import { isDatabaseUnavailable, isDataError } from '../db/pg-errors';
+import { IngestRejected } from '../ingest/errors';
 import { requestLogger } from '../observability/access-log';
 import { loggableUrl, type Logger } from '../observability/logger';
-import { ERRORS, type ErrorCode, type ErrorStatus } from './error-catalogue';
+import { BODY_PARSER_ERRORS, ERRORS, INGEST_REFUSALS, type ErrorCode, type ErrorStatus } from './error-catalogue';
 
 /** `status` must be the catalogue's for `code` (the compiler checks it). */
 export class AppError<C extends ErrorCode = ErrorCode> extends Error {
@@ -22,32 +23,20 @@ export interface ErrorBody {
   error: { code: string; message: string; requestId: string; details?: unknown };
 }
 
-/** body-parser's errors carry a `type`; each maps to a client error, never a 5xx. */
-const BODY_PARSER_ERRORS: Record<string, [ErrorCode, string]> = {
-  'entity.parse.failed': ['invalid_json', 'request body is not valid JSON'],
-  'entity.too.large': ['payload_too_large', 'request body is larger than the limit'],
-  'encoding.unsupported': ['unsupported_encoding', 'content encoding is not supported'],
-  'charset.unsupported': ['unsupported_charset', 'charset is not supported'],
-  'request.aborted': ['request_aborted', 'the client aborted the request'],
-  'request.size.invalid': ['invalid_request_size', 'request size did not match Content-Length'],
-  'stream.encoding.set': ['internal_error', 'internal error'],
-};
-
 /** An error of the catalogue with its own status, for codes chosen at run time. */
-export function catalogued(code: ErrorCode, message: string): AppError {
-  return new AppError(ERRORS[code].status, code, message);
+export function catalogued(code: ErrorCode, message: string, details?: unknown, headers?: Record<string, string>): AppError {
+  return new AppError(ERRORS[code].status, code, message, details, headers);
 }
 
 /** Codes of Node's decoders: zlib (gzip, deflate) `Z_*`, brotli `ERR__ERROR_*`, zstd `ZSTD_error_*`. */
 const DECODER_ERROR = /^(Z_|ERR__ERROR_|ZSTD_error_)/;
 
-function isPostgresError(err: unknown): err is { code: string; severity: string } {
-  const e = err as { code?: unknown; severity?: unknown } | undefined;
-  return typeof e?.code === 'string' && typeof e.severity === 'string';
-}
-
 export function toAppError(err: unknown): AppError {
   if (err instanceof AppError) return err;
+  if (err instanceof IngestRejected) {
+    const { code, headers } = INGEST_REFUSALS[err.reason];
+    return catalogued(code, err.message, err.details, headers);
+  }
   const type = (err as { type?: unknown })?.type;
   if (typeof type === 'string' && BODY_PARSER_ERRORS[type]) return catalogued(...BODY_PARSER_ERRORS[type]);
   // Decoding a body that is not what its Content-Encoding says (zlib errors carry no `type`, only their library's code).
@@ -58,7 +47,7 @@ export function toAppError(err: unknown): AppError {
   // The router's own client errors, such as a path parameter that is not valid percent-encoding.
   if (err instanceof URIError) return new AppError(400, 'invalid_path', 'the request path is not valid percent-encoding');
   // A PostgreSQL data exception (class 22) is caused by a value the client sent: a 4xx, never a 5xx.
-  if (isPostgresError(err) && err.code.startsWith('22')) {
+  if (isDataError(err)) {
     return new AppError(400, 'invalid_request', 'PostgreSQL rejected a value of this request');
   }
   if (isDatabaseUnavailable(err)) {

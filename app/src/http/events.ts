@@ -1,5 +1,5 @@
 /** Thin routes for events: authenticate, rate-limit, hand over to the ingest use case, respond. */
-import { NextFunction, Request, Response, Router } from 'express';
+import { ErrorRequestHandler, NextFunction, Request, RequestHandler, Response, Router } from 'express';
 import type { Pool } from 'pg';
 import { z } from 'zod';
 import { readEvents, type StoredEvent } from '../db/events-repo';
@@ -9,9 +9,12 @@ import type { RateDecision, SensorRateLimiter } from '../ingest/rate-limit';
 import { isoTime, readEventsQuery } from '../ingest/schemas';
 import { Authenticator, currentSensor } from './auth';
 import { BodyGate, jsonBody } from './body';
+import { ERRORS, rejectedReason } from './error-catalogue';
 import type { JsonShapeLimits } from './json-shape';
 import { ReadGate, readFailure } from './read-gate';
 import { AppError, type ErrorBody, toAppError } from './errors';
+import { mount } from './mount';
+import { ROUTES } from './route-table';
 
 /** IETF RateLimit headers on every rate-limited route; Retry-After when refused. */
 function applyRateLimit(res: Response, d: RateDecision): void {
@@ -39,17 +42,8 @@ function evictBody(req: Request, res: Response): void {
       requestId: String(req.id),
     },
   };
-  res.status(429).set({ 'Retry-After': '1', Connection: 'close' }).json(body);
+  res.status(ERRORS.too_many_uploads.status).set({ 'Retry-After': '1', Connection: 'close' }).json(body);
 }
-
-const REJECT_REASON: Record<number, string> = {
-  400: 'invalid',
-  401: 'unauthorized',
-  403: 'unauthorized',
-  413: 'too_large',
-  415: 'invalid',
-  429: 'rate_limited',
-};
 
 /** Events a request carried, as far as can be told before validation. */
 function claimedEvents(body: unknown): number {
@@ -76,7 +70,7 @@ function decodeCursor(cursor: string): { ts: Date; id: string } {
   return { ts: new Date(parsed.data[0]), id: parsed.data[1] };
 }
 
-export function eventsRouter(deps: {
+export interface EventsDeps {
   /** Reads have a pool of their own: however many wait, flushes never lack a connection. */
   readPool: Pool;
   pageMaxBytes: number;
@@ -94,24 +88,28 @@ export function eventsRouter(deps: {
   bodyShape: JsonShapeLimits;
   /** A body costs one rate-limit unit per this many bytes (after decoding) when that is more than its events. */
   bytesPerUnit: number;
-}): Router {
+}
+
+/** Ingest: refuse while the database is down → authenticate → charge the request → admit its body → parse → ingest. */
+export function eventsRouter(deps: EventsDeps): Router {
   const router = Router();
+  mount(
+    router,
+    ROUTES.ingestEvents,
+    refuseWhileDatabaseDown(deps),
+    deps.auth.requireSensor,
+    chargeRequest(deps),
+    admitBody(deps),
+    jsonBody(deps.bodyLimit, deps.bodyShape),
+    ingestBody(deps),
+  );
+  mount(router, ROUTES.readEvents, deps.auth.requireSensor, readPage(deps));
+  router.use(countRejectedIngest(deps));
+  return router;
+}
 
-  /** Every request costs one unit up front: a sensor over its budget is refused before its body is read. */
-  const chargeRequest = (_req: Request, res: Response, next: NextFunction) => {
-    deps.limiter
-      .consume(currentSensor(res).sensorId, 1)
-      .then((d) => applyRateLimit(res, d))
-      .then(() => next(), next);
-  };
-  const admitBody = (req: Request, res: Response, next: NextFunction) => {
-    const release = deps.bodies.enter(currentSensor(res).sensorId, () => evictBody(req, res));
-    res.locals.releaseBody = release;
-    res.once('close', release);
-    next();
-  };
-
-  const refuseWhileDatabaseDown = (_req: Request, _res: Response, next: NextFunction) => {
+function refuseWhileDatabaseDown(deps: EventsDeps): RequestHandler {
+  return (_req, _res, next) => {
     if (!deps.databaseDown()) return next();
     next(
       new AppError(
@@ -126,31 +124,47 @@ export function eventsRouter(deps: {
       ),
     );
   };
+}
 
-  /** Units a read body costs: its events, or its size when that is more (the request paid one already). */
-  const bodyUnits = (res: Response, events: number) => Math.max(events, Math.ceil(Number(res.locals.bodyBytes ?? 0) / deps.bytesPerUnit));
+/** Every request costs one unit up front: a sensor over its budget is refused before its body is read. */
+function chargeRequest(deps: EventsDeps): RequestHandler {
+  return (_req, res, next) => {
+    deps.limiter
+      .consume(currentSensor(res).sensorId, 1)
+      .then((d) => applyRateLimit(res, d))
+      .then(() => next(), next);
+  };
+}
 
-  router.post(
-    '/api/v1/events',
-    refuseWhileDatabaseDown,
-    deps.auth.requireSensor,
-    chargeRequest,
-    admitBody,
-    jsonBody(deps.bodyLimit, deps.bodyShape),
-    async (req, res) => {
-      const sensor = currentSensor(res);
-      const units = bodyUnits(res, claimedEvents(req.body));
-      res.locals.bodyCharged = true;
-      if (units > 1) applyRateLimit(res, await deps.limiter.consume(sensor.sensorId, units - 1));
-      if (res.headersSent) return; // its slot was given to another sensor meanwhile, and 429 answered: store nothing
-      // Validation runs synchronously inside ingest(): once it returns, the body is rows in the bounded queue.
-      const committed = deps.ingest.ingest(sensor.sensorId, req.body);
-      (res.locals.releaseBody as () => void)();
-      res.status(202).json(await committed);
-    },
-  );
+function admitBody(deps: EventsDeps): RequestHandler {
+  return (req, res, next) => {
+    const release = deps.bodies.enter(currentSensor(res).sensorId, () => evictBody(req, res));
+    res.locals.releaseBody = release;
+    res.once('close', release);
+    next();
+  };
+}
 
-  router.get('/api/v1/events', deps.auth.requireSensor, async (req, res) => {
+/** Units a read body costs: its events, or its size when that is more (the request paid one already). */
+const bodyUnits = (res: Response, events: number, bytesPerUnit: number) =>
+  Math.max(events, Math.ceil(Number(res.locals.bodyBytes ?? 0) / bytesPerUnit));
+
+function ingestBody(deps: EventsDeps): RequestHandler {
+  return async (req, res) => {
+    const sensor = currentSensor(res);
+    const units = bodyUnits(res, claimedEvents(req.body), deps.bytesPerUnit);
+    res.locals.bodyCharged = true;
+    if (units > 1) applyRateLimit(res, await deps.limiter.consume(sensor.sensorId, units - 1));
+    if (res.headersSent) return; // its slot was given to another sensor meanwhile, and 429 answered: store nothing
+    // Validation runs synchronously inside ingest(): once it returns, the body is rows in the bounded queue.
+    const committed = deps.ingest.ingest(sensor.sensorId, req.body);
+    (res.locals.releaseBody as () => void)();
+    res.status(202).json(await committed);
+  };
+}
+
+function readPage(deps: EventsDeps): RequestHandler {
+  return async (req, res) => {
     const sensor = currentSensor(res);
     applyRateLimit(res, await deps.limiter.consume(sensor.sensorId, 1));
     const q = readEventsQuery.safeParse(req.query);
@@ -183,38 +197,40 @@ export function eventsRouter(deps: {
     } finally {
       release();
     }
-    // The page ends at `limit` events or once READ_PAGE_MAX_BYTES of them are in it (always at least one).
-    const parts: string[] = [];
-    let bytes = 0;
-    let last: StoredEvent | undefined;
-    for (const e of events.slice(0, limit)) {
-      if (parts.length > 0 && bytes >= deps.pageMaxBytes) break;
-      const part =
-        `{"id":"${e.id}","type":${JSON.stringify(e.type)},"ts":"${e.ts}","receivedAt":"${e.receivedAt}",` + `"payload":${e.payloadJson}}`;
-      parts.push(part);
-      bytes += Buffer.byteLength(part);
-      last = e;
-    }
-    const more = events.length > parts.length;
+    const page = pageOf(events, limit, deps.pageMaxBytes);
     // Reads are charged by what they return: the request paid one unit, each further event one more.
-    await deps.limiter.charge(sensor.sensorId, parts.length - 1);
-    const nextCursor = more && last ? `"${encodeCursor(last)}"` : 'null';
-    res.type('json').send(`{"events":[${parts.join(',')}],"nextCursor":${nextCursor}}`);
-  });
+    await deps.limiter.charge(sensor.sensorId, page.parts.length - 1);
+    const nextCursor = page.more && page.last ? `"${encodeCursor(page.last)}"` : 'null';
+    res.type('json').send(`{"events":[${page.parts.join(',')}],"nextCursor":${nextCursor}}`);
+  };
+}
 
-  // Count refused ingest requests by reason, then let the app's error middleware answer.
-  router.use((err: unknown, req: Request, res: Response, next: NextFunction) => {
+/** The page ends at `limit` events or once `maxBytes` of them are in it (always at least one); each event as its JSON. */
+function pageOf(events: StoredEvent[], limit: number, maxBytes: number) {
+  const parts: string[] = [];
+  let bytes = 0;
+  let last: StoredEvent | undefined;
+  for (const e of events.slice(0, limit)) {
+    if (parts.length > 0 && bytes >= maxBytes) break;
+    const part =
+      `{"id":"${e.id}","type":${JSON.stringify(e.type)},"ts":"${e.ts}","receivedAt":"${e.receivedAt}",` + `"payload":${e.payloadJson}}`;
+    parts.push(part);
+    bytes += Buffer.byteLength(part);
+    last = e;
+  }
+  return { parts, last, more: events.length > parts.length };
+}
+
+/** Counts refused ingest requests by reason, then lets the app's error middleware answer. */
+function countRejectedIngest(deps: EventsDeps): ErrorRequestHandler {
+  return (err: unknown, req: Request, res: Response, next: NextFunction) => {
     if (req.method === 'POST') {
       // A body read and then refused (not JSON, too deep) still cost its size: charged, never refused for it.
       if (res.locals.bodyBytes !== undefined && !res.locals.bodyCharged) {
-        void deps.limiter.charge(currentSensor(res).sensorId, bodyUnits(res, 1) - 1);
+        void deps.limiter.charge(currentSensor(res).sensorId, bodyUnits(res, 1, deps.bytesPerUnit) - 1);
       }
-      const e = toAppError(err);
-      const reason = e.code === 'queue_full' ? 'backpressure' : e.status === 503 ? 'unavailable' : (REJECT_REASON[e.status] ?? 'error');
-      deps.metrics.rejected.inc({ reason }, claimedEvents(req.body));
+      deps.metrics.rejected.inc({ reason: rejectedReason(toAppError(err)) }, claimedEvents(req.body));
     }
     next(err);
-  });
-
-  return router;
+  };
 }

@@ -12,6 +12,8 @@ import { Client, type ClientConfig } from 'pg';
 import type { Redis } from 'ioredis';
 import type { Logger } from '../observability/logger';
 import { commit, version } from '../version';
+import { mount } from './mount';
+import { ROUTES } from './route-table';
 
 export interface ProbeState {
   postgres: boolean;
@@ -114,11 +116,11 @@ export interface HealthDeps {
 export function healthRouter(deps: HealthDeps): Router {
   const router = Router();
 
-  router.get('/healthz', (_req, res) => {
+  mount(router, ROUTES.healthz, (_req, res) => {
     res.json({ status: 'ok' });
   });
 
-  router.get('/readyz', (_req, res) => {
+  mount(router, ROUTES.readyz, (_req, res) => {
     const state = deps.probe.current();
     const failing: string[] = [];
     if (deps.isShuttingDown()) failing.push('shutting down');
@@ -131,7 +133,7 @@ export function healthRouter(deps: HealthDeps): Router {
       .json({ status, failing, degraded, checks: { postgres: state.postgres ? 'ok' : 'failing', redis: state.redis ? 'ok' : 'failing' } });
   });
 
-  router.get('/version', (_req, res) => {
+  mount(router, ROUTES.version, (_req, res) => {
     res.json({ version, commit });
   });
 

@@ -2,6 +2,7 @@
  * Reads share a small pool (DB_READ_POOL_MAX): each sensor may have at most READS_PER_SENSOR of them in
  * flight (more: 429 at once), so one sensor's slow reads never hold every read connection while others wait.
  */
+import { isPoolWaitTimeout, isStatementTimeout } from '../db/pg-errors';
 import { AppError } from './errors';
 
 export class ReadGate {
@@ -34,13 +35,12 @@ export class ReadGate {
  * read too broad), not the database unavailable; it says so to the sensor that asked.
  */
 export function readFailure(err: unknown): unknown {
-  const e = err as { code?: unknown; message?: unknown } | undefined;
-  if (e?.code === '57014') {
+  if (isStatementTimeout(err)) {
     return new AppError(503, 'read_timeout', 'the read took longer than allowed; narrow it (since, until) or retry shortly', undefined, {
       'Retry-After': '1',
     });
   }
-  if (typeof e?.message === 'string' && /timeout exceeded when trying to connect/i.test(e.message)) {
+  if (isPoolWaitTimeout(err)) {
     return new AppError(503, 'busy', 'every read connection of this instance is busy; retry shortly', undefined, { 'Retry-After': '1' });
   }
   return err;

@@ -8,6 +8,8 @@ import { createSensorSchema } from '../ingest/schemas';
 import { Authenticator, currentSensor, hashToken, newSensorToken } from './auth';
 import { jsonBody } from './body';
 import { AppError } from './errors';
+import { mount } from './mount';
+import { ROUTES } from './route-table';
 
 export const toSensorJson = (s: SensorRow) => ({
   sensorId: s.sensorId,
@@ -28,7 +30,7 @@ function invalid(error: z.ZodError): AppError {
 export function sensorsRouter(pool: Pool, auth: Authenticator, bodyLimit: number): Router {
   const router = Router();
 
-  router.post('/api/v1/sensors', auth.requireAdmin, jsonBody(bodyLimit), async (req, res) => {
+  mount(router, ROUTES.createSensor, auth.requireAdmin, jsonBody(bodyLimit), async (req, res) => {
     const parsed = createSensorSchema.safeParse(req.body);
     if (!parsed.success) throw invalid(parsed.error);
     const token = newSensorToken();
@@ -36,11 +38,11 @@ export function sensorsRouter(pool: Pool, auth: Authenticator, bodyLimit: number
     res.status(201).json({ ...toSensorJson(sensor), token });
   });
 
-  router.get('/api/v1/sensors', auth.requireAdmin, async (_req, res) => {
+  mount(router, ROUTES.listSensors, auth.requireAdmin, async (_req, res) => {
     res.json({ sensors: (await listSensors(pool)).map(toSensorJson) });
   });
 
-  router.delete('/api/v1/sensors/:sensorId', auth.requireAdmin, async (req, res) => {
+  mount(router, ROUTES.revokeSensor, auth.requireAdmin, async (req, res) => {
     const id = z.uuid().safeParse(req.params.sensorId);
     if (!id.success) throw new AppError(400, 'invalid_request', 'sensorId must be a UUID');
     const sensor = await revokeSensor(pool, id.data.toLowerCase());
@@ -49,7 +51,7 @@ export function sensorsRouter(pool: Pool, auth: Authenticator, bodyLimit: number
     res.status(204).end();
   });
 
-  router.get('/api/v1/sensor', auth.requireSensor, (_req, res) => {
+  mount(router, ROUTES.currentSensor, auth.requireSensor, (_req, res) => {
     res.json(toSensorJson(currentSensor(res)));
   });
 

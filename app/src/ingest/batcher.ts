@@ -11,10 +11,11 @@
  * new requests are refused at once with 503 instead of piling up.
  */
 import type { Config } from '../config';
-import { AppError } from '../http/errors';
 import type { Logger } from '../observability/logger';
 import type { IngestMetrics } from './metrics';
 import { eventKey, type Stored } from '../db/events-repo';
+import { isDataError } from '../db/pg-errors';
+import { IngestRejected } from './errors';
 import type { EventRow } from './validate';
 
 export interface BatcherOptions {
@@ -51,10 +52,6 @@ interface Pending {
   reject(err: unknown): void;
 }
 
-/** PostgreSQL "data exception" errors: caused by a row, not by the database being unavailable. */
-const isDataError = (err: unknown): boolean =>
-  typeof (err as { code?: unknown })?.code === 'string' && (err as { code: string }).code.startsWith('22');
-
 export class Batcher {
   private queue: Pending[] = [];
   private queuedRows = 0;
@@ -76,13 +73,13 @@ export class Batcher {
     metrics.observeQueue(() => ({ rows: this.queuedRows + this.inflightRows, bytes: this.queuedBytes + this.inflightBytes }));
   }
 
-  /** Queues one request's rows; resolves after COMMIT. Throws 503 at once when the queue is full. */
+  /** Queues one request's rows; resolves after COMMIT. Throws at once (IngestRejected `queue_full`) when the queue is full. */
   submit(rows: EventRow[], bytes: number): Promise<IngestResult> {
     const rowsAfter = this.queuedRows + this.inflightRows + rows.length;
     const bytesAfter = this.queuedBytes + this.inflightBytes + bytes;
     const empty = this.queuedRows + this.inflightRows === 0;
     if (!empty && (rowsAfter > this.opts.maxRows || bytesAfter > this.opts.maxBytes)) {
-      throw new AppError(503, 'queue_full', 'the ingest queue is full; retry shortly', undefined, { 'Retry-After': '1' });
+      throw new IngestRejected('queue_full', 'the ingest queue is full; retry shortly');
     }
     return new Promise<IngestResult>((resolve, reject) => {
       this.queue.push({ rows, bytes, resolve, reject });
@@ -188,16 +185,11 @@ export class Batcher {
       }
       this.logger.error({ err, rows: rows.length, requests: batch.length }, 'flush failed');
       const reply = isDataError(err)
-        ? new AppError(400, 'invalid_request', 'PostgreSQL rejected an event of this request; nothing was stored')
+        ? new IngestRejected('rejected_by_database', 'PostgreSQL rejected an event of this request; nothing was stored')
         : // Not "nothing was stored": a connection lost or a client-side timeout may come after COMMIT.
-          new AppError(
-            503,
-            'unavailable',
+          new IngestRejected(
+            'unconfirmed',
             'events could not be confirmed as stored; retry with the same ids (safe: stored ones count as duplicates)',
-            undefined,
-            {
-              'Retry-After': '2',
-            },
           );
       for (const p of batch) p.reject(reply);
       return;

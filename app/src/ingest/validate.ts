@@ -4,7 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import { AppError } from '../http/errors';
+import { IngestRejected } from './errors';
 import { batchSchema, eventSchema } from './schemas';
 import { wellFormedEvent } from './well-formed';
 
@@ -125,16 +125,15 @@ function zodErrors(error: z.ZodError, index: number | undefined): FieldError[] {
   }));
 }
 
-function invalid(errors: FieldError[]): AppError {
-  return new AppError(
-    400,
-    'invalid_request',
+function invalid(errors: FieldError[]): IngestRejected {
+  return new IngestRejected(
+    'invalid',
     `the request is invalid (${errors.length} problem${errors.length > 1 ? 's' : ''}); nothing was stored`,
     errors,
   );
 }
 
-/** Validates a single event or a batch and returns its rows; throws AppError (400/413) otherwise. */
+/** Validates a single event or a batch and returns its rows; throws IngestRejected (`invalid`, `too_many_events`) otherwise. */
 export function toEventRows(body: unknown, sensorId: string, limits: IngestLimits, receivedAt = Date.now()): ValidatedRows {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     throw invalid([{ path: '(body)', message: 'must be a JSON object: one event, or {"events": [...]}' }]);
@@ -145,7 +144,7 @@ export function toEventRows(body: unknown, sensorId: string, limits: IngestLimit
   if (isBatch) {
     const events = (body as { events?: unknown }).events;
     if (Array.isArray(events) && events.length > limits.MAX_EVENTS_PER_REQUEST) {
-      throw new AppError(413, 'too_many_events', `a batch holds at most ${limits.MAX_EVENTS_PER_REQUEST} events, got ${events.length}`);
+      throw new IngestRejected('too_many_events', `a batch holds at most ${limits.MAX_EVENTS_PER_REQUEST} events, got ${events.length}`);
     }
     const batch = batchSchema.safeParse(body);
     if (!batch.success) throw invalid(zodErrors(batch.error, undefined));

@@ -1,5 +1,6 @@
 /** JSON logs (pino). Headers are never logged wholesale, and anything token-like is redacted. */
 import pino, { DestinationStream, Logger } from 'pino';
+import { ROUTES } from '../http/route-table';
 
 export type { Logger };
 
@@ -37,7 +38,7 @@ export function createLogger(level: string, destination?: DestinationStream): Lo
 /** Query parameters whose values are logged; anything else may be a credential pasted into a URL. */
 const LOGGED_QUERY_PARAMS = new Set(['since', 'until', 'type', 'limit', 'cursor']);
 /** The only path whose query means anything to the service: other queries are never parsed, only marked. */
-const QUERY_PATH = '/api/v1/events';
+const QUERY_PATH = ROUTES.readEvents.path;
 /**
  * Bounds of what a logged URL shows: the path's first characters and at most as many query parameters as
  * the service reads, each value clipped. Any URL costs the same small, bounded work to log, however long.

@@ -91,7 +91,9 @@ describe('two instances', () => {
     expect(refusedAfterMs).toBeDefined();
     expect(refusedAfterMs!).toBeLessThanOrEqual(CACHE_TTL_MS + 250); // the TTL, plus one polling step and scheduling
   });
+});
 
+describe('two instances, one shutting down', () => {
   it('when one instance gets SIGTERM while both take load, then every batch is acknowledged (retries go to the other) and stored exactly once', async () => {
     const sensor = await a.createSensor();
     // 10 batches a second for 4 s per driver, one sensor each: within the limit (100 units a minute), retries included.
