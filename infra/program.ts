@@ -155,7 +155,12 @@ export function deploy(): StackOutputs {
   let grafana: Grafana | undefined;
   const monitoring = cfg.monitoring;
   if (monitoring.mode === 'bundled') {
-    new KubeStateMetrics('kube-state-metrics', { ...monitoring.kubeStateMetrics, namespace: ns, provider });
+    new KubeStateMetrics('kube-state-metrics', {
+      ...monitoring.kubeStateMetrics,
+      namespace: ns,
+      provider,
+      cnpgClusters: !cfg.postgres.external,
+    });
     new Prometheus('prometheus', {
       ...monitoring.prometheus,
       imagePullSecrets: cfg.registry.pullSecrets,

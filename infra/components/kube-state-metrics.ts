@@ -8,7 +8,7 @@
 import * as k8s from '@pulumi/kubernetes';
 import * as pulumi from '@pulumi/pulumi';
 import type { ThirdPartyService } from '../config';
-import { CLUSTER_METRICS, KUBE_STATE_METRICS_JOB } from '../../monitoring/src';
+import { CLUSTER_METRICS, CNPG_CLUSTER_GVK, cnpgClusterStateConfigYaml, KUBE_STATE_METRICS_JOB } from '../../monitoring/src';
 import {
   childOptions,
   clusterService,
@@ -38,7 +38,15 @@ export const KUBE_STATE_METRICS_RESOURCES = {
 export interface KubeStateMetricsArgs extends ThirdPartyService {
   namespace: pulumi.Input<string>;
   provider: k8s.Provider;
+  /**
+   * The stack runs its database on CloudNativePG: also export the Cluster's desired and ready instances (its
+   * CustomResourceState configuration, monitoring/src/cnpg-cluster-state.ts), for EventPostgresInstancesNotReady.
+   */
+  cnpgClusters?: boolean;
 }
+
+/** Names the ClusterRole that lets kube-state-metrics discover CRDs (its custom resource support needs it). */
+export const KUBE_STATE_METRICS_CRD_ACCESS = 'kube-state-metrics-crds';
 
 export class KubeStateMetrics extends pulumi.ComponentResource {
   constructor(name: string, args: KubeStateMetricsArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -50,6 +58,10 @@ export class KubeStateMetrics extends pulumi.ComponentResource {
     const byGroup = new Map<string, string[]>();
     for (const { apiGroup, resource } of Object.values(KUBE_STATE_METRICS_RESOURCES))
       byGroup.set(apiGroup, [...(byGroup.get(apiGroup) ?? []), resource]);
+    if (args.cnpgClusters) {
+      byGroup.set(CNPG_CLUSTER_GVK.group, ['clusters']);
+      this.crdDiscovery(name, ns, account, o);
+    }
     const role = new k8s.rbac.v1.Role(
       `${name}-role`,
       { metadata, rules: [...byGroup].map(([group, resources]) => ({ apiGroups: [group], resources, verbs: ['list', 'watch'] })) },
@@ -82,15 +94,15 @@ export class KubeStateMetrics extends pulumi.ComponentResource {
                 {
                   name: 'kube-state-metrics',
                   image: args.image,
-                  args: pulumi
-                    .output(ns)
-                    .apply((namespace) => [
-                      `--namespaces=${namespace}`,
-                      `--resources=${Object.keys(KUBE_STATE_METRICS_RESOURCES).join(',')}`,
-                      `--metric-allowlist=${Object.keys(CLUSTER_METRICS[KUBE_STATE_METRICS_JOB]).join(',')}`,
-                      `--port=${KUBE_STATE_METRICS_PORT}`,
-                      `--telemetry-port=${TELEMETRY_PORT}`,
-                    ]),
+                  args: pulumi.output(ns).apply((namespace) => [
+                    `--namespaces=${namespace}`,
+                    `--resources=${Object.keys(KUBE_STATE_METRICS_RESOURCES).join(',')}`,
+                    `--metric-allowlist=${Object.keys(CLUSTER_METRICS[KUBE_STATE_METRICS_JOB]).join(',')}`,
+                    `--port=${KUBE_STATE_METRICS_PORT}`,
+                    `--telemetry-port=${TELEMETRY_PORT}`,
+                    // inline, so that a change to it rolls the pod
+                    ...(args.cnpgClusters ? ['--custom-resource-state-config', cnpgClusterStateConfigYaml()] : []),
+                  ]),
                   ports: [
                     { name: 'http', containerPort: KUBE_STATE_METRICS_PORT },
                     { name: 'telemetry', containerPort: TELEMETRY_PORT },
@@ -113,5 +125,28 @@ export class KubeStateMetrics extends pulumi.ComponentResource {
       o(),
     );
     this.registerOutputs({});
+  }
+
+  /**
+   * kube-state-metrics finds the custom resources it exports by watching the CRDs (cluster-scoped, so a
+   * ClusterRole); without it, it never starts exporting them. Read-only, and CRDs hold schemas, no data.
+   * Named after the namespace: several stacks share a cluster.
+   */
+  private crdDiscovery(name: string, ns: pulumi.Input<string>, account: k8s.core.v1.ServiceAccount, o: () => pulumi.CustomResourceOptions) {
+    const metadata = { name: pulumi.interpolate`${ns}-${KUBE_STATE_METRICS_CRD_ACCESS}`, labels: labelsFor(KUBE_STATE_METRICS_NAME) };
+    const role = new k8s.rbac.v1.ClusterRole(
+      `${name}-crd-role`,
+      { metadata, rules: [{ apiGroups: ['apiextensions.k8s.io'], resources: ['customresourcedefinitions'], verbs: ['list', 'watch'] }] },
+      o(),
+    );
+    new k8s.rbac.v1.ClusterRoleBinding(
+      `${name}-crd-binding`,
+      {
+        metadata,
+        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: role.metadata.name },
+        subjects: [{ kind: 'ServiceAccount', name: account.metadata.name, namespace: ns }],
+      },
+      o(),
+    );
   }
 }

@@ -114,15 +114,37 @@ describe.each(STACKS)('the %s stack', (stack) => {
     expect(ksm.serviceAccountName).toBe('kube-state-metrics');
     expect(ksm.containers[0].args).toContain(`--namespaces=${namespace}`);
     expect(ksm.containers[0].args).toContain('--resources=pods,deployments,horizontalpodautoscalers,cronjobs');
+    // With the database in the cluster it also exports the CloudNativePG Cluster (its CustomResourceState configuration).
+    const inCluster = !stackFile(stack).config.postgres.external;
     expect(find(r, 'Role', 'kube-state-metrics').rules).toEqual([
       { apiGroups: [''], resources: ['pods'], verbs: ['list', 'watch'] },
       { apiGroups: ['apps'], resources: ['deployments'], verbs: ['list', 'watch'] },
       { apiGroups: ['autoscaling'], resources: ['horizontalpodautoscalers'], verbs: ['list', 'watch'] },
       { apiGroups: ['batch'], resources: ['cronjobs'], verbs: ['list', 'watch'] },
+      ...(inCluster ? [{ apiGroups: ['postgresql.cnpg.io'], resources: ['clusters'], verbs: ['list', 'watch'] }] : []),
     ]);
     expect(find(r, 'RoleBinding', 'kube-state-metrics').subjects).toEqual([
       { kind: 'ServiceAccount', name: 'kube-state-metrics', namespace },
     ]);
+    const config = ksm.containers[0].args.indexOf('--custom-resource-state-config');
+    const crdAccess = r.kubernetesObjects.filter((o) => o.metadata.name === `${namespace}-kube-state-metrics-crds`);
+    if (!inCluster) {
+      expect(config).toBe(-1);
+      expect(crdAccess).toEqual([]);
+    } else {
+      expect(parse(ksm.containers[0].args[config + 1]).spec.resources[0].groupVersionKind).toEqual({
+        group: 'postgresql.cnpg.io',
+        version: 'v1',
+        kind: 'Cluster',
+      });
+      expect(crdAccess.map((o) => o.kind).sort()).toEqual(['ClusterRole', 'ClusterRoleBinding']);
+      expect((crdAccess.find((o) => o.kind === 'ClusterRole') as any).rules).toEqual([
+        { apiGroups: ['apiextensions.k8s.io'], resources: ['customresourcedefinitions'], verbs: ['list', 'watch'] },
+      ]);
+      expect((crdAccess.find((o) => o.kind === 'ClusterRoleBinding') as any).subjects).toEqual([
+        { kind: 'ServiceAccount', name: 'kube-state-metrics', namespace },
+      ]);
+    }
     const jobs = parse(find(r, 'ConfigMap', 'prometheus-config').data!['prometheus.yml']!).scrape_configs.map(
       (j: { job_name: string }) => j.job_name,
     );
