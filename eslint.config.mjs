@@ -66,7 +66,6 @@ export default tseslint.config(
       'tools/promote/gate.ts',
       'tools/promote/promote.ts',
       'tools/promote/test/promote.test.ts',
-      'tools/restore-drill/drill.ts',
     ],
     rules: { 'max-lines-per-function': 'off' },
   },
