@@ -11,7 +11,6 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Client } from 'pg';
 import { MIGRATIONS_DIR, runMigrations } from '../../app/src/db/migrate';
 import { freePort } from '../stack/process';
 import { PostgresServer, RedisServer } from '../stack/services';
@@ -82,21 +81,11 @@ function runJest(tree: string, files: string[], env: NodeJS.ProcessEnv, configFi
 
 /** A new database on the harness's PostgreSQL, migrated by our runner with our first `count` migrations (all by default). */
 async function migratedDatabase(h: Harness, count?: number): Promise<NodeJS.ProcessEnv> {
-  const owner = new URL(h.postgres.url);
-  const service = new URL(h.postgres.serviceUrl);
-  const name = `compat_${randomBytes(6).toString('hex')}`;
-  const admin = new Client({ connectionString: h.postgres.adminUrl });
-  await admin.connect();
-  try {
-    await admin.query(`CREATE DATABASE ${name}`);
-  } finally {
-    await admin.end();
-  }
-  owner.pathname = service.pathname = `/${name}`;
-  await runMigrations(owner.toString(), { quiet: true, serviceUrl: service.toString(), ...(count === undefined ? {} : { count }) });
+  const db = await h.postgres.database(`compat_${randomBytes(6).toString('hex')}`);
+  await runMigrations(db.url, { quiet: true, serviceUrl: db.serviceUrl, ...(count === undefined ? {} : { count }) });
   return {
-    TEST_DATABASE_URL: owner.toString(),
-    TEST_SERVICE_DATABASE_URL: service.toString(),
+    TEST_DATABASE_URL: db.url,
+    TEST_SERVICE_DATABASE_URL: db.serviceUrl,
     TEST_REDIS_URL: h.redis.url,
     TEST_STACK_DIR: h.dir,
   };
