@@ -204,7 +204,11 @@ function dataServices(cfg: Config, { ns, provider }: Target, database: Database)
 
 /** Bundled: our own kube-state-metrics, Prometheus, Alertmanager and Grafana. */
 function bundledMonitoring(cfg: Config, monitoring: Bundled, { nsName, ns, provider }: Target): Grafana {
-  new KubeStateMetrics('kube-state-metrics', { ...monitoring.kubeStateMetrics, namespace: ns }, { provider });
+  new KubeStateMetrics(
+    'kube-state-metrics',
+    { ...monitoring.kubeStateMetrics, namespace: ns, cnpgClusters: !cfg.postgres.external },
+    { provider },
+  );
   new Prometheus(
     'prometheus',
     {

@@ -3,12 +3,20 @@
  * the kubelet and cAdvisor cannot run here (no cluster), so series of their exact names and labels
  * (CLUSTER_METRICS) are written as OpenMetrics text, turned into blocks by `promtool tsdb create-blocks-from
  * openmetrics` and loaded by Prometheus. The scenario: in the last three hours the service's container was OOM
- * killed, PostgreSQL crash loops, and Prometheus' volume fills up; the rest of the stack is healthy.
+ * killed, PostgreSQL crash loops (so its Cluster has no ready instance), and Prometheus' volume fills up; the rest of
+ * the stack is healthy.
  */
 import fs from 'node:fs';
 import YAML from 'yaml';
 import { allDashboards } from '../src/index';
-import { CLUSTER_JOBS, CLUSTER_METRICS, KUBE_STATE_METRICS_JOB, KUBELET_JOB, ruleFilePaths } from '../../monitoring/src';
+import {
+  CLUSTER_JOBS,
+  CLUSTER_METRICS,
+  CNPG_CLUSTER_STATE_METRICS,
+  KUBE_STATE_METRICS_JOB,
+  KUBELET_JOB,
+  ruleFilePaths,
+} from '../../monitoring/src';
 import { metricReferences } from '../../monitoring/src/promql-names';
 import { startBackfilledPrometheus } from '../../tools/stack/backfilled-prometheus';
 import type { Running } from '../../tools/stack/process';
@@ -61,6 +69,9 @@ function scenario(start: number): Series[] {
     ksm('kube_pod_container_status_last_terminated_reason', { ...app, reason: 'OOMKilled' }, constant(1)),
     ksm('kube_pod_container_status_last_terminated_reason', { ...postgres, reason: 'Error' }, constant(1)),
     ksm('kube_pod_container_status_waiting_reason', { ...postgres, reason: 'CrashLoopBackOff' }, (t) => (t > END - 1800 ? 1 : 0)),
+    // The database's Cluster (one instance) as kube-state-metrics reads it: not ready while PostgreSQL crash loops.
+    ksm(CNPG_CLUSTER_STATE_METRICS.desiredInstances, { cluster: 'postgres' }, constant(1)),
+    ksm(CNPG_CLUSTER_STATE_METRICS.readyInstances, { cluster: 'postgres' }, (t) => (t > END - 1800 ? 0 : 1)),
     ksm('kube_deployment_spec_replicas', { deployment: 'event-service' }, constant(3)),
     ksm('kube_deployment_status_replicas_available', { deployment: 'event-service' }, constant(3)),
     ksm('kube_deployment_status_replicas_updated', { deployment: 'event-service' }, constant(3)),
@@ -82,6 +93,7 @@ function scenario(start: number): Series[] {
 
 /** The alerts the scenario makes true at its end (before their `for`). */
 const EXPECTED_ALERTS = [
+  'EventPostgresInstancesNotReady',
   'EventStackContainerOOMKilled',
   'EventStackPodCrashLooping',
   'EventStackVolumeAlmostFull',

@@ -290,9 +290,9 @@ function rbacProblems(objects: KubernetesObject[], pod: PodTemplate, role: strin
       );
   }
   for (const b of objects.filter((o) => o.kind === 'ClusterRoleBinding'))
-    if (clusterRulesOf(objects, b).some(beyondNodeMetrics))
+    if (clusterRulesOf(objects, b).some(beyondClusterWideGrants))
       problems.push(
-        `job ${job}: the stack declares ClusterRoleBinding ${b.metadata.name} beyond the kubelets' metrics; discovery needs only its namespace`,
+        `job ${job}: the stack declares ClusterRoleBinding ${b.metadata.name} beyond the kubelets' metrics and listing CRDs; discovery needs only its namespace`,
       );
   return problems;
 }
@@ -305,16 +305,24 @@ function clusterRulesOf(objects: KubernetesObject[], binding: KubernetesObject):
 }
 
 /**
- * The only cluster-wide grant a stack may hold: finding the nodes (list/watch) and reading their kubelets'
- * metrics (get nodes/metrics). `nodes/proxy` would also reach the kubelets' exec and log endpoints.
+ * The only cluster-wide grants a stack may hold: finding the nodes (list/watch) and reading their kubelets'
+ * metrics (get nodes/metrics), and kube-state-metrics listing the CRDs (schemas, no data) to find the CloudNativePG
+ * Clusters it exports. `nodes/proxy` would also reach the kubelets' exec and log endpoints.
  */
 const NODE_METRICS_GRANTS: Record<string, string[]> = { nodes: ['list', 'watch'], 'nodes/metrics': ['get'] };
-const beyondNodeMetrics = (r: any) =>
-  (r.apiGroups ?? []).some((g: string) => g !== '') ||
+const CLUSTER_WIDE_GRANTS: Record<string, Record<string, string[]>> = {
+  '': NODE_METRICS_GRANTS,
+  'apiextensions.k8s.io': { customresourcedefinitions: ['list', 'watch'] },
+};
+const beyondClusterWideGrants = (r: any) =>
   (r.nonResourceURLs ?? []).length > 0 ||
-  (r.resources ?? []).some(
-    (res: string) => !NODE_METRICS_GRANTS[res] || (r.verbs ?? []).some((v: string) => !NODE_METRICS_GRANTS[res]!.includes(v)),
-  );
+  (r.apiGroups ?? []).some((g: string) => {
+    const allowed = CLUSTER_WIDE_GRANTS[g];
+    return (
+      !allowed ||
+      (r.resources ?? []).some((res: string) => !allowed[res] || (r.verbs ?? []).some((v: string) => !allowed[res]!.includes(v)))
+    );
+  });
 
 /**
  * A kubelet scrape (kubernetes_sd role node): nodes are cluster-scoped, so the service account needs a

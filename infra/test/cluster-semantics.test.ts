@@ -512,6 +512,21 @@ describe('when Prometheus\' permissions or scope are wrong, then "discovery keep
       /ClusterRoleBinding event-stack-dev-prometheus-kubelet-metrics beyond the kubelets' metrics/,
     ],
     [
+      'a ClusterRole that lets kube-state-metrics change the CRDs it only needs to list',
+      (get: any) => get('ClusterRole', 'event-stack-dev-kube-state-metrics-crds').rules[0].verbs.push('update'),
+      /ClusterRoleBinding event-stack-dev-kube-state-metrics-crds beyond the kubelets' metrics and listing CRDs/,
+    ],
+    [
+      'a ClusterRole that lets kube-state-metrics read every cluster’s CloudNativePG Clusters',
+      (get: any) =>
+        get('ClusterRole', 'event-stack-dev-kube-state-metrics-crds').rules.push({
+          apiGroups: ['postgresql.cnpg.io'],
+          resources: ['clusters'],
+          verbs: ['list', 'watch'],
+        }),
+      /ClusterRoleBinding event-stack-dev-kube-state-metrics-crds beyond the kubelets' metrics and listing CRDs/,
+    ],
+    [
       'a ClusterRole that may not read the kubelets’ metrics',
       (get: any) => (get('ClusterRole', KUBELET_ROLE).rules = get('ClusterRole', KUBELET_ROLE).rules.slice(0, 1)),
       /job kubelet: service account prometheus-discovery may not get nodes\/metrics/,

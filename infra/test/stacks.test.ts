@@ -200,7 +200,7 @@ describe.each(STACKS)('the %s stack: the Prometheus configuration', (stack) => {
   });
 });
 
-describe.each(STACKS)('the %s stack: monitoring storage, scope and public links', (stack) => {
+describe.each(STACKS)('the %s stack: monitoring storage and scope', (stack) => {
   test('when the program runs, then Prometheus keeps at most its retention size, and kube-state-metrics watches only the stack namespace, allowed to list and watch exactly what it exports', () => {
     const r = declared(stack);
     const { namespace, monitoring } = stackFile(stack).config;
@@ -211,11 +211,14 @@ describe.each(STACKS)('the %s stack: monitoring storage, scope and public links'
     expect(ksm.serviceAccountName).toBe('kube-state-metrics');
     expect(ksm.containers[0].args).toContain(`--namespaces=${namespace}`);
     expect(ksm.containers[0].args).toContain('--resources=pods,deployments,horizontalpodautoscalers,cronjobs');
+    // With the database in the cluster it also exports the CloudNativePG Cluster (its CustomResourceState configuration).
+    const inCluster = !stackFile(stack).config.postgres.external;
     expect(find(r, 'Role', 'kube-state-metrics').rules).toEqual([
       { apiGroups: [''], resources: ['pods'], verbs: ['list', 'watch'] },
       { apiGroups: ['apps'], resources: ['deployments'], verbs: ['list', 'watch'] },
       { apiGroups: ['autoscaling'], resources: ['horizontalpodautoscalers'], verbs: ['list', 'watch'] },
       { apiGroups: ['batch'], resources: ['cronjobs'], verbs: ['list', 'watch'] },
+      ...(inCluster ? [{ apiGroups: ['postgresql.cnpg.io'], resources: ['clusters'], verbs: ['list', 'watch'] }] : []),
     ]);
     expect(find(r, 'RoleBinding', 'kube-state-metrics').subjects).toEqual([
       { kind: 'ServiceAccount', name: 'kube-state-metrics', namespace },
@@ -226,6 +229,34 @@ describe.each(STACKS)('the %s stack: monitoring storage, scope and public links'
     expect(jobs).toEqual(expect.arrayContaining(['kube-state-metrics', 'kubelet', 'kubelet-cadvisor']));
   });
 
+  test('when the database runs in the cluster, then kube-state-metrics also exports its CloudNativePG Cluster, discovering CRDs read-only', () => {
+    const r = declared(stack);
+    const { namespace } = stackFile(stack).config;
+    const inCluster = !stackFile(stack).config.postgres.external;
+    const ksm = find(r, 'Deployment', 'kube-state-metrics').spec.template.spec;
+    const config = ksm.containers[0].args.indexOf('--custom-resource-state-config');
+    const crdAccess = r.kubernetesObjects.filter((o) => o.metadata.name === `${namespace}-kube-state-metrics-crds`);
+    if (!inCluster) {
+      expect(config).toBe(-1);
+      expect(crdAccess).toEqual([]);
+    } else {
+      expect(parse(ksm.containers[0].args[config + 1]).spec.resources[0].groupVersionKind).toEqual({
+        group: 'postgresql.cnpg.io',
+        version: 'v1',
+        kind: 'Cluster',
+      });
+      expect(crdAccess.map((o) => o.kind).sort()).toEqual(['ClusterRole', 'ClusterRoleBinding']);
+      expect((crdAccess.find((o) => o.kind === 'ClusterRole') as any).rules).toEqual([
+        { apiGroups: ['apiextensions.k8s.io'], resources: ['customresourcedefinitions'], verbs: ['list', 'watch'] },
+      ]);
+      expect((crdAccess.find((o) => o.kind === 'ClusterRoleBinding') as any).subjects).toEqual([
+        { kind: 'ServiceAccount', name: 'kube-state-metrics', namespace },
+      ]);
+    }
+  });
+});
+
+describe.each(STACKS)('the %s stack: public links and pushed metrics', (stack) => {
   test('when the program runs, then Prometheus, Alertmanager and Grafana link to their public URLs, never the promote port-forward', () => {
     const r = declared(stack);
     const monitoring = stackFile(stack).config.monitoring;

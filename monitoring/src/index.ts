@@ -3,5 +3,6 @@ export * from './contract';
 export * from './promql';
 export * from './rules';
 export * from './kubernetes-rules';
+export * from './cnpg-cluster-state';
 export * from './render';
 export * from './operator';

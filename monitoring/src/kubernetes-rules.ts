@@ -8,6 +8,7 @@
  * the cluster's exporters see every namespace: the program renders this file again with the stack's namespace
  * (kubernetes-mixin's `namespaceSelector`), see kubernetesRuleFile(namespace).
  */
+import { CNPG_CLUSTER_STATE_LABELS, CNPG_CLUSTER_STATE_METRICS } from './cnpg-cluster-state';
 import { PROMETHEUS_JOB } from './contract';
 import type { AlertRule, RuleFile } from './rules';
 
@@ -39,6 +40,8 @@ export const CLUSTER_METRICS = {
     kube_cronjob_status_active: ['namespace', 'cronjob'],
     kube_cronjob_next_schedule_time: ['namespace', 'cronjob'],
     kube_cronjob_spec_suspend: ['namespace', 'cronjob'],
+    [CNPG_CLUSTER_STATE_METRICS.desiredInstances]: CNPG_CLUSTER_STATE_LABELS,
+    [CNPG_CLUSTER_STATE_METRICS.readyInstances]: CNPG_CLUSTER_STATE_LABELS,
   },
   [KUBELET_JOB]: {
     kubelet_volume_stats_available_bytes: ['namespace', 'persistentvolumeclaim'],
@@ -283,6 +286,27 @@ function tsdbRules(): AlertRule[] {
 }
 
 /** The Kubernetes rule file; `namespace` scopes every cluster selector (operator mode), the committed file has none. */
+/**
+ * CloudNativePG exports no desired instance count: kube-state-metrics reads spec.instances and status.readyInstances
+ * of the Cluster (cnpg-cluster-state.ts). Here, not in the database rules, because it reads kube-state-metrics and
+ * must be scoped to the stack's namespace in operator mode like the other rules of this file.
+ */
+function databaseClusterRules(namespace: string | undefined): AlertRule[] {
+  const s = selector(namespace);
+  const byCluster = 'max by (namespace, cluster)';
+  return [
+    {
+      comment: 'Also catches instances that never start (no pod, Pending, no volume), which no instance manager reports.',
+      alert: 'EventPostgresInstancesNotReady',
+      expr: `${byCluster} (${s('ksm', CNPG_CLUSTER_STATE_METRICS.readyInstances)}) < ${byCluster} (${s('ksm', CNPG_CLUSTER_STATE_METRICS.desiredInstances)})`,
+      for: '10m',
+      severity: 'warning',
+      summary: 'The database cluster has had fewer ready instances than desired for 10 minutes.',
+      description: 'Cluster {{ $labels.cluster }} has {{ $value }} ready instances, fewer than its spec.instances, for 10 minutes.',
+    },
+  ];
+}
+
 export function kubernetesRuleFile(namespace?: string): RuleFile {
   return {
     name: 'kubernetes',
@@ -296,7 +320,13 @@ export function kubernetesRuleFile(namespace?: string): RuleFile {
     groups: [
       {
         name: 'event-stack-kubernetes',
-        rules: [...containerRules(namespace), ...scalingRules(namespace), ...cronJobRules(namespace), ...volumeRules(namespace)],
+        rules: [
+          ...containerRules(namespace),
+          ...scalingRules(namespace),
+          ...cronJobRules(namespace),
+          ...volumeRules(namespace),
+          ...databaseClusterRules(namespace),
+        ],
       },
       { name: 'event-stack-prometheus-storage', rules: tsdbRules() },
     ],

@@ -138,6 +138,218 @@ function recoveryProblems(logFile: string): string {
   return (lines.length ? lines : logTail(logFile, 20).split('\n')).slice(-12).join('\n');
 }
 
+/** The local S3 the WAL and the base backups go to, as barman addresses it. */
+interface ObjectStore {
+  s3: S3rver;
+  dir: string;
+  endpoint: string;
+  destination: string;
+}
+
+/** The ids and timing of what was ingested and marked on the source cluster. */
+interface Ingested {
+  sensorId: string;
+  beforeTarget: string[];
+  afterTarget: string[];
+  targetTime: string;
+  walAtTarget: WalPosition;
+}
+
+async function startObjectStore(dir: string): Promise<ObjectStore> {
+  const s3 = new S3rver({
+    address: '127.0.0.1',
+    port: await freePort(),
+    directory: dir,
+    silent: true,
+    configureBuckets: [{ name: BUCKET, configs: [] }],
+  });
+  const { port } = await s3.run();
+  return { s3, dir, endpoint: `http://127.0.0.1:${port}`, destination: `s3://${BUCKET}` };
+}
+
+/** A PostgreSQL whose archive_command is barman-cloud-wal-archive to the object store. */
+async function archivingCluster(dir: string, store: ObjectStore): Promise<PostgresServer> {
+  const walArchive = requireExecutable(['barman-cloud-wal-archive'], 'barman-cli-cloud');
+  return new PostgresServer({
+    dir,
+    port: await freePort(),
+    env: S3_ENV,
+    settings: [
+      ['wal_level', 'replica'],
+      ['archive_mode', 'on'],
+      ['archive_command', `${walArchive} --endpoint-url ${store.endpoint} ${store.destination} ${SERVER_NAME} %p`],
+    ],
+  });
+}
+
+type Service = Awaited<ReturnType<typeof startService>>;
+
+/** The real service on the source cluster, and a sensor of the drill's own. */
+async function startServiceWithSensor(
+  source: PostgresServer,
+  redis: RedisServer,
+  logFile: string,
+): Promise<{ service: Service; sensor: { sensorId: string; token: string } }> {
+  const adminToken = `drill-${randomBytes(24).toString('hex')}`;
+  const config = loadConfig({
+    PORT: '0',
+    HOST: '127.0.0.1',
+    DATABASE_URL: source.serviceUrl,
+    REDIS_URL: redis.url,
+    ADMIN_TOKEN: adminToken,
+    LOG_LEVEL: 'warn',
+  });
+  const service = await startService(config, createLogger(config.LOG_LEVEL, fs.createWriteStream(logFile)));
+  const res = await fetch(`${service.url}/api/v1/sensors`, {
+    method: 'POST',
+    headers: { Authorization: `Bearer ${adminToken}`, 'Content-Type': 'application/json' },
+    body: JSON.stringify({ name: 'restore-drill' }),
+  });
+  if (res.status !== 201) {
+    await service.shutdown();
+    throw new DrillFailure(`creating the drill's sensor: ${res.status} ${await res.text()}`);
+  }
+  return { service, sensor: (await res.json()) as { sensorId: string; token: string } };
+}
+
+/** Sends `n` events in requests of 50, four at a time; returns the ids of those acknowledged (202). */
+async function ingest(api: string, token: string, n: number, type: string): Promise<string[]> {
+  const ids = Array.from({ length: n }, () => randomUUID());
+  const batches: string[][] = [];
+  for (let i = 0; i < ids.length; i += 50) batches.push(ids.slice(i, i + 50));
+  const acknowledged: string[] = [];
+  const worker = async () => {
+    for (let batch = batches.shift(); batch; batch = batches.shift()) {
+      const r = await fetch(`${api}/api/v1/events`, {
+        method: 'POST',
+        headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
+        body: JSON.stringify({ events: batch.map((id, i) => ({ id, type, payload: { i } })) }),
+      });
+      const body = await r.text();
+      if (r.status !== 202) throw new DrillFailure(`ingest answered ${r.status}: ${body}`);
+      acknowledged.push(...batch);
+    }
+  };
+  await Promise.all([worker(), worker(), worker(), worker()]);
+  return acknowledged;
+}
+
+/** barman-cloud-backup of the source cluster; returns the id barman-cloud-backup-list gives it. */
+async function takeBaseBackup(source: PostgresServer, store: ObjectStore): Promise<string> {
+  const { hostname, port } = new URL(source.url);
+  // An immediate checkpoint: a spread one (the default) makes the backup wait minutes on an idle cluster.
+  await barman(
+    'barman-cloud-backup',
+    ['--immediate-checkpoint', '-h', hostname, '-p', port, '-U', 'postgres', store.destination, SERVER_NAME],
+    store.endpoint,
+  );
+  const list = JSON.parse(
+    await barman('barman-cloud-backup-list', ['--format', 'json', store.destination, SERVER_NAME], store.endpoint),
+  ) as {
+    backups_list: Array<{ backup_id: string }>;
+  };
+  const backupId = list.backups_list.at(-1)?.backup_id;
+  if (!backupId) throw new DrillFailure('barman-cloud-backup-list shows no backup after barman-cloud-backup succeeded');
+  return backupId;
+}
+
+/** T from the server's clock, to the microsecond (commit times, which recovery compares with T, come from it too), and the WAL position then. */
+async function markTargetTime(url: string): Promise<{ targetTime: string; walAtTarget: WalPosition }> {
+  const [mark] = await query<{ t: string; segment: string; offset: number }>(
+    url,
+    `SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') || '+00' AS t,
+            file_name AS segment, file_offset AS offset
+     FROM pg_walfile_name_offset(pg_current_wal_lsn())`,
+  );
+  const { t, segment, offset } = mark as { t: string; segment: string; offset: number };
+  return { targetTime: t, walAtTarget: { segment, offset } };
+}
+
+/** Events before T, T, events after T; checks the source holds every one acknowledged. */
+async function ingestAroundTarget(
+  source: PostgresServer,
+  api: string,
+  sensor: { sensorId: string; token: string },
+  beforeBackup: string[],
+  counts: { beforeTarget: number; afterTarget: number },
+  log: (line: string) => void,
+): Promise<Ingested> {
+  const beforeTarget = [...beforeBackup, ...(await ingest(api, sensor.token, counts.beforeTarget, 'drill.before_target'))];
+  const { targetTime, walAtTarget } = await markTargetTime(source.url);
+  log(`restore-drill:   T = ${targetTime} (${beforeTarget.length} events acknowledged before it)`);
+  const afterTarget = await ingest(api, sensor.token, counts.afterTarget, 'drill.after_target');
+  const [stored] = await query<{ n: string }>(source.url, 'SELECT count(*) AS n FROM events WHERE sensor_id = $1', [sensor.sensorId]);
+  if (Number(stored?.n) !== beforeTarget.length + afterTarget.length) {
+    throw new DrillFailure(`the source holds ${stored?.n} events, not the ${beforeTarget.length + afterTarget.length} acknowledged`);
+  }
+  return { sensorId: sensor.sensorId, beforeTarget, afterTarget, targetTime, walAtTarget };
+}
+
+/** barman-cloud-restore of the backup into `<restoreDir>/data`, made ready to recover (recovery.signal). */
+async function restoreBaseBackup(restoreDir: string, store: ObjectStore, backupId: string): Promise<void> {
+  const identity = postgresIdentity();
+  fs.mkdirSync(restoreDir, { recursive: true });
+  if (identity) fs.chownSync(restoreDir, identity.uid, identity.gid);
+  const dataDir = path.join(restoreDir, 'data');
+  await barman('barman-cloud-restore', [store.destination, SERVER_NAME, backupId, dataDir], store.endpoint);
+  fs.chmodSync(dataDir, 0o700);
+  fs.writeFileSync(path.join(dataDir, 'recovery.signal'), '');
+  if (identity) fs.chownSync(path.join(dataDir, 'recovery.signal'), identity.uid, identity.gid);
+}
+
+/** The restored cluster, replaying archived WAL with barman-cloud-wal-restore up to T, then promoted. */
+function recoveringCluster(restoreDir: string, port: number, store: ObjectStore, targetTime: string): PostgresServer {
+  const walRestore = requireExecutable(['barman-cloud-wal-restore'], 'barman-cli-cloud');
+  return new PostgresServer({
+    dir: restoreDir,
+    port,
+    env: S3_ENV,
+    settings: [
+      ['restore_command', `${walRestore} --endpoint-url ${store.endpoint} ${store.destination} ${SERVER_NAME} %f %p`],
+      ['recovery_target_time', targetTime],
+      ['recovery_target_action', 'promote'],
+      ['archive_mode', 'off'],
+    ],
+  });
+}
+
+/** Starts the restored cluster and waits until it reached T and promoted; fails with PostgreSQL's reasons when it cannot. */
+async function recoverToTarget(restored: PostgresServer, recoveryLog: string): Promise<void> {
+  try {
+    await restored.start();
+    // Polled until promoted or gone: PostgreSQL exits when recovery cannot reach T.
+    await waitFor(
+      'the restored cluster to reach T and promote',
+      async () => {
+        if (!restored.running) return true;
+        const [r] = await query<{ recovering: boolean }>(restored.adminUrl, 'SELECT pg_is_in_recovery() AS recovering');
+        return r?.recovering === false;
+      },
+      120000,
+      100,
+    );
+    if (!restored.running) throw new DrillFailure('PostgreSQL stopped during recovery');
+  } catch (err) {
+    throw new DrillFailure(
+      `recovery to T failed (${(err as Error).message.split('\n')[0]}); PostgreSQL logged:\n${recoveryProblems(recoveryLog)}`,
+    );
+  }
+}
+
+/** The restored events against those acknowledged before T. */
+async function compareRestored(restored: PostgresServer, ingested: Ingested): Promise<{ restored: number; lost: number; extra: number }> {
+  const rows = await query<{ id: string }>(restored.url, 'SELECT event_id::text AS id FROM events WHERE sensor_id = $1', [
+    ingested.sensorId,
+  ]);
+  const back = new Set(rows.map((r) => r.id));
+  const wanted = new Set(ingested.beforeTarget);
+  return {
+    restored: rows.length,
+    lost: ingested.beforeTarget.filter((id) => !back.has(id)).length,
+    extra: rows.filter((r) => !wanted.has(r.id)).length,
+  };
+}
+
 export async function runRestoreDrill(opts: DrillOptions): Promise<DrillResult> {
   const log = opts.log ?? ((line: string) => console.log(line));
   const counts = opts.events ?? { beforeBackup: 100, beforeTarget: 300, afterTarget: 200 };
@@ -145,195 +357,66 @@ export async function runRestoreDrill(opts: DrillOptions): Promise<DrillResult> 
   const step = (n: number, what: string) => log(`restore-drill: [${n}/9] +${((Date.now() - t0) / 1000).toFixed(1)} s ${what}`);
   fs.mkdirSync(opts.dir, { recursive: true });
   fs.chmodSync(opts.dir, 0o755); // PostgreSQL runs as the postgres user and must reach its directories
-  const identity = postgresIdentity();
 
   step(1, 'object store (s3rver) on loopback');
-  const objectStoreDir = path.join(opts.dir, 'object-store');
-  const s3 = new S3rver({
-    address: '127.0.0.1',
-    port: await freePort(),
-    directory: objectStoreDir,
-    silent: true,
-    configureBuckets: [{ name: BUCKET, configs: [] }],
-  });
-  const { port: s3Port } = await s3.run();
-  const endpoint = `http://127.0.0.1:${s3Port}`;
-  const destination = `s3://${BUCKET}`;
-
-  const walArchive = requireExecutable(['barman-cloud-wal-archive'], 'barman-cli-cloud');
-  const walRestore = requireExecutable(['barman-cloud-wal-restore'], 'barman-cli-cloud');
-  const source = new PostgresServer({
-    dir: path.join(opts.dir, 'source'),
-    port: await freePort(),
-    env: S3_ENV,
-    settings: [
-      ['wal_level', 'replica'],
-      ['archive_mode', 'on'],
-      ['archive_command', `${walArchive} --endpoint-url ${endpoint} ${destination} ${SERVER_NAME} %p`],
-    ],
-  });
+  const store = await startObjectStore(path.join(opts.dir, 'object-store'));
+  const source = await archivingCluster(path.join(opts.dir, 'source'), store);
   const redis = new RedisServer({ dir: path.join(opts.dir, 'redis'), port: await freePort() });
   let restored: PostgresServer | undefined;
-  let service: Awaited<ReturnType<typeof startService>> | undefined;
+  let service: Service | undefined;
   try {
     step(2, 'PostgreSQL archiving WAL with barman-cloud-wal-archive; migrations; the service');
     await Promise.all([source.start(), redis.start()]);
     await runMigrations(source.url, { quiet: true, serviceUrl: source.serviceUrl });
-    const adminToken = `drill-${randomBytes(24).toString('hex')}`;
-    const config = loadConfig({
-      PORT: '0',
-      HOST: '127.0.0.1',
-      DATABASE_URL: source.serviceUrl,
-      REDIS_URL: redis.url,
-      ADMIN_TOKEN: adminToken,
-      LOG_LEVEL: 'warn',
-    });
-    service = await startService(config, createLogger(config.LOG_LEVEL, fs.createWriteStream(path.join(opts.dir, 'service.log'))));
-    const api = service.url;
-    const res = await fetch(`${api}/api/v1/sensors`, {
-      method: 'POST',
-      headers: { Authorization: `Bearer ${adminToken}`, 'Content-Type': 'application/json' },
-      body: JSON.stringify({ name: 'restore-drill' }),
-    });
-    if (res.status !== 201) throw new DrillFailure(`creating the drill's sensor: ${res.status} ${await res.text()}`);
-    const sensor = (await res.json()) as { sensorId: string; token: string };
-
-    /** Sends `n` events in requests of 50, four at a time; returns the ids of those acknowledged (202). */
-    const ingest = async (n: number, type: string): Promise<string[]> => {
-      const ids = Array.from({ length: n }, () => randomUUID());
-      const batches: string[][] = [];
-      for (let i = 0; i < ids.length; i += 50) batches.push(ids.slice(i, i + 50));
-      const acknowledged: string[] = [];
-      const worker = async () => {
-        for (let batch = batches.shift(); batch; batch = batches.shift()) {
-          const r = await fetch(`${api}/api/v1/events`, {
-            method: 'POST',
-            headers: { Authorization: `Bearer ${sensor.token}`, 'Content-Type': 'application/json' },
-            body: JSON.stringify({ events: batch.map((id, i) => ({ id, type, payload: { i } })) }),
-          });
-          const body = await r.text();
-          if (r.status !== 202) throw new DrillFailure(`ingest answered ${r.status}: ${body}`);
-          acknowledged.push(...batch);
-        }
-      };
-      await Promise.all([worker(), worker(), worker(), worker()]);
-      return acknowledged;
-    };
+    const started = await startServiceWithSensor(source, redis, path.join(opts.dir, 'service.log'));
+    service = started.service;
+    const { sensor } = started;
 
     step(3, `${counts.beforeBackup} events through the service, then a base backup with barman-cloud-backup`);
-    const beforeBackup = await ingest(counts.beforeBackup, 'drill.before_backup');
-    const { hostname, port } = new URL(source.url);
-    // An immediate checkpoint: a spread one (the default) makes the backup wait minutes on an idle cluster.
-    await barman(
-      'barman-cloud-backup',
-      ['--immediate-checkpoint', '-h', hostname, '-p', port, '-U', 'postgres', destination, SERVER_NAME],
-      endpoint,
-    );
-    const list = JSON.parse(await barman('barman-cloud-backup-list', ['--format', 'json', destination, SERVER_NAME], endpoint)) as {
-      backups_list: Array<{ backup_id: string }>;
-    };
-    const backupId = list.backups_list.at(-1)?.backup_id;
-    if (!backupId) throw new DrillFailure('barman-cloud-backup-list shows no backup after barman-cloud-backup succeeded');
+    const beforeBackup = await ingest(service.url, sensor.token, counts.beforeBackup, 'drill.before_backup');
+    const backupId = await takeBaseBackup(source, store);
     log(`restore-drill:   backup ${backupId}`);
 
     step(4, `${counts.beforeTarget} events, then the target time T, then ${counts.afterTarget} more`);
-    const beforeTarget = [...beforeBackup, ...(await ingest(counts.beforeTarget, 'drill.before_target'))];
-    // T from the server's clock, to the microsecond: commit times, which recovery compares with T, come from it too.
-    const [mark] = await query<{ t: string; segment: string; offset: number }>(
-      source.url,
-      `SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') || '+00' AS t,
-              file_name AS segment, file_offset AS offset
-       FROM pg_walfile_name_offset(pg_current_wal_lsn())`,
-    );
-    const { t: targetTime, segment, offset } = mark as { t: string; segment: string; offset: number };
-    log(`restore-drill:   T = ${targetTime} (${beforeTarget.length} events acknowledged before it)`);
-    const afterTarget = await ingest(counts.afterTarget, 'drill.after_target');
-    const [stored] = await query<{ n: string }>(source.url, 'SELECT count(*) AS n FROM events WHERE sensor_id = $1', [sensor.sensorId]);
-    if (Number(stored?.n) !== beforeTarget.length + afterTarget.length) {
-      throw new DrillFailure(`the source holds ${stored?.n} events, not the ${beforeTarget.length + afterTarget.length} acknowledged`);
-    }
+    const ingested = await ingestAroundTarget(source, service.url, sensor, beforeBackup, counts, log);
 
     step(5, 'WAL archived past T (pg_switch_wal, pg_stat_archiver); the service and the source cluster stopped');
-    const lastWal = await archiveCurrentWal(source.url);
-    log(`restore-drill:   archived up to ${lastWal}`);
+    log(`restore-drill:   archived up to ${await archiveCurrentWal(source.url)}`);
     await service.shutdown();
     service = undefined;
     await source.stop();
-    await opts.beforeRestore?.({ objectStoreDir, beforeTarget: { segment, offset } });
+    await opts.beforeRestore?.({ objectStoreDir: store.dir, beforeTarget: ingested.walAtTarget });
 
     step(6, `barman-cloud-restore of ${backupId} into a new data directory`);
-    const started = Date.now();
+    const restoreStarted = Date.now();
     const restoreDir = path.join(opts.dir, 'restored');
-    fs.mkdirSync(restoreDir, { recursive: true });
-    if (identity) fs.chownSync(restoreDir, identity.uid, identity.gid);
-    const dataDir = path.join(restoreDir, 'data');
-    await barman('barman-cloud-restore', [destination, SERVER_NAME, backupId, dataDir], endpoint);
-    fs.chmodSync(dataDir, 0o700);
-    fs.writeFileSync(path.join(dataDir, 'recovery.signal'), '');
-    if (identity) fs.chownSync(path.join(dataDir, 'recovery.signal'), identity.uid, identity.gid);
+    await restoreBaseBackup(restoreDir, store, backupId);
 
-    step(7, `WAL replay to T with barman-cloud-wal-restore (recovery_target_time = '${targetTime}')`);
-    restored = new PostgresServer({
-      dir: restoreDir,
-      port: await freePort(),
-      env: S3_ENV,
-      settings: [
-        ['restore_command', `${walRestore} --endpoint-url ${endpoint} ${destination} ${SERVER_NAME} %f %p`],
-        ['recovery_target_time', targetTime],
-        ['recovery_target_action', 'promote'],
-        ['archive_mode', 'off'],
-      ],
-    });
-    const recoveryLog = path.join(restoreDir, 'postgres.log');
-    try {
-      await restored.start();
-      // Polled until promoted or gone: PostgreSQL exits when recovery cannot reach T.
-      await waitFor(
-        'the restored cluster to reach T and promote',
-        async () => {
-          if (!restored?.running) return true;
-          const [r] = await query<{ recovering: boolean }>(restored.adminUrl, 'SELECT pg_is_in_recovery() AS recovering');
-          return r?.recovering === false;
-        },
-        120000,
-        100,
-      );
-      if (!restored.running) throw new DrillFailure('PostgreSQL stopped during recovery');
-    } catch (err) {
-      throw new DrillFailure(
-        `recovery to T failed (${(err as Error).message.split('\n')[0]}); PostgreSQL logged:\n${recoveryProblems(recoveryLog)}`,
-      );
-    }
-    const recoveryMs = Date.now() - started;
+    step(7, `WAL replay to T with barman-cloud-wal-restore (recovery_target_time = '${ingested.targetTime}')`);
+    restored = recoveringCluster(restoreDir, await freePort(), store, ingested.targetTime);
+    await recoverToTarget(restored, path.join(restoreDir, 'postgres.log'));
+    const recoveryMs = Date.now() - restoreStarted;
 
     step(8, 'the restored events against those acknowledged');
-    const rows = await query<{ id: string }>(restored.url, 'SELECT event_id::text AS id FROM events WHERE sensor_id = $1', [
-      sensor.sensorId,
-    ]);
-    const back = new Set(rows.map((r) => r.id));
-    const lost = beforeTarget.filter((id) => !back.has(id)).length;
-    const wanted = new Set(beforeTarget);
-    const extra = rows.filter((r) => !wanted.has(r.id)).length;
-    const result: DrillResult = {
-      targetTime,
-      backupId,
-      acknowledgedBeforeTarget: beforeTarget.length,
-      acknowledgedAfterTarget: afterTarget.length,
-      restored: rows.length,
-      lost,
-      extra,
-      recoveryMs,
-    };
-    step(9, `${rows.length} events restored: ${lost} lost, ${extra} extra; recovery took ${(recoveryMs / 1000).toFixed(1)} s`);
+    const outcome = await compareRestored(restored, ingested);
+    const { lost, extra } = outcome;
+    step(9, `${outcome.restored} events restored: ${lost} lost, ${extra} extra; recovery took ${(recoveryMs / 1000).toFixed(1)} s`);
     if (lost || extra) {
       throw new DrillFailure(
-        `restore to T lost ${lost} of the ${beforeTarget.length} events acknowledged before T and brought back ${extra} it should not have`,
+        `restore to T lost ${lost} of the ${ingested.beforeTarget.length} events acknowledged before T and brought back ${extra} it should not have`,
       );
     }
-    return result;
+    return {
+      targetTime: ingested.targetTime,
+      backupId,
+      acknowledgedBeforeTarget: ingested.beforeTarget.length,
+      acknowledgedAfterTarget: ingested.afterTarget.length,
+      ...outcome,
+      recoveryMs,
+    };
   } finally {
     await service?.shutdown();
     await Promise.all([source.stop(), restored?.stop(), redis.stop()]);
-    await s3.close();
+    await store.s3.close();
   }
 }

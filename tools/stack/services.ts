@@ -180,8 +180,15 @@ export class PostgresServer {
     }
   }
 
-  private async ensureDatabase(): Promise<void> {
-    const db = new URL(this.url).pathname.slice(1);
+  /** Another database on this cluster (created when missing): the owner's and the service's URLs of it. */
+  async database(name: string): Promise<{ url: string; serviceUrl: string }> {
+    await this.ensureDatabase(name);
+    const [url, serviceUrl] = [new URL(this.url), new URL(this.serviceUrl)];
+    url.pathname = serviceUrl.pathname = `/${name}`;
+    return { url: url.toString(), serviceUrl: serviceUrl.toString() };
+  }
+
+  private async ensureDatabase(db = new URL(this.url).pathname.slice(1)): Promise<void> {
     const client = new Client({ connectionString: this.adminUrl });
     await client.connect();
     try {
