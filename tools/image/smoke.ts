@@ -165,24 +165,14 @@ async function runAgainst(s: Run['s']) {
   await stopAndRunTheJob(ctx);
 }
 
+/** Runs one script of the image in a hardened, throw-away container with the database settings and one more variable. */
+function runOnce(ctx: Run, env: string, script: string) {
+  return docker(['run', '--rm', ...HARDENED, ...ctx.dbEnv, '-e', env, image, 'node', script], { allowFail: true });
+}
+
 async function migrationsFromTheImage(ctx: Run): Promise<void> {
   await step('migrations run from the image (node dist/db/migrate.js) exit 0 and set up the service role', async () => {
-    const r = docker(
-      [
-        'run',
-        '--rm',
-        ...HARDENED,
-        ...ctx.dbEnv,
-        '-e',
-        `SERVICE_DATABASE_URL=${ctx.s.postgres.serviceUrl}`,
-        image,
-        'node',
-        'dist/db/migrate.js',
-      ],
-      {
-        allowFail: true,
-      },
-    );
+    const r = runOnce(ctx, `SERVICE_DATABASE_URL=${ctx.s.postgres.serviceUrl}`, 'dist/db/migrate.js');
     expect(r.code === 0, `exit ${r.code}: ${r.err || r.out}`);
     expect(r.out.includes('migrate: role event_service may read and write rows (no DDL)'), `no service role set up: ${r.out}`);
     return r.out.split('\n').pop();
@@ -311,20 +301,7 @@ async function stopAndRunTheJob(ctx: Run): Promise<void> {
   });
 
   await step('the maintenance job runs from the same image (node dist/jobs/maintenance.js) and pushes to the Pushgateway', async () => {
-    const r = docker(
-      [
-        'run',
-        '--rm',
-        ...HARDENED,
-        ...ctx.dbEnv,
-        '-e',
-        `PUSHGATEWAY_URL=${ctx.s.pushgateway.url}`,
-        image,
-        'node',
-        'dist/jobs/maintenance.js',
-      ],
-      { allowFail: true },
-    );
+    const r = runOnce(ctx, `PUSHGATEWAY_URL=${ctx.s.pushgateway.url}`, 'dist/jobs/maintenance.js');
     expect(r.code === 0, `exit ${r.code}: ${(r.err || r.out).split('\n').slice(-5).join('\n')}`);
     let pushed = '';
     await waitFor(
