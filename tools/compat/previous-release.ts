@@ -10,6 +10,9 @@ export const MIGRATIONS_PATH = 'app/migrations';
 
 export class CompatError extends Error {}
 
+/** The clone has no history to find the previous release in. */
+export class ShallowClone extends CompatError {}
+
 export interface PreviousRelease {
   /** The full commit id. */
   sha: string;
@@ -67,7 +70,7 @@ export function previousRelease(repo: string, migrations: string[], override?: s
     return { sha, how: `COMPAT_BASE=${override}`, standIn: false };
   }
   if (git(repo, ['rev-parse', '--is-shallow-repository']) === 'true') {
-    throw new CompatError(
+    throw new ShallowClone(
       'this clone is shallow, so the previous release may be missing from it: clone with full history ' +
         '(git clone without --depth, or git fetch --unshallow --tags) or name it with COMPAT_BASE=<revision>',
     );
