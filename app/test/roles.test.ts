@@ -56,7 +56,9 @@ test('when the service runs as its own role, then it still creates sensors, inge
       payload: { i },
     }));
     expect((await postEvents(svc.url, sensor.token, { events })).status).toBe(202);
-    const lastHour = `since=${new Date(Date.now() - 3_540_000).toISOString()}&until=${new Date(Date.now() + 60_000).toISOString()}`;
+    // One clock reading: two would put since and until more than the hour apart a read with `type` may span.
+    const now = Date.now();
+    const lastHour = `since=${new Date(now - 3_540_000).toISOString()}&until=${new Date(now + 60_000).toISOString()}`;
     const read = await getJson(`${svc.url}/api/v1/events?type=roles&${lastHour}`, sensor.token);
     expect(read.status).toBe(200);
     expect(read.body.events.map((e: { id: string }) => e.id).sort()).toEqual(events.map((e) => e.id).sort());

@@ -266,7 +266,9 @@ async function checkTheApi(ctx: Run): Promise<void> {
   });
 
   await step('GET /api/v1/events reads the batch back', async () => {
-    const lastHour = `since=${new Date(Date.now() - 3_540_000).toISOString()}&until=${new Date(Date.now() + 60_000).toISOString()}`;
+    // One clock reading: two would put since and until more than the hour apart a read with `type` may span.
+    const now = Date.now();
+    const lastHour = `since=${new Date(now - 3_540_000).toISOString()}&until=${new Date(now + 60_000).toISOString()}`;
     const res = await fetch(`${ctx.base}/api/v1/events?type=image.test&${lastHour}`, {
       headers: { Authorization: `Bearer ${sensorToken}` },
     });
