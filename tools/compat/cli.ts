@@ -1,14 +1,15 @@
 /**
  * `make compat-test` (compat.ts): the previous release's app on our schema, ours on its schema.
- * COMPAT_BASE=<revision> names the previous release instead of the newest v* tag. COMPAT_SHALLOW_SKIP=1 (set by .ci/run
- * only when a shallow clone could not be deepened) turns the shallow-clone refusal into a loud warning.
+ * COMPAT_BASE=<revision> names the previous release instead of the newest v* tag. A shallow clone is deepened
+ * from its origin first; COMPAT_SHALLOW_SKIP=1 (.ci/run) turns the refusal of one that cannot be into a loud warning.
  */
 import path from 'node:path';
 import { runCompat } from './compat';
-import { CompatError, ShallowClone } from './previous-release';
+import { CompatError, deepenShallowClone, ShallowClone } from './previous-release';
 
 const repo = path.resolve(__dirname, '..', '..');
 const started = Date.now();
+deepenShallowClone(repo, (line) => console.log(`compat-test: ${line}`));
 runCompat({
   repo,
   cacheDir: path.join(repo, 'out', 'compat'),
@@ -25,7 +26,7 @@ runCompat({
   },
   (err: Error) => {
     if (err instanceof ShallowClone && process.env.COMPAT_SHALLOW_SKIP === '1') {
-      // Only .ci/run sets it, after `git fetch --unshallow` failed: the check cannot run, and says so loudly.
+      // .ci/run sets it: a clone that even `git fetch --unshallow` could not deepen cannot run the check; say so loudly.
       console.error(`compat-test: WARNING: NOT RUN: ${err.message}`);
       return;
     }

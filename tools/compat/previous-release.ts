@@ -13,6 +13,21 @@ export class CompatError extends Error {}
 /** The clone has no history to find the previous release in. */
 export class ShallowClone extends CompatError {}
 
+/** A shallow clone (CI checkouts often are) fetches its whole history and the tags from its origin, when it can. */
+export function deepenShallowClone(repo: string, log: (line: string) => void): void {
+  if (git(repo, ['rev-parse', '--is-shallow-repository']) !== 'true') return;
+  log('shallow clone: fetching its history and tags from its origin (git fetch --unshallow --tags)');
+  try {
+    execFileSync('git', ['fetch', '--quiet', '--unshallow', '--tags'], {
+      cwd: repo,
+      stdio: ['ignore', 'ignore', 'pipe'],
+      timeout: 120_000,
+    });
+  } catch (err) {
+    log(`could not deepen it: ${(err as { stderr?: Buffer }).stderr?.toString().trim() || (err as Error).message}`);
+  }
+}
+
 export interface PreviousRelease {
   /** The full commit id. */
   sha: string;
