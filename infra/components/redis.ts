@@ -14,7 +14,6 @@ import { checksumOf } from './workload';
 export const REDIS_NAME = 'redis';
 /** The port Redis listens on, and its Service's. */
 export const REDIS_PORT = 6379;
-const PORT = REDIS_PORT;
 const UID = 999;
 const CONFIG_DIR = '/etc/redis';
 /** Share of the container's memory limit Redis may fill with data; the rest is its own overhead and buffers. */
@@ -72,7 +71,7 @@ export class Redis extends pulumi.ComponentResource {
           name: 'redis',
           image: args.image,
           args: [`${CONFIG_DIR}/redis.conf`],
-          ports: [{ name: 'redis', containerPort: PORT }],
+          ports: [{ name: 'redis', containerPort: REDIS_PORT }],
           resources: args.resources,
           livenessProbe: { ...tcp, periodSeconds: 10, failureThreshold: 3 },
           readinessProbe: { ...tcp, periodSeconds: 5, failureThreshold: 2 },
@@ -89,7 +88,7 @@ export class Redis extends pulumi.ComponentResource {
       { parent: this },
     );
     this.redisUrl = pulumi.secret(
-      pulumi.interpolate`redis://:${password.result}@${REDIS_NAME}.${args.namespace}.svc.cluster.local:${PORT}`,
+      pulumi.interpolate`redis://:${password.result}@${REDIS_NAME}.${args.namespace}.svc.cluster.local:${REDIS_PORT}`,
     );
     this.registerOutputs({ redisUrl: this.redisUrl });
   }

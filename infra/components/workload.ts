@@ -104,11 +104,6 @@ export function grantToAccount(
   else new k8s.rbac.v1.ClusterRoleBinding(`${prefix}-binding`, binding, opts);
 }
 
-/** Options every child of a component gets. */
-export function childOptions(parent: pulumi.Resource, provider: k8s.Provider, extra: pulumi.CustomResourceOptions = {}) {
-  return { parent, provider, ...extra };
-}
-
 /** The ClusterIP Service in front of a single-port workload: same name as the workload, one named port. */
 export function clusterService(
   resourceName: string,
